@@ -1,0 +1,69 @@
+"""How the UI observes the core: a listener with one method per change.
+
+The UI's Qt models implement :class:`CoreListener` (usually by subclassing
+:class:`CoreListenerBase` and overriding what they need) and turn calls into
+Qt signals / row changes. Calls happen on the asyncio loop's thread, after the
+cache has been updated, so a listener may read the cache straight away.
+A listener that raises is logged and does not break the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .models import Notification
+from .state import ConnectionState
+
+__all__ = ["CoreListener", "CoreListenerBase"]
+
+
+class CoreListener(Protocol):
+    """Everything the core announces. See :class:`CoreListenerBase` for docs."""
+
+    def on_state_changed(self, state: ConnectionState) -> None: ...
+    def on_conversations_changed(self, ids: list[int]) -> None: ...
+    def on_thread_changed(self, conversation_id: int) -> None: ...
+    def on_outbox_changed(self, count: int) -> None: ...
+    def on_agents_changed(self) -> None: ...
+    def on_config_changed(self, config: dict[str, Any]) -> None: ...
+    def on_synced(self, at: float) -> None: ...
+    def on_notification(self, notification: Notification) -> None: ...
+    def on_typing(self, conversation_id: int, is_typing: bool, who: str | None) -> None: ...
+    def on_session_ended(self, reason: str) -> None: ...
+
+
+class CoreListenerBase:
+    """A :class:`CoreListener` whose methods do nothing; override some."""
+
+    def on_state_changed(self, state: ConnectionState) -> None:
+        """The connection state changed (Offline / Connecting / Online)."""
+
+    def on_conversations_changed(self, ids: list[int]) -> None:
+        """These conversations changed or were added; ``[]`` means reload all
+        (after a snapshot reset, a logout, or a large catch-up)."""
+
+    def on_thread_changed(self, conversation_id: int) -> None:
+        """A message, note or outbox item of this conversation changed."""
+
+    def on_outbox_changed(self, count: int) -> None:
+        """The number of pending outbox items (not counting failed ones)."""
+
+    def on_agents_changed(self) -> None:
+        """The agent list or someone's presence changed; re-read ``cache.agents()``."""
+
+    def on_config_changed(self, config: dict[str, Any]) -> None:
+        """The tenant's widget configuration changed (full config)."""
+
+    def on_synced(self, at: float) -> None:
+        """The cache caught up with the server at ``at`` (unix seconds)."""
+
+    def on_notification(self, notification: Notification) -> None:
+        """A new conversation or visitor message (see :class:`Notification`)."""
+
+    def on_typing(self, conversation_id: int, is_typing: bool, who: str | None) -> None:
+        """Someone is (or stopped) typing; ``who`` is None for the visitor,
+        else the other agent's name."""
+
+    def on_session_ended(self, reason: str) -> None:
+        """The token is no longer valid (revoked, agent disabled, logged out
+        elsewhere); the core has stopped. The UI shows the login screen."""
