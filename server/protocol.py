@@ -209,7 +209,7 @@ def _register(*endpoints: Endpoint) -> Any:
     return deco
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     """Base of every request. ``ref`` is echoed in the reply or error."""
 
@@ -225,7 +225,7 @@ _A = (Endpoint.AGENT,)
 
 
 @_register(*_BOTH)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Ping(Request):
     """Liveness check; the reply carries ``server_time``."""
 
@@ -233,7 +233,7 @@ class Ping(Request):
 
 
 @_register(*_BOTH)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Typing(Request):
     """The sender is (or stopped) typing in a conversation. Ephemeral."""
 
@@ -243,7 +243,7 @@ class Typing(Request):
 
 
 @_register(*_BOTH)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Seen(Request):
     """The sender has read the conversation up to message ``seq``."""
 
@@ -256,7 +256,7 @@ class Seen(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Hello(Request):
     """Open a visitor session: resume ``token`` or create a new visitor.
 
@@ -273,7 +273,7 @@ class Hello(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Identify(Request):
     """Attach a verified user id (HMAC identity verification) and profile."""
 
@@ -286,7 +286,7 @@ class Identify(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationStart(Request):
     """Return the visitor's open conversation, creating it if there is none."""
 
@@ -294,7 +294,7 @@ class ConversationStart(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MessageSend(Request):
     """Send a message. Without ``conversation_id`` it goes to the open one
     (created if needed). Idempotent on ``client_id``."""
@@ -306,7 +306,7 @@ class MessageSend(Request):
 
 
 @_register(*_BOTH)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class History(Request):
     """A page of a conversation's messages, newest last, before ``before_seq``."""
 
@@ -317,7 +317,7 @@ class History(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ProfileUpdate(Request):
     """The visitor's own name and/or email (e.g. from the pre-chat form)."""
 
@@ -327,7 +327,7 @@ class ProfileUpdate(Request):
 
 
 @_register(*_V)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Page(Request):
     """The visitor navigated: current page URL, title and referrer."""
 
@@ -341,7 +341,7 @@ class Page(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Login(Request):
     """Email and password for a token. ``tenant`` (slug) disambiguates an email
     that is an agent in several tenants. Throttled on failures."""
@@ -353,7 +353,7 @@ class Login(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Auth(Request):
     """Authenticate this socket with a token from an earlier ``login``."""
 
@@ -362,7 +362,7 @@ class Auth(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Logout(Request):
     """Revoke this socket's token; every socket using it is closed."""
 
@@ -370,7 +370,7 @@ class Logout(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Subscribe(Request):
     """Start live events, first replaying those after ``since`` (PROTOCOL.md,
     "Resuming"). A cursor that cannot be honoured gives ``reset_required``."""
@@ -384,7 +384,7 @@ SNAPSHOT_FILTERS: Final = ("all", "mine", "unassigned", "open", "pending", "reso
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot(Request):
     """A page of the tenant's conversations, most recent activity first."""
 
@@ -397,7 +397,7 @@ class Snapshot(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Reply(Request):
     """An agent's message to the visitor. Idempotent on ``client_id``."""
 
@@ -408,7 +408,7 @@ class Reply(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Note(Request):
     """A private note, seen by agents only. Idempotent on ``client_id``."""
 
@@ -419,7 +419,7 @@ class Note(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Resolve(Request):
     """Mark the conversation resolved; ``conflict`` if it already is."""
 
@@ -429,7 +429,7 @@ class Resolve(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Reopen(Request):
     """Reopen a resolved or pending conversation; ``conflict`` if it is open."""
 
@@ -439,7 +439,7 @@ class Reopen(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Pend(Request):
     """Mark an open conversation pending (waiting on the visitor)."""
 
@@ -449,7 +449,7 @@ class Pend(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Assign(Request):
     """Assign the conversation to an active agent of the same tenant."""
 
@@ -460,7 +460,7 @@ class Assign(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Unassign(Request):
     """Remove the conversation's assignee."""
 
@@ -470,7 +470,7 @@ class Unassign(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Agents(Request):
     """The tenant's agents with their presence."""
 
@@ -481,7 +481,7 @@ ROLES: Final = ("admin", "agent")
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AgentAdd(Request):
     """Admin only: add an agent. Without ``password`` one is generated and
     returned once in the reply."""
@@ -494,7 +494,7 @@ class AgentAdd(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AgentUpdate(Request):
     """Admin only: rename, change role, disable/enable, or set a password.
     Disabling closes the agent's sockets and revokes their tokens."""
@@ -508,7 +508,7 @@ class AgentUpdate(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigGet(Request):
     """The tenant's widget configuration, including admin-only fields."""
 
@@ -516,7 +516,7 @@ class ConfigGet(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigSet(Request):
     """Admin only: change some widget configuration keys (a partial update)."""
 
@@ -525,7 +525,7 @@ class ConfigSet(Request):
 
 
 @_register(*_A)
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class VisitorGet(Request):
     """A visitor's details and their conversations."""
 

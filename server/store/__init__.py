@@ -1,0 +1,42 @@
+"""Durable storage behind one small interface, chosen by URL.
+
+``sqlite:///var/frontdesk.db`` (a relative path) or ``sqlite:////abs/path.db``
+selects the embedded SQLite store; ``postgresql://…`` the PostgreSQL store
+(install the ``postgres`` extra).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from .base import REQUIRED_TABLES, Store
+
+__all__ = ["Store", "open_store", "REQUIRED_TABLES", "DEFAULT_DB_URL", "sqlite_path"]
+
+DEFAULT_DB_URL = "sqlite:///var/frontdesk.db"
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite:///…`` URL (three slashes: relative; four: absolute)."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a SQLite URL: {url!r}")
+    return url[len("sqlite:///") :]
+
+
+def open_store(url: str) -> Store:
+    """A store for ``url``, not yet opened (call ``await store.open()``).
+
+    Raises :class:`ValueError` for a URL no backend understands.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url))
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ValueError(f"PostgreSQL support is not installed ({exc}); pip install 'frontdesk[postgres]'") from None
+        return PostgresStore(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")

@@ -1,0 +1,311 @@
+"""The Frontdesk server process: sockets, HTTP routes, and the connection loop.
+
+One asyncio process on the ``websockets`` library. HTTP requests (``/``,
+``/widget.js``, ``/healthz``) are answered from the opening-handshake hook;
+``/v1/visitor`` and ``/v1/agent`` upgrade to WebSocket. The visitor endpoint
+checks the site key and the ``Origin`` before the upgrade (HTTP 403 if
+refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import http
+import json
+import logging
+import signal
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from . import __version__, domain
+from . import protocol as p
+from .exceptions import Conflict, Forbidden, NotFound
+from .handlers import REPLAY_FROM, Handlers, Limits
+from .hub import Client, ClientState, Hub
+from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
+from .ratelimit import BucketMap, Rate, TokenBucket
+from .store import Store, open_store
+from .tenants import TenantCache
+
+__all__ = ["ServerSettings", "FrontdeskServer", "run", "public_url"]
+
+log = logging.getLogger("frontdesk.server")
+
+#: Rate-limited frames a connection may send in a row before it is closed.
+MAX_STRIKES = 20
+_ERROR_CODES = {NotFound: ErrorCode.NOT_FOUND, Conflict: ErrorCode.CONFLICT, Forbidden: ErrorCode.FORBIDDEN}
+
+
+@dataclasses.dataclass
+class ServerSettings:
+    """Everything ``frontdesk serve`` can be told (README, "Configuration")."""
+
+    db_url: str = "sqlite:///var/frontdesk.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rate_conn: Rate = dataclasses.field(default_factory=lambda: Rate(20, 40))
+    rate_visitor: Rate = dataclasses.field(default_factory=lambda: Rate(5, 20))
+    rate_ip: Rate = dataclasses.field(default_factory=lambda: Rate(200, 400))
+    rate_new_visitor: Rate = dataclasses.field(default_factory=lambda: Rate(1, 30))
+    #: Take the client address from X-Forwarded-For (only behind a proxy you run).
+    trust_proxy: bool = False
+
+
+def _response(status: http.HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Connection", "close"),
+        ]
+    )
+    for key, value in (extra or {}).items():
+        headers[key] = value
+    return Response(status.value, status.phrase, headers, body)
+
+
+def _text(status: http.HTTPStatus, message: str) -> Response:
+    return _response(status, (message + "\n").encode(), "text/plain; charset=utf-8")
+
+
+def _asset(name: str) -> bytes | None:
+    try:
+        return (resources.files("frontdesk.widget") / name).read_bytes()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+class FrontdeskServer:
+    """The server: open a store, serve sockets and HTTP, fan out events."""
+
+    def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings.db_url)
+        self.hub = Hub()
+        self.tenants = TenantCache(self.store)
+        limits = Limits(settings.rate_conn, settings.rate_visitor, settings.rate_ip, settings.rate_new_visitor)
+        self.handlers = Handlers(self.store, self.hub, self.tenants, limits)
+        self.ip_buckets = BucketMap(settings.rate_ip)
+        self._server: Server | None = None
+        self.port: int = settings.port
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and start listening; :attr:`port` is then the bound port."""
+        await self.store.open()
+        self.store.on_commit = self._on_commit
+        await self.tenants.load()
+        self._server = await serve(
+            self._connection,
+            self.settings.host,
+            self.settings.port,
+            process_request=self._process_request,
+            max_size=p.MAX_FRAME_BYTES,
+            compression=None,  # DESIGN.md: compression is off (CRIME-style leaks, zip bombs)
+            max_queue=16,
+            write_limit=64 * 1024,
+            close_timeout=5,
+            ping_interval=20,
+            ping_timeout=20,
+            server_header=f"Frontdesk/{__version__}",
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every socket with 1001, finish queued writes, close the store."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+            self._server = None
+        await self.store.close()
+
+    def _on_commit(self, events: list[domain.EventRecord]) -> None:
+        self.tenants.apply(events)
+        self.hub.publish(events)
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        if path == "/v1/visitor":
+            site = parse_qs(query).get("site", [""])[0]
+            tenant = await self.tenants.by_site_key(site)
+            if tenant is None:
+                return _text(http.HTTPStatus.FORBIDDEN, "unknown site key")
+            origin = request.headers.get("Origin")
+            if not domain.origin_allowed(origin, tenant.config.get("allowed_origins", []), request.headers.get("Host")):
+                log.warning("refused a visitor socket for site %s from origin %r", tenant.slug, origin)
+                return _text(http.HTTPStatus.FORBIDDEN, "this website's origin is not allowed for this site key")
+            return None
+        if path == "/v1/agent":
+            origin = request.headers.get("Origin")
+            if origin and not domain.origin_allowed(origin, [], request.headers.get("Host")):
+                return _text(http.HTTPStatus.FORBIDDEN, "agent sockets are not opened from web pages")
+            return None
+        if request.headers.get("Upgrade"):
+            return _text(http.HTTPStatus.NOT_FOUND, "no WebSocket endpoint here; use /v1/visitor or /v1/agent")
+        if path == "/healthz":
+            return await self._healthz()
+        if path == "/widget.js":
+            return self._static("widget.js", "application/javascript; charset=utf-8", request)
+        if path in ("/", "/index.html"):
+            return await self._demo_page()
+        return _text(http.HTTPStatus.NOT_FOUND, f"not found: {path[:100]}")
+
+    def _static(self, name: str, content_type: str, request: Request) -> Response:
+        body = _asset(name)
+        if body is None:
+            body = b"/* Frontdesk widget: not built into this install */\n"
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        cache = {"ETag": etag, "Cache-Control": "public, max-age=300, must-revalidate", "Access-Control-Allow-Origin": "*"}
+        if request.headers.get("If-None-Match") == etag:
+            return _response(http.HTTPStatus.NOT_MODIFIED, b"", content_type, cache)
+        return _response(http.HTTPStatus.OK, body, content_type, cache)
+
+    async def _demo_page(self) -> Response:
+        tenant = await self.demo_tenant()
+        page = _asset("demo.html")
+        if tenant is None:
+            body = b"<!doctype html><title>Frontdesk</title><p>No tenant yet: run <code>frontdesk init</code>.</p>"
+        elif page is None:
+            body = (
+                "<!doctype html><title>Frontdesk demo</title><h1>Frontdesk</h1>"
+                f'<script src="/widget.js" data-site="{tenant.site_key}" async></script>'
+            ).encode()
+        else:
+            body = page.replace(b"{{SITE_KEY}}", tenant.site_key.encode()).replace(b"{{WIDGET_URL}}", b"/widget.js")
+        return _response(
+            http.HTTPStatus.OK, body, "text/html; charset=utf-8", {"Cache-Control": "no-cache", "Referrer-Policy": "strict-origin-when-cross-origin"}
+        )
+
+    async def demo_tenant(self) -> Any:
+        """The tenant the demo page embeds: slug ``demo`` if any, else the first."""
+        rows = await self.store.read(lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1"))
+        return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
+
+    async def _healthz(self) -> Response:
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "schema_version": await self.store.schema_version(),
+            "connections": len(self.hub.clients),
+            "epoch": self.store.epoch,
+        }
+        return _response(http.HTTPStatus.OK, json.dumps(body).encode(), "application/json", {"Cache-Control": "no-store"})
+
+    # -- sockets ------------------------------------------------------------------------
+
+    def _client_ip(self, ws: ServerConnection) -> str:
+        if self.settings.trust_proxy and ws.request is not None:
+            forwarded = ws.request.headers.get("X-Forwarded-For")
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        addr = ws.remote_address
+        return str(addr[0]) if addr else "?"
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        path, _, query = ws.request.path.partition("?")
+        endpoint = Endpoint.VISITOR if path == "/v1/visitor" else Endpoint.AGENT
+        client = Client(ws, endpoint, self._client_ip(ws))
+        client.bucket = TokenBucket(self.settings.rate_conn)
+        if endpoint is Endpoint.VISITOR:
+            tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
+            if tenant is None:  # deleted between the handshake and now
+                await ws.close(int(CloseCode.POLICY), "unknown site key")
+                return
+            client.tenant_id = tenant.id
+        self.hub.add(client)
+        try:
+            async for raw in ws:
+                if client.state is ClientState.CLOSING:
+                    break
+                await self._frame(client, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.remove(client)
+
+    async def _frame(self, client: Client, raw: str | bytes) -> None:
+        """Handle one incoming frame: rate check, parse, dispatch, reply."""
+        if not (client.bucket.take() and self.ip_buckets.take(client.ip)):
+            client.strikes += 1
+            if client.strikes > MAX_STRIKES:
+                log.warning("closing a %s socket from %s: flooding", client.endpoint.value, client.ip)
+                client.close(CloseCode.TRY_AGAIN_LATER, "too many requests; back off and reconnect")
+                return
+            client.push(p.encode_error(_peek_ref(raw), ErrorCode.RATE_LIMITED, "too many requests; slow down"))
+            return
+        client.strikes = 0
+        try:
+            request = p.parse_request(raw, endpoint=client.endpoint)
+        except ProtocolError as exc:
+            client.push(p.encode_error(exc.ref, exc.code, exc.message))
+            return
+        try:
+            reply = await self.handlers.dispatch(client, request)
+        except ProtocolError as exc:
+            client.push(p.encode_error(exc.ref, exc.code, exc.message))
+            return
+        except (NotFound, Conflict, Forbidden) as exc:
+            client.push(p.encode_error(request.ref, _ERROR_CODES[type(exc)], str(exc)))
+            return
+        except ConnectionClosed:
+            raise
+        except Exception:
+            log.exception("handler for %s failed", request.TYPE)
+            client.push(p.encode_error(request.ref, ErrorCode.INVALID, "the server could not process this request"))
+            return
+        if reply is None:
+            return
+        replay_from = reply.pop(REPLAY_FROM, None)
+        if request.ref is not None:
+            client.push(p.encode_reply(request.ref, reply))
+        if replay_from is not None:
+            await self.handlers.stream_replay(client, replay_from)
+
+
+def _peek_ref(raw: str | bytes) -> str | None:
+    """The ``ref`` of a frame we will not parse fully (rate-limited), if cheap."""
+    if isinstance(raw, str) and len(raw) < 4096:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return None
+        ref = obj.get("ref") if isinstance(obj, dict) else None
+        return ref if isinstance(ref, str) and len(ref) <= 64 else None
+    return None
+
+
+async def run(settings: ServerSettings, *, on_ready: Any = None) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    server = FrontdeskServer(settings)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if on_ready is not None:
+        on_ready(server)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+
+
+def public_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - display only
+    return f"http://{shown}:{port}"
+

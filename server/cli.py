@@ -1,0 +1,570 @@
+"""The ``frontdesk`` command: one entry point, one subcommand per job.
+
+Every subcommand that touches the database takes ``--db URL`` (default: the
+``FRONTDESK_DB`` environment variable, else ``sqlite:///var/frontdesk.db``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import textwrap
+import urllib.request
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from . import __version__, auth
+from . import protocol as p
+from .app import ServerSettings, public_url, run
+from .exceptions import Conflict, FrontdeskError, NotFound
+from .ratelimit import parse_rate
+from .store import DEFAULT_DB_URL, Store, _sql, open_store
+
+__all__ = ["main"]
+
+DEMO_ORIGINS = ["localhost:8080", "127.0.0.1:8080"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"FRONTDESK_{name}", default)
+
+
+def _db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=_env("DB", DEFAULT_DB_URL),
+        metavar="URL",
+        help="database URL: sqlite:///PATH or postgresql://… (env FRONTDESK_DB; default %(default)s)",
+    )
+
+
+def _json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _sub(subparsers: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="example:\n  " + example,
+        formatter_class=_Formatter,
+    )
+    return parser
+
+
+async def _with_store(url: str, fn: Callable[[Store], Coroutine[Any, Any, int]], *, migrate: bool = True) -> int:
+    store = open_store(url)
+    await store.open(migrate=migrate)
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def _snippet(base_url: str, site_key: str) -> str:
+    return f'<script src="{base_url}/widget.js" data-site="{site_key}" async></script>'
+
+
+async def _find_tenant(store: Store, slug: str | None) -> _sql.Row:
+    rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
+    if slug is None:
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise SystemExit("error: there is no tenant yet; run `frontdesk init` first")
+        raise SystemExit("error: several tenants exist; pass --tenant SLUG (see `frontdesk tenant list`)")
+    for row in rows:
+        if row["slug"] == slug:
+            return row
+    raise SystemExit(f"error: no tenant with slug {slug!r} (see `frontdesk tenant list`)")
+
+
+# -- serve ---------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = ServerSettings(
+        db_url=args.db,
+        host=args.host,
+        port=args.port,
+        rate_conn=parse_rate(args.rate_conn),
+        rate_visitor=parse_rate(args.rate_visitor),
+        rate_ip=parse_rate(args.rate_ip),
+        rate_new_visitor=parse_rate(args.rate_new_visitor),
+        trust_proxy=args.trust_proxy,
+    )
+
+    def ready(server: Any) -> None:
+        print(f"Frontdesk listening on {public_url(settings.host, server.port)}", flush=True)
+
+    try:
+        asyncio.run(run(settings, on_ready=ready))
+    except FrontdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- init / tenant ----------------------------------------------------------------------------
+
+
+async def _create_tenant(store: Store, slug: str, name: str, origins: list[str]) -> _sql.Row:
+    from .domain import validate_config_patch
+
+    config = validate_config_patch({"allowed_origins": origins})
+    return await store.write(_sql.create_tenant, slug, name, auth.new_site_key(), auth.new_secret(), config)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        existing = await store.read(lambda tx: tx.one("SELECT * FROM tenants WHERE slug = ?", (args.slug,)))
+        if existing is not None:
+            agents = await store.read(
+                lambda tx: tx.all("SELECT email FROM agents WHERE tenant_id = ? AND role = 'admin'", (existing["id"],))
+            )
+            if args.json:
+                print(json.dumps({"created": False, "tenant_slug": args.slug, "site_key": existing["site_key"],
+                                  "admin_email": agents[0]["email"] if agents else None}))
+            else:
+                print(f"Tenant {args.slug!r} already exists; nothing changed.")
+                print(f"Widget snippet:\n  {_snippet(args.public_url, existing['site_key'])}")
+            return 0
+        tenant = await _create_tenant(store, args.slug, args.name, args.origin or DEMO_ORIGINS)
+        password = args.admin_password or auth.generate_password()
+        password_hash = await asyncio.to_thread(auth.hash_password, password)
+        await store.write(
+            _sql.create_agent, tenant["id"], args.admin_email.lower(), args.admin_name, "admin", password_hash, emit=False
+        )
+        if args.json:
+            print(json.dumps({"created": True, "tenant_slug": args.slug, "site_key": tenant["site_key"],
+                              "admin_email": args.admin_email.lower(), "admin_password": password,
+                              "identity_secret": tenant["secret"]}))
+        else:
+            print(textwrap.dedent(f"""\
+                Created tenant {args.name!r} ({args.slug}).
+
+                Admin login (shown once, keep it safe):
+                  email:    {args.admin_email.lower()}
+                  password: {password}
+
+                Widget snippet for your site:
+                  {_snippet(args.public_url, tenant['site_key'])}
+                """))
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_tenant_add(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        if await store.read(lambda tx: tx.one("SELECT 1 FROM tenants WHERE slug = ?", (args.slug,))):
+            print(f"error: a tenant with slug {args.slug!r} already exists", file=sys.stderr)
+            return 1
+        tenant = await _create_tenant(store, args.slug, args.name, args.origin or [])
+        if args.json:
+            print(json.dumps({"tenant_slug": args.slug, "site_key": tenant["site_key"], "identity_secret": tenant["secret"]}))
+        else:
+            print(f"Created tenant {args.slug!r}. Widget snippet:\n  {_snippet(args.public_url, tenant['site_key'])}")
+            print(f"Add its first admin: frontdesk agent add --tenant {args.slug} --email … --name … --role admin")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_tenant_list(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
+        if args.json:
+            print(json.dumps([_sql.tenant_obj(r) for r in rows]))
+        else:
+            for r in rows:
+                print(f"{r['slug']:<20} {r['site_key']:<24} {r['name']}")
+            if not rows:
+                print("No tenants yet; run `frontdesk init`.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+# -- agents ---------------------------------------------------------------------------------
+
+
+def cmd_agent_add(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        password = args.password or auth.generate_password()
+        password_hash = await asyncio.to_thread(auth.hash_password, password)
+        try:
+            agent = await store.write(
+                _sql.create_agent, tenant["id"], args.email.lower(), args.name, args.role, password_hash
+            )
+        except Conflict as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps({**agent, "password": password}))
+        else:
+            print(f"Added {args.role} {agent['email']} to {tenant['slug']}. Password (shown once): {password}")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_agent_list(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        rows = await store.read(lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],)))
+        if args.json:
+            print(json.dumps([_sql.agent_obj(r) for r in rows]))
+        else:
+            for r in rows:
+                state = "active" if r["active"] else "disabled"
+                print(f"{r['id']:>4}  {r['email']:<32} {r['role']:<6} {state:<8} {r['name']}")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+async def _agent_by_email(store: Store, tenant_id: int, email: str) -> _sql.Row:
+    row = await store.read(
+        lambda tx: tx.one("SELECT * FROM agents WHERE tenant_id = ? AND email = ?", (tenant_id, email.lower()))
+    )
+    if row is None:
+        raise SystemExit(f"error: no agent {email} in this tenant (see `frontdesk agent list`)")
+    return row
+
+
+def cmd_agent_disable(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        agent = await _agent_by_email(store, tenant["id"], args.email)
+        if agent["role"] == "admin" and agent["active"]:
+            admins = await store.read(_sql.count_active_admins, tenant["id"])
+            if admins <= 1:
+                print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
+                return 1
+        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"active": not args.enable})
+        print(f"{'Enabled' if args.enable else 'Disabled'} {agent['email']}; their tokens are revoked.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_agent_passwd(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        agent = await _agent_by_email(store, tenant["id"], args.email)
+        password = args.password or auth.generate_password()
+        password_hash = await asyncio.to_thread(auth.hash_password, password)
+        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"password_hash": password_hash})
+        print(f"New password for {agent['email']} (shown once): {password}")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+# -- visitors ------------------------------------------------------------------------------
+
+
+def cmd_visitor_erase(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        try:
+            n = await store.write(_sql.erase_visitor, tenant["id"], args.visitor_id)
+        except NotFound:
+            print(f"error: no visitor {args.visitor_id} in {tenant['slug']}", file=sys.stderr)
+            return 1
+        print(f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+# -- schema / backup -------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        print(f"Schema at version {await store.schema_version()} (latest {store.latest_schema_version()}).")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        backup = getattr(store, "backup", None)
+        if backup is None:
+            print("error: use pg_dump for PostgreSQL backups (docs/OPERATIONS.md)", file=sys.stderr)
+            return 1
+        if os.path.exists(args.output):
+            print(f"error: {args.output} exists; choose a new file", file=sys.stderr)
+            return 1
+        await backup(args.output)
+        print(f"Backed up to {args.output}.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go, migrate=False))
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    failures = 0
+
+    def check(ok: bool, what: str, fix: str = "") -> None:
+        nonlocal failures
+        print(f"{'✓' if ok else '✗'} {what}" + ("" if ok or not fix else f"\n    fix: {fix}"), flush=True)
+        failures += not ok
+
+    async def go() -> None:
+        store = open_store(args.db)
+        try:
+            await store.open(migrate=False)
+        except Exception as exc:
+            check(False, f"database reachable ({args.db}): {exc}", "check --db / FRONTDESK_DB and file permissions")
+            return
+        try:
+            check(True, f"database reachable ({args.db})")
+            durability = await store.durability()
+            if durability:
+                ok = durability.get("journal_mode") == "wal" and durability.get("synchronous") in ("FULL", "EXTRA")
+                check(ok, f"durable settings (journal_mode={durability.get('journal_mode')}, synchronous={durability.get('synchronous')})",
+                      "use a local filesystem that supports WAL")
+            version, latest = await store.schema_version(), store.latest_schema_version()
+            check(version == latest, f"schema at version {version} (latest {latest})",
+                  f"run: frontdesk migrate --db {args.db}")
+            missing = await store.missing_tables()
+            check(not missing, "all required tables present" if not missing else f"missing tables: {', '.join(missing)}",
+                  f"run: frontdesk migrate --db {args.db}")
+        finally:
+            await store.close()
+        if args.url:
+            await _verify_server(args.url, check)
+
+    asyncio.run(go())
+    if not args.url:
+        print("- server round trip skipped (pass --url ws://HOST:PORT to check a running server)")
+    print("All checks passed." if not failures else f"{failures} check(s) failed.")
+    return 1 if failures else 0
+
+
+async def _verify_server(url: str, check: Callable[..., None]) -> None:
+    from websockets.asyncio.client import connect
+
+    base = url.rstrip("/")
+    http_base = "http" + base[2:] if base.startswith("ws") else base
+    ws_base = "ws" + base[4:] if base.startswith("http") else base
+    try:
+        with urllib.request.urlopen(http_base + "/healthz", timeout=5) as resp:  # noqa: S310 - operator-given URL
+            health = json.loads(resp.read())
+        check(health.get("status") == "ok", f"server healthy at {http_base}/healthz (version {health.get('version')},"
+              f" schema {health.get('schema_version')}, {health.get('connections')} connections)")
+    except Exception as exc:
+        check(False, f"server healthy at {http_base}/healthz: {exc}", "start it: frontdesk serve (or make run)")
+        return
+    try:
+        async with asyncio.timeout(5):
+            async with connect(ws_base + "/v1/agent", compression=None) as ws:
+                await ws.send(p.encode({"type": "ping", "ref": "verify"}))
+                reply = p.decode(str(await ws.recv()))
+        check(reply.get("type") == "error" and reply.get("code") == "unauthorized" or reply.get("type") == "reply",
+              f"WebSocket round trip to {ws_base}/v1/agent")
+    except Exception as exc:
+        check(False, f"WebSocket round trip to {ws_base}/v1/agent: {exc!r}",
+              "check that proxies pass the Upgrade and Connection headers (docs/OPERATIONS.md)")
+
+
+# -- console / bench ---------------------------------------------------------------------------
+
+
+def cmd_console(args: argparse.Namespace, rest: list[str]) -> int:
+    try:
+        from frontdesk.console.app import main as console_main
+    except ImportError as exc:
+        print(f"error: the console is not installed ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
+        return 1
+    result: int = console_main(rest)
+    return result
+
+
+def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
+    try:
+        from frontdesk.server.bench import main as bench_main
+    except ImportError as exc:
+        print(f"error: the benchmark is not available ({exc})", file=sys.stderr)
+        return 1
+    result: int = bench_main(rest)
+    return result
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="frontdesk",
+        description="Frontdesk: self-hosted real-time customer chat.",
+        epilog="example:\n  frontdesk init && frontdesk serve\n\nRun `frontdesk COMMAND --help` for each command.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING… (env FRONTDESK_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = _sub(sub, "serve", "Run the chat server (WebSocket endpoints, widget, demo page, /healthz).",
+             "frontdesk serve --host 0.0.0.0 --port 8080 --db sqlite:///var/frontdesk.db")
+    _db_arg(s)
+    s.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (env FRONTDESK_HOST; default %(default)s)")
+    s.add_argument("--port", type=int, default=int(_env("PORT", "8080")), help="port; 0 picks a free one (env FRONTDESK_PORT; default %(default)s)")
+    s.add_argument("--rate-conn", default=_env("RATE_CONN", "20/40"), metavar="RATE", help="requests per connection, PER_SECOND/BURST (default %(default)s)")
+    s.add_argument("--rate-visitor", default=_env("RATE_VISITOR", "5/20"), metavar="RATE", help="messages per visitor (default %(default)s)")
+    s.add_argument("--rate-ip", default=_env("RATE_IP", "200/400"), metavar="RATE", help="requests per client IP (default %(default)s)")
+    s.add_argument("--rate-new-visitor", default=_env("RATE_NEW_VISITOR", "1/30"), metavar="RATE", help="new visitors per client IP (default %(default)s)")
+    s.add_argument("--trust-proxy", action="store_true", default=_env("TRUST_PROXY", "") == "1",
+                   help="take client addresses from X-Forwarded-For (only behind your own proxy; env FRONTDESK_TRUST_PROXY=1)")
+    s.set_defaults(func=cmd_serve)
+
+    s = _sub(sub, "init", "Create a tenant and its first admin; print the password once and the widget snippet. Safe to run twice.",
+             "frontdesk init --name 'Acme Inc' --slug acme --admin-email ops@acme.test --origin acme.test")
+    _db_arg(s)
+    s.add_argument("--name", default="Demo Company", help="tenant's display name (default %(default)s)")
+    s.add_argument("--slug", default="demo", help="tenant's short name (default %(default)s)")
+    s.add_argument("--admin-email", default="admin@demo.test", help="first admin's email (default %(default)s)")
+    s.add_argument("--admin-name", default="Admin", help="first admin's name (default %(default)s)")
+    s.add_argument("--admin-password", help="first admin's password (default: generated and printed once)")
+    s.add_argument("--origin", action="append", metavar="HOST", help=f"allowed website host, repeatable (default {' '.join(DEMO_ORIGINS)})")
+    s.add_argument("--public-url", default=_env("PUBLIC_URL", "http://127.0.0.1:8080"), help="server URL for the snippet (default %(default)s)")
+    _json_arg(s)
+    s.set_defaults(func=cmd_init)
+
+    tenant = _sub(sub, "tenant", "Manage tenants.", "frontdesk tenant list")
+    tsub = tenant.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(tsub, "add", "Add a tenant.", "frontdesk tenant add --slug acme --name 'Acme Inc' --origin acme.test")
+    _db_arg(s)
+    s.add_argument("--slug", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--origin", action="append", metavar="HOST", help="allowed website host, repeatable")
+    s.add_argument("--public-url", default=_env("PUBLIC_URL", "http://127.0.0.1:8080"))
+    _json_arg(s)
+    s.set_defaults(func=cmd_tenant_add)
+    s = _sub(tsub, "list", "List tenants with their site keys.", "frontdesk tenant list --json")
+    _db_arg(s)
+    _json_arg(s)
+    s.set_defaults(func=cmd_tenant_list)
+
+    agent = _sub(sub, "agent", "Manage agents.", "frontdesk agent list --tenant demo")
+    asub = agent.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(asub, "add", "Add an agent; prints a generated password once.",
+             "frontdesk agent add --tenant demo --email ada@demo.test --name Ada --role agent")
+    _db_arg(s)
+    s.add_argument("--tenant", help="tenant slug (optional when there is one tenant)")
+    s.add_argument("--email", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--role", choices=p.ROLES, default="agent")
+    s.add_argument("--password", help="default: generated and printed once")
+    _json_arg(s)
+    s.set_defaults(func=cmd_agent_add)
+    s = _sub(asub, "list", "List a tenant's agents.", "frontdesk agent list --tenant demo")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    _json_arg(s)
+    s.set_defaults(func=cmd_agent_list)
+    s = _sub(asub, "disable", "Disable an agent and revoke their tokens (--enable to undo).",
+             "frontdesk agent disable --email ada@demo.test")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    s.add_argument("--email", required=True)
+    s.add_argument("--enable", action="store_true", help="re-enable instead")
+    s.set_defaults(func=cmd_agent_disable)
+    s = _sub(asub, "passwd", "Set a new password (generated unless given); revokes the agent's tokens.",
+             "frontdesk agent passwd --email ada@demo.test")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    s.add_argument("--email", required=True)
+    s.add_argument("--password")
+    s.set_defaults(func=cmd_agent_passwd)
+
+    visitor = _sub(sub, "visitor", "Visitor data requests.", "frontdesk visitor erase --id 42")
+    vsub = visitor.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(vsub, "erase", "Erase a visitor and all their conversations, messages, notes and events.",
+             "frontdesk visitor erase --tenant demo --id 42")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    s.add_argument("--id", dest="visitor_id", type=int, required=True)
+    s.set_defaults(func=cmd_visitor_erase)
+
+    s = _sub(sub, "migrate", "Apply pending schema migrations.", "frontdesk migrate --db sqlite:///var/frontdesk.db")
+    _db_arg(s)
+    s.set_defaults(func=cmd_migrate)
+
+    s = _sub(sub, "backup", "Copy a live SQLite database consistently (online backup API).",
+             "frontdesk backup --db sqlite:///var/frontdesk.db backups/frontdesk-2026-11-26.db")
+    _db_arg(s)
+    s.add_argument("output", help="new file to write")
+    s.set_defaults(func=cmd_backup)
+
+    s = _sub(sub, "verify", "Check the database, its schema and durability, and a running server; ✓/✗ per check.",
+             "frontdesk verify --url ws://127.0.0.1:8080")
+    _db_arg(s)
+    s.add_argument("--url", help="running server to check, ws://HOST:PORT or http://HOST:PORT")
+    s.set_defaults(func=cmd_verify)
+
+    s = _sub(sub, "console", "Open the agent console (desktop app); options follow, see `frontdesk console --help`.",
+             "frontdesk console --server http://127.0.0.1:8080")
+    s.set_defaults(func=cmd_console, passthrough=True)
+    s = _sub(sub, "bench", "Benchmark a server through the public protocol; see `frontdesk bench --help`.",
+             "frontdesk bench latency --baseline")
+    s.set_defaults(func=cmd_bench, passthrough=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `console` and `bench` own their options; hand everything after the name over.
+    for i, word in enumerate(argv):
+        if word in ("console", "bench") and all(a.startswith("-") for a in argv[:i]):
+            known = parser.parse_args([*argv[:i], word])
+            _setup_logging(known.log_level)
+            result: int = known.func(known, argv[i + 1 :])
+            return result
+        if not word.startswith("-"):
+            break
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        code: int = args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FrontdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, str(level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,424 @@
+"""Domain rules, with no I/O: who may see what, how a conversation's status
+may change, what a valid widget configuration is, and the small parsers the
+handlers need (origins, user agents, identity hashes).
+
+Everything here is a pure function or a frozen dataclass, so the rules are
+tested directly and shared by live fan-out and replay (DESIGN.md: "Fan-out and
+replay use the same authorization filter").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ConversationStatus",
+    "StatusAction",
+    "next_status",
+    "Viewer",
+    "EventRecord",
+    "may_see",
+    "DEFAULT_CONFIG",
+    "ConfigError",
+    "validate_config_patch",
+    "public_config",
+    "within_business_hours",
+    "origin_allowed",
+    "parse_user_agent",
+    "identity_hash",
+    "verify_identity",
+    "display_name",
+]
+
+
+class ConversationStatus(str, enum.Enum):
+    """Where a conversation stands (PROTOCOL.md, "Conversation")."""
+
+    OPEN = "open"  #: waiting on an agent
+    PENDING = "pending"  #: waiting on the visitor
+    RESOLVED = "resolved"  #: done; a visitor message reopens it
+
+
+class StatusAction(str, enum.Enum):
+    """Agent requests that change a conversation's status."""
+
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    PEND = "pend"
+
+
+class TransitionError(Exception):
+    """The requested status change does not apply to the current status."""
+
+
+_TRANSITIONS: Final[dict[StatusAction, tuple[set[ConversationStatus], ConversationStatus]]] = {
+    StatusAction.RESOLVE: ({ConversationStatus.OPEN, ConversationStatus.PENDING}, ConversationStatus.RESOLVED),
+    StatusAction.REOPEN: ({ConversationStatus.RESOLVED, ConversationStatus.PENDING}, ConversationStatus.OPEN),
+    StatusAction.PEND: ({ConversationStatus.OPEN}, ConversationStatus.PENDING),
+}
+
+
+def next_status(current: ConversationStatus, action: StatusAction) -> ConversationStatus:
+    """The status after ``action``, or :class:`TransitionError` with a message
+    fit for the agent (e.g. "already resolved") when it does not apply."""
+    allowed, target = _TRANSITIONS[action]
+    if current not in allowed:
+        if current is target:
+            raise TransitionError(f"conversation is already {current.value}")
+        raise TransitionError(f"cannot {action.value} a conversation that is {current.value}")
+    return target
+
+
+def status_after_visitor_message(current: ConversationStatus) -> ConversationStatus:
+    """A visitor writing always puts the ball back in the agents' court."""
+    return ConversationStatus.OPEN
+
+
+# --------------------------------------------------------------------------
+# Visibility.
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: an agent of a tenant, or one visitor of a tenant."""
+
+    tenant_id: int
+    agent_id: int | None = None
+    visitor_id: int | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.agent_id is not None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored event, as the visibility rule needs it.
+
+    ``visitor_payload`` is None for events visitors never see (notes, agent
+    changes); ``visitor_id`` None with a visitor payload means "every visitor
+    of the tenant" (config changes).
+    """
+
+    event_id: int
+    tenant_id: int
+    kind: str
+    conversation_id: int | None
+    visitor_id: int | None
+    payload: Mapping[str, Any]
+    visitor_payload: Mapping[str, Any] | None
+    created_at: int
+
+
+def may_see(viewer: Viewer, event: EventRecord) -> bool:
+    """The one authorization rule for pushing or replaying ``event``.
+
+    Agents see every event of their own tenant. A visitor sees the events of
+    their own tenant that have a visitor view and are either theirs or
+    addressed to all visitors.
+    """
+    if event.tenant_id != viewer.tenant_id:
+        return False
+    if viewer.is_agent:
+        return True
+    if event.visitor_payload is None:
+        return False
+    return event.visitor_id is None or event.visitor_id == viewer.visitor_id
+
+
+# --------------------------------------------------------------------------
+# Widget configuration.
+
+DEFAULT_CONFIG: Final[Mapping[str, Any]] = {
+    "business_name": "",
+    "color": "#2563eb",
+    "position": "right",
+    "greeting": "Hi there! How can we help?",
+    "launcher_label": "Chat with us",
+    "away_message": "We're away right now. Leave a message and your email, and we'll get back to you.",
+    "business_hours": {"enabled": False, "timezone": "UTC", "days": {}},
+    "prechat": {
+        "enabled": False,
+        "fields": [{"name": "name", "required": False}, {"name": "email", "required": False}],
+    },
+    "sound": True,
+    "allowed_origins": [],
+    "require_identity": False,
+}
+
+#: Keys visitors never receive.
+PRIVATE_CONFIG_KEYS: Final = frozenset({"allowed_origins", "require_identity"})
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_HOST = re.compile(
+    r"^(?=.{1,253}(:|$))(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$"
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; ``key`` names it for the UI."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def _text(key: str, value: Any, max_len: int, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(key, "must be text")
+    value = value.strip()
+    if len(value) > max_len:
+        raise ConfigError(key, f"must be at most {max_len} characters")
+    if not value and not allow_empty:
+        raise ConfigError(key, "must not be empty")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, "must be true or false")
+    return value
+
+
+def validate_host_entry(entry: Any) -> str:
+    """Normalize one ``allowed_origins`` entry (``host`` or ``host:port``).
+
+    A full origin (``https://example.com``) is accepted and reduced to its host
+    and explicit port. Raises :class:`ConfigError` for anything else.
+    """
+    if not isinstance(entry, str) or not entry.strip():
+        raise ConfigError("allowed_origins", "each entry must be a host name like example.com")
+    text = entry.strip().lower()
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError("allowed_origins", f"{entry!r} is not a host name or an http(s) origin")
+        text = parts.hostname + (f":{parts.port}" if parts.port else "")
+    text = text.rstrip(".")
+    if not _HOST.match(text):
+        raise ConfigError("allowed_origins", f"{entry!r} is not a valid host name (example.com or localhost:8080)")
+    if ":" in text and not 0 < int(text.rsplit(":", 1)[1]) < 65536:
+        raise ConfigError("allowed_origins", f"{entry!r} has an invalid port")
+    return text
+
+
+def _business_hours(value: Any) -> dict[str, Any]:
+    key = "business_hours"
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be an object with enabled, timezone and days")
+    enabled = _bool(key + ".enabled", value.get("enabled", False))
+    tz = value.get("timezone", "UTC")
+    if not isinstance(tz, str):
+        raise ConfigError(key + ".timezone", "must be a time zone name like Europe/Paris")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(key + ".timezone", f"unknown time zone {tz!r}") from None
+    days_in = value.get("days", {})
+    if not isinstance(days_in, dict):
+        raise ConfigError(key + ".days", "must map weekdays (mon…sun) to time ranges")
+    days: dict[str, list[list[str]]] = {}
+    for day, ranges in days_in.items():
+        if day not in WEEKDAYS:
+            raise ConfigError(key + ".days", f"unknown weekday {day!r}; use mon, tue, wed, thu, fri, sat, sun")
+        if not isinstance(ranges, list) or len(ranges) > 6:
+            raise ConfigError(f"{key}.days.{day}", "must be a list of [start, end] ranges")
+        clean = []
+        for rng in ranges:
+            if (
+                not isinstance(rng, list)
+                or len(rng) != 2
+                or not all(isinstance(t, str) and _HHMM.match(t) for t in rng)
+            ):
+                raise ConfigError(f"{key}.days.{day}", "each range must be [\"HH:MM\", \"HH:MM\"]")
+            if rng[0] >= rng[1]:
+                raise ConfigError(f"{key}.days.{day}", f"{rng[0]}–{rng[1]} ends before it starts")
+            clean.append([rng[0], rng[1]])
+        days[day] = clean
+    return {"enabled": enabled, "timezone": tz, "days": days}
+
+
+def _prechat(value: Any) -> dict[str, Any]:
+    key = "prechat"
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be an object with enabled and fields")
+    enabled = _bool(key + ".enabled", value.get("enabled", False))
+    fields_in = value.get("fields", [])
+    if not isinstance(fields_in, list):
+        raise ConfigError(key + ".fields", "must be a list")
+    fields, seen = [], set()
+    for item in fields_in:
+        if not isinstance(item, dict) or item.get("name") not in ("name", "email"):
+            raise ConfigError(key + ".fields", "each field must be {\"name\": \"name\"|\"email\", \"required\": bool}")
+        if item["name"] in seen:
+            raise ConfigError(key + ".fields", f"field {item['name']!r} is listed twice")
+        seen.add(item["name"])
+        fields.append({"name": item["name"], "required": _bool(key + ".fields.required", item.get("required", False))})
+    return {"enabled": enabled, "fields": fields}
+
+
+def validate_config_patch(patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a partial configuration and return it normalized.
+
+    Raises :class:`ConfigError` naming the first bad key. Unknown keys are
+    refused too, so a typo is not silently ignored.
+    """
+    out: dict[str, Any] = {}
+    for key, value in patch.items():
+        if key == "business_name":
+            out[key] = _text(key, value, 80)
+        elif key == "color":
+            if not isinstance(value, str) or not _COLOR.match(value):
+                raise ConfigError(key, "must be a colour like #2563eb")
+            out[key] = value.lower()
+        elif key == "position":
+            if value not in ("right", "left"):
+                raise ConfigError(key, "must be right or left")
+            out[key] = value
+        elif key == "greeting":
+            out[key] = _text(key, value, 500)
+        elif key == "launcher_label":
+            out[key] = _text(key, value, 40, allow_empty=False)
+        elif key == "away_message":
+            out[key] = _text(key, value, 500)
+        elif key == "business_hours":
+            out[key] = _business_hours(value)
+        elif key == "prechat":
+            out[key] = _prechat(value)
+        elif key in ("sound", "require_identity"):
+            out[key] = _bool(key, value)
+        elif key == "allowed_origins":
+            if not isinstance(value, list) or len(value) > 100:
+                raise ConfigError(key, "must be a list of at most 100 host names")
+            out[key] = sorted({validate_host_entry(v) for v in value})
+        else:
+            raise ConfigError(str(key)[:60], "is not a configuration key")
+    return out
+
+
+def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a tenant's configuration that visitors receive."""
+    return {k: v for k, v in config.items() if k not in PRIVATE_CONFIG_KEYS}
+
+
+def within_business_hours(config: Mapping[str, Any], now: dt.datetime) -> bool:
+    """True when business hours are off, or ``now`` (aware) falls in a range
+    of that weekday in the configured time zone."""
+    hours = config.get("business_hours") or {}
+    if not hours.get("enabled"):
+        return True
+    local = now.astimezone(zoneinfo.ZoneInfo(hours.get("timezone", "UTC")))
+    hhmm = local.strftime("%H:%M")
+    ranges = hours.get("days", {}).get(WEEKDAYS[local.weekday()], [])
+    return any(start <= hhmm < end for start, end in ranges)
+
+
+# --------------------------------------------------------------------------
+# Origins, user agents, identity.
+
+
+def origin_allowed(origin: str | None, allowed: list[str], server_host: str | None) -> bool:
+    """Whether a browser ``Origin`` header may open a visitor socket.
+
+    Exact host match against each entry; an entry with a port must match the
+    port too. A page served by this server itself (origin host:port equal to
+    the request's ``Host``) is always allowed: that is same-origin, not
+    cross-site. A missing or malformed origin is refused.
+    """
+    if not origin or origin == "null":
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname.lower().rstrip(".")
+    default_port = 443 if parts.scheme == "https" else 80
+    host_port = f"{host}:{port or default_port}"
+    if server_host:
+        sh = server_host.lower()
+        if ":" not in sh:
+            sh = f"{sh}:{default_port}"
+        if sh == host_port:
+            return True
+    for entry in allowed:
+        if ":" in entry:
+            if entry == host_port or (port is None and entry == f"{host}:{default_port}"):
+                return True
+        elif entry == host:
+            return True
+    return False
+
+
+_BROWSERS: Final = (
+    ("Edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+)")),
+    ("Opera", re.compile(r"OPR/(\d+)")),
+    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+)")),
+    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d+)")),
+    ("Safari", re.compile(r"Version/(\d+)[\d.]* .*Safari/")),
+)
+_SYSTEMS: Final = (
+    ("Android", re.compile(r"Android (\d+)")),
+    ("iOS", re.compile(r"(?:iPhone|iPad).* OS (\d+)")),
+    ("Windows", re.compile(r"Windows NT ([\d.]+)")),
+    ("macOS", re.compile(r"Mac OS X (\d+[_.]\d+)")),
+    ("ChromeOS", re.compile(r"CrOS")),
+    ("Linux", re.compile(r"Linux")),
+)
+_WINDOWS_NAMES: Final = {"10.0": "10", "6.3": "8.1", "6.2": "8", "6.1": "7"}
+
+
+def parse_user_agent(ua: str | None) -> tuple[str | None, str | None]:
+    """A readable (browser, OS) pair from a User-Agent string, e.g.
+    ``("Chrome 131", "Windows 10")``; None for what is not recognized."""
+    if not ua:
+        return None, None
+    browser = next((f"{name} {m.group(1)}" for name, rx in _BROWSERS if (m := rx.search(ua))), None)
+    system = None
+    for name, rx in _SYSTEMS:
+        m = rx.search(ua)
+        if m:
+            version = m.group(1) if m.groups() else ""
+            if name == "Windows":
+                version = _WINDOWS_NAMES.get(version, version)
+            system = f"{name} {version.replace('_', '.')}".strip()
+            break
+    if browser is None and "HeadlessChrome" in ua:
+        browser = "Headless Chrome"
+    return browser, system
+
+
+#: How far an identity timestamp may be from the server's clock.
+IDENTITY_MAX_AGE_S: Final = 24 * 3600
+
+
+def identity_hash(secret: str, user_id: str, ts: int) -> str:
+    """``hex(HMAC-SHA256(secret, f"{user_id}:{ts}"))``: what a tenant's own
+    backend computes for identity verification."""
+    return hmac.new(secret.encode(), f"{user_id}:{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify_identity(secret: str, user_id: str, ts: int | None, user_hash: str | None, now_s: float) -> bool:
+    """Constant-time check of a visitor's identity hash, refusing a timestamp
+    more than :data:`IDENTITY_MAX_AGE_S` away from ``now_s``."""
+    if not user_hash or ts is None or abs(now_s - ts) > IDENTITY_MAX_AGE_S:
+        return False
+    return hmac.compare_digest(identity_hash(secret, user_id, ts), user_hash.lower())
+
+
+def display_name(name: str | None, visitor_id: int) -> str:
+    """A visitor's name, or "Visitor #ID" when they gave none."""
+    return name.strip() if name and name.strip() else f"Visitor #{visitor_id}"

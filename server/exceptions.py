@@ -1,0 +1,47 @@
+"""Exceptions of the Frontdesk server.
+
+The tree::
+
+    FrontdeskError
+     ├── StoreError              the store could not do what was asked
+     │    ├── NotFound           no such object in the caller's scope
+     │    ├── Conflict           the object's state moved on
+     │    ├── Forbidden          the caller may not do this
+     │    └── SchemaError        the database is not at a usable schema
+     └── DurabilityError         the database refuses the durability settings
+
+Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
+``not_found``, ``conflict`` and ``forbidden`` error codes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FrontdeskError", "StoreError", "NotFound", "Conflict", "Forbidden", "SchemaError", "DurabilityError"]
+
+
+class FrontdeskError(Exception):
+    """Base of every error the server raises on purpose."""
+
+
+class StoreError(FrontdeskError):
+    """The store could not do what was asked."""
+
+
+class NotFound(StoreError):
+    """No such object in the caller's scope (another tenant's counts as none)."""
+
+
+class Conflict(StoreError):
+    """The object's state moved on; the client should re-read and decide."""
+
+
+class Forbidden(StoreError):
+    """The caller is authenticated but may not do this."""
+
+
+class SchemaError(StoreError):
+    """The database schema is missing, too old or too new for this version."""
+
+
+class DurabilityError(FrontdeskError):
+    """The database does not hold the durability settings the server requires."""

@@ -1,0 +1,586 @@
+"""Request handlers: one method per request type and endpoint.
+
+A handler receives the parsed request and the client it came from, checks
+that the client may do it, runs the store operation, and returns the reply's
+fields. It raises :class:`ProtocolError` or a store error (``NotFound``,
+``Conflict``, ``Forbidden``), which the connection loop turns into an
+``error`` frame. Handlers never touch the socket directly: replies and pushes
+go through the client's queue, so their order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import auth, domain
+from . import protocol as p
+from .domain import StatusAction, Viewer
+from .exceptions import Conflict, NotFound
+from .hub import Client, ClientState, Hub
+from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
+from .ratelimit import BucketMap
+from .store import Store, _sql
+from .tenants import TenantCache
+
+__all__ = ["Handlers", "Limits", "REPLAY_FROM"]
+
+log = logging.getLogger("frontdesk.server.handlers")
+JSON = dict[str, Any]
+Handler = Callable[[Client, Any], Awaitable[JSON | None]]
+
+#: Events read from the store per round trip while replaying.
+REPLAY_PAGE = 2000
+#: Key a hello/subscribe reply carries (and the connection loop pops) when a
+#: replay must follow the reply.
+REPLAY_FROM = "_replay_from"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Rate limits (PROTOCOL.md, "Limits")."""
+
+    per_connection: Any
+    per_visitor: Any
+    per_ip: Any
+    new_visitor_per_ip: Any
+
+
+class Handlers:
+    """Every request handler, sharing the store, the hub and the tenants."""
+
+    def __init__(self, store: Store, hub: Hub, tenants: TenantCache, limits: Limits) -> None:
+        self.store = store
+        self.hub = hub
+        self.tenants = tenants
+        self.limits = limits
+        self.login_throttle = auth.LoginThrottle()
+        self.visitor_messages = BucketMap(limits.per_visitor)
+        self.new_visitors = BucketMap(limits.new_visitor_per_ip)
+        self._visitor: dict[type[p.Request], Handler] = {
+            p.Hello: self.hello,
+            p.Identify: self.identify,
+            p.ConversationStart: self.conversation_start,
+            p.MessageSend: self.message_send,
+            p.History: self.history,
+            p.Typing: self.typing,
+            p.Seen: self.seen,
+            p.ProfileUpdate: self.profile_update,
+            p.Page: self.page,
+            p.Ping: self.ping,
+        }
+        self._agent: dict[type[p.Request], Handler] = {
+            p.Login: self.login,
+            p.Auth: self.auth,
+            p.Logout: self.logout,
+            p.Subscribe: self.subscribe,
+            p.Snapshot: self.snapshot,
+            p.History: self.history,
+            p.Reply: self.reply,
+            p.Note: self.note,
+            p.Resolve: self.status_change,
+            p.Reopen: self.status_change,
+            p.Pend: self.status_change,
+            p.Assign: self.assign,
+            p.Unassign: self.assign,
+            p.Typing: self.typing,
+            p.Seen: self.seen,
+            p.Agents: self.agents,
+            p.AgentAdd: self.agent_add,
+            p.AgentUpdate: self.agent_update,
+            p.ConfigGet: self.config_get,
+            p.ConfigSet: self.config_set,
+            p.VisitorGet: self.visitor_get,
+            p.Ping: self.ping,
+        }
+        self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
+
+    async def dispatch(self, client: Client, request: p.Request) -> JSON | None:
+        """Run the handler for ``request``; the reply's fields, or None when the
+        handler has already queued its own reply (``logout``)."""
+        if client.state is not ClientState.READY and not isinstance(request, self._openers[client.endpoint]):
+            first = " or ".join(t.TYPE for t in self._openers[client.endpoint])
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"send {first} first", request.ref)
+        table = self._visitor if client.endpoint is Endpoint.VISITOR else self._agent
+        return await table[type(request)](client, request)
+
+    # -- shared -------------------------------------------------------------------------
+
+    async def ping(self, client: Client, req: p.Ping) -> JSON:
+        return {"server_time": _sql.now_ms()}
+
+    async def typing(self, client: Client, req: p.Typing) -> JSON:
+        if client.visitor_id is not None:
+            conv = await self._conversation_for(client, req.conversation_id)
+            self.hub.push_ephemeral_to_agents(
+                client.tenant_id,
+                "typing",
+                {"conversation_id": conv["id"], "is_typing": req.is_typing, "visitor_id": client.visitor_id},
+            )
+        else:
+            conv = await self._conversation_for(client, req.conversation_id)
+            data = {"conversation_id": conv["id"], "is_typing": req.is_typing, "name": client.agent_name}
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", data)
+            self.hub.push_ephemeral_to_agents(
+                client.tenant_id, "typing", {**data, "agent_id": client.agent_id}, skip=client
+            )
+        return {}
+
+    async def seen(self, client: Client, req: p.Seen) -> JSON:
+        side = "visitor" if client.visitor_id is not None else "agent"
+        conv = await self._conversation_for(client, req.conversation_id)
+        await self.store.write(
+            _sql.mark_seen,
+            client.tenant_id,
+            side=side,
+            visitor_id=client.visitor_id,
+            conversation_id=conv["id"],
+            seq=req.seq,
+        )
+        data = {"conversation_id": conv["id"], "seq": req.seq, "side": side}
+        if side == "visitor":
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", data)
+        else:
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", data)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", {**data, "agent_id": client.agent_id}, skip=client)
+        return {}
+
+    async def history(self, client: Client, req: p.History) -> JSON:
+        return await self.store.read(
+            _sql.history,
+            client.tenant_id,
+            req.conversation_id,
+            visitor_id=client.visitor_id,
+            before_seq=req.before_seq,
+            limit=req.limit,
+            include_notes=client.visitor_id is None,
+        )
+
+    async def _conversation_for(self, client: Client, conversation_id: int) -> _sql.Row:
+        """The conversation if ``client`` may act on it, else NotFound."""
+        return await self.store.read(_sql.get_conversation, client.tenant_id, conversation_id, client.visitor_id)
+
+    async def _replay(self, client: Client, since: int | None, epoch: str | None) -> JSON:
+        """Register-then-replay (PROTOCOL.md, "Resuming"). The client must
+        already be held and registered; this queues the reply fields' cursor
+        facts and the replayed events, then releases the client."""
+        assert client.viewer is not None
+        last = await self.store.read(_sql.last_event_id)
+        floor = int(await self.store.read(_sql.get_meta, "events_floor") or 0)
+        cursor = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
+        if since is None or epoch != self.store.epoch or since > last or since < floor:
+            # Nothing to replay: live events (including any that arrived while
+            # the cursor was read) flow at once; clients dedupe by event_id.
+            cursor["reset_required"] = since is not None
+            client.release(0)
+            return cursor
+        cursor[REPLAY_FROM] = since
+        return cursor
+
+    async def stream_replay(self, client: Client, since: int) -> None:
+        """Queue every event after ``since`` that the client may see, then
+        release the client to live delivery. Call after the hello/subscribe
+        reply is queued, when that reply carried a replay cursor."""
+        assert client.viewer is not None
+        upto = since
+        while True:
+            events = await self.store.read(_sql.events_after, client.viewer, upto, REPLAY_PAGE)
+            for event in events:
+                payload = event.payload if client.visitor_id is None else event.visitor_payload
+                assert payload is not None
+                client.push(
+                    p.encode_event(event.kind, payload, event_id=event.event_id, conversation_id=event.conversation_id)
+                )
+                upto = event.event_id
+            if len(events) < REPLAY_PAGE:
+                break
+        client.release(upto)
+
+    # -- visitor ------------------------------------------------------------------------
+
+    async def hello(self, client: Client, req: p.Hello) -> JSON:
+        if client.state is ClientState.READY:
+            raise ProtocolError(ErrorCode.INVALID, "hello was already sent on this connection", req.ref)
+        tenant = self.tenants.by_id(client.tenant_id)
+        meta = _visitor_meta(req.meta)
+        visitor = None
+        token = req.token
+        if token:
+            visitor = await self.store.read(_visitor_by_token, client.tenant_id, auth.token_hash(token))
+        if visitor is None:
+            if not self.new_visitors.take(client.ip):
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "too many new visitors from this address", req.ref)
+            token = auth.new_token()
+            visitor = await self.store.write(_sql.create_visitor, client.tenant_id, auth.token_hash(token), meta)
+        elif meta:
+            visitor = await self.store.write(_sql.update_visitor, client.tenant_id, visitor["id"], meta)
+        assert token is not None
+        client.visitor_id = visitor["id"]
+        client.token_hash = auth.token_hash(token)
+        client.viewer = Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
+        if req.identity:
+            visitor = await self._identify(client, req.identity, req.ref) or visitor
+        client.hold()
+        self.hub.attach_visitor(client)
+        client.state = ClientState.READY
+        cursor = await self._replay(client, req.since, req.epoch)
+        conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, visitor["id"])
+        return {
+            "token": token,
+            "visitor": _sql.visitor_obj(visitor),
+            "config": domain.public_config(tenant.config),
+            "conversations": conversations,
+            "agents_online": self.hub.any_agent_online(client.tenant_id),
+            "within_hours": domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
+            **cursor,
+        }
+
+    async def _identify(self, client: Client, identity: dict[str, Any], ref: str | None) -> _sql.Row | None:
+        fields: dict[str, Any] = {}
+        for key, limit in (("name", 200), ("email", 254)):
+            value = identity.get(key)
+            if isinstance(value, str) and value.strip():
+                fields[key] = value.strip()[:limit]
+        user_id = identity.get("user_id")
+        if user_id is not None:
+            if not isinstance(user_id, str) or not 0 < len(user_id) <= 256:
+                raise ProtocolError(ErrorCode.INVALID, "identity.user_id must be a string of 1 to 256 characters", ref)
+            tenant = self.tenants.by_id(client.tenant_id)
+            ts = identity.get("ts")
+            user_hash = identity.get("user_hash")
+            ok = (
+                isinstance(ts, int)
+                and isinstance(user_hash, str)
+                and domain.verify_identity(tenant.secret, user_id, ts, user_hash, time.time())
+            )
+            if tenant.config.get("require_identity") and not ok:
+                raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification failed (bad or stale user_hash)", ref)
+            fields["user_id"] = user_id
+            fields["verified"] = int(ok)
+        if not fields:
+            return None
+        assert client.visitor_id is not None
+        return await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
+
+    async def identify(self, client: Client, req: p.Identify) -> JSON:
+        identity = {"user_id": req.user_id, "user_hash": req.user_hash, "ts": req.ts, "name": req.name, "email": req.email}
+        visitor = await self._identify(client, identity, req.ref)
+        assert visitor is not None
+        return {"visitor": _sql.visitor_obj(visitor)}
+
+    async def _require_identity(self, client: Client, ref: str | None) -> None:
+        tenant = self.tenants.by_id(client.tenant_id)
+        if tenant.config.get("require_identity"):
+            assert client.visitor_id is not None
+            visitor = await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id)
+            if not visitor or not visitor["verified"]:
+                raise ProtocolError(ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref)
+
+    async def conversation_start(self, client: Client, req: p.ConversationStart) -> JSON:
+        await self._require_identity(client, req.ref)
+        assert client.visitor_id is not None
+        row, _ = await self.store.write(_sql.start_conversation, client.tenant_id, client.visitor_id)
+        return {"conversation": _sql.conversation_obj(row)}
+
+    async def message_send(self, client: Client, req: p.MessageSend) -> JSON:
+        assert client.visitor_id is not None
+        if not self.visitor_messages.take(client.visitor_id):
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref)
+        await self._require_identity(client, req.ref)
+        return await self.store.write(
+            _sql.post_message,
+            client.tenant_id,
+            author_kind="visitor",
+            author_id=client.visitor_id,
+            conversation_id=req.conversation_id,
+            client_id=req.client_id,
+            body=req.body,
+        )
+
+    async def profile_update(self, client: Client, req: p.ProfileUpdate) -> JSON:
+        fields = {k: v.strip() for k, v in (("name", req.name), ("email", req.email)) if v is not None}
+        if "email" in fields and fields["email"] and ("@" not in fields["email"] or " " in fields["email"]):
+            raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
+        assert client.visitor_id is not None
+        row = await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
+        return {"visitor": _sql.visitor_obj(row)}
+
+    async def page(self, client: Client, req: p.Page) -> JSON:
+        fields = {"page_url": req.url, "page_title": req.title, "referrer": req.referrer}
+        assert client.visitor_id is not None
+        await self.store.write(
+            _sql.update_visitor, client.tenant_id, client.visitor_id, {k: v for k, v in fields.items() if v is not None}
+        )
+        return {}
+
+    # -- agent: session -----------------------------------------------------------------
+
+    def _open_agent(self, client: Client, agent: _sql.Row, token: str) -> None:
+        client.agent_id = agent["id"]
+        client.agent_name = agent["name"]
+        client.role = agent["role"]
+        client.tenant_id = agent["tenant_id"]
+        client.token_hash = auth.token_hash(token)
+        client.viewer = Viewer(tenant_id=agent["tenant_id"], agent_id=agent["id"])
+        client.state = ClientState.READY
+        self.hub.attach_agent(client)
+
+    async def _session_reply(self, agent: _sql.Row) -> JSON:
+        tenant = self.tenants.by_id(agent["tenant_id"])
+        last = await self.store.read(_sql.last_event_id)
+        return {
+            "agent": _sql.agent_obj(agent),
+            "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "site_key": tenant.site_key},
+            "epoch": self.store.epoch,
+            "last_event_id": last,
+        }
+
+    async def login(self, client: Client, req: p.Login) -> JSON:
+        if client.state is ClientState.READY:
+            raise ProtocolError(ErrorCode.INVALID, "this connection is already logged in", req.ref)
+        wait = self.login_throttle.retry_after(req.email, client.ip)
+        if wait > 0:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {int(wait) + 1} seconds", req.ref
+            )
+        candidates = await self.store.read(_agents_by_email, req.email.strip().lower(), req.tenant)
+        if len(candidates) > 1:
+            raise ProtocolError(ErrorCode.INVALID, "this email is an agent in several tenants; pass 'tenant'", req.ref)
+        agent = candidates[0] if candidates else None
+        ok = await asyncio.to_thread(auth.verify_password, agent["password_hash"] if agent else None, req.password)
+        if not ok or agent is None:
+            self.login_throttle.failed(req.email, client.ip)
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong email or password", req.ref)
+        if not agent["active"]:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "this agent account is disabled", req.ref)
+        self.login_throttle.succeeded(req.email)
+        token = auth.new_token()
+        await self.store.write(_insert_token, auth.token_hash(token), agent["id"])
+        self._open_agent(client, agent, token)
+        log.info("agent %s logged in from %s", agent["id"], client.ip)
+        return {"token": token, **await self._session_reply(agent)}
+
+    async def auth(self, client: Client, req: p.Auth) -> JSON:
+        if client.state is ClientState.READY:
+            raise ProtocolError(ErrorCode.INVALID, "this connection is already authenticated", req.ref)
+        wait = self.login_throttle.retry_after("token", client.ip)
+        if wait > 0:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many bad tokens; try again in {int(wait) + 1} s", req.ref)
+        agent = await self.store.read(_agent_by_token, auth.token_hash(req.token))
+        if agent is None or not agent["active"]:
+            self.login_throttle.failed("token", client.ip)
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid or revoked token; log in again", req.ref)
+        self._open_agent(client, agent, req.token)
+        return await self._session_reply(agent)
+
+    async def logout(self, client: Client, req: p.Logout) -> None:
+        assert client.token_hash is not None
+        await self.store.write(_delete_token, client.token_hash)
+        for other in self.hub.sockets_of_token(client.token_hash):
+            if other is not client:
+                other.close(CloseCode.POLICY, "logged out")
+        client.push(p.encode_reply(req.ref, {}))
+        client.close(CloseCode.NORMAL, "logged out")
+
+    async def subscribe(self, client: Client, req: p.Subscribe) -> JSON:
+        if client.subscribed:
+            raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
+        client.hold()
+        self.hub.subscribe_agent(client)
+        return await self._replay(client, req.since, req.epoch)
+
+    async def snapshot(self, client: Client, req: p.Snapshot) -> JSON:
+        def read(tx: _sql.Tx) -> JSON:
+            conversations, next_cursor = _sql.list_conversations(
+                tx,
+                client.tenant_id,
+                filter=req.filter,
+                me=client.agent_id,
+                query=req.query,
+                visitor_id=req.visitor_id,
+                cursor=req.cursor,
+                limit=req.limit,
+            )
+            return {"conversations": conversations, "next_cursor": next_cursor, "last_event_id": _sql.last_event_id(tx)}
+
+        try:
+            result = await self.store.read(read)
+        except NotFound as exc:
+            raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref) from None
+        return {**result, "epoch": self.store.epoch}
+
+    # -- agent: writes ------------------------------------------------------------------
+
+    async def reply(self, client: Client, req: p.Reply) -> JSON:
+        assert client.agent_id is not None
+        return await self.store.write(
+            _sql.post_message,
+            client.tenant_id,
+            author_kind="agent",
+            author_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            client_id=req.client_id,
+            body=req.body,
+        )
+
+    async def note(self, client: Client, req: p.Note) -> JSON:
+        assert client.agent_id is not None
+        return await self.store.write(
+            _sql.post_note,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            client_id=req.client_id,
+            body=req.body,
+        )
+
+    async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> JSON:
+        assert client.agent_id is not None
+        return await self.store.write(
+            _sql.change_status,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            action=StatusAction(req.TYPE),
+            client_id=req.client_id,
+        )
+
+    async def assign(self, client: Client, req: p.Assign | p.Unassign) -> JSON:
+        assert client.agent_id is not None
+        return await self.store.write(
+            _sql.assign,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            assignee_id=req.agent_id if isinstance(req, p.Assign) else None,
+            client_id=req.client_id,
+        )
+
+    # -- agent: tenant --------------------------------------------------------------------
+
+    async def agents(self, client: Client, req: p.Agents) -> JSON:
+        rows = await self.store.read(_agents_of_tenant, client.tenant_id)
+        online = self.hub.agents_online(client.tenant_id)
+        return {"agents": [{**_sql.agent_obj(r), "online": r["id"] in online} for r in rows]}
+
+    def _require_admin(self, client: Client, req: p.Request) -> None:
+        if client.role != "admin":
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"admins only: {req.TYPE}", req.ref)
+
+    async def agent_add(self, client: Client, req: p.AgentAdd) -> JSON:
+        self._require_admin(client, req)
+        email = req.email.strip().lower()
+        if "@" not in email:
+            raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
+        password = req.password or auth.generate_password()
+        password_hash = await asyncio.to_thread(auth.hash_password, password)
+        agent = await self.store.write(
+            _sql.create_agent, client.tenant_id, email, req.name.strip(), req.role, password_hash
+        )
+        return {"agent": {**agent, "online": False}, "password": password}
+
+    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON:
+        self._require_admin(client, req)
+        changes: dict[str, Any] = {"name": req.name, "role": req.role, "active": req.active}
+        if req.password is not None:
+            changes["password_hash"] = await asyncio.to_thread(auth.hash_password, req.password)
+
+        def update(tx: _sql.Tx) -> JSON:
+            target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (req.agent_id, client.tenant_id))
+            if target is None:
+                raise NotFound("no such agent in this tenant")
+            demoting = target["role"] == "admin" and target["active"] and (req.role == "agent" or req.active is False)
+            if demoting and _sql.count_active_admins(tx, client.tenant_id) <= 1:
+                raise Conflict("a tenant needs at least one active admin")
+            return _sql.update_agent(tx, client.tenant_id, req.agent_id, changes)
+
+        agent = await self.store.write(update)
+        if not agent["active"] or req.password is not None:
+            for sock in self.hub.sockets_of_agent(agent["id"]):
+                if sock is not client:
+                    sock.close(CloseCode.POLICY, "agent disabled" if not agent["active"] else "password changed")
+        for sock in self.hub.sockets_of_agent(agent["id"]):
+            sock.role = agent["role"]
+            sock.agent_name = agent["name"]
+        return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
+
+    async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:
+        return {"config": self.tenants.by_id(client.tenant_id).config}
+
+    async def config_set(self, client: Client, req: p.ConfigSet) -> JSON:
+        self._require_admin(client, req)
+        try:
+            patch = domain.validate_config_patch(req.config)
+        except domain.ConfigError as exc:
+            raise ProtocolError(ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref) from None
+        assert client.agent_id is not None
+        config = await self.store.write(_sql.set_config, client.tenant_id, patch, client.agent_id)
+        return {"config": config}
+
+    async def visitor_get(self, client: Client, req: p.VisitorGet) -> JSON:
+        visitor = await self.store.read(_visitor_by_id, client.tenant_id, req.visitor_id)
+        if visitor is None:
+            raise NotFound(f"no visitor {req.visitor_id}")
+        conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, req.visitor_id)
+        return {"visitor": _sql.visitor_obj(visitor), "conversations": conversations}
+
+
+# -- small store functions used only here ------------------------------------------
+
+
+def _visitor_by_token(tx: _sql.Tx, tenant_id: int, token_hash: str) -> _sql.Row | None:
+    return tx.one("SELECT * FROM visitors WHERE token_hash = ? AND tenant_id = ?", (token_hash, tenant_id))
+
+
+def _visitor_by_id(tx: _sql.Tx, tenant_id: int, visitor_id: int) -> _sql.Row | None:
+    return tx.one("SELECT * FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id))
+
+
+def _agents_by_email(tx: _sql.Tx, email: str, tenant_slug: str | None) -> list[_sql.Row]:
+    if tenant_slug:
+        return tx.all(
+            "SELECT a.* FROM agents a JOIN tenants t ON t.id = a.tenant_id WHERE a.email = ? AND t.slug = ?",
+            (email, tenant_slug),
+        )
+    return tx.all("SELECT * FROM agents WHERE email = ?", (email,))
+
+
+def _agent_by_token(tx: _sql.Tx, token_hash: str) -> _sql.Row | None:
+    return tx.one(
+        "SELECT a.* FROM agent_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?", (token_hash,)
+    )
+
+
+def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
+    return tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY name, id", (tenant_id,))
+
+
+def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int) -> None:
+    tx.run("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)", (token_hash, agent_id, _sql.now_ms()))
+
+
+def _delete_token(tx: _sql.Tx, token_hash: str) -> None:
+    tx.run("DELETE FROM agent_tokens WHERE token_hash = ?", (token_hash,))
+
+
+def _visitor_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Visitor columns from a ``hello.meta`` object; unknown keys and wrong
+    types are dropped, long values cut (metadata is advisory, never fatal)."""
+    if not meta:
+        return {}
+    limits = {"url": ("page_url", 2048), "title": ("page_title", 500), "referrer": ("referrer", 2048),
+              "language": ("language", 35), "timezone": ("timezone", 64), "user_agent": ("user_agent", 512)}
+    out: dict[str, Any] = {}
+    for key, (column, limit) in limits.items():
+        value = meta.get(key)
+        if isinstance(value, str) and value:
+            out[column] = value[:limit]
+    if "user_agent" in out:
+        out["browser"], out["os"] = domain.parse_user_agent(out["user_agent"])
+    return out
+

@@ -1,0 +1,325 @@
+"""Live connections and fan-out.
+
+The hub knows every open socket by tenant, agent, visitor and token, and
+pushes each committed event to those allowed to see it. Each event is encoded
+once per audience (agents, visitors), not once per recipient.
+
+Each :class:`Client` has a bounded outgoing queue drained by a task that
+exists only while there is something to send, so an idle connection costs no
+task. A client that cannot keep up (queue over its bound) is disconnected with
+1013 and resumes later from its cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+from collections.abc import Iterable
+from typing import Any, Final
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from . import protocol
+from .domain import EventRecord, Viewer, may_see
+from .protocol import CloseCode, Endpoint
+
+__all__ = ["Client", "Hub", "MAX_QUEUED_FRAMES", "MAX_QUEUED_BYTES"]
+
+log = logging.getLogger("frontdesk.server.hub")
+
+#: Outgoing frames a client may have waiting before it is cut off as too slow.
+MAX_QUEUED_FRAMES: Final = 2000
+#: Outgoing bytes a client may have waiting before it is cut off.
+MAX_QUEUED_BYTES: Final = 4 * 1024 * 1024
+
+
+class ClientState(enum.Enum):
+    """Where a socket stands in its session."""
+
+    NEW = "new"  #: connected, not yet past hello/login
+    READY = "ready"  #: authenticated; requests are served
+    CLOSING = "closing"  #: being closed; nothing more is queued
+
+
+class Client:
+    """One open socket and its session.
+
+    ``hold()``/``release()`` implement the gap-free resume of PROTOCOL.md
+    ("Resuming"): while held, live events are kept aside; ``release`` sends
+    those the replay did not already cover, then the client is live.
+    """
+
+    __slots__ = (
+        "ws",
+        "endpoint",
+        "ip",
+        "state",
+        "tenant_id",
+        "agent_id",
+        "agent_name",
+        "role",
+        "visitor_id",
+        "token_hash",
+        "viewer",
+        "subscribed",
+        "_queue",
+        "_queued_bytes",
+        "_sender",
+        "_held",
+        "bucket",
+        "strikes",
+    )
+
+    def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str) -> None:
+        self.ws = ws
+        self.endpoint = endpoint
+        self.ip = ip
+        self.state = ClientState.NEW
+        self.tenant_id: int = 0
+        self.agent_id: int | None = None
+        self.agent_name: str | None = None
+        self.role: str | None = None
+        self.visitor_id: int | None = None
+        self.token_hash: str | None = None
+        self.viewer: Viewer | None = None
+        self.subscribed = False
+        self._queue: collections.deque[str] = collections.deque()
+        self._queued_bytes = 0
+        self._sender: asyncio.Task[None] | None = None
+        self._held: list[tuple[int, str]] | None = None
+        self.bucket: Any = None
+        self.strikes = 0
+
+    # -- sending ------------------------------------------------------------------
+
+    def push(self, frame: str) -> None:
+        """Queue ``frame`` for sending, in order. Never blocks."""
+        if self.state is ClientState.CLOSING:
+            return
+        if len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES:
+            log.warning("closing a %s socket from %s: too slow to read its events", self.endpoint.value, self.ip)
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume")
+            return
+        self._queue.append(frame)
+        self._queued_bytes += len(frame)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                frame = self._queue.popleft()
+                self._queued_bytes -= len(frame)
+                await self.ws.send(frame)
+        except ConnectionClosed:
+            self._queue.clear()
+            self._queued_bytes = 0
+        except Exception:
+            log.exception("sending to a %s socket failed", self.endpoint.value)
+        finally:
+            self._sender = None
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Close the socket with ``code`` after what is already queued was
+        flushed (or at once if the client is not reading)."""
+        if self.state is ClientState.CLOSING:
+            return
+        self.state = ClientState.CLOSING
+        self._queue.clear()
+        self._queued_bytes = 0
+        sender = self._sender
+
+        async def close() -> None:
+            if sender is not None and code is not CloseCode.TRY_AGAIN_LATER:
+                try:
+                    await asyncio.wait_for(asyncio.shield(sender), 2)
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
+            await self.ws.close(int(code), reason)
+
+        _spawn(close())
+
+    # -- resume -------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Keep live events aside until :meth:`release`."""
+        self._held = []
+
+    def deliver(self, event_id: int | None, frame: str) -> None:
+        """Called by the hub for each live event this client may see."""
+        if self._held is not None and event_id is not None:
+            self._held.append((event_id, frame))
+            if len(self._held) > MAX_QUEUED_FRAMES:
+                self._held = None
+                self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect")
+            return
+        self.push(frame)
+
+    def release(self, replayed_up_to: int) -> None:
+        """Send held events newer than ``replayed_up_to``, then go live."""
+        held, self._held = self._held or [], None
+        for event_id, frame in held:
+            if event_id > replayed_up_to:
+                self.push(frame)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _spawn(coro: Any) -> asyncio.Task[Any]:
+    """Run ``coro`` in the background, holding a reference and logging failures."""
+    task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        _background.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("background task failed", exc_info=t.exception())
+
+    task.add_done_callback(done)
+    return task
+
+
+spawn = _spawn
+
+
+class Hub:
+    """Registry of live clients, and fan-out of committed events."""
+
+    def __init__(self) -> None:
+        self.clients: set[Client] = set()
+        self._agents: dict[int, set[Client]] = collections.defaultdict(set)  # tenant -> subscribed agent sockets
+        self._agent_sockets: dict[int, set[Client]] = collections.defaultdict(set)  # agent id -> sockets
+        self._visitors: dict[int, set[Client]] = collections.defaultdict(set)  # visitor id -> sockets
+        self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
+        self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
+        self._online_agents: dict[int, set[int]] = collections.defaultdict(set)  # tenant -> agent ids online
+        self.events_published = 0
+
+    # -- registration -----------------------------------------------------------------
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+
+    def attach_agent(self, client: Client) -> None:
+        """Record an authenticated agent socket; announces presence on change."""
+        assert client.agent_id is not None
+        self._agent_sockets[client.agent_id].add(client)
+        if client.token_hash:
+            self._tokens[client.token_hash].add(client)
+        online = self._online_agents[client.tenant_id]
+        if client.agent_id not in online:
+            was_any = bool(online)
+            online.add(client.agent_id)
+            self._presence_changed(client.tenant_id, client.agent_id, True, was_any)
+
+    def subscribe_agent(self, client: Client) -> None:
+        self._agents[client.tenant_id].add(client)
+        client.subscribed = True
+
+    def attach_visitor(self, client: Client) -> None:
+        assert client.visitor_id is not None
+        self._visitors[client.visitor_id].add(client)
+        self._tenant_visitors[client.tenant_id].add(client)
+        client.subscribed = True
+
+    def remove(self, client: Client) -> None:
+        """Forget a closed socket."""
+        self.clients.discard(client)
+        if client.token_hash:
+            _discard(self._tokens, client.token_hash, client)
+        if client.visitor_id is not None:
+            _discard(self._visitors, client.visitor_id, client)
+            _discard(self._tenant_visitors, client.tenant_id, client)
+        if client.agent_id is not None:
+            _discard(self._agents, client.tenant_id, client)
+            _discard(self._agent_sockets, client.agent_id, client)
+            if client.agent_id not in self._agent_sockets:
+                online = self._online_agents[client.tenant_id]
+                if client.agent_id in online:
+                    online.discard(client.agent_id)
+                    self._presence_changed(client.tenant_id, client.agent_id, False, True)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def agents_online(self, tenant_id: int) -> set[int]:
+        return set(self._online_agents.get(tenant_id, ()))
+
+    def any_agent_online(self, tenant_id: int) -> bool:
+        return bool(self._online_agents.get(tenant_id))
+
+    def sockets_of_token(self, token_hash: str) -> list[Client]:
+        return list(self._tokens.get(token_hash, ()))
+
+    def sockets_of_agent(self, agent_id: int) -> list[Client]:
+        return list(self._agent_sockets.get(agent_id, ()))
+
+    def visitor_sockets(self, visitor_id: int) -> list[Client]:
+        return list(self._visitors.get(visitor_id, ()))
+
+    def tenant_agents(self, tenant_id: int) -> list[Client]:
+        return list(self._agents.get(tenant_id, ()))
+
+    # -- fan-out ----------------------------------------------------------------------
+
+    def publish(self, events: Iterable[EventRecord]) -> None:
+        """Push committed events to every client allowed to see them, in order.
+
+        Recipients come from the registry; :func:`domain.may_see` is checked for
+        each, the same rule replay applies.
+        """
+        for event in events:
+            self.events_published += 1
+            agent_frame = protocol.encode_event(
+                event.kind, event.payload, event_id=event.event_id, conversation_id=event.conversation_id
+            )
+            for client in self._agents.get(event.tenant_id, ()):
+                if client.viewer is not None and may_see(client.viewer, event):
+                    client.deliver(event.event_id, agent_frame)
+            if event.visitor_payload is None:
+                continue
+            if event.visitor_id is not None:
+                targets: Iterable[Client] = self._visitors.get(event.visitor_id, ())
+            else:
+                targets = self._tenant_visitors.get(event.tenant_id, ())
+            visitor_frame: str | None = None
+            for client in targets:
+                if client.viewer is not None and may_see(client.viewer, event):
+                    if visitor_frame is None:
+                        visitor_frame = protocol.encode_event(
+                            event.kind,
+                            event.visitor_payload,
+                            event_id=event.event_id,
+                            conversation_id=event.conversation_id,
+                        )
+                    client.deliver(event.event_id, visitor_frame)
+
+    def push_ephemeral_to_agents(self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None) -> None:
+        frame = protocol.encode_event(kind, data, conversation_id=data.get("conversation_id"))
+        for client in self._agents.get(tenant_id, ()):
+            if client is not skip:
+                client.push(frame)
+
+    def push_ephemeral_to_visitor(self, visitor_id: int, kind: str, data: dict[str, Any]) -> None:
+        frame = protocol.encode_event(kind, data, conversation_id=data.get("conversation_id"))
+        for client in self._visitors.get(visitor_id, ()):
+            client.push(frame)
+
+    def _presence_changed(self, tenant_id: int, agent_id: int, online: bool, was_any: bool) -> None:
+        self.push_ephemeral_to_agents(tenant_id, "presence", {"agent_id": agent_id, "online": online})
+        now_any = bool(self._online_agents.get(tenant_id))
+        if now_any != was_any:
+            frame = protocol.encode_event("presence", {"agents_online": now_any})
+            for client in self._tenant_visitors.get(tenant_id, ()):
+                client.push(frame)
+
+
+def _discard(index: dict[Any, set[Client]], key: Any, client: Client) -> None:
+    group = index.get(key)
+    if group is not None:
+        group.discard(client)
+        if not group:
+            del index[key]

@@ -1,0 +1,78 @@
+"""Token-bucket rate limits, per connection, per visitor and per client IP."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+__all__ = ["Rate", "TokenBucket", "BucketMap", "parse_rate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``per_second`` sustained, with bursts up to ``burst``."""
+
+    per_second: float
+    burst: float
+
+    def __str__(self) -> str:
+        return f"{self.per_second:g}/{self.burst:g}"
+
+
+def parse_rate(text: str) -> Rate:
+    """Parse ``"20/40"`` (20 per second, burst 40) or ``"20"`` (burst 2×).
+
+    Raises :class:`ValueError` with a readable message.
+    """
+    try:
+        if "/" in text:
+            a, b = text.split("/", 1)
+            rate = Rate(float(a), float(b))
+        else:
+            rate = Rate(float(text), 2 * float(text))
+    except ValueError:
+        raise ValueError(f"invalid rate {text!r}: use PER_SECOND/BURST, e.g. 20/40") from None
+    if rate.per_second <= 0 or rate.burst < 1:
+        raise ValueError(f"invalid rate {text!r}: both numbers must be positive, burst at least 1")
+    return rate
+
+
+class TokenBucket:
+    """A classic token bucket; :meth:`take` is O(1) and allocation-free."""
+
+    __slots__ = ("rate", "tokens", "stamp")
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.tokens = rate.burst
+        self.stamp = time.monotonic()
+
+    def take(self, now: float | None = None, cost: float = 1.0) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.rate.burst, self.tokens + (now - self.stamp) * self.rate.per_second)
+        self.stamp = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+
+class BucketMap:
+    """Buckets by key (an IP, a visitor id), least recently used dropped first
+    beyond ``max_keys`` so an address spray cannot grow memory without bound."""
+
+    def __init__(self, rate: Rate, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[object, TokenBucket] = OrderedDict()
+
+    def take(self, key: object, now: float | None = None) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate)
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket.take(now)

@@ -1,0 +1,809 @@
+"""The store's operations, written once in portable SQL.
+
+Each function takes a :class:`Tx` (one open transaction) and does one whole
+operation: the backends (SQLite, PostgreSQL) only decide how transactions are
+opened, batched and committed. SQL here uses ``?`` placeholders and only what
+both databases speak (``RETURNING``, partial indexes, ``LIKE``).
+
+Write operations append their events to ``tx.events``; the backend publishes
+them after COMMIT, never before (DESIGN.md, "The write path").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .. import domain
+from ..domain import ConversationStatus, EventRecord, StatusAction
+from ..exceptions import Conflict, NotFound
+
+JSONDict = dict[str, Any]
+Row = dict[str, Any]
+
+
+class Tx(Protocol):
+    """One open transaction, as the operations see it."""
+
+    events: list[EventRecord]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row of ``sql`` as a dict, or None."""
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of ``sql`` as dicts."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute ``sql``; the number of rows it changed."""
+
+
+def now_ms() -> int:
+    """Wall-clock time in integer milliseconds, the protocol's time unit."""
+    return time.time_ns() // 1_000_000
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------
+# Wire objects (PROTOCOL.md, "Objects").
+
+
+def message_obj(row: Row, author_name: str | None) -> JSONDict:
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "seq": row["seq"],
+        "author_kind": row["author_kind"],
+        "author_id": row["author_id"],
+        "author_name": author_name,
+        "client_id": row["client_id"],
+        "body": row["body"],
+        "created_at": row["created_at"],
+        "event_id": row["event_id"],
+    }
+
+
+def note_obj(row: Row, author_name: str | None) -> JSONDict:
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "seq": row["seq"],
+        "author_kind": "agent",
+        "author_id": row["agent_id"],
+        "author_name": author_name,
+        "client_id": row["client_id"],
+        "body": row["body"],
+        "created_at": row["created_at"],
+        "event_id": row["event_id"],
+        "private": True,
+    }
+
+
+def conversation_obj(row: Row) -> JSONDict:
+    return {
+        "id": row["id"],
+        "visitor_id": row["visitor_id"],
+        "status": row["status"],
+        "assignee_id": row["assignee_id"],
+        "created_at": row["created_at"],
+        "last_activity": row["last_activity"],
+        "last_seq": row["last_seq"],
+        "unread_agent": row["unread_agent"],
+        "unread_visitor": row["unread_visitor"],
+        "preview": row["preview"],
+    }
+
+
+def visitor_obj(row: Row) -> JSONDict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "email": row["email"],
+        "display_name": domain.display_name(row["name"], row["id"]),
+        "user_id": row["user_id"],
+        "verified": bool(row["verified"]),
+        "browser": row["browser"],
+        "os": row["os"],
+        "language": row["language"],
+        "timezone": row["timezone"],
+        "page_url": row["page_url"],
+        "page_title": row["page_title"],
+        "referrer": row["referrer"],
+        "first_seen": row["first_seen"],
+        "last_seen": row["last_seen"],
+    }
+
+
+def agent_obj(row: Row) -> JSONDict:
+    return {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "email": row["email"],
+        "name": row["name"],
+        "role": row["role"],
+        "active": bool(row["active"]),
+    }
+
+
+def tenant_obj(row: Row) -> JSONDict:
+    return {"id": row["id"], "slug": row["slug"], "name": row["name"], "site_key": row["site_key"]}
+
+
+def preview_of(body: str) -> str:
+    """One line of at most 140 characters for the inbox."""
+    line = " ".join(body.split())
+    return line if len(line) <= 140 else line[:139] + "…"
+
+
+# --------------------------------------------------------------------------
+# Events.
+
+
+def append_event(
+    tx: Tx,
+    tenant_id: int,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    conversation_id: int | None = None,
+    visitor_id: int | None = None,
+    visitor_payload: Mapping[str, Any] | None = None,
+    created_at: int | None = None,
+) -> int:
+    """Append one event to the log and to ``tx.events``; its ``event_id``."""
+    created = created_at or now_ms()
+    row = tx.one(
+        "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
+        (
+            tenant_id,
+            kind,
+            conversation_id,
+            visitor_id,
+            _dumps(payload),
+            None if visitor_payload is None else _dumps(visitor_payload),
+            created,
+        ),
+    )
+    assert row is not None
+    event_id = int(row["event_id"])
+    tx.events.append(
+        EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created)
+    )
+    return event_id
+
+
+def _set_event_payload(tx: Tx, event_id: int, payload: JSONDict, visitor_payload: JSONDict | None) -> None:
+    """Fill in a payload that needed the event's own id (messages carry it)."""
+    tx.run(
+        "UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?",
+        (_dumps(payload), None if visitor_payload is None else _dumps(visitor_payload), event_id),
+    )
+    for i, rec in enumerate(tx.events):
+        if rec.event_id == event_id:
+            tx.events[i] = EventRecord(
+                rec.event_id,
+                rec.tenant_id,
+                rec.kind,
+                rec.conversation_id,
+                rec.visitor_id,
+                payload,
+                visitor_payload,
+                rec.created_at,
+            )
+
+
+def record_from_row(row: Row) -> EventRecord:
+    return EventRecord(
+        event_id=row["event_id"],
+        tenant_id=row["tenant_id"],
+        kind=row["kind"],
+        conversation_id=row["conversation_id"],
+        visitor_id=row["visitor_id"],
+        payload=json.loads(row["payload"]),
+        visitor_payload=None if row["visitor_payload"] is None else json.loads(row["visitor_payload"]),
+        created_at=row["created_at"],
+    )
+
+
+def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[EventRecord]:
+    """Up to ``limit`` events after ``since`` that ``viewer`` may see, in order.
+
+    The SQL narrows by tenant (and visitor); :func:`domain.may_see` then
+    applies the same rule that live fan-out uses.
+    """
+    if viewer.is_agent:
+        rows = tx.all(
+            "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
+            (viewer.tenant_id, since, limit),
+        )
+    else:
+        rows = tx.all(
+            "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? AND visitor_payload IS NOT NULL"
+            " AND (visitor_id IS NULL OR visitor_id = ?) ORDER BY event_id LIMIT ?",
+            (viewer.tenant_id, since, viewer.visitor_id, limit),
+        )
+    return [r for r in map(record_from_row, rows) if domain.may_see(viewer, r)]
+
+
+def last_event_id(tx: Tx) -> int:
+    row = tx.one("SELECT COALESCE(MAX(event_id), 0) AS m FROM events")
+    floor = int(get_meta(tx, "events_floor") or 0)
+    return max(int(row["m"]) if row else 0, floor)
+
+
+def get_meta(tx: Tx, key: str) -> str | None:
+    row = tx.one("SELECT value FROM meta WHERE key = ?", (key,))
+    return None if row is None else str(row["value"])
+
+
+def set_meta(tx: Tx, key: str, value: str) -> None:
+    if tx.run("UPDATE meta SET value = ? WHERE key = ?", (value, key)) == 0:
+        tx.run("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def prune_events(tx: Tx, before_event_id: int) -> int:
+    """Delete events up to ``before_event_id``; cursors older than that then
+    get ``reset_required``. Returns the number deleted."""
+    floor = int(get_meta(tx, "events_floor") or 0)
+    if before_event_id <= floor:
+        return 0
+    n = tx.run("DELETE FROM events WHERE event_id <= ?", (before_event_id,))
+    set_meta(tx, "events_floor", str(before_event_id))
+    return n
+
+
+# --------------------------------------------------------------------------
+# Tenants and configuration.
+
+
+def create_tenant(tx: Tx, slug: str, name: str, site_key: str, secret: str, config: JSONDict) -> JSONDict:
+    merged = {**domain.DEFAULT_CONFIG, "business_name": name, **config}
+    row = tx.one(
+        "INSERT INTO tenants (slug, name, site_key, secret, config, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " RETURNING *",
+        (slug, name, site_key, secret, _dumps(merged), now_ms()),
+    )
+    assert row is not None
+    return row
+
+
+def tenant_config(row: Row) -> JSONDict:
+    """A tenant's full configuration: defaults overlaid with what is stored."""
+    stored = json.loads(row["config"]) if row.get("config") else {}
+    return {**domain.DEFAULT_CONFIG, **stored}
+
+
+def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> JSONDict:
+    """Apply a validated partial configuration; emits ``config.updated``."""
+    row = tx.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
+    if row is None:
+        raise NotFound("no such tenant")
+    config = {**tenant_config(row), **patch}
+    tx.run("UPDATE tenants SET config = ? WHERE id = ?", (_dumps(config), tenant_id))
+    append_event(
+        tx,
+        tenant_id,
+        "config.updated",
+        {**config, "updated_by": actor_id},
+        visitor_payload=domain.public_config(config),
+    )
+    return config
+
+
+# --------------------------------------------------------------------------
+# Agents.
+
+
+def create_agent(
+    tx: Tx, tenant_id: int, email: str, name: str, role: str, password_hash: str, *, emit: bool = True
+) -> JSONDict:
+    if tx.one("SELECT 1 FROM agents WHERE tenant_id = ? AND email = ?", (tenant_id, email)):
+        raise Conflict(f"an agent with email {email} already exists")
+    row = tx.one(
+        "INSERT INTO agents (tenant_id, email, name, role, password_hash, active, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 1, ?) RETURNING *",
+        (tenant_id, email, name, role, password_hash, now_ms()),
+    )
+    assert row is not None
+    agent = agent_obj(row)
+    if emit:
+        append_event(tx, tenant_id, "agent.updated", agent)
+    return agent
+
+
+def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, Any]) -> JSONDict:
+    """Apply ``changes`` (name, role, active, password_hash). Disabling or a new
+    password revokes the agent's tokens in the same transaction."""
+    row = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (agent_id, tenant_id))
+    if row is None:
+        raise NotFound("no such agent in this tenant")
+    allowed = {"name", "role", "active", "password_hash"}
+    sets = {k: (int(v) if k == "active" else v) for k, v in changes.items() if k in allowed and v is not None}
+    if sets:
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        tx.run(f"UPDATE agents SET {assignments} WHERE id = ?", (*sets.values(), agent_id))  # noqa: S608
+    if sets.get("active") == 0 or "password_hash" in sets:
+        tx.run("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
+    new = tx.one("SELECT * FROM agents WHERE id = ?", (agent_id,))
+    assert new is not None
+    agent = agent_obj(new)
+    append_event(tx, tenant_id, "agent.updated", agent)
+    return agent
+
+
+def count_active_admins(tx: Tx, tenant_id: int) -> int:
+    row = tx.one("SELECT COUNT(*) AS n FROM agents WHERE tenant_id = ? AND role = 'admin' AND active = 1", (tenant_id,))
+    return int(row["n"]) if row else 0
+
+
+# --------------------------------------------------------------------------
+# Visitors.
+
+VISITOR_FIELDS = (
+    "name",
+    "email",
+    "user_id",
+    "verified",
+    "user_agent",
+    "browser",
+    "os",
+    "language",
+    "timezone",
+    "page_url",
+    "page_title",
+    "referrer",
+)
+
+
+def create_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str, Any]) -> Row:
+    now = now_ms()
+    cols = [k for k in VISITOR_FIELDS if fields.get(k) is not None]
+    row = tx.one(
+        f"INSERT INTO visitors (tenant_id, token_hash, first_seen, last_seen{''.join(', ' + c for c in cols)})"  # noqa: S608
+        f" VALUES (?, ?, ?, ?{', ?' * len(cols)}) RETURNING *",
+        (tenant_id, token_hash, now, now, *(fields[c] for c in cols)),
+    )
+    assert row is not None
+    return row
+
+
+def update_visitor(tx: Tx, tenant_id: int, visitor_id: int, fields: Mapping[str, Any]) -> Row:
+    """Update some visitor fields and ``last_seen``. Agents hear of a change to
+    what they display through ``visitor.updated``."""
+    cols = [k for k in VISITOR_FIELDS if k in fields]
+    sets = "".join(f", {c} = ?" for c in cols)
+    row = tx.one(
+        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? AND tenant_id = ? RETURNING *",  # noqa: S608
+        (now_ms(), *(fields[c] for c in cols), visitor_id, tenant_id),
+    )
+    if row is None:
+        raise NotFound("no such visitor")
+    if cols:
+        append_event(tx, tenant_id, "visitor.updated", visitor_obj(row), visitor_id=visitor_id)
+    return row
+
+
+def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
+    """Remove every trace of a visitor (a data-protection erasure): messages,
+    notes, events, idempotency records, conversations and the visitor row.
+    Returns the number of conversations removed."""
+    if tx.one("SELECT 1 FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)) is None:
+        raise NotFound("no such visitor")
+    conv = "SELECT id FROM conversations WHERE visitor_id = ?"
+    tx.run(f"DELETE FROM messages WHERE conversation_id IN ({conv})", (visitor_id,))  # noqa: S608
+    tx.run(f"DELETE FROM notes WHERE conversation_id IN ({conv})", (visitor_id,))  # noqa: S608
+    tx.run(
+        f"DELETE FROM events WHERE visitor_id = ? OR conversation_id IN ({conv})",  # noqa: S608
+        (visitor_id, visitor_id),
+    )
+    tx.run(
+        f"DELETE FROM client_writes WHERE sender = ? OR scope IN (SELECT CAST(id AS TEXT) FROM conversations"  # noqa: S608
+        f" WHERE visitor_id = ?)",
+        (f"visitor:{visitor_id}", visitor_id),
+    )
+    n = tx.run("DELETE FROM conversations WHERE visitor_id = ?", (visitor_id,))
+    tx.run("DELETE FROM visitors WHERE id = ?", (visitor_id,))
+    append_event(tx, tenant_id, "visitor.erased", {"visitor_id": visitor_id})
+    return n
+
+
+# --------------------------------------------------------------------------
+# Conversations and messages.
+
+
+def _conversation(tx: Tx, tenant_id: int, conversation_id: int, visitor_id: int | None = None) -> Row:
+    """The conversation in the caller's scope, or NotFound (another tenant's or
+    another visitor's conversation is indistinguishable from none)."""
+    row = tx.one("SELECT * FROM conversations WHERE id = ? AND tenant_id = ?", (conversation_id, tenant_id))
+    if row is None or (visitor_id is not None and row["visitor_id"] != visitor_id):
+        raise NotFound(f"no conversation {conversation_id}")
+    return row
+
+
+def open_conversation_of(tx: Tx, visitor_id: int) -> Row | None:
+    return tx.one("SELECT * FROM conversations WHERE visitor_id = ? AND status <> 'resolved'", (visitor_id,))
+
+
+def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bool]:
+    """The visitor's open conversation, created if none: (row, created).
+
+    The unique partial index on open conversations makes a double start
+    impossible; the single writer makes the check-then-insert race-free.
+    """
+    existing = open_conversation_of(tx, visitor_id)
+    if existing is not None:
+        return existing, False
+    now = now_ms()
+    row = tx.one(
+        "INSERT INTO conversations (tenant_id, visitor_id, status, created_at, last_activity)"
+        " VALUES (?, ?, 'open', ?, ?) RETURNING *",
+        (tenant_id, visitor_id, now, now),
+    )
+    assert row is not None
+    visitor = tx.one("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+    assert visitor is not None
+    conv = conversation_obj(row)
+    append_event(
+        tx,
+        tenant_id,
+        "conversation.created",
+        {**conv, "visitor": visitor_obj(visitor)},
+        conversation_id=row["id"],
+        visitor_id=visitor_id,
+        visitor_payload=conv,
+    )
+    return row, True
+
+
+def _idempotent(tx: Tx, sender: str, scope: str | None, client_id: str | None) -> JSONDict | None:
+    if client_id is None:
+        return None
+    if scope is None:
+        row = tx.one("SELECT result FROM client_writes WHERE sender = ? AND client_id = ?", (sender, client_id))
+    else:
+        row = tx.one(
+            "SELECT result FROM client_writes WHERE sender = ? AND scope = ? AND client_id = ?",
+            (sender, scope, client_id),
+        )
+    return None if row is None else dict(json.loads(row["result"]))
+
+
+def _remember(tx: Tx, sender: str, scope: str, client_id: str | None, result: JSONDict) -> None:
+    if client_id is not None:
+        tx.run(
+            "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+            (sender, scope, client_id, _dumps(result), now_ms()),
+        )
+
+
+def _agent_name(tx: Tx, agent_id: int | None) -> str | None:
+    if agent_id is None:
+        return None
+    row = tx.one("SELECT name FROM agents WHERE id = ?", (agent_id,))
+    return None if row is None else str(row["name"])
+
+
+def post_message(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+) -> JSONDict:
+    """Store one visitor or agent message (DESIGN.md, write path step 3).
+
+    In this one transaction: the idempotency check, the conversation's next
+    ``seq``, the message, its ``message.created`` event, and the conversation's
+    last activity, preview, unread count and status. A repeated ``client_id``
+    returns the original result and stores nothing.
+
+    A visitor without ``conversation_id`` writes to their open conversation
+    (created if needed); an agent may not write to a resolved conversation.
+    """
+    sender = f"{author_kind}:{author_id}"
+    is_visitor = author_kind == "visitor"
+    prior = _idempotent(tx, sender, None if conversation_id is None else str(conversation_id), client_id)
+    if prior is not None:
+        return prior
+    now = now_ms()
+    if conversation_id is None:
+        if not is_visitor:
+            raise NotFound("conversation_id is required")
+        conv, _ = start_conversation(tx, tenant_id, author_id)
+    else:
+        conv = _conversation(tx, tenant_id, conversation_id, author_id if is_visitor else None)
+    status = ConversationStatus(conv["status"])
+    if is_visitor:
+        new_status = domain.status_after_visitor_message(status)
+        if status is ConversationStatus.RESOLVED and open_conversation_of(tx, author_id) is not None:
+            raise Conflict("this conversation is closed; write in your open conversation")
+        unread = "unread_agent = unread_agent + 1"
+        assignee_id = conv["assignee_id"]
+    else:
+        if status is ConversationStatus.RESOLVED:
+            raise Conflict("the conversation was resolved; reopen it to reply")
+        new_status = status
+        unread = "unread_visitor = unread_visitor + 1"
+        # The first agent to answer an unassigned conversation takes it.
+        assignee_id = conv["assignee_id"] if conv["assignee_id"] is not None else author_id
+    updated = tx.one(
+        f"UPDATE conversations SET last_seq = last_seq + 1, last_activity = ?, preview = ?, status = ?,"  # noqa: S608
+        f" assignee_id = ?, {unread} WHERE id = ? RETURNING *",
+        (now, preview_of(body), new_status.value, assignee_id, conv["id"]),
+    )
+    assert updated is not None
+    seq = int(updated["last_seq"])
+    author_name = None if is_visitor else _agent_name(tx, author_id)
+    conversation = conversation_obj(updated)
+    event_id = append_event(
+        tx, tenant_id, "message.created", {}, conversation_id=conv["id"], visitor_id=conv["visitor_id"], created_at=now
+    )
+    row = tx.one(
+        "INSERT INTO messages (conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (conv["id"], seq, author_kind, author_id, client_id, body, now, event_id),
+    )
+    assert row is not None
+    message = message_obj(row, author_name)
+    data = {**message, "conversation": conversation}
+    _set_event_payload(tx, event_id, data, data)
+    result = {
+        "client_id": client_id,
+        "conversation_id": conv["id"],
+        "seq": seq,
+        "event_id": event_id,
+        "server_time": now,
+        "message": message,
+        "conversation": conversation,
+    }
+    _remember(tx, sender, str(conv["id"]), client_id, result)
+    return result
+
+
+def post_note(tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str) -> JSONDict:
+    """Store a private note; visitors never see it (no visitor payload)."""
+    sender = f"agent:{agent_id}"
+    prior = _idempotent(tx, sender, f"note:{conversation_id}", client_id)
+    if prior is not None:
+        return prior
+    conv = _conversation(tx, tenant_id, conversation_id)
+    now = now_ms()
+    updated = tx.one(
+        "UPDATE conversations SET last_note_seq = last_note_seq + 1 WHERE id = ? RETURNING last_note_seq",
+        (conv["id"],),
+    )
+    assert updated is not None
+    seq = int(updated["last_note_seq"])
+    event_id = append_event(tx, tenant_id, "note.created", {}, conversation_id=conv["id"], created_at=now)
+    row = tx.one(
+        "INSERT INTO notes (conversation_id, seq, agent_id, client_id, body, created_at, event_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (conv["id"], seq, agent_id, client_id, body, now, event_id),
+    )
+    assert row is not None
+    note = note_obj(row, _agent_name(tx, agent_id))
+    _set_event_payload(tx, event_id, note, None)
+    result = {
+        "client_id": client_id,
+        "conversation_id": conv["id"],
+        "seq": seq,
+        "event_id": event_id,
+        "server_time": now,
+        "note": note,
+    }
+    _remember(tx, sender, f"note:{conv['id']}", client_id, result)
+    return result
+
+
+def _conversation_changed(tx: Tx, tenant_id: int, row: Row, actor_id: int, change: str) -> JSONDict:
+    conversation = conversation_obj(row)
+    data = {**conversation, "change": change, "actor_id": actor_id}
+    event_id = append_event(
+        tx,
+        tenant_id,
+        "conversation.updated",
+        data,
+        conversation_id=row["id"],
+        visitor_id=row["visitor_id"],
+        visitor_payload={**conversation, "change": change},
+    )
+    return {"conversation": conversation, "event_id": event_id}
+
+
+def change_status(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, action: StatusAction, client_id: str | None
+) -> JSONDict:
+    """Resolve, reopen or pend. ``Conflict`` when the status does not allow it
+    (e.g. someone else resolved it meanwhile)."""
+    sender, scope = f"agent:{agent_id}", f"{action.value}:{conversation_id}"
+    prior = _idempotent(tx, sender, scope, client_id)
+    if prior is not None:
+        return prior
+    conv = _conversation(tx, tenant_id, conversation_id)
+    try:
+        target = domain.next_status(ConversationStatus(conv["status"]), action)
+    except domain.TransitionError as exc:
+        raise Conflict(str(exc)) from None
+    if target is ConversationStatus.OPEN and open_conversation_of(tx, conv["visitor_id"]) is not None:
+        raise Conflict("the visitor already has another open conversation")
+    row = tx.one("UPDATE conversations SET status = ? WHERE id = ? RETURNING *", (target.value, conv["id"]))
+    assert row is not None
+    result = _conversation_changed(tx, tenant_id, row, agent_id, target.value)
+    _remember(tx, sender, scope, client_id, result)
+    return result
+
+
+def assign(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, assignee_id: int | None, client_id: str | None
+) -> JSONDict:
+    """Set or clear the assignee; the assignee must be an active agent of the
+    same tenant."""
+    sender, scope = f"agent:{agent_id}", f"assign:{conversation_id}"
+    prior = _idempotent(tx, sender, scope, client_id)
+    if prior is not None:
+        return prior
+    conv = _conversation(tx, tenant_id, conversation_id)
+    if assignee_id is not None:
+        target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (assignee_id, tenant_id))
+        if target is None:
+            raise NotFound(f"no agent {assignee_id} in this tenant")
+        if not target["active"]:
+            raise Conflict(f"{target['name']} is disabled")
+    row = tx.one("UPDATE conversations SET assignee_id = ? WHERE id = ? RETURNING *", (assignee_id, conv["id"]))
+    assert row is not None
+    result = _conversation_changed(tx, tenant_id, row, agent_id, "assigned" if assignee_id else "unassigned")
+    _remember(tx, sender, scope, client_id, result)
+    return result
+
+
+def mark_seen(tx: Tx, tenant_id: int, *, side: str, visitor_id: int | None, conversation_id: int, seq: int) -> bool:
+    """Reset one side's unread count. Returns whether anything changed (an
+    event is written only then, so repeated ``seen`` frames cost no events)."""
+    conv = _conversation(tx, tenant_id, conversation_id, visitor_id)
+    column = "unread_visitor" if side == "visitor" else "unread_agent"
+    if conv[column] == 0 or seq <= 0:
+        return False
+    row = tx.one(f"UPDATE conversations SET {column} = 0 WHERE id = ? RETURNING *", (conv["id"],))  # noqa: S608
+    assert row is not None
+    conversation = conversation_obj(row)
+    append_event(
+        tx,
+        tenant_id,
+        "conversation.updated",
+        {**conversation, "change": f"seen_by_{side}"},
+        conversation_id=row["id"],
+        visitor_id=row["visitor_id"],
+        visitor_payload={**conversation, "change": f"seen_by_{side}"},
+    )
+    return True
+
+
+# --------------------------------------------------------------------------
+# Reads.
+
+
+def get_conversation(tx: Tx, tenant_id: int, conversation_id: int, visitor_id: int | None = None) -> Row:
+    return _conversation(tx, tenant_id, conversation_id, visitor_id)
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_conversations(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    filter: str,
+    me: int | None,
+    query: str | None,
+    visitor_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[JSONDict], str | None]:
+    """A page of conversations with their visitor, newest activity first,
+    and the cursor of the next page (None at the end)."""
+    where = ["c.tenant_id = ?"]
+    params: list[Any] = [tenant_id]
+    if filter in ("open", "pending", "resolved"):
+        where.append("c.status = ?")
+        params.append(filter)
+    elif filter == "mine":
+        where.append("c.assignee_id = ? AND c.status <> 'resolved'")
+        params.append(me)
+    elif filter == "unassigned":
+        where.append("c.assignee_id IS NULL AND c.status <> 'resolved'")
+    if visitor_id is not None:
+        where.append("c.visitor_id = ?")
+        params.append(visitor_id)
+    if query:
+        pattern = _like(query)
+        where.append(
+            "(v.name LIKE ? ESCAPE '\\' OR v.email LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.conversation_id = c.id AND m.body LIKE ? ESCAPE '\\'))"
+        )
+        params += [pattern, pattern, pattern]
+    if cursor:
+        try:
+            last_activity, last_id = (int(p) for p in cursor.split(":", 1))
+        except ValueError:
+            raise NotFound("invalid cursor") from None
+        where.append("(c.last_activity < ? OR (c.last_activity = ? AND c.id < ?))")
+        params += [last_activity, last_activity, last_id]
+    rows = tx.all(
+        "SELECT c.*, v.id AS v_id, v.name AS v_name, v.email AS v_email, v.user_id AS v_user_id,"
+        " v.verified AS v_verified, v.browser AS v_browser, v.os AS v_os, v.language AS v_language,"
+        " v.timezone AS v_timezone, v.page_url AS v_page_url, v.page_title AS v_page_title,"
+        " v.referrer AS v_referrer, v.first_seen AS v_first_seen, v.last_seen AS v_last_seen"
+        " FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
+        f" WHERE {' AND '.join(where)} ORDER BY c.last_activity DESC, c.id DESC LIMIT ?",  # noqa: S608
+        (*params, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = []
+    for r in rows:
+        conv = conversation_obj(r)
+        conv["visitor"] = visitor_obj({k[2:]: v for k, v in r.items() if k.startswith("v_")})
+        out.append(conv)
+    next_cursor = f"{rows[-1]['last_activity']}:{rows[-1]['id']}" if more and rows else None
+    return out, next_cursor
+
+
+def history(
+    tx: Tx,
+    tenant_id: int,
+    conversation_id: int,
+    *,
+    visitor_id: int | None,
+    before_seq: int | None,
+    limit: int,
+    include_notes: bool,
+) -> JSONDict:
+    """A page of messages (oldest first) and, for agents, the notes written in
+    the same stretch of the conversation."""
+    _conversation(tx, tenant_id, conversation_id, visitor_id)
+    rows = tx.all(
+        "SELECT m.*, a.name AS agent_name FROM messages m LEFT JOIN agents a"
+        " ON m.author_kind = 'agent' AND a.id = m.author_id"
+        " WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
+        (conversation_id, before_seq or 2**62, limit + 1),
+    )
+    has_more = len(rows) > limit
+    rows = list(reversed(rows[:limit]))
+    result: JSONDict = {
+        "messages": [message_obj(r, r["agent_name"]) for r in rows],
+        "has_more": has_more,
+    }
+    if include_notes:
+        low = rows[0]["event_id"] if rows and has_more else 0
+        high = 2**62
+        if before_seq is not None:
+            nxt = tx.one(
+                "SELECT event_id FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
+                (conversation_id, before_seq),
+            )
+            high = nxt["event_id"] if nxt else high
+        notes = tx.all(
+            "SELECT n.*, a.name AS agent_name FROM notes n JOIN agents a ON a.id = n.agent_id"
+            " WHERE n.conversation_id = ? AND n.event_id >= ? AND n.event_id < ? ORDER BY n.seq",
+            (conversation_id, low, high),
+        )
+        result["notes"] = [note_obj(n, n["agent_name"]) for n in notes]
+    return result
+
+
+def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[JSONDict]:
+    rows = tx.all(
+        "SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id = ? ORDER BY last_activity DESC",
+        (tenant_id, visitor_id),
+    )
+    return [conversation_obj(r) for r in rows]

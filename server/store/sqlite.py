@@ -1,0 +1,337 @@
+"""The embedded default store: one SQLite file.
+
+- WAL mode with ``synchronous=FULL``, so an acked write survives power loss;
+  :meth:`SQLiteStore.open` reads both back and refuses to run without them.
+- One writer thread owns the only write connection. Writes queue up while a
+  COMMIT is in progress and the next transaction takes everything waiting
+  (group commit, sized by what is waiting rather than by a timer): under load
+  one fsync covers many messages, idle a write commits at once.
+- Reads run on a small pool of threads, each with its own read-only
+  connection; WAL lets them read a consistent snapshot while the writer works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from ..domain import EventRecord
+from ..exceptions import DurabilityError, SchemaError
+from . import _sql
+from .base import REQUIRED_TABLES, Store
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger("frontdesk.server.store")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Most jobs one transaction takes; bounds the latency a batch adds to its
+#: first member while still amortising the fsync.
+MAX_BATCH = 1024
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class _Tx:
+    """``_sql.Tx`` over a sqlite3 connection."""
+
+    __slots__ = ("conn", "events")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.events: list[EventRecord] = []
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        rows = self.conn.execute(sql, params).fetchall()
+        return dict(rows[0]) if rows else None
+
+    def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
+
+    def run(self, sql: str, params: Any = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Any]
+    outcome: tuple[bool, Any] = field(default=(False, None))
+
+
+_STOP = object()
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every shipped SQLite migration, in order."""
+    found = []
+    folder = resources.files("frontdesk.server.store") / "migrations" / "sqlite"
+    for entry in folder.iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file at ``path``."""
+
+    def __init__(self, path: str | Path, *, readers: int = 4) -> None:
+        self.path = Path(path)
+        self._readers = readers
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local = threading.local()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._migrate = True
+        self.batches = 0
+        self.batched_jobs = 0
+
+    # -- connections ----------------------------------------------------------
+
+    def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            conn.execute("PRAGMA query_only = 1")
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @staticmethod
+    def _check_durability(conn: sqlite3.Connection) -> dict[str, Any]:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = conn.execute("PRAGMA synchronous").fetchone()[0]
+        settings = {"journal_mode": str(mode).lower(), "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, str(sync))}
+        if settings["journal_mode"] != "wal" or sync < 2:
+            raise DurabilityError(
+                f"SQLite at {conn_path(conn)} runs with journal_mode={settings['journal_mode']},"
+                f" synchronous={settings['synchronous']}; Frontdesk requires journal_mode=wal and"
+                " synchronous=FULL so that an acked message survives a crash. Is the file on a"
+                " filesystem that supports WAL (not a network share)?"
+            )
+        return settings
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(readonly=True)
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def open(self, *, migrate: bool = True) -> None:
+        self._migrate = migrate
+        self._loop = asyncio.get_running_loop()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._writer = threading.Thread(target=self._writer_main, args=(ready,), name="frontdesk-sqlite-writer", daemon=True)
+        self._writer.start()
+        await asyncio.wrap_future(ready)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self._readers, thread_name_prefix="frontdesk-sqlite-reader")
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def migrate_sync(self, conn: sqlite3.Connection) -> int:
+        """Apply pending migrations on ``conn``; returns the number applied."""
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at INTEGER NOT NULL)"
+        )
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+        shipped = _migrations()
+        if shipped and current > shipped[-1][0]:
+            raise SchemaError(
+                f"the database is at schema {current}, newer than this Frontdesk ({shipped[-1][0]}); upgrade Frontdesk"
+            )
+        applied = 0
+        for version, name, sql in shipped:
+            if version <= current:
+                continue
+            log.info("applying migration %04d_%s", version, name)
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations (version, name, applied_at)"
+                f" VALUES ({version}, '{name}', {_sql.now_ms()});\nCOMMIT;"
+            )
+            applied += 1
+        if conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone() is None:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
+        return applied
+
+    # -- the writer ---------------------------------------------------------------
+
+    def _writer_main(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            conn = self._connect()
+            self.durability_settings = self._check_durability(conn)
+            if self._migrate:
+                self.migrate_sync(conn)
+                self.epoch = str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            self._writer_loop(conn)
+        finally:
+            conn.close()
+
+    def _writer_loop(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[_Job] = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._run_batch(conn, batch)
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        events: list[EventRecord] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                tx = _Tx(conn)
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.fn(tx, *job.args, **job.kwargs)
+                except BaseException as exc:  # one bad job must not sink the batch
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    job.outcome = (False, exc)
+                else:
+                    conn.execute("RELEASE job")
+                    job.outcome = (True, result)
+                    events.extend(tx.events)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            log.exception("write transaction failed; %d writes not stored", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                job.outcome = (False, exc)
+            events = []
+        self.batches += 1
+        self.batched_jobs += len(batch)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._settle, batch, events)
+
+    def _settle(self, batch: list[_Job], events: list[EventRecord]) -> None:
+        """On the event loop, after COMMIT: publish, then resolve each caller."""
+        self._publish(events)
+        for job in batch:
+            if job.future.done():  # the caller gave up (cancelled); the write stands
+                continue
+            ok, value = job.outcome
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    # -- the interface ----------------------------------------------------------------
+
+    async def write(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._writer is None or self._loop is None:
+            raise RuntimeError("store is not open")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put(_Job(fn, args, kwargs, future))
+        return await asyncio.shield(future)
+
+    def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(_Tx(conn), *args, **kwargs)
+        finally:
+            conn.execute("COMMIT")
+
+    async def read(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._read_sync, fn, args, kwargs)
+
+    async def schema_version(self) -> int:
+        def version(tx: _sql.Tx) -> int:
+            if tx.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'") is None:
+                return 0
+            row = tx.one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            return int(row["v"]) if row else 0
+
+        return await self.read(version)
+
+    def latest_schema_version(self) -> int:
+        shipped = _migrations()
+        return shipped[-1][0] if shipped else 0
+
+    async def missing_tables(self) -> list[str]:
+        def names(tx: _sql.Tx) -> set[str]:
+            return {r["name"] for r in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+        present = await self.read(names)
+        return [t for t in REQUIRED_TABLES if t not in present]
+
+    async def durability(self) -> dict[str, Any]:
+        return dict(getattr(self, "durability_settings", {}))
+
+    async def backup(self, target: str | Path) -> None:
+        """Write a consistent copy of the live database to ``target`` (the
+        online backup API: safe while the server writes)."""
+
+        def run() -> None:
+            src = self._connect(readonly=True)
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+                src.close()
+
+        await asyncio.to_thread(run)
+
+
+def conn_path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "?"
+
