@@ -35,7 +35,7 @@ from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
 from .tenants import TenantCache
 
-__all__ = ["ServerSettings", "FrontdeskServer", "run", "public_url"]
+__all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
 
 log = logging.getLogger("frontdesk.server")
 
@@ -168,7 +168,11 @@ class FrontdeskServer:
         if body is None:
             body = b"/* Frontdesk widget: not built into this install */\n"
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        cache = {"ETag": etag, "Cache-Control": "public, max-age=300, must-revalidate", "Access-Control-Allow-Origin": "*"}
+        cache = {
+            "ETag": etag,
+            "Cache-Control": "public, max-age=300, must-revalidate",
+            "Access-Control-Allow-Origin": "*",
+        }
         if request.headers.get("If-None-Match") == etag:
             return _response(http.HTTPStatus.NOT_MODIFIED, b"", content_type, cache)
         return _response(http.HTTPStatus.OK, body, content_type, cache)
@@ -186,12 +190,17 @@ class FrontdeskServer:
         else:
             body = page.replace(b"{{SITE_KEY}}", tenant.site_key.encode()).replace(b"{{WIDGET_URL}}", b"/widget.js")
         return _response(
-            http.HTTPStatus.OK, body, "text/html; charset=utf-8", {"Cache-Control": "no-cache", "Referrer-Policy": "strict-origin-when-cross-origin"}
+            http.HTTPStatus.OK,
+            body,
+            "text/html; charset=utf-8",
+            {"Cache-Control": "no-cache", "Referrer-Policy": "strict-origin-when-cross-origin"},
         )
 
     async def demo_tenant(self) -> Any:
         """The tenant the demo page embeds: slug ``demo`` if any, else the first."""
-        rows = await self.store.read(lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1"))
+        rows = await self.store.read(
+            lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1")
+        )
         return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
 
     async def _healthz(self) -> Response:
@@ -202,7 +211,9 @@ class FrontdeskServer:
             "connections": len(self.hub.clients),
             "epoch": self.store.epoch,
         }
-        return _response(http.HTTPStatus.OK, json.dumps(body).encode(), "application/json", {"Cache-Control": "no-store"})
+        return _response(
+            http.HTTPStatus.OK, json.dumps(body).encode(), "application/json", {"Cache-Control": "no-store"}
+        )
 
     # -- sockets ------------------------------------------------------------------------
 
@@ -308,4 +319,3 @@ async def run(settings: ServerSettings, *, on_ready: Any = None) -> None:
 def public_url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - display only
     return f"http://{shown}:{port}"
-

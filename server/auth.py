@@ -19,14 +19,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "LoginThrottle",
+    "generate_password",
     "hash_password",
-    "verify_password",
+    "new_secret",
+    "new_site_key",
     "new_token",
     "token_hash",
-    "generate_password",
-    "new_site_key",
-    "new_secret",
-    "LoginThrottle",
+    "verify_password",
 ]
 
 _hasher = PasswordHasher()

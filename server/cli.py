@@ -135,8 +135,16 @@ def cmd_init(args: argparse.Namespace) -> int:
                 lambda tx: tx.all("SELECT email FROM agents WHERE tenant_id = ? AND role = 'admin'", (existing["id"],))
             )
             if args.json:
-                print(json.dumps({"created": False, "tenant_slug": args.slug, "site_key": existing["site_key"],
-                                  "admin_email": agents[0]["email"] if agents else None}))
+                print(
+                    json.dumps(
+                        {
+                            "created": False,
+                            "tenant_slug": args.slug,
+                            "site_key": existing["site_key"],
+                            "admin_email": agents[0]["email"] if agents else None,
+                        }
+                    )
+                )
             else:
                 print(f"Tenant {args.slug!r} already exists; nothing changed.")
                 print(f"Widget snippet:\n  {_snippet(args.public_url, existing['site_key'])}")
@@ -145,14 +153,30 @@ def cmd_init(args: argparse.Namespace) -> int:
         password = args.admin_password or auth.generate_password()
         password_hash = await asyncio.to_thread(auth.hash_password, password)
         await store.write(
-            _sql.create_agent, tenant["id"], args.admin_email.lower(), args.admin_name, "admin", password_hash, emit=False
+            _sql.create_agent,
+            tenant["id"],
+            args.admin_email.lower(),
+            args.admin_name,
+            "admin",
+            password_hash,
+            emit=False,
         )
         if args.json:
-            print(json.dumps({"created": True, "tenant_slug": args.slug, "site_key": tenant["site_key"],
-                              "admin_email": args.admin_email.lower(), "admin_password": password,
-                              "identity_secret": tenant["secret"]}))
+            print(
+                json.dumps(
+                    {
+                        "created": True,
+                        "tenant_slug": args.slug,
+                        "site_key": tenant["site_key"],
+                        "admin_email": args.admin_email.lower(),
+                        "admin_password": password,
+                        "identity_secret": tenant["secret"],
+                    }
+                )
+            )
         else:
-            print(textwrap.dedent(f"""\
+            print(
+                textwrap.dedent(f"""\
                 Created tenant {args.name!r} ({args.slug}).
 
                 Admin login (shown once, keep it safe):
@@ -160,8 +184,9 @@ def cmd_init(args: argparse.Namespace) -> int:
                   password: {password}
 
                 Widget snippet for your site:
-                  {_snippet(args.public_url, tenant['site_key'])}
-                """))
+                  {_snippet(args.public_url, tenant["site_key"])}
+                """)
+            )
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -174,7 +199,11 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
             return 1
         tenant = await _create_tenant(store, args.slug, args.name, args.origin or [])
         if args.json:
-            print(json.dumps({"tenant_slug": args.slug, "site_key": tenant["site_key"], "identity_secret": tenant["secret"]}))
+            print(
+                json.dumps(
+                    {"tenant_slug": args.slug, "site_key": tenant["site_key"], "identity_secret": tenant["secret"]}
+                )
+            )
         else:
             print(f"Created tenant {args.slug!r}. Widget snippet:\n  {_snippet(args.public_url, tenant['site_key'])}")
             print(f"Add its first admin: frontdesk agent add --tenant {args.slug} --email … --name … --role admin")
@@ -225,7 +254,9 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
 def cmd_agent_list(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
-        rows = await store.read(lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],)))
+        rows = await store.read(
+            lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],))
+        )
         if args.json:
             print(json.dumps([_sql.agent_obj(r) for r in rows]))
         else:
@@ -304,13 +335,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    if os.path.exists(args.output):
+        print(f"error: {args.output} exists; choose a new file", file=sys.stderr)
+        return 1
+
     async def go(store: Store) -> int:
         backup = getattr(store, "backup", None)
         if backup is None:
             print("error: use pg_dump for PostgreSQL backups (docs/OPERATIONS.md)", file=sys.stderr)
-            return 1
-        if os.path.exists(args.output):
-            print(f"error: {args.output} exists; choose a new file", file=sys.stderr)
             return 1
         await backup(args.output)
         print(f"Backed up to {args.output}.")
@@ -342,14 +374,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
             durability = await store.durability()
             if durability:
                 ok = durability.get("journal_mode") == "wal" and durability.get("synchronous") in ("FULL", "EXTRA")
-                check(ok, f"durable settings (journal_mode={durability.get('journal_mode')}, synchronous={durability.get('synchronous')})",
-                      "use a local filesystem that supports WAL")
+                mode, sync = durability.get("journal_mode"), durability.get("synchronous")
+                check(
+                    ok,
+                    f"durable settings (journal_mode={mode}, synchronous={sync})",
+                    "use a local filesystem that supports WAL",
+                )
             version, latest = await store.schema_version(), store.latest_schema_version()
-            check(version == latest, f"schema at version {version} (latest {latest})",
-                  f"run: frontdesk migrate --db {args.db}")
+            check(
+                version == latest,
+                f"schema at version {version} (latest {latest})",
+                f"run: frontdesk migrate --db {args.db}",
+            )
             missing = await store.missing_tables()
-            check(not missing, "all required tables present" if not missing else f"missing tables: {', '.join(missing)}",
-                  f"run: frontdesk migrate --db {args.db}")
+            check(
+                not missing,
+                "all required tables present" if not missing else f"missing tables: {', '.join(missing)}",
+                f"run: frontdesk migrate --db {args.db}",
+            )
         finally:
             await store.close()
         if args.url:
@@ -362,6 +404,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - an operator-given URL
+        result: dict[str, Any] = json.loads(resp.read())
+    return result
+
+
 async def _verify_server(url: str, check: Callable[..., None]) -> None:
     from websockets.asyncio.client import connect
 
@@ -369,10 +417,12 @@ async def _verify_server(url: str, check: Callable[..., None]) -> None:
     http_base = "http" + base[2:] if base.startswith("ws") else base
     ws_base = "ws" + base[4:] if base.startswith("http") else base
     try:
-        with urllib.request.urlopen(http_base + "/healthz", timeout=5) as resp:  # noqa: S310 - operator-given URL
-            health = json.loads(resp.read())
-        check(health.get("status") == "ok", f"server healthy at {http_base}/healthz (version {health.get('version')},"
-              f" schema {health.get('schema_version')}, {health.get('connections')} connections)")
+        health = await asyncio.to_thread(_get_json, http_base + "/healthz")
+        check(
+            health.get("status") == "ok",
+            f"server healthy at {http_base}/healthz (version {health.get('version')},"
+            f" schema {health.get('schema_version')}, {health.get('connections')} connections)",
+        )
     except Exception as exc:
         check(False, f"server healthy at {http_base}/healthz: {exc}", "start it: frontdesk serve (or make run)")
         return
@@ -381,11 +431,16 @@ async def _verify_server(url: str, check: Callable[..., None]) -> None:
             async with connect(ws_base + "/v1/agent", compression=None) as ws:
                 await ws.send(p.encode({"type": "ping", "ref": "verify"}))
                 reply = p.decode(str(await ws.recv()))
-        check(reply.get("type") == "error" and reply.get("code") == "unauthorized" or reply.get("type") == "reply",
-              f"WebSocket round trip to {ws_base}/v1/agent")
+        check(
+            (reply.get("type") == "error" and reply.get("code") == "unauthorized") or reply.get("type") == "reply",
+            f"WebSocket round trip to {ws_base}/v1/agent",
+        )
     except Exception as exc:
-        check(False, f"WebSocket round trip to {ws_base}/v1/agent: {exc!r}",
-              "check that proxies pass the Upgrade and Connection headers (docs/OPERATIONS.md)")
+        check(
+            False,
+            f"WebSocket round trip to {ws_base}/v1/agent: {exc!r}",
+            "check that proxies pass the Upgrade and Connection headers (docs/OPERATIONS.md)",
+        )
 
 
 # -- console / bench ---------------------------------------------------------------------------
@@ -422,32 +477,84 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
-    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING… (env FRONTDESK_LOG_LEVEL)")
+    parser.add_argument(
+        "--log-level", default=_env("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING… (env FRONTDESK_LOG_LEVEL)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = _sub(sub, "serve", "Run the chat server (WebSocket endpoints, widget, demo page, /healthz).",
-             "frontdesk serve --host 0.0.0.0 --port 8080 --db sqlite:///var/frontdesk.db")
+    s = _sub(
+        sub,
+        "serve",
+        "Run the chat server (WebSocket endpoints, widget, demo page, /healthz).",
+        "frontdesk serve --host 0.0.0.0 --port 8080 --db sqlite:///var/frontdesk.db",
+    )
     _db_arg(s)
-    s.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (env FRONTDESK_HOST; default %(default)s)")
-    s.add_argument("--port", type=int, default=int(_env("PORT", "8080")), help="port; 0 picks a free one (env FRONTDESK_PORT; default %(default)s)")
-    s.add_argument("--rate-conn", default=_env("RATE_CONN", "20/40"), metavar="RATE", help="requests per connection, PER_SECOND/BURST (default %(default)s)")
-    s.add_argument("--rate-visitor", default=_env("RATE_VISITOR", "5/20"), metavar="RATE", help="messages per visitor (default %(default)s)")
-    s.add_argument("--rate-ip", default=_env("RATE_IP", "200/400"), metavar="RATE", help="requests per client IP (default %(default)s)")
-    s.add_argument("--rate-new-visitor", default=_env("RATE_NEW_VISITOR", "1/30"), metavar="RATE", help="new visitors per client IP (default %(default)s)")
-    s.add_argument("--trust-proxy", action="store_true", default=_env("TRUST_PROXY", "") == "1",
-                   help="take client addresses from X-Forwarded-For (only behind your own proxy; env FRONTDESK_TRUST_PROXY=1)")
+    s.add_argument(
+        "--host",
+        default=_env("HOST", "127.0.0.1"),
+        help="address to listen on (env FRONTDESK_HOST; default %(default)s)",
+    )
+    s.add_argument(
+        "--port",
+        type=int,
+        default=int(_env("PORT", "8080")),
+        help="port; 0 picks a free one (env FRONTDESK_PORT; default %(default)s)",
+    )
+    s.add_argument(
+        "--rate-conn",
+        default=_env("RATE_CONN", "20/40"),
+        metavar="RATE",
+        help="requests per connection, PER_SECOND/BURST (default %(default)s)",
+    )
+    s.add_argument(
+        "--rate-visitor",
+        default=_env("RATE_VISITOR", "5/20"),
+        metavar="RATE",
+        help="messages per visitor (default %(default)s)",
+    )
+    s.add_argument(
+        "--rate-ip",
+        default=_env("RATE_IP", "200/400"),
+        metavar="RATE",
+        help="requests per client IP (default %(default)s)",
+    )
+    s.add_argument(
+        "--rate-new-visitor",
+        default=_env("RATE_NEW_VISITOR", "1/30"),
+        metavar="RATE",
+        help="new visitors per client IP (default %(default)s)",
+    )
+    s.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        default=_env("TRUST_PROXY", "") == "1",
+        help="take client addresses from X-Forwarded-For (only behind your own proxy; env FRONTDESK_TRUST_PROXY=1)",
+    )
     s.set_defaults(func=cmd_serve)
 
-    s = _sub(sub, "init", "Create a tenant and its first admin; print the password once and the widget snippet. Safe to run twice.",
-             "frontdesk init --name 'Acme Inc' --slug acme --admin-email ops@acme.test --origin acme.test")
+    s = _sub(
+        sub,
+        "init",
+        "Create a tenant and its first admin; print the password once and the widget snippet. Safe to run twice.",
+        "frontdesk init --name 'Acme Inc' --slug acme --admin-email ops@acme.test --origin acme.test",
+    )
     _db_arg(s)
     s.add_argument("--name", default="Demo Company", help="tenant's display name (default %(default)s)")
     s.add_argument("--slug", default="demo", help="tenant's short name (default %(default)s)")
     s.add_argument("--admin-email", default="admin@demo.test", help="first admin's email (default %(default)s)")
     s.add_argument("--admin-name", default="Admin", help="first admin's name (default %(default)s)")
     s.add_argument("--admin-password", help="first admin's password (default: generated and printed once)")
-    s.add_argument("--origin", action="append", metavar="HOST", help=f"allowed website host, repeatable (default {' '.join(DEMO_ORIGINS)})")
-    s.add_argument("--public-url", default=_env("PUBLIC_URL", "http://127.0.0.1:8080"), help="server URL for the snippet (default %(default)s)")
+    s.add_argument(
+        "--origin",
+        action="append",
+        metavar="HOST",
+        help=f"allowed website host, repeatable (default {' '.join(DEMO_ORIGINS)})",
+    )
+    s.add_argument(
+        "--public-url",
+        default=_env("PUBLIC_URL", "http://127.0.0.1:8080"),
+        help="server URL for the snippet (default %(default)s)",
+    )
     _json_arg(s)
     s.set_defaults(func=cmd_init)
 
@@ -468,8 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     agent = _sub(sub, "agent", "Manage agents.", "frontdesk agent list --tenant demo")
     asub = agent.add_subparsers(dest="action", metavar="ACTION", required=True)
-    s = _sub(asub, "add", "Add an agent; prints a generated password once.",
-             "frontdesk agent add --tenant demo --email ada@demo.test --name Ada --role agent")
+    s = _sub(
+        asub,
+        "add",
+        "Add an agent; prints a generated password once.",
+        "frontdesk agent add --tenant demo --email ada@demo.test --name Ada --role agent",
+    )
     _db_arg(s)
     s.add_argument("--tenant", help="tenant slug (optional when there is one tenant)")
     s.add_argument("--email", required=True)
@@ -483,15 +594,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant")
     _json_arg(s)
     s.set_defaults(func=cmd_agent_list)
-    s = _sub(asub, "disable", "Disable an agent and revoke their tokens (--enable to undo).",
-             "frontdesk agent disable --email ada@demo.test")
+    s = _sub(
+        asub,
+        "disable",
+        "Disable an agent and revoke their tokens (--enable to undo).",
+        "frontdesk agent disable --email ada@demo.test",
+    )
     _db_arg(s)
     s.add_argument("--tenant")
     s.add_argument("--email", required=True)
     s.add_argument("--enable", action="store_true", help="re-enable instead")
     s.set_defaults(func=cmd_agent_disable)
-    s = _sub(asub, "passwd", "Set a new password (generated unless given); revokes the agent's tokens.",
-             "frontdesk agent passwd --email ada@demo.test")
+    s = _sub(
+        asub,
+        "passwd",
+        "Set a new password (generated unless given); revokes the agent's tokens.",
+        "frontdesk agent passwd --email ada@demo.test",
+    )
     _db_arg(s)
     s.add_argument("--tenant")
     s.add_argument("--email", required=True)
@@ -500,8 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     visitor = _sub(sub, "visitor", "Visitor data requests.", "frontdesk visitor erase --id 42")
     vsub = visitor.add_subparsers(dest="action", metavar="ACTION", required=True)
-    s = _sub(vsub, "erase", "Erase a visitor and all their conversations, messages, notes and events.",
-             "frontdesk visitor erase --tenant demo --id 42")
+    s = _sub(
+        vsub,
+        "erase",
+        "Erase a visitor and all their conversations, messages, notes and events.",
+        "frontdesk visitor erase --tenant demo --id 42",
+    )
     _db_arg(s)
     s.add_argument("--tenant")
     s.add_argument("--id", dest="visitor_id", type=int, required=True)
@@ -511,23 +634,39 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     s.set_defaults(func=cmd_migrate)
 
-    s = _sub(sub, "backup", "Copy a live SQLite database consistently (online backup API).",
-             "frontdesk backup --db sqlite:///var/frontdesk.db backups/frontdesk-2026-11-26.db")
+    s = _sub(
+        sub,
+        "backup",
+        "Copy a live SQLite database consistently (online backup API).",
+        "frontdesk backup --db sqlite:///var/frontdesk.db backups/frontdesk-2026-11-26.db",
+    )
     _db_arg(s)
     s.add_argument("output", help="new file to write")
     s.set_defaults(func=cmd_backup)
 
-    s = _sub(sub, "verify", "Check the database, its schema and durability, and a running server; ✓/✗ per check.",
-             "frontdesk verify --url ws://127.0.0.1:8080")
+    s = _sub(
+        sub,
+        "verify",
+        "Check the database, its schema and durability, and a running server; ✓/✗ per check.",
+        "frontdesk verify --url ws://127.0.0.1:8080",
+    )
     _db_arg(s)
     s.add_argument("--url", help="running server to check, ws://HOST:PORT or http://HOST:PORT")
     s.set_defaults(func=cmd_verify)
 
-    s = _sub(sub, "console", "Open the agent console (desktop app); options follow, see `frontdesk console --help`.",
-             "frontdesk console --server http://127.0.0.1:8080")
+    s = _sub(
+        sub,
+        "console",
+        "Open the agent console (desktop app); options follow, see `frontdesk console --help`.",
+        "frontdesk console --server http://127.0.0.1:8080",
+    )
     s.set_defaults(func=cmd_console, passthrough=True)
-    s = _sub(sub, "bench", "Benchmark a server through the public protocol; see `frontdesk bench --help`.",
-             "frontdesk bench latency --baseline")
+    s = _sub(
+        sub,
+        "bench",
+        "Benchmark a server through the public protocol; see `frontdesk bench --help`.",
+        "frontdesk bench latency --baseline",
+    )
     s.set_defaults(func=cmd_bench, passthrough=True)
     return parser
 
@@ -567,4 +706,3 @@ def _setup_logging(level: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

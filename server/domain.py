@@ -21,26 +21,26 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = [
-    "ConversationStatus",
-    "StatusAction",
-    "next_status",
-    "Viewer",
-    "EventRecord",
-    "may_see",
     "DEFAULT_CONFIG",
     "ConfigError",
-    "validate_config_patch",
-    "public_config",
-    "within_business_hours",
+    "ConversationStatus",
+    "EventRecord",
+    "StatusAction",
+    "Viewer",
+    "display_name",
+    "identity_hash",
+    "may_see",
+    "next_status",
     "origin_allowed",
     "parse_user_agent",
-    "identity_hash",
+    "public_config",
+    "validate_config_patch",
     "verify_identity",
-    "display_name",
+    "within_business_hours",
 ]
 
 
-class ConversationStatus(str, enum.Enum):
+class ConversationStatus(enum.StrEnum):
     """Where a conversation stands (PROTOCOL.md, "Conversation")."""
 
     OPEN = "open"  #: waiting on an agent
@@ -48,7 +48,7 @@ class ConversationStatus(str, enum.Enum):
     RESOLVED = "resolved"  #: done; a visitor message reopens it
 
 
-class StatusAction(str, enum.Enum):
+class StatusAction(enum.StrEnum):
     """Agent requests that change a conversation's status."""
 
     RESOLVE = "resolve"
@@ -177,7 +177,7 @@ class ConfigError(ValueError):
 def _text(key: str, value: Any, max_len: int, *, allow_empty: bool = True) -> str:
     if not isinstance(value, str):
         raise ConfigError(key, "must be text")
-    value = value.strip()
+    value = str(value).strip()
     if len(value) > max_len:
         raise ConfigError(key, f"must be at most {max_len} characters")
     if not value and not allow_empty:
@@ -241,7 +241,7 @@ def _business_hours(value: Any) -> dict[str, Any]:
                 or len(rng) != 2
                 or not all(isinstance(t, str) and _HHMM.match(t) for t in rng)
             ):
-                raise ConfigError(f"{key}.days.{day}", "each range must be [\"HH:MM\", \"HH:MM\"]")
+                raise ConfigError(f"{key}.days.{day}", 'each range must be ["HH:MM", "HH:MM"]')
             if rng[0] >= rng[1]:
                 raise ConfigError(f"{key}.days.{day}", f"{rng[0]}–{rng[1]} ends before it starts")
             clean.append([rng[0], rng[1]])
@@ -260,7 +260,7 @@ def _prechat(value: Any) -> dict[str, Any]:
     fields, seen = [], set()
     for item in fields_in:
         if not isinstance(item, dict) or item.get("name") not in ("name", "email"):
-            raise ConfigError(key + ".fields", "each field must be {\"name\": \"name\"|\"email\", \"required\": bool}")
+            raise ConfigError(key + ".fields", 'each field must be {"name": "name"|"email", "required": bool}')
         if item["name"] in seen:
             raise ConfigError(key + ".fields", f"field {item['name']!r} is listed twice")
         seen.add(item["name"])

@@ -16,7 +16,7 @@ Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
 
 from __future__ import annotations
 
-__all__ = ["FrontdeskError", "StoreError", "NotFound", "Conflict", "Forbidden", "SchemaError", "DurabilityError"]
+__all__ = ["Conflict", "DurabilityError", "Forbidden", "FrontdeskError", "NotFound", "SchemaError", "StoreError"]
 
 
 class FrontdeskError(Exception):

@@ -28,7 +28,7 @@ from .ratelimit import BucketMap
 from .store import Store, _sql
 from .tenants import TenantCache
 
-__all__ = ["Handlers", "Limits", "REPLAY_FROM"]
+__all__ = ["REPLAY_FROM", "Handlers", "Limits"]
 
 log = logging.getLogger("frontdesk.server.handlers")
 JSON = dict[str, Any]
@@ -147,7 +147,9 @@ class Handlers:
             self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", data)
         else:
             self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", data)
-            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", {**data, "agent_id": client.agent_id}, skip=client)
+            self.hub.push_ephemeral_to_agents(
+                client.tenant_id, "seen", {**data, "agent_id": client.agent_id}, skip=client
+            )
         return {}
 
     async def history(self, client: Client, req: p.History) -> JSON:
@@ -268,7 +270,13 @@ class Handlers:
         return await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
 
     async def identify(self, client: Client, req: p.Identify) -> JSON:
-        identity = {"user_id": req.user_id, "user_hash": req.user_hash, "ts": req.ts, "name": req.name, "email": req.email}
+        identity = {
+            "user_id": req.user_id,
+            "user_hash": req.user_hash,
+            "ts": req.ts,
+            "name": req.name,
+            "email": req.email,
+        }
         visitor = await self._identify(client, identity, req.ref)
         assert visitor is not None
         return {"visitor": _sql.visitor_obj(visitor)}
@@ -279,7 +287,9 @@ class Handlers:
             assert client.visitor_id is not None
             visitor = await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id)
             if not visitor or not visitor["verified"]:
-                raise ProtocolError(ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref)
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref
+                )
 
     async def conversation_start(self, client: Client, req: p.ConversationStart) -> JSON:
         await self._require_identity(client, req.ref)
@@ -561,7 +571,10 @@ def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
 
 
 def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int) -> None:
-    tx.run("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)", (token_hash, agent_id, _sql.now_ms()))
+    tx.run(
+        "INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)",
+        (token_hash, agent_id, _sql.now_ms()),
+    )
 
 
 def _delete_token(tx: _sql.Tx, token_hash: str) -> None:
@@ -573,8 +586,14 @@ def _visitor_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     types are dropped, long values cut (metadata is advisory, never fatal)."""
     if not meta:
         return {}
-    limits = {"url": ("page_url", 2048), "title": ("page_title", 500), "referrer": ("referrer", 2048),
-              "language": ("language", 35), "timezone": ("timezone", 64), "user_agent": ("user_agent", 512)}
+    limits = {
+        "url": ("page_url", 2048),
+        "title": ("page_title", 500),
+        "referrer": ("referrer", 2048),
+        "language": ("language", 35),
+        "timezone": ("timezone", 64),
+        "user_agent": ("user_agent", 512),
+    }
     out: dict[str, Any] = {}
     for key, (column, limit) in limits.items():
         value = meta.get(key)
@@ -583,4 +602,3 @@ def _visitor_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     if "user_agent" in out:
         out["browser"], out["os"] = domain.parse_user_agent(out["user_agent"])
     return out
-

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import logging
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ from . import protocol
 from .domain import EventRecord, Viewer, may_see
 from .protocol import CloseCode, Endpoint
 
-__all__ = ["Client", "Hub", "MAX_QUEUED_FRAMES", "MAX_QUEUED_BYTES"]
+__all__ = ["MAX_QUEUED_BYTES", "MAX_QUEUED_FRAMES", "Client", "Hub"]
 
 log = logging.getLogger("frontdesk.server.hub")
 
@@ -53,24 +54,24 @@ class Client:
     """
 
     __slots__ = (
-        "ws",
-        "endpoint",
-        "ip",
-        "state",
-        "tenant_id",
-        "agent_id",
-        "agent_name",
-        "role",
-        "visitor_id",
-        "token_hash",
-        "viewer",
-        "subscribed",
+        "_held",
         "_queue",
         "_queued_bytes",
         "_sender",
-        "_held",
+        "agent_id",
+        "agent_name",
         "bucket",
+        "endpoint",
+        "ip",
+        "role",
+        "state",
         "strikes",
+        "subscribed",
+        "tenant_id",
+        "token_hash",
+        "viewer",
+        "visitor_id",
+        "ws",
     )
 
     def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str) -> None:
@@ -134,10 +135,8 @@ class Client:
 
         async def close() -> None:
             if sender is not None and code is not CloseCode.TRY_AGAIN_LATER:
-                try:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(sender), 2)
-                except (TimeoutError, asyncio.CancelledError):
-                    pass
             await self.ws.close(int(code), reason)
 
         _spawn(close())
@@ -297,7 +296,9 @@ class Hub:
                         )
                     client.deliver(event.event_id, visitor_frame)
 
-    def push_ephemeral_to_agents(self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None) -> None:
+    def push_ephemeral_to_agents(
+        self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None
+    ) -> None:
         frame = protocol.encode_event(kind, data, conversation_id=data.get("conversation_id"))
         for client in self._agents.get(tenant_id, ()):
             if client is not skip:

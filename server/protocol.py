@@ -31,22 +31,22 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final, TypeVar, get_type_hints
 
 __all__ = [
-    "MAX_FRAME_BYTES",
+    "JSON",
     "MAX_BODY_CHARS",
+    "MAX_FRAME_BYTES",
     "MAX_INT",
+    "CloseCode",
     "Endpoint",
     "ErrorCode",
-    "CloseCode",
     "ProtocolError",
     "Request",
-    "parse_request",
-    "request_types",
-    "encode",
     "decode",
-    "encode_reply",
+    "encode",
     "encode_error",
     "encode_event",
-    "JSON",
+    "encode_reply",
+    "parse_request",
+    "request_types",
 ]
 
 JSON = dict[str, Any]
@@ -70,7 +70,7 @@ class Endpoint(enum.Enum):
     AGENT = "agent"  #: /v1/agent, an agent's console
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     """The ``code`` of an ``error`` frame (PROTOCOL.md, "Errors")."""
 
     INVALID = "invalid"  #: the frame or a field is malformed
@@ -632,7 +632,9 @@ def parse_request(text: str | bytes, *, endpoint: Endpoint) -> Request:
         raise ProtocolError(ErrorCode.INVALID, "frame has no 'type'", ref)
     cls = _REGISTRY[endpoint].get(frame_type)
     if cls is None:
-        raise ProtocolError(ErrorCode.INVALID, f"unknown type {frame_type[:40]!r} on the {endpoint.value} endpoint", ref)
+        raise ProtocolError(
+            ErrorCode.INVALID, f"unknown type {frame_type[:40]!r} on the {endpoint.value} endpoint", ref
+        )
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     for fld in dataclasses.fields(cls):

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["Rate", "TokenBucket", "BucketMap", "parse_rate"]
+__all__ = ["BucketMap", "Rate", "TokenBucket", "parse_rate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def parse_rate(text: str) -> Rate:
 class TokenBucket:
     """A classic token bucket; :meth:`take` is O(1) and allocation-free."""
 
-    __slots__ = ("rate", "tokens", "stamp")
+    __slots__ = ("rate", "stamp", "tokens")
 
     def __init__(self, rate: Rate) -> None:
         self.rate = rate

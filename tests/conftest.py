@@ -25,8 +25,16 @@ def relaxed_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server whose rate limits do not get in the way of load tests."""
     running = start_server(
         tmp_path,
-        ("--rate-conn", "10000/20000", "--rate-visitor", "10000/20000", "--rate-ip", "100000/200000",
-         "--rate-new-visitor", "10000/20000"),
+        (
+            "--rate-conn",
+            "10000/20000",
+            "--rate-visitor",
+            "10000/20000",
+            "--rate-ip",
+            "100000/200000",
+            "--rate-new-visitor",
+            "10000/20000",
+        ),
     )
     try:
         yield running

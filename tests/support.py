@@ -33,12 +33,12 @@ __all__ = [
     "SCALE",
     "TIMEOUT",
     "RunningServer",
-    "start_server",
-    "run_cli",
-    "WsClient",
     "ServerError",
+    "WsClient",
     "free_port",
     "new_client_id",
+    "run_cli",
+    "start_server",
 ]
 
 
@@ -150,8 +150,16 @@ def start_server(tmp_path: Path, extra_args: tuple[str, ...] = (), *, port: int 
     port = port or free_port()
     info = json.loads(
         run_cli(
-            "init", "--db", db_url, "--json", "--admin-password", "admin-password-1",
-            "--origin", "localhost:8080", "--origin", f"127.0.0.1:{port}",
+            "init",
+            "--db",
+            db_url,
+            "--json",
+            "--admin-password",
+            "admin-password-1",
+            "--origin",
+            "localhost:8080",
+            "--origin",
+            f"127.0.0.1:{port}",
         ).stdout
     )
     server = RunningServer(
@@ -214,7 +222,9 @@ class WsClient:
     ) -> tuple[WsClient, dict[str, Any]]:
         """An agent socket, logged in (as the admin by default) and subscribed."""
         client = await cls.connect(server.agent_url)
-        reply = await client.request("login", email=email or server.admin_email, password=password or server.admin_password)
+        reply = await client.request(
+            "login", email=email or server.admin_email, password=password or server.admin_password
+        )
         if subscribe:
             await client.request("subscribe")
         return client, reply
@@ -230,7 +240,7 @@ class WsClient:
                 else:
                     self.events.append(frame)
                     self._arrived.set()
-        except Exception:  # noqa: S110 - the close is reported through `closed`
+        except Exception:
             pass
         finally:
             for fut in self._pending.values():

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .base import REQUIRED_TABLES, Store
 
-__all__ = ["Store", "open_store", "REQUIRED_TABLES", "DEFAULT_DB_URL", "sqlite_path"]
+__all__ = ["DEFAULT_DB_URL", "REQUIRED_TABLES", "Store", "open_store", "sqlite_path"]
 
 DEFAULT_DB_URL = "sqlite:///var/frontdesk.db"
 
@@ -37,6 +37,8 @@ def open_store(url: str) -> Store:
         try:
             from .postgres import PostgresStore
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ValueError(f"PostgreSQL support is not installed ({exc}); pip install 'frontdesk[postgres]'") from None
+            raise ValueError(
+                f"PostgreSQL support is not installed ({exc}); pip install 'frontdesk[postgres]'"
+            ) from None
         return PostgresStore(url)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")

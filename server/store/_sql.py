@@ -264,8 +264,7 @@ def prune_events(tx: Tx, before_event_id: int) -> int:
 def create_tenant(tx: Tx, slug: str, name: str, site_key: str, secret: str, config: JSONDict) -> JSONDict:
     merged = {**domain.DEFAULT_CONFIG, "business_name": name, **config}
     row = tx.one(
-        "INSERT INTO tenants (slug, name, site_key, secret, config, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-        " RETURNING *",
+        "INSERT INTO tenants (slug, name, site_key, secret, config, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
         (slug, name, site_key, secret, _dumps(merged), now_ms()),
     )
     assert row is not None
@@ -326,7 +325,7 @@ def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, An
     sets = {k: (int(v) if k == "active" else v) for k, v in changes.items() if k in allowed and v is not None}
     if sets:
         assignments = ", ".join(f"{k} = ?" for k in sets)
-        tx.run(f"UPDATE agents SET {assignments} WHERE id = ?", (*sets.values(), agent_id))  # noqa: S608
+        tx.run(f"UPDATE agents SET {assignments} WHERE id = ?", (*sets.values(), agent_id))
     if sets.get("active") == 0 or "password_hash" in sets:
         tx.run("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
     new = tx.one("SELECT * FROM agents WHERE id = ?", (agent_id,))
@@ -364,7 +363,7 @@ def create_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str,
     now = now_ms()
     cols = [k for k in VISITOR_FIELDS if fields.get(k) is not None]
     row = tx.one(
-        f"INSERT INTO visitors (tenant_id, token_hash, first_seen, last_seen{''.join(', ' + c for c in cols)})"  # noqa: S608
+        f"INSERT INTO visitors (tenant_id, token_hash, first_seen, last_seen{''.join(', ' + c for c in cols)})"
         f" VALUES (?, ?, ?, ?{', ?' * len(cols)}) RETURNING *",
         (tenant_id, token_hash, now, now, *(fields[c] for c in cols)),
     )
@@ -378,7 +377,7 @@ def update_visitor(tx: Tx, tenant_id: int, visitor_id: int, fields: Mapping[str,
     cols = [k for k in VISITOR_FIELDS if k in fields]
     sets = "".join(f", {c} = ?" for c in cols)
     row = tx.one(
-        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? AND tenant_id = ? RETURNING *",  # noqa: S608
+        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? AND tenant_id = ? RETURNING *",
         (now_ms(), *(fields[c] for c in cols), visitor_id, tenant_id),
     )
     if row is None:
@@ -395,15 +394,15 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
     if tx.one("SELECT 1 FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)) is None:
         raise NotFound("no such visitor")
     conv = "SELECT id FROM conversations WHERE visitor_id = ?"
-    tx.run(f"DELETE FROM messages WHERE conversation_id IN ({conv})", (visitor_id,))  # noqa: S608
-    tx.run(f"DELETE FROM notes WHERE conversation_id IN ({conv})", (visitor_id,))  # noqa: S608
+    tx.run(f"DELETE FROM messages WHERE conversation_id IN ({conv})", (visitor_id,))
+    tx.run(f"DELETE FROM notes WHERE conversation_id IN ({conv})", (visitor_id,))
     tx.run(
-        f"DELETE FROM events WHERE visitor_id = ? OR conversation_id IN ({conv})",  # noqa: S608
+        f"DELETE FROM events WHERE visitor_id = ? OR conversation_id IN ({conv})",
         (visitor_id, visitor_id),
     )
     tx.run(
-        f"DELETE FROM client_writes WHERE sender = ? OR scope IN (SELECT CAST(id AS TEXT) FROM conversations"  # noqa: S608
-        f" WHERE visitor_id = ?)",
+        "DELETE FROM client_writes WHERE sender = ? OR scope IN (SELECT CAST(id AS TEXT) FROM conversations"
+        " WHERE visitor_id = ?)",
         (f"visitor:{visitor_id}", visitor_id),
     )
     n = tx.run("DELETE FROM conversations WHERE visitor_id = ?", (visitor_id,))
@@ -535,7 +534,7 @@ def post_message(
         # The first agent to answer an unassigned conversation takes it.
         assignee_id = conv["assignee_id"] if conv["assignee_id"] is not None else author_id
     updated = tx.one(
-        f"UPDATE conversations SET last_seq = last_seq + 1, last_activity = ?, preview = ?, status = ?,"  # noqa: S608
+        f"UPDATE conversations SET last_seq = last_seq + 1, last_activity = ?, preview = ?, status = ?,"
         f" assignee_id = ?, {unread} WHERE id = ? RETURNING *",
         (now, preview_of(body), new_status.value, assignee_id, conv["id"]),
     )
@@ -671,7 +670,7 @@ def mark_seen(tx: Tx, tenant_id: int, *, side: str, visitor_id: int | None, conv
     column = "unread_visitor" if side == "visitor" else "unread_agent"
     if conv[column] == 0 or seq <= 0:
         return False
-    row = tx.one(f"UPDATE conversations SET {column} = 0 WHERE id = ? RETURNING *", (conv["id"],))  # noqa: S608
+    row = tx.one(f"UPDATE conversations SET {column} = 0 WHERE id = ? RETURNING *", (conv["id"],))
     assert row is not None
     conversation = conversation_obj(row)
     append_event(
@@ -744,7 +743,7 @@ def list_conversations(
         " v.timezone AS v_timezone, v.page_url AS v_page_url, v.page_title AS v_page_title,"
         " v.referrer AS v_referrer, v.first_seen AS v_first_seen, v.last_seen AS v_last_seen"
         " FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.last_activity DESC, c.id DESC LIMIT ?",  # noqa: S608
+        f" WHERE {' AND '.join(where)} ORDER BY c.last_activity DESC, c.id DESC LIMIT ?",
         (*params, limit + 1),
     )
     more = len(rows) > limit

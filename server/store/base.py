@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from ..domain import EventRecord
 from ._sql import Tx
 
-__all__ = ["Store", "CommitListener", "REQUIRED_TABLES"]
+__all__ = ["REQUIRED_TABLES", "CommitListener", "Store"]
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -121,7 +121,10 @@ class SQLiteStore(Store):
     def _check_durability(conn: sqlite3.Connection) -> dict[str, Any]:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         sync = conn.execute("PRAGMA synchronous").fetchone()[0]
-        settings = {"journal_mode": str(mode).lower(), "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, str(sync))}
+        settings = {
+            "journal_mode": str(mode).lower(),
+            "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, str(sync)),
+        }
         if settings["journal_mode"] != "wal" or sync < 2:
             raise DurabilityError(
                 f"SQLite at {conn_path(conn)} runs with journal_mode={settings['journal_mode']},"
@@ -147,7 +150,9 @@ class SQLiteStore(Store):
         self._loop = asyncio.get_running_loop()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._writer = threading.Thread(target=self._writer_main, args=(ready,), name="frontdesk-sqlite-writer", daemon=True)
+        self._writer = threading.Thread(
+            target=self._writer_main, args=(ready,), name="frontdesk-sqlite-writer", daemon=True
+        )
         self._writer.start()
         await asyncio.wrap_future(ready)
         self._pool = concurrent.futures.ThreadPoolExecutor(self._readers, thread_name_prefix="frontdesk-sqlite-reader")
@@ -334,4 +339,3 @@ class SQLiteStore(Store):
 def conn_path(conn: sqlite3.Connection) -> str:
     row = conn.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row else "?"
-

@@ -20,7 +20,9 @@ def test_visitor_hello_agent_reply_round_trip(server: RunningServer) -> None:
         assert created["data"]["visitor"]["page_url"] == "https://example.com/"
         pushed = await agent.next_event("message.created", body="Hello!")
         conversation_id = pushed["conversation_id"]
-        await agent.request("reply", conversation_id=conversation_id, client_id=new_client_id(), body="Hi! How can I help?")
+        await agent.request(
+            "reply", conversation_id=conversation_id, client_id=new_client_id(), body="Hi! How can I help?"
+        )
         reply = await visitor.next_event("message.created", body="Hi! How can I help?")
         assert reply["data"]["author_kind"] == "agent" and reply["data"]["author_name"] == "Admin"
         await visitor.close()

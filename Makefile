@@ -1,0 +1,74 @@
+# Frontdesk: `make run` starts the product, `make test` runs every test.
+# Both set themselves up on a fresh machine (a virtualenv in .venv, Chromium
+# from apt for the browser tests).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+DB     ?= sqlite:///var/frontdesk.db
+AXE    := tests/widget/.axe/node_modules/axe-core/axe.min.js
+
+.PHONY: run test test-fast lint typecheck chromium screenshots bench wheel package-console clean help
+
+help:
+	@echo "make run          start the server on SQLite with a demo tenant (and the console where there is a display)"
+	@echo "make test         install what the tests need and run every test"
+	@echo "make lint         ruff and mypy --strict"
+	@echo "make screenshots  regenerate docs/screenshots/ (needs Xvfb)"
+	@echo "make bench        run the benchmark against a fresh server"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(STAMP)
+	@mkdir -p var
+	@$(BIN)/frontdesk init --db "$(DB)" --public-url "http://$(HOST):$(PORT)" --origin "localhost:$(PORT)" --origin "127.0.0.1:$(PORT)"
+	@echo "Demo site:  http://$(HOST):$(PORT)/   (the chat widget is in its corner)"
+	@echo "Console:    $(BIN)/frontdesk console --server http://$(HOST):$(PORT)"
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		(sleep 2; $(BIN)/frontdesk console --server "http://$(HOST):$(PORT)") & \
+	fi
+	@exec $(BIN)/frontdesk serve --db "$(DB)" --host "$(HOST)" --port "$(PORT)"
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Chromium for the widget tests (apt)…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix tests/widget/.axe axe-core@4
+
+test: $(STAMP) chromium $(AXE)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+
+test-fast: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m "not slow" -x
+
+# mypy sees the component folders under their installed names through a tree
+# of symlinks (the editable install's import hook is invisible to it).
+lint: $(STAMP)
+	$(BIN)/ruff check server console tests
+	@mkdir -p build/typecheck/frontdesk
+	@for c in server console widget; do ln -sfn ../../../$$c build/typecheck/frontdesk/$$c; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p frontdesk.server -p frontdesk.console
+
+screenshots: $(STAMP) chromium
+	@command -v Xvfb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; }
+	$(BIN)/python -m frontdesk.console.ui.screenshots docs/screenshots
+
+bench: $(STAMP)
+	$(BIN)/frontdesk bench all --baseline
+
+wheel: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
