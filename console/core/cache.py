@@ -283,9 +283,7 @@ class _Writer:
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(path,), name="frontdesk-cache-writer", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, args=(path,), name="frontdesk-cache-writer", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
@@ -357,8 +355,7 @@ _CONV_COLUMNS: Final = (
     "c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions"
 )
 _CONV_FROM: Final = (
-    "FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id "
-    "LEFT JOIN agents a ON a.id = c.eff_assignee_id"
+    "FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id LEFT JOIN agents a ON a.id = c.eff_assignee_id"
 )
 
 
@@ -593,8 +590,7 @@ def _drop_acked(db: Db, client_id: Any) -> bool:
 
 def _visitor_label(db: Db, cid: int) -> str:
     row = db.execute(
-        "SELECT v.name, c.visitor_id FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id "
-        "WHERE c.id = ?",
+        "SELECT v.name, c.visitor_id FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?",
         [cid],
     ).fetchone()
     if row is None:
@@ -616,16 +612,18 @@ def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: b
         created = _int(m.get("created_at"))
         body = str(m.get("body") or "")
         visitor = m.get("author_kind") == "visitor"
-        db.execute(
-            "UPDATE conversations SET last_activity = max(last_activity, ?), "
-            "preview = CASE WHEN ? >= last_seq THEN ? ELSE preview END, last_seq = max(last_seq, ?), "
-            "unread = unread + ? WHERE id = ?",
-            [created, seq, body[:PREVIEW_CHARS], seq, 1 if visitor else 0, cid],
-        )
-        if visitor and notify:
-            out.notifications.append(
-                Notification("new_message", cid, _visitor_label(db, cid), body[:PREVIEW_CHARS])
+        if isinstance(m.get("conversation"), dict):
+            # The server sends the conversation as it is after this message.
+            _upsert_conversation(db, m["conversation"])
+        else:
+            db.execute(
+                "UPDATE conversations SET last_activity = max(last_activity, ?), "
+                "preview = CASE WHEN ? >= last_seq THEN ? ELSE preview END, last_seq = max(last_seq, ?), "
+                "unread = unread + ? WHERE id = ?",
+                [created, seq, body[:PREVIEW_CHARS], seq, 1 if visitor else 0, cid],
             )
+        if visitor and notify:
+            out.notifications.append(Notification("new_message", cid, _visitor_label(db, cid), body[:PREVIEW_CHARS]))
     if inserted or acked:
         out.threads.add(cid)
         out.conversations.add(cid)
@@ -648,9 +646,7 @@ def _apply_event(db: Db, frame: dict[str, Any], out: Applied, notify: bool) -> N
             out.conversations.add(cid)
             if existed is None and notify and data.get("status") != "resolved":
                 out.notifications.append(
-                    Notification(
-                        "new_conversation", cid, _visitor_label(db, cid), str(data.get("preview") or "")
-                    )
+                    Notification("new_conversation", cid, _visitor_label(db, cid), str(data.get("preview") or ""))
                 )
     elif kind == "seen":
         cid = _opt_int(data.get("conversation_id")) or _opt_int(frame.get("conversation_id"))
@@ -668,6 +664,23 @@ def _apply_event(db: Db, frame: dict[str, Any], out: Applied, notify: bool) -> N
         if aid is not None:
             db.execute("UPDATE agents SET online = ? WHERE id = ?", [int(bool(data.get("online"))), aid])
             out.agents = True
+    elif kind == "visitor.updated":
+        vid = _opt_int(data.get("id"))
+        if vid is not None:
+            _upsert_visitor(db, data)
+            ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?", [vid])]
+            out.conversations.update(ids)
+    elif kind == "visitor.erased":
+        # A data-protection erasure: leave no trace in the cache either.
+        vid = _opt_int(data.get("visitor_id"))
+        if vid is not None:
+            conv = "SELECT id FROM conversations WHERE visitor_id = ?"
+            db.execute(f"DELETE FROM items WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+            db.execute(f"DELETE FROM outbox WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+            db.execute("DELETE FROM conversations WHERE visitor_id = ?", [vid])
+            db.execute("DELETE FROM visitors WHERE id = ?", [vid])
+            out.reload_all = True
+            out.outbox = True
     elif kind == "config.updated":
         _set_meta(db, "config", data)
         out.config = data
@@ -738,18 +751,20 @@ class Cache:
     # -- writes the core uses ------------------------------------------------------
 
     async def apply_events(self, frames: Sequence[dict[str, Any]], *, notify: bool = True) -> Applied:
-        """Apply durable events in order, and move the cursor to the last one,
-        in one transaction. Events at or below the cursor are skipped."""
+        """Apply events in order, and move the cursor to the last one, in one
+        transaction. Durable events at or below the cursor are skipped;
+        events without an ``event_id`` (ephemeral ``seen``) do not move it."""
 
         def job(db: Db) -> Applied:
             out = Applied()
             cursor = _get_meta(db, "last_event_id")
             for frame in frames:
                 event_id = _opt_int(frame.get("event_id"))
-                if event_id is None or (cursor is not None and event_id <= cursor):
-                    continue
+                if event_id is not None and cursor is not None and event_id <= cursor:
+                    continue  # already applied (live events overlap a snapshot)
                 _apply_event(db, frame, out, notify)
-                cursor = event_id
+                if event_id is not None:
+                    cursor = event_id
             if cursor is not None:
                 _set_meta(db, "last_event_id", cursor)
             out.cursor = cursor
@@ -829,9 +844,7 @@ class Cache:
         """Remember when the cache last caught up with the server."""
         await self.write(lambda db: _set_meta(db, "last_synced_at", at))
 
-    async def store_history(
-        self, messages: Iterable[dict[str, Any]], notes: Iterable[dict[str, Any]]
-    ) -> Applied:
+    async def store_history(self, messages: Iterable[dict[str, Any]], notes: Iterable[dict[str, Any]]) -> Applied:
         """Store older messages and notes fetched with ``history``."""
 
         def job(db: Db) -> Applied:
@@ -865,9 +878,7 @@ class Cache:
 
     async def mark_seen(self, conversation_id: int) -> None:
         """Zero the conversation's unread count locally."""
-        await self.write(
-            lambda db: db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [conversation_id])
-        )
+        await self.write(lambda db: db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [conversation_id]))
 
     # -- the outbox ---------------------------------------------------------------
 
@@ -879,8 +890,7 @@ class Cache:
 
         def job(db: Db) -> int:
             cur = db.execute(
-                "INSERT INTO outbox (client_id, action, conversation_id, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (client_id, action, conversation_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
                 [client_id, action, conversation_id, json.dumps(payload), now_ms],
             )
             _recompute(db, conversation_id)
@@ -925,9 +935,7 @@ class Cache:
 
     async def outbox_attempt(self, outbox_id: int) -> None:
         """Count a send attempt (for diagnostics)."""
-        await self.write(
-            lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
-        )
+        await self.write(lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id]))
 
     async def outbox_retry(self, outbox_id: int, new_client_id: str) -> Applied:
         """Make a failed item pending again, under a fresh client_id."""
@@ -939,8 +947,7 @@ class Cache:
             if row is None:
                 return Applied()
             db.execute(
-                "UPDATE outbox SET state = 'pending', error = NULL, error_code = NULL, client_id = ? "
-                "WHERE id = ?",
+                "UPDATE outbox SET state = 'pending', error = NULL, error_code = NULL, client_id = ? WHERE id = ?",
                 [new_client_id, outbox_id],
             )
             _recompute(db, row[0])
@@ -980,8 +987,7 @@ class Cache:
             text = query.strip()
             match = fts_query(text)
             alternatives = [
-                "c.visitor_id IN (SELECT id FROM visitors WHERE name LIKE ? ESCAPE '\\' "
-                "OR email LIKE ? ESCAPE '\\')"
+                "c.visitor_id IN (SELECT id FROM visitors WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
             ]
             params_q: list[Any] = [_like(text), _like(text)]
             if match is not None:
@@ -1011,16 +1017,11 @@ class Cache:
         name or email. Pending outbox actions are already applied.
         """
         where, params = self._where(filter, query, me)
-        sql = (
-            f"SELECT {_CONV_COLUMNS} {_CONV_FROM}{where} "
-            "ORDER BY c.last_activity DESC, c.id DESC LIMIT ? OFFSET ?"
-        )
+        sql = f"SELECT {_CONV_COLUMNS} {_CONV_FROM}{where} ORDER BY c.last_activity DESC, c.id DESC LIMIT ? OFFSET ?"
         rows = self._db.execute(sql, [*params, limit, offset]).fetchall()
         return [_conversation_row(r) for r in rows]
 
-    def count_conversations(
-        self, filter: str = "all", query: str | None = None, me: int | None = None
-    ) -> int:
+    def count_conversations(self, filter: str = "all", query: str | None = None, me: int | None = None) -> int:
         """How many rows :meth:`conversations` would page through."""
         where, params = self._where(filter, query, me)
         row = self._db.execute(f"SELECT count(*) FROM conversations c{where}", params).fetchone()  # noqa: S608
@@ -1028,9 +1029,7 @@ class Cache:
 
     def conversation(self, conversation_id: int) -> ConversationRow | None:
         """One inbox row by id, or None when not cached."""
-        r = self._db.execute(
-            f"SELECT {_CONV_COLUMNS} {_CONV_FROM} WHERE c.id = ?", [conversation_id]
-        ).fetchone()
+        r = self._db.execute(f"SELECT {_CONV_COLUMNS} {_CONV_FROM} WHERE c.id = ?", [conversation_id]).fetchone()
         return None if r is None else _conversation_row(r)
 
     def thread(self, conversation_id: int, before: int | None = None, limit: int = 100) -> list[ThreadItem]:
@@ -1079,13 +1078,15 @@ class Cache:
             note_params.append(hi)
         notes = db.execute(note_sql, note_params).fetchall()
         rows = sorted([*msgs, *notes], key=lambda r: (r[7], r[1] == "note", r[3]))
-        items = [self._stored_item(r) for r in rows]
+        conv = self.conversation(conversation_id)
+        visitor_name = conv.visitor_name if conv is not None else "Visitor"
+        items = [self._stored_item(r, visitor_name) for r in rows]
         if before is None:
             items.extend(self._outbox_items(conversation_id))
         return items
 
     @staticmethod
-    def _stored_item(r: Sequence[Any]) -> ThreadItem:
+    def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor") -> ThreadItem:
         kind: ThreadKind
         if r[1] == "note":
             kind = "note"
@@ -1099,7 +1100,7 @@ class Cache:
             key=f"{prefix}{r[2]}",
             id=r[2],
             seq=r[3],
-            author_name=r[5] or ("Visitor" if kind == "visitor" else ""),
+            author_name=r[5] or (visitor_name if kind == "visitor" else ""),
             body=r[6],
             created_at=r[7],
             delivery="sent",
@@ -1184,8 +1185,7 @@ class Cache:
     def visitor_conversations(self, visitor_id: int) -> list[ConversationRow]:
         """All cached conversations of a visitor, newest first."""
         rows = self._db.execute(
-            f"SELECT {_CONV_COLUMNS} {_CONV_FROM} WHERE c.visitor_id = ? "
-            "ORDER BY c.last_activity DESC, c.id DESC",
+            f"SELECT {_CONV_COLUMNS} {_CONV_FROM} WHERE c.visitor_id = ? ORDER BY c.last_activity DESC, c.id DESC",
             [visitor_id],
         ).fetchall()
         return [_conversation_row(r) for r in rows]
@@ -1249,9 +1249,7 @@ class Cache:
 
     def unread_total(self) -> int:
         """Sum of unread visitor messages over non-resolved conversations (tray badge)."""
-        row = self._db.execute(
-            "SELECT total(unread) FROM conversations WHERE eff_status != 'resolved'"
-        ).fetchone()
+        row = self._db.execute("SELECT total(unread) FROM conversations WHERE eff_status != 'resolved'").fetchone()
         return int(row[0])
 
     def cursor(self) -> tuple[str | None, int | None]:
