@@ -177,12 +177,12 @@ class ConfigError(ValueError):
 def _text(key: str, value: Any, max_len: int, *, allow_empty: bool = True) -> str:
     if not isinstance(value, str):
         raise ConfigError(key, "must be text")
-    value = str(value).strip()
-    if len(value) > max_len:
+    text = str(value).strip()
+    if len(text) > max_len:
         raise ConfigError(key, f"must be at most {max_len} characters")
-    if not value and not allow_empty:
+    if not text and not allow_empty:
         raise ConfigError(key, "must not be empty")
-    return value
+    return text
 
 
 def _bool(key: str, value: Any) -> bool:

@@ -35,10 +35,11 @@ def open_store(url: str) -> Store:
         return SQLiteStore(sqlite_path(url))
     if scheme in ("postgresql", "postgres"):
         try:
-            from .postgres import PostgresStore
+            from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ValueError(
                 f"PostgreSQL support is not installed ({exc}); pip install 'frontdesk[postgres]'"
             ) from None
-        return PostgresStore(url)
+        store: Store = PostgresStore(url)
+        return store
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
