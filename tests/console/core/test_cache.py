@@ -1,0 +1,344 @@
+"""The local cache: file, migrations, events, cursor, search, paging."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from frontdesk.console.core import Cache, cache_path
+from frontdesk.console.core.cache import MIGRATIONS, fts_query
+
+from .conftest import arun
+
+NOW = 1_764_120_000_000
+
+
+def conv(
+    cid: int, *, status: str = "open", assignee: int | None = None, activity: int = 0, **extra: Any
+) -> dict[str, Any]:
+    visitor = extra.pop("visitor", {"id": cid + 100, "name": None, "email": None})
+    return {
+        "id": cid,
+        "visitor_id": visitor["id"],
+        "status": status,
+        "assignee_id": assignee,
+        "created_at": NOW,
+        "last_activity": NOW + activity,
+        "last_seq": extra.pop("last_seq", 0),
+        "unread_agent": extra.pop("unread", 0),
+        "unread_visitor": 0,
+        "preview": extra.pop("preview", ""),
+        "visitor": visitor,
+        **extra,
+    }
+
+
+def msg(mid: int, cid: int, seq: int, body: str, *, author: str = "visitor", at: int | None = None) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "conversation_id": cid,
+        "seq": seq,
+        "author_kind": author,
+        "author_id": None if author == "visitor" else 2,
+        "author_name": None if author == "visitor" else "Ada",
+        "body": body,
+        "created_at": at if at is not None else NOW + seq * 1000,
+    }
+
+
+def event(event_id: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "kind": kind, "event_id": event_id, "data": data}
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Any:
+    c = Cache.open(cache_path(tmp_path, "http://127.0.0.1:9", "ada@example.com"))
+    yield c
+    c.close()
+
+
+def test_cache_file_is_private(tmp_path: Path) -> None:
+    """The cache file and its WAL companions are created with mode 0600, its folder 0700."""
+    path = cache_path(tmp_path, "http://127.0.0.1:9", "ada@example.com")
+    cache = Cache.open(path)
+    try:
+        arun(cache.apply_snapshot([conv(1)], epoch="e", last_event_id=1))
+        files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+        assert path in files and len(files) >= 2  # the WAL exists while open
+        for p in files:
+            assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    finally:
+        cache.close()
+
+
+def test_one_file_per_server_and_agent(tmp_path: Path) -> None:
+    """Two agents or two servers never share a cache file; the same pair always does."""
+    a = cache_path(tmp_path, "http://h:1", "ada@example.com")
+    assert a == cache_path(tmp_path, "http://h:1/", "Ada@Example.com ")
+    assert a != cache_path(tmp_path, "http://h:1", "bob@example.com")
+    assert a != cache_path(tmp_path, "http://h:2", "ada@example.com")
+
+
+def test_default_location_is_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without a data dir the cache goes under platformdirs' user data dir for "frontdesk"."""
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda app: str(tmp_path / app))
+    assert cache_path(None, "http://h:1", "a@b.c").is_relative_to(tmp_path / "frontdesk")
+
+
+def test_migrations_are_numbered_and_recorded(tmp_path: Path) -> None:
+    """Opening applies every numbered migration once and records it; reopening applies none."""
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    Cache.open(path).close()
+    cache = Cache.open(path)
+    try:
+        assert cache.schema_version() == MIGRATIONS[-1][0]
+    finally:
+        cache.close()
+    rows = sqlite3.connect(path).execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
+    assert rows == [(n, name) for n, name, _ in MIGRATIONS]
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A cache written by a newer console is not silently used by an older one."""
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    Cache.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+    with pytest.raises(RuntimeError, match="newer"):
+        Cache.open(path)
+
+
+def test_events_apply_in_order_and_move_the_cursor(cache: Cache) -> None:
+    """Events update conversations and threads, and the cursor is the last event applied."""
+    arun(cache.apply_snapshot([conv(1, activity=1)], epoch="e1", last_event_id=10))
+    arun(
+        cache.apply_events(
+            [
+                event(11, "message.created", msg(1, 1, 1, "Hello there")),
+                event(12, "message.created", msg(2, 1, 2, "Hi! How can I help?", author="agent")),
+            ]
+        )
+    )
+    assert cache.cursor() == ("e1", 12)
+    row = cache.conversation(1)
+    assert row is not None and row.last_seq == 2 and row.preview == "Hi! How can I help?" and row.unread == 1
+    assert [i.body for i in cache.thread(1)] == ["Hello there", "Hi! How can I help?"]
+    assert [i.kind for i in cache.thread(1)] == ["visitor", "agent"]
+
+
+def test_replayed_events_are_skipped(cache: Cache) -> None:
+    """An event at or below the cursor changes nothing (replay overlaps live delivery)."""
+    arun(cache.apply_snapshot([conv(1)], epoch="e1", last_event_id=10))
+    arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "once"))]))
+    applied = arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "once"))]))
+    assert not applied.threads and not applied.notifications
+    assert len(cache.thread(1)) == 1 and cache.conversation(1).unread == 1  # type: ignore[union-attr]
+
+
+def test_cursor_is_stored_with_its_events(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch that fails half-way leaves neither its events nor its cursor behind."""
+    from frontdesk.console.core import cache as cache_module
+
+    arun(cache.apply_snapshot([conv(1)], epoch="e1", last_event_id=10))
+    real = cache_module._insert_item
+
+    def crash_on_second(db: Any, kind: str, m: dict[str, Any]) -> bool:
+        if m["seq"] == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(db, kind, m)
+
+    monkeypatch.setattr(cache_module, "_insert_item", crash_on_second)
+    with pytest.raises(sqlite3.OperationalError):
+        arun(
+            cache.apply_events(
+                [
+                    event(11, "message.created", msg(1, 1, 1, "first")),
+                    event(12, "message.created", msg(2, 1, 2, "second")),
+                ]
+            )
+        )
+    assert cache.cursor() == ("e1", 10)
+    assert cache.thread(1) == []
+
+
+def test_snapshot_from_another_epoch_clears_the_cache(cache: Cache) -> None:
+    """A snapshot of another server database drops everything cached and fails pending actions."""
+    arun(cache.apply_snapshot([conv(1), conv(2)], epoch="e1", last_event_id=10))
+    arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "old db"))]))
+    arun(cache.queue_action("resolve", 1, "c1", {}, NOW))
+    arun(cache.apply_snapshot([conv(7)], epoch="e2", last_event_id=3))
+    assert [c.id for c in cache.conversations()] == [7]
+    assert cache.thread(1) == [] or all(i.outbox_id for i in cache.thread(1))
+    assert cache.cursor() == ("e2", 3)
+    [item] = cache.outbox()
+    assert item.state == "failed" and item.error and "reset" in item.error
+
+
+def test_snapshot_same_epoch_keeps_messages_and_drops_vanished(cache: Cache) -> None:
+    """A snapshot of the same database keeps cached messages and drops conversations it lacks."""
+    arun(cache.apply_snapshot([conv(1), conv(2)], epoch="e1", last_event_id=10))
+    arun(
+        cache.apply_events(
+            [event(11, "message.created", msg(1, 1, 1, "kept")), event(12, "message.created", msg(2, 2, 1, "gone"))]
+        )
+    )
+    arun(cache.apply_snapshot([conv(1, last_seq=1)], epoch="e1", last_event_id=20))
+    assert [c.id for c in cache.conversations()] == [1]
+    assert [i.body for i in cache.thread(1)] == ["kept"]
+    assert cache.search_messages("gone") == []
+
+
+def test_visitor_erasure_leaves_no_trace(cache: Cache) -> None:
+    """visitor.erased removes the visitor, their conversations, messages and search entries."""
+    arun(
+        cache.apply_snapshot(
+            [conv(1, visitor={"id": 5, "name": "Erin", "email": "e@x.io"})], epoch="e", last_event_id=1
+        )
+    )
+    arun(cache.apply_events([event(2, "message.created", msg(1, 1, 1, "my secret address"))]))
+    arun(cache.apply_events([event(3, "visitor.erased", {"visitor_id": 5})]))
+    assert cache.conversations() == [] and cache.visitor(5) is None
+    assert cache.search_messages("secret") == [] and cache.conversations(query="Erin") == []
+
+
+def test_fts_search_finds_messages_notes_and_visitors(cache: Cache) -> None:
+    """Search matches message and note words by prefix, any case or accent, and visitor name/email."""
+    arun(
+        cache.apply_snapshot(
+            [
+                conv(1, activity=3, visitor={"id": 11, "name": "Zoë Quinn", "email": "zoe@example.com"}),
+                conv(2, activity=2),
+                conv(3, activity=1),
+            ],
+            epoch="e",
+            last_event_id=1,
+        )
+    )
+    arun(
+        cache.apply_events(
+            [
+                event(2, "message.created", msg(1, 2, 1, "I want a REFUND for my order")),
+                event(3, "note.created", {**msg(1, 3, 1, "Customer is a café owner", author="agent"), "private": True}),
+            ]
+        )
+    )
+    assert [c.id for c in cache.conversations(query="refun")] == [2]
+    assert [c.id for c in cache.conversations(query="order refund")] == [2]
+    assert [c.id for c in cache.conversations(query="cafe")] == [3]
+    assert [c.id for c in cache.conversations(query="zoe@exa")] == [1]
+    assert [c.id for c in cache.conversations(query="Quinn")] == [1]
+    assert cache.conversations(query="refund cafe") == []
+    assert cache.count_conversations(query="refund") == 1
+    [(cid, item)] = cache.search_messages("refund")
+    assert cid == 2 and item.body.startswith("I want")
+
+
+def test_fts_query_is_safe() -> None:
+    """Whatever the agent types becomes a valid FTS5 query (quotes, operators, nothing)."""
+    assert fts_query('"; DROP TABLE items; --') == '"DROP"* "TABLE"* "items"*'
+    assert fts_query("NEAR(a b) OR c*") == '"NEAR"* "a"* "b"* "OR"* "c"*'
+    assert fts_query("  ?! ") is None
+
+
+def test_inbox_pages_filters_and_order(cache: Cache) -> None:
+    """The inbox pages newest activity first, and filters by status, assignee and 'mine'."""
+    convs = [
+        conv(i, activity=i, status=("open", "pending", "resolved")[i % 3], assignee=(None if i % 2 else 7))
+        for i in range(1, 31)
+    ]
+    arun(cache.apply_snapshot(convs, epoch="e", last_event_id=1))
+    page1 = cache.conversations(limit=10)
+    page2 = cache.conversations(limit=10, offset=10)
+    assert [c.id for c in page1] == list(range(30, 20, -1)) and [c.id for c in page2] == list(range(20, 10, -1))
+    assert cache.count_conversations() == 30
+    assert {c.status for c in cache.conversations("pending", limit=100)} == {"pending"}
+    mine = cache.conversations("mine", me=7, limit=100)
+    assert mine and all(c.assignee_id == 7 and c.status != "resolved" for c in mine)
+    unassigned = cache.conversations("unassigned", limit=100)
+    assert unassigned and all(c.assignee_id is None and c.status != "resolved" for c in unassigned)
+    assert cache.count_conversations("mine", me=7) == len(mine)
+    with pytest.raises(ValueError):
+        cache.conversations("bogus")
+
+
+def test_inbox_query_uses_indexes(cache: Cache) -> None:
+    """The inbox page query never scans the conversations table (cold start stays fast)."""
+    db = cache._db
+    for filt in ("all", "open", "mine", "unassigned"):
+        where, params = cache._where(filt, None, 7)
+        plan = db.execute(
+            f"EXPLAIN QUERY PLAN SELECT c.id FROM conversations c{where} "  # noqa: S608
+            "ORDER BY c.last_activity DESC, c.id DESC LIMIT 100",
+            params,
+        ).fetchall()
+        text = " ".join(str(r[-1]) for r in plan)
+        assert "TEMP B-TREE" not in text and "USING" in text and "INDEX" in text, text
+
+
+def test_thread_merges_notes_and_pages_back(cache: Cache) -> None:
+    """A thread merges messages and notes by time, and 'before' pages older messages."""
+    arun(cache.apply_snapshot([conv(1, last_seq=5)], epoch="e", last_event_id=1))
+    frames = [event(1 + s, "message.created", msg(s, 1, s, f"m{s}")) for s in range(1, 6)]
+    frames.append(
+        event(10, "note.created", {**msg(1, 1, 1, "note after m2", author="agent", at=NOW + 2500), "private": True})
+    )
+    arun(cache.apply_events(frames))
+    assert [i.body for i in cache.thread(1)] == ["m1", "m2", "note after m2", "m3", "m4", "m5"]
+    assert [i.body for i in cache.thread(1, limit=2)] == ["m4", "m5"]
+    assert [i.body for i in cache.thread(1, before=4, limit=2)] == ["m2", "note after m2", "m3"]
+    assert cache.thread(1)[2].kind == "note" and cache.thread(1)[2].key == "n1"
+    assert cache.oldest_seq(1) == 1
+
+
+def test_seen_and_agents_and_config(cache: Cache) -> None:
+    """seen by an agent zeroes unread; agent.updated, presence and config.updated are kept."""
+    arun(cache.apply_snapshot([conv(1, unread=3)], epoch="e", last_event_id=1))
+    arun(
+        cache.apply_events(
+            [{"type": "event", "kind": "seen", "data": {"conversation_id": 1, "seq": 3, "side": "agent"}}]
+        )
+    )
+    assert cache.conversation(1).unread == 0  # type: ignore[union-attr]
+    assert cache.cursor() == ("e", 1)  # ephemeral: no cursor move
+    agent = {"id": 2, "email": "ada@x.io", "name": "Ada", "role": "agent", "active": True, "online": False}
+    arun(cache.apply_events([event(2, "agent.updated", agent), event(3, "config.updated", {"color": "#000000"})]))
+    assert [a.name for a in cache.agents()] == ["Ada"]
+    assert cache.config() == {"color": "#000000"}
+
+
+def test_new_visitor_message_notifies(cache: Cache) -> None:
+    """A new visitor message and a new conversation raise notifications; an agent message does not."""
+    arun(cache.apply_snapshot([], epoch="e", last_event_id=1))
+    applied = arun(
+        cache.apply_events(
+            [
+                event(2, "conversation.created", conv(1, visitor={"id": 9, "name": "Nia", "email": None})),
+                event(3, "message.created", msg(1, 1, 1, "Help!")),
+                event(4, "message.created", msg(2, 1, 2, "On it", author="agent")),
+            ]
+        )
+    )
+    assert [(n.kind, n.title, n.body) for n in applied.notifications] == [
+        ("new_conversation", "Nia", ""),
+        ("new_message", "Nia", "Help!"),
+    ]
+
+
+def test_cache_holds_no_token(tmp_path: Path) -> None:
+    """Nothing resembling a session token is stored: there is no column or key for one."""
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    Cache.open(path).close()
+    db = sqlite3.connect(path)
+    columns = [
+        r[1]
+        for t in ("meta", "conversations", "agents", "outbox", "items", "visitors")
+        for r in db.execute(f"PRAGMA table_info({t})")
+    ]
+    assert not [c for c in columns if "token" in c or "password" in c]
