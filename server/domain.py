@@ -338,12 +338,12 @@ def origin_allowed(origin: str | None, allowed: list[str], server_host: str | No
     """
     if not origin or origin == "null":
         return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
     try:
+        parts = urlsplit(origin)
         port = parts.port
-    except ValueError:
+    except ValueError:  # e.g. an unbalanced IPv6 bracket or a port out of range
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     host = parts.hostname.lower().rstrip(".")
     default_port = 443 if parts.scheme == "https" else 80
