@@ -1,0 +1,198 @@
+"""The console's entry point: ``frontdesk console`` calls :func:`main`.
+
+One asyncio loop runs everything through qasync. The flow:
+
+1. resume the last session with the stored token, or show the login dialog;
+2. open the main window on the cached inbox at once (even offline), then
+   start the core's connection loop in the background;
+3. on Sign out, or when the server ends the session, go back to 1; when the
+   window closes, stop the core and return.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from frontdesk.console.core import AgentRow
+    from PySide6.QtWidgets import QApplication
+
+__all__ = ["main"]
+
+log = logging.getLogger("frontdesk.console")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from frontdesk.server import __version__
+
+    parser = argparse.ArgumentParser(prog="frontdesk console", description="The Frontdesk agent console.")
+    parser.add_argument(
+        "--server", metavar="URL", help="server URL (default: the last one used, or http://127.0.0.1:8080)"
+    )
+    parser.add_argument("--data-dir", metavar="DIR", type=Path, help="keep the cache and preferences here")
+    parser.add_argument(
+        "--smoke", action="store_true", help="start offscreen, build the main window on an empty cache, and quit"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"frontdesk console {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the console; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.smoke:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    import qasync
+    from frontdesk.console.ui.theme import apply_theme
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Frontdesk")
+    app.setOrganizationName("Frontdesk")
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app)
+    coro = _smoke(app, args) if args.smoke else _run(app, args)
+    try:
+        result: int = qasync.run(coro)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
+    """Build the main window against an empty cache, process events, quit."""
+    from frontdesk.console.core import ConsoleCore, MemoryTokenStore
+    from frontdesk.console.ui.mainwindow import MainWindow
+    from frontdesk.console.ui.preferences import Preferences
+
+    with tempfile.TemporaryDirectory(prefix="frontdesk-smoke-") as tmp:
+        data_dir = args.data_dir or Path(tmp)
+        prefs = Preferences(data_dir / "console.json")
+        core = ConsoleCore(args.server or "http://127.0.0.1:9", data_dir, MemoryTokenStore())
+        window = MainWindow(core, prefs, use_tray=False)
+        window.attach()
+        window.show()
+        app.processEvents()
+        await asyncio.sleep(0)
+        app.processEvents()
+        ok = window.isVisible() and window.inbox.isVisible()
+        window.detach()
+        window.close()
+        app.processEvents()
+    return 0 if ok else 1
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class _Session:
+    """State of one run of the console: preferences, token store, the core."""
+
+    def __init__(self, app: QApplication, args: argparse.Namespace) -> None:
+        from frontdesk.console.core import ConsoleCore, KeyringTokenStore
+        from frontdesk.console.ui.preferences import Preferences
+
+        self.app = app
+        self.data_dir: Path | None = args.data_dir
+        self.prefs = Preferences(args.data_dir / "console.json" if args.data_dir else None)
+        self.url: str = args.server or self.prefs.get_str("server_url")
+        self.tokens = KeyringTokenStore()
+        self.core = ConsoleCore(self.url, self.data_dir, self.tokens)
+        self.quitting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        app.aboutToQuit.connect(lambda: _settle(self.quitting, "quit"))
+
+    def new_core(self, url: str) -> None:
+        """Start over with a fresh core for ``url``."""
+        from frontdesk.console.core import ConsoleCore
+
+        self.core, self.url = ConsoleCore(url, self.data_dir, self.tokens), url
+
+    async def attempt(self, url: str, email: str, password: str, remember: bool) -> AgentRow:
+        """The login dialog's action: log in (on a new core if the URL changed)."""
+        if url != self.url:
+            self.new_core(url)
+        agent = await self.core.login(email, password, remember=remember)
+        self.prefs.set("server_url", url)
+        self.prefs.set("last_email", email)
+        return agent
+
+    async def login(self, message: str) -> bool:
+        """Show the login dialog until it succeeds (True) or is closed (False)."""
+        from frontdesk.console.ui.login import LoginDialog
+
+        dialog = LoginDialog(
+            self.attempt,
+            server_url=self.url,
+            email=self.prefs.get_str("last_email"),
+            keyring_available=self.core.keyring_available,
+            message=message,
+        )
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        dialog.finished.connect(lambda result: _settle(done, result))
+        dialog.open()
+        waiters: set[asyncio.Future[Any]] = {done, self.quitting}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        accepted = done.done() and done.result() == LoginDialog.DialogCode.Accepted
+        dialog.close()
+        dialog.deleteLater()
+        return accepted and not self.quitting.done()
+
+    async def work(self) -> tuple[str, str]:
+        """Show the main window until sign-out, session end or quit."""
+        from frontdesk.console.ui.mainwindow import MainWindow
+
+        window = MainWindow(self.core, self.prefs)
+        window.attach()
+        window.show()
+        await self.core.start()
+        window.update_role()
+        outcome: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        window.sign_out_requested.connect(lambda: _settle(outcome, ("sign_out", "")))
+        window.session_ended.connect(lambda reason: _settle(outcome, ("ended", reason)))
+        window.closed.connect(lambda: _settle(outcome, ("quit", "")))
+        waiters: set[asyncio.Future[Any]] = {outcome, self.quitting}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        result = outcome.result() if outcome.done() else ("quit", "")
+        window.detach()
+        if result[0] == "sign_out":
+            await self.core.logout()
+        else:
+            await self.core.stop()
+        window.hide()
+        window.deleteLater()
+        return result
+
+
+async def _run(app: QApplication, args: argparse.Namespace) -> int:
+    session = _Session(app, args)
+    resumed = await session.core.resume()
+    message = ""
+    while True:
+        if not resumed and not await session.login(message):
+            return 0
+        kind, reason = await session.work()
+        if kind == "quit":
+            return 0
+        message = f"Your session ended ({reason}). Please sign in again." if kind == "ended" else ""
+        session.new_core(session.url)
+        resumed = False
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""The console's Qt UI, layered on the Qt-free core (``frontdesk.console.core``).
+
+Structure (STYLE.md, "manager -> model -> view"):
+
+- :mod:`.bridge` turns the core's listener callbacks into Qt signals;
+- :mod:`.models` holds the Qt item models (inbox, thread, agents) that read
+  the core's cache and emit row changes;
+- the widgets (:mod:`.inbox`, :mod:`.thread`, :mod:`.visitor`, ...) only
+  display models and forward user actions to the core.
+
+Views never touch the network, SQLite or the keyring.
+"""

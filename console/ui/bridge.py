@@ -1,0 +1,80 @@
+"""Turns the core's listener callbacks into Qt signals.
+
+The core calls its listeners on the asyncio loop's thread, which under qasync
+is the Qt GUI thread, so the signals are delivered directly. Models and
+widgets connect to these signals and never register with the core
+themselves; that keeps one place to see everything the UI reacts to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontdesk.console.core import ConnectionState, CoreListenerBase, Notification
+from PySide6.QtCore import QObject, Signal
+
+__all__ = ["CoreBridge"]
+
+
+class _Signals(QObject):
+    state_changed = Signal(object)  # ConnectionState
+    conversations_changed = Signal(list)  # list[int]; [] means reload all
+    thread_changed = Signal(int)  # conversation id
+    outbox_changed = Signal(int)  # pending count
+    agents_changed = Signal()
+    config_changed = Signal(dict)
+    synced = Signal(float)  # unix seconds
+    notification_raised = Signal(object)  # Notification
+    typing_changed = Signal(int, bool, object)  # conversation id, is typing, who (str | None)
+    session_ended = Signal(str)  # reason
+
+
+class CoreBridge(CoreListenerBase):
+    """A :class:`CoreListener` whose calls re-emit as Qt signals on :attr:`signals`.
+
+    Not a QObject itself (the listener protocol's method names would clash
+    with Qt's naming); the signals live on a small QObject.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        self.signals = _Signals(parent)
+
+    def on_state_changed(self, state: ConnectionState) -> None:
+        """Re-emit as ``state_changed``."""
+        self.signals.state_changed.emit(state)
+
+    def on_conversations_changed(self, ids: list[int]) -> None:
+        """Re-emit as ``conversations_changed``."""
+        self.signals.conversations_changed.emit(list(ids))
+
+    def on_thread_changed(self, conversation_id: int) -> None:
+        """Re-emit as ``thread_changed``."""
+        self.signals.thread_changed.emit(conversation_id)
+
+    def on_outbox_changed(self, count: int) -> None:
+        """Re-emit as ``outbox_changed``."""
+        self.signals.outbox_changed.emit(count)
+
+    def on_agents_changed(self) -> None:
+        """Re-emit as ``agents_changed``."""
+        self.signals.agents_changed.emit()
+
+    def on_config_changed(self, config: dict[str, Any]) -> None:
+        """Re-emit as ``config_changed``."""
+        self.signals.config_changed.emit(dict(config))
+
+    def on_synced(self, at: float) -> None:
+        """Re-emit as ``synced``."""
+        self.signals.synced.emit(float(at))
+
+    def on_notification(self, notification: Notification) -> None:
+        """Re-emit as ``notification_raised``."""
+        self.signals.notification_raised.emit(notification)
+
+    def on_typing(self, conversation_id: int, is_typing: bool, who: str | None) -> None:
+        """Re-emit as ``typing_changed``."""
+        self.signals.typing_changed.emit(conversation_id, is_typing, who)
+
+    def on_session_ended(self, reason: str) -> None:
+        """Re-emit as ``session_ended``."""
+        self.signals.session_ended.emit(reason)

@@ -1,0 +1,90 @@
+"""Small dialogs: keyboard shortcuts help and the agent's preferences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .preferences import SCHEMA, Preferences
+
+__all__ = ["HelpDialog", "PreferencesDialog"]
+
+
+def _plain(text: str, name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+class HelpDialog(QDialog):
+    """Lists every action that has a keyboard shortcut (built from the actions
+    themselves, so the list cannot drift from the real bindings)."""
+
+    def __init__(self, actions: Sequence[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("helpDialog")
+        self.setWindowTitle("Keyboard shortcuts — Frontdesk")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(12)
+        layout.addWidget(_plain("Keyboard shortcuts", "dialogTitle"))
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(28)
+        grid.setVerticalSpacing(8)
+        #: (action text, shortcut text) rows shown.
+        self.rows: list[tuple[str, str]] = []
+        for action in actions:
+            keys = [s.toString(s.SequenceFormat.NativeText) for s in action.shortcuts()]
+            if not keys:
+                continue
+            text = action.text().replace("&", "").rstrip("…").strip()
+            self.rows.append((text, " / ".join(keys)))
+        for n, (text, shown) in enumerate(self.rows):
+            grid.addWidget(_plain(shown, "shortcutKeys"), n, 0, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(_plain(text), n, 1)
+        grid.setColumnStretch(1, 1)
+        layout.addLayout(grid)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+class PreferencesDialog(QDialog):
+    """Checkboxes for the boolean preferences (sound, each notification kind)."""
+
+    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("preferencesDialog")
+        self.setWindowTitle("Preferences — Frontdesk")
+        self._preferences = preferences
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(10)
+        layout.addWidget(_plain("Notifications", "dialogTitle"))
+        #: Checkbox per boolean setting name.
+        self.checks: dict[str, QCheckBox] = {}
+        for setting in SCHEMA:
+            if setting.type is not bool:
+                continue
+            check = QCheckBox(setting.description)
+            check.setChecked(preferences.get_bool(setting.name))
+            check.toggled.connect(lambda on, name=setting.name: self._preferences.set(name, bool(on)))
+            self.checks[setting.name] = check
+            layout.addWidget(check)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addSpacing(6)
+        layout.addWidget(buttons)

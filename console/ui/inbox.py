@@ -1,0 +1,331 @@
+"""The left pane: inbox filters, search and the conversation list."""
+
+from __future__ import annotations
+
+from frontdesk.console.core import ConversationRow
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .models import FILTER_LABELS, InboxModel, Roles
+from .theme import C
+
+__all__ = ["InboxDelegate", "InboxPane"]
+
+_Index = QModelIndex | QPersistentModelIndex
+
+ROW_HEIGHT = 78
+PAD = 16
+
+
+class InboxDelegate(QStyledItemDelegate):
+    """Paints an inbox row: name, time, preview, status, assignee, unread badge."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        base = parent.font()
+        self._name = QFont(base)
+        self._name.setPointSizeF(base.pointSizeF() * 1.02)
+        self._name.setWeight(QFont.Weight.Medium)
+        self._name_unread = QFont(self._name)
+        self._name_unread.setBold(True)
+        self._small = QFont(base)
+        self._small.setPointSizeF(base.pointSizeF() * 0.88)
+        self._small_bold = QFont(self._small)
+        self._small_bold.setBold(True)
+        self._preview = QFont(base)
+        self._preview.setPointSizeF(base.pointSizeF() * 0.95)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        return QSize(260, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        row = index.data(Roles.ROW)
+        if not isinstance(row, ConversationRow):
+            return
+        rect: QRect = option.rect
+        state = option.state
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        hover = bool(state & QStyle.StateFlag.State_MouseOver)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if selected:
+            painter.fillRect(rect, C.ACCENT_SOFT)
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), C.ACCENT)
+        elif hover:
+            painter.fillRect(rect, C.HOVER)
+        painter.setPen(QPen(C.DIVIDER, 1))
+        painter.drawLine(rect.left() + PAD, rect.bottom(), rect.right() - PAD, rect.bottom())
+
+        unread = row.unread > 0
+        left, right = rect.left() + PAD, rect.right() - PAD
+        top = rect.top() + 11
+
+        # Line 1: name ........ time
+        time_text = str(index.data(Roles.TIME) or "")
+        painter.setFont(self._small_bold if unread else self._small)
+        small_fm = QFontMetrics(self._small)
+        time_w = small_fm.horizontalAdvance(time_text) + 6
+        painter.setPen(C.ACCENT if unread else C.MUTED)
+        line1 = QRect(left, top, right - left, QFontMetrics(self._name).height())
+        painter.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, time_text)
+        name_font = self._name_unread if unread else self._name
+        painter.setFont(name_font)
+        painter.setPen(C.TEXT)
+        name_rect = QRect(left, top, right - left - time_w - 8, line1.height())
+        painter.drawText(
+            name_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(name_font).elidedText(row.visitor_name, Qt.TextElideMode.ElideRight, name_rect.width()),
+        )
+
+        # Line 2: preview ........ unread badge
+        top2 = line1.bottom() + 4
+        preview_fm = QFontMetrics(self._preview)
+        badge_w = 0
+        if unread:
+            count = str(row.unread) if row.unread < 100 else "99+"
+            badge_w = max(20, small_fm.horizontalAdvance(count) + 12)
+            badge = QRect(right - badge_w, top2 + 1, badge_w, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(C.ACCENT)
+            painter.drawRoundedRect(badge, 9, 9)
+            painter.setFont(self._small_bold)
+            painter.setPen(C.SURFACE)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, count)
+        preview = str(index.data(Roles.PREVIEW) or "")
+        painter.setFont(self._preview)
+        painter.setPen(C.TEXT if unread else C.TEXT_2)
+        preview_rect = QRect(left, top2, right - left - (badge_w + 8 if badge_w else 0), preview_fm.height())
+        painter.drawText(
+            preview_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            preview_fm.elidedText(preview or "No messages yet", Qt.TextElideMode.ElideRight, preview_rect.width()),
+        )
+
+        # Line 3: ● Status · Assignee
+        top3 = preview_rect.bottom() + 5
+        dot = C.STATUS.get(row.status, C.MUTED)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(dot)
+        painter.drawEllipse(QRect(left, top3 + small_fm.height() // 2 - 3, 7, 7))
+        painter.setFont(self._small)
+        painter.setPen(C.MUTED)
+        assignee = row.assignee_name or "Unassigned"
+        extra = ""
+        if row.failed_actions:
+            extra = "  ·  not delivered"
+        elif row.pending_actions:
+            extra = "  ·  syncing…"
+        text = f"{row.status.capitalize()}  ·  {assignee}{extra}"
+        line3 = QRect(left + 13, top3, right - left - 13, small_fm.height())
+        if row.failed_actions:
+            painter.setPen(C.FAILED)
+        painter.drawText(
+            line3,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            small_fm.elidedText(text, Qt.TextElideMode.ElideRight, line3.width()),
+        )
+        painter.restore()
+
+
+class InboxPane(QFrame):
+    """Filter tabs, a search box over the cache, and the conversation list."""
+
+    #: The agent picked a conversation (0 when the selection was cleared).
+    conversation_selected = Signal(int)
+
+    SEARCH_DELAY_MS = 200
+
+    def __init__(self, model: InboxModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inboxPane")
+        self.model = model
+        title = QLabel("Inbox")
+        title.setObjectName("paneTitle")
+        title.setTextFormat(Qt.TextFormat.PlainText)
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("countLabel")
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.search = QLineEdit()
+        self.search.setObjectName("searchBox")
+        self.search.setPlaceholderText("Search messages, names, emails")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(self.SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._on_search_timer_timeout)
+        self.search.textChanged.connect(self._on_search_text_changed)
+
+        self.filter_buttons: dict[str, QPushButton] = {}
+        self._filters = QButtonGroup(self)
+        self._filters.setExclusive(True)
+        chips = QHBoxLayout()
+        chips.setSpacing(4)
+        for n, (name, label) in enumerate(FILTER_LABELS):
+            button = QPushButton(label)
+            button.setObjectName("filterChip")
+            button.setCheckable(True)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.setToolTip(f"{label} (Ctrl+{n + 1})")
+            self._filters.addButton(button, n)
+            self.filter_buttons[name] = button
+            chips.addWidget(button)
+        chips.addStretch(1)
+        self.filter_buttons[model.filter].setChecked(True)
+        self._filters.idClicked.connect(self._on_filters_id_clicked)
+
+        self.view = QListView()
+        self.view.setObjectName("inboxList")
+        self.view.setModel(model)
+        self.view.setItemDelegate(InboxDelegate(self.view))
+        self.view.setUniformItemSizes(True)
+        self.view.setMouseTracking(True)
+        self.view.setFrameShape(QFrame.Shape.NoFrame)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.selectionModel().currentChanged.connect(self._on_selection_current_changed)
+        self.empty_label = QLabel("")
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.empty_label.setWordWrap(True)
+        model.modelReset.connect(self._update_empty)
+        model.rowsInserted.connect(self._update_empty)
+        model.rowsRemoved.connect(self._update_empty)
+        model.total_changed.connect(self._update_empty)
+        model.refreshed.connect(self._on_model_refreshed)
+        self._open_id = 0
+
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.count_label)
+        top = QVBoxLayout()
+        top.setContentsMargins(16, 14, 16, 10)
+        top.setSpacing(10)
+        top.addLayout(head)
+        top.addWidget(self.search)
+        top.addLayout(chips)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        divider = QFrame()
+        divider.setObjectName("divider")
+        divider.setFixedHeight(1)
+        layout.addWidget(divider)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_label, 1)
+        self._update_empty()
+
+    # -- filters and search
+
+    def set_filter(self, name: str) -> None:
+        """Show filter ``name`` (as if its chip was clicked)."""
+        self.filter_buttons[name].setChecked(True)
+        self.model.set_filter(name)
+
+    def _on_filters_id_clicked(self, button_id: int) -> None:
+        self.model.set_filter(FILTER_LABELS[button_id][0])
+
+    def _on_search_text_changed(self, text: str) -> None:
+        del text
+        self._search_timer.start()
+
+    def _on_search_timer_timeout(self) -> None:
+        self.model.set_query(self.search.text())
+
+    def apply_search_now(self) -> None:
+        """Apply the search text without waiting for the typing pause."""
+        self._search_timer.stop()
+        self._on_search_timer_timeout()
+
+    def _update_empty(self) -> None:
+        total = self.model.total
+        self.count_label.setText(str(total) if total else "")
+        empty = self.model.rowCount() == 0
+        if empty:
+            if self.model.query:
+                self.empty_label.setText("No conversations match your search.")
+            else:
+                label = dict(FILTER_LABELS).get(self.model.filter, "")
+                self.empty_label.setText(f"Nothing in “{label}”.\nNew conversations appear here as they arrive.")
+        self.empty_label.setVisible(empty)
+        self.view.setVisible(not empty)
+
+    # -- selection
+
+    def current_conversation_id(self) -> int:
+        """The selected conversation, 0 for none."""
+        index = self.view.currentIndex()
+        value = index.data(Roles.ID) if index.isValid() else None
+        return int(value) if value else 0
+
+    def select_conversation(self, conversation_id: int) -> bool:
+        """Select ``conversation_id`` if it is in the list; True when found."""
+        row = self.model.row_of(conversation_id)
+        if row is None:
+            return False
+        self.view.setCurrentIndex(self.model.index(row, 0))
+        self.view.scrollTo(self.model.index(row, 0))
+        return True
+
+    def move_selection(self, step: int) -> None:
+        """Select the next (step 1) or previous (step -1) conversation."""
+        rows = self.model.rowCount()
+        if not rows:
+            return
+        current = self.view.currentIndex().row() if self.view.currentIndex().isValid() else -1
+        target = min(max(current + step, 0), rows - 1)
+        if current < 0:
+            target = 0
+        if target == rows - 1 and self.model.canFetchMore(QModelIndex()):
+            self.model.fetchMore(QModelIndex())
+        self.view.setCurrentIndex(self.model.index(target, 0))
+
+    def _on_selection_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        del previous
+        if self.model.syncing:
+            # Rows moved or vanished under the selection (e.g. the open
+            # conversation was resolved): that is not the agent picking another.
+            return
+        value = current.data(Roles.ID) if current.isValid() else None
+        self._open_id = int(value) if value else 0
+        if self._open_id:
+            self.conversation_selected.emit(self._open_id)
+
+    def _on_model_refreshed(self) -> None:
+        """Keep the open conversation highlighted, wherever it moved."""
+        selection = self.view.selectionModel()
+        blocked = selection.blockSignals(True)
+        try:
+            row = self.model.row_of(self._open_id) if self._open_id else None
+            if row is None:
+                selection.clear()
+            else:
+                index = self.model.index(row, 0)
+                selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
+        finally:
+            selection.blockSignals(blocked)
+        self.view.viewport().update()
+
+    def set_open_conversation(self, conversation_id: int) -> None:
+        """Highlight ``conversation_id`` (opened from elsewhere) without re-emitting."""
+        self._open_id = conversation_id
+        self._on_model_refreshed()

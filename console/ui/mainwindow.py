@@ -1,0 +1,483 @@
+"""The console's main window: inbox, thread and visitor panes, wired to the core.
+
+The window owns the models and the :class:`~.bridge.CoreBridge`; it turns
+core changes into model refreshes and user actions into core calls. It does
+no I/O of its own: every action goes through the core, which queues it in
+the outbox first, so everything here works offline too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from frontdesk.console.core import (
+    AgentRow,
+    ConnectionState,
+    ConsoleCore,
+    CoreError,
+    Notification,
+    OfflineError,
+)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from .bridge import CoreBridge
+from .dialogs import HelpDialog, PreferencesDialog
+from .inbox import InboxPane
+from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
+from .notifications import Banner, Notifier, Sound
+from .preferences import Preferences
+from .settings_dialog import SettingsDialog
+from .statusbar import StatusBar
+from .tasks import asyncSlot, spawn
+from .theme import app_icon
+from .thread import ThreadPane
+from .visitor import VisitorPane
+
+__all__ = ["MainWindow"]
+
+_Key = QKeySequence | QKeySequence.StandardKey | str
+
+log = logging.getLogger("frontdesk.console.ui.window")
+
+
+class MainWindow(QMainWindow):
+    """Inbox (left), thread (centre), visitor details (right), status bar."""
+
+    #: The agent chose Sign out.
+    sign_out_requested = Signal()
+    #: The core ended the session (token revoked, agent disabled); carries the reason.
+    session_ended = Signal(str)
+    #: The window was closed (the app should shut down).
+    closed = Signal()
+
+    def __init__(
+        self,
+        core: ConsoleCore,
+        preferences: Preferences,
+        *,
+        use_tray: bool | None = None,
+        sound: Sound | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Frontdesk")
+        self.resize(1280, 800)
+        self.core = core
+        self.preferences = preferences
+        self._clock = clock
+        self._open_id = 0
+        self.settings_dialog: SettingsDialog | None = None
+
+        self.bridge = CoreBridge(self)
+        self.inbox_model = InboxModel(core, self, clock=clock)
+        self.thread_model = ThreadModel(core, self, clock=clock)
+        self.agents_model = AgentsModel(core, self)
+        self.history_model = VisitorConversationsModel(core, self, clock=clock)
+
+        self.inbox = InboxPane(self.inbox_model)
+        self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
+        self.visitor = VisitorPane(self.history_model, clock=clock)
+        self.banner = Banner()
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        self.splitter.addWidget(self.inbox)
+        self.splitter.addWidget(self.thread_pane)
+        self.splitter.addWidget(self.visitor)
+        self.inbox.setMinimumWidth(280)
+        self.visitor.setMinimumWidth(240)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([340, 640, 300])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.notifier = Notifier(
+            preferences, self.banner, self._is_on_screen, app_icon=app_icon(), sound=sound, use_tray=use_tray
+        )
+        self._build_actions()
+        self._connect()
+
+        self._minute = QTimer(self)
+        self._minute.setInterval(30_000)
+        self._minute.timeout.connect(self._on_minute_timeout)
+        self._minute.start()
+
+    # ------------------------------------------------------------------ setup
+
+    def _my_name(self) -> str | None:
+        me = self.core.me
+        return me.name if me is not None else None
+
+    def _action(self, text: str, slot: Callable[[], Any], *keys: _Key) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        A = self._action
+        self.next_action = A("Next conversation", lambda: self.inbox.move_selection(1), "Ctrl+Down", "Alt+Down")
+        self.prev_action = A("Previous conversation", lambda: self.inbox.move_selection(-1), "Ctrl+Up", "Alt+Up")
+        self.search_action = A("Search the inbox", self._focus_search, QKeySequence.StandardKey.Find)
+        self.filter_actions = [
+            A(f"Show {label}", self._filter_setter(name), f"Ctrl+{n + 1}")
+            for n, (name, label) in enumerate(FILTER_LABELS)
+        ]
+        self.resolve_action = A("Resolve or reopen", self._on_resolve_action, "Ctrl+E")
+        self.assign_me_action = A("Assign to me", self._on_assign_me_action, "Ctrl+I")
+        self.assign_action = A("Assign to…", self._on_assign_to_action, "Ctrl+Shift+A")
+        self.unassign_action = A("Unassign", self._on_unassign_action, "Ctrl+Shift+U")
+        self.reply_mode_action = A("Write a reply", lambda: self._compose(False), "Ctrl+R")
+        self.note_mode_action = A("Write a private note", lambda: self._compose(True), "Ctrl+Shift+N")
+        self.preferences_action = A("Preferences…", self.open_preferences, "Ctrl+,")
+        self.settings_action = A("Settings…", self.open_settings, "Ctrl+Shift+S")
+        self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
+        self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
+        self.sign_out_action = A("Sign out", self.sign_out_requested.emit)
+        self.quit_action = A("Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        menubar = self.menuBar()
+        file_menu = menubar.addMenu("&Frontdesk")
+        file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.sign_out_action)
+        file_menu.addAction(self.quit_action)
+        conv = menubar.addMenu("&Conversation")
+        for action in (self.next_action, self.prev_action, self.search_action):
+            conv.addAction(action)
+        filters = conv.addMenu("Filter")
+        for action in self.filter_actions:
+            filters.addAction(action)
+        conv.addSeparator()
+        for action in (self.resolve_action, self.assign_me_action, self.assign_action, self.unassign_action):
+            conv.addAction(action)
+        conv.addSeparator()
+        conv.addAction(self.reply_mode_action)
+        conv.addAction(self.note_mode_action)
+        help_menu = menubar.addMenu("&Help")
+        help_menu.addAction(self.help_action)
+        self.update_role()
+
+    def _filter_setter(self, name: str) -> Callable[[], None]:
+        return lambda: self.inbox.set_filter(name)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Every action with a keyboard shortcut, for the help dialog."""
+        return [a for a in self.actions() if a.shortcuts()]
+
+    def _connect(self) -> None:
+        s = self.bridge.signals
+        s.state_changed.connect(self._on_core_state_changed)
+        s.conversations_changed.connect(self._on_core_conversations_changed)
+        s.thread_changed.connect(self._on_core_thread_changed)
+        s.outbox_changed.connect(self.status.set_outbox_count)
+        s.agents_changed.connect(self.agents_model.refresh)
+        s.synced.connect(self.status.set_synced)
+        s.notification_raised.connect(self._on_core_notification_raised)
+        s.typing_changed.connect(self._on_core_typing_changed)
+        s.session_ended.connect(self.session_ended)
+        self.inbox.conversation_selected.connect(self.open_conversation)
+        self.visitor.conversation_selected.connect(self._on_visitor_conversation_selected)
+        self.banner.open_requested.connect(self._on_visitor_conversation_selected)
+        header = self.thread_pane.header
+        header.resolve_clicked.connect(self._on_resolve_action)
+        header.reopen_clicked.connect(self._on_resolve_action)
+        header.assign_me_clicked.connect(self._on_assign_me_action)
+        header.assign_requested.connect(self._on_header_assign_requested)
+        header.unassign_clicked.connect(self._on_unassign_action)
+        self.thread_pane.composer.submitted.connect(self._on_composer_submitted)
+        self.thread_pane.composer.typing_changed.connect(self._on_composer_typing_changed)
+        self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
+        self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
+        self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
+        self.preferences.changed.connect(self._on_preferences_changed)
+
+    def attach(self) -> None:
+        """Start listening to the core and show what the cache has right now."""
+        self.core.add_listener(self.bridge)
+        self.update_role()
+        self.inbox_model.reload()
+        self.agents_model.refresh()
+        self._on_core_state_changed(self.core.state)
+        self.status.set_outbox_count(self.core.outbox_count)
+        self.status.set_synced(self.core.last_synced_at)
+        self._update_unread()
+
+    def detach(self) -> None:
+        """Stop listening to the core (before it is stopped)."""
+        self.core.remove_listener(self.bridge)
+
+    def update_role(self) -> None:
+        """Show admin-only actions to admins only."""
+        me = self.core.me
+        admin = me is not None and me.is_admin
+        self.settings_action.setVisible(admin)
+        self.settings_action.setEnabled(admin)
+        if me is not None:
+            self.status.set_user(f"{me.name} · {'admin' if admin else 'agent'}")
+
+    # ------------------------------------------------------------------ core -> UI
+
+    def _on_core_state_changed(self, state: ConnectionState) -> None:
+        self.status.connection.set_state(state.value)
+
+    def _on_core_conversations_changed(self, ids: list[int]) -> None:
+        if ids:
+            self.inbox_model.refresh(ids)
+        else:
+            self.inbox_model.reload()
+        if self._open_id and (not ids or self._open_id in ids):
+            self._show_header()
+            self.history_model.refresh()
+        self._update_unread()
+
+    def _on_core_thread_changed(self, conversation_id: int) -> None:
+        self.thread_model.refresh(conversation_id)
+
+    def _on_core_notification_raised(self, notification: Notification) -> None:
+        self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)
+
+    def _on_core_typing_changed(self, conversation_id: int, is_typing: bool, who: object) -> None:
+        if conversation_id != self._open_id:
+            return
+        if not is_typing:
+            self.thread_pane.set_typing(None)
+            return
+        row = self._conversation()
+        name = str(who) if who else (row.visitor_name if row else "The visitor")
+        self.thread_pane.set_typing(f"{name} is typing…")
+
+    def _update_unread(self) -> None:
+        try:
+            unread = self.core.cache.unread_total()
+        except (RuntimeError, NotImplementedError):
+            unread = 0
+        self.notifier.set_unread(unread)
+        self.setWindowTitle(f"({unread}) Frontdesk" if unread else "Frontdesk")
+
+    def _on_minute_timeout(self) -> None:
+        self.inbox.view.viewport().update()  # relative times
+        self.visitor.tick()
+
+    def _on_preferences_changed(self, name: str) -> None:
+        log.debug("preference %s changed", name)
+
+    # ------------------------------------------------------------------ opening a conversation
+
+    def _is_on_screen(self, conversation_id: int) -> bool:
+        return conversation_id == self._open_id and self.isVisible() and self.isActiveWindow()
+
+    @property
+    def open_conversation_id(self) -> int:
+        """The conversation in the thread pane (0 for none)."""
+        return self._open_id
+
+    def _conversation(self) -> Any:
+        if not self._open_id:
+            return None
+        try:
+            return self.core.cache.conversation(self._open_id)
+        except RuntimeError:
+            return None
+
+    def _show_header(self) -> None:
+        row = self._conversation()
+        if row is not None:
+            self.thread_pane.header.set_conversation(row, self.core.me)
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show ``conversation_id`` in the thread and visitor panes."""
+        if not conversation_id:
+            return
+        previous = self._open_id
+        self._open_id = conversation_id
+        self.core.focused_conversation = conversation_id
+        if previous != conversation_id:
+            self.thread_pane.composer.edit.clear()
+            self.thread_pane.set_typing(None)
+        self.thread_model.set_conversation(conversation_id)
+        row = self._conversation()
+        self.thread_pane.set_has_conversation(True)
+        if row is not None:
+            self.thread_pane.header.set_conversation(row, self.core.me)
+            self.thread_pane.composer.set_visitor_name(row.visitor_name)
+            visitor = self.core.cache.visitor(row.visitor_id)
+            self.visitor.set_visitor(visitor, row.visitor_name)
+            self.history_model.set_visitor(row.visitor_id)
+            if self.core.state is ConnectionState.ONLINE:
+                spawn(self._refresh_visitor(row.visitor_id), name=f"visitor-{row.visitor_id}")
+            if row.unread:
+                spawn(self.core.mark_seen(conversation_id), name=f"seen-{conversation_id}")
+        self.inbox.set_open_conversation(conversation_id)
+        if self.banner.conversation_id == conversation_id:
+            self.banner.hide()
+
+    async def _refresh_visitor(self, visitor_id: int) -> None:
+        try:
+            await self.core.fetch_visitor(visitor_id)
+        except CoreError as exc:
+            log.debug("visitor refresh failed: %s", exc)
+            return
+        row = self._conversation()
+        if row is not None and row.visitor_id == visitor_id:
+            self.visitor.set_visitor(self.core.cache.visitor(visitor_id), row.visitor_name)
+            self.history_model.refresh()
+
+    def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
+        if not self.inbox.select_conversation(conversation_id):
+            self.open_conversation(conversation_id)
+
+    def _on_thread_older_requested(self) -> None:
+        model = self.thread_model
+        if model.loading or not model.has_older():
+            return
+        if model.load_older():
+            return
+        oldest = model.oldest_seq()
+        if self.core.state is not ConnectionState.ONLINE:
+            return
+        model.set_loading(True)
+        spawn(self._load_history(model.conversation_id, oldest), name="load-history")
+
+    async def _load_history(self, conversation_id: int, before_seq: int | None) -> None:
+        try:
+            await self.core.load_history(conversation_id, before_seq)
+        except (OfflineError, CoreError) as exc:
+            log.info("could not load older messages: %s", exc)
+        finally:
+            self.thread_model.set_loading(False)
+        self.thread_model.load_older()
+
+    # ------------------------------------------------------------------ actions
+
+    def _focus_search(self) -> None:
+        self.inbox.search.setFocus()
+        self.inbox.search.selectAll()
+
+    def _compose(self, note: bool) -> None:
+        if self._open_id:
+            self.thread_pane.composer.set_note_mode(note)
+            self.thread_pane.composer.edit.setFocus()
+
+    async def _run(self, what: str, coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await coro
+        except CoreError as exc:
+            log.warning("%s failed: %s", what, exc)
+            self.status.showMessage(f"Could not {what}: {exc}", 8000)
+
+    @asyncSlot()
+    async def _on_resolve_action(self) -> None:
+        row = self._conversation()
+        if row is None:
+            return
+        if row.status == "resolved":
+            await self._run("reopen", self.core.reopen(row.id))
+        else:
+            await self._run("resolve", self.core.resolve(row.id))
+
+    @asyncSlot()
+    async def _on_assign_me_action(self) -> None:
+        me = self.core.me
+        if self._open_id and me is not None:
+            await self._run("assign", self.core.assign(self._open_id, me.id))
+
+    def _on_assign_to_action(self) -> None:
+        if not self._open_id:
+            return
+        menu = QMenu(self)
+        self.thread_pane.header.fill_assign_menu(menu)
+        button = self.thread_pane.header.assign_button
+        menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+
+    @asyncSlot(int)
+    async def _on_header_assign_requested(self, agent_id: int) -> None:
+        if self._open_id:
+            await self._run("assign", self.core.assign(self._open_id, agent_id))
+
+    @asyncSlot()
+    async def _on_unassign_action(self) -> None:
+        if self._open_id:
+            await self._run("unassign", self.core.unassign(self._open_id))
+
+    @asyncSlot(str, bool)
+    async def _on_composer_submitted(self, body: str, is_note: bool) -> None:
+        if not self._open_id:
+            return
+        if is_note:
+            await self._run("add the note", self.core.note(self._open_id, body))
+        else:
+            await self._run("send the reply", self.core.reply(self._open_id, body))
+
+    def _on_composer_typing_changed(self, typing: bool) -> None:
+        if self._open_id and self.core.state is ConnectionState.ONLINE:
+            spawn(self.core.set_typing(self._open_id, typing), name="typing")
+
+    @asyncSlot(int)
+    async def _on_thread_retry_requested(self, outbox_id: int) -> None:
+        await self._run("retry", self.core.retry(outbox_id))
+
+    @asyncSlot(int)
+    async def _on_thread_discard_requested(self, outbox_id: int) -> None:
+        await self._run("discard", self.core.discard(outbox_id))
+
+    # ------------------------------------------------------------------ dialogs
+
+    def open_help(self) -> HelpDialog:
+        """Show the keyboard shortcuts."""
+        dialog = HelpDialog(self.shortcut_actions(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Show the agent's preferences."""
+        dialog = PreferencesDialog(self.preferences, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_settings(self) -> SettingsDialog | None:
+        """Show the admin settings dialog (admins only; None otherwise)."""
+        me: AgentRow | None = self.core.me
+        if me is None or not me.is_admin:
+            self.status.showMessage("Only admins can change settings.", 5000)
+            return None
+        if self.settings_dialog is None:
+            self.settings_dialog = SettingsDialog(self.core, self.agents_model, self)
+            self.settings_dialog.finished.connect(self._on_settings_dialog_finished)
+        self.settings_dialog.open()
+        self.settings_dialog.start_loading()
+        return self.settings_dialog
+
+    def _on_settings_dialog_finished(self, result: int) -> None:
+        del result
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()
+            self.settings_dialog = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.notifier.close()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,614 @@
+"""Qt item models over the core's cache (STYLE.md: manager -> model -> view).
+
+Each model reads the cache (``core.cache``) and, told by the
+:class:`~frontdesk.console.ui.bridge.CoreBridge` that something changed,
+re-reads just what it shows and emits *proper* row changes (insert, remove,
+move, dataChanged) computed by :func:`_sync_rows`, so views keep their
+selection and scroll position. Models never touch the network: lazy loading
+from the server goes through the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from frontdesk.console.core import AgentRow, Cache, ConversationRow, ThreadItem
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont
+
+from .formatting import day_label, local_datetime, one_line, relative_time
+
+__all__ = [
+    "FILTER_LABELS",
+    "AgentsModel",
+    "DayMarker",
+    "InboxModel",
+    "Roles",
+    "ThreadModel",
+    "VisitorConversationsModel",
+]
+
+log = logging.getLogger("frontdesk.console.ui.models")
+
+_Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+
+#: Inbox filter tabs: (cache filter, label). "All open" is every conversation
+#: waiting on an agent (status open), whoever it is assigned to.
+FILTER_LABELS: tuple[tuple[str, str], ...] = (
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("open", "All open"),
+    ("pending", "Pending"),
+    ("resolved", "Resolved"),
+)
+
+
+class Roles:
+    """Custom item data roles shared by models and delegates."""
+
+    ROW = Qt.ItemDataRole.UserRole + 1  #: the row object (ConversationRow, ThreadItem, ...)
+    ID = Qt.ItemDataRole.UserRole + 2  #: the row's id (conversation/agent id, thread key)
+    PREVIEW = Qt.ItemDataRole.UserRole + 3  #: one-line preview of the last message
+    TIME = Qt.ItemDataRole.UserRole + 4  #: short relative time / clock time
+    ASSIGNEE = Qt.ItemDataRole.UserRole + 5  #: assignee name or ""
+    UNREAD = Qt.ItemDataRole.UserRole + 6  #: unread count (int)
+    STATUS = Qt.ItemDataRole.UserRole + 7  #: open / pending / resolved
+    KIND = Qt.ItemDataRole.UserRole + 8  #: thread: visitor/agent/system/note/day
+    DELIVERY = Qt.ItemDataRole.UserRole + 9  #: thread: sent/pending/failed
+
+
+class CacheSource(Protocol):
+    """What the models need from the core: its cache and who is logged in."""
+
+    @property
+    def cache(self) -> Cache: ...
+
+    @property
+    def me(self) -> AgentRow | None: ...
+
+
+_Row = TypeVar("_Row")
+
+
+def _sync_rows(
+    model: QAbstractListModel | QAbstractTableModel,
+    rows: list[_Row],
+    new_rows: Sequence[_Row],
+    key: Callable[[_Row], Hashable],
+    last_column: int = 0,
+) -> None:
+    """Turn ``rows`` (the model's list, edited in place) into ``new_rows``,
+    emitting row removals, insertions, moves and dataChanged as it goes.
+
+    Keys must be unique within each list. Emitting granular changes (rather
+    than a reset) keeps the view's selection and scroll position.
+    """
+    new_keys = [key(r) for r in new_rows]
+    wanted = set(new_keys)
+    # 1. Remove rows that are gone, in contiguous blocks from the bottom up.
+    i = len(rows) - 1
+    while i >= 0:
+        if key(rows[i]) in wanted:
+            i -= 1
+            continue
+        j = i
+        while j > 0 and key(rows[j - 1]) not in wanted:
+            j -= 1
+        model.beginRemoveRows(_ROOT, j, i)
+        del rows[j : i + 1]
+        model.endRemoveRows()
+        i = j - 1
+    # 2. Walk the target order, inserting new rows (in blocks) and moving rows up.
+    target = 0
+    while target < len(new_rows):
+        k = new_keys[target]
+        if target < len(rows) and key(rows[target]) == k:
+            if rows[target] != new_rows[target]:
+                rows[target] = new_rows[target]
+                model.dataChanged.emit(model.index(target, 0), model.index(target, last_column))
+            target += 1
+            continue
+        present = {key(r): n for n, r in enumerate(rows)}
+        if k not in present:
+            end = target
+            while end + 1 < len(new_rows) and new_keys[end + 1] not in present:
+                end += 1
+            model.beginInsertRows(_ROOT, target, end)
+            rows[target:target] = new_rows[target : end + 1]
+            model.endInsertRows()
+            target = end + 1
+            continue
+        j = present[k]  # j > target: rows before target already match
+        model.beginMoveRows(_ROOT, j, j, _ROOT, target)
+        rows.pop(j)
+        rows.insert(target, new_rows[target])
+        model.endMoveRows()
+        model.dataChanged.emit(model.index(target, 0), model.index(target, last_column))
+        target += 1
+    assert len(rows) == len(new_rows)
+
+
+# ----------------------------------------------------------------------------- inbox
+
+
+class InboxModel(QAbstractListModel):
+    """The inbox: a filtered, searched page of conversations, newest first.
+
+    Pages in from the cache with ``canFetchMore``/``fetchMore`` as the view
+    scrolls. :meth:`refresh` re-reads the loaded window after a change.
+    """
+
+    PAGE = 50
+
+    #: The number of conversations matching the filter changed.
+    total_changed = Signal(int)
+    #: A refresh or reload finished (the rows may have moved).
+    refreshed = Signal()
+
+    def __init__(
+        self, source: CacheSource, parent: QObject | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._clock = clock
+        self._rows: list[ConversationRow] = []
+        self._total = 0
+        self._filter = "open"
+        self._query: str | None = None
+        #: True while rows are being changed (views ignore selection noise then).
+        self.syncing = False
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- state
+
+    @property
+    def filter(self) -> str:
+        """The cache filter shown (see :data:`FILTER_LABELS`)."""
+        return self._filter
+
+    @property
+    def query(self) -> str | None:
+        """The search text, or None."""
+        return self._query
+
+    @property
+    def total(self) -> int:
+        """How many conversations match the filter and search (loaded or not)."""
+        return self._total
+
+    def set_filter(self, name: str) -> None:
+        """Show conversations matching filter ``name``."""
+        if name != self._filter:
+            self._filter = name
+            self.reload()
+
+    def set_query(self, text: str) -> None:
+        """Search the cache for ``text`` (blank shows everything)."""
+        query = text.strip() or None
+        if query != self._query:
+            self._query = query
+            self.reload()
+
+    def _me(self) -> int | None:
+        me = self._source.me
+        return me.id if me is not None else None
+
+    def _read(self, limit: int) -> list[ConversationRow]:
+        try:
+            cache = self._source.cache
+        except RuntimeError:  # no session yet
+            return []
+        return cache.conversations(self._filter, self._query, self._me(), limit, 0)
+
+    def _count(self) -> int:
+        try:
+            cache = self._source.cache
+        except RuntimeError:
+            return 0
+        return cache.count_conversations(self._filter, self._query, self._me())
+
+    def reload(self) -> None:
+        """Start over from the first page (filter or search changed, or a reset)."""
+        self.syncing = True
+        try:
+            self.beginResetModel()
+            self._rows = self._read(self.PAGE)
+            self.endResetModel()
+        finally:
+            self.syncing = False
+        self._set_total(self._count())
+        self.refreshed.emit()
+
+    def refresh(self, ids: list[int] | None = None) -> None:
+        """Re-read the loaded window and apply the differences as row changes.
+
+        ``ids`` (the conversations that changed) is a hint only: order,
+        membership and counts can move for any change, so the window is re-read.
+        """
+        del ids
+        new_rows = self._read(max(self.PAGE, len(self._rows)))
+        self.syncing = True
+        try:
+            _sync_rows(self, self._rows, new_rows, lambda r: r.id)
+        finally:
+            self.syncing = False
+        self._set_total(self._count())
+        self.refreshed.emit()
+
+    def _set_total(self, total: int) -> None:
+        if total != self._total:
+            self._total = total
+            self.total_changed.emit(total)
+
+    def row_of(self, conversation_id: int) -> int | None:
+        """The row showing ``conversation_id``, if loaded."""
+        for n, row in enumerate(self._rows):
+            if row.id == conversation_id:
+                return n
+        return None
+
+    def conversation(self, row: int) -> ConversationRow | None:
+        """The conversation at ``row``."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    # -- Qt overrides
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: _Index) -> None:
+        if parent.isValid():
+            return
+        try:
+            cache = self._source.cache
+        except RuntimeError:
+            return
+        more = cache.conversations(self._filter, self._query, self._me(), self.PAGE, len(self._rows))
+        known = {r.id for r in self._rows}
+        more = [r for r in more if r.id not in known]
+        if not more:
+            self._set_total(len(self._rows))  # the cache shrank under us
+            return
+        self.beginInsertRows(_ROOT, len(self._rows), len(self._rows) + len(more) - 1)
+        self._rows.extend(more)
+        self.endInsertRows()
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.visitor_name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return one_line(row.preview, 300)
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold if row.unread else None
+        if role == Roles.ROW:
+            return row
+        if role == Roles.ID:
+            return row.id
+        if role == Roles.PREVIEW:
+            return one_line(row.preview)
+        if role == Roles.TIME:
+            return relative_time(row.last_activity, int(self._clock() * 1000))
+        if role == Roles.ASSIGNEE:
+            return row.assignee_name or ""
+        if role == Roles.UNREAD:
+            return row.unread
+        if role == Roles.STATUS:
+            return row.status
+        return None
+
+
+# ----------------------------------------------------------------------------- thread
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DayMarker:
+    """A day separator row in a thread."""
+
+    key: str
+    created_at: int
+    label: str
+
+
+ThreadRow = ThreadItem | DayMarker
+
+
+def _with_days(items: list[ThreadItem], now_ms: int) -> list[ThreadRow]:
+    rows: list[ThreadRow] = []
+    last_day = None
+    for item in items:
+        day = local_datetime(item.created_at).date()
+        if day != last_day:
+            rows.append(DayMarker(f"d{day.isoformat()}", item.created_at, day_label(item.created_at, now_ms)))
+            last_day = day
+        rows.append(item)
+    return rows
+
+
+class ThreadModel(QAbstractListModel):
+    """One conversation's thread with day separators, oldest first.
+
+    Shows the newest :attr:`PAGE` messages at first; :meth:`load_older`
+    (called by the view when scrolled to the top) widens the window from
+    the cache, and asks ``fetch_older`` (the core's ``load_history``) when the
+    cache has nothing older.
+    """
+
+    PAGE = 100
+
+    #: Older messages are being fetched from the server (True) or done (False).
+    loading_changed = Signal(bool)
+    #: The shown conversation changed; carries its id (0 for none).
+    conversation_changed = Signal(int)
+
+    def __init__(
+        self,
+        source: CacheSource,
+        parent: QObject | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._clock = clock
+        self._rows: list[ThreadRow] = []
+        self._conversation_id = 0
+        self._window = self.PAGE
+        self._loading = False
+
+    @property
+    def conversation_id(self) -> int:
+        """The conversation shown, 0 for none."""
+        return self._conversation_id
+
+    @property
+    def loading(self) -> bool:
+        """True while older messages are being fetched from the server."""
+        return self._loading
+
+    def set_loading(self, loading: bool) -> None:
+        """Mark a server fetch of older messages as running or done."""
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+    def _read(self) -> list[ThreadRow]:
+        if not self._conversation_id:
+            return []
+        try:
+            cache = self._source.cache
+        except RuntimeError:
+            return []
+        items = cache.thread(self._conversation_id, None, self._window)
+        return _with_days(items, int(self._clock() * 1000))
+
+    def set_conversation(self, conversation_id: int) -> None:
+        """Show ``conversation_id`` (0 clears)."""
+        if conversation_id == self._conversation_id:
+            return
+        self.beginResetModel()
+        self._conversation_id = conversation_id
+        self._window = self.PAGE
+        self._rows = self._read()
+        self.endResetModel()
+        self.set_loading(False)
+        self.conversation_changed.emit(conversation_id)
+
+    def refresh(self, conversation_id: int | None = None) -> None:
+        """Re-read the thread (when ``conversation_id`` is the shown one or None)."""
+        if conversation_id is not None and conversation_id != self._conversation_id:
+            return
+        _sync_rows(self, self._rows, self._read(), lambda r: r.key)
+
+    def oldest_seq(self) -> int | None:
+        """The smallest message seq shown (notes excluded), or None."""
+        seqs = [r.seq for r in self._rows if isinstance(r, ThreadItem) and r.kind != "note" and r.seq]
+        return min(seqs) if seqs else None
+
+    def message_count(self) -> int:
+        """How many stored messages are shown (not notes, markers or outbox items)."""
+        return sum(1 for r in self._rows if isinstance(r, ThreadItem) and r.kind != "note" and r.seq)
+
+    def has_older(self) -> bool:
+        """True when messages before the oldest shown one exist (cache or server)."""
+        oldest = self.oldest_seq()
+        return oldest is not None and oldest > 1
+
+    def load_older(self) -> bool:
+        """Widen the window by a page from the cache.
+
+        Returns True when rows were added; False means the cache has nothing
+        older, and the caller should fetch from the server (then call
+        :meth:`refresh`).
+        """
+        if not self.has_older():
+            return False
+        before = self.message_count()
+        self._window += self.PAGE
+        self.refresh()
+        return self.message_count() > before
+
+    def item(self, row: int) -> ThreadRow | None:
+        """The item at ``row``."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of_key(self, key: str) -> int | None:
+        """The row of the item with ``key``."""
+        for n, row in enumerate(self._rows):
+            if row.key == key:
+                return n
+        return None
+
+    # -- Qt overrides
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        row = self._rows[index.row()]
+        if isinstance(row, DayMarker):
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+            return None
+        row = self._rows[index.row()]
+        if isinstance(row, DayMarker):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return row.label
+            if role == Roles.KIND:
+                return "day"
+            if role in (Roles.ROW, Roles.ID):
+                return row if role == Roles.ROW else row.key
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.body
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.delivery == "failed":
+                return f"Not delivered: {row.error or 'rejected by the server'}"
+            return local_datetime(row.created_at).strftime("%A %d %B %Y, %H:%M:%S")
+        if role == Roles.ROW:
+            return row
+        if role == Roles.ID:
+            return row.key
+        if role == Roles.KIND:
+            return row.kind
+        if role == Roles.DELIVERY:
+            return row.delivery
+        if role == Roles.TIME:
+            return local_datetime(row.created_at).strftime("%H:%M")
+        return None
+
+
+# ----------------------------------------------------------------------------- agents
+
+
+class AgentsModel(QAbstractTableModel):
+    """The tenant's agents: name, email, role, status and presence."""
+
+    COLUMNS = ("Name", "Email", "Role", "Status", "Presence")
+
+    def __init__(self, source: CacheSource, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._rows: list[AgentRow] = []
+
+    def refresh(self) -> None:
+        """Re-read the agents from the cache."""
+        try:
+            agents = self._source.cache.agents()
+        except RuntimeError:
+            agents = []
+        _sync_rows(self, self._rows, agents, lambda a: a.id, len(self.COLUMNS) - 1)
+
+    def agents(self) -> list[AgentRow]:
+        """The agents shown, in order."""
+        return list(self._rows)
+
+    def agent(self, row: int) -> AgentRow | None:
+        """The agent at ``row``."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.COLUMNS)
+        ):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        agent = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                agent.name,
+                agent.email,
+                "Admin" if agent.role == "admin" else "Agent",
+                "Active" if agent.active else "Disabled",
+                "Online" if agent.online else "Offline",
+            )[col]
+        if role == Qt.ItemDataRole.ForegroundRole and not agent.active:
+            from PySide6.QtGui import QColor
+
+            return QColor("#98a2b3")
+        if role == Roles.ROW:
+            return agent
+        if role == Roles.ID:
+            return agent.id
+        return None
+
+
+class VisitorConversationsModel(QAbstractListModel):
+    """A visitor's conversations (for the details panel), newest first."""
+
+    def __init__(
+        self, source: CacheSource, parent: QObject | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._clock = clock
+        self._rows: list[ConversationRow] = []
+        self._visitor_id = 0
+
+    def set_visitor(self, visitor_id: int) -> None:
+        """Show ``visitor_id``'s conversations (0 clears)."""
+        self._visitor_id = visitor_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read from the cache."""
+        rows: list[ConversationRow] = []
+        if self._visitor_id:
+            try:
+                rows = self._source.cache.visitor_conversations(self._visitor_id)
+            except RuntimeError:
+                rows = []
+        _sync_rows(self, self._rows, rows, lambda r: r.id)
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            when = local_datetime(row.created_at).strftime("%d %b %Y")
+            return f"{when} · {row.status.capitalize()} · {one_line(row.preview, 60)}"
+        if role == Roles.ROW:
+            return row
+        if role == Roles.ID:
+            return row.id
+        return None

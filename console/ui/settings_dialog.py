@@ -1,0 +1,686 @@
+"""The admin settings dialog: widget, pre-chat form, hours, domains, agents.
+
+Only admins get here (the main window hides the action for plain agents, and
+the server refuses ``config.set`` from them anyway). Every field is checked
+locally first (:mod:`.validation`) and a problem is shown *next to the
+field*; the server's ``invalid`` error, which names the bad key, is shown
+the same way. Saving sends only the keys that changed (``config.set`` is a
+partial update); the server pushes ``config.updated`` to open widgets.
+Agents are added, disabled and re-roled at once, through their own calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from frontdesk.console.core import AgentRow, OfflineError, ServerError
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .models import AgentsModel
+from .tasks import asyncSlot, spawn
+from .validation import (
+    DAYS,
+    format_ranges,
+    parse_ranges,
+    timezones,
+    validate_color,
+    validate_email,
+    validate_host,
+    validate_length,
+    validate_timezone,
+)
+
+__all__ = ["AdminApi", "SettingsDialog"]
+
+log = logging.getLogger("frontdesk.console.ui.settings")
+
+
+class AdminApi(Protocol):
+    """The core calls the dialog uses (all online-only)."""
+
+    async def get_config(self) -> dict[str, Any]: ...
+    async def set_config(self, partial: dict[str, Any]) -> dict[str, Any]: ...
+    async def list_agents(self) -> list[AgentRow]: ...
+    async def add_agent(
+        self, email: str, name: str, role: str = "agent", password: str | None = None
+    ) -> tuple[AgentRow, str]: ...
+    async def update_agent(self, agent_id: int, **changes: Any) -> AgentRow: ...
+
+
+#: Keys edited by this dialog, in the order errors are looked for.
+KEYS = (
+    "business_name",
+    "color",
+    "position",
+    "greeting",
+    "launcher_label",
+    "away_message",
+    "sound",
+    "prechat",
+    "business_hours",
+    "allowed_origins",
+    "require_identity",
+)
+
+_TEXT_LIMITS = {"business_name": 80, "greeting": 500, "launcher_label": 40, "away_message": 500}
+
+
+def _plain(text: str = "", name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def _error_label() -> QLabel:
+    label = _plain("", "fieldError")
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def _with_error(widget: QWidget, error: QLabel, hint: str = "") -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(3)
+    layout.addWidget(widget)
+    if hint:
+        layout.addWidget(_plain(hint, "hint"))
+    layout.addWidget(error)
+    return box
+
+
+def _page(inner: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(inner)
+    return area
+
+
+class SettingsDialog(QDialog):
+    """Tabs: Widget appearance, Pre-chat form, Business hours, Allowed domains, Agents."""
+
+    #: The server accepted a save; carries the full new config.
+    saved = Signal(dict)
+    #: Loading finished (successfully or not).
+    loaded = Signal()
+
+    def __init__(self, api: AdminApi, agents: AgentsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings — Frontdesk")
+        self.resize(720, 600)
+        self._api = api
+        self.agents_model = agents
+        self._config: dict[str, Any] = {}
+        #: Error label per key ("business_hours.mon" for a weekday).
+        self.errors: dict[str, QLabel] = {}
+        self._tab_of: dict[str, int] = {}
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(_page(self._build_widget_tab()), "Widget appearance")
+        self.tabs.addTab(_page(self._build_prechat_tab()), "Pre-chat form")
+        self.tabs.addTab(_page(self._build_hours_tab()), "Business hours")
+        self.tabs.addTab(_page(self._build_domains_tab()), "Allowed domains")
+        self.tabs.addTab(self._build_agents_tab(), "Agents")
+
+        self.status_label = _plain("", "dialogStatus")
+        self.status_label.setWordWrap(True)
+        self.save_button = QPushButton("Save changes")
+        self.save_button.setObjectName("primary")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status_label, 1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 16)
+        layout.setSpacing(14)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(buttons)
+        self._set_editable(False)
+
+    # ------------------------------------------------------------------ tabs
+
+    def _register(self, key: str, tab: int) -> QLabel:
+        label = _error_label()
+        self.errors[key] = label
+        self._tab_of[key] = tab
+        return label
+
+    def _build_widget_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setContentsMargins(18, 18, 18, 18)
+        form.setVerticalSpacing(14)
+        form.setHorizontalSpacing(16)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.business_name_edit = QLineEdit()
+        self.color_edit = QLineEdit()
+        self.color_edit.setMaximumWidth(120)
+        self.color_edit.setPlaceholderText("#2563eb")
+        self.color_swatch = QPushButton("")
+        self.color_swatch.setObjectName("colorSwatch")
+        self.color_swatch.setFixedSize(32, 28)
+        self.color_swatch.setToolTip("Pick a colour")
+        self.color_swatch.clicked.connect(self._on_color_swatch_clicked)
+        self.color_edit.textChanged.connect(self._on_color_edit_text_changed)
+        color_row = QWidget()
+        row_layout = QHBoxLayout(color_row)
+        row_layout.setContentsMargins(0, 0, 0, 0)
+        row_layout.addWidget(self.color_swatch)
+        row_layout.addWidget(self.color_edit)
+        row_layout.addStretch(1)
+        self.position_combo = QComboBox()
+        self.position_combo.addItem("Bottom right", "right")
+        self.position_combo.addItem("Bottom left", "left")
+        self.greeting_edit = QPlainTextEdit()
+        self.greeting_edit.setFixedHeight(64)
+        self.launcher_label_edit = QLineEdit()
+        self.away_message_edit = QPlainTextEdit()
+        self.away_message_edit.setFixedHeight(64)
+        self.sound_check = QCheckBox("Play a sound in the widget on new agent messages")
+        form.addRow("Business name", _with_error(self.business_name_edit, self._register("business_name", 0)))
+        form.addRow("Colour", _with_error(color_row, self._register("color", 0)))
+        form.addRow("Position", _with_error(self.position_combo, self._register("position", 0)))
+        form.addRow(
+            "Greeting",
+            _with_error(self.greeting_edit, self._register("greeting", 0), "The first message visitors see."),
+        )
+        form.addRow(
+            "Launcher label",
+            _with_error(self.launcher_label_edit, self._register("launcher_label", 0), "Read by screen readers."),
+        )
+        form.addRow(
+            "Away message",
+            _with_error(
+                self.away_message_edit,
+                self._register("away_message", 0),
+                "Shown when no agent is online or outside business hours.",
+            ),
+        )
+        form.addRow("", _with_error(self.sound_check, self._register("sound", 0)))
+        return page
+
+    def _build_prechat_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(18, 18, 18, 18)
+        layout.setSpacing(12)
+        self.prechat_enabled = QCheckBox("Ask visitors a few questions before the chat starts")
+        layout.addWidget(self.prechat_enabled)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(24)
+        grid.setVerticalSpacing(10)
+        grid.addWidget(_plain("Field", "fieldName"), 0, 0)
+        grid.addWidget(_plain("Ask", "fieldName"), 0, 1)
+        grid.addWidget(_plain("Required", "fieldName"), 0, 2)
+        self.prechat_fields: dict[str, tuple[QCheckBox, QCheckBox]] = {}
+        for row, (name, title) in enumerate((("name", "Name"), ("email", "Email")), start=1):
+            ask, required = QCheckBox(), QCheckBox()
+            ask.toggled.connect(required.setEnabled)
+            self.prechat_fields[name] = (ask, required)
+            grid.addWidget(_plain(title), row, 0)
+            grid.addWidget(ask, row, 1)
+            grid.addWidget(required, row, 2)
+        grid.setColumnStretch(3, 1)
+        layout.addLayout(grid)
+        layout.addWidget(self._register("prechat", 1))
+        layout.addStretch(1)
+        return page
+
+    def _build_hours_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(18, 18, 18, 18)
+        layout.setSpacing(12)
+        self.hours_enabled = QCheckBox("Show the away message outside these hours")
+        layout.addWidget(self.hours_enabled)
+        self.timezone_combo = QComboBox()
+        self.timezone_combo.setEditable(True)
+        self.timezone_combo.addItems(timezones())
+        self.timezone_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        completer = QCompleter(timezones(), self.timezone_combo)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.timezone_combo.setCompleter(completer)
+        form = QFormLayout()
+        form.setVerticalSpacing(10)
+        form.setHorizontalSpacing(16)
+        form.addRow("Time zone", _with_error(self.timezone_combo, self._register("business_hours", 2)))
+        self.day_edits: dict[str, QLineEdit] = {}
+        for key, title in DAYS:
+            edit = QLineEdit()
+            edit.setPlaceholderText("Closed")
+            self.day_edits[key] = edit
+            form.addRow(title, _with_error(edit, self._register(f"business_hours.{key}", 2)))
+        layout.addLayout(form)
+        layout.addWidget(
+            _plain("Hours like 09:00-17:00; several ranges separated by commas. Empty means closed.", "hint")
+        )
+        layout.addStretch(1)
+        return page
+
+    def _build_domains_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(18, 18, 18, 18)
+        layout.setSpacing(10)
+        layout.addWidget(
+            _plain(
+                "The widget only connects from these sites. Each entry is a host (example.com) or "
+                "host:port (localhost:8080), matched exactly.",
+                "hint",
+            )
+        )
+        self.domains_list = QListWidget()
+        self.domains_list.setObjectName("domainsList")
+        self.domains_list.setMinimumHeight(160)
+        self.domain_edit = QLineEdit()
+        self.domain_edit.setPlaceholderText("example.com")
+        self.domain_edit.returnPressed.connect(self._on_add_domain_button_clicked)
+        self.add_domain_button = QPushButton("Add")
+        self.add_domain_button.clicked.connect(self._on_add_domain_button_clicked)
+        self.remove_domain_button = QPushButton("Remove selected")
+        self.remove_domain_button.clicked.connect(self._on_remove_domain_button_clicked)
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.domain_edit, 1)
+        add_row.addWidget(self.add_domain_button)
+        add_row.addWidget(self.remove_domain_button)
+        layout.addWidget(self.domains_list, 1)
+        layout.addLayout(add_row)
+        layout.addWidget(self._register("allowed_origins", 3))
+        self.require_identity_check = QCheckBox("Require identity verification (signed user ids) to send messages")
+        layout.addWidget(self.require_identity_check)
+        layout.addWidget(self._register("require_identity", 3))
+        return page
+
+    def _build_agents_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(18, 18, 18, 18)
+        layout.setSpacing(10)
+        self.agents_view = QTableView()
+        self.agents_view.setObjectName("agentsTable")
+        self.agents_view.setModel(self.agents_model)
+        self.agents_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.agents_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.agents_view.verticalHeader().hide()
+        self.agents_view.setShowGrid(False)
+        self.agents_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.agents_view.selectionModel().currentRowChanged.connect(self._on_agents_current_row_changed)
+        self.toggle_active_button = QPushButton("Disable")
+        self.toggle_active_button.clicked.connect(self._on_toggle_active_button_clicked)
+        self.toggle_role_button = QPushButton("Make admin")
+        self.toggle_role_button.clicked.connect(self._on_toggle_role_button_clicked)
+        for button in (self.toggle_active_button, self.toggle_role_button):
+            button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.toggle_role_button)
+        row.addWidget(self.toggle_active_button)
+        layout.addWidget(self.agents_view, 1)
+        layout.addLayout(row)
+
+        add_box = QFrame()
+        add_box.setObjectName("card")
+        add = QGridLayout(add_box)
+        add.setContentsMargins(14, 12, 14, 12)
+        add.setHorizontalSpacing(10)
+        add.addWidget(_plain("Add an agent", "sectionTitle"), 0, 0, 1, 4)
+        self.new_agent_email = QLineEdit()
+        self.new_agent_email.setPlaceholderText("Email")
+        self.new_agent_name = QLineEdit()
+        self.new_agent_name.setPlaceholderText("Name")
+        self.new_agent_role = QComboBox()
+        self.new_agent_role.addItem("Agent", "agent")
+        self.new_agent_role.addItem("Admin", "admin")
+        self.add_agent_button = QPushButton("Add agent")
+        self.add_agent_button.clicked.connect(self._on_add_agent_button_clicked)
+        add.addWidget(self.new_agent_email, 1, 0)
+        add.addWidget(self.new_agent_name, 1, 1)
+        add.addWidget(self.new_agent_role, 1, 2)
+        add.addWidget(self.add_agent_button, 1, 3)
+        add.setColumnStretch(0, 3)
+        add.setColumnStretch(1, 2)
+        self.agent_error = _error_label()
+        self.new_password_label = _plain("", "newPassword")
+        self.new_password_label.setWordWrap(True)
+        self.new_password_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.new_password_label.hide()
+        add.addWidget(self.agent_error, 2, 0, 1, 4)
+        add.addWidget(self.new_password_label, 3, 0, 1, 4)
+        layout.addWidget(add_box)
+        return page
+
+    # ------------------------------------------------------------------ loading
+
+    def _set_editable(self, editable: bool) -> None:
+        for n in range(4):
+            page = self.tabs.widget(n)
+            if page is not None:
+                page.setEnabled(editable)
+        self.save_button.setEnabled(editable)
+
+    def start_loading(self) -> None:
+        """Load the config and agents in the background (see :meth:`load`)."""
+        spawn(self.load(), name="settings-load")
+
+    async def load(self) -> None:
+        """Fetch the config and agents from the server and fill the form."""
+        self.status_label.setText("Loading…")
+        try:
+            config = await self._api.get_config()
+        except OfflineError:
+            self.status_label.setText("You're offline. Settings can be changed once the console reconnects.")
+            self.loaded.emit()
+            return
+        except ServerError as exc:
+            self.status_label.setText(f"The server refused: {exc.message}")
+            self.loaded.emit()
+            return
+        self.set_config(config)
+        self.status_label.setText("")
+        try:
+            await self._api.list_agents()
+        except (OfflineError, ServerError) as exc:
+            log.info("could not refresh agents: %s", exc)
+        self.agents_model.refresh()
+        self.loaded.emit()
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        """Fill the form from a full config and make it editable."""
+        self._config = dict(config)
+        self.business_name_edit.setText(str(config.get("business_name") or ""))
+        self.color_edit.setText(str(config.get("color") or "#2563eb"))
+        index = self.position_combo.findData(config.get("position", "right"))
+        self.position_combo.setCurrentIndex(max(index, 0))
+        self.greeting_edit.setPlainText(str(config.get("greeting") or ""))
+        self.launcher_label_edit.setText(str(config.get("launcher_label") or ""))
+        self.away_message_edit.setPlainText(str(config.get("away_message") or ""))
+        self.sound_check.setChecked(bool(config.get("sound", True)))
+        prechat = config.get("prechat") or {}
+        self.prechat_enabled.setChecked(bool(prechat.get("enabled")))
+        fields = {f.get("name"): f for f in prechat.get("fields", []) if isinstance(f, dict)}
+        for name, (ask, required) in self.prechat_fields.items():
+            ask.setChecked(name in fields)
+            required.setChecked(bool(fields.get(name, {}).get("required")))
+            required.setEnabled(ask.isChecked())
+        hours = config.get("business_hours") or {}
+        self.hours_enabled.setChecked(bool(hours.get("enabled")))
+        self.timezone_combo.setCurrentText(str(hours.get("timezone") or "UTC"))
+        days = hours.get("days") or {}
+        for key, edit in self.day_edits.items():
+            edit.setText(format_ranges(days.get(key)))
+        self.domains_list.clear()
+        for host in config.get("allowed_origins") or []:
+            self.domains_list.addItem(str(host))
+        self.require_identity_check.setChecked(bool(config.get("require_identity")))
+        self._clear_errors()
+        self._set_editable(True)
+
+    # ------------------------------------------------------------------ reading the form
+
+    def _clear_errors(self) -> None:
+        for label in self.errors.values():
+            label.clear()
+            label.hide()
+
+    def show_error(self, key: str, message: str) -> None:
+        """Show ``message`` next to the field of config key ``key`` and go to its tab."""
+        label = self.errors.get(key) or self.errors.get(key.split(".")[0])
+        if label is None:
+            self.status_label.setText(message)
+            return
+        label.setText(message)
+        label.show()
+        tab = self._tab_of.get(key, self._tab_of.get(key.split(".")[0], 0))
+        self.tabs.setCurrentIndex(tab)
+
+    def error_text(self, key: str) -> str:
+        """The error shown for ``key`` (``""`` when none)."""
+        label = self.errors[key]
+        return label.text() if not label.isHidden() else ""
+
+    def form_values(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The form as config values, and the problems found (key -> message)."""
+        values: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        texts = {
+            "business_name": self.business_name_edit.text(),
+            "greeting": self.greeting_edit.toPlainText(),
+            "launcher_label": self.launcher_label_edit.text(),
+            "away_message": self.away_message_edit.toPlainText(),
+        }
+        for key, text in texts.items():
+            problem = validate_length(text, _TEXT_LIMITS[key], required=key != "away_message")
+            if problem:
+                problems[key] = problem
+            values[key] = text.strip()
+        color = self.color_edit.text().strip()
+        problem = validate_color(color)
+        if problem:
+            problems["color"] = problem
+        values["color"] = color.lower()
+        values["position"] = self.position_combo.currentData()
+        values["sound"] = self.sound_check.isChecked()
+        fields = [
+            {"name": name, "required": required.isChecked()}
+            for name, (ask, required) in self.prechat_fields.items()
+            if ask.isChecked()
+        ]
+        if self.prechat_enabled.isChecked() and not fields:
+            problems["prechat"] = "Ask at least one question, or switch the pre-chat form off."
+        values["prechat"] = {"enabled": self.prechat_enabled.isChecked(), "fields": fields}
+        timezone = self.timezone_combo.currentText().strip()
+        problem = validate_timezone(timezone)
+        if problem:
+            problems["business_hours"] = problem
+        days: dict[str, list[list[str]]] = {}
+        for key, edit in self.day_edits.items():
+            ranges, problem = parse_ranges(edit.text())
+            if problem:
+                problems[f"business_hours.{key}"] = problem
+            elif ranges:
+                days[key] = ranges
+        if (
+            self.hours_enabled.isChecked()
+            and not days
+            and not problems.keys() & {f"business_hours.{k}" for k, _ in DAYS}
+        ):
+            problems["business_hours"] = "Add opening hours for at least one day, or switch business hours off."
+        values["business_hours"] = {"enabled": self.hours_enabled.isChecked(), "timezone": timezone, "days": days}
+        values["allowed_origins"] = [self.domains_list.item(n).text() for n in range(self.domains_list.count())]
+        values["require_identity"] = self.require_identity_check.isChecked()
+        return values, problems
+
+    def changes(self) -> dict[str, Any]:
+        """The config keys whose form value differs from the loaded config."""
+        values, _ = self.form_values()
+        return {k: v for k, v in values.items() if self._config.get(k) != v}
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_color_edit_text_changed(self, text: str) -> None:
+        color = text.strip() if validate_color(text) is None else "#ffffff"
+        self.color_swatch.setStyleSheet(f"background: {color}; border: 1px solid #d0d5dd; border-radius: 6px;")
+
+    def _on_color_swatch_clicked(self) -> None:
+        dialog = QColorDialog(QColor(self.color_edit.text().strip() or "#2563eb"), self)
+        dialog.setOption(QColorDialog.ColorDialogOption.DontUseNativeDialog, True)
+        dialog.colorSelected.connect(lambda c: self.color_edit.setText(c.name()))
+        dialog.open()
+
+    def _on_add_domain_button_clicked(self) -> None:
+        entry = self.domain_edit.text().strip().lower()
+        problem = validate_host(entry)
+        existing = [self.domains_list.item(n).text() for n in range(self.domains_list.count())]
+        if problem is None and entry in existing:
+            problem = f"{entry} is already in the list."
+        label = self.errors["allowed_origins"]
+        if problem:
+            label.setText(problem)
+            label.show()
+            self.domain_edit.setFocus()
+            return
+        label.hide()
+        self.domains_list.addItem(entry)
+        self.domain_edit.clear()
+
+    def _on_remove_domain_button_clicked(self) -> None:
+        for item in self.domains_list.selectedItems():
+            self.domains_list.takeItem(self.domains_list.row(item))
+
+    @asyncSlot()
+    async def _on_save_button_clicked(self) -> None:
+        await self.save()
+
+    async def save(self) -> bool:
+        """Validate, then send the changed keys. True when saved (or nothing changed)."""
+        self._clear_errors()
+        values, problems = self.form_values()
+        if problems:
+            for key in KEYS_AND_DAYS:
+                if key in problems:
+                    self.show_error(key, problems[key])
+            first = next(k for k in KEYS_AND_DAYS if k in problems)
+            self.tabs.setCurrentIndex(self._tab_of.get(first, 0))
+            self.status_label.setText("Fix the highlighted fields, then save again.")
+            return False
+        partial = {k: v for k, v in values.items() if self._config.get(k) != v}
+        if not partial:
+            self.status_label.setText("No changes to save.")
+            return True
+        self.save_button.setEnabled(False)
+        self.status_label.setText("Saving…")
+        try:
+            config = await self._api.set_config(partial)
+        except OfflineError:
+            self.status_label.setText("You're offline: settings were not saved.")
+            return False
+        except ServerError as exc:
+            bad_key = next((k for k in KEYS if k in exc.message), None)
+            if exc.code == "invalid" and bad_key is not None:
+                self.show_error(bad_key, exc.message)
+                self.status_label.setText("The server did not accept a field.")
+            elif exc.code == "forbidden":
+                self.status_label.setText("Only admins can change settings.")
+            else:
+                self.status_label.setText(f"Not saved: {exc.message}")
+            return False
+        finally:
+            self.save_button.setEnabled(True)
+        self.set_config(config)
+        self.status_label.setText("Saved. Open widgets update right away.")
+        self.saved.emit(config)
+        return True
+
+    # -- agents
+
+    def _selected_agent(self) -> AgentRow | None:
+        index = self.agents_view.currentIndex()
+        return self.agents_model.agent(index.row()) if index.isValid() else None
+
+    def _on_agents_current_row_changed(self, *args: object) -> None:
+        del args
+        agent = self._selected_agent()
+        for button in (self.toggle_active_button, self.toggle_role_button):
+            button.setEnabled(agent is not None)
+        if agent is not None:
+            self.toggle_active_button.setText("Disable" if agent.active else "Enable")
+            self.toggle_role_button.setText("Make agent" if agent.role == "admin" else "Make admin")
+
+    def _show_agent_error(self, text: str) -> None:
+        self.agent_error.setText(text)
+        self.agent_error.setVisible(bool(text))
+
+    async def _update_agent(self, agent: AgentRow, **changes: Any) -> None:
+        self._show_agent_error("")
+        try:
+            await self._api.update_agent(agent.id, **changes)
+        except (OfflineError, ServerError) as exc:
+            self._show_agent_error(f"Could not update {agent.name}: {exc.message}")
+            return
+        self.agents_model.refresh()
+        self._on_agents_current_row_changed()
+
+    @asyncSlot()
+    async def _on_toggle_active_button_clicked(self) -> None:
+        agent = self._selected_agent()
+        if agent is not None:
+            await self._update_agent(agent, active=not agent.active)
+
+    @asyncSlot()
+    async def _on_toggle_role_button_clicked(self) -> None:
+        agent = self._selected_agent()
+        if agent is not None:
+            await self._update_agent(agent, role="agent" if agent.role == "admin" else "admin")
+
+    @asyncSlot()
+    async def _on_add_agent_button_clicked(self) -> None:
+        await self.add_agent()
+
+    async def add_agent(self) -> bool:
+        """Add the agent typed into the Add row; show their password once."""
+        email = self.new_agent_email.text().strip()
+        name = self.new_agent_name.text().strip()
+        problem = validate_email(email) or (None if name else "Enter the agent's name.")
+        self.new_password_label.hide()
+        if problem:
+            self._show_agent_error(problem)
+            return False
+        self._show_agent_error("")
+        try:
+            agent, password = await self._api.add_agent(email, name, str(self.new_agent_role.currentData()))
+        except (OfflineError, ServerError) as exc:
+            self._show_agent_error(f"Could not add {email}: {exc.message}")
+            return False
+        self.new_agent_email.clear()
+        self.new_agent_name.clear()
+        self.new_password_label.setText(
+            f"{agent.name} can sign in as {agent.email} with the password: {password}\n"
+            "Copy it now: it is shown only once."
+        )
+        self.new_password_label.show()
+        self.agents_model.refresh()
+        return True
+
+
+#: Every error key in tab order, weekdays included.
+KEYS_AND_DAYS: tuple[str, ...] = (
+    *KEYS[:9],
+    *(f"business_hours.{k}" for k, _ in DAYS),
+    *KEYS[9:],
+)

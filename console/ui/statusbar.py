@@ -1,0 +1,118 @@
+"""The status bar: connection state, pending outbox items and last sync time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
+
+__all__ = ["ConnectionIndicator", "StatusBar"]
+
+#: Connection state name -> (label, colour of the dot).
+_STATES: dict[str, tuple[str, str]] = {
+    "online": ("Online", "#12b76a"),
+    "connecting": ("Connecting…", "#f5a524"),
+    "offline": ("Offline", "#f04438"),
+}
+
+
+def _plain_label(text: str = "", name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+class ConnectionIndicator(QWidget):
+    """A coloured dot and a word: Online (green), Connecting (yellow), Offline (red)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._dot = _plain_label("●", "connectionDot")
+        self._text = _plain_label("", "connectionText")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self._dot)
+        layout.addWidget(self._text)
+        self._state = ""
+        self.set_state("offline")
+
+    @property
+    def state(self) -> str:
+        """The shown state's name: ``online``, ``connecting`` or ``offline``."""
+        return self._state
+
+    @property
+    def text(self) -> str:
+        """The word shown next to the dot."""
+        return self._text.text()
+
+    @property
+    def colour(self) -> str:
+        """The dot's colour, ``#rrggbb``."""
+        return _STATES[self._state][1]
+
+    def set_state(self, state: str) -> None:
+        """Show ``state`` (``online``, ``connecting`` or ``offline``)."""
+        label, colour = _STATES[state]
+        self._state = state
+        self._text.setText(label)
+        self._dot.setStyleSheet(f"color: {colour};")
+        self.setToolTip(
+            {
+                "online": "Connected to the server; changes sync live.",
+                "connecting": "Connecting to the server…",
+                "offline": "Not connected. You can keep working: changes are queued and sent on reconnect.",
+            }[state]
+        )
+
+
+class StatusBar(QStatusBar):
+    """The window's status bar: connection, outbox count and last sync."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeGripEnabled(False)
+        self.connection = ConnectionIndicator(self)
+        self._outbox = _plain_label("", "outboxLabel")
+        self._synced = _plain_label("", "syncedLabel")
+        self._user = _plain_label("", "userLabel")
+        self.addWidget(self.connection)
+        self.addWidget(self._outbox)
+        self.addPermanentWidget(self._user)
+        self.addPermanentWidget(self._synced)
+        self.set_outbox_count(0)
+        self.set_synced(None)
+
+    @property
+    def outbox_text(self) -> str:
+        """What the outbox label says (empty when nothing is pending)."""
+        return self._outbox.text()
+
+    @property
+    def synced_text(self) -> str:
+        """What the sync label says."""
+        return self._synced.text()
+
+    def set_outbox_count(self, count: int) -> None:
+        """Show how many actions wait in the outbox."""
+        if count:
+            self._outbox.setText(f"{count} pending" if count != 1 else "1 pending")
+            self._outbox.setToolTip("Actions waiting to be sent to the server, in order.")
+        else:
+            self._outbox.setText("")
+        self._outbox.setVisible(bool(count))
+
+    def set_synced(self, at: float | None) -> None:
+        """Show the last sync time (unix seconds), or that it never synced."""
+        if at is None:
+            self._synced.setText("not synced yet")
+        else:
+            self._synced.setText("synced " + dt.datetime.fromtimestamp(at).strftime("%H:%M:%S"))
+
+    def set_user(self, text: str) -> None:
+        """Who is logged in, e.g. ``Ada · admin``."""
+        self._user.setText(text)
