@@ -201,10 +201,14 @@ def validate_host_entry(entry: Any) -> str:
         raise ConfigError("allowed_origins", "each entry must be a host name like example.com")
     text = entry.strip().lower()
     if "://" in text:
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError:
+            raise ConfigError("allowed_origins", f"{entry!r} is not a valid origin") from None
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
             raise ConfigError("allowed_origins", f"{entry!r} is not a host name or an http(s) origin")
-        text = parts.hostname + (f":{parts.port}" if parts.port else "")
+        text = parts.hostname + (f":{port}" if port else "")
     text = text.rstrip(".")
     if not _HOST.match(text):
         raise ConfigError("allowed_origins", f"{entry!r} is not a valid host name (example.com or localhost:8080)")

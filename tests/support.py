@@ -306,8 +306,7 @@ class WsClient:
     async def wait_closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str | None]:
         """Wait for the server to close the socket; (code, reason)."""
         await asyncio.wait_for(self.closed, timeout)
-        rcvd = self.ws.close_rcvd
-        return (rcvd.code, rcvd.reason) if rcvd else (None, None)
+        return self.ws.close_code, self.ws.close_reason
 
 
 def uuid_like(text: str) -> bool:
