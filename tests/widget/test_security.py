@@ -121,9 +121,9 @@ def test_shadow_dom_keeps_styles_apart(
     launcher_bg = widget.launcher.evaluate("e => getComputedStyle(e).backgroundColor")
     assert launcher_bg == "rgb(37, 99, 235)"
     # The widget's rules (.l, .bt) never reach the host page's elements of the same class.
-    host_l = page.locator("p.l")
+    host_l = page.locator("main > p.l")
     assert host_l.evaluate("e => getComputedStyle(e).position") == "static"
-    assert page.locator("button.bt").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 0, 0)"
+    assert page.locator("main > button.bt").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 0, 0)"
 
 
 def test_frames_sent_by_the_widget_follow_the_protocol(page: Page, server: RunningServer, agent: Agent) -> None:
