@@ -92,6 +92,14 @@ class Recorder(CoreListenerBase):
         self.ended.append(reason)
 
 
+class FakeKeyring(MemoryTokenStore):
+    """A token store that behaves like a working OS keyring (tokens survive
+    a core restart within the test)."""
+
+    def available(self) -> bool:
+        return True
+
+
 def fast_backoff() -> Backoff:
     """Reconnect quickly in tests (a restarted server is back within a second)."""
     return Backoff(initial=0.05, maximum=0.3)
@@ -99,7 +107,7 @@ def fast_backoff() -> Backoff:
 
 def make_core(server: RunningServer, data_dir: Path, store: TokenStore | None = None) -> tuple[ConsoleCore, Recorder]:
     """A core for ``server`` with its cache under ``data_dir``, and a recorder."""
-    core = ConsoleCore(server.http_url, data_dir, store or MemoryTokenStore(), backoff=fast_backoff())
+    core = ConsoleCore(server.http_url, data_dir, store or FakeKeyring(), backoff=fast_backoff())
     recorder = Recorder()
     core.add_listener(recorder)
     return core, recorder
@@ -121,3 +129,33 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "console-data"
     path.mkdir()
     return path
+
+
+class NetworkSwitch:
+    """A ``connect`` for the core that a test can cut: closes the open
+    sockets and refuses new ones until restored (a network outage, while the
+    server keeps running)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.sockets: list[Any] = []
+        self.connects = 0
+
+    async def connect(self, url: str) -> Any:
+        if self.down:
+            raise ConnectionRefusedError("network is down (test)")
+        from websockets.asyncio.client import connect
+
+        ws = await connect(url, compression=None, proxy=None)
+        self.connects += 1
+        self.sockets.append(ws)
+        return ws
+
+    async def cut(self) -> None:
+        self.down = True
+        for ws in self.sockets:
+            await ws.close()
+        self.sockets.clear()
+
+    def restore(self) -> None:
+        self.down = False

@@ -1,0 +1,410 @@
+"""The core against a real server subprocess: login, sync, catch-up, reset, outbox, conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from frontdesk.console.core import (
+    Cache,
+    ConnectionState,
+    ConsoleCore,
+    LoginError,
+    MemoryTokenStore,
+    OfflineError,
+    ServerError,
+    cache_path,
+)
+
+from tests.support import RunningServer, WsClient, free_port, new_client_id
+
+from .conftest import FakeKeyring, NetworkSwitch, Recorder, arun, fast_backoff, make_core, offline, online, wait_until
+
+
+async def visitor_says(server: RunningServer, *bodies: str) -> tuple[WsClient, int]:
+    """A visitor who sends ``bodies``; (their socket, the conversation id)."""
+    client, _ = await WsClient.visitor(server)
+    cid = 0
+    for body in bodies:
+        reply = await client.request("message.send", client_id=new_client_id(), body=body)
+        cid = reply["conversation_id"]
+    return client, cid
+
+
+async def logged_in(server: RunningServer, data_dir: Path, **kw: object) -> tuple[ConsoleCore, Recorder]:
+    core, rec = make_core(server, data_dir, **kw)  # type: ignore[arg-type]
+    await core.login(server.admin_email, server.admin_password, remember=True)
+    return core, rec
+
+
+def test_login_start_and_initial_snapshot(server: RunningServer, data_dir: Path) -> None:
+    """Login then start: CONNECTING -> ONLINE, the inbox, agents, config and cursor are cached."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "Hello, I need a refund")
+        core, rec = await logged_in(server, data_dir)
+        assert core.me is not None and core.me.is_admin
+        await core.start()
+        await online(core)
+        assert rec.states[:2] == [ConnectionState.CONNECTING, ConnectionState.ONLINE]
+        [row] = core.cache.conversations()
+        assert row.id == cid and row.preview == "Hello, I need a refund" and row.unread == 1
+        assert [a.email for a in core.cache.agents()] == [server.admin_email]
+        assert core.cache.config() is not None and "color" in core.cache.config()  # type: ignore[operator]
+        epoch, last = core.cache.cursor()
+        assert epoch and last is not None and last > 0
+        assert core.last_synced_at is not None and rec.synced
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_login_errors(server: RunningServer, data_dir: Path) -> None:
+    """Wrong password, an unreachable server and a disabled agent give distinct LoginError kinds."""
+
+    async def main() -> None:
+        core, _ = make_core(server, data_dir)
+        with pytest.raises(LoginError) as wrong:
+            await core.login(server.admin_email, "not-the-password", remember=False)
+        assert wrong.value.kind == "wrong_credentials"
+        nowhere = ConsoleCore(f"http://127.0.0.1:{free_port()}", data_dir, MemoryTokenStore())
+        with pytest.raises(LoginError) as unreachable:
+            await nowhere.login(server.admin_email, server.admin_password, remember=False)
+        assert unreachable.value.kind == "unreachable"
+        password = server.add_agent("bob@example.com", "Bob")
+        admin, _ = await WsClient.agent(server)
+        bob = next(a for a in (await admin.request("agents"))["agents"] if a["email"] == "bob@example.com")
+        await admin.request("agent.update", agent_id=bob["id"], active=False)
+        with pytest.raises(LoginError) as disabled:
+            await core.login("bob@example.com", password, remember=False)
+        assert disabled.value.kind == "disabled"
+        await admin.close()
+
+    arun(main())
+
+
+def test_live_events_update_cache_and_notify(server: RunningServer, data_dir: Path) -> None:
+    """Live visitor messages land in the cache in order and raise notifications, except for the focused one."""
+
+    async def main() -> None:
+        core, rec = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        visitor, cid = await visitor_says(server, "first")
+        await wait_until(lambda: any(n.kind == "new_message" for n in rec.notifications), what="notification")
+        assert {n.kind for n in rec.notifications} == {"new_conversation", "new_message"}
+        core.focused_conversation = cid
+        before = len(rec.notifications)
+        await visitor.request("message.send", client_id=new_client_id(), body="second")
+        await visitor.request("typing", conversation_id=cid, is_typing=True)
+        await wait_until(lambda: bool(rec.typing), what="typing")
+        assert rec.typing[-1] == (cid, True, None)
+        assert [i.body for i in core.cache.thread(cid)] == ["first", "second"]
+        assert len(rec.notifications) == before
+        assert cid in rec.threads
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_reply_is_delivered_and_acked(server: RunningServer, data_dir: Path) -> None:
+    """An online reply goes pending -> sent, reaches the visitor once, and the outbox empties."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "hi")
+        core, rec = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        await core.reply(cid, "Hello from Ada")
+        await wait_until(lambda: core.outbox_count == 0, what="ack")
+        event = await visitor.next_event("message.created", body="Hello from Ada")
+        assert event["data"]["author_kind"] == "agent"
+        thread = core.cache.thread(cid)
+        assert [(i.body, i.delivery) for i in thread if i.kind == "agent"] == [("Hello from Ada", "sent")]
+        assert rec.outbox[-1] == 0
+        row = core.cache.conversation(cid)
+        assert row is not None and row.assignee_id == core.me.id  # type: ignore[union-attr]
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_catch_up_after_being_offline(server: RunningServer, data_dir: Path) -> None:
+    """A console that was closed replays what happened meanwhile from its cursor, without a snapshot."""
+
+    async def main() -> None:
+        store = FakeKeyring()
+        core, _ = await logged_in(server, data_dir, store=store)
+        visitor, cid = await visitor_says(server, "before")
+        await core.start()
+        await online(core)
+        await core.stop()
+        await visitor.request("message.send", client_id=new_client_id(), body="while you were away")
+        visitor2, cid2 = await visitor_says(server, "a new visitor")
+
+        again, rec = make_core(server, data_dir, store)
+        assert await again.resume()
+        # The cached inbox is there before any network.
+        assert [c.id for c in again.cache.conversations()] == [cid]
+        await again.start()
+        await online(again)
+        await wait_until(lambda: again.cache.conversation(cid2) is not None, what="new conversation")
+        bodies = [i.body for i in again.cache.thread(cid)]
+        assert bodies[-1] == "while you were away"
+        assert [i.body for i in again.cache.thread(cid2)] == ["a new visitor"]
+        assert [] not in rec.conversations[1:]  # no reload-all: it was a replay, not a snapshot
+        await again.stop()
+        for v in (visitor, visitor2):
+            await v.close()
+
+    arun(main())
+
+
+def test_reset_required_refetches_snapshot(server: RunningServer, data_dir: Path) -> None:
+    """A cursor from another epoch gets reset_required: the cache is rebuilt from a snapshot."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "hello")
+        core, rec = await logged_in(server, data_dir)
+        path = cache_path(data_dir, server.http_url, server.admin_email)
+        cache = Cache.open(path)
+        stale = {"id": 999, "visitor_id": 998, "status": "open", "last_activity": 1, "visitor": {"id": 998}}
+        await cache.apply_snapshot([stale], epoch="another-database", last_event_id=12345)
+        cache.close()
+        await core.stop()
+        core, rec = make_core(server, data_dir, core._tokens)
+        assert await core.resume()
+        assert core.cache.cursor() == ("another-database", 12345)
+        await core.start()
+        await online(core)
+        assert [c.id for c in core.cache.conversations()] == [cid]
+        epoch, last = core.cache.cursor()
+        assert epoch != "another-database" and last is not None and last < 12345
+        assert [] in rec.conversations  # told the UI to reload everything
+        # Messages are fetched lazily for the thread on screen.
+        core.focused_conversation = cid
+        await wait_until(lambda: [i.body for i in core.cache.thread(cid)] == ["hello"], what="history")
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_reconnects_after_server_restart(server: RunningServer, data_dir: Path) -> None:
+    """When the server goes away the core goes OFFLINE, retries with backoff, and comes back ONLINE."""
+
+    async def main() -> None:
+        core, rec = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        await asyncio.to_thread(server.stop)
+        await offline(core)
+        await asyncio.to_thread(server.start)
+        await online(core)
+        assert rec.states.count(ConnectionState.ONLINE) == 2
+        assert ConnectionState.OFFLINE in rec.states
+        visitor, cid = await visitor_says(server, "after the restart")
+        await wait_until(lambda: core.cache.conversation(cid) is not None, what="live after reconnect")
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_outbox_survives_restart_and_is_delivered_once(server: RunningServer, data_dir: Path) -> None:
+    """A reply queued while the server is down survives a console restart and is delivered exactly once."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "is anyone there?")
+        store = FakeKeyring()
+        core, _ = await logged_in(server, data_dir, store=store)
+        await core.start()
+        await online(core)
+        await visitor.close()
+        await asyncio.to_thread(server.stop)
+        await offline(core)
+        await core.reply(cid, "Sorry for the wait!")
+        await core.resolve(cid)
+        assert core.outbox_count == 2
+        await core.stop()
+
+        again, _ = make_core(server, data_dir, store)
+        assert await again.resume()
+        assert again.outbox_count == 2
+        await again.start()
+        await asyncio.to_thread(server.start)
+        await online(again)
+        await wait_until(lambda: again.outbox_count == 0, what="outbox drained")
+        assert again.cache.outbox() == []
+        admin, _ = await WsClient.agent(server)
+        history = await admin.request("history", conversation_id=cid)
+        bodies = [m["body"] for m in history["messages"]]
+        assert bodies.count("Sorry for the wait!") == 1
+        row = again.cache.conversation(cid)
+        assert row is not None and row.status == "resolved" and row.pending_actions == 0
+        await again.stop()
+        await admin.close()
+
+    arun(main())
+
+
+def test_rejected_actions_are_marked_failed(server: RunningServer, data_dir: Path) -> None:
+    """Queued offline, a reply and a resolve on a conversation someone else resolved fail with the reason."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "help")
+        switch = NetworkSwitch()
+        core, _ = make_core(server, data_dir)
+        core._connect = switch.connect
+        await core.login(server.admin_email, server.admin_password, remember=False)
+        await core.start()
+        await online(core)
+        await switch.cut()
+        await offline(core)
+        await core.reply(cid, "Still need help?")
+        await core.resolve(cid)
+        assert core.cache.conversation(cid).status == "resolved"  # type: ignore[union-attr]
+        # Meanwhile another agent resolves it.
+        password = server.add_agent("bob@example.com", "Bob")
+        bob, _ = await WsClient.agent(server, "bob@example.com", password)
+        await bob.request("resolve", conversation_id=cid)
+        switch.restore()
+        core.reconnect_now()
+        await online(core)
+        await wait_until(lambda: core.outbox_count == 0, what="outbox processed")
+        failed = core.cache.outbox("failed")
+        assert [(i.action, i.error_code) for i in failed] == [("reply", "conflict"), ("resolve", "conflict")]
+        assert all(i.error for i in failed)
+        thread = [i for i in core.cache.thread(cid) if i.outbox_id is not None]
+        assert [i.delivery for i in thread] == ["failed", "failed"] and "resolved" in (thread[0].error or "")
+        row = core.cache.conversation(cid)
+        assert row is not None and row.status == "resolved" and row.failed_actions == 2
+        # The agent reopens and retries the reply: it goes through.
+        await core.reopen(cid)
+        await core.retry(failed[0].id)
+        await wait_until(lambda: core.outbox_count == 0, what="retry")
+        assert core.cache.outbox_item(failed[0].id) is None
+        assert any(i.body == "Still need help?" and i.delivery == "sent" for i in core.cache.thread(cid))
+        await core.stop()
+        for c in (visitor, bob):
+            await c.close()
+
+    arun(main())
+
+
+def test_disabled_agent_session_ends(server: RunningServer, data_dir: Path) -> None:
+    """Disabling the agent closes its socket with 1008: the core stops, forgets the token, tells the UI."""
+
+    async def main() -> None:
+        password = server.add_agent("bob@example.com", "Bob")
+        store = FakeKeyring()
+        core, rec = make_core(server, data_dir, store)
+        me = await core.login("bob@example.com", password, remember=True)
+        await core.start()
+        await online(core)
+        admin, _ = await WsClient.agent(server)
+        await admin.request("agent.update", agent_id=me.id, active=False)
+        await wait_until(lambda: bool(rec.ended), what="session end")
+        assert core.state is ConnectionState.OFFLINE
+        assert not await core.resume()
+        await core.stop()
+        await admin.close()
+
+    arun(main())
+
+
+def test_admin_calls_online_and_offline(server: RunningServer, data_dir: Path) -> None:
+    """Config and agent management go to the server; offline they raise OfflineError."""
+
+    async def main() -> None:
+        core, _ = await logged_in(server, data_dir)
+        with pytest.raises(OfflineError):
+            await core.get_config()
+        await core.start()
+        await online(core)
+        config = await core.set_config({"business_name": "Acme"})
+        assert config["business_name"] == "Acme" and core.cache.config()["business_name"] == "Acme"  # type: ignore[index]
+        with pytest.raises(ServerError) as bad:
+            await core.set_config({"color": "red"})
+        assert bad.value.code == "invalid"
+        agent, password = await core.add_agent("cy@example.com", "Cy")
+        assert password and agent.role == "agent"
+        assert {a.email for a in await core.list_agents()} == {server.admin_email, "cy@example.com"}
+        renamed = await core.update_agent(agent.id, name="Cyrus")
+        assert renamed.name == "Cyrus" and core.cache.agent(agent.id).name == "Cyrus"  # type: ignore[union-attr]
+        await core.stop()
+
+    arun(main())
+
+
+def test_non_admin_gets_forbidden(server: RunningServer, data_dir: Path) -> None:
+    """An agent without the admin role gets ServerError('forbidden') from config.set."""
+
+    async def main() -> None:
+        password = server.add_agent("bob@example.com", "Bob")
+        core, _ = make_core(server, data_dir)
+        await core.login("bob@example.com", password, remember=False)
+        await core.start()
+        await online(core)
+        with pytest.raises(ServerError) as exc:
+            await core.set_config({"business_name": "Nope"})
+        assert exc.value.code == "forbidden"
+        await core.stop()
+
+    arun(main())
+
+
+def test_logout_revokes_token(server: RunningServer, data_dir: Path) -> None:
+    """Logout revokes the token on the server and forgets it locally."""
+
+    async def main() -> None:
+        store = FakeKeyring()
+        core, _ = make_core(server, data_dir, store)
+        await core.login(server.admin_email, server.admin_password, remember=True)
+        await core.start()
+        await online(core)
+        token = core._token
+        await core.logout()
+        assert core.state is ConnectionState.OFFLINE and core.me is None
+        assert store.get(server.http_url, server.admin_email) is None
+        probe = await WsClient.connect(server.agent_url)
+        frame = await probe.request_frame("auth", token=token)
+        assert frame["type"] == "error" and frame["code"] == "unauthorized"
+        await probe.close()
+
+    arun(main())
+
+
+def test_mark_seen_and_history(server: RunningServer, data_dir: Path) -> None:
+    """mark_seen zeroes unread locally and on the server; load_history pages older messages."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, *[f"line {i}" for i in range(1, 6)])
+        core, _ = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        assert core.cache.conversation(cid).unread == 5  # type: ignore[union-attr]
+        await core.mark_seen(cid)
+        assert core.cache.conversation(cid).unread == 0  # type: ignore[union-attr]
+        admin, _ = await WsClient.agent(server)
+        snap = await admin.request("snapshot")
+        await wait_until(lambda: True)
+        assert core.cache.thread(cid) == []
+        has_more = await core.load_history(cid)
+        assert not has_more and [i.body for i in core.cache.thread(cid)][-1] == "line 5"
+        await wait_until(lambda: True)
+        del snap
+        await core.stop()
+        for c in (visitor, admin):
+            await c.close()
+
+    arun(main())
+
+
+def test_fast_backoff_helper() -> None:
+    """The test backoff stays short (sanity check for the fixtures)."""
+    assert fast_backoff().next_delay() <= 0.3
