@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class Dists:
     wheel: Path
     sdist: Path
+    #: The checkout files they were built from, relative paths (a snapshot: others edit the tree meanwhile).
+    sources: tuple[Path, ...] = field(repr=False)
 
 
 def source_files() -> list[Path]:
@@ -39,13 +41,18 @@ def source_files() -> list[Path]:
     return [Path(n) for n in names if (ROOT / n).is_file()]
 
 
-def copy_checkout(dest: Path) -> Path:
-    """Copy the checkout's shippable files to ``dest``; returns ``dest``."""
+def copy_checkout(dest: Path) -> list[Path]:
+    """Copy the checkout's shippable files to ``dest``; returns the relative paths copied."""
+    copied = []
     for rel in source_files():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
-    return dest
+        try:
+            shutil.copy2(ROOT / rel, target)
+        except FileNotFoundError:  # removed by someone else since the listing
+            continue
+        copied.append(rel)
+    return copied
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -65,7 +72,8 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dists]:
     except ImportError:
         pytest.skip("the `build` package is missing from this environment: pip install build")
     base = tmp_path_factory.mktemp("dists")
-    src = copy_checkout(base / "src")
+    src = base / "src"
+    sources = copy_checkout(src)
     out = base / "dist"
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(src)],
@@ -78,4 +86,4 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dists]:
     assert proc.returncode == 0, f"python -m build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     wheels, sdists = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1, f"expected one wheel and one sdist, got {list(out.iterdir())}"
-    yield Dists(wheel=wheels[0], sdist=sdists[0])
+    yield Dists(wheel=wheels[0], sdist=sdists[0], sources=tuple(sources))
