@@ -1,0 +1,30 @@
+"""The cold-start benchmark the lead's `frontdesk bench console` calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from frontdesk.console.core.bench import measure_cold_start
+
+from tests.support import SCALE
+
+from .conftest import arun
+
+
+def test_bench_reports_numbers_small(tmp_path: Path) -> None:
+    """measure_cold_start returns timings in ms and finds search hits (small fill)."""
+    result = arun(measure_cold_start(tmp_path, conversations=200, messages=2000))
+    assert result["conversations"] == 200 and result["messages"] == 2000
+    for key in ("fill_ms", "open_ms", "first_page_ms", "count_ms", "cold_start_ms", "search_ms"):
+        assert result[key] >= 0
+    assert result["search_hits"] > 0
+
+
+@pytest.mark.slow
+def test_cold_start_under_one_second_at_full_size(tmp_path: Path) -> None:
+    """With 10,000 conversations and 100,000 messages cached, open + first inbox page takes <= 1 s."""
+    result = arun(measure_cold_start(tmp_path), timeout=120 * SCALE)
+    assert result["conversations"] == 10_000 and result["messages"] == 100_000
+    assert result["cold_start_ms"] <= 1000 * SCALE, result
+    assert result["search_ms"] <= 1000 * SCALE, result
