@@ -241,7 +241,7 @@ class FrontdeskServer:
         try:
             async for raw in ws:
                 if client.state is ClientState.CLOSING:
-                    break
+                    continue  # keep reading so the closing handshake can complete
                 await self._frame(client, raw)
         except ConnectionClosed:
             pass

@@ -341,7 +341,7 @@ class Handlers:
         self.hub.attach_agent(client)
 
     async def _session_reply(self, agent: _sql.Row) -> JSON:
-        tenant = self.tenants.by_id(agent["tenant_id"])
+        tenant = await self.tenants.get(agent["tenant_id"])
         last = await self.store.read(_sql.last_event_id)
         return {
             "agent": _sql.agent_obj(agent),

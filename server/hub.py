@@ -97,12 +97,13 @@ class Client:
     # -- sending ------------------------------------------------------------------
 
     def push(self, frame: str) -> None:
-        """Queue ``frame`` for sending, in order. Never blocks."""
+        """Queue ``frame`` for sending, in order. Never blocks. Frames pushed
+        after :meth:`close` are dropped."""
         if self.state is ClientState.CLOSING:
             return
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES:
             log.warning("closing a %s socket from %s: too slow to read its events", self.endpoint.value, self.ip)
-            self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume")
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume", flush=False)
             return
         self._queue.append(frame)
         self._queued_bytes += len(frame)
@@ -123,18 +124,25 @@ class Client:
         finally:
             self._sender = None
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        """Close the socket with ``code`` after what is already queued was
-        flushed (or at once if the client is not reading)."""
+    def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
+        """Close the socket with ``code``. With ``flush``, what is already
+        queued (a reply, the errors that explain the close) is sent first, for
+        up to two seconds; without it (a client too slow to read) it is dropped.
+
+        The connection loop keeps reading, and discarding, incoming frames
+        until the close completes: a loop that stopped reading could never see
+        the peer's close frame once its receive buffer filled up.
+        """
         if self.state is ClientState.CLOSING:
             return
         self.state = ClientState.CLOSING
-        self._queue.clear()
-        self._queued_bytes = 0
+        if not flush:
+            self._queue.clear()
+            self._queued_bytes = 0
         sender = self._sender
 
         async def close() -> None:
-            if sender is not None and code is not CloseCode.TRY_AGAIN_LATER:
+            if flush and sender is not None:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(sender), 2)
             await self.ws.close(int(code), reason)
@@ -153,7 +161,7 @@ class Client:
             self._held.append((event_id, frame))
             if len(self._held) > MAX_QUEUED_FRAMES:
                 self._held = None
-                self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect")
+                self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect", flush=False)
             return
         self.push(frame)
 

@@ -74,7 +74,14 @@ class TenantCache:
         return self._put(_tenant(row))
 
     def by_id(self, tenant_id: int) -> Tenant:
+        """A tenant already known (every session's tenant is loaded when it opens)."""
         return self._by_id[tenant_id]
+
+    async def get(self, tenant_id: int) -> Tenant:
+        """A tenant by id, read through to the store for tenants created by
+        another process (``frontdesk tenant add``) since start."""
+        tenant = self._by_id.get(tenant_id)
+        return tenant if tenant is not None else await self.refresh(tenant_id)
 
     def apply(self, events: Iterable[EventRecord]) -> None:
         """Follow committed configuration changes."""

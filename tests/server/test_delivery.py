@@ -129,7 +129,9 @@ def test_a_cursor_from_another_epoch_or_the_future_needs_a_reset(server: Running
         for since, wrong_epoch in ((0, True), (10**9, False)):
             agent, _ = await WsClient.agent(server, subscribe=False)
             real_epoch = (await agent.request("snapshot"))["epoch"]
-            reply = await agent.request("subscribe", since=since, epoch="another-database" if wrong_epoch else real_epoch)
+            reply = await agent.request(
+                "subscribe", since=since, epoch="another-database" if wrong_epoch else real_epoch
+            )
             assert reply["reset_required"] is True
             await asyncio.sleep(0.2)
             assert agent.drain("message.created") == []

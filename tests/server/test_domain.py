@@ -132,7 +132,9 @@ def test_same_origin_pages_are_allowed() -> None:
 
 def test_user_agent_parsing() -> None:
     """Common user agents become readable browser and OS names."""
-    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    )
     safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
     assert domain.parse_user_agent(chrome) == ("Chrome 131", "Windows 10")

@@ -113,12 +113,20 @@ def test_encoders_produce_the_documented_shapes() -> None:
         "message": "no",
     }
     event = json.loads(p.encode_event("message.created", {"body": "é"}, event_id=5, conversation_id=9))
-    assert event == {"type": "event", "kind": "message.created", "event_id": 5, "conversation_id": 9, "data": {"body": "é"}}
+    assert event == {
+        "type": "event",
+        "kind": "message.created",
+        "event_id": 5,
+        "conversation_id": 9,
+        "data": {"body": "é"},
+    }
     assert "event_id" not in json.loads(p.encode_event("typing", {}))
 
 
 def test_every_request_type_is_registered_on_some_endpoint() -> None:
     """Every Request subclass is reachable from at least one endpoint."""
     registered = set(p.request_types(Endpoint.VISITOR).values()) | set(p.request_types(Endpoint.AGENT).values())
-    subclasses = {c for c in vars(p).values() if isinstance(c, type) and issubclass(c, p.Request) and c is not p.Request}
+    subclasses = {
+        c for c in vars(p).values() if isinstance(c, type) and issubclass(c, p.Request) and c is not p.Request
+    }
     assert subclasses == registered
