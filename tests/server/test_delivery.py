@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 
 from frontdesk.server.store import sqlite_path
+
 from tests.support import RunningServer, WsClient, new_client_id
 
 
@@ -64,7 +65,7 @@ def test_resume_replays_exactly_the_missed_events_then_goes_live(relaxed_server:
     server = relaxed_server
 
     async def scenario() -> None:
-        agent, login = await WsClient.agent(server, subscribe=False)
+        agent, _login = await WsClient.agent(server, subscribe=False)
         sub = await agent.request("subscribe")
         epoch, cursor = sub["epoch"], sub["last_event_id"]
         await agent.close()

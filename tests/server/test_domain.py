@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from frontdesk.server import domain
 from frontdesk.server.domain import ConversationStatus as S
 from frontdesk.server.domain import EventRecord, StatusAction, Viewer
@@ -135,7 +134,10 @@ def test_user_agent_parsing() -> None:
     chrome = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
     )
-    safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+    safari = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605 (KHTML, like Gecko)"
+        " Version/17.1 Mobile/15E148 Safari/604.1"
+    )
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
     assert domain.parse_user_agent(chrome) == ("Chrome 131", "Windows 10")
     assert domain.parse_user_agent(safari) == ("Safari 17", "iOS 17")

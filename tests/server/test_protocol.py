@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from frontdesk.server import protocol as p
 from frontdesk.server.protocol import Endpoint, ErrorCode, ProtocolError
 

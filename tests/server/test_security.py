@@ -196,7 +196,7 @@ def test_compression_is_off(server: RunningServer) -> None:
 
 
 def test_tokens_reach_only_their_owner_and_logout_revokes_everywhere(server: RunningServer) -> None:
-    """No token shows up in anyone else's frames or the server log; logout closes the token's other sockets with 1008."""
+    """No token shows up in others' frames or the server log; logout closes the token's other sockets with 1008."""
 
     async def scenario() -> None:
         admin, login = await WsClient.agent(server)
