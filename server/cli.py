@@ -323,6 +323,28 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go))
 
 
+# -- retention -------------------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    if args.keep_days < 0:
+        print("error: --keep-days must be 0 or more", file=sys.stderr)
+        return 2
+    cutoff = _sql.now_ms() - int(args.keep_days * 86_400_000)
+
+    def prune(tx: _sql.Tx) -> tuple[int, int]:
+        row = tx.one("SELECT MAX(event_id) AS e FROM events WHERE created_at < ?", (cutoff,))
+        upto = int(row["e"]) if row and row["e"] is not None else 0
+        return _sql.prune_events(tx, upto), upto
+
+    async def go(store: Store) -> int:
+        deleted, upto = await store.write(prune)
+        print(f"Pruned {deleted} event(s) up to event {upto}; older resume cursors now get reset_required.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- schema / backup -------------------------------------------------------------------------
 
 
@@ -629,6 +651,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant")
     s.add_argument("--id", dest="visitor_id", type=int, required=True)
     s.set_defaults(func=cmd_visitor_erase)
+
+    s = _sub(
+        sub,
+        "prune",
+        "Delete resume events older than N days (messages stay); older cursors then get reset_required.",
+        "frontdesk prune --keep-days 30",
+    )
+    _db_arg(s)
+    s.add_argument("--keep-days", type=float, required=True, metavar="N", help="keep the events of the last N days")
+    s.set_defaults(func=cmd_prune)
 
     s = _sub(sub, "migrate", "Apply pending schema migrations.", "frontdesk migrate --db sqlite:///var/frontdesk.db")
     _db_arg(s)
