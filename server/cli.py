@@ -286,7 +286,7 @@ def cmd_agent_disable(args: argparse.Namespace) -> int:
             if admins <= 1:
                 print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
                 return 1
-        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"active": not args.enable})
+        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"active": bool(args.enable)})
         print(f"{'Enabled' if args.enable else 'Disabled'} {agent['email']}; their tokens are revoked.")
         return 0
 
