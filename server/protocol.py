@@ -93,6 +93,22 @@ class CloseCode(enum.IntEnum):
     TRY_AGAIN_LATER = 1013  #: flooding or too slow to read; back off
 
 
+#: Every ``kind`` of pushed event (PROTOCOL.md, "Events").
+EVENT_KINDS: Final = (
+    "message.created",  # a visitor or agent message; data also carries the updated conversation
+    "note.created",  # a private note (agents only)
+    "conversation.created",  # a visitor started a conversation
+    "conversation.updated",  # status, assignee or unread counts changed
+    "typing",  # ephemeral: someone is typing
+    "seen",  # ephemeral: one side read up to a seq
+    "presence",  # ephemeral: an agent came online or went offline
+    "config.updated",  # the widget configuration changed
+    "agent.updated",  # an agent was added or changed (agents only)
+    "visitor.updated",  # a visitor's profile or page changed (agents only)
+    "visitor.erased",  # a visitor was erased (agents only)
+)
+
+
 class ProtocolError(Exception):
     """A frame that cannot be processed; becomes one ``error`` frame.
 
