@@ -94,7 +94,7 @@
     '.of{background:#fef3c7;color:#78350f;border-color:#fde68a}.aw{background:#f8fafc}.aw p{color:#1f2937}.aok{margin-top:6px!important;font-weight:600}' +
     '.c{flex:none;display:flex;align-items:flex-end;gap:8px;padding:10px 10px 10px 16px;border-top:1px solid #e5e7eb;background:#fff}' +
     '.c:focus-within{box-shadow:inset 0 2px 0 var(--ring)}' +
-    'textarea{flex:1;max-height:120px;padding:8px 0;border:0;outline:0;resize:none;background:none;font-size:15px;line-height:1.4}textarea::placeholder{color:#6b7280}' +
+    'textarea,textarea:focus-visible{flex:1;max-height:120px;padding:8px 0;border:0;outline:0;resize:none;background:none;font-size:15px;line-height:1.4}textarea::placeholder{color:#6b7280}' +
     '.sd{flex:none;width:38px;height:38px;padding:0;border:0;border-radius:50%;background:var(--c);color:var(--on);display:grid;place-items:center}.sd:disabled{opacity:.4;cursor:default}.sd svg{width:18px;height:18px}' +
     '.f{flex:none;display:flex;justify-content:space-between;padding:2px 16px 9px;background:#fff;font-size:11.5px;color:#5b6270}' +
     '.cs{display:inline-flex;align-items:center;gap:6px}.cs i{width:8px;height:8px;border-radius:50%;background:#eab308}' +
@@ -225,7 +225,7 @@
     if (!host) return;
     var away = !agentsOn || !inHours;
     q('.h').classList.toggle('here', !away);
-    q('.ps').textContent = away ? 'Away right now' : 'Online now \u00b7 we usually reply in minutes';
+    q('.ps').textContent = away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes';
     q('.aw').hidden = !away;
     q('.ae').hidden = !!visitor.email;
     q('.aok').hidden = !visitor.email;

@@ -132,6 +132,7 @@ class Widget:
         if self.launcher.get_attribute("aria-expanded") != "true":
             self.launcher.click()
         expect(self.panel).to_be_visible()
+        expect(self.panel).to_have_css("transform", "none")  # the open transition is over
 
     def send(self, text: str) -> None:
         self.composer.fill(text)

@@ -155,7 +155,7 @@ def test_away_message_and_leaving_an_email(page: Page, server: RunningServer, ag
     agent = agents()
     assert visitor_of(agent)["email"] == "visitor@example.com"
     expect(widget.away).to_be_hidden()  # an agent came online: presence is pushed live
-    expect(widget.host.locator(".ps")).to_contain_text("Online now")
+    expect(widget.host.locator(".ps")).to_contain_text("Online · we reply")
     agent.close()
     expect(widget.away).to_be_visible()
 

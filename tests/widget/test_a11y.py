@@ -1,0 +1,164 @@
+"""Keyboard use, focus management, the mobile layout, axe-core, and the screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.support import RunningServer
+from tests.widget.conftest import ROOT, Agent, Widget, open_widget, watched
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def test_keyboard_only_chat_and_focus_management(page: Page, server: RunningServer, agent: Agent) -> None:
+    """From the keyboard alone: reach the launcher, open (focus moves in), Shift+Enter, Enter, Escape (focus returns)."""
+    page.goto(server.http_url + "/")
+    widget = Widget(page)
+    widget.wait_online()
+    page.keyboard.press("Shift+Tab")  # the launcher is the last stop in the page's tab order
+    expect(widget.launcher).to_be_focused()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "true")
+    expect(widget.composer).to_be_focused()
+
+    page.keyboard.type("First line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.keyboard.press("Enter")
+    created = agent.wait_event("message.created", body="First line\nsecond line")
+    expect(widget.composer).to_have_value("")
+    expect(widget.message("second line")).to_have_attribute("data-status", "sent")
+    assert created["data"]["author_kind"] == "visitor"
+
+    page.keyboard.press("Escape")
+    expect(widget.panel).to_be_hidden()
+    expect(widget.launcher).to_be_focused()
+    page.keyboard.press("Space")
+    expect(widget.composer).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(widget.host.locator("[role=region]")).to_be_focused()  # the scrollable conversation is reachable
+    page.keyboard.press("Shift+Tab")
+    expect(widget.host.get_by_role("button", name="Close chat")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_hidden()
+    expect(widget.launcher).to_be_focused()
+
+
+def test_mobile_panel_is_full_screen(new_context: Callable[..., BrowserContext], server: RunningServer) -> None:
+    """Under 480 px wide the open panel fills the screen and the launcher steps aside."""
+    page = watched(new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page())
+    widget = open_widget(page, server.http_url + "/")
+    box = widget.panel.bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 390, "height": 844}
+    expect(widget.launcher).to_be_hidden()
+    widget.host.get_by_role("button", name="Close chat").tap()
+    expect(widget.panel).to_be_hidden()
+    expect(widget.launcher).to_be_visible()
+    launcher = widget.launcher.bounding_box()
+    assert launcher is not None and launcher["x"] + launcher["width"] <= 390 and launcher["y"] + launcher["height"] <= 844
+
+
+def test_desktop_panel_sits_above_the_launcher(page: Page, server: RunningServer) -> None:
+    """On a desktop the panel is a card above the launcher, inside the viewport."""
+    widget = open_widget(page, server.http_url + "/")
+    panel, launcher = widget.panel.bounding_box(), widget.launcher.bounding_box()
+    assert panel is not None and launcher is not None
+    assert panel["width"] == 380 and panel["y"] >= 0
+    assert panel["y"] + panel["height"] < launcher["y"]
+    # Right edges align (the launcher's centre is 30 px in from its edge; hover may scale it).
+    assert abs(panel["x"] + panel["width"] - (launcher["x"] + launcher["width"] / 2 + 30)) < 1
+
+
+def run_axe(page: Page, axe_source: str) -> list[dict[str, object]]:
+    """Inject axe-core and return the serious and critical violations on the page."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_axe_finds_no_serious_violations_with_the_panel_open(
+    page: Page, server: RunningServer, agents: Callable[..., Agent], axe_source: str
+) -> None:
+    """axe-core on the demo page with the panel open (pre-chat form and away notice, then a conversation): nothing serious."""
+    agent = agents()
+    agent.request("config.set", config={"prechat": {"enabled": True, "fields": [
+        {"name": "name", "required": True}, {"name": "email", "required": False}]}})
+    agent.close()
+    widget = open_widget(page, server.http_url + "/")
+    expect(widget.prechat).to_be_visible()
+    expect(widget.away).to_be_visible()
+    assert run_axe(page, axe_source) == []
+
+    agent = agents()
+    widget.prechat.get_by_label("Name").fill("Test User")
+    widget.prechat.get_by_role("button", name="Start chat").click()
+    widget.send("Hello! Is https://example.com/pricing up to date?")
+    conv = agent.wait_event("message.created")["data"]["conversation_id"]
+    agent.reply(conv, "Yes, it is. Anything else?")
+    agent.request("typing", conversation_id=conv, is_typing=True)
+    expect(widget.typing).to_be_visible()
+    assert run_axe(page, axe_source) == []
+
+
+def test_axe_on_mobile_with_a_custom_colour(
+    new_context: Callable[..., BrowserContext], server: RunningServer, agent: Agent, axe_source: str
+) -> None:
+    """Contrast holds against a light tenant colour, at mobile size too."""
+    agent.request("config.set", config={"color": "#facc15"})
+    page = watched(new_context(viewport={"width": 390, "height": 844}).new_page())
+    widget = open_widget(page, server.http_url + "/")
+    widget.send("Hello there")
+    expect(widget.message("Hello there")).to_have_attribute("data-status", "sent")
+    assert run_axe(page, axe_source) == []
+
+
+def test_screenshots(new_context: Callable[..., BrowserContext], server: RunningServer, tmp_path: Path) -> None:
+    """Screenshots of the demo page with the panel open at desktop and mobile sizes.
+
+    Set FRONTDESK_UPDATE_SCREENSHOTS=1 to write them to docs/screenshots/.
+    """
+    password = server.add_agent("ada@lumen.test", "Ada")
+    admin = Agent(server)
+    admin.request("config.set", config={"business_name": "Lumen", "greeting": "Hi! Questions about plans, payments or your account? We're here to help."})
+    admin.close()
+    ada = Agent(server, "ada@lumen.test", password)
+    shots = []
+    try:
+        for name, viewport in (("desktop", {"width": 1440, "height": 900}), ("mobile", {"width": 390, "height": 844})):
+            page = watched(new_context(viewport=viewport, device_scale_factor=2 if name == "mobile" else 1).new_page())
+            widget = open_widget(page, server.http_url + "/")
+            page.evaluate("Frontdesk.identify({name: 'Sam'})")
+            question = "Hi! Can I switch from Solo to Studio in the middle of the month?"
+            widget.send(question)
+            conv = ada.wait_event("message.created", body=question)["data"]["conversation_id"]
+            ada.reply(conv, "Yes! You only pay the difference for the days left, and your invoices carry over.")
+            expect(widget.message("invoices carry over")).to_be_visible()
+            widget.send("Perfect, thanks!")
+            expect(widget.message("Perfect")).to_have_attribute("data-status", "sent")
+            ada.request("typing", conversation_id=conv, is_typing=True)
+            expect(widget.typing).to_be_visible()
+            widget.composer.fill("One more thing")
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(400)  # let the panel's open transition finish
+            path = tmp_path / f"widget-{name}.png"
+            page.screenshot(path=path)
+            assert path.stat().st_size > 20_000
+            shots.append(path)
+            ada.request("typing", conversation_id=conv, is_typing=False)
+    finally:
+        ada.close()
+    if os.environ.get("FRONTDESK_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path in shots:
+            shutil.copy(path, SCREENSHOTS / path.name)
