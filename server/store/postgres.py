@@ -1,0 +1,553 @@
+"""The scale-out store: one PostgreSQL database shared by several server nodes.
+
+The same operations as SQLite (``_sql``) run through the same two primitives;
+this module only decides how transactions are opened, batched, committed and
+announced to the other nodes.
+
+Writes
+    One writer thread per node owns one connection and does group commit like
+    the SQLite writer: the next transaction takes every write waiting (up to
+    :data:`MAX_BATCH`), runs each in its own SAVEPOINT (a function that raises
+    rolls back only itself), and the callers get their results only after
+    COMMIT returned ("acked means stored"). One fsync covers many messages,
+    and a node never holds more than one connection for writing.
+
+One global write lock
+    Every write transaction first takes ``pg_advisory_xact_lock(WRITE_LOCK)``
+    and holds it to COMMIT (PostgreSQL releases transaction locks only after
+    the commit is durable and visible). So writes are serialized across every
+    node exactly as SQLite's single writer serializes them on one node, which
+    buys three things at once:
+
+    - ``_sql`` stays correct unchanged: its check-then-insert steps (the
+      idempotency record, "one open conversation per visitor", agent e-mails)
+      were written for one writer and would race under plain READ COMMITTED;
+    - ``event_id`` values (a BIGSERIAL, taken while the lock is held) become
+      visible in increasing order: whoever sees event N sees every event
+      before N that will ever exist, so "the events after my cursor" never
+      skips one that commits late — the property that resume and multi-node
+      fan-out both rest on;
+    - no deadlocks and no serialization failures between writers.
+
+    A per-tenant lock would let tenants write in parallel, but then a global
+    cursor could overtake an event still in flight in another tenant and
+    every reader would need per-tenant cursors and gap handling. Group commit
+    already amortizes the lock: it is taken once per batch, not per message.
+
+Reads
+    A small thread pool, one connection per thread, each read a ``REPEATABLE
+    READ READ ONLY`` transaction (a consistent snapshot, never blocking the
+    writer). A read whose connection broke is retried once on a new one.
+
+Fan-out between nodes
+    A write transaction that appended events sends ``NOTIFY frontdesk_events``
+    (PostgreSQL delivers it at COMMIT, and never for a rollback). Every node
+    LISTENs on its own connection; on a notification, and every
+    :attr:`PostgresStore.poll_interval` seconds anyway (so a missed
+    notification or a dropped listener costs latency, never an event), it
+    reads the events after the last one it published and passes them to
+    :attr:`on_commit`.
+
+    Publication keeps one cursor, :attr:`PostgresStore.delivered`: every event
+    up to it has been published on this node (or never committed). Each
+    delivery is a complete run of events after the cursor, published in
+    ``event_id`` order, and only the part beyond the cursor is published, so
+    every event is published exactly once per node, in order, whichever
+    path (local commit or catch-up read) brings it first. A local batch makes
+    its own run: holding the lock, the writer first reads the events other
+    nodes committed after the cursor, so right after COMMIT it publishes
+    those and then its own, without waiting for a notification. A client
+    that applies events in the order pushed therefore never skips one on
+    resume.
+
+Durability
+    :meth:`PostgresStore.open` refuses (``DurabilityError``) a server with
+    ``fsync = off`` or a session with ``synchronous_commit = off``: either
+    lets an acked write vanish in a crash. The other settings (``on``,
+    ``local``, ``remote_write``, ``remote_apply``) all flush the local WAL
+    before COMMIT returns.
+
+Backups: use ``pg_dump``; this store has no ``backup`` method, and the CLI
+says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import queue
+import re
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..domain import EventRecord
+from ..exceptions import DurabilityError, SchemaError
+from . import _sql
+from .base import REQUIRED_TABLES, Store
+
+__all__ = ["CHANNEL", "WRITE_LOCK", "PostgresStore"]
+
+log = logging.getLogger("frontdesk.server.store")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Most jobs one transaction takes (as in the SQLite writer).
+MAX_BATCH = 1024
+#: The advisory lock key every write transaction holds until COMMIT
+#: (an arbitrary constant: "frontdes" in ASCII).
+WRITE_LOCK = 0x66726F6E74646573
+#: The LISTEN/NOTIFY channel that announces committed events.
+CHANNEL = "frontdesk_events"
+#: Most events one catch-up read takes before reading again.
+CATCH_UP_PAGE = 1000
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_STOP = object()
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """``_sql``'s ``?`` placeholders as psycopg's ``%s`` (a literal ``%``
+    doubled); text inside quotes is left alone."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            if ch == quote:
+                quote = None
+            out.append("%%" if ch == "%" else ch)
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _params(params: Sequence[Any]) -> tuple[Any, ...]:
+    # SQLite stores True as 1; PostgreSQL will not put a boolean in an INTEGER column.
+    return tuple(int(p) if isinstance(p, bool) else p for p in params)
+
+
+class _Tx:
+    """``_sql.Tx`` over a psycopg connection already inside a transaction."""
+
+    __slots__ = ("conn", "events")
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.events: list[EventRecord] = []
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        cur = self.conn.execute(translate(sql), _params(params))
+        rows = cur.fetchall() if cur.description is not None else []
+        return rows[0] if rows else None
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(translate(sql), _params(params))
+        return cur.fetchall() if cur.description is not None else []
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(translate(sql), _params(params)).rowcount
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Any]
+    outcome: tuple[bool, Any] = field(default=(False, None))
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every shipped PostgreSQL migration, in order."""
+    found = []
+    folder = resources.files("frontdesk.server.store") / "migrations" / "postgres"
+    for entry in folder.iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _events_after(tx: _sql.Tx, since: int, limit: int) -> list[EventRecord]:
+    """Every tenant's events after ``since``, in order (for fan-out, unfiltered)."""
+    rows = tx.all("SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?", (since, limit))
+    return [_sql.record_from_row(r) for r in rows]
+
+
+class PostgresStore(Store):
+    """A store in the PostgreSQL database at ``url`` (``postgresql://…``)."""
+
+    #: Seconds between catch-up reads when no notification arrives.
+    poll_interval: float = 1.0
+
+    def __init__(self, url: str, *, readers: int = 4) -> None:
+        self.url = url
+        self._readers = readers
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local = threading.local()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader_conns: list[Conn] = []
+        self._reader_lock = threading.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self._migrate = True
+        self.durability_settings: dict[str, Any] = {}
+        #: Every event up to this id has been published on this node.
+        self.delivered = 0
+        self.batches = 0
+        self.batched_jobs = 0
+        #: Events published from a catch-up read (committed elsewhere, mostly).
+        self.caught_up = 0
+
+    # -- connections ----------------------------------------------------------------
+
+    def _connect(self) -> Conn:
+        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row, application_name="frontdesk")
+
+    @staticmethod
+    def _check_durability(conn: Conn) -> dict[str, Any]:
+        settings = {}
+        for name in ("synchronous_commit", "fsync"):
+            row = conn.execute(f"SHOW {name}").fetchone()
+            settings[name] = str(row[name] if row else "?").lower()
+        if settings["synchronous_commit"] == "off" or settings["fsync"] != "on":
+            raise DurabilityError(
+                f"PostgreSQL runs with synchronous_commit={settings['synchronous_commit']},"
+                f" fsync={settings['fsync']}; Frontdesk requires synchronous_commit=on and fsync=on so that an"
+                " acked message survives a crash (ALTER SYSTEM SET …; SELECT pg_reload_conf())."
+            )
+        return settings
+
+    def _reader(self) -> Conn:
+        conn: Conn | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def open(self, *, migrate: bool = True) -> None:
+        self._migrate = migrate
+        self._loop = asyncio.get_running_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._writer = threading.Thread(
+            target=self._writer_main, args=(ready,), name="frontdesk-pg-writer", daemon=True
+        )
+        self._writer.start()
+        try:
+            await asyncio.wrap_future(ready)
+        except BaseException:
+            self._writer.join()
+            self._writer = None
+            raise
+        self._pool = concurrent.futures.ThreadPoolExecutor(self._readers, thread_name_prefix="frontdesk-pg-reader")
+        if migrate:
+            self._listener = asyncio.create_task(self._listen_loop(), name="frontdesk-pg-listener")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def migrate_sync(self, conn: Conn) -> int:
+        """Apply pending migrations in one transaction under the write lock
+        (nodes starting together migrate once); returns the number applied."""
+        shipped = _migrations()
+        applied = 0
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at BIGINT NOT NULL)"
+            )
+            row = conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetchone()
+            current = int(row["v"]) if row else 0
+            if shipped and current > shipped[-1][0]:
+                raise SchemaError(
+                    f"the database is at schema {current}, newer than this Frontdesk ({shipped[-1][0]});"
+                    " upgrade Frontdesk"
+                )
+            for version, name, sql in shipped:
+                if version <= current:
+                    continue
+                log.info("applying migration %04d_%s", version, name)
+                conn.execute(sql.encode())  # no parameters: one round trip, several statements
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+                    (version, name, _sql.now_ms()),
+                )
+                applied += 1
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'epoch'").fetchone() is None:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', %s)", (uuid.uuid4().hex,))
+        return applied
+
+    def _load_state(self, conn: Conn) -> None:
+        row = conn.execute("SELECT to_regclass('meta') IS NOT NULL AS ok").fetchone()
+        if not (row and row["ok"]):
+            return
+        epoch = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        self.epoch = str(epoch["value"]) if epoch else ""
+        last = conn.execute("SELECT COALESCE(MAX(event_id), 0) AS m FROM events").fetchone()
+        self.delivered = int(last["m"]) if last else 0
+
+    # -- the writer ---------------------------------------------------------------------
+
+    def _writer_main(self, ready: concurrent.futures.Future[None]) -> None:
+        conn: Conn | None = None
+        try:
+            conn = self._connect()
+            self.durability_settings = self._check_durability(conn)
+            if self._migrate:
+                self.migrate_sync(conn)
+            self._load_state(conn)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            self._writer_loop(conn)
+        finally:
+            conn.close()
+
+    def _writer_loop(self, conn: Conn) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[_Job] = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stopping = True
+                    break
+                batch.append(job)
+            if conn.closed or conn.broken:
+                try:
+                    conn = self._connect()
+                except psycopg.Error as exc:
+                    log.error("cannot reconnect the writer: %s", exc)
+                    self._fail(batch, exc)
+                    continue
+            self._run_batch(conn, batch)
+        conn.close()
+
+    def _fail(self, batch: list[_Job], exc: BaseException) -> None:
+        for job in batch:
+            job.outcome = (False, exc)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._settle, batch, [], False)
+
+    def _run_batch(self, conn: Conn, batch: list[_Job]) -> None:
+        since = self.delivered
+        run: list[EventRecord] = []
+        complete = True
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            # What other nodes committed since our cursor: all of it, since
+            # they committed under the lock we now hold (module doc).
+            run = _events_after(_Tx(conn), since, CATCH_UP_PAGE)
+            complete = len(run) < CATCH_UP_PAGE
+            local: list[EventRecord] = []
+            for job in batch:
+                tx = _Tx(conn)
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.fn(tx, *job.args, **job.kwargs)
+                except BaseException as exc:  # one bad job must not sink the batch
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    conn.execute("RELEASE SAVEPOINT job")
+                    job.outcome = (False, exc)
+                else:
+                    conn.execute("RELEASE SAVEPOINT job")
+                    job.outcome = (True, result)
+                    local.extend(tx.events)
+            if local:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(max(e.event_id for e in local))))
+            conn.execute("COMMIT")
+            if complete:
+                run.extend(sorted(local, key=lambda e: e.event_id))
+        except BaseException as exc:
+            log.exception("write transaction failed; %d writes not stored", len(batch))
+            if not conn.closed and not conn.broken:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+            for job in batch:
+                job.outcome = (False, exc)
+            run, complete = [], True
+        self.batches += 1
+        self.batched_jobs += len(batch)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._settle, batch, run, not complete)
+
+    def _settle(self, batch: list[_Job], run: list[EventRecord], behind: bool) -> None:
+        """On the event loop, after COMMIT: publish, then resolve each caller."""
+        # When ``behind`` (more events from other nodes than one read takes),
+        # the listener's next poll publishes the rest, this batch's included.
+        self._deliver(run)
+        for job in batch:
+            if job.future.done():  # the caller gave up (cancelled); the write stands
+                continue
+            ok, value = job.outcome
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    def _deliver(self, run: list[EventRecord], *, read: bool = False) -> None:
+        """Publish the part of ``run`` (every event committed after some
+        earlier cursor, in order) beyond :attr:`delivered`."""
+        fresh = [e for e in run if e.event_id > self.delivered]
+        if not fresh:
+            return
+        self.delivered = fresh[-1].event_id
+        if read:
+            self.caught_up += len(fresh)
+        self._publish(fresh)
+
+    # -- fan-out between nodes ----------------------------------------------------------
+
+    async def catch_up(self) -> int:
+        """Publish every committed event after :attr:`delivered` (in practice
+        the ones other nodes wrote); the number published."""
+        before = self.caught_up
+        while True:
+            run = await self.read(_events_after, self.delivered, CATCH_UP_PAGE)
+            self._deliver(run, read=True)
+            if len(run) < CATCH_UP_PAGE:
+                return self.caught_up - before
+
+    async def _listen_loop(self) -> None:
+        """LISTEN for other nodes' commits, and poll as a fallback. Runs until
+        cancelled; a lost connection is retried with backoff."""
+        backoff = 0.5
+        while True:
+            try:
+                aconn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="frontdesk")
+            except psycopg.Error as exc:
+                log.warning("cannot LISTEN on PostgreSQL (%s); polling meanwhile", exc)
+                await self._poll_once()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            try:
+                await aconn.execute(f"LISTEN {CHANNEL}")
+                await self._poll_once()  # whatever committed before we listened
+                while True:
+                    due = True  # the poll interval passed without a notification
+                    async for note in aconn.notifies(timeout=self.poll_interval, stop_after=1):
+                        # The payload is the batch's last event_id: our own
+                        # commits are usually published already.
+                        due = not note.payload.isdigit() or int(note.payload) > self.delivered
+                    if due:
+                        await self._poll_once()
+            except psycopg.Error as exc:
+                log.warning("lost the PostgreSQL listener (%s); reconnecting", exc)
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    await aconn.close()
+
+    async def _poll_once(self) -> None:
+        try:
+            await self.catch_up()
+        except psycopg.Error as exc:
+            log.warning("catch-up read failed: %s", exc)
+
+    # -- the interface --------------------------------------------------------------------
+
+    async def write(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._writer is None or self._loop is None:
+            raise RuntimeError("store is not open")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put(_Job(fn, args, kwargs, future))
+        return await asyncio.shield(future)
+
+    def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        for attempt in (1, 2):
+            conn = self._reader()
+            try:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    return fn(_Tx(conn), *args, **kwargs)
+                finally:
+                    if not conn.broken:
+                        conn.execute("COMMIT")
+            except psycopg.OperationalError:
+                if not conn.broken or attempt == 2:
+                    raise
+                log.warning("a read connection broke; retrying on a new one")
+                conn.close()
+        raise AssertionError("unreachable")
+
+    async def read(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._read_sync, fn, args, kwargs)
+
+    async def schema_version(self) -> int:
+        def version(tx: _sql.Tx) -> int:
+            found = tx.one("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok")
+            if not (found and found["ok"]):
+                return 0
+            row = tx.one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            return int(row["v"]) if row else 0
+
+        return await self.read(version)
+
+    def latest_schema_version(self) -> int:
+        shipped = _migrations()
+        return shipped[-1][0] if shipped else 0
+
+    async def missing_tables(self) -> list[str]:
+        def names(tx: _sql.Tx) -> set[str]:
+            rows = tx.all("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+            return {str(r["table_name"]) for r in rows}
+
+        present = await self.read(names)
+        return [t for t in REQUIRED_TABLES if t not in present]
+
+    async def durability(self) -> dict[str, Any]:
+        return dict(self.durability_settings)
