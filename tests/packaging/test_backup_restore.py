@@ -33,21 +33,23 @@ class Writer:
     """One visitor sending messages as fast as they are acked."""
 
     token: str = ""
+    epoch: str = ""
     conversation_id: int = 0
+    last_event_id: int = 0
     #: (seq, body, monotonic time the ack arrived)
     acked: list[tuple[int, str, float]] = field(default_factory=list)
 
 
 async def _write_until(server: RunningServer, writer: Writer, stop: asyncio.Event) -> None:
     client, hello = await WsClient.visitor(server)
-    writer.token = hello["token"]
+    writer.token, writer.epoch = hello["token"], hello["epoch"]
     n = 0
     try:
         while not stop.is_set():
             n += 1
             body = f"message {n} from {writer.token[:8]}"
             ack = await client.request("message.send", client_id=new_client_id(), body=body, timeout=30)
-            writer.conversation_id = ack["conversation_id"]
+            writer.conversation_id, writer.last_event_id = ack["conversation_id"], ack["event_id"]
             writer.acked.append((ack["seq"], body, time.monotonic()))
     finally:
         await client.close()
@@ -123,7 +125,7 @@ def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
     # Restore as docs/OPERATIONS.md says: server stopped, the live file and its -wal/-shm moved aside,
-    # the backup copied in its place, server started.
+    # the backup copied in its place and given a new epoch, server started.
     live = Path(server.db_url.removeprefix("sqlite:///"))
     aside = tmp_path / "aside"
     aside.mkdir()
@@ -132,6 +134,10 @@ def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
         if part.exists():
             shutil.move(part, aside / part.name)
     shutil.copy(backup, live)
+    conn = sqlite3.connect(live)
+    with conn:
+        conn.execute("DELETE FROM meta WHERE key = 'epoch'")
+    conn.close()
     server.start()
     try:
         verify = server.cli("verify", "--url", server.ws_url, check=False)
@@ -140,8 +146,10 @@ def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
         async def resume() -> None:
             for w in writers:
                 in_backup = len(seqs[w.conversation_id])
-                client, hello = await WsClient.visitor(server, token=w.token)
+                client, hello = await WsClient.visitor(server, token=w.token, since=w.last_event_id, epoch=w.epoch)
                 assert hello["token"] == w.token, "the visitor's token did not survive the restore"
+                # The restored history ends earlier than the client's cursor: it must refetch, not trust it.
+                assert hello["epoch"] != w.epoch and hello["reset_required"] is True
                 bodies: dict[int, str] = {}
                 before: dict[str, int] = {}
                 while True:
