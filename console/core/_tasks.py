@@ -24,11 +24,15 @@ class TaskSet:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, _T], *, name: str) -> asyncio.Task[_T]:
-        """Start ``coro`` as a task; keep it referenced; log its exception."""
+    def spawn(self, coro: Coroutine[Any, Any, _T], *, name: str, log_errors: bool = True) -> asyncio.Task[_T]:
+        """Start ``coro`` as a task; keep it referenced; log its exception.
+
+        ``log_errors=False`` is for tasks whose owner awaits them and handles
+        the exception itself (the connection's reader, applier and outbox).
+        """
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(self._done if log_errors else self._tasks.discard)
         return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:

@@ -174,6 +174,7 @@ class ConsoleCore:
         self._connect = connect or _default_connect
         self._clock = clock
         self._backoff = backoff or Backoff()
+        self._outbox_backoff = Backoff(initial=0.5, maximum=10.0)
         self._timeout = request_timeout
         self.state = ConnectionState.OFFLINE
         self.me = None
@@ -217,7 +218,12 @@ class ConsoleCore:
         if conversation_id is None or self._cache is None or self._link is None:
             return
         row = self._cache.conversation(conversation_id)
-        if row is not None and self._cache.cached_messages(conversation_id) < row.last_seq:
+        if row is None or row.last_seq == 0:
+            return
+        # The latest page is what the thread shows first: fetch it if missing.
+        newest = self._cache.thread(conversation_id, limit=1)
+        have_latest = any(i.seq == row.last_seq for i in newest if i.id is not None and i.kind != "note")
+        if not have_latest or self._cache.cached_messages(conversation_id) < min(row.last_seq, HISTORY_PAGE):
             self._spawn_history(conversation_id)
 
     def add_listener(self, listener: CoreListener) -> None:
@@ -464,7 +470,7 @@ class ConsoleCore:
         events: asyncio.Queue[dict[str, Any] | _Marker] = asyncio.Queue()
         link = _Link(ws, events.put_nowait, self._timeout)
         tasks = TaskSet()
-        reader = tasks.spawn(link.run(), name="frontdesk-reader")
+        reader = tasks.spawn(link.run(), name="frontdesk-reader", log_errors=False)
         try:
             try:
                 auth = await link.request("auth", token=self._token)
@@ -491,7 +497,7 @@ class ConsoleCore:
             # Replayed events are sent before the reply to a later request:
             # once the ping's reply is in, every replayed event is queued.
             await link.request("ping")
-            applier = tasks.spawn(self._apply_loop(events), name="frontdesk-apply")
+            applier = tasks.spawn(self._apply_loop(events), name="frontdesk-apply", log_errors=False)
             caught_up: _Marker = asyncio.get_running_loop().create_future()
             events.put_nowait(caught_up)
             await _first(caught_up, reader, applier)
@@ -502,7 +508,7 @@ class ConsoleCore:
             await self._mark_synced()
             if self._focused is not None:
                 self.focused_conversation = self._focused  # fetch its missing history
-            drainer = tasks.spawn(self._drain(link), name="frontdesk-outbox")
+            drainer = tasks.spawn(self._drain(link), name="frontdesk-outbox", log_errors=False)
             await _first(reader, applier, drainer)
             self._session_result(reader, applier, drainer)
             return True
@@ -518,6 +524,8 @@ class ConsoleCore:
         for task in tasks:
             if task.done() and not task.cancelled():
                 exc = task.exception()
+                if isinstance(exc, LinkClosed) and exc.session_ended:
+                    raise _SessionEnded(exc.reason or "the server ended the session") from exc
                 if exc is not None:
                     raise exc
                 result = task.result()
@@ -633,13 +641,15 @@ class ConsoleCore:
             reply = await link.request(item.action, **fields)
         except ServerError as exc:
             if exc.code == "rate_limited":
-                await asyncio.sleep(self._backoff.next_delay())
+                # Not processed (PROTOCOL.md, "Errors"): the same item again, later.
+                await asyncio.sleep(self._outbox_backoff.next_delay())
                 return
             if exc.code == "unauthorized":
                 raise _SessionEnded(exc.message) from None
             log.info("outbox item %d (%s) rejected: %s", item.id, item.action, exc.code)
             self._announce(await self.cache.outbox_failed(item.id, exc.code, exc.message or exc.code))
             return
+        self._outbox_backoff.reset()
         log.debug("outbox item %d (%s) acked", item.id, item.action)
         self._announce(await self.cache.outbox_acked(item, reply))
 
