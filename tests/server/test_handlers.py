@@ -6,8 +6,8 @@ import asyncio
 import time
 
 import pytest
-
 from frontdesk.server.domain import identity_hash
+
 from tests.support import RunningServer, ServerError, WsClient, new_client_id
 
 
@@ -170,7 +170,10 @@ def test_typing_and_seen_travel_both_ways(server: RunningServer) -> None:
 
 def test_visitor_profile_page_and_metadata_reach_agents(server: RunningServer) -> None:
     """hello meta, profile.update and page fill the visitor details agents see."""
-    ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"
+    ua = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+        " Version/17.1 Safari/605.1.15"
+    )
 
     async def scenario() -> None:
         agent, _ = await WsClient.agent(server)
@@ -215,7 +218,7 @@ def test_config_changes_reach_open_widgets_live(server: RunningServer) -> None:
         admin, _ = await WsClient.agent(server)
         visitor, hello = await WsClient.visitor(server)
         assert "allowed_origins" not in hello["config"]
-        with pytest.raises(ServerError, match="config.color") as err:
+        with pytest.raises(ServerError, match=r"config\.color") as err:
             await admin.request("config.set", config={"color": "red"})
         assert err.value.code == "invalid"
         reply = await admin.request("config.set", config={"color": "#16a34a", "greeting": "Bonjour!"})
