@@ -98,3 +98,14 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     """An unsupported URL scheme is explained, not a traceback."""
     result = run_cli("tenant", "list", "--db", "mysql://x", check=False)
     assert result.returncode == 2 and "unsupported database URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_the_server_cleanly(server: RunningServer) -> None:
+    """SIGINT (Ctrl-C) closes sockets, finishes writes and exits 0."""
+    assert server.process is not None
+    process = server.process
+    process.send_signal(signal.SIGINT)
+    assert process.wait(10) == 0
+    assert "shutting down" in server.log_path.read_text()
+    server.process = None
+    assert run_cli("verify", "--db", server.db_url).returncode == 0
