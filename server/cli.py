@@ -394,7 +394,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         try:
             check(True, f"database reachable ({args.db})")
             durability = await store.durability()
-            if durability:
+            if "synchronous_commit" in durability:  # PostgreSQL (open() already refused an unsafe server)
+                sync, fsync = durability["synchronous_commit"], durability.get("fsync")
+                check(
+                    sync != "off" and fsync == "on",
+                    f"durable settings (synchronous_commit={sync}, fsync={fsync})",
+                    "ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET fsync = on; SELECT pg_reload_conf()",
+                )
+            elif durability:
                 ok = durability.get("journal_mode") == "wal" and durability.get("synchronous") in ("FULL", "EXTRA")
                 mode, sync = durability.get("journal_mode"), durability.get("synchronous")
                 check(
