@@ -107,5 +107,5 @@ def test_ctrl_c_stops_the_server_cleanly(server: RunningServer) -> None:
     process.send_signal(signal.SIGINT)
     assert process.wait(10) == 0
     assert "shutting down" in server.log_path.read_text()
-    server.process = None
+    server.stop()  # reaps the process and closes its pipe
     assert run_cli("verify", "--db", server.db_url).returncode == 0
