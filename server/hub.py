@@ -35,6 +35,9 @@ log = logging.getLogger("frontdesk.server.hub")
 MAX_QUEUED_FRAMES: Final = 2000
 #: Outgoing bytes a client may have waiting before it is cut off.
 MAX_QUEUED_BYTES: Final = 4 * 1024 * 1024
+#: Seconds a close frame may wait behind unread data before the TCP
+#: connection is aborted instead.
+CLOSE_GRACE_S: Final = 2.0
 
 
 class ClientState(enum.Enum):
@@ -145,7 +148,14 @@ class Client:
             if flush and sender is not None:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(sender), 2)
-            await self.ws.close(int(code), reason)
+            # ws.close() first waits for the send buffer to drain, which never
+            # happens while the peer does not read: then cut the TCP connection.
+            try:
+                async with asyncio.timeout(CLOSE_GRACE_S):
+                    await self.ws.close(int(code), reason)
+            except TimeoutError:
+                if self.ws.transport is not None:
+                    self.ws.transport.abort()
 
         _spawn(close())
 
