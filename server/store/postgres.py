@@ -113,6 +113,11 @@ CATCH_UP_PAGE = 1000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _STOP = object()
 
+
+class _Committing(Exception):
+    """COMMIT itself failed: whether the batch is stored is unknown."""
+
+
 Conn = psycopg.Connection[dict[str, Any]]
 
 
@@ -220,8 +225,9 @@ class PostgresStore(Store):
 
     # -- connections ----------------------------------------------------------------
 
-    def _connect(self) -> Conn:
-        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row, application_name="frontdesk")
+    def _connect(self, role: str) -> Conn:
+        """A new connection; ``role`` (writer, reader) names it in pg_stat_activity."""
+        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row, application_name=f"frontdesk-{role}")
 
     @staticmethod
     def _check_durability(conn: Conn) -> dict[str, Any]:
@@ -240,7 +246,7 @@ class PostgresStore(Store):
     def _reader(self) -> Conn:
         conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            conn = self._connect()
+            conn = self._connect("reader")
             self._local.conn = conn
             with self._reader_lock:
                 self._reader_conns.append(conn)
@@ -330,7 +336,7 @@ class PostgresStore(Store):
     def _writer_main(self, ready: concurrent.futures.Future[None]) -> None:
         conn: Conn | None = None
         try:
-            conn = self._connect()
+            conn = self._connect("writer")
             self.durability_settings = self._check_durability(conn)
             if self._migrate:
                 self.migrate_sync(conn)
@@ -364,12 +370,12 @@ class PostgresStore(Store):
                 batch.append(job)
             if conn.closed or conn.broken:
                 try:
-                    conn = self._connect()
+                    conn = self._connect("writer")
                 except psycopg.Error as exc:
                     log.error("cannot reconnect the writer: %s", exc)
                     self._fail(batch, exc)
                     continue
-            self._run_batch(conn, batch)
+            conn = self._run_batch(conn, batch)
         conn.close()
 
     def _fail(self, batch: list[_Job], exc: BaseException) -> None:
@@ -378,48 +384,78 @@ class PostgresStore(Store):
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, [], False)
 
-    def _run_batch(self, conn: Conn, batch: list[_Job]) -> None:
-        since = self.delivered
+    def _run_batch(self, conn: Conn, batch: list[_Job]) -> Conn:
+        """Run ``batch`` in one transaction and hand the outcome to the loop;
+        the connection to use next. A batch whose connection broke before
+        COMMIT was sent cannot have committed, so it runs once more on a new
+        connection (a database restart costs latency, not errors); a break
+        during COMMIT leaves the outcome unknown and fails the batch (the
+        clients resend, and their client_ids make that safe)."""
         run: list[EventRecord] = []
         complete = True
-        try:
-            conn.execute("BEGIN")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            # What other nodes committed since our cursor: all of it, since
-            # they committed under the lock we now hold (module doc).
-            run = _events_after(_Tx(conn), since, CATCH_UP_PAGE)
-            complete = len(run) < CATCH_UP_PAGE
-            local: list[EventRecord] = []
-            for job in batch:
-                tx = _Tx(conn)
-                conn.execute("SAVEPOINT job")
+        for attempt in (1, 2):
+            committing = False
+            try:
+                run, complete = self._transact(conn, batch)
+                break
+            except _Committing as wrapped:
+                committing, exc = True, wrapped.__cause__ or wrapped
+            except BaseException as error:
+                exc = error
+            if conn.broken and not committing and attempt == 1:
+                log.warning("the write connection broke (%s); running the batch again on a new one", exc)
                 try:
-                    result = job.fn(tx, *job.args, **job.kwargs)
-                except BaseException as exc:  # one bad job must not sink the batch
-                    conn.execute("ROLLBACK TO SAVEPOINT job")
-                    conn.execute("RELEASE SAVEPOINT job")
-                    job.outcome = (False, exc)
-                else:
-                    conn.execute("RELEASE SAVEPOINT job")
-                    job.outcome = (True, result)
-                    local.extend(tx.events)
-            if local:
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(max(e.event_id for e in local))))
-            conn.execute("COMMIT")
-            if complete:
-                run.extend(sorted(local, key=lambda e: e.event_id))
-        except BaseException as exc:
-            log.exception("write transaction failed; %d writes not stored", len(batch))
+                    conn = self._connect("writer")
+                    continue
+                except psycopg.Error as error:
+                    exc = error
+            log.error("write transaction failed; %d writes not stored: %r", len(batch), exc)
             if not conn.closed and not conn.broken:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             for job in batch:
                 job.outcome = (False, exc)
             run, complete = [], True
+            break
         self.batches += 1
         self.batched_jobs += len(batch)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, run, not complete)
+        return conn
+
+    def _transact(self, conn: Conn, batch: list[_Job]) -> tuple[list[EventRecord], bool]:
+        """One attempt at a batch: (the run of events to publish, whether it
+        is complete). Sets each job's outcome."""
+        since = self.delivered
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        # What other nodes committed since our cursor: all of it, since they
+        # committed under the lock we now hold (module doc).
+        run = _events_after(_Tx(conn), since, CATCH_UP_PAGE)
+        complete = len(run) < CATCH_UP_PAGE
+        local: list[EventRecord] = []
+        for job in batch:
+            tx = _Tx(conn)
+            conn.execute("SAVEPOINT job")
+            try:
+                result = job.fn(tx, *job.args, **job.kwargs)
+            except BaseException as exc:  # one bad job must not sink the batch
+                conn.execute("ROLLBACK TO SAVEPOINT job")
+                conn.execute("RELEASE SAVEPOINT job")
+                job.outcome = (False, exc)
+            else:
+                conn.execute("RELEASE SAVEPOINT job")
+                job.outcome = (True, result)
+                local.extend(tx.events)
+        if local:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(max(e.event_id for e in local))))
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            raise _Committing from exc
+        if complete:
+            run.extend(sorted(local, key=lambda e: e.event_id))
+        return run, complete
 
     def _settle(self, batch: list[_Job], run: list[EventRecord], behind: bool) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
@@ -464,7 +500,9 @@ class PostgresStore(Store):
         backoff = 0.5
         while True:
             try:
-                aconn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="frontdesk")
+                aconn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, application_name="frontdesk-listener"
+                )
             except psycopg.Error as exc:
                 log.warning("cannot LISTEN on PostgreSQL (%s); polling meanwhile", exc)
                 await self._poll_once()

@@ -1,0 +1,97 @@
+"""End to end: two ``frontdesk serve`` nodes sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import RunningServer, WsClient, free_port, new_client_id, run_cli
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def two_nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Nodes A and B: two server processes on two ports, one database."""
+    port_a, port_b = free_port(), free_port()
+    info = json.loads(
+        run_cli(
+            "init",
+            "--db",
+            pg_url,
+            "--json",
+            "--admin-password",
+            "admin-password-1",
+            "--origin",
+            f"127.0.0.1:{port_a}",
+            "--origin",
+            f"127.0.0.1:{port_b}",
+        ).stdout
+    )
+    nodes = [
+        RunningServer(
+            db_url=pg_url,
+            port=port,
+            site_key=info["site_key"],
+            admin_email=info["admin_email"],
+            admin_password=info["admin_password"],
+            tenant_slug=info["tenant_slug"],
+            identity_secret=info["identity_secret"],
+            log_path=tmp_path / f"server-{name}.log",
+        )
+        for name, port in (("a", port_a), ("b", port_b))
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes[0], nodes[1]
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_two_nodes_share_live_events_and_resume(two_nodes: tuple[RunningServer, RunningServer]) -> None:
+    """A visitor on node A reaches an agent on node B live and back, and both resume on the other node."""
+    a, b = two_nodes
+
+    async def scenario() -> None:
+        agent_b, login = await WsClient.agent(b)
+        visitor_a, hello = await WsClient.visitor(a)
+        assert hello["epoch"] == login["epoch"]  # one database, one epoch
+        ack = await visitor_a.request("message.send", client_id=new_client_id(), body="Hello from node A")
+        pushed = await agent_b.next_event("message.created", body="Hello from node A")
+        assert pushed["event_id"] == ack["event_id"]
+        conversation_id = ack["conversation_id"]
+        await agent_b.request("reply", conversation_id=conversation_id, client_id=new_client_id(), body="Hi from B")
+        answer = await visitor_a.next_event("message.created", body="Hi from B")
+        cursor = answer["event_id"]
+
+        # The visitor goes away; the agent writes meanwhile; the visitor comes back on node B.
+        await visitor_a.close()
+        missed = await agent_b.request(
+            "reply", conversation_id=conversation_id, client_id=new_client_id(), body="While you were away"
+        )
+        visitor_b, resumed = await WsClient.visitor(b, token=hello["token"], since=cursor, epoch=hello["epoch"])
+        assert resumed["reset_required"] is False and resumed["visitor"]["id"] == hello["visitor"]["id"]
+        replayed = await visitor_b.next_event("message.created", body="While you were away")
+        assert replayed["event_id"] == missed["event_id"]
+        assert all(f.get("event_id", cursor + 1) > cursor for f in visitor_b.frames if f.get("type") == "event")
+
+        # An agent resumes on node A from node B's cursor and then gets node B's writes live.
+        agent_a, _ = await WsClient.agent(a, subscribe=False)
+        sub = await agent_a.request("subscribe", since=pushed["event_id"], epoch=login["epoch"])
+        assert sub["reset_required"] is False
+        await agent_a.next_event("message.created", body="While you were away")
+        await visitor_b.request("message.send", client_id=new_client_id(), body="Thanks, node B")
+        await agent_a.next_event("message.created", body="Thanks, node B")
+        await agent_b.next_event("message.created", body="Thanks, node B")
+        ids = [f["event_id"] for f in agent_a.frames if f.get("type") == "event"]
+        assert ids == sorted(ids) and len(ids) == len(set(ids))
+        for client in (agent_a, agent_b, visitor_b):
+            await client.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,267 @@
+"""What only the PostgreSQL store does: durability checks, several nodes on one
+database (fan-out, ordering, concurrent writers and migrations), and
+surviving lost connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from frontdesk.server.domain import EventRecord
+from frontdesk.server.exceptions import DurabilityError
+from frontdesk.server.store import _sql
+from frontdesk.server.store.postgres import CHANNEL, WRITE_LOCK, PostgresStore, translate
+
+from tests.support import TIMEOUT
+
+from .test_contract import World, _seed, cid
+
+pytestmark = pytest.mark.postgres
+
+
+def test_placeholders_translate_to_psycopg() -> None:
+    """``?`` becomes ``%s`` and a literal ``%`` is doubled, but quoted text is left as written."""
+    assert translate("SELECT * FROM t WHERE a = ? AND b LIKE ?") == "SELECT * FROM t WHERE a = %s AND b LIKE %s"
+    assert translate("SELECT '?', \"a?\", 5 % 2 FROM t WHERE x = ?") == "SELECT '?', \"a?\", 5 %% 2 FROM t WHERE x = %s"
+    assert translate("LIKE ('%:' || x)") == "LIKE ('%%:' || x)"
+
+
+class Node:
+    """One PostgresStore standing in for a server node, recording what it publishes."""
+
+    def __init__(self, url: str, *, poll_interval: float | None = None) -> None:
+        self.store = PostgresStore(url)
+        if poll_interval is not None:
+            self.store.poll_interval = poll_interval
+        self.published: list[EventRecord] = []
+
+    async def __aenter__(self) -> Node:
+        await self.store.open()
+        self.store.on_commit = self.published.extend
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.store.close()
+
+    @property
+    def ids(self) -> list[int]:
+        return [e.event_id for e in self.published]
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    """Wait until ``check()`` holds (no timing is asserted: the bound is generous)."""
+    deadline = asyncio.get_running_loop().time() + 3 * TIMEOUT
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
+async def all_event_ids(node: Node) -> list[int]:
+    rows = await node.store.read(lambda tx: tx.all("SELECT event_id FROM events ORDER BY event_id"))
+    return [r["event_id"] for r in rows]
+
+
+async def say(node: Node, w: World, visitor: int, body: str, conversation_id: int | None = None) -> Any:
+    return await node.store.write(
+        _sql.post_message,
+        w.tenant,
+        author_kind="visitor",
+        author_id=visitor,
+        conversation_id=conversation_id,
+        client_id=cid(),
+        body=body,
+    )
+
+
+def two_nodes(url: str, scenario: Callable[[Node, Node], Awaitable[None]], **kw: Any) -> None:
+    async def main() -> None:
+        async with Node(url, **kw) as a, Node(url, **kw) as b:
+            await scenario(a, b)
+
+    asyncio.run(main())
+
+
+def test_refuses_synchronous_commit_off(pg_url: str) -> None:
+    """A session with synchronous_commit=off could lose acked writes, so open() raises DurabilityError."""
+
+    async def main() -> None:
+        store = PostgresStore(pg_url + "?options=-c%20synchronous_commit%3Doff")
+        with pytest.raises(DurabilityError, match="synchronous_commit=off"):
+            await store.open()
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_durability_reported(pg_url: str) -> None:
+    """The settings in force are reported for verify and /healthz."""
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            assert await node.store.durability() == {"synchronous_commit": "on", "fsync": "on"}
+
+    asyncio.run(main())
+
+
+def test_nodes_starting_together_migrate_once(pg_url: str) -> None:
+    """Several nodes opening an empty database at once apply each migration once and share one epoch."""
+
+    async def main() -> None:
+        stores = [PostgresStore(pg_url) for _ in range(3)]
+        await asyncio.gather(*(s.open() for s in stores))
+        try:
+            assert len({s.epoch for s in stores}) == 1
+            rows = await stores[0].read(lambda tx: tx.all("SELECT version FROM schema_migrations"))
+            assert len(rows) == stores[0].latest_schema_version()
+        finally:
+            await asyncio.gather(*(s.close() for s in stores))
+
+    asyncio.run(main())
+
+
+def test_each_node_publishes_every_event_once_in_order(pg_url: str) -> None:
+    """Two nodes writing at once each publish every event of both, exactly once and in event_id order."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        w = await a.store.write(_seed)
+        visitors = [w.alice, w.carol]
+
+        async def burst(node: Node, who: int, n: int) -> list[Any]:
+            return [await say(node, w, who, f"{who}-{i}") for i in range(n)]
+
+        results = await asyncio.gather(burst(a, visitors[0], 25), burst(b, visitors[1], 25), burst(a, visitors[1], 10))
+        every = await all_event_ids(a)
+        await eventually(lambda: a.ids[-1:] == every[-1:] and b.ids[-1:] == every[-1:], "both nodes caught up")
+        # Both nodes opened before anything was written: each published all of it.
+        assert a.ids == every and b.ids == every
+        acked = {r["event_id"] for rs in results for r in rs}
+        assert acked <= set(every)
+        assert b.store.caught_up > 0  # some came from reading the log
+
+    two_nodes(pg_url, scenario)
+
+
+def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
+    """Visitor and agent writing one conversation from two nodes at once get seqs 1..n with no duplicate."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        w = await a.store.write(_seed)
+        first = await say(a, w, w.alice, "start")
+        c_id = first["conversation_id"]
+
+        async def visitor_side() -> list[int]:
+            return [(await say(a, w, w.alice, f"v{i}", c_id))["seq"] for i in range(20)]
+
+        async def agent_side() -> list[int]:
+            out = []
+            for i in range(20):
+                r = await b.store.write(
+                    _sql.post_message,
+                    w.tenant,
+                    author_kind="agent",
+                    author_id=w.agent,
+                    conversation_id=c_id,
+                    client_id=cid(),
+                    body=f"a{i}",
+                )
+                out.append(r["seq"])
+            return out
+
+        v, g = await asyncio.gather(visitor_side(), agent_side())
+        assert sorted([1, *v, *g]) == list(range(1, 42))
+        stored = await b.store.read(
+            lambda tx: tx.all("SELECT seq, event_id FROM messages WHERE conversation_id = ? ORDER BY seq", (c_id,))
+        )
+        assert [m["seq"] for m in stored] == list(range(1, 42))
+        assert [m["event_id"] for m in stored] == sorted(m["event_id"] for m in stored)
+
+    two_nodes(pg_url, scenario)
+
+
+def test_events_without_a_notification_arrive_by_polling(pg_url: str) -> None:
+    """An event committed with no NOTIFY (a lost notification) still reaches every node through the poll."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        w = await a.store.write(_seed)
+
+        import psycopg
+
+        with psycopg.connect(pg_url, autocommit=True) as raw, raw.transaction():
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            row = raw.execute(
+                "INSERT INTO events (tenant_id, kind, payload, created_at) VALUES (%s, 'test.silent', '{}', 0)"
+                " RETURNING event_id",
+                (w.tenant,),
+            ).fetchone()
+            assert row is not None
+            event_id = row[0]
+        await eventually(lambda: event_id in a.ids and event_id in b.ids, "both nodes polled the silent event")
+
+    two_nodes(pg_url, scenario, poll_interval=0.2)
+
+
+def test_listener_reconnects_after_losing_its_connection(pg_url: str) -> None:
+    """When the LISTEN connection is killed, the node reconnects and still gets other nodes' events."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        w = await a.store.write(_seed)
+        killed = await a.store.read(
+            lambda tx: tx.all(
+                "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'frontdesk-listener'"
+            )
+        )
+        assert len(killed) == 2
+        r = await say(a, w, w.alice, "after the outage")
+        await eventually(lambda: r["event_id"] in b.ids, "node b heard of node a's message")
+
+    two_nodes(pg_url, scenario, poll_interval=0.3)
+
+
+def test_writer_survives_a_lost_connection(pg_url: str) -> None:
+    """A write whose connection was killed before it ran is retried on a new connection and succeeds."""
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            await node.store.read(
+                lambda tx: tx.all(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'frontdesk-writer'"
+                )
+            )
+            r = await say(node, w, w.alice, "still here")
+            assert r["seq"] == 1
+            assert r["event_id"] in node.ids
+
+    asyncio.run(main())
+
+
+def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
+    """A committed batch announces its last event_id on the channel, and a rolled-back one announces nothing."""
+
+    async def main() -> None:
+        import psycopg
+
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            listener = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
+            try:
+                await listener.execute(f"LISTEN {CHANNEL}")
+
+                def doomed(tx: _sql.Tx) -> None:
+                    _sql.append_event(tx, w.tenant, "test.doomed", {})
+                    raise RuntimeError("no")
+
+                with pytest.raises(RuntimeError):
+                    await node.store.write(doomed)
+                r = await say(node, w, w.alice, "hello")
+                got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
+                assert got == [str(r["event_id"])]
+            finally:
+                await listener.close()
+
+    asyncio.run(main())
