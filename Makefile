@@ -70,5 +70,12 @@ bench: $(STAMP)
 wheel: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
+# The console as a one-folder desktop bundle, dist/console/frontdesk-console/, made by PyInstaller from the
+# wheel (packaging/build_console.py; packaging/README.md for Windows and macOS).
+package-console: $(STAMP)
+	@$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/pip install --quiet -e ".[dev,package]"
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/build_console.py --dist dist/console --work build/console
+	dist/console/frontdesk-console/frontdesk-console --version
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
