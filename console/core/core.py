@@ -333,7 +333,8 @@ class ConsoleCore:
             log.info("login: cannot reach %s: %s", self.ws_url, type(exc).__name__)
             raise LoginError("unreachable", f"Cannot reach the server at {self.server_url}.") from exc
         link = _Link(ws, lambda frame: None, self._timeout)
-        reader = asyncio.ensure_future(link.run())
+        tasks = TaskSet()
+        tasks.spawn(link.run(), name="frontdesk-login-reader", log_errors=False)
         try:
             reply = await link.request("login", email=email, password=password, tenant=tenant)
         except ServerError as exc:
@@ -342,9 +343,7 @@ class ConsoleCore:
             raise LoginError("unreachable", "The server closed the connection during login.") from exc
         finally:
             await link.close()
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+            await tasks.cancel_all()
         token = reply.get("token")
         agent = reply.get("agent")
         if not isinstance(token, str) or not isinstance(agent, dict):
@@ -504,8 +503,8 @@ class ConsoleCore:
             if reader.done() or applier.done():
                 return self._session_result(reader, applier)
             self._link = link
-            self._set_state(ConnectionState.ONLINE)
             await self._mark_synced()
+            self._set_state(ConnectionState.ONLINE)
             if self._focused is not None:
                 self.focused_conversation = self._focused  # fetch its missing history
             drainer = tasks.spawn(self._drain(link), name="frontdesk-outbox", log_errors=False)

@@ -15,6 +15,15 @@ from tests.support import RunningServer
 from .conftest import arun, make_core, online
 
 
+def _no_keyring() -> object:
+    """keyring's 'no backend' backend."""
+    return fail.Keyring()  # type: ignore[no-untyped-call]
+
+
+def _chainer() -> object:
+    return chainer.ChainerBackend()  # type: ignore[no-untyped-call]
+
+
 class DictKeyring:
     """An in-memory keyring backend, as a real OS keyring would behave.
 
@@ -59,17 +68,17 @@ def test_keyring_store_round_trip() -> None:
 
 def test_no_backend_means_memory_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """keyring's fail backend, or a chainer with nothing behind it, is 'no keyring': memory only."""
-    assert not keyring_backend_usable(fail.Keyring())
+    assert not keyring_backend_usable(_no_keyring())
     monkeypatch.setattr(chainer.ChainerBackend, "backends", property(lambda self: []))
-    assert not keyring_backend_usable(chainer.ChainerBackend())
+    assert not keyring_backend_usable(_chainer())
     monkeypatch.setattr(chainer.ChainerBackend, "backends", property(lambda self: [DictKeyring()]))
-    assert keyring_backend_usable(chainer.ChainerBackend())
+    assert keyring_backend_usable(_chainer())
     assert keyring_backend_usable(DictKeyring())
-    store = KeyringTokenStore(fail.Keyring())
+    store = KeyringTokenStore(_no_keyring())
     assert not store.available()
     store.set("http://h:1", "a@x.io", "secret")
     assert store.get("http://h:1", "a@x.io") == "secret"  # this process only
-    assert KeyringTokenStore(fail.Keyring()).get("http://h:1", "a@x.io") is None
+    assert KeyringTokenStore(_no_keyring()).get("http://h:1", "a@x.io") is None
 
 
 def test_machine_default_has_no_keyring() -> None:
@@ -88,14 +97,14 @@ def test_core_without_keyring_keeps_token_in_memory_only(server: RunningServer, 
     """Without a keyring the core says so, works for the session, and a restarted core must log in again."""
 
     async def main() -> None:
-        store = KeyringTokenStore(fail.Keyring())
+        store = KeyringTokenStore(_no_keyring())
         core, _ = make_core(server, data_dir, store)
         assert core.keyring_available is False
         await core.login(server.admin_email, server.admin_password, remember=True)
         await core.start()
         await online(core)
         await core.stop()
-        fresh = ConsoleCore(server.http_url, data_dir, KeyringTokenStore(fail.Keyring()))
+        fresh = ConsoleCore(server.http_url, data_dir, KeyringTokenStore(_no_keyring()))
         assert not await fresh.resume()
         assert fresh.last_email() == server.admin_email  # the form can be prefilled
 

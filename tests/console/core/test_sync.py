@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from frontdesk.console.core import (
@@ -17,7 +19,7 @@ from frontdesk.console.core import (
     cache_path,
 )
 
-from tests.support import RunningServer, WsClient, free_port, new_client_id
+from tests.support import TIMEOUT, RunningServer, WsClient, free_port, new_client_id
 
 from .conftest import FakeKeyring, NetworkSwitch, Recorder, arun, fast_backoff, make_core, offline, online, wait_until
 
@@ -408,3 +410,59 @@ def test_mark_seen_and_history(server: RunningServer, data_dir: Path) -> None:
 def test_fast_backoff_helper() -> None:
     """The test backoff stays short (sanity check for the fixtures)."""
     assert fast_backoff().next_delay() <= 0.3
+
+
+class _LoseAcks:
+    """A socket wrapper that drops the connection right after sending a write
+    request, so the server stores it but the console never sees the ack."""
+
+    def __init__(self, ws: Any, lost: list[str]) -> None:
+        self._ws = ws
+        self._lost = lost
+
+    async def send(self, message: str) -> None:
+        await self._ws.send(message)
+        frame = json.loads(message)
+        if frame.get("type") in ("reply", "resolve") and frame["client_id"] not in self._lost:
+            self._lost.append(frame["client_id"])
+            await asyncio.sleep(0.2)  # let the server commit it
+            await self._ws.close()
+
+    async def recv(self) -> str | bytes:
+        return await self._ws.recv()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+
+
+def test_lost_ack_is_resent_and_stored_once(server: RunningServer, data_dir: Path) -> None:
+    """When the ack is lost the item is resent with the same client_id after reconnecting, and stored once."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "hello?")
+        lost: list[str] = []
+        switch = NetworkSwitch()
+
+        async def connect(url: str) -> Any:
+            return _LoseAcks(await switch.connect(url), lost)
+
+        core, _ = make_core(server, data_dir)
+        core._connect = connect
+        await core.login(server.admin_email, server.admin_password, remember=False)
+        await core.start()
+        await online(core)
+        await core.reply(cid, "Exactly once, please")
+        await core.resolve(cid)
+        await wait_until(lambda: core.outbox_count == 0, what="outbox drained", timeout=3 * TIMEOUT)
+        assert len(lost) == 2 and switch.connects >= 3  # both acks were lost once
+        assert core.cache.outbox() == []
+        admin, _ = await WsClient.agent(server)
+        bodies = [m["body"] for m in (await admin.request("history", conversation_id=cid))["messages"]]
+        assert bodies.count("Exactly once, please") == 1
+        assert core.cache.conversation(cid).status == "resolved"  # type: ignore[union-attr]
+        assert [i.body for i in core.cache.thread(cid)].count("Exactly once, please") == 1
+        await core.stop()
+        for c in (visitor, admin):
+            await c.close()
+
+    arun(main())
