@@ -218,6 +218,8 @@ class PostgresStore(Store):
         self.durability_settings: dict[str, Any] = {}
         #: Every event up to this id has been published on this node.
         self.delivered = 0
+        #: (Writer thread) the last event of the runs handed to the loop.
+        self._handed = 0
         self.batches = 0
         self.batched_jobs = 0
         #: Events published from a catch-up read (committed elsewhere, mostly).
@@ -426,7 +428,11 @@ class PostgresStore(Store):
     def _transact(self, conn: Conn, batch: list[_Job]) -> tuple[list[EventRecord], bool]:
         """One attempt at a batch: (the run of events to publish, whether it
         is complete). Sets each job's outcome."""
-        since = self.delivered
+        # Start after what the loop has published or been handed already
+        # (settles run in order, so by this batch's settle it has published
+        # everything up to ``_handed``): a busy node does not read its own
+        # previous batch back.
+        since = max(self.delivered, self._handed)
         conn.execute("BEGIN")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         # What other nodes committed since our cursor: all of it, since they
@@ -455,6 +461,8 @@ class PostgresStore(Store):
             raise _Committing from exc
         if complete:
             run.extend(sorted(local, key=lambda e: e.event_id))
+            if run:
+                self._handed = max(self._handed, run[-1].event_id)
         return run, complete
 
     def _settle(self, batch: list[_Job], run: list[EventRecord], behind: bool) -> None:
