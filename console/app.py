@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
     import qasync
+    from frontdesk.console.ui._refcount import guard
     from frontdesk.console.ui.theme import apply_theme
     from PySide6.QtWidgets import QApplication
 
+    guard()  # PySide6 6.12.0 loses references on signals (see _refcount)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
     assert isinstance(app, QApplication)
     app.setApplicationName("Frontdesk")
@@ -86,13 +88,11 @@ async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
         window = MainWindow(core, prefs, use_tray=False)
         window.attach()
         window.show()
-        app.processEvents()
-        await asyncio.sleep(0)
-        app.processEvents()
+        await asyncio.sleep(0.2)  # the Qt loop lays out and paints meanwhile
         ok = window.isVisible() and window.inbox.isVisible()
         window.detach()
         window.close()
-        app.processEvents()
+        await asyncio.sleep(0)
     return 0 if ok else 1
 
 

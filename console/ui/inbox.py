@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -175,13 +176,14 @@ class InboxPane(QFrame):
         self._filters = QButtonGroup(self)
         self._filters.setExclusive(True)
         chips = QHBoxLayout()
-        chips.setSpacing(4)
+        chips.setSpacing(2)
         for n, (name, label) in enumerate(FILTER_LABELS):
             button = QPushButton(label)
             button.setObjectName("filterChip")
             button.setCheckable(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.setToolTip(f"{label} (Ctrl+{n + 1})")
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             self._filters.addButton(button, n)
             self.filter_buttons[name] = button
             chips.addWidget(button)

@@ -182,8 +182,11 @@ class SettingsDialog(QDialog):
 
     def _build_widget_tab(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(18, 18, 18, 18)
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(18, 18, 18, 18)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)
         form.setVerticalSpacing(14)
         form.setHorizontalSpacing(16)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)

@@ -11,6 +11,7 @@ text is always plain.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 from frontdesk.console.core import AgentRow, ConversationRow, ThreadItem
@@ -20,6 +21,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QPointF,
     QRect,
     QSize,
     Qt,
@@ -36,6 +38,8 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -80,6 +84,32 @@ def _plain(text: str = "", name: str = "") -> QLabel:
     return label
 
 
+_TEXT_OPTION = QTextOption()
+# Wrap at word boundaries, and inside a word only when it is wider than the
+# bubble (long URLs).
+_TEXT_OPTION.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+
+
+def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, int, int]:
+    """Lay ``text`` out as plain text within ``max_width``; (layout, width, height)."""
+    # QTextLayout breaks lines on U+2028, not on "\n".
+    layout = QTextLayout(text.replace("\r\n", "\n").replace("\n", "\u2028"), font)
+    layout.setTextOption(_TEXT_OPTION)
+    layout.beginLayout()
+    height = 0.0
+    widest = 0.0
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(max_width)
+        line.setPosition(QPointF(0, height))
+        height += line.height()
+        widest = max(widest, line.naturalTextWidth())
+    layout.endLayout()
+    return layout, math.ceil(widest) + 1, math.ceil(height)
+
+
 @dataclasses.dataclass(slots=True)
 class _Geometry:
     """Where each part of one thread item is painted, relative to its row."""
@@ -90,6 +120,7 @@ class _Geometry:
     header: QRect | None
     meta: QRect
     retry: QRect | None
+    layout: QTextLayout
 
 
 class ThreadDelegate(QStyledItemDelegate):
@@ -111,6 +142,7 @@ class ThreadDelegate(QStyledItemDelegate):
         self._header_font.setBold(True)
         self._day_font = QFont(self._meta_font)
         self._day_font.setWeight(QFont.Weight.DemiBold)
+        self._cache: dict[tuple[str, str, int], _Geometry] = {}
 
     # -- geometry
 
@@ -131,15 +163,26 @@ class ThreadDelegate(QStyledItemDelegate):
         return " · ".join(p for p in parts if p)
 
     def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
-        body_fm = QFontMetrics(self._body_font)
+        cache_key = (item.key, item.delivery, width)
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached.layout.text() == item.body.replace("\r\n", "\n").replace("\n", "\u2028"):
+            return cached
+        if len(self._cache) > 4000:
+            self._cache.clear()
+        geometry = self._compute_geometry(item, width)
+        self._cache[cache_key] = geometry
+        return geometry
+
+    def _compute_geometry(self, item: ThreadItem, width: int) -> _Geometry:
         meta_fm = QFontMetrics(self._meta_font)
         if item.kind == "system":
             max_w = int(width * 0.8)
-            text = body_fm.boundingRect(QRect(0, 0, max_w, 100_000), _WRAP | Qt.AlignmentFlag.AlignHCenter, item.body)
-            box = QRect((width - max_w) // 2, GAP + 4, max_w, text.height())
-            return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None)
+            layout, text_w, text_h = _layout_text(item.body, self._meta_font, max_w)
+            box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
+            return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
         max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
-        text = body_fm.boundingRect(QRect(0, 0, max_text_w, 100_000), _WRAP, item.body or " ")
+        layout, text_w, text_h = _layout_text(item.body or " ", self._body_font, max_text_w)
+        text = QRect(0, 0, text_w, text_h)
         header_h = meta_fm.height() + 4 if item.kind == "note" else 0
         inner_w = text.width()
         if item.kind == "note":
@@ -160,7 +203,7 @@ class ThreadDelegate(QStyledItemDelegate):
             link_w = QFontMetrics(self._header_font).horizontalAdvance("Retry") + 2
             retry = QRect(meta.right() - link_w + 1, meta.top(), link_w, meta_h)
             meta = QRect(meta.left(), meta.top(), meta.width() - link_w - 12, meta_h)
-        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry)
+        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout)
 
     # -- QStyledItemDelegate overrides
 
@@ -200,9 +243,8 @@ class ThreadDelegate(QStyledItemDelegate):
     def _paint_item(self, painter: QPainter, item: ThreadItem, width: int, selected: bool) -> None:
         geo = self._geometry(item, width)
         if item.kind == "system":
-            painter.setFont(self._meta_font)
             painter.setPen(C.MUTED)
-            painter.drawText(geo.text, _WRAP | Qt.AlignmentFlag.AlignHCenter, item.body)
+            geo.layout.draw(painter, QPointF(geo.text.topLeft()))
             return
         mine = self._is_mine(item)
         if item.kind == "visitor":
@@ -226,9 +268,8 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setFont(self._header_font)
             painter.setPen(C.NOTE_TEXT)
             painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
-        painter.setFont(self._body_font)
         painter.setPen(ink)
-        painter.drawText(geo.text, _WRAP, item.body)
+        geo.layout.draw(painter, QPointF(geo.text.topLeft()))
         painter.setOpacity(1.0)
         painter.setFont(self._meta_font)
         align = Qt.AlignmentFlag.AlignRight if item.kind in ("agent", "note") else Qt.AlignmentFlag.AlignLeft
@@ -268,9 +309,6 @@ class ThreadDelegate(QStyledItemDelegate):
                 self.retry_requested.emit(row.outbox_id)
                 return True
         return super().editorEvent(event, model, option, index)
-
-
-_WRAP = Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere  # long URLs wrap too
 
 
 class ThreadView(QListView):

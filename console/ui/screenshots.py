@@ -1,0 +1,330 @@
+"""Render the console's screenshots against a demo server.
+
+Run ``python -m frontdesk.console.ui.screenshots OUTDIR`` (``make
+screenshots`` does). It starts a throwaway ``frontdesk serve`` with a few
+visitors and conversations, opens the real console on it (offscreen, with
+the machine's fonts) and saves:
+
+- ``console-main.png``: the inbox, a conversation, the visitor's details;
+- ``console-note.png``: a thread with a private note, composer in note mode;
+- ``console-settings.png``: the admin settings dialog;
+- ``console-offline.png``: the server gone: Offline, a queued reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+CLI = [sys.executable, "-m", "frontdesk.server.cli"]
+ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 - a throwaway demo database
+
+VISITORS: list[dict[str, Any]] = [
+    {
+        "name": "Maya Patel",
+        "email": "maya@northwind.example",
+        "meta": {
+            "url": "https://shop.example.com/pricing",
+            "title": "Pricing · Example Shop",
+            "referrer": "https://www.google.com/",
+            "language": "en-GB",
+            "timezone": "Europe/London",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+        },
+        "messages": [
+            "Hi! I'm on the Team plan and we're about to add six more people.",
+            "Do we get the volume discount automatically, or do I need to ask for it?",
+        ],
+    },
+    {
+        "name": "Lucas Oliveira",
+        "email": "lucas@oliveira.example",
+        "meta": {
+            "url": "https://shop.example.com/orders/48213",
+            "title": "Order #48213",
+            "referrer": "",
+            "language": "pt-BR",
+            "timezone": "America/Sao_Paulo",
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/17.5 Safari/605.1.15",
+        },
+        "messages": ["My order #48213 says delivered but nothing arrived. Can you check?"],
+    },
+    {
+        "name": None,
+        "email": None,
+        "meta": {
+            "url": "https://shop.example.com/",
+            "title": "Example Shop",
+            "referrer": "https://news.ycombinator.com/",
+            "language": "en-US",
+            "timezone": "America/New_York",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        },
+        "messages": ["Is there an API for exporting invoices?"],
+    },
+    {
+        "name": "Sofia Rossi",
+        "email": "sofia.rossi@example.it",
+        "meta": {
+            "url": "https://shop.example.com/account/billing",
+            "title": "Billing",
+            "referrer": "",
+            "language": "it-IT",
+            "timezone": "Europe/Rome",
+            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        },
+        "messages": ["Can I change the card I pay with?", "Found it, thanks!"],
+    },
+    {
+        "name": "Kenji Watanabe",
+        "email": "kenji@watanabe.example",
+        "meta": {
+            "url": "https://shop.example.com/help/returns",
+            "title": "Returns",
+            "referrer": "https://duckduckgo.com/",
+            "language": "ja-JP",
+            "timezone": "Asia/Tokyo",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+        },
+        "messages": ["How long do I have to return an item?"],
+    },
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DemoServer:
+    """A throwaway ``frontdesk serve`` on a free port with a demo tenant."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.db = f"sqlite:///{folder / 'demo.db'}"
+        self.log = folder / "server.log"
+        out = subprocess.run(
+            [
+                *CLI,
+                "init",
+                "--db",
+                self.db,
+                "--json",
+                "--name",
+                "Example Shop",
+                "--admin-name",
+                "Ada Lovelace",
+                "--admin-email",
+                "ada@example.com",
+                "--admin-password",
+                ADMIN_PASSWORD,
+                "--origin",
+                f"127.0.0.1:{self.port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        info = json.loads(out)
+        self.site_key: str = info["site_key"]
+        self.admin_email: str = info["admin_email"]
+        subprocess.run(
+            [*CLI, "agent", "add", "--db", self.db, "--email", "grace@example.com", "--name", "Grace Hopper"],
+            capture_output=True,
+            check=True,
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the server and wait until it listens."""
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*CLI, "serve", "--db", self.db, "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if b"listening on" not in line:
+            raise RuntimeError(f"demo server did not start: {self.log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM) and wait for it."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+
+    async def visitor(self, spec: dict[str, Any]) -> int:
+        """Connect a visitor, set their profile, send their messages; the conversation id."""
+        from websockets.asyncio.client import connect
+
+        url = f"ws://127.0.0.1:{self.port}/v1/visitor?site={self.site_key}"
+        async with connect(url, origin=self.url, compression=None) as ws:
+            n = 0
+
+            async def request(type_: str, **fields: Any) -> dict[str, Any]:
+                nonlocal n
+                n += 1
+                await ws.send(json.dumps({"type": type_, "ref": str(n), **fields}))
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("ref") == str(n):
+                        if frame["type"] == "error":
+                            raise RuntimeError(frame)
+                        return dict(frame)
+
+            await request("hello", meta=spec["meta"])
+            if spec["name"]:
+                await request("profile.update", name=spec["name"], email=spec["email"])
+            cid = 0
+            for body in spec["messages"]:
+                reply = await request("message.send", client_id=str(uuid.uuid4()), body=body)
+                cid = int(reply["conversation_id"])
+                await asyncio.sleep(0.05)
+            return cid
+
+
+async def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    # Sleeping on the qasync loop lets Qt process its events meanwhile
+    # (calling processEvents() from a coroutine would re-enter the loop).
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("screenshot scene did not settle")
+        await asyncio.sleep(0.05)
+
+
+async def _settle(seconds: float = 0.4) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def render(out: Path) -> None:
+    """Build the demo, drive the console, save the four PNGs into ``out``."""
+    from frontdesk.console.core import ConnectionState, ConsoleCore, MemoryTokenStore
+    from frontdesk.console.ui.mainwindow import MainWindow
+    from frontdesk.console.ui.preferences import Preferences
+
+    with tempfile.TemporaryDirectory(prefix="frontdesk-shots-") as tmp:
+        folder = Path(tmp)
+        server = DemoServer(folder)
+        try:
+            ids = [await server.visitor(spec) for spec in VISITORS]
+            core = ConsoleCore(server.url, folder / "console", MemoryTokenStore())
+            await core.login(server.admin_email, ADMIN_PASSWORD, remember=False)
+            window = MainWindow(core, Preferences(folder / "console" / "console.json"), use_tray=False)
+            window.resize(1320, 820)
+            window.attach()
+            window.show()
+            await core.start()
+            await _wait(lambda: core.state is ConnectionState.ONLINE and window.inbox_model.rowCount() >= 1)
+            agents = {a.name: a.id for a in await core.list_agents()}
+            maya, lucas, anon, sofia, kenji = ids
+            del anon, kenji
+            # A lived-in inbox: replies, a note, assignments, a resolved one.
+            await core.assign(maya, core.me.id if core.me else 1)
+            await core.reply(maya, "Hi Maya! Yes: from 10 seats the volume price applies automatically at renewal.")
+            await core.reply(maya, "I can also apply it today, pro rata, if you'd like.")
+            await core.assign(lucas, agents.get("Grace Hopper", 1))
+            await core.note(lucas, "Courier confirms a failed delivery; reshipping today. Refund if not there by Fri.")
+            await core.reply(lucas, "Sorry about that, Lucas. I've asked the courier and will update you shortly.")
+            await core.resolve(sofia)
+            await _wait(lambda: core.outbox_count == 0)
+            window.inbox.set_filter("open")
+            await _settle()
+            window.inbox.select_conversation(maya)
+            await _wait(lambda: window.thread_model.rowCount() >= 4)
+            await _settle(0.8)
+            window.grab().save(str(out / "console-main.png"))
+
+            window.inbox.select_conversation(lucas)
+            await _wait(lambda: window.thread_model.rowCount() >= 3)
+            window.thread_pane.composer.set_note_mode(True)
+            window.thread_pane.composer.edit.setPlainText("Reshipment tracking: ")
+            await _settle(0.6)
+            window.grab().save(str(out / "console-note.png"))
+            window.thread_pane.composer.edit.clear()
+            window.thread_pane.composer.set_note_mode(False)
+
+            dialog = window.open_settings()
+            assert dialog is not None
+            await _wait(lambda: dialog.save_button.isEnabled())
+            dialog.domain_edit.setText("https://shop.example.com/")
+            dialog.tabs.setCurrentIndex(0)
+            await _settle(0.5)
+            dialog.grab().save(str(out / "console-settings.png"))
+            dialog.reject()
+            await _settle()
+
+            server.stop()
+            await _wait(lambda: core.state is not ConnectionState.ONLINE)
+            window.inbox.select_conversation(maya)
+            await core.reply(maya, "I'll send the updated quote in a minute.")
+            await core.resolve(ids[4])
+            await _wait(lambda: window.thread_model.rowCount() >= 5)
+            await _settle(0.8)
+            window.grab().save(str(out / "console-offline.png"))
+            window.detach()
+            await core.stop()
+            window.close()
+        finally:
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m frontdesk.console.ui.screenshots OUTDIR``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("outdir", type=Path, nargs="?", default=Path("docs/screenshots"))
+    args = parser.parse_args(argv)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
+    from frontdesk.console.ui._refcount import guard
+    from frontdesk.console.ui.theme import apply_theme
+    from PySide6.QtWidgets import QApplication
+
+    guard()  # PySide6 6.12.0 loses references on signals (see _refcount)
+    app = QApplication.instance() or QApplication(["frontdesk-screenshots"])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app)
+    with contextlib.suppress(KeyboardInterrupt):
+        qasync.run(render(args.outdir))
+    for name in ("console-main", "console-note", "console-settings", "console-offline"):
+        print(args.outdir / f"{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The Qt models over the cache: paging, granular row changes, day markers."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from frontdesk.console.core import ThreadItem
+from frontdesk.console.ui.models import (
+    AgentsModel,
+    DayMarker,
+    InboxModel,
+    Roles,
+    ThreadModel,
+    VisitorConversationsModel,
+    _sync_rows,
+)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from .conftest import NOW, FakeCore, conversation, fill, message, run
+
+
+class _ListModel(QAbstractListModel):
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        return self.rows[index.row()] if role == Qt.ItemDataRole.DisplayRole else None
+
+
+def test_sync_rows_reaches_any_target_order(qtbot: Any, qtmodeltester: Any) -> None:
+    """_sync_rows turns any list into any other with inserts, removes and moves only."""
+    rng = random.Random(7)
+    for _ in range(200):
+        old = rng.sample(range(30), rng.randint(0, 12))
+        new = rng.sample(range(30), rng.randint(0, 12))
+        model = _ListModel(list(old))
+        with qtbot.assertNotEmitted(model.modelReset):
+            _sync_rows(model, model.rows, new, lambda r: r)
+        assert model.rows == new
+    qtmodeltester.check(_ListModel([1, 2, 3]))
+
+
+def test_inbox_pages_with_fetch_more(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """The inbox loads a page at a time and fetchMore appends the next page."""
+    fill(qtbot, core, [conversation(n, f"Visitor {n}") for n in range(1, 121)])
+    model = InboxModel(core)
+    model.set_filter("all")
+    model.reload()
+    assert model.rowCount() == InboxModel.PAGE
+    assert model.total == 120
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 120
+    assert not model.canFetchMore(QModelIndex())
+    qtmodeltester.check(model)
+
+
+def test_inbox_rows_show_name_preview_time_assignee_and_unread(qtbot: Any, core: FakeCore) -> None:
+    """A row carries the visitor's name (or Visitor #ID), preview, time, assignee and unread (bold)."""
+    fill(
+        qtbot,
+        core,
+        [
+            conversation(1, "Maya", assignee_id=2, unread=2, preview="Line one\nline two", last_activity=NOW),
+            conversation(2, None, last_activity=NOW - 10),
+        ],
+    )
+    model = InboxModel(core, clock=lambda: (NOW + 5 * 60_000) / 1000)
+    model.set_filter("all")
+    model.reload()
+    first, second = model.index(0, 0), model.index(1, 0)
+    assert first.data() == "Maya"
+    assert first.data(Roles.PREVIEW) == "Line one line two"
+    assert first.data(Roles.TIME) == "5m"
+    assert first.data(Roles.ASSIGNEE) == "Grace Hopper"
+    assert first.data(Roles.UNREAD) == 2
+    assert first.data(Qt.ItemDataRole.FontRole).bold()
+    assert second.data() == "Visitor #2"
+    assert second.data(Qt.ItemDataRole.FontRole) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("mine", [1]), ("unassigned", [3, 4]), ("open", [1, 3]), ("pending", [4]), ("resolved", [2])],
+)
+def test_inbox_filters(qtbot: Any, core: FakeCore, name: str, expected: list[int]) -> None:
+    """Mine, Unassigned, All open, Pending and Resolved select the right conversations."""
+    fill(
+        qtbot,
+        core,
+        [
+            conversation(1, "A", assignee_id=1),
+            conversation(2, "B", status="resolved", assignee_id=1),
+            conversation(3, "C"),
+            conversation(4, "D", status="pending"),
+        ],
+    )
+    model = InboxModel(core)
+    model.set_filter(name)
+    model.reload()
+    assert [model.index(r, 0).data(Roles.ID) for r in range(model.rowCount())] == expected
+
+
+def test_inbox_search_uses_the_cache(qtbot: Any, core: FakeCore) -> None:
+    """The search box text narrows the inbox to matching names or message text."""
+    fill(
+        qtbot,
+        core,
+        [conversation(1, "Maya Patel"), conversation(2, "Lucas")],
+        [message(10, 2, 1, "my parcel never arrived")],
+    )
+    model = InboxModel(core)
+    model.set_filter("all")
+    model.set_query("parcel")
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Lucas"]
+    model.set_query("maya")
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Maya Patel"]
+    model.set_query("")
+    assert model.rowCount() == 2
+
+
+def test_inbox_refresh_moves_rows_instead_of_resetting(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """New activity moves a conversation to the top with a row move, keeping selection-friendly indexes."""
+    fill(qtbot, core, [conversation(n, f"V{n}") for n in (1, 2, 3)])
+    model = InboxModel(core)
+    model.set_filter("all")
+    model.reload()
+    qtmodeltester.check(model)
+    assert [model.index(r, 0).data(Roles.ID) for r in range(3)] == [1, 2, 3]
+    tracked = QPersistentModelIndex(model.index(2, 0))
+    moves: list[Any] = []
+    resets: list[Any] = []
+    model.rowsMoved.connect(lambda *a: moves.append(a))
+    model.modelReset.connect(lambda: resets.append(1))
+    run(qtbot, core.cache.store_conversations([conversation(3, "V3", last_activity=NOW + 1000, preview="new!")]))
+    model.refresh([3])
+    assert [model.index(r, 0).data(Roles.ID) for r in range(3)] == [3, 1, 2]
+    assert moves and not resets
+    assert tracked.row() == 0 and tracked.data(Roles.PREVIEW) == "new!"
+
+
+def test_thread_has_day_markers_and_outbox_items(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """Messages are grouped under day separators; a queued reply shows as a pending agent item."""
+    day = 86_400_000
+    fill(
+        qtbot,
+        core,
+        [conversation(1, "Maya", last_seq=3)],
+        [
+            message(10, 1, 1, "Hello", at=NOW - 2 * day),
+            message(11, 1, 2, "Anyone?", at=NOW - 2 * day + 60_000),
+            message(12, 1, 3, "Hi! Ada here", kind="agent", author="Ada Lovelace", at=NOW),
+        ],
+    )
+    model = ThreadModel(core)
+    model.set_conversation(1)
+    qtmodeltester.check(model)
+    kinds = [model.index(r, 0).data(Roles.KIND) for r in range(model.rowCount())]
+    assert kinds == ["day", "visitor", "visitor", "day", "agent"]
+    assert isinstance(model.item(0), DayMarker)
+    run(qtbot, core.reply(1, "Queued reply"))
+    model.refresh(1)
+    last = model.item(model.rowCount() - 1)
+    assert isinstance(last, ThreadItem)
+    assert (last.kind, last.body, last.delivery) == ("agent", "Queued reply", "pending")
+    qtmodeltester.check(model)
+
+
+def test_thread_loads_older_messages_from_the_cache(qtbot: Any, core: FakeCore) -> None:
+    """Scrolling up widens the window a page at a time until seq 1 is shown."""
+    msgs = [message(100 + s, 1, s, f"m{s}", at=NOW + s) for s in range(1, 251)]
+    fill(qtbot, core, [conversation(1, "Maya", last_seq=250)], msgs)
+    model = ThreadModel(core)
+    model.set_conversation(1)
+    assert model.message_count() == ThreadModel.PAGE
+    assert model.oldest_seq() == 151 and model.has_older()
+    assert model.load_older()
+    assert model.oldest_seq() == 51
+    assert model.load_older()
+    assert model.oldest_seq() == 1 and not model.has_older()
+    assert not model.load_older()
+
+
+def test_agents_and_visitor_conversation_models(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """The agents table and a visitor's conversation list read the cache and pass the model tester."""
+    fill(qtbot, core, [conversation(1, "Maya", visitor_id=7), conversation(2, "Maya", visitor_id=7, status="resolved")])
+    agents = AgentsModel(core)
+    agents.refresh()
+    qtmodeltester.check(agents)
+    assert [agents.index(r, 0).data() for r in range(agents.rowCount())] == [
+        "Ada Lovelace",
+        "Alan Turing",
+        "Grace Hopper",
+    ]
+    assert agents.index(1, 4).data() == "Offline"
+    history = VisitorConversationsModel(core)
+    history.set_visitor(7)
+    qtmodeltester.check(history)
+    assert history.rowCount() == 2
