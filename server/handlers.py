@@ -199,6 +199,7 @@ class Handlers:
                     p.encode_event(event.kind, payload, event_id=event.event_id, conversation_id=event.conversation_id)
                 )
                 upto = event.event_id
+                await client.drained()
             if len(events) < REPLAY_PAGE:
                 break
         client.release(upto)

@@ -175,6 +175,15 @@ class Client:
             return
         self.push(frame)
 
+    async def drained(self) -> None:
+        """Wait while more than an eighth of the queue's bounds is waiting, so
+        a long replay streams at the client's pace instead of tripping the
+        slow-reader cut-off."""
+        while (
+            len(self._queue) > MAX_QUEUED_FRAMES // 8 or self._queued_bytes > MAX_QUEUED_BYTES // 8
+        ) and self._sender is not None:
+            await asyncio.shield(self._sender)
+
     def release(self, replayed_up_to: int) -> None:
         """Send held events newer than ``replayed_up_to``, then go live."""
         held, self._held = self._held or [], None
