@@ -111,7 +111,8 @@ class Banner(QWidget):
         self._title.setText(title)
         self._body.setText(" ".join(body.split())[:200])
         self.show()
-        self.raise_()
+        if self.parentWidget() is not None:
+            self.raise_()
         self._timer.start()
 
     def _on_open_button_clicked(self) -> None:
