@@ -1,0 +1,45 @@
+"""Fixtures for the adversarial suite (the shared ``server`` and
+``relaxed_server`` come from ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import RunningServer, start_server
+
+#: serve flags that lift every rate limit out of a load test's way.
+RELAXED = (
+    "--rate-conn",
+    "10000/20000",
+    "--rate-visitor",
+    "10000/20000",
+    "--rate-ip",
+    "100000/200000",
+    "--rate-new-visitor",
+    "10000/20000",
+)
+
+
+@pytest.fixture
+def proxy_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server with the default limits behind a trusted proxy, so tests can
+    speak from many client addresses through ``X-Forwarded-For``."""
+    running = start_server(tmp_path, ("--trust-proxy",))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def module_relaxed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One relaxed server shared by a module's tests (Hypothesis cannot use
+    function-scoped fixtures)."""
+    running = start_server(tmp_path_factory.mktemp("shared"), RELAXED)
+    try:
+        yield running
+    finally:
+        running.stop()
