@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="a built frontdesk wheel (default: build one now)")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist" / "console", help="where the bundle goes")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "console", help="scratch folder")
+    parser.add_argument("--archive", action="store_true", help="also pack the bundle for download (.tar.gz or .zip)")
     args = parser.parse_args(argv)
     try:
         import PyInstaller  # noqa: F401
@@ -66,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     # also be importable from the source tree.
     subprocess.run(command, check=True, env=env, cwd=work)
     print(f"Built {args.dist / 'frontdesk-console'} from {wheel.name}")
+    if args.archive:
+        version = wheel.name.split("-")[1]
+        system = {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
+        base = args.dist.resolve() / f"frontdesk-console-{version}-{system}-{platform.machine().lower()}"
+        fmt = "zip" if sys.platform == "win32" else "gztar"
+        target = "Frontdesk.app" if sys.platform == "darwin" else "frontdesk-console"
+        print(f"Packed {shutil.make_archive(str(base), fmt, args.dist.resolve(), target)}")
     return 0
 
 

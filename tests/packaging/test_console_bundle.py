@@ -118,3 +118,18 @@ def test_bundle_is_made_from_the_wheel_not_the_checkout(bundle: tuple[Path, Path
             assert (internal / "frontdesk" / "console" / "assets" / asset.name).is_file(), f"{asset.name} missing"
     for dev_only in ("pytest", "playwright", "hypothesis", "psycopg", "mypy"):
         assert not (internal / dev_only).exists(), f"{dev_only} was bundled"
+
+
+def test_bundle_installs_for_one_user_with_its_menu_entry(bundle: tuple[Path, Path], tmp_path: Path) -> None:
+    """install.sh copies the bundle under a prefix, links the command, and adds a menu entry that runs it."""
+    prefix = tmp_path / "prefix"
+    proc = subprocess.run(
+        ["sh", str(bundle[0] / "install.sh"), str(prefix)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    linked = _run(prefix / "bin" / "frontdesk-console", "--version", home=tmp_path / "home")
+    assert linked.returncode == 0 and linked.stdout.startswith("frontdesk console "), linked.stderr
+    entry = (prefix / "share" / "applications" / f"{APP_ID}.desktop").read_text()
+    program = next(line for line in entry.splitlines() if line.startswith("Exec=")).removeprefix("Exec=")
+    assert Path(program) == prefix / "lib" / "frontdesk-console" / "frontdesk-console"
+    assert (prefix / "share" / "icons" / "hicolor" / "48x48" / "apps" / f"{APP_ID}.png").is_file()
