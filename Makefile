@@ -74,7 +74,7 @@ wheel: $(STAMP)
 # wheel (packaging/build_console.py; packaging/README.md for Windows and macOS).
 package-console: $(STAMP)
 	@$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/pip install --quiet -e ".[dev,package]"
-	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/build_console.py --dist dist/console --work build/console
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/build_console.py --dist dist/console --work build/console --archive
 	dist/console/frontdesk-console/frontdesk-console --version
 
 clean:
