@@ -303,19 +303,25 @@ class _Writer:
                 if job is _STOP:
                     return
                 fn, loop, future = job
+                result: Any = None
+                error: BaseException | None = None
                 try:
                     with db.atomic():
                         result = fn(db)
                 except BaseException as exc:
-                    if loop is None:
-                        future.set_exception(exc)
+                    error = exc
+                if loop is None:
+                    if error is not None:
+                        future.set_exception(error)
                     else:
-                        loop.call_soon_threadsafe(_settle, future, None, exc)
-                else:
-                    if loop is None:
                         future.set_result(result)
-                    else:
-                        loop.call_soon_threadsafe(_settle, future, result, None)
+                    continue
+                try:
+                    loop.call_soon_threadsafe(_settle, future, result, error)
+                except RuntimeError:
+                    # The caller's loop is gone (shutdown): the write stands,
+                    # nobody is left to tell.
+                    log.debug("write finished after its event loop closed")
         finally:
             db.close()
 
@@ -623,7 +629,10 @@ def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: b
                 [created, seq, body[:PREVIEW_CHARS], seq, 1 if visitor else 0, cid],
             )
         if visitor and notify:
-            out.notifications.append(Notification("new_message", cid, _visitor_label(db, cid), body[:PREVIEW_CHARS]))
+            # A conversation is announced with its first message, not when the
+            # widget merely opened it: one notification, with something to read.
+            kind = "new_conversation" if seq == 1 else "new_message"
+            out.notifications.append(Notification(kind, cid, _visitor_label(db, cid), body[:PREVIEW_CHARS]))
     if inserted or acked:
         out.threads.add(cid)
         out.conversations.add(cid)
@@ -644,7 +653,7 @@ def _apply_event(db: Db, frame: dict[str, Any], out: Applied, notify: bool) -> N
         cid = _upsert_conversation(db, data)
         if cid is not None:
             out.conversations.add(cid)
-            if existed is None and notify and data.get("status") != "resolved":
+            if existed is None and notify and data.get("status") != "resolved" and _int(data.get("last_seq")) > 0:
                 out.notifications.append(
                     Notification("new_conversation", cid, _visitor_label(db, cid), str(data.get("preview") or ""))
                 )

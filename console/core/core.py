@@ -263,6 +263,8 @@ class ConsoleCore:
             self.outbox_count = self._cache.outbox_count()
             self._emit("on_outbox_changed", self.outbox_count)
         if applied.agents:
+            if self.me is not None and self._cache is not None:
+                self.me = self._cache.agent(self.me.id) or self.me  # our own role or name may have changed
             self._emit("on_agents_changed")
         if applied.config is not None:
             self._emit("on_config_changed", applied.config)

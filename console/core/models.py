@@ -153,7 +153,11 @@ class OutboxItem:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Notification:
     """Something worth a desktop notification. The UI decides whether to
-    show it (it knows what is on screen and whether the window is active)."""
+    show it (it knows what is on screen and whether the window is active).
+
+    ``new_conversation`` comes with a conversation's first visitor message
+    (``body`` is that message); ``new_message`` with each later one. None is
+    raised for the conversation the UI marked as focused."""
 
     kind: Literal["new_conversation", "new_message"]
     conversation_id: int

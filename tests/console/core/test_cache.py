@@ -314,7 +314,7 @@ def test_seen_and_agents_and_config(cache: Cache) -> None:
 
 
 def test_new_visitor_message_notifies(cache: Cache) -> None:
-    """A new visitor message and a new conversation raise notifications; an agent message does not."""
+    """A conversation's first visitor message notifies 'new_conversation', later ones 'new_message', agents' none."""
     arun(cache.apply_snapshot([], epoch="e", last_event_id=1))
     applied = arun(
         cache.apply_events(
@@ -325,10 +325,9 @@ def test_new_visitor_message_notifies(cache: Cache) -> None:
             ]
         )
     )
-    assert [(n.kind, n.title, n.body) for n in applied.notifications] == [
-        ("new_conversation", "Nia", ""),
-        ("new_message", "Nia", "Help!"),
-    ]
+    assert [(n.kind, n.title, n.body) for n in applied.notifications] == [("new_conversation", "Nia", "Help!")]
+    applied = arun(cache.apply_events([event(5, "message.created", msg(3, 1, 3, "Hello??"))]))
+    assert [(n.kind, n.body) for n in applied.notifications] == [("new_message", "Hello??")]
 
 
 def test_cache_holds_no_token(tmp_path: Path) -> None:

@@ -95,15 +95,22 @@ def test_live_events_update_cache_and_notify(server: RunningServer, data_dir: Pa
         await core.start()
         await online(core)
         visitor, cid = await visitor_says(server, "first")
-        await wait_until(lambda: any(n.kind == "new_message" for n in rec.notifications), what="notification")
-        assert {n.kind for n in rec.notifications} == {"new_conversation", "new_message"}
+        await wait_until(lambda: bool(rec.notifications), what="notification")
+        assert [(n.kind, n.conversation_id, n.body) for n in rec.notifications] == [("new_conversation", cid, "first")]
         core.focused_conversation = cid
         before = len(rec.notifications)
         await visitor.request("message.send", client_id=new_client_id(), body="second")
+        await wait_until(lambda: core.cache.conversation(cid).last_seq == 2, what="second")  # type: ignore[union-attr]
+        core.focused_conversation = None
+        await visitor.request("message.send", client_id=new_client_id(), body="third")
+        await wait_until(lambda: len(rec.notifications) > before, what="unfocused notification")
+        assert rec.notifications[-1].kind == "new_message" and rec.notifications[-1].body == "third"
+        core.focused_conversation = cid
+        before = len(rec.notifications)
         await visitor.request("typing", conversation_id=cid, is_typing=True)
         await wait_until(lambda: bool(rec.typing), what="typing")
         assert rec.typing[-1] == (cid, True, None)
-        assert [i.body for i in core.cache.thread(cid)] == ["first", "second"]
+        assert [i.body for i in core.cache.thread(cid)] == ["first", "second", "third"]
         assert len(rec.notifications) == before
         assert cid in rec.threads
         await core.stop()
@@ -429,7 +436,8 @@ class _LoseAcks:
             await self._ws.close()
 
     async def recv(self) -> str | bytes:
-        return await self._ws.recv()
+        data: str | bytes = await self._ws.recv()
+        return data
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._ws.close(code, reason)
