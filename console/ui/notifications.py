@@ -80,6 +80,7 @@ class Banner(QWidget):
         layout.setSpacing(12)
         dot = QLabel("●")
         dot.setObjectName("bannerDot")
+        dot.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(dot, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(texts, 1)
         layout.addWidget(self.open_button)

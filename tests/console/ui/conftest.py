@@ -210,8 +210,8 @@ class FakeCore:
             getattr(listener, method)(*args)
 
     async def _queue(self, action: str, cid: int, payload: dict[str, Any]) -> int:
-        self.calls.append((action, cid, *payload.values()))
         oid = await self.cache.queue_action(action, cid, str(uuid.uuid4()), payload, NOW)  # type: ignore[arg-type]
+        self.calls.append((action, cid, *payload.values()))  # after the write, as the core returns
         self.outbox_count = self.cache.outbox_count()
         self.emit("on_conversations_changed", [cid])
         self.emit("on_thread_changed", cid)
@@ -254,8 +254,8 @@ class FakeCore:
         self.calls.append(("discard", outbox_id))
 
     async def mark_seen(self, cid: int) -> None:
-        self.calls.append(("seen", cid))
         await self.cache.mark_seen(cid)
+        self.calls.append(("seen", cid))
         self.emit("on_conversations_changed", [cid])
 
     async def set_typing(self, cid: int, is_typing: bool) -> None:
