@@ -631,8 +631,11 @@ def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: b
         if visitor and notify:
             # A conversation is announced with its first message, not when the
             # widget merely opened it: one notification, with something to read.
-            kind = "new_conversation" if seq == 1 else "new_message"
-            out.notifications.append(Notification(kind, cid, _visitor_label(db, cid), body[:PREVIEW_CHARS]))
+            label, text = _visitor_label(db, cid), body[:PREVIEW_CHARS]
+            if seq == 1:
+                out.notifications.append(Notification("new_conversation", cid, label, text))
+            else:
+                out.notifications.append(Notification("new_message", cid, label, text))
     if inserted or acked:
         out.threads.add(cid)
         out.conversations.add(cid)
