@@ -75,7 +75,7 @@
     'ol{list-style:none;margin:0;padding:0}.r{display:flex;flex-direction:column;align-items:flex-start}.me{align-items:flex-end}' +
     '.who{margin:10px 0 4px 4px;font-size:12px;font-weight:600;color:#4b5563}' +
     '.bu{max-width:84%;margin-top:3px;padding:9px 13px;border:1px solid #e5e7eb;border-radius:18px 18px 18px 6px;background:#fff;white-space:pre-wrap;overflow-wrap:anywhere}' +
-    '.me .bu{border-color:transparent;border-radius:18px 18px 6px 18px;background:var(--c);color:var(--on)}.bu a{color:inherit}' +
+    '.me.s .bu{margin-top:10px}.me .bu{border-color:transparent;border-radius:18px 18px 6px 18px;background:var(--c);color:var(--on)}.bu a{color:inherit}' +
     '.sys{align-items:center;margin:10px 0;font-size:12.5px;color:#4b5563}.sys .bu{background:none;border:0;padding:0}' +
     '.mt{display:flex;align-items:center;gap:6px;margin:3px 6px 8px;font-size:11.5px;color:#5b6270}' +
     '.failed .mt{color:#b91c1c}.rt{padding:0;border:0;background:none;color:#b91c1c;font-weight:650;text-decoration:underline}' +
@@ -99,12 +99,19 @@
     '.f{flex:none;display:flex;justify-content:space-between;padding:2px 16px 9px;background:#fff;font-size:11.5px;color:#5b6270}' +
     '.cs{display:inline-flex;align-items:center;gap:6px}.cs i{width:8px;height:8px;border-radius:50%;background:#eab308}' +
     '.cs[data-state=online] i{background:#16a34a}.cs[data-state=offline] i{background:#dc2626}' +
-    '@media (max-width:480px){.fd .p{inset:0;width:100%;height:100%;border-radius:0}.open .l{display:none}.fd .l{bottom:16px;right:16px}.fd.left .l{right:auto;left:16px}}' +
+    '.pk{position:fixed;bottom:92px;right:20px;z-index:2147483000;width:300px;max-width:calc(100vw - 40px);border-radius:14px;background:#fff;box-shadow:0 10px 32px rgba(15,23,42,.2),0 1px 3px rgba(15,23,42,.1);animation:fdp .25s ease-out}.left .pk{right:auto;left:20px}' +
+    '.pkb{display:block;width:100%;padding:14px 38px 14px 16px;border:0;border-radius:14px;background:none;text-align:left}' +
+    '.pkn{display:block;margin-bottom:3px;font-size:12.5px;font-weight:650;color:#4b5563}.pkt{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;font-size:14px}' +
+    '.pkx{position:absolute;top:7px;right:7px;width:28px;height:28px;padding:0;border:0;border-radius:8px;background:none;color:#4b5563;display:grid;place-items:center}.pkx:hover{background:#f3f4f6}.pkx svg{width:14px;height:14px}' +
+    '@keyframes fdp{from{opacity:0;transform:translateY(8px)}}.open .pk{display:none}' +
+    '@media (max-width:480px){.fd .p{inset:0;width:100%;height:100%;border-radius:0}.fd .pk{right:16px;bottom:88px}.fd.left .pk{left:16px}.open .l{display:none}.fd .l{bottom:16px;right:16px}.fd.left .l{right:auto;left:16px}}' +
     '@media (prefers-reduced-motion:reduce){.fd *{transition:none!important;animation:none!important}}';
   var TPL = '<style>' + CSS + '</style><div class="fd">' +
     '<button class="l" type="button" aria-expanded="false" aria-controls="p">' +
       I + 'class="i" fill="currentColor"><path d="M12 3C6.5 3 2 6.9 2 11.6c0 2.5 1.3 4.8 3.4 6.3L4.6 21.4l4.1-2c1 .3 2.2.5 3.3.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>' +
       I + 'class="x" ' + STROKE + '><path d="M6 9l6 6 6-6"/></svg><span class="b" aria-hidden="true" hidden></span></button>' +
+    '<div class="pk" hidden><button class="pkb" type="button"><span class="pkn"></span><span class="pkt"></span></button>' +
+      '<button class="pkx" type="button" aria-label="Dismiss">' + I + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
     '<div class="p" id="p" role="dialog" aria-labelledby="t">' +
       '<div class="h"><div class="av" aria-hidden="true"></div><div class="tt"><h2 id="t"></h2><p><span class="pd"></span><span class="ps"></span></p></div>' +
         '<button class="cl" type="button" aria-label="Close chat">' + I + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
@@ -142,8 +149,17 @@
     var ta = q('textarea'), sendBtn = q('.sd');
     q('.l').onclick = function () { setOpen(!isOpen, true); };
     q('.cl').onclick = function () { setOpen(false, true); };
+    q('.pkb').onclick = function () { setOpen(true, true); };
+    q('.pkx').onclick = function () { q('.pk').hidden = true; q('.l').focus(); };
     q('.p').addEventListener('keydown', function (e) {
       if (e.key == 'Escape') { e.preventDefault(); setOpen(false, true); }
+      // Full screen on a phone, the panel is modal: Tab cycles inside it.
+      if (e.key == 'Tab' && W.matchMedia('(max-width:480px)').matches) {
+        var f = [].filter.call(q('.p').querySelectorAll('button,textarea,input,[tabindex]'), function (x) {
+          return !x.disabled && x.offsetParent;
+        }), a = root.activeElement, end = e.shiftKey ? f[0] : f[f.length - 1];
+        if (a == end) { e.preventDefault(); (e.shiftKey ? f[f.length - 1] : f[0]).focus(); }
+      }
     });
     root.addEventListener('pointerdown', unlockAudio);
     root.addEventListener('keydown', unlockAudio);
@@ -261,6 +277,7 @@
     fd.classList.toggle('open', v);
     q('.l').setAttribute('aria-expanded', v);
     if (v) {
+      q('.pk').hidden = true;
       setUnread(0);
       render(true);
       if (focus) (needPre() ? q('.pf input') : q('textarea')).focus();
@@ -330,7 +347,7 @@
     var seen = lastMine && it.seq <= seenSeq, sig = [it.st, it.body, start, end, seen, status, it.name].join('\n');
     if (li.sig == sig) return li;
     li.sig = sig;
-    li.className = 'r ' + (mine ? 'me ' : sys ? 'sys ' : '') + it.st;
+    li.className = 'r ' + (mine ? 'me ' : sys ? 'sys ' : '') + (start ? 's ' : '') + it.st;
     li.setAttribute('data-author', it.kind);
     li.setAttribute('data-status', it.st);
     li.textContent = '';
@@ -376,6 +393,27 @@
     if (toBottom || near) box.scrollTop = box.scrollHeight;
     markSeen();
   }
+
+  function peek(it) {
+    if (!host) return;
+    q('.pkn').textContent = it.name || cfg.business_name || '';
+    q('.pkt').textContent = it.body;
+    q('.pk').hidden = false;
+  }
+
+  // Business hours, as the server computes them (domain.within_business_hours),
+  // so a page left open switches to away at closing time without a reconnect.
+  function hoursOpen(c) {
+    var h = c && c.business_hours, p = {};
+    if (!h || !h.enabled) return true;
+    try {
+      new Intl.DateTimeFormat('en-US', {timeZone: h.timezone || 'UTC', weekday: 'short', hour: '2-digit',
+        minute: '2-digit', hourCycle: 'h23'}).formatToParts(new Date()).forEach(function (x) { p[x.type] = x.value; });
+    } catch (e) { return inHours; }
+    var now = p.hour + ':' + p.minute;
+    return ((h.days || {})[p.weekday.slice(0, 3).toLowerCase()] || []).some(function (r) { return r[0] <= now && now < r[1]; });
+  }
+  setInterval(function () { if (cfg && hoursOpen(cfg) != inHours) { inHours = !inHours; presence(); } }, 30000);
 
   function announce(text) {
     if (!host) return;
@@ -426,6 +464,7 @@
     typingOff();
     announce((it.name || (cfg && cfg.business_name) || 'Agent') + ': ' + it.body);
     if (!isOpen || D.hidden) { setUnread(unread + 1); ding(); }
+    if (!isOpen) peek(it);
   }
 
   function send(text) {
@@ -694,8 +733,9 @@
       presence();
     } else if (f.kind == 'config.updated') {
       if ('agents_online' in d) agentsOn = d.agents_online;
-      if ('within_hours' in d) inHours = d.within_hours;
       apply(Object.assign({}, cfg, d));
+      inHours = 'within_hours' in d ? d.within_hours : hoursOpen(cfg);
+      presence();
     } else if (f.kind == 'conversation.updated') {
       if (d.id > (st.conv || 0)) st.conv = d.id;
     }

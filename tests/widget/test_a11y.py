@@ -58,7 +58,16 @@ def test_mobile_panel_is_full_screen(new_context: Callable[..., BrowserContext],
     box = widget.panel.bounding_box()
     assert box == {"x": 0, "y": 0, "width": 390, "height": 844}
     expect(widget.launcher).to_be_hidden()
-    widget.host.get_by_role("button", name="Close chat").tap()
+    # Full screen, the panel is modal: Tab cycles inside it.
+    close = widget.host.get_by_role("button", name="Close chat")
+    expect(widget.composer).to_be_focused()
+    page.keyboard.type("hi")
+    page.keyboard.press("Tab")  # to the send button, now enabled
+    page.keyboard.press("Tab")
+    expect(close).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(widget.host.get_by_role("button", name="Send message")).to_be_focused()
+    close.tap()
     expect(widget.panel).to_be_hidden()
     expect(widget.launcher).to_be_visible()
     launcher = widget.launcher.bounding_box()
@@ -124,7 +133,7 @@ def test_axe_on_mobile_with_a_custom_colour(
 
 
 def test_screenshots(new_context: Callable[..., BrowserContext], server: RunningServer, tmp_path: Path) -> None:
-    """Screenshots of the demo page with the panel open at desktop and mobile sizes.
+    """Screenshots of the demo page with the panel open at desktop and mobile sizes, and closed with a reply waiting.
 
     Set FRONTDESK_UPDATE_SCREENSHOTS=1 to write them to docs/screenshots/.
     """
@@ -156,6 +165,15 @@ def test_screenshots(new_context: Callable[..., BrowserContext], server: Running
             assert path.stat().st_size > 20_000
             shots.append(path)
             ada.request("typing", conversation_id=conv, is_typing=False)
+            if name == "desktop":  # and the page itself, with a reply waiting on the closed launcher
+                widget.host.get_by_role("button", name="Close chat").click()
+                ada.reply(conv, "Sure, what is it? I can also send you a link to the plan comparison.")
+                expect(widget.host.locator(".pk")).to_be_visible()
+                page.mouse.move(0, 0)
+                page.wait_for_timeout(400)
+                path = tmp_path / "widget-closed.png"
+                page.screenshot(path=path)
+                shots.append(path)
     finally:
         ada.close()
     if os.environ.get("FRONTDESK_UPDATE_SCREENSHOTS") == "1":

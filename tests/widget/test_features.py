@@ -236,3 +236,38 @@ def test_queued_calls_before_load_are_replayed(page: Page, server: RunningServer
     page.add_init_script("window.Frontdesk = {q: [['open', []]]}")
     widget = open_widget(page, server.http_url + "/", open_panel=False)
     expect(widget.panel).to_be_visible()
+
+
+def test_closed_widget_previews_a_new_agent_message(page: Page, server: RunningServer, agent: Agent) -> None:
+    """With the panel closed, a new agent message peeks above the launcher; clicking it opens the chat."""
+    widget = open_widget(page, server.http_url + "/")
+    widget.send("Anyone there?")
+    conv = agent.wait_event("message.created", body="Anyone there?")["data"]["conversation_id"]
+    widget.launcher.click()
+    expect(widget.panel).to_be_hidden()
+    peek = widget.host.locator(".pk")
+    expect(peek).to_be_hidden()
+    agent.reply(conv, "Yes, Ada here. What can I do for you?")
+    expect(peek).to_be_visible()
+    expect(peek).to_contain_text("Admin")
+    expect(peek).to_contain_text("Yes, Ada here.")
+    peek.get_by_role("button", name="Dismiss").click()
+    expect(peek).to_be_hidden()
+    expect(widget.launcher).to_be_focused()
+    agent.reply(conv, "Still here if you need me")
+    expect(peek).to_contain_text("Still here")
+    peek.get_by_role("button", name="Still here").click()
+    expect(widget.panel).to_be_visible()
+    expect(peek).to_be_hidden()
+    expect(widget.composer).to_be_focused()
+
+
+def test_business_hours_changes_apply_live(page: Page, server: RunningServer, agent: Agent) -> None:
+    """Closing or opening business hours from the console switches an open widget between away and online."""
+    all_day = {day: [["00:00", "23:59"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    widget = open_widget(page, server.http_url + "/")
+    expect(widget.away).to_be_hidden()
+    agent.request("config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": {}}})
+    expect(widget.away).to_be_visible()
+    agent.request("config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": all_day}})
+    expect(widget.away).to_be_hidden()
