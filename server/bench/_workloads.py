@@ -337,6 +337,9 @@ class _Load:
             **usage,
         }
         result["deliveries_per_s"] = round(step.deliveries / max(usage["wall_s"], 1e-9), 1)
+        # CPU per message is steadier than latency on a shared machine: use it to compare builds.
+        if usage["server_cpu"] is not None:
+            result["server_cpu_us_per_msg"] = round(usage["server_cpu"] * usage["wall_s"] / total * 1e6, 1)
         reasons = []
         if usage["generator_cpu"] >= GENERATOR_SATURATED:
             reasons.append(f"generator CPU {usage['generator_cpu']:.0%} of a core")
