@@ -96,15 +96,37 @@ def add_tenant(server: RunningServer, slug: str = "t2") -> Tenant:
     origin_host = server.http_url.split("://", 1)[1]
     info = json.loads(
         run_cli(
-            "tenant", "add", "--db", server.db_url, "--slug", slug, "--name", slug.upper(), "--origin", origin_host,
+            "tenant",
+            "add",
+            "--db",
+            server.db_url,
+            "--slug",
+            slug,
+            "--name",
+            slug.upper(),
+            "--origin",
+            origin_host,
             "--json",
         ).stdout
     )
     email = f"admin@{slug}.test"
     password = f"{slug}-admin-password"
     run_cli(
-        "agent", "add", "--db", server.db_url, "--tenant", slug, "--email", email, "--name", f"{slug} admin",
-        "--role", "admin", "--password", password, "--json",
+        "agent",
+        "add",
+        "--db",
+        server.db_url,
+        "--tenant",
+        slug,
+        "--email",
+        email,
+        "--name",
+        f"{slug} admin",
+        "--role",
+        "admin",
+        "--password",
+        password,
+        "--json",
     )
     return Tenant(slug, info["site_key"], info["identity_secret"], email, password)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from frontdesk.server.exceptions import DurabilityError
 from frontdesk.server.store.sqlite import SQLiteStore
+
 from tests.adversarial._util import db_path, raise_nofile, spoofed
 from tests.adversarial.conftest import RELAXED
 from tests.support import TIMEOUT, RunningServer, ServerError, WsClient, new_client_id, run_cli, start_server
@@ -104,7 +104,9 @@ def test_kill_9_under_load_loses_no_acked_message(tmp_path: Path) -> None:
             assert row["body"] == ack["message"]["body"]
         assert all(len(v) == 1 for v in by_cid.values())  # nothing stored twice, acked or not
         for (conv,) in conn.execute("SELECT id FROM conversations"):
-            seqs = [s for (s,) in conn.execute("SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq", (conv,))]
+            seqs = [
+                s for (s,) in conn.execute("SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq", (conv,))
+            ]
             assert seqs == list(range(1, len(seqs) + 1))
         events = [e for (e,) in conn.execute("SELECT event_id FROM messages ORDER BY event_id")]
         assert len(events) == len(set(events))

@@ -29,9 +29,9 @@ def test_lost_ack_after_commit_resend_returns_the_original(server: RunningServer
         token = hello["token"]
         # A socket whose replies the application never reads, cut with a RST.
         ws = await connect(server.visitor_url, origin=server.origin, compression=None)  # type: ignore[arg-type]
-        await ws.send('{"type":"hello","ref":"h","token":"%s"}' % token)
+        await ws.send(json.dumps({"type": "hello", "ref": "h", "token": token}))
         cid = new_client_id()
-        await ws.send('{"type":"message.send","ref":"m","client_id":"%s","body":"first try"}' % cid)
+        await ws.send(json.dumps({"type": "message.send", "ref": "m", "client_id": cid, "body": "first try"}))
         stored = await agent.next_event("message.created", client_id=cid)  # committed (pushed after COMMIT)
         assert ws.transport is not None
         ws.transport.abort()
@@ -65,8 +65,8 @@ def test_cut_right_after_sending_then_resend_stores_exactly_once(server: Running
         cids = [new_client_id() for _ in range(5)]
         for cid in cids:
             ws = await connect(server.visitor_url, origin=server.origin, compression=None)  # type: ignore[arg-type]
-            await ws.send('{"type":"hello","ref":"h","token":"%s"}' % token)
-            await ws.send('{"type":"message.send","ref":"m","client_id":"%s","body":"x"}' % cid)
+            await ws.send(json.dumps({"type": "hello", "ref": "h", "token": token}))
+            await ws.send(json.dumps({"type": "message.send", "ref": "m", "client_id": cid, "body": "x"}))
             assert ws.transport is not None
             ws.transport.abort()
             await ws.wait_closed()
@@ -92,9 +92,11 @@ def test_agent_reply_lost_ack_resend_is_idempotent(server: RunningServer) -> Non
         first, login = await WsClient.agent(server, subscribe=False)
         await first.close()
         ws = await connect(server.agent_url, compression=None)
-        await ws.send('{"type":"auth","ref":"a","token":"%s"}' % login["token"])
+        await ws.send(json.dumps({"type": "auth", "ref": "a", "token": login["token"]}))
         cid = new_client_id()
-        await ws.send('{"type":"reply","ref":"r","conversation_id":%d,"client_id":"%s","body":"hi"}' % (conv, cid))
+        await ws.send(
+            json.dumps({"type": "reply", "ref": "r", "conversation_id": conv, "client_id": cid, "body": "hi"})
+        )
         pushed = await visitor.next_event("message.created", body="hi")
         assert ws.transport is not None
         ws.transport.abort()
@@ -268,7 +270,9 @@ def test_resume_while_writes_continue_has_no_gap_and_no_duplicate(relaxed_server
         await asyncio.sleep(0.5)
         agent_got += [f["event_id"] for f in watcher.drain() if "event_id" in f]
         visitor_got += [f["event_id"] for f in visitor.drain() if "event_id" in f]
-        all_ids = [r["event_id"] for r in db_rows(server, "SELECT event_id FROM events WHERE event_id > ?", (agent_since,))]
+        all_ids = [
+            r["event_id"] for r in db_rows(server, "SELECT event_id FROM events WHERE event_id > ?", (agent_since,))
+        ]
         mine = [
             r["event_id"]
             for r in db_rows(
@@ -424,7 +428,9 @@ def test_concurrent_writers_get_gap_free_seq_and_one_order(relaxed_server: Runni
                 )
             )
 
-        acks = await asyncio.gather(burst(visitor, "message.send", "v"), burst(a1, "reply", "a"), burst(a2, "reply", "b"))
+        acks = await asyncio.gather(
+            burst(visitor, "message.send", "v"), burst(a1, "reply", "a"), burst(a2, "reply", "b")
+        )
         total = 1 + 3 * per_writer
         seqs = sorted(int(a["seq"]) for group in acks for a in group)  # type: ignore[call-overload]
         assert seqs == list(range(2, total + 1))
@@ -499,9 +505,9 @@ def test_slow_consumer_is_cut_off_with_bounded_memory_then_resumes(relaxed_serve
         slow = await connect(server.agent_url, compression=None, max_queue=1)  # never read below
         assert slow.transport is not None
         slow.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        await slow.send('{"type":"auth","ref":"a","token":"%s"}' % login["token"])
+        await slow.send(json.dumps({"type": "auth", "ref": "a", "token": login["token"]}))
         cursor = int(login["last_event_id"])
-        await slow.send('{"type":"subscribe","ref":"s","since":%d,"epoch":"%s"}' % (cursor, login["epoch"]))
+        await slow.send(json.dumps({"type": "subscribe", "ref": "s", "since": cursor, "epoch": login["epoch"]}))
         slow.transport.pause_reading()  # the application stops reading; TCP fills up
         health = await _health(server)
         conns = health["connections"]
@@ -553,4 +559,3 @@ async def _health(server: RunningServer) -> dict[str, object]:
     data = await reader.read()
     writer.close()
     return dict(json.loads(data.split(b"\r\n\r\n", 1)[1]))
-
