@@ -104,9 +104,10 @@
     '.pkn{display:block;margin-bottom:3px;font-size:12.5px;font-weight:650;color:#4b5563}.pkt{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;font-size:14px}' +
     '.pkx{position:absolute;top:7px;right:7px;width:28px;height:28px;padding:0;border:0;border-radius:8px;background:none;color:#4b5563;display:grid;place-items:center}.pkx:hover{background:#f3f4f6}.pkx svg{width:14px;height:14px}' +
     '@keyframes fdp{from{opacity:0;transform:translateY(8px)}}.open .pk{display:none}' +
-    '@media (max-width:480px){.fd .p{inset:0;width:100%;height:100%;border-radius:0}.fd .pk{right:16px;bottom:88px}.fd.left .pk{left:16px}.open .l{display:none}.fd .l{bottom:16px;right:16px}.fd.left .l{right:auto;left:16px}}' +
+    '@media print{.fd{display:none}}' +
+    '@media (max-width:480px){textarea,input{font-size:16px}.fd .f{padding-bottom:max(9px,env(safe-area-inset-bottom))}.fd .p{inset:0;width:100%;height:100%;border-radius:0}.fd .pk{right:16px;bottom:88px}.fd.left .pk{left:16px}.open .l{display:none}.fd .l{bottom:16px;right:16px}.fd.left .l{right:auto;left:16px}}' +
     '@media (prefers-reduced-motion:reduce){.fd *{transition:none!important;animation:none!important}}';
-  var TPL = '<style>' + CSS + '</style><div class="fd">' +
+  var TPL = '<div class="fd">' +
     '<button class="l" type="button" aria-expanded="false" aria-controls="p">' +
       I + 'class="i" fill="currentColor"><path d="M12 3C6.5 3 2 6.9 2 11.6c0 2.5 1.3 4.8 3.4 6.3L4.6 21.4l4.1-2c1 .3 2.2.5 3.3.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>' +
       I + 'class="x" ' + STROKE + '><path d="M6 9l6 6 6-6"/></svg><span class="b" aria-hidden="true" hidden></span></button>' +
@@ -145,6 +146,13 @@
     host = D.createElement('frontdesk-chat');
     root = host.attachShadow({mode: 'open'});
     root.innerHTML = TPL; // constant markup only; all variable text goes through textContent
+    // A constructed stylesheet is not an inline <style>, so a host page's CSP
+    // without 'unsafe-inline' does not strip our styles.
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) { root.prepend(el('style', 0, CSS)); }
     fd = q('.fd');
     var ta = q('textarea'), sendBtn = q('.sd');
     q('.l').onclick = function () { setOpen(!isOpen, true); };
@@ -333,8 +341,12 @@
     node.appendChild(D.createTextNode(text.slice(i)));
   }
 
+  // 14:05 today; Mon 14:05 this week; 3 Dec 14:05 before that.
   function time(t) {
-    try { return new Date(t).toLocaleTimeString([], {hour: 'numeric', minute: '2-digit'}); } catch (e) { return ''; }
+    var d = new Date(t), age = (new Date().setHours(24, 0, 0, 0) - d) / 864e5, o = {hour: 'numeric', minute: '2-digit'};
+    if (age > 1) o.weekday = 'short';
+    if (age > 6) { delete o.weekday; o.day = 'numeric'; o.month = 'short'; }
+    try { return d.toLocaleString([], o); } catch (e) { return ''; }
   }
 
   function order(a, b) {
@@ -774,7 +786,8 @@
     identify: function (o) {
       o = o || {};
       if (o.user_id != null) {
-        ident = {user_id: String(o.user_id), user_hash: o.user_hash, ts: o.ts, name: o.name, email: o.email};
+        ident = {user_id: String(o.user_id), user_hash: o.user_hash && String(o.user_hash),
+          ts: o.ts == null ? undefined : Number(o.ts), name: o.name, email: o.email};
         sendIdent();
       } else {
         var p = {};

@@ -161,3 +161,26 @@ def test_widget_loaded_twice_mounts_once(page: Page, server: RunningServer) -> N
     page.wait_for_timeout(500)
     expect(page.locator("frontdesk-chat")).to_have_count(1)
     assert len(sockets) == 1
+
+
+def test_strict_csp_host_page_still_gets_a_styled_widget(
+    page: Page, server: RunningServer, agent: Agent, foreign_site: Callable[[str], str]
+) -> None:
+    """A host page whose CSP forbids inline styles still gets a styled, working widget (constructed stylesheet)."""
+    csp = (
+        f"default-src 'self'; script-src 'self' {server.http_url}; "
+        f"connect-src 'self' {server.ws_url} {server.http_url}; style-src 'self'"
+    )
+    html = embed_page(server, title="Strict CSP").replace(
+        "<head>", f'<head><meta http-equiv="Content-Security-Policy" content="{csp}">'
+    )
+    url = foreign_site(html)
+    agent.request("config.set", config={"allowed_origins": [url.split("/")[2]]})
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    widget = open_widget(page, url)
+    expect(widget.launcher).to_have_css("background-color", "rgb(37, 99, 235)")
+    expect(widget.launcher).to_have_css("position", "fixed")
+    widget.send("CSP hello")
+    expect(widget.message("CSP hello")).to_have_attribute("data-status", "sent")
+    assert violations == []
