@@ -74,7 +74,9 @@ class MainWindow(QMainWindow):
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
-        self.bridge = CoreBridge(self)
+        # The bridge's signal object is deliberately not parented to the
+        # window: the core may call it until detach(), even during teardown.
+        self.bridge = CoreBridge()
         self.inbox_model = InboxModel(core, self, clock=clock)
         self.thread_model = ThreadModel(core, self, clock=clock)
         self.agents_model = AgentsModel(core, self)

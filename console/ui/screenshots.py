@@ -189,9 +189,10 @@ class DemoServer:
     async def visitor(self, spec: dict[str, Any]) -> int:
         """Connect a visitor, set their profile, send their messages; the conversation id."""
         from websockets.asyncio.client import connect
+        from websockets.typing import Origin
 
         url = f"ws://127.0.0.1:{self.port}/v1/visitor?site={self.site_key}"
-        async with connect(url, origin=self.url, compression=None) as ws:
+        async with connect(url, origin=Origin(self.url), compression=None) as ws:
             n = 0
 
             async def request(type_: str, **fields: Any) -> dict[str, Any]:
