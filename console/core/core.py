@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -47,7 +48,7 @@ from .cache import Applied, Cache, cache_path
 from .credentials import TokenStore
 from .exceptions import LoginError, OfflineError, ServerError
 from .listener import CoreListener
-from .models import AgentRow, OutboxAction, OutboxItem
+from .models import AgentRow, Notification, OutboxAction, OutboxItem
 from .state import ConnectionState, check_transition
 
 __all__ = ["Backoff", "Connect", "ConsoleCore", "WebSocketLike", "agent_endpoint"]
@@ -191,6 +192,7 @@ class ConsoleCore:
         self._outbox_wakeup = asyncio.Event()
         self._reconnect_now = asyncio.Event()
         self._stopping = False
+        self._reached_online = False
         self._history_loading: set[int] = set()
 
     # -- plumbing ----------------------------------------------------------------
@@ -268,7 +270,7 @@ class ConsoleCore:
             self._emit("on_agents_changed")
         if applied.config is not None:
             self._emit("on_config_changed", applied.config)
-        for notification in applied.notifications:
+        for notification in _coalesce(applied.notifications):
             if notification.conversation_id != self._focused:
                 self._emit("on_notification", notification)
 
@@ -413,6 +415,7 @@ class ConsoleCore:
         """Revoke the token on the server (if online), forget it locally,
         and stop. The cache stays on disk (it holds no token). Does not call
         ``on_session_ended``: the UI asked for it."""
+        self._stopping = True  # the server's close after logout is not a drop to recover from
         link = self._link
         if link is not None:
             with contextlib.suppress(ServerError, LinkClosed, TimeoutError):
@@ -436,16 +439,22 @@ class ConsoleCore:
 
     # -- the connection loop --------------------------------------------------------
 
+    def _stop_requested(self) -> bool:
+        """stop()/logout() was called (a method, so type narrowing cannot
+        assume the flag is unchanged across awaits)."""
+        return self._stopping
+
     async def _run(self) -> None:
         while not self._stopping:
             self._set_state(ConnectionState.CONNECTING)
-            reached_online = False
+            self._reached_online = False
             try:
-                reached_online = await self._session()
+                await self._session()
             except _SessionEnded as exc:
                 self._link = None
                 self._set_state(ConnectionState.OFFLINE)
-                self._end_session(str(exc))
+                if not self._stop_requested():  # a logout in progress is not "ended elsewhere"
+                    self._end_session(str(exc))
                 return
             except (OSError, LinkClosed, TimeoutError, ServerError) as exc:
                 log.info("connection failed: %s", _describe(exc))
@@ -454,7 +463,9 @@ class ConsoleCore:
             self._link = None
             if self.state is not ConnectionState.OFFLINE:
                 self._set_state(ConnectionState.OFFLINE)
-            if reached_online:
+            if self._stop_requested():
+                return
+            if self._reached_online:
                 self._backoff.reset()
             delay = self._backoff.next_delay()
             log.info("reconnecting in %.1f s", delay)
@@ -507,6 +518,7 @@ class ConsoleCore:
             self._link = link
             await self._mark_synced()
             self._set_state(ConnectionState.ONLINE)
+            self._reached_online = True
             if self._focused is not None:
                 self.focused_conversation = self._focused  # fetch its missing history
             drainer = tasks.spawn(self._drain(link), name="frontdesk-outbox", log_errors=False)
@@ -816,6 +828,22 @@ class ConsoleCore:
         effort: dropped when offline."""
         if self._link is not None:
             await self._link.send("typing", conversation_id=conversation_id, is_typing=is_typing)
+
+
+def _coalesce(notifications: list[Notification]) -> list[Notification]:
+    """One notification per conversation per batch (a catch-up after a night
+    offline must not pop up hundreds): the latest message's text, and
+    ``new_conversation`` if the conversation is new in this batch."""
+    if len(notifications) <= 1:
+        return notifications
+    latest: dict[int, Notification] = {}
+    new: set[int] = set()
+    for n in notifications:
+        latest.pop(n.conversation_id, None)  # re-insert: ordered by latest activity
+        latest[n.conversation_id] = n
+        if n.kind == "new_conversation":
+            new.add(n.conversation_id)
+    return [dataclasses.replace(n, kind="new_conversation") if n.conversation_id in new else n for n in latest.values()]
 
 
 def _upsert_agent_row(db: Any, agent: dict[str, Any]) -> None:

@@ -78,3 +78,20 @@ def test_core_source_has_no_qt_import() -> None:
         text = path.read_text("utf-8")
         for binding in ("PySide6", "PyQt5", "PyQt6", "qasync"):
             assert f"import {binding}" not in text and f"from {binding}" not in text, path
+
+
+def test_notifications_are_coalesced_per_conversation() -> None:
+    """A burst (catch-up) yields one notification per conversation: its latest text, 'new' if new."""
+    from frontdesk.console.core import Notification
+    from frontdesk.console.core.core import _coalesce
+
+    burst = [
+        Notification("new_conversation", 1, "Ann", "hi"),
+        Notification("new_message", 2, "Bo", "a"),
+        Notification("new_message", 1, "Ann", "anyone?"),
+        Notification("new_message", 2, "Bo", "b"),
+    ]
+    assert [(n.kind, n.conversation_id, n.body) for n in _coalesce(burst)] == [
+        ("new_conversation", 1, "anyone?"),
+        ("new_message", 2, "b"),
+    ]

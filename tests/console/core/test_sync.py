@@ -372,13 +372,14 @@ def test_logout_revokes_token(server: RunningServer, data_dir: Path) -> None:
 
     async def main() -> None:
         store = FakeKeyring()
-        core, _ = make_core(server, data_dir, store)
+        core, rec = make_core(server, data_dir, store)
         await core.login(server.admin_email, server.admin_password, remember=True)
         await core.start()
         await online(core)
         token = core._token
         await core.logout()
         assert core.state is ConnectionState.OFFLINE and core.me is None
+        assert rec.ended == []  # the UI asked for it: no "session ended elsewhere"
         assert store.get(server.http_url, server.admin_email) is None
         probe = await WsClient.connect(server.agent_url)
         frame = await probe.request_frame("auth", token=token)
