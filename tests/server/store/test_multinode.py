@@ -95,3 +95,55 @@ def test_two_nodes_share_live_events_and_resume(two_nodes: tuple[RunningServer, 
             await client.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="multi-node gap: agent.update closes/updates only the sockets on the node that ran it"
+    " (handlers.agent_update); app._on_commit should apply agent.updated events from every node",
+)
+def test_disabling_an_agent_on_one_node_closes_their_sockets_on_the_other(
+    two_nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """An agent disabled by an admin on node A is disconnected (1008) from node B too."""
+    a, b = two_nodes
+    password = a.add_agent("bob@demo.test", "Bob")
+
+    async def scenario() -> None:
+        bob_b, login = await WsClient.agent(b, "bob@demo.test", password)
+        admin_a, _ = await WsClient.agent(a)
+        try:
+            await admin_a.request("agent.update", agent_id=login["agent"]["id"], active=False)
+            code, _ = await bob_b.wait_closed()
+            assert code == 1008
+        finally:
+            for client in (admin_a, bob_b):
+                await client.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="multi-node gap: a role change updates sock.role only on the node that ran agent.update",
+)
+def test_demoting_an_admin_on_one_node_takes_effect_on_the_other(
+    two_nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """An admin demoted on node A can no longer do admin requests on their open socket on node B."""
+    a, b = two_nodes
+    password = a.add_agent("second@demo.test", "Second", role="admin")
+
+    async def scenario() -> None:
+        second_b, login = await WsClient.agent(b, "second@demo.test", password)
+        admin_a, _ = await WsClient.agent(a)
+        try:
+            await admin_a.request("agent.update", agent_id=login["agent"]["id"], role="agent")
+            await second_b.next_event("agent.updated", id=login["agent"]["id"], role="agent")
+            frame = await second_b.request_frame("agent.add", email="third@demo.test", name="Third")
+            assert frame["type"] == "error" and frame["code"] == "forbidden"
+        finally:
+            for client in (admin_a, second_b):
+                await client.close()
+
+    asyncio.run(scenario())
