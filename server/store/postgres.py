@@ -60,6 +60,12 @@ Fan-out between nodes
     that applies events in the order pushed therefore never skips one on
     resume.
 
+Ephemeral messages
+    What is pushed but never stored (typing, presence) can cross nodes with
+    :meth:`PostgresStore.broadcast`: a NOTIFY on its own channel that the
+    other nodes' listeners hand to :attr:`PostgresStore.on_broadcast`, best
+    effort, like the pushes themselves.
+
 Durability
     :meth:`PostgresStore.open` refuses (``DurabilityError``) a server with
     ``fsync = off`` or a session with ``synchronous_commit = off``: either
@@ -77,6 +83,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import json
 import logging
 import queue
 import re
@@ -95,7 +102,7 @@ from ..exceptions import DurabilityError, SchemaError
 from . import _sql
 from .base import REQUIRED_TABLES, Store
 
-__all__ = ["CHANNEL", "WRITE_LOCK", "PostgresStore"]
+__all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
 log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
@@ -108,6 +115,10 @@ MAX_BATCH = 1024
 WRITE_LOCK = 0x66726F6E74646573
 #: The LISTEN/NOTIFY channel that announces committed events.
 CHANNEL = "frontdesk_events"
+#: The channel of :meth:`PostgresStore.broadcast` (ephemeral, never stored).
+BROADCAST_CHANNEL = "frontdesk_broadcast"
+#: PostgreSQL caps a NOTIFY payload just under 8000 bytes.
+MAX_BROADCAST_BYTES = 7900
 #: Most events one catch-up read takes before reading again.
 CATCH_UP_PAGE = 1000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -202,6 +213,8 @@ class PostgresStore(Store):
 
     #: Seconds between catch-up reads when no notification arrives.
     poll_interval: float = 1.0
+    #: Called on the event loop with each message another node broadcast.
+    on_broadcast: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, url: str, *, readers: int = 4) -> None:
         self.url = url
@@ -214,6 +227,12 @@ class PostgresStore(Store):
         self._reader_conns: list[Conn] = []
         self._reader_lock = threading.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._sender: psycopg.AsyncConnection[Any] | None = None
+        self._sender_lock = asyncio.Lock()
+        #: Whether the LISTEN connection is up (else only polling delivers).
+        self.listening = False
+        #: Names this node in its broadcasts (it ignores its own).
+        self.node_id = uuid.uuid4().hex
         self._migrate = True
         self.durability_settings: dict[str, Any] = {}
         #: Every event up to this id has been published on this node.
@@ -280,6 +299,9 @@ class PostgresStore(Store):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
+        if self._sender is not None:
+            await self._sender.close()
+            self._sender = None
         if self._writer is not None:
             self._queue.put(_STOP)
             await asyncio.to_thread(self._writer.join)
@@ -469,7 +491,10 @@ class PostgresStore(Store):
         """On the event loop, after COMMIT: publish, then resolve each caller."""
         # When ``behind`` (more events from other nodes than one read takes),
         # the listener's next poll publishes the rest, this batch's included.
-        self._deliver(run)
+        try:
+            self._deliver(run)
+        except Exception:  # a failing listener must not leave the writers hanging
+            log.exception("publishing committed events failed")
         for job in batch:
             if job.future.done():  # the caller gave up (cancelled); the write stands
                 continue
@@ -520,26 +545,77 @@ class PostgresStore(Store):
             backoff = 0.5
             try:
                 await aconn.execute(f"LISTEN {CHANNEL}")
+                await aconn.execute(f"LISTEN {BROADCAST_CHANNEL}")
+                self.listening = True
                 await self._poll_once()  # whatever committed before we listened
+                loop = asyncio.get_running_loop()
+                next_poll = loop.time() + self.poll_interval
                 while True:
-                    due = True  # the poll interval passed without a notification
-                    async for note in aconn.notifies(timeout=self.poll_interval, stop_after=1):
-                        # The payload is the batch's last event_id: our own
-                        # commits are usually published already.
-                        due = not note.payload.isdigit() or int(note.payload) > self.delivered
-                    if due:
+                    woken = False
+                    wait = max(0.0, next_poll - loop.time())
+                    async for note in aconn.notifies(timeout=wait, stop_after=1):
+                        if note.channel == BROADCAST_CHANNEL:
+                            self._received(note.payload)
+                        else:
+                            # The payload is the batch's last event_id: our
+                            # own commits are usually published already.
+                            woken = woken or not note.payload.isdigit() or int(note.payload) > self.delivered
+                    if woken or loop.time() >= next_poll:
                         await self._poll_once()
+                        next_poll = loop.time() + self.poll_interval
             except psycopg.Error as exc:
                 log.warning("lost the PostgreSQL listener (%s); reconnecting", exc)
+            except Exception:
+                log.exception("the PostgreSQL listener failed; restarting it")
+                await asyncio.sleep(backoff)
             finally:
+                self.listening = False
                 with contextlib.suppress(psycopg.Error):
                     await aconn.close()
+
+    # -- ephemeral messages between nodes ---------------------------------------------
+
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (a JSON object) to every other node's
+        :attr:`on_broadcast`: for what is pushed but never stored (typing,
+        presence). Best effort, like the pushes themselves: a message is lost
+        when a node's listener is reconnecting. Raises ``ValueError`` for a
+        message over :data:`MAX_BROADCAST_BYTES` encoded."""
+        payload = json.dumps({"node": self.node_id, "message": message}, separators=(",", ":"))
+        if len(payload.encode()) > MAX_BROADCAST_BYTES:
+            raise ValueError(f"broadcast message too large ({len(payload.encode())} bytes)")
+        async with self._sender_lock:
+            try:
+                if self._sender is None or self._sender.closed:
+                    self._sender = await psycopg.AsyncConnection.connect(
+                        self.url, autocommit=True, application_name="frontdesk-broadcast"
+                    )
+                await self._sender.execute("SELECT pg_notify(%s, %s)", (BROADCAST_CHANNEL, payload))
+            except psycopg.Error as exc:
+                log.warning("broadcast lost: %s", exc)
+                if self._sender is not None:
+                    await self._sender.close()
+                    self._sender = None
+
+    def _received(self, payload: str) -> None:
+        try:
+            envelope = json.loads(payload)
+            if envelope["node"] == self.node_id:
+                return
+            message = envelope["message"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed broadcast: %.80r", payload)
+            return
+        if self.on_broadcast is not None:
+            self.on_broadcast(message)
 
     async def _poll_once(self) -> None:
         try:
             await self.catch_up()
         except psycopg.Error as exc:
             log.warning("catch-up read failed: %s", exc)
+        except Exception:
+            log.exception("publishing caught-up events failed")
 
     # -- the interface --------------------------------------------------------------------
 

@@ -265,3 +265,24 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                 await listener.close()
 
     asyncio.run(main())
+
+
+def test_broadcast_reaches_the_other_nodes_only(pg_url: str) -> None:
+    """An ephemeral broadcast (typing, presence) reaches every other node's on_broadcast, not the sender's."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        got_a: list[dict[str, Any]] = []
+        got_b: list[dict[str, Any]] = []
+        a.store.on_broadcast = got_a.append
+        b.store.on_broadcast = got_b.append
+        await eventually(lambda: a.store.listening and b.store.listening, "both nodes LISTEN")
+        message = {"kind": "typing", "tenant_id": 1, "data": {"conversation_id": 3, "is_typing": True}}
+        await a.store.broadcast(message)
+        await eventually(lambda: got_b == [message], "node b got the broadcast")
+        await b.store.broadcast({"kind": "presence"})
+        await eventually(lambda: got_a == [{"kind": "presence"}], "node a got the broadcast")
+        assert got_b == [message]
+        with pytest.raises(ValueError, match="too large"):
+            await a.store.broadcast({"blob": "x" * 8000})
+
+    two_nodes(pg_url, scenario)
