@@ -264,7 +264,10 @@ class SQLiteStore(Store):
 
     def _settle(self, batch: list[_Job], events: list[EventRecord]) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
-        self._publish(events)
+        try:
+            self._publish(events)
+        except Exception:  # a failing listener must not leave the writers hanging
+            log.exception("publishing committed events failed")
         for job in batch:
             if job.future.done():  # the caller gave up (cancelled); the write stands
                 continue
