@@ -846,3 +846,20 @@ def test_concurrent_writes_all_commit_with_correct_seqs(store_url: str) -> None:
             assert seqs == list(range(1, per_visitor + 1))  # seq order is event order
 
     run(store_url, scenario)
+
+
+def test_a_failing_commit_listener_does_not_hang_writers(store_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """If on_commit raises, the write is still stored and its caller still gets the result."""
+
+    def broken(events: list[EventRecord]) -> None:
+        raise RuntimeError("listener bug")
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        store.on_commit = broken
+        r = await asyncio.wait_for(say(store, w, w.alice, "still stored", client_id=cid()), 30)
+        assert r["seq"] == 1
+        assert [m["body"] for m in await rows(store, "SELECT body FROM messages")] == ["still stored"]
+
+    run(store_url, scenario)
+    assert "publishing committed events failed" in caplog.text
