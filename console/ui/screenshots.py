@@ -263,7 +263,7 @@ async def render(out: Path) -> None:
             await core.resolve(sofia)
             await _wait(lambda: core.outbox_count == 0)
             window.inbox.set_filter("open")
-            await _settle()
+            await _settle(1.5)  # let the echoes of those actions arrive before opening one
             window.inbox.select_conversation(maya)
             await _wait(lambda: window.thread_model.rowCount() >= 4)
             await _settle(0.8)

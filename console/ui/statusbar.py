@@ -32,11 +32,13 @@ class ConnectionIndicator(QWidget):
         super().__init__(parent)
         self._dot = _plain_label("●", "connectionDot")
         self._text = _plain_label("", "connectionText")
+        self._hint = _plain_label("working from the cache; changes sync on reconnect", "connectionHint")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         layout.addWidget(self._dot)
         layout.addWidget(self._text)
+        layout.addWidget(self._hint)
         self._state = ""
         self.set_state("offline")
 
@@ -61,6 +63,7 @@ class ConnectionIndicator(QWidget):
         self._state = state
         self._text.setText(label)
         self._dot.setStyleSheet(f"color: {colour};")
+        self._hint.setVisible(state == "offline")
         self.setToolTip(
             {
                 "online": "Connected to the server; changes sync live.",

@@ -680,7 +680,8 @@ class ConversationHeader(QFrame):
         if conversation.visitor_email:
             bits.insert(0, conversation.visitor_email)
         if conversation.pending_actions:
-            bits.append(f"{conversation.pending_actions} change(s) waiting to sync")
+            n = conversation.pending_actions
+            bits.append(f"{n} change{'s' if n != 1 else ''} waiting to sync")
         if conversation.failed_actions:
             bits.append(f"{conversation.failed_actions} not delivered")
         self.subtitle.setText("  ·  ".join(bits))
