@@ -91,7 +91,13 @@ def test_two_nodes_share_live_events_and_resume(two_nodes: tuple[RunningServer, 
         await agent_b.next_event("message.created", body="Thanks, node B")
         ids = [f["event_id"] for f in agent_a.frames if f.get("type") == "event"]
         assert ids == sorted(ids) and len(ids) == len(set(ids))
-        for client in (agent_a, agent_b, visitor_b):
+
+        # A config change on node A reaches node B's open widgets and its tenant cache.
+        await agent_a.request("config.set", config={"greeting": "Hello from the cluster"})
+        await visitor_b.next_event("config.updated", greeting="Hello from the cluster")
+        fresh_b, hello_b = await WsClient.visitor(b)
+        assert hello_b["config"]["greeting"] == "Hello from the cluster"
+        for client in (agent_a, agent_b, visitor_b, fresh_b):
             await client.close()
 
     asyncio.run(scenario())
