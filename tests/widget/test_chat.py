@@ -6,7 +6,10 @@ side is a protocol-level client (:class:`Agent`).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
+
+import pytest
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -92,17 +95,18 @@ def test_reload_and_new_tab_resume_the_same_conversation(
     assert len(agent.request("snapshot")["conversations"]) == 1
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["sigterm", "sigkill"])
 def test_outage_shows_offline_queues_and_delivers_exactly_once(
-    page: Page, server: RunningServer, agents: Callable[..., Agent]
+    page: Page, server: RunningServer, agents: Callable[..., Agent], crash: bool
 ) -> None:
-    """Server down: Offline and a pending message; server back: Online, delivered exactly once, the reply arrives."""
+    """Server down (stopped or killed): Offline and a pending message; back: Online, delivered once, the reply arrives."""
     agent = agents()
     widget = open_widget(page, server.http_url + "/")
     widget.send("Before the outage")
     conv = agent.wait_event("message.created", body="Before the outage")["data"]["conversation_id"]
     agent.close()
 
-    server.stop()
+    server.stop(signal.SIGKILL if crash else signal.SIGTERM)
     expect(widget.status).to_have_attribute("data-state", "offline")
     expect(widget.status).to_have_text("Offline")
     widget.send("Written while offline")

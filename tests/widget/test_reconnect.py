@@ -25,6 +25,7 @@ class Proxy:
         self.routes: list[WebSocketRoute] = []
         self.sent: list[dict[str, Any]] = []
         self.hold = threading.Event()  # set: keep page frames back
+        self.lose_next_ack = threading.Event()  # set: drop the socket right after the next message.send
         self.held: list[tuple[WebSocketRoute, str | bytes]] = []
         page.route_web_socket(f"{server.ws_url}/v1/visitor*", self._route)
 
@@ -33,8 +34,14 @@ class Proxy:
         self.routes.append(ws)
 
         def from_page(message: str | bytes) -> None:
-            self.sent.append(json.loads(message))
-            if self.hold.is_set():
+            frame = json.loads(message)
+            self.sent.append(frame)
+            if self.lose_next_ack.is_set() and frame["type"] == "message.send":
+                # The server gets and stores it, but the connection dies before the widget hears back.
+                self.lose_next_ack.clear()
+                upstream.send(message)
+                ws.close(code=1001, reason="lost")
+            elif self.hold.is_set():
                 self.held.append((upstream, message))
             else:
                 upstream.send(message)
@@ -132,3 +139,21 @@ def test_show_earlier_messages_pages_back_through_history(page: Page, server: Ru
     expect(widget.messages).to_have_count(61)
     expect(more).to_be_hidden()
     expect(widget.bodies.first).to_have_text("Start")
+
+
+def test_lost_ack_is_resent_with_the_same_client_id_and_stored_once(
+    page: Page, server: RunningServer, agent: Agent
+) -> None:
+    """A message whose ack is lost stays pending, is resent after the reconnect with the same client_id, and is stored once."""
+    proxy = Proxy(page, server)
+    widget = open_widget(page, server.http_url + "/")
+    proxy.lose_next_ack.set()
+    widget.send("Did you get this?")
+    created = agent.wait_event("message.created", body="Did you get this?")  # stored at once
+    widget.wait_online(timeout=RECONNECT_TIMEOUT * 1000)
+    expect(widget.message("Did you get this?")).to_have_attribute("data-status", "sent")
+    sends = proxy.of_type("message.send")
+    assert len(sends) == 2 and sends[0]["client_id"] == sends[1]["client_id"]
+    assert len(proxy.routes) == 2
+    assert [m["body"] for m in agent.messages(created["data"]["conversation_id"])] == ["Did you get this?"]
+    expect(widget.message("Did you get this?")).to_have_count(1)
