@@ -38,10 +38,15 @@ run: $(STAMP)
 	fi
 	@exec $(BIN)/frontdesk serve --db "$(DB)" --host "$(HOST)" --port "$(PORT)"
 
+# System packages the tests use: Chromium for the widget, desktop-file-utils and
+# appstream to validate the console's desktop files. Installed only when missing.
+APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Chromium for the widget tests (apt)…"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; for pair in $(APT_TEST_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing for the tests (apt):$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 $(AXE):
 	npm install --silent --no-audit --no-fund --prefix tests/widget/.axe axe-core@4
