@@ -103,6 +103,13 @@ class FrontdeskServer:
     async def start(self) -> None:
         """Open the store and start listening; :attr:`port` is then the bound port."""
         await self.store.open()
+        lock = getattr(self.store, "acquire_server_lock", None)
+        if lock is not None:
+            try:
+                lock()
+            except BaseException:
+                await self.store.close()
+                raise
         self.store.on_commit = self._on_commit
         await self.tenants.load()
         self._server = await serve(
@@ -251,14 +258,8 @@ class FrontdeskServer:
     async def _frame(self, client: Client, raw: str | bytes) -> None:
         """Handle one incoming frame: rate check, parse, dispatch, reply."""
         if not (client.bucket.take() and self.ip_buckets.take(client.ip)):
-            client.strikes += 1
-            if client.strikes > MAX_STRIKES:
-                log.warning("closing a %s socket from %s: flooding", client.endpoint.value, client.ip)
-                client.close(CloseCode.TRY_AGAIN_LATER, "too many requests; back off and reconnect")
-                return
-            client.push(p.encode_error(_peek_ref(raw), ErrorCode.RATE_LIMITED, "too many requests; slow down"))
+            self._strike(client, _peek_ref(raw), "too many requests; slow down")
             return
-        client.strikes = 0
         try:
             request = p.parse_request(raw, endpoint=client.endpoint)
         except ProtocolError as exc:
@@ -267,7 +268,10 @@ class FrontdeskServer:
         try:
             reply = await self.handlers.dispatch(client, request)
         except ProtocolError as exc:
-            client.push(p.encode_error(exc.ref, exc.code, exc.message))
+            if exc.code is ErrorCode.RATE_LIMITED:  # per-visitor, new-visitor, login limits
+                self._strike(client, exc.ref, exc.message)
+            else:
+                client.push(p.encode_error(exc.ref, exc.code, exc.message))
             return
         except (NotFound, Conflict, Forbidden) as exc:
             client.push(p.encode_error(request.ref, _ERROR_CODES[type(exc)], str(exc)))
@@ -278,6 +282,7 @@ class FrontdeskServer:
             log.exception("handler for %s failed", request.TYPE)
             client.push(p.encode_error(request.ref, ErrorCode.INVALID, "the server could not process this request"))
             return
+        client.strikes = 0
         if reply is None:
             return
         replay_from = reply.pop(REPLAY_FROM, None)
@@ -285,6 +290,18 @@ class FrontdeskServer:
             client.push(p.encode_reply(request.ref, reply))
         if replay_from is not None:
             await self.handlers.stream_replay(client, replay_from)
+
+
+    @staticmethod
+    def _strike(client: Client, ref: str | None, message: str) -> None:
+        """Answer a rate-limited frame with an error; past MAX_STRIKES of them
+        in a row (whichever limit tripped), close the socket with 1013."""
+        client.strikes += 1
+        if client.strikes > MAX_STRIKES:
+            log.warning("closing a %s socket from %s: flooding", client.endpoint.value, client.ip)
+            client.close(CloseCode.TRY_AGAIN_LATER, "too many requests; back off and reconnect")
+            return
+        client.push(p.encode_error(ref, ErrorCode.RATE_LIMITED, message))
 
 
 def _peek_ref(raw: str | bytes) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
 import logging
 import queue
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..domain import EventRecord
-from ..exceptions import DurabilityError, SchemaError
+from ..exceptions import DurabilityError, FrontdeskError, SchemaError
 from . import _sql
 from .base import REQUIRED_TABLES, Store
 
@@ -332,11 +333,35 @@ class SQLiteStore(Store):
             dst = sqlite3.connect(target)
             try:
                 src.backup(dst)
+                # The copy gets its own epoch. Restored, it will reuse event ids
+                # that the live database handed out after this moment; a client
+                # holding such a cursor must refetch, not resume (PROTOCOL.md,
+                # "Resuming").
+                dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+                dst.commit()
             finally:
                 dst.close()
                 src.close()
 
         await asyncio.to_thread(run)
+
+    def acquire_server_lock(self) -> None:
+        """Claim this database for one ``frontdesk serve``.
+
+        Two servers on one SQLite file would each push only their own events,
+        so clients of one would silently miss the other's. Held until the
+        process exits. Raises :class:`FrontdeskError` if another server has it.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the process's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise FrontdeskError(
+                f"another frontdesk serve is already using {self.path}; use PostgreSQL to run several servers"
+            ) from None
+        self._server_lock = handle
 
 
 def conn_path(conn: sqlite3.Connection) -> str:

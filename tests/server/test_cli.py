@@ -109,3 +109,23 @@ def test_ctrl_c_stops_the_server_cleanly(server: RunningServer) -> None:
     assert "shutting down" in server.log_path.read_text()
     server.stop()  # reaps the process and closes its pipe
     assert run_cli("verify", "--db", server.db_url).returncode == 0
+
+
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(server: RunningServer) -> None:
+    """Two servers on one SQLite file would split fan-out; the second one exits with a clear error."""
+    second = run_cli("serve", "--db", server.db_url, "--port", "0", check=False, timeout=20)
+    assert second.returncode == 1 and "already using" in second.stderr
+
+
+def test_a_backup_has_its_own_epoch(server: RunningServer, tmp_path: Path) -> None:
+    """A restored backup makes resuming clients refetch instead of replaying reused event ids."""
+    import sqlite3
+
+    out = tmp_path / "copy.db"
+    run_cli("backup", "--db", server.db_url, str(out))
+    epochs = []
+    for path in (server.db_url.removeprefix("sqlite:///"), str(out)):
+        conn = sqlite3.connect(path)
+        epochs.append(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+        conn.close()
+    assert epochs[0] != epochs[1]
