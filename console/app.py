@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from frontdesk.console.core import AgentRow
+    from frontdesk.console.core import AgentRow, TokenStore
+    from frontdesk.console.ui.login import LoginDialog
+    from frontdesk.console.ui.mainwindow import MainWindow
     from PySide6.QtWidgets import QApplication
 
 __all__ = ["main"]
@@ -104,7 +106,7 @@ def _settle(future: asyncio.Future[Any], value: Any) -> None:
 class _Session:
     """State of one run of the console: preferences, token store, the core."""
 
-    def __init__(self, app: QApplication, args: argparse.Namespace) -> None:
+    def __init__(self, app: QApplication, args: argparse.Namespace, tokens: TokenStore | None = None) -> None:
         from frontdesk.console.core import ConsoleCore, KeyringTokenStore
         from frontdesk.console.ui.preferences import Preferences
 
@@ -112,7 +114,9 @@ class _Session:
         self.data_dir: Path | None = args.data_dir
         self.prefs = Preferences(args.data_dir / "console.json" if args.data_dir else None)
         self.url: str = args.server or self.prefs.get_str("server_url")
-        self.tokens = KeyringTokenStore()
+        self.tokens: TokenStore = tokens if tokens is not None else KeyringTokenStore()
+        self.window: MainWindow | None = None
+        self.dialog: LoginDialog | None = None
         self.core = ConsoleCore(self.url, self.data_dir, self.tokens)
         self.quitting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         app.aboutToQuit.connect(lambda: _settle(self.quitting, "quit"))
@@ -139,18 +143,20 @@ class _Session:
         dialog = LoginDialog(
             self.attempt,
             server_url=self.url,
-            email=self.prefs.get_str("last_email"),
+            email=self.prefs.get_str("last_email") or self.core.last_email() or "",
             keyring_available=self.core.keyring_available,
             message=message,
         )
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         dialog.finished.connect(lambda result: _settle(done, result))
+        self.dialog = dialog
         dialog.open()
         waiters: set[asyncio.Future[Any]] = {done, self.quitting}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         accepted = done.done() and done.result() == LoginDialog.DialogCode.Accepted
         dialog.close()
         dialog.deleteLater()
+        self.dialog = None
         return accepted and not self.quitting.done()
 
     async def work(self) -> tuple[str, str]:
@@ -158,6 +164,7 @@ class _Session:
         from frontdesk.console.ui.mainwindow import MainWindow
 
         window = MainWindow(self.core, self.prefs)
+        self.window = window
         window.attach()
         window.show()
         await self.core.start()
@@ -176,6 +183,7 @@ class _Session:
             await self.core.stop()
         window.hide()
         window.deleteLater()
+        self.window = None
         return result
 
 

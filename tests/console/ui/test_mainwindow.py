@@ -224,3 +224,33 @@ def test_admin_opens_settings(qtbot: Any, window: MainWindow) -> None:
     qtbot.waitUntil(dialog.save_button.isEnabled, timeout=WAIT_MS)
     assert dialog.business_name_edit.text() == "Example"
     dialog.reject()
+
+
+def test_scrolling_to_the_top_loads_older_messages(qtbot: Any, core: FakeCore, prefs: Preferences) -> None:
+    """The thread shows the latest page; scrolling to the top loads older ones, keeping the view in place."""
+    msgs = [message(1000 + s, 9, s, f"message number {s}", at=NOW + s * 1000) for s in range(1, 181)]
+    fill(qtbot, core, [conversation(9, "Long Talker", last_seq=180)], msgs)
+    win = MainWindow(core, prefs, use_tray=False)  # type: ignore[arg-type]
+    qtbot.addWidget(win)
+    win.attach()
+    win.show()
+    win.inbox.select_conversation(9)
+    model = win.thread_model
+    assert model.oldest_seq() == 81
+    bar = win.thread_pane.view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=WAIT_MS)
+    bar.setValue(bar.minimum())
+    qtbot.waitUntil(lambda: model.oldest_seq() == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bar.value() > bar.minimum(), timeout=WAIT_MS)
+
+
+def test_tray_badge_icon_draws_the_count(qapp: Any) -> None:
+    """The tray icon gets a badge with the unread count (and none at zero)."""
+    from frontdesk.console.ui.notifications import badge_icon
+    from frontdesk.console.ui.theme import app_icon
+
+    base = app_icon()
+    with_badge = badge_icon(base, 7).pixmap(64, 64).toImage()
+    without = badge_icon(base, 0).pixmap(64, 64).toImage()
+    assert not with_badge.isNull()
+    assert with_badge != without

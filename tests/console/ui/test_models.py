@@ -139,7 +139,9 @@ def test_inbox_refresh_moves_rows_instead_of_resetting(qtbot: Any, core: FakeCor
     resets: list[Any] = []
     model.rowsMoved.connect(lambda *a: moves.append(a))
     model.modelReset.connect(lambda: resets.append(1))
-    run(qtbot, core.cache.store_conversations([conversation(3, "V3", last_activity=NOW + 1000, preview="new!")]))
+    update = conversation(3, "V3", last_activity=NOW + 1000, preview="new!")
+    event = {"type": "event", "kind": "conversation.updated", "event_id": 5, "conversation_id": 3, "data": update}
+    run(qtbot, core.cache.apply_events([event]))
     model.refresh([3])
     assert [model.index(r, 0).data(Roles.ID) for r in range(3)] == [3, 1, 2]
     assert moves and not resets

@@ -1,0 +1,118 @@
+"""The app flow (console/app.py): login dialog, main window, resume from the keyring, session end."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import keyring.backend
+import keyring.errors
+from frontdesk.console.app import _Session
+from frontdesk.console.core import ConnectionState, KeyringTokenStore
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.support import TIMEOUT, RunningServer, WsClient, new_client_id
+
+from .conftest import run
+
+LONG_MS = int(3 * TIMEOUT * 1000)
+
+
+class FakeKeyring(keyring.backend.KeyringBackend):
+    """An in-memory keyring backend (this machine has no real one)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.passwords.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+def _args(server: RunningServer, tmp_path: Path) -> argparse.Namespace:
+    return argparse.Namespace(server=server.http_url, data_dir=tmp_path / "console", smoke=False, verbose=False)
+
+
+def _sign_in(qtbot: Any, session: _Session, email: str, password: str) -> None:
+    qtbot.waitUntil(lambda: session.dialog is not None, timeout=LONG_MS)
+    dialog = session.dialog
+    assert dialog is not None
+    dialog.email_edit.setText(email)
+    dialog.password_edit.setText(password)
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+
+
+def test_login_then_resume_offline_on_the_cached_inbox(
+    qtbot: Any, aloop: Any, qapp: QApplication, server: RunningServer, tmp_path: Path
+) -> None:
+    """Sign in (a wrong password first), work, quit; the next start resumes from the keyring
+    and shows the cached inbox at once although the server is down."""
+    visitor, _ = run(qtbot, WsClient.visitor(server))
+    run(qtbot, visitor.request("message.send", client_id=new_client_id(), body="Hello"))
+    run(qtbot, visitor.close())
+    backend = FakeKeyring()
+    tokens = KeyringTokenStore(backend=backend)
+    session = _Session(qapp, _args(server, tmp_path), tokens)
+    assert not run(qtbot, session.core.resume())
+
+    login = aloop.create_task(session.login(""))
+    _sign_in(qtbot, session, server.admin_email, "not-the-password")
+    qtbot.waitUntil(lambda: "Wrong email or password" in session.dialog.error_text, timeout=LONG_MS)  # type: ignore[union-attr]
+    _sign_in(qtbot, session, server.admin_email, server.admin_password)
+    qtbot.waitUntil(login.done, timeout=LONG_MS)
+    assert login.result() is True
+    assert backend.passwords, "remember me keeps the token in the keyring"
+
+    work = aloop.create_task(session.work())
+    qtbot.waitUntil(
+        lambda: session.window is not None and session.core.state is ConnectionState.ONLINE, timeout=LONG_MS
+    )
+    window = session.window
+    assert window is not None
+    qtbot.waitUntil(lambda: window.inbox_model.rowCount() == 1, timeout=LONG_MS)
+    window.close()
+    qtbot.waitUntil(work.done, timeout=LONG_MS)
+    assert work.result() == ("quit", "")
+
+    server.stop()
+    again = _Session(qapp, _args(server, tmp_path), tokens)
+    assert run(qtbot, again.core.resume())
+    work = aloop.create_task(again.work())
+    qtbot.waitUntil(lambda: again.window is not None and again.window.inbox_model.rowCount() == 1, timeout=LONG_MS)
+    assert again.window is not None
+    assert again.window.status.connection.state != "online"
+    again.window.close()
+    qtbot.waitUntil(work.done, timeout=LONG_MS)
+
+
+def test_disabled_agent_is_sent_back_to_login(
+    qtbot: Any, aloop: Any, qapp: QApplication, server: RunningServer, tmp_path: Path
+) -> None:
+    """When an admin disables the agent, the console's session ends (back to the login)."""
+    password = server.add_agent("bob@demo.test", "Bob")
+    session = _Session(qapp, _args(server, tmp_path), KeyringTokenStore(backend=FakeKeyring()))
+    login = aloop.create_task(session.login(""))
+    _sign_in(qtbot, session, "bob@demo.test", password)
+    qtbot.waitUntil(login.done, timeout=LONG_MS)
+    work = aloop.create_task(session.work())
+    qtbot.waitUntil(lambda: session.core.state is ConnectionState.ONLINE, timeout=LONG_MS)
+    bob_id = session.core.me.id  # type: ignore[union-attr]
+    admin, _ = run(qtbot, WsClient.agent(server, subscribe=False))
+    try:
+        run(qtbot, admin.request("agent.update", agent_id=bob_id, active=False))
+    finally:
+        run(qtbot, admin.close())
+    qtbot.waitUntil(work.done, timeout=LONG_MS)
+    kind, reason = work.result()
+    assert kind == "ended" and reason
