@@ -55,6 +55,9 @@ class MainWindow(QMainWindow):
     #: The window was closed (the app should shut down).
     closed = Signal()
 
+    #: How long a typing indicator stays without a refresh from the server.
+    TYPING_EXPIRY_MS = 8000
+
     def __init__(
         self,
         core: ConsoleCore,
@@ -113,8 +116,14 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(
             preferences, self.banner, self._is_on_screen, app_icon=app_icon(), sound=sound, use_tray=use_tray
         )
+        self.notifier.on_open = self._on_notifier_open
         self._build_actions()
         self._connect()
+
+        self._typing_timer = QTimer(self)
+        self._typing_timer.setSingleShot(True)
+        self._typing_timer.setInterval(self.TYPING_EXPIRY_MS)
+        self._typing_timer.timeout.connect(lambda: self.thread_pane.set_typing(None))
 
         self._minute = QTimer(self)
         self._minute.setInterval(30_000)
@@ -149,6 +158,7 @@ class MainWindow(QMainWindow):
         self.assign_me_action = A("Assign to me", self._on_assign_me_action, "Ctrl+I")
         self.assign_action = A("Assign to…", self._on_assign_to_action, "Ctrl+Shift+A")
         self.unassign_action = A("Unassign", self._on_unassign_action, "Ctrl+Shift+U")
+        self.pend_action = A("Mark as pending (waiting on the visitor)", self._on_pend_action, "Ctrl+Shift+P")
         self.reply_mode_action = A("Write a reply", lambda: self._compose(False), "Ctrl+R")
         self.note_mode_action = A("Write a private note", lambda: self._compose(True), "Ctrl+Shift+N")
         self.preferences_action = A("Preferences…", self.open_preferences, "Ctrl+,")
@@ -172,7 +182,13 @@ class MainWindow(QMainWindow):
         for action in self.filter_actions:
             filters.addAction(action)
         conv.addSeparator()
-        for action in (self.resolve_action, self.assign_me_action, self.assign_action, self.unassign_action):
+        for action in (
+            self.resolve_action,
+            self.pend_action,
+            self.assign_me_action,
+            self.assign_action,
+            self.unassign_action,
+        ):
             conv.addAction(action)
         conv.addSeparator()
         conv.addAction(self.reply_mode_action)
@@ -252,6 +268,12 @@ class MainWindow(QMainWindow):
         if self._open_id and (not ids or self._open_id in ids):
             self._show_header()
             self.history_model.refresh()
+            row = self._conversation()
+            if row is not None:
+                self.visitor.set_visitor(self.core.cache.visitor(row.visitor_id), row.visitor_name)
+                if row.unread and self._is_on_screen(row.id):
+                    # A visitor message arrived while the agent is looking at it.
+                    spawn(self.core.mark_seen(row.id), name=f"seen-{row.id}")
         self._update_unread()
 
     def _on_core_thread_changed(self, conversation_id: int) -> None:
@@ -269,6 +291,8 @@ class MainWindow(QMainWindow):
         row = self._conversation()
         name = str(who) if who else (row.visitor_name if row else "The visitor")
         self.thread_pane.set_typing(f"{name} is typing…")
+        # A "stopped typing" can be lost (the visitor closed the tab): expire it.
+        self._typing_timer.start()
 
     def _update_unread(self) -> None:
         try:
@@ -346,6 +370,12 @@ class MainWindow(QMainWindow):
             self.visitor.set_visitor(self.core.cache.visitor(visitor_id), row.visitor_name)
             self.history_model.refresh()
 
+    def _on_notifier_open(self, conversation_id: int) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        self._on_visitor_conversation_selected(conversation_id)
+
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
             self.open_conversation(conversation_id)
@@ -417,6 +447,12 @@ class MainWindow(QMainWindow):
     async def _on_header_assign_requested(self, agent_id: int) -> None:
         if self._open_id:
             await self._run("assign", self.core.assign(self._open_id, agent_id))
+
+    @asyncSlot()
+    async def _on_pend_action(self) -> None:
+        row = self._conversation()
+        if row is not None and row.status == "open":
+            await self._run("mark it pending", self.core.pend(row.id))
 
     @asyncSlot()
     async def _on_unassign_action(self) -> None:

@@ -198,9 +198,12 @@ class Notifier:
         if use_tray is None:
             use_tray = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: QSystemTrayIcon | None = None
+        self._last_conversation = 0
+        self.on_open: Callable[[int], None] | None = None
         if use_tray:
             self.tray = QSystemTrayIcon(app_icon)
             self.tray.setToolTip("Frontdesk")
+            self.tray.messageClicked.connect(self._on_tray_message_clicked)
             self.tray.show()
         self.unread = 0
         #: Notifications shown, newest last: (kind, conversation_id, title, body).
@@ -223,6 +226,7 @@ class Notifier:
             return False
         log.debug("notification %s for conversation %d", kind, conversation_id)
         self.shown.append((kind, conversation_id, title, body))
+        self._last_conversation = conversation_id
         if self.tray is not None:
             self.tray.showMessage(title, " ".join(body.split())[:200], self._app_icon, 8000)
         else:
@@ -230,6 +234,10 @@ class Notifier:
         if self._preferences.get_bool("sound"):
             self.sound.play()
         return True
+
+    def _on_tray_message_clicked(self) -> None:
+        if self.on_open is not None and self._last_conversation:
+            self.on_open(self._last_conversation)
 
     def set_unread(self, count: int) -> None:
         """Show the unread count on the tray icon."""

@@ -254,3 +254,14 @@ def test_tray_badge_icon_draws_the_count(qapp: Any) -> None:
     without = badge_icon(base, 0).pixmap(64, 64).toImage()
     assert not with_badge.isNull()
     assert with_badge != without
+
+
+def test_mark_pending_and_typing_expiry(qtbot: Any, window: MainWindow, core: FakeCore) -> None:
+    """Ctrl+Shift+P marks an open conversation pending; a typing indicator without a stop expires."""
+    window.inbox.select_conversation(1)
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: ("pend", 1) in core.calls, timeout=WAIT_MS)
+    window._typing_timer.setInterval(50)
+    core.emit("on_typing", 1, True, None)
+    assert window.thread_pane.typing_label.isVisibleTo(window)
+    qtbot.waitUntil(window.thread_pane.typing_label.isHidden, timeout=WAIT_MS)
