@@ -28,7 +28,8 @@ def pg_unavailable() -> str | None:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        return f"no PostgreSQL reachable at {PG_ADMIN_URL} (set FRONTDESK_TEST_PG_URL): {exc}".strip()
+        detail = " ".join(str(exc).split())
+        return f"no PostgreSQL reachable at {PG_ADMIN_URL} (set FRONTDESK_TEST_PG_URL): {detail}"
     return None
 
 
