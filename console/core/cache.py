@@ -150,8 +150,18 @@ def _m1_initial(db: Db) -> None:
         db.execute(sql)
 
 
+def _m2_conversation_version(db: Db) -> None:
+    # The event_id a conversation's cached state is as of: a state older than
+    # the cached one (a late event, a resent write's original reply) is
+    # ignored instead of rolling the inbox back.
+    db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
-MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = ((1, "initial", _m1_initial),)
+MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
+    (1, "initial", _m1_initial),
+    (2, "conversation_version", _m2_conversation_version),
+)
 
 
 def _migrate(db: Db) -> int:
@@ -491,8 +501,17 @@ def _upsert_agent(db: Db, a: dict[str, Any]) -> None:
     )
 
 
-def _upsert_conversation(db: Db, c: dict[str, Any]) -> int | None:
-    """Store the server's view of a conversation; keeps columns it lacks."""
+def _upsert_conversation(db: Db, c: dict[str, Any], version: int | None, *, force: bool = False) -> int | None:
+    """Store the server's view of a conversation; keeps columns it lacks.
+
+    ``version`` is the ``event_id`` this state is as of (an event's own id,
+    a write reply's ``event_id``). Events and write replies travel on
+    different paths (the applier and the outbox), and a resent write returns
+    its *original* reply, so an older state can arrive after a newer one: it
+    is ignored. ``None`` (a state of unknown age, e.g. ``visitor.get``) only
+    inserts a conversation not cached yet. ``force`` (a snapshot, as of
+    ``version``) overwrites whatever is cached.
+    """
     cid = _opt_int(c.get("id"))
     if cid is None:
         return None
@@ -500,13 +519,16 @@ def _upsert_conversation(db: Db, c: dict[str, Any]) -> int | None:
     if isinstance(visitor, dict):
         _upsert_visitor(db, visitor)
     old = db.execute(
-        "SELECT visitor_id, status, assignee_id, created_at, last_activity, last_seq, unread, preview "
+        "SELECT visitor_id, status, assignee_id, created_at, last_activity, last_seq, unread, preview, version "
         "FROM conversations WHERE id = ?",
         [cid],
     ).fetchone()
+    if old is not None and not force and (version is None or version < old[8]):
+        return cid
     if old is None:
-        old = (0, "open", None, 0, 0, 0, 0, "")
+        old = (0, "open", None, 0, 0, 0, 0, "", 0)
     row = {
+        "version": version or 0,
         "visitor_id": _int(c.get("visitor_id"), old[0]),
         "status": c["status"] if isinstance(c.get("status"), str) else old[1],
         "assignee_id": _opt_int(c.get("assignee_id")) if "assignee_id" in c else old[2],
@@ -518,13 +540,13 @@ def _upsert_conversation(db: Db, c: dict[str, Any]) -> int | None:
     }
     db.execute(
         "INSERT INTO conversations (id, visitor_id, status, assignee_id, eff_status, eff_assignee_id, "
-        "created_at, last_activity, last_seq, unread, preview) "
+        "created_at, last_activity, last_seq, unread, preview, version) "
         "VALUES (:id, :visitor_id, :status, :assignee_id, :status, :assignee_id, :created_at, "
-        ":last_activity, :last_seq, :unread, :preview) "
+        ":last_activity, :last_seq, :unread, :preview, :version) "
         "ON CONFLICT (id) DO UPDATE SET visitor_id = excluded.visitor_id, status = excluded.status, "
         "assignee_id = excluded.assignee_id, created_at = excluded.created_at, "
         "last_activity = excluded.last_activity, last_seq = excluded.last_seq, unread = excluded.unread, "
-        "preview = excluded.preview",
+        "preview = excluded.preview, version = excluded.version",
         {"id": cid, **row},
     )
     _recompute(db, cid)
@@ -604,7 +626,7 @@ def _visitor_label(db: Db, cid: int) -> str:
     return str(row[0] or f"Visitor #{row[1]}")
 
 
-def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: bool) -> None:
+def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: bool, version: int | None) -> None:
     cid = _opt_int(m.get("conversation_id"))
     if cid is None:
         return
@@ -620,7 +642,7 @@ def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: b
         visitor = m.get("author_kind") == "visitor"
         if isinstance(m.get("conversation"), dict):
             # The server sends the conversation as it is after this message.
-            _upsert_conversation(db, m["conversation"])
+            _upsert_conversation(db, m["conversation"], version)
         else:
             db.execute(
                 "UPDATE conversations SET last_activity = max(last_activity, ?), "
@@ -644,16 +666,17 @@ def _apply_message(db: Db, kind: str, m: dict[str, Any], out: Applied, notify: b
 def _apply_event(db: Db, frame: dict[str, Any], out: Applied, notify: bool) -> None:
     """Apply one durable event. Idempotent: a replayed event changes nothing."""
     kind = frame.get("kind")
+    event_id = _opt_int(frame.get("event_id"))
     data = frame.get("data")
     if not isinstance(data, dict):
         data = {}
     if kind == "message.created":
-        _apply_message(db, "message", data, out, notify)
+        _apply_message(db, "message", data, out, notify, event_id)
     elif kind == "note.created":
-        _apply_message(db, "note", data, out, notify)
+        _apply_message(db, "note", data, out, notify, event_id)
     elif kind in ("conversation.created", "conversation.updated"):
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [data.get("id")]).fetchone()
-        cid = _upsert_conversation(db, data)
+        cid = _upsert_conversation(db, data, event_id)
         if cid is not None:
             out.conversations.add(cid)
             if existed is None and notify and data.get("status") != "resolved" and _int(data.get("last_seq")) > 0:
@@ -816,7 +839,7 @@ class Cache:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS snapshot_ids (id INTEGER PRIMARY KEY)")
             db.execute("DELETE FROM snapshot_ids")
             for c in conversations:
-                cid = _upsert_conversation(db, c)
+                cid = _upsert_conversation(db, c, last_event_id, force=True)
                 if cid is not None:
                     db.execute("INSERT OR IGNORE INTO snapshot_ids (id) VALUES (?)", [cid])
             db.execute("DELETE FROM items WHERE conversation_id NOT IN (SELECT id FROM snapshot_ids)")
@@ -877,7 +900,7 @@ class Cache:
         def job(db: Db) -> Applied:
             out = Applied()
             for c in conversations:
-                cid = _upsert_conversation(db, c)
+                cid = _upsert_conversation(db, c, None)
                 if cid is not None:
                     out.conversations.add(cid)
             return out
@@ -917,12 +940,13 @@ class Cache:
         def job(db: Db) -> Applied:
             out = Applied(outbox=True, conversations={item.conversation_id}, threads={item.conversation_id})
             db.execute("DELETE FROM outbox WHERE id = ?", [item.id])
+            version = _opt_int(reply.get("event_id"))
             if isinstance(reply.get("message"), dict):
-                _apply_message(db, "message", reply["message"], out, notify=False)
+                _apply_message(db, "message", reply["message"], out, False, version)
             if isinstance(reply.get("note"), dict):
-                _apply_message(db, "note", reply["note"], out, notify=False)
+                _apply_message(db, "note", reply["note"], out, False, version)
             if isinstance(reply.get("conversation"), dict):
-                _upsert_conversation(db, reply["conversation"])
+                _upsert_conversation(db, reply["conversation"], version)
             _recompute(db, item.conversation_id)
             return out
 

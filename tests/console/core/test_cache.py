@@ -341,3 +341,42 @@ def test_cache_holds_no_token(tmp_path: Path) -> None:
         for r in db.execute(f"PRAGMA table_info({t})")
     ]
     assert not [c for c in columns if "token" in c or "password" in c]
+
+
+def test_upgrade_from_an_older_schema_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache made by an older console is migrated in place, keeping its conversations."""
+    from frontdesk.console.core import cache as cache_module
+
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    with monkeypatch.context() as m:
+        m.setattr(cache_module, "MIGRATIONS", MIGRATIONS[:1])
+        old = Cache.open(path)
+        old.write_sync(
+            lambda db: db.execute(
+                "INSERT INTO conversations (id, visitor_id, status, eff_status) VALUES (1, 1, 'open', 'open')"
+            )
+        )
+        assert old.schema_version() == 1
+        old.close()
+    cache = Cache.open(path)
+    try:
+        assert cache.schema_version() == MIGRATIONS[-1][0] > 1
+        assert [c.id for c in cache.conversations()] == [1]
+    finally:
+        cache.close()
+
+
+def test_older_conversation_state_never_overwrites_newer(cache: Cache) -> None:
+    """A late write reply (or a resent write's original reply) older than the cached state is ignored."""
+    arun(cache.apply_snapshot([conv(1)], epoch="e", last_event_id=10))
+    arun(cache.apply_events([event(12, "conversation.updated", conv(1, status="resolved"))]))
+    oid = arun(cache.queue_action("pend", 1, "c1", {}, NOW))
+    [item] = cache.outbox()
+    assert item.id == oid
+    arun(cache.outbox_acked(item, {"event_id": 11, "conversation": conv(1, status="pending")}))
+    assert cache.conversation(1).status == "resolved"  # type: ignore[union-attr]
+    arun(cache.apply_events([event(13, "conversation.updated", conv(1, status="open"))]))
+    assert cache.conversation(1).status == "open"  # type: ignore[union-attr]
+    # A conversation of unknown age (visitor.get) only fills a gap.
+    arun(cache.store_conversations([conv(1, status="resolved"), conv(2, status="resolved")]))
+    assert cache.conversation(1).status == "open" and cache.conversation(2).status == "resolved"  # type: ignore[union-attr]

@@ -173,26 +173,30 @@ def test_catch_up_after_being_offline(server: RunningServer, data_dir: Path) -> 
     arun(main())
 
 
-def test_reset_required_refetches_snapshot(server: RunningServer, data_dir: Path) -> None:
-    """A cursor from another epoch gets reset_required: the cache is rebuilt from a snapshot."""
+@pytest.mark.parametrize("which", ["another epoch", "future cursor"])
+def test_reset_required_refetches_snapshot(server: RunningServer, data_dir: Path, which: str) -> None:
+    """A cursor from another epoch, or from the future, gets reset_required: the cache is rebuilt from a snapshot."""
 
     async def main() -> None:
         visitor, cid = await visitor_says(server, "hello")
         core, rec = await logged_in(server, data_dir)
+        admin, session = await WsClient.agent(server, subscribe=False)
+        await admin.close()
+        bad_epoch = "another-database" if which == "another epoch" else session["epoch"]
         path = cache_path(data_dir, server.http_url, server.admin_email)
         cache = Cache.open(path)
         stale = {"id": 999, "visitor_id": 998, "status": "open", "last_activity": 1, "visitor": {"id": 998}}
-        await cache.apply_snapshot([stale], epoch="another-database", last_event_id=12345)
+        await cache.apply_snapshot([stale], epoch=bad_epoch, last_event_id=12345)
         cache.close()
         await core.stop()
         core, rec = make_core(server, data_dir, core._tokens)
         assert await core.resume()
-        assert core.cache.cursor() == ("another-database", 12345)
+        assert core.cache.cursor() == (bad_epoch, 12345)
         await core.start()
         await online(core)
         assert [c.id for c in core.cache.conversations()] == [cid]
         epoch, last = core.cache.cursor()
-        assert epoch != "another-database" and last is not None and last < 12345
+        assert epoch == session["epoch"] and last is not None and last < 12345
         assert [] in rec.conversations  # told the UI to reload everything
         # Messages are fetched lazily for the thread on screen.
         core.focused_conversation = cid
@@ -472,6 +476,51 @@ def test_lost_ack_is_resent_and_stored_once(server: RunningServer, data_dir: Pat
         assert [i.body for i in core.cache.thread(cid)].count("Exactly once, please") == 1
         await core.stop()
         for c in (visitor, admin):
+            await c.close()
+
+    arun(main())
+
+
+def test_assignment_status_and_visitor_details(server: RunningServer, data_dir: Path) -> None:
+    """Assign, unassign, pend, resolve and reopen reach the server in order; visitor details are fetched."""
+
+    async def main() -> None:
+        client, _ = await WsClient.visitor(server, meta={"url": "https://shop.test/cart", "language": "en-GB"})
+        await client.request("profile.update", name="Grace", email="grace@example.com")
+        cid = (await client.request("message.send", client_id=new_client_id(), body="hi"))["conversation_id"]
+        server.add_agent("bob@example.com", "Bob")
+        core, _ = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        bob = next(a for a in await core.list_agents() if a.email == "bob@example.com")
+        await core.assign(cid, bob.id)
+        row = core.cache.conversation(cid)
+        assert row is not None and row.assignee_name == "Bob"  # at once, before the ack
+        await core.pend(cid)
+        await wait_until(lambda: core.outbox_count == 0, what="acks")
+        admin, _ = await WsClient.agent(server)
+        [conv] = (await admin.request("snapshot"))["conversations"]
+        assert conv["assignee_id"] == bob.id and conv["status"] == "pending"
+        await core.unassign(cid)
+        await core.resolve(cid)
+        await core.reopen(cid)
+        await wait_until(lambda: core.outbox_count == 0, what="acks")
+        assert core.cache.outbox() == []
+        [conv] = (await admin.request("snapshot"))["conversations"]
+        assert conv["assignee_id"] is None and conv["status"] == "open"
+        row = core.cache.conversation(cid)
+        assert row is not None and row.assignee_id is None and row.status == "open" and row.visitor_name == "Grace"
+        await core.fetch_visitor(row.visitor_id)
+        visitor = core.cache.visitor(row.visitor_id)
+        assert (
+            visitor is not None
+            and visitor.email == "grace@example.com"
+            and visitor.page_url == "https://shop.test/cart"
+        )
+        assert [c.id for c in core.cache.visitor_conversations(row.visitor_id)] == [cid]
+        assert core.cache.conversations(query="grace") and core.cache.conversations("mine", me=bob.id) == []
+        await core.stop()
+        for c in (client, admin):
             await c.close()
 
     arun(main())
