@@ -85,7 +85,7 @@
     '.dots i{width:6px;height:6px;border-radius:50%;background:#9ca3af;animation:fdb 1.2s infinite}.dots i+i{animation-delay:.15s}.dots i+i+i{animation-delay:.3s}' +
     '@keyframes fdb{0%,60%,100%{transform:none;opacity:.5}30%{transform:translateY(-4px);opacity:1}}' +
     '.pf{display:flex;flex-direction:column;gap:12px;margin:12px 0 8px;padding:18px;border:1px solid #e5e7eb;border-radius:14px;background:#fff}' +
-    '.pf h3{margin:0;font-size:15px}.pf p,.nb p{margin:0;font-size:13px;color:#4b5563}' +
+    '.pfs{display:flex;flex-direction:column;gap:12px}.pf h3{margin:0;font-size:15px}.pf p,.nb p{margin:0;font-size:13px;color:#4b5563}' +
     '.pf label{display:flex;flex-direction:column;gap:5px;font-size:13px;font-weight:600;color:#374151}' +
     'input{width:100%;min-width:0;padding:9px 12px;border:1px solid #c4c9d2;border-radius:10px;background:#fff;font-size:14px;font-weight:400}' +
     'input:focus{outline:2px solid var(--ring);outline-offset:-1px}' +
@@ -247,9 +247,10 @@
 
   function presence() {
     if (!host) return;
-    var away = !agentsOn || !inHours;
-    q('.h').classList.toggle('here', !away);
-    q('.ps').textContent = away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes';
+    // Presence is only known while connected; otherwise say so rather than guess.
+    var away = !agentsOn || !inHours, live = status == 'online';
+    q('.h').classList.toggle('here', live && !away);
+    q('.ps').textContent = !live ? (helloed ? 'Reconnecting\u2026' : 'Connecting\u2026') : away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes';
     q('.aw').hidden = !away;
     q('.ae').hidden = !!visitor.email;
     q('.aok').hidden = !visitor.email;
@@ -263,6 +264,7 @@
     q('.cs').setAttribute('data-state', s);
     q('.csl').textContent = LABEL[s];
     q('.of').hidden = s != 'offline';
+    presence();
     if (changed) render();
   }
 
