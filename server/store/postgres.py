@@ -429,7 +429,8 @@ class PostgresStore(Store):
             if conn.broken and not committing and attempt == 1:
                 log.warning("the write connection broke (%s); running the batch again on a new one", exc)
                 try:
-                    conn = self._connect("writer")
+                    conn, broken = self._connect("writer"), conn
+                    broken.close()
                     continue
                 except psycopg.Error as error:
                     exc = error
@@ -642,6 +643,8 @@ class PostgresStore(Store):
                     raise
                 log.warning("a read connection broke; retrying on a new one")
                 conn.close()
+                with self._reader_lock:
+                    self._reader_conns.remove(conn)
         raise AssertionError("unreachable")
 
     async def read(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -286,3 +286,26 @@ def test_broadcast_reaches_the_other_nodes_only(pg_url: str) -> None:
             await a.store.broadcast({"blob": "x" * 8000})
 
     two_nodes(pg_url, scenario)
+
+
+def test_reads_survive_lost_connections(pg_url: str) -> None:
+    """A read whose pooled connection was killed is retried once on a new connection."""
+
+    async def main() -> None:
+        async with Node(pg_url) as node, Node(pg_url) as killer:
+            w = await node.store.write(_seed)
+            for _ in range(8):  # touch every reader thread's connection
+                await asyncio.gather(*(node.store.read(_sql.get_meta, "epoch") for _ in range(4)))
+            killed = await killer.store.read(
+                lambda tx: tx.all(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND application_name = 'frontdesk-reader' AND pid <> pg_backend_pid()"
+                )
+            )
+            assert killed
+            results = await asyncio.gather(
+                *(node.store.read(_sql.visitor_conversations, w.tenant, w.alice) for _ in range(8))
+            )
+            assert results == [[]] * 8
+
+    asyncio.run(main())
