@@ -380,3 +380,38 @@ def test_older_conversation_state_never_overwrites_newer(cache: Cache) -> None:
     # A conversation of unknown age (visitor.get) only fills a gap.
     arun(cache.store_conversations([conv(1, status="resolved"), conv(2, status="resolved")]))
     assert cache.conversation(1).status == "open" and cache.conversation(2).status == "resolved"  # type: ignore[union-attr]
+
+
+def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
+    """A 20,000-conversation snapshot is written on the writer thread while the event loop keeps ticking."""
+    import asyncio
+    import time
+
+    from tests.support import SCALE
+
+    conversations = [conv(i, activity=i, preview=f"message {i}") for i in range(1, 20_001)]
+
+    async def main() -> tuple[float, float]:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        start = time.perf_counter()
+        await cache.apply_snapshot(conversations, epoch="e", last_event_id=1)
+        took = time.perf_counter() - start
+        done.set()
+        await task
+        return took, max(gaps)
+
+    took, worst_gap = arun(main())
+    assert cache.count_conversations() == 20_000
+    assert took > 0.1  # the write is heavy enough to matter...
+    assert worst_gap < 0.1 * SCALE, worst_gap  # ...yet the loop never stalled
