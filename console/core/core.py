@@ -352,6 +352,8 @@ class ConsoleCore:
         agent = reply.get("agent")
         if not isinstance(token, str) or not isinstance(agent, dict):
             raise LoginError("other", "The server sent an unexpected login reply.")
+        if self._loop_task is not None and not self._loop_task.done():
+            await self.stop()  # a new session replaces the running one; start() again
         self._email = email
         self._token = token
         if remember and self._tokens.available():
