@@ -524,3 +524,36 @@ def test_assignment_status_and_visitor_details(server: RunningServer, data_dir: 
             await c.close()
 
     arun(main())
+
+
+def test_burst_of_live_events_is_applied_completely(relaxed_server: RunningServer, data_dir: Path) -> None:
+    """Hundreds of messages from many visitors arrive while online: all cached, in seq order, cursor at the end."""
+
+    async def main() -> None:
+        server = relaxed_server
+        core, rec = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+
+        async def chatter(i: int) -> int:
+            client, cid = await visitor_says(server, *[f"visitor {i} line {n}" for n in range(1, 11)])
+            await client.close()
+            return cid
+
+        cids = await asyncio.gather(*(chatter(i) for i in range(20)))
+        await wait_until(
+            lambda: all((c := core.cache.conversation(cid)) is not None and c.last_seq == 10 for cid in cids),
+            what="all messages",
+            timeout=3 * TIMEOUT,
+        )
+        for cid in cids:
+            assert [i.seq for i in core.cache.thread(cid)] == list(range(1, 11))
+        admin, session = await WsClient.agent(server, subscribe=False)
+        assert core.cache.cursor()[1] == (await admin.request("subscribe"))["last_event_id"]
+        assert core.cache.count_conversations() == 20
+        assert len({n.conversation_id for n in rec.notifications}) == 20
+        await core.stop()
+        await admin.close()
+        del session
+
+    arun(main())
