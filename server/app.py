@@ -140,6 +140,19 @@ class FrontdeskServer:
     def _on_commit(self, events: list[domain.EventRecord]) -> None:
         self.tenants.apply(events)
         self.hub.publish(events)
+        for event in events:
+            if event.kind == "agent.updated":
+                self._agent_changed(event.payload)
+
+    def _agent_changed(self, agent: Any) -> None:
+        """Keep this node's open sockets of an agent in step with a change
+        committed on any node (PostgreSQL: or by the CLI): role and name, and
+        a disabled agent is disconnected."""
+        for sock in self.hub.sockets_of_agent(int(agent["id"])):
+            sock.role = agent["role"]
+            sock.agent_name = agent["name"]
+            if not agent["active"]:
+                sock.close(CloseCode.POLICY, "agent disabled")
 
     # -- HTTP ---------------------------------------------------------------------------
 
