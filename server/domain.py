@@ -420,7 +420,9 @@ def verify_identity(secret: str, user_id: str, ts: int | None, user_hash: str | 
     more than :data:`IDENTITY_MAX_AGE_S` away from ``now_s``."""
     if not user_hash or ts is None or abs(now_s - ts) > IDENTITY_MAX_AGE_S:
         return False
-    return hmac.compare_digest(identity_hash(secret, user_id, ts), user_hash.lower())
+    # Compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    expected = identity_hash(secret, user_id, ts).encode()
+    return hmac.compare_digest(expected, user_hash.lower().encode("utf-8", "replace"))
 
 
 def display_name(name: str | None, visitor_id: int) -> str:
