@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import keyring.backend
 import keyring.errors
 from frontdesk.console.app import _Session
 from frontdesk.console.core import ConnectionState, KeyringTokenStore
@@ -20,13 +19,15 @@ from .conftest import run
 LONG_MS = int(3 * TIMEOUT * 1000)
 
 
-class FakeKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring backend (this machine has no real one)."""
+class FakeKeyring:
+    """An in-memory stand-in for a keyring backend (this machine has no real one).
 
-    priority = 1  # type: ignore[assignment]
+    Deliberately not a ``keyring.backend.KeyringBackend`` subclass: those
+    register themselves, and ``keyring`` would then pick it as the default
+    backend for every later test in the process.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
         self.passwords: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
