@@ -92,22 +92,34 @@ class LoginThrottle:
             q.popleft()
         return q
 
-    def retry_after(self, account: str, ip: str, now: float | None = None) -> float:
+    def _keys(self, account: str | None, ip: str) -> list[tuple[str, int]]:
+        keys = [(f"i:{ip}", self.per_ip)]
+        if account is not None:  # " Ada@X.test" and "ada@x.test" are one account to the lookup, so here too
+            keys.append((f"a:{account.strip().lower()}", self.per_account))
+        return keys
+
+    def retry_after(self, account: str | None, ip: str, now: float | None = None) -> float:
+        """Seconds to wait; ``account`` None checks the address alone (token auth)."""
         now = time.monotonic() if now is None else now
         waits = []
-        for key, limit in ((f"a:{account.lower()}", self.per_account), (f"i:{ip}", self.per_ip)):
+        for key, limit in self._keys(account, ip):
             q = self._recent(key, now)
             if len(q) >= limit:
                 waits.append(q[-limit] + self.window_s - now)
         return max(waits, default=0.0)
 
-    def failed(self, account: str, ip: str, now: float | None = None) -> None:
+    def failed(self, account: str | None, ip: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        for key in (f"a:{account.lower()}", f"i:{ip}"):
+        for key, _ in self._keys(account, ip):
             self._recent(key, now).append(now)
         if len(self._fails) > 100_000:  # bound memory under a spray of emails
             for key in [k for k, q in self._fails.items() if not q]:
                 del self._fails[key]
 
-    def succeeded(self, account: str) -> None:
-        self._fails.pop(f"a:{account.lower()}", None)
+    def succeeded(self, account: str, ip: str | None = None, stamp: float | None = None) -> None:
+        """Clear the account's failures, and take back the attempt counted
+        up front at ``stamp`` for ``ip`` (see ``Handlers.login``)."""
+        self._fails.pop(f"a:{account.strip().lower()}", None)
+        q = self._fails.get(f"i:{ip}") if ip is not None else None
+        if q is not None and stamp in q:
+            q.remove(stamp)

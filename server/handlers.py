@@ -359,17 +359,20 @@ class Handlers:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {int(wait) + 1} seconds", req.ref
             )
+        # Count the attempt before the slow hash, so a burst of parallel logins
+        # cannot overrun the limit; a success takes it back.
+        stamp = time.monotonic()
+        self.login_throttle.failed(req.email, client.ip, stamp)
         candidates = await self.store.read(_agents_by_email, req.email.strip().lower(), req.tenant)
         if len(candidates) > 1:
             raise ProtocolError(ErrorCode.INVALID, "this email is an agent in several tenants; pass 'tenant'", req.ref)
         agent = candidates[0] if candidates else None
         ok = await asyncio.to_thread(auth.verify_password, agent["password_hash"] if agent else None, req.password)
         if not ok or agent is None:
-            self.login_throttle.failed(req.email, client.ip)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong email or password", req.ref)
         if not agent["active"]:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this agent account is disabled", req.ref)
-        self.login_throttle.succeeded(req.email)
+        self.login_throttle.succeeded(req.email, client.ip, stamp)
         token = auth.new_token()
         await self.store.write(_insert_token, auth.token_hash(token), agent["id"])
         self._open_agent(client, agent, token)
@@ -379,12 +382,14 @@ class Handlers:
     async def auth(self, client: Client, req: p.Auth) -> JSON:
         if client.state is ClientState.READY:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already authenticated", req.ref)
-        wait = self.login_throttle.retry_after("token", client.ip)
+        # Per address only: a shared "token" account would let anyone lock every
+        # console out of resuming with five junk tokens.
+        wait = self.login_throttle.retry_after(None, client.ip)
         if wait > 0:
             raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many bad tokens; try again in {int(wait) + 1} s", req.ref)
         agent = await self.store.read(_agent_by_token, auth.token_hash(req.token))
         if agent is None or not agent["active"]:
-            self.login_throttle.failed("token", client.ip)
+            self.login_throttle.failed(None, client.ip)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid or revoked token; log in again", req.ref)
         self._open_agent(client, agent, req.token)
         return await self._session_reply(agent)
