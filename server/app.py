@@ -146,13 +146,11 @@ class FrontdeskServer:
 
     def _agent_changed(self, agent: Any) -> None:
         """Keep this node's open sockets of an agent in step with a change
-        committed on any node (PostgreSQL: or by the CLI): role and name, and
-        a disabled agent is disconnected."""
+        committed on any node (with PostgreSQL, other nodes' writes arrive
+        here too): a demoted admin loses admin rights everywhere at once."""
         for sock in self.hub.sockets_of_agent(int(agent["id"])):
             sock.role = agent["role"]
             sock.agent_name = agent["name"]
-            if not agent["active"]:
-                sock.close(CloseCode.POLICY, "agent disabled")
 
     # -- HTTP ---------------------------------------------------------------------------
 
