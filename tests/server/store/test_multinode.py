@@ -105,8 +105,8 @@ def test_two_nodes_share_live_events_and_resume(two_nodes: tuple[RunningServer, 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="multi-node gap: agent.update closes/updates only the sockets on the node that ran it"
-    " (handlers.agent_update); app._on_commit should apply agent.updated events from every node",
+    reason="multi-node gap: agent.update closes the disabled agent's sockets only on the node that ran it"
+    " (handlers.agent_update); app._on_commit sees agent.updated from every node and could close them",
 )
 def test_disabling_an_agent_on_one_node_closes_their_sockets_on_the_other(
     two_nodes: tuple[RunningServer, RunningServer],
@@ -129,10 +129,6 @@ def test_disabling_an_agent_on_one_node_closes_their_sockets_on_the_other(
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multi-node gap: a role change updates sock.role only on the node that ran agent.update",
-)
 def test_demoting_an_admin_on_one_node_takes_effect_on_the_other(
     two_nodes: tuple[RunningServer, RunningServer],
 ) -> None:
