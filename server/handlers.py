@@ -500,7 +500,7 @@ class Handlers:
         )
         return {"agent": {**agent, "online": False}, "password": password}
 
-    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON:
+    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON | None:
         self._require_admin(client, req)
         changes: dict[str, Any] = {"name": req.name, "role": req.role, "active": req.active}
         if req.password is not None:
@@ -523,7 +523,14 @@ class Handlers:
         for sock in self.hub.sockets_of_agent(agent["id"]):
             sock.role = agent["role"]
             sock.agent_name = agent["name"]
-        return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
+        reply = {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
+        if not agent["active"] and agent["id"] == client.agent_id:
+            # An admin who disabled themselves keeps no session, not even this one.
+            if req.ref is not None:
+                client.push(p.encode_reply(req.ref, reply))
+            client.close(CloseCode.POLICY, "agent disabled")
+            return None
+        return reply
 
     async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:
         return {"config": self.tenants.by_id(client.tenant_id).config}
