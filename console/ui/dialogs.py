@@ -47,7 +47,7 @@ class HelpDialog(QDialog):
         #: (action text, shortcut text) rows shown.
         self.rows: list[tuple[str, str]] = []
         for action in actions:
-            keys = [s.toString(s.SequenceFormat.NativeText) for s in action.shortcuts()]
+            keys = [k for k in (s.toString(s.SequenceFormat.NativeText) for s in action.shortcuts()) if k]
             if not keys:
                 continue
             text = action.text().replace("&", "").rstrip("…").strip()

@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
         self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
         self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
         self.sign_out_action = A("Sign out", self.sign_out_requested.emit)
-        self.quit_action = A("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = A("Quit", self.close, "Ctrl+Q")
 
         menubar = self.menuBar()
         file_menu = menubar.addMenu("&Frontdesk")
@@ -503,7 +503,7 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Only admins can change settings.", 5000)
             return None
         if self.settings_dialog is None:
-            self.settings_dialog = SettingsDialog(self.core, self.agents_model, self)
+            self.settings_dialog = SettingsDialog(self.core, self.agents_model, self, me_id=me.id)
             self.settings_dialog.finished.connect(self._on_settings_dialog_finished)
         self.settings_dialog.open()
         self.settings_dialog.start_loading()

@@ -133,12 +133,15 @@ class SettingsDialog(QDialog):
     #: Loading finished (successfully or not).
     loaded = Signal()
 
-    def __init__(self, api: AdminApi, agents: AgentsModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, api: AdminApi, agents: AgentsModel, parent: QWidget | None = None, *, me_id: int | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings — Frontdesk")
         self.resize(720, 600)
         self._api = api
+        self._me_id = me_id
         self.agents_model = agents
         self._config: dict[str, Any] = {}
         #: Error label per key ("business_hours.mon" for a weekday).
@@ -282,6 +285,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.setVerticalSpacing(10)
         form.setHorizontalSpacing(16)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.addRow("Time zone", _with_error(self.timezone_combo, self._register("business_hours", 2)))
         self.day_edits: dict[str, QLineEdit] = {}
         for key, title in DAYS:
@@ -290,9 +294,9 @@ class SettingsDialog(QDialog):
             self.day_edits[key] = edit
             form.addRow(title, _with_error(edit, self._register(f"business_hours.{key}", 2)))
         layout.addLayout(form)
-        layout.addWidget(
-            _plain("Hours like 09:00-17:00; several ranges separated by commas. Empty means closed.", "hint")
-        )
+        hint = _plain("Hours like 09:00-17:00; several ranges separated by commas. Empty means closed.", "hint")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
         layout.addStretch(1)
         return page
 
@@ -301,13 +305,13 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(18, 18, 18, 18)
         layout.setSpacing(10)
-        layout.addWidget(
-            _plain(
-                "The widget only connects from these sites. Each entry is a host (example.com) or "
-                "host:port (localhost:8080), matched exactly.",
-                "hint",
-            )
+        intro = _plain(
+            "The widget only connects from these sites. Each entry is a host (example.com) or "
+            "host:port (localhost:8080), matched exactly.",
+            "hint",
         )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         self.domains_list = QListWidget()
         self.domains_list.setObjectName("domainsList")
         self.domains_list.setMinimumHeight(160)
@@ -342,7 +346,10 @@ class SettingsDialog(QDialog):
         self.agents_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.agents_view.verticalHeader().hide()
         self.agents_view.setShowGrid(False)
-        self.agents_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.agents_view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.agents_view.selectionModel().currentRowChanged.connect(self._on_agents_current_row_changed)
         self.toggle_active_button = QPushButton("Disable")
         self.toggle_active_button.clicked.connect(self._on_toggle_active_button_clicked)
@@ -619,8 +626,10 @@ class SettingsDialog(QDialog):
     def _on_agents_current_row_changed(self, *args: object) -> None:
         del args
         agent = self._selected_agent()
+        yourself = agent is not None and agent.id == self._me_id
         for button in (self.toggle_active_button, self.toggle_role_button):
-            button.setEnabled(agent is not None)
+            button.setEnabled(agent is not None and not yourself)
+            button.setToolTip("You can't disable or demote yourself." if yourself else "")
         if agent is not None:
             self.toggle_active_button.setText("Disable" if agent.active else "Enable")
             self.toggle_role_button.setText("Make agent" if agent.role == "admin" else "Make admin")

@@ -73,4 +73,7 @@ def apply_theme(app: QApplication) -> None:
     app.setFont(ui_font())
     app.setWindowIcon(app_icon())
     app.setStyle("Fusion")
-    app.setStyleSheet((ASSETS / "style.qss").read_text(encoding="utf-8"))
+    # url() in a stylesheet set from a string resolves against the working
+    # directory, so the assets folder is spelled out.
+    qss = (ASSETS / "style.qss").read_text(encoding="utf-8").replace("@ASSETS@", ASSETS.as_posix())
+    app.setStyleSheet(qss)

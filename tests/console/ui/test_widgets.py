@@ -407,3 +407,15 @@ def test_agents_tab_adds_disables_and_changes_role(qtbot: Any, core: FakeCore, s
     qtbot.waitUntil(lambda: any(c[0] == "update_agent" for c in core.calls), timeout=WAIT_MS)
     assert ("update_agent", 2, {"active": False}) in core.calls
     qtbot.waitUntil(lambda: settings.toggle_active_button.text() == "Enable", timeout=WAIT_MS)
+
+
+def test_admin_cannot_disable_or_demote_themselves(qtbot: Any, core: FakeCore) -> None:
+    """The Disable / Make agent buttons are off for the admin's own row."""
+    agents = AgentsModel(core)
+    agents.refresh()
+    dialog = SettingsDialog(core, agents, me_id=1)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    row = next(r for r in range(agents.rowCount()) if agents.agent(r).id == 1)  # type: ignore[union-attr]
+    dialog.agents_view.setCurrentIndex(agents.index(row, 0))
+    assert not dialog.toggle_active_button.isEnabled()
+    assert not dialog.toggle_role_button.isEnabled()
