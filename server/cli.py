@@ -739,7 +739,8 @@ def _setup_logging(level: str) -> None:
     numeric = getattr(logging, str(level).upper(), logging.INFO)
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
     # One line per connection opened and closed is noise at INFO; keep it for DEBUG.
-    logging.getLogger("websockets").setLevel(max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric)
+    # Never below INFO: websockets' DEBUG output dumps frames, tokens and bodies included.
+    logging.getLogger("websockets").setLevel(max(numeric, logging.WARNING) if numeric > logging.DEBUG else logging.INFO)
 
 
 if __name__ == "__main__":  # pragma: no cover
