@@ -117,3 +117,25 @@ def test_disabled_agent_is_sent_back_to_login(
     qtbot.waitUntil(work.done, timeout=LONG_MS)
     kind, reason = work.result()
     assert kind == "ended" and reason
+
+
+def test_sign_out_forgets_the_token(
+    qtbot: Any, aloop: Any, qapp: QApplication, server: RunningServer, tmp_path: Path
+) -> None:
+    """Sign out ends the session, revokes and forgets the token: the next start shows the login."""
+    backend = FakeKeyring()
+    tokens = KeyringTokenStore(backend=backend)
+    session = _Session(qapp, _args(server, tmp_path), tokens)
+    login = aloop.create_task(session.login(""))
+    _sign_in(qtbot, session, server.admin_email, server.admin_password)
+    qtbot.waitUntil(login.done, timeout=LONG_MS)
+    assert backend.passwords
+    work = aloop.create_task(session.work())
+    qtbot.waitUntil(lambda: session.core.state is ConnectionState.ONLINE, timeout=LONG_MS)
+    assert session.window is not None
+    session.window.sign_out_action.trigger()
+    qtbot.waitUntil(work.done, timeout=LONG_MS)
+    assert work.result() == ("sign_out", "")
+    assert not backend.passwords
+    again = _Session(qapp, _args(server, tmp_path), tokens)
+    assert not run(qtbot, again.core.resume())
