@@ -189,8 +189,9 @@
       sendBtn.disabled = !ta.value.trim();
     }
     q('.more').onclick = function () {
-      var first = items.filter(function (i) { return i.id && i.conv == st.conv; })[0];
-      if (first) loadHistory(st.conv, first.seq);
+      var low = 0;
+      items.forEach(function (i) { if (i.id && i.conv == st.conv && (!low || i.seq < low)) low = i.seq; });
+      if (low > 1) loadHistory(st.conv, low);
     };
     q('.pf').onsubmit = function (e) {
       e.preventDefault();
@@ -386,6 +387,9 @@
     return li;
   }
 
+  // Consecutive messages from the same author form one group (one name, one time).
+  function same(a, b) { return a && b && a.kind == b.kind && (a.kind == 'visitor' || a.name == b.name); }
+
   function render(toBottom) {
     if (!host) return;
     var box = q('.m'), ol = q('ol'), ch = ol.children, pre = needPre();
@@ -394,8 +398,7 @@
     list.forEach(function (it) { if (it.kind == 'visitor' && it.id) lastMine = it; });
     list.forEach(function (it, i) {
       var prev = list[i - 1], next = list[i + 1];
-      var start = !prev || prev.kind != it.kind || prev.name != it.name;
-      var end = !next || next.kind != it.kind || next.name != it.name || next.t - it.t > 120000;
+      var start = !same(prev, it), end = !same(it, next) || next.t - it.t > 120000;
       var li = row(it, start, end, it == lastMine);
       if (ch[i] !== li) ol.insertBefore(li, ch[i] || null);
     });
@@ -571,10 +574,10 @@
   }
   function typingOn(name) {
     if (!host) return;
+    var box = q('.m'), near = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
     q('.tyl').textContent = (name || 'An agent') + ' is typing\u2026';
     q('.ty').hidden = false;
-    var box = q('.m');
-    box.scrollTop = box.scrollHeight;
+    if (near) box.scrollTop = box.scrollHeight;
     clearTimeout(tyT);
     tyT = setTimeout(typingOff, 8000);
   }
