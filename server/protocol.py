@@ -27,6 +27,7 @@ import dataclasses
 import enum
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, TypeVar, get_type_hints
 
@@ -619,6 +620,22 @@ def _check_field(name: str, value: Any, hint: Any, meta: Mapping[str, Any], ref:
     return value
 
 
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _valid_unicode(text: str, obj: Any) -> bool:
+    """Whether a decoded frame is valid Unicode. JSON's ``\\ud800``-``\\udfff``
+    escapes can make lone surrogates, which cannot be stored or sent back as
+    UTF-8 (echoing one in an error would kill the connection)."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return True
+    try:
+        encode(obj).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_request(text: str | bytes, *, endpoint: Endpoint) -> Request:
     """Parse one text frame received on ``endpoint`` into a request object.
 
@@ -635,6 +652,8 @@ def parse_request(text: str | bytes, *, endpoint: Endpoint) -> Request:
         raise ProtocolError(ErrorCode.INVALID, "frame is nested too deeply") from None
     except ValueError as exc:
         raise ProtocolError(ErrorCode.INVALID, f"frame is not valid JSON: {exc}") from None
+    if not _valid_unicode(text, obj):
+        raise ProtocolError(ErrorCode.INVALID, "frame has an unpaired surrogate escape (\\ud800-\\udfff)")
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID, "frame must be a JSON object")
     raw_ref = obj.get("ref")
