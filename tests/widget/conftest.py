@@ -175,7 +175,9 @@ class Agent:
         self._ref = 0
         self._reader = threading.Thread(target=self._read, name="agent-reader", daemon=True)
         self._reader.start()
-        self.login = self.request("login", email=email or server.admin_email, password=password or server.admin_password)
+        self.login = self.request(
+            "login", email=email or server.admin_email, password=password or server.admin_password
+        )
         self.request("subscribe")
 
     def _read(self) -> None:
@@ -270,7 +272,7 @@ def agent(agents: Callable[..., Agent]) -> Agent:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -16,7 +16,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def test_keyboard_only_chat_and_focus_management(page: Page, server: RunningServer, agent: Agent) -> None:
-    """From the keyboard alone: reach the launcher, open (focus moves in), Shift+Enter, Enter, Escape (focus returns)."""
+    """Keyboard only: reach the launcher, open (focus moves in), Shift+Enter, Enter, Escape (focus returns)."""
     page.goto(server.http_url + "/")
     widget = Widget(page)
     widget.wait_online()
@@ -71,7 +71,9 @@ def test_mobile_panel_is_full_screen(new_context: Callable[..., BrowserContext],
     expect(widget.panel).to_be_hidden()
     expect(widget.launcher).to_be_visible()
     launcher = widget.launcher.bounding_box()
-    assert launcher is not None and launcher["x"] + launcher["width"] <= 390 and launcher["y"] + launcher["height"] <= 844
+    assert (
+        launcher is not None and launcher["x"] + launcher["width"] <= 390 and launcher["y"] + launcher["height"] <= 844
+    )
 
 
 def test_desktop_panel_sits_above_the_launcher(page: Page, server: RunningServer) -> None:
@@ -99,10 +101,17 @@ def run_axe(page: Page, axe_source: str) -> list[dict[str, object]]:
 def test_axe_finds_no_serious_violations_with_the_panel_open(
     page: Page, server: RunningServer, agents: Callable[..., Agent], axe_source: str
 ) -> None:
-    """axe-core on the demo page with the panel open (pre-chat form and away notice, then a conversation): nothing serious."""
+    """axe-core on the demo page, panel open (pre-chat form and away notice, then a chat): nothing serious."""
     agent = agents()
-    agent.request("config.set", config={"prechat": {"enabled": True, "fields": [
-        {"name": "name", "required": True}, {"name": "email", "required": False}]}})
+    agent.request(
+        "config.set",
+        config={
+            "prechat": {
+                "enabled": True,
+                "fields": [{"name": "name", "required": True}, {"name": "email", "required": False}],
+            }
+        },
+    )
     agent.close()
     widget = open_widget(page, server.http_url + "/")
     expect(widget.prechat).to_be_visible()
@@ -139,7 +148,13 @@ def test_screenshots(new_context: Callable[..., BrowserContext], server: Running
     """
     password = server.add_agent("ada@lumen.test", "Ada")
     admin = Agent(server)
-    admin.request("config.set", config={"business_name": "Lumen", "greeting": "Hi! Questions about plans, payments or your account? We're here to help."})
+    admin.request(
+        "config.set",
+        config={
+            "business_name": "Lumen",
+            "greeting": "Hi! Questions about plans, payments or your account? We're here to help.",
+        },
+    )
     admin.close()
     ada = Agent(server, "ada@lumen.test", password)
     shots = []

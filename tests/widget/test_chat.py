@@ -10,7 +10,6 @@ import signal
 from collections.abc import Callable
 
 import pytest
-
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support import RunningServer
@@ -19,8 +18,15 @@ from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget,
 
 def test_test_user_says_hello_and_gets_the_reply(page: Page, server: RunningServer, agent: Agent) -> None:
     """Manual test 1: "Test User" fills the pre-chat form and sends "Hello!"; the agent gets it and the reply shows."""
-    agent.request("config.set", config={"prechat": {"enabled": True, "fields": [
-        {"name": "name", "required": True}, {"name": "email", "required": False}]}})
+    agent.request(
+        "config.set",
+        config={
+            "prechat": {
+                "enabled": True,
+                "fields": [{"name": "name", "required": True}, {"name": "email", "required": False}],
+            }
+        },
+    )
     widget = open_widget(page, server.http_url + "/")
     expect(widget.prechat).to_be_visible()
     expect(widget.composer).to_be_hidden()
@@ -59,7 +65,7 @@ def test_alice_and_bob_each_get_only_their_own_replies(
 
     for name in ("Alice", "Bob"):
         agent.reply(convs[name], f"Hello {name}, only for you")
-    for name, other in (("Alice", "Bob"), ("Bob", "Alice")):
+    for name in ("Alice", "Bob"):
         expect(widgets[name].message(f"Hello {name}, only for you", "agent")).to_be_visible()
     for name, other in (("Alice", "Bob"), ("Bob", "Alice")):
         expect(widgets[name].message(f"Hello {other}")).to_have_count(0)
@@ -99,7 +105,7 @@ def test_reload_and_new_tab_resume_the_same_conversation(
 def test_outage_shows_offline_queues_and_delivers_exactly_once(
     page: Page, server: RunningServer, agents: Callable[..., Agent], crash: bool
 ) -> None:
-    """Server down (stopped or killed): Offline and a pending message; back: Online, delivered once, the reply arrives."""
+    """Server down (stopped or killed): Offline, a pending message; back: Online, delivered once, the reply arrives."""
     agent = agents()
     widget = open_widget(page, server.http_url + "/")
     widget.send("Before the outage")

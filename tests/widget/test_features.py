@@ -27,8 +27,15 @@ def test_live_config_changes_colour_greeting_and_position(page: Page, server: Ru
     expect(widget.greeting).to_have_text("Hi there! How can we help?")
     page.evaluate("window.__same_page = true")
 
-    agent.request("config.set", config={"color": "#fde047", "greeting": "Welcome to Lumen! Ask us anything.",
-                                        "position": "left", "business_name": "Lumen Support"})
+    agent.request(
+        "config.set",
+        config={
+            "color": "#fde047",
+            "greeting": "Welcome to Lumen! Ask us anything.",
+            "position": "left",
+            "business_name": "Lumen Support",
+        },
+    )
     expect(widget.greeting).to_have_text("Welcome to Lumen! Ask us anything.")
     expect(widget.host.locator("#t")).to_have_text("Lumen Support")
     expect(widget.launcher).to_have_css("background-color", "rgb(253, 224, 71)")
@@ -267,7 +274,11 @@ def test_business_hours_changes_apply_live(page: Page, server: RunningServer, ag
     all_day = {day: [["00:00", "23:59"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     widget = open_widget(page, server.http_url + "/")
     expect(widget.away).to_be_hidden()
-    agent.request("config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": {}}})
+    agent.request(
+        "config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": {}}}
+    )
     expect(widget.away).to_be_visible()
-    agent.request("config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": all_day}})
+    agent.request(
+        "config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": all_day}}
+    )
     expect(widget.away).to_be_hidden()

@@ -67,8 +67,8 @@ def test_status_dot_connecting_then_online(page: Page, server: RunningServer) ->
     """Yellow "Connecting" until the server answers hello, then green "Online"."""
     proxy = Proxy(page, server)
     proxy.hold.set()
-    page.add_init_script("localStorage.setItem('frontdesk:' + %s, JSON.stringify({cfg: {business_name: 'Cached'}, open: true}))"
-                         % json.dumps(server.site_key))
+    cached = json.dumps({"cfg": {"business_name": "Cached"}, "open": True})
+    page.add_init_script(f"localStorage.setItem({json.dumps('frontdesk:' + server.site_key)}, {json.dumps(cached)})")
     page.goto(server.http_url + "/")
     widget = Widget(page)
     expect(widget.status).to_have_attribute("data-state", "connecting")
@@ -144,7 +144,7 @@ def test_show_earlier_messages_pages_back_through_history(page: Page, server: Ru
 def test_lost_ack_is_resent_with_the_same_client_id_and_stored_once(
     page: Page, server: RunningServer, agent: Agent
 ) -> None:
-    """A message whose ack is lost stays pending, is resent after the reconnect with the same client_id, and is stored once."""
+    """A message whose ack is lost stays pending, is resent on reconnect with the same client_id, and is stored once."""
     proxy = Proxy(page, server)
     widget = open_widget(page, server.http_url + "/")
     proxy.lose_next_ack.set()

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.support import TIMEOUT, RunningServer
 from tests.widget.conftest import Agent, embed_page, open_widget
@@ -53,8 +54,8 @@ def test_foreign_origin_is_refused_and_shows_no_chat(
     """On a site whose origin is not allowed: HTTP 403, no chat, one quiet console message, and no endless retries."""
     url = foreign_site(embed_page(server))
     foreign_origin = url.split("/page")[0]
-    with pytest.raises(InvalidStatus) as refused:
-        connect(server.visitor_url, origin=foreign_origin, open_timeout=TIMEOUT)  # type: ignore[arg-type]
+    with pytest.raises(InvalidStatus) as refused, connect(server.visitor_url, origin=Origin(foreign_origin)):
+        pass
     assert refused.value.response.status_code == 403
 
     attempts: list[str] = []
