@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Frontdesk")
     app.setOrganizationName("Frontdesk")
+    app.setDesktopFileName("org.frontdesk.Console")  # ties windows to packaging/linux's .desktop entry
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     coro = _smoke(app, args) if args.smoke else _run(app, args)
