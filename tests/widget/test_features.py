@@ -282,3 +282,14 @@ def test_business_hours_changes_apply_live(page: Page, server: RunningServer, ag
         "config.set", config={"business_hours": {"enabled": True, "timezone": "Pacific/Auckland", "days": all_day}}
     )
     expect(widget.away).to_be_hidden()
+
+
+def test_agent_seen_marks_the_last_visitor_message_seen(page: Page, server: RunningServer, agent: Agent) -> None:
+    """When an agent reads the conversation, the visitor's last message turns from Sent to Seen."""
+    widget = open_widget(page, server.http_url + "/")
+    widget.send("Is anyone reading this?")
+    created = agent.wait_event("message.created", body="Is anyone reading this?")
+    mine = widget.message("Is anyone reading this?", "visitor")
+    expect(mine.locator(".mt")).to_contain_text("Sent")
+    agent.request("seen", conversation_id=created["data"]["conversation_id"], seq=created["data"]["seq"])
+    expect(mine.locator(".mt")).to_contain_text("Seen")
