@@ -47,7 +47,7 @@ WIDGET_JS = ROOT / "widget" / "widget.js"
 AXE_DIR = Path(__file__).resolve().parent / ".axe"
 AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 #: How `make` installs axe-core (also run on demand by the `axe_source` fixture).
-AXE_INSTALL = ["npm", "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "--no-save", "axe-core@4"]
+AXE_INSTALL = ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(AXE_DIR), "axe-core@4"]
 
 
 @pytest.fixture(scope="session")
@@ -324,6 +324,5 @@ def axe_source() -> str:
         if npm is None:
             pytest.fail("npm is needed to install axe-core: " + " ".join(AXE_INSTALL))
         AXE_DIR.mkdir(exist_ok=True)
-        (AXE_DIR / ".gitignore").write_text("*\n")
         subprocess.run([npm, *AXE_INSTALL[1:]], check=True, capture_output=True, timeout=300 * SCALE)
     return AXE_JS.read_text(encoding="utf-8")
