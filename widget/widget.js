@@ -253,7 +253,7 @@
     q('.h').classList.toggle('here', live && !away);
     q('.ps').textContent = !live ? (helloed ? 'Reconnecting\u2026' : 'Connecting\u2026') : away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes';
     q('.aw').hidden = !away;
-    q('.ae').hidden = !!visitor.email;
+    q('.ae').hidden = !!visitor.email || needPre(); // the pre-chat form asks already
     q('.aok').hidden = !visitor.email;
     q('.aok').textContent = 'We\u2019ll reply to ' + visitor.email + '.';
   }
@@ -407,6 +407,7 @@
     q('.pf').hidden = !pre;
     q('.c').hidden = pre;
     q('.more').hidden = !hasMore;
+    presence();
     if (toBottom || near) box.scrollTop = box.scrollHeight;
     markSeen();
   }
