@@ -39,7 +39,8 @@ __all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
 
 log = logging.getLogger("frontdesk.server")
 
-#: Rate-limited frames a connection may send in a row before it is closed.
+#: How many more rate-limited frames than served ones a connection may send
+#: before it is closed with 1013.
 MAX_STRIKES = 20
 _ERROR_CODES = {NotFound: ErrorCode.NOT_FOUND, Conflict: ErrorCode.CONFLICT, Forbidden: ErrorCode.FORBIDDEN}
 
@@ -146,11 +147,14 @@ class FrontdeskServer:
 
     def _agent_changed(self, agent: Any) -> None:
         """Keep this node's open sockets of an agent in step with a change
-        committed on any node (with PostgreSQL, other nodes' writes arrive
-        here too): a demoted admin loses admin rights everywhere at once."""
+        committed anywhere (another node, or the CLI beside this server): a
+        demoted admin loses admin rights at once, a disabled agent's sockets
+        close with 1008 (after the reply to a request in hand)."""
         for sock in self.hub.sockets_of_agent(int(agent["id"])):
             sock.role = agent["role"]
             sock.agent_name = agent["name"]
+            if not agent["active"]:
+                sock.close_when_idle(CloseCode.POLICY, "agent disabled")
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -276,6 +280,18 @@ class FrontdeskServer:
         except ProtocolError as exc:
             client.push(p.encode_error(exc.ref, exc.code, exc.message))
             return
+        client.busy = True
+        try:
+            await self._handle(client, request)
+        finally:
+            client.busy = False
+            if client.close_after_reply is not None:
+                code, reason = client.close_after_reply
+                client.close_after_reply = None
+                client.close(code, reason)
+
+    async def _handle(self, client: Client, request: p.Request) -> None:
+        """Dispatch a parsed request and queue its reply or error."""
         try:
             reply = await self.handlers.dispatch(client, request)
         except ProtocolError as exc:
@@ -293,7 +309,9 @@ class FrontdeskServer:
             log.exception("handler for %s failed", request.TYPE)
             client.push(p.encode_error(request.ref, ErrorCode.INVALID, "the server could not process this request"))
             return
-        client.strikes = 0
+        # Decay, not reset: a flood paced just above the refill rate gets one
+        # request in N served, and must still end in 1013.
+        client.strikes = max(0, client.strikes - 1)
         if reply is None:
             return
         replay_from = reply.pop(REPLAY_FROM, None)
@@ -305,8 +323,9 @@ class FrontdeskServer:
 
     @staticmethod
     def _strike(client: Client, ref: str | None, message: str) -> None:
-        """Answer a rate-limited frame with an error; past MAX_STRIKES of them
-        in a row (whichever limit tripped), close the socket with 1013."""
+        """Answer a rate-limited frame with an error; once rate-limited frames
+        outnumber served ones by MAX_STRIKES (whichever limit tripped), close
+        the socket with 1013."""
         client.strikes += 1
         if client.strikes > MAX_STRIKES:
             log.warning("closing a %s socket from %s: flooding", client.endpoint.value, client.ip)
