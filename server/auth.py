@@ -121,5 +121,5 @@ class LoginThrottle:
         up front at ``stamp`` for ``ip`` (see ``Handlers.login``)."""
         self._fails.pop(f"a:{account.strip().lower()}", None)
         q = self._fails.get(f"i:{ip}") if ip is not None else None
-        if q is not None and stamp in q:
+        if q is not None and stamp is not None and stamp in q:
             q.remove(stamp)
