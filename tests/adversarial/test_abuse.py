@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,6 @@ def test_admin_who_disables_themselves_loses_the_socket_too(server: RunningServe
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLite: a change written by another process (frontdesk agent disable/passwd) never reaches the running"
-    " server, so the agent's open sockets stay authenticated until they reconnect (see docs/SECURITY.md)",
-)
 def test_agent_disabled_from_the_cli_is_cut_off_too(server: RunningServer) -> None:
     """Attack: an agent stays connected after `frontdesk agent disable` (another
     process wrote the change); the running server closes their socket with 1008."""
@@ -367,6 +363,25 @@ def test_connection_flood_gets_errors_then_1013(server: RunningServer) -> None:
     asyncio.run(scenario())
 
 
+def test_sustained_flood_above_the_refill_rate_gets_1013(server: RunningServer) -> None:
+    """Attack: one socket pings at 150/s, paced, for up to 8 s (7x the 20/s limit, so a
+    token refills between every few refusals); it is still closed with 1013, instead
+    of living on with one request in seven served."""
+
+    async def scenario() -> None:
+        client, _ = await WsClient.visitor(server)
+        for i in range(1200):
+            if client.closed.done():
+                break
+            await client.ws.send(json.dumps({"type": "ping", "ref": f"p{i}"}))
+            await asyncio.sleep(1 / 150)
+        await client.wait_closed(TIMEOUT)
+        assert client.ws.close_code == 1013
+        await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_visitor_message_flood_across_sockets_gets_errors_then_1013(tmp_path: Path) -> None:
     """Attack: one visitor floods messages over three sockets (each under the
     per-connection limit); past the per-visitor burst they get rate_limited, nothing
@@ -445,37 +460,17 @@ def test_new_visitor_burst_gets_errors_then_1013(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_flooding_tenant_does_not_starve_another_tenant(proxy_server: RunningServer) -> None:
-    """Attack: tenant T1 is flooded from 40 addresses (rate-limited pings, message
-    bursts, reconnects after 1013) while a T2 visitor chats; every T2 request succeeds,
-    and its latency is measured (asserted < 50 ms only with FRONTDESK_STRICT_TIMING=1,
-    as timings on a shared CI machine are not a pass/fail signal)."""
+    """Attack: tenant T1 is flooded from 40 addresses by another process (pings and
+    messages as fast as TCP takes them, reconnecting after each 1013) while a T2
+    visitor chats; every T2 request succeeds and its latency is measured. The 50 ms
+    bound is asserted only with FRONTDESK_STRICT_TIMING=1: timings on a shared
+    2-core CI machine are not a pass/fail signal (docs/SECURITY.md has the numbers)."""
     server = proxy_server
     t2 = add_tenant(server, "t2")
 
-    async def flooder(ip: str, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                c = await WsClient.connect(server.visitor_url, origin=server.origin, **spoofed(ip))
-                await c.request("hello")
-                for i in range(400):
-                    if stop.is_set():
-                        break
-                    msg = {"type": "message.send" if i % 4 else "ping", "ref": str(i), "client_id": new_client_id()}
-                    await c.ws.send(json.dumps({**msg, "body": "flood " * 50}))
-                    if i % 50 == 0:
-                        await asyncio.sleep(0)
-                await c.close()
-            except Exception:
-                await asyncio.sleep(0.05)
-
-    async def scenario() -> list[float]:
-        victim = await WsClient.connect(t2.visitor_url(server), origin=server.origin, **spoofed("10.200.0.1"))
-        await victim.request("hello")
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(flooder(f"10.66.0.{i + 1}", stop)) for i in range(40)]
-        await asyncio.sleep(1.0)
+    async def measure(victim: WsClient, n: int) -> list[float]:
         latencies = []
-        for i in range(60):
+        for i in range(n):
             t0 = time.perf_counter()
             if i % 2:
                 await victim.request("ping")
@@ -483,17 +478,42 @@ def test_flooding_tenant_does_not_starve_another_tenant(proxy_server: RunningSer
                 await victim.request("message.send", client_id=new_client_id(), body=f"t2 {i}")
             latencies.append((time.perf_counter() - t0) * 1000)
             await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.gather(*tasks)
-        assert not victim.closed.done()
-        await victim.close()
         return latencies
 
-    latencies = asyncio.run(scenario())
-    p50, p95 = statistics.median(latencies), sorted(latencies)[int(0.95 * len(latencies)) - 1]
-    print(f"T2 latency under T1 flood: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(latencies):.1f} ms")
+    async def scenario() -> tuple[list[float], list[float], str]:
+        victim = await WsClient.connect(t2.visitor_url(server), origin=server.origin, **spoofed("10.200.0.1"))
+        await victim.request("hello")
+        quiet = await measure(victim, 20)
+        flood = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.adversarial._flood",
+            server.visitor_url,
+            server.origin,
+            "6",
+            "40",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(1.0)
+        loud = await measure(victim, 60)
+        out, _ = await flood.communicate()
+        assert not victim.closed.done()
+        await victim.close()
+        return quiet, loud, out.decode()
+
+    quiet, loud, counts = asyncio.run(scenario())
+    assert json.loads(counts)["frames"] > 1000  # the flood did happen
+
+    def pct(values: list[float], q: float) -> float:
+        return sorted(values)[max(0, int(q * len(values)) - 1)]
+
+    print(
+        f"T2 latency quiet: p50 {statistics.median(quiet):.1f} ms, p95 {pct(quiet, 0.95):.1f} ms;"
+        f" under T1 flood {counts.strip()}: p50 {statistics.median(loud):.1f} ms,"
+        f" p95 {pct(loud, 0.95):.1f} ms, max {max(loud):.1f} ms"
+    )
     if os.environ.get("FRONTDESK_STRICT_TIMING") == "1":
-        assert p95 < 50, latencies
+        assert pct(loud, 0.95) < 50, loud
 
 
 # -- 21. agent credentials --------------------------------------------------------------------------
