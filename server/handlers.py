@@ -500,7 +500,7 @@ class Handlers:
         )
         return {"agent": {**agent, "online": False}, "password": password}
 
-    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON | None:
+    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON:
         self._require_admin(client, req)
         changes: dict[str, Any] = {"name": req.name, "role": req.role, "active": req.active}
         if req.password is not None:
@@ -515,22 +515,14 @@ class Handlers:
                 raise Conflict("a tenant needs at least one active admin")
             return _sql.update_agent(tx, client.tenant_id, req.agent_id, changes)
 
+        # Sockets of a disabled or demoted agent follow the agent.updated event
+        # (FrontdeskServer._agent_changed), on every node. A new password
+        # revokes the agent's tokens; this node closes their sockets here.
         agent = await self.store.write(update)
-        if not agent["active"] or req.password is not None:
+        if req.password is not None and agent["active"]:
             for sock in self.hub.sockets_of_agent(agent["id"]):
-                if sock is not client:
-                    sock.close(CloseCode.POLICY, "agent disabled" if not agent["active"] else "password changed")
-        for sock in self.hub.sockets_of_agent(agent["id"]):
-            sock.role = agent["role"]
-            sock.agent_name = agent["name"]
-        reply = {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
-        if not agent["active"] and agent["id"] == client.agent_id:
-            # An admin who disabled themselves keeps no session, not even this one.
-            if req.ref is not None:
-                client.push(p.encode_reply(req.ref, reply))
-            client.close(CloseCode.POLICY, "agent disabled")
-            return None
-        return reply
+                sock.close_when_idle(CloseCode.POLICY, "password changed")
+        return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
 
     async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:
         return {"config": self.tenants.by_id(client.tenant_id).config}

@@ -64,6 +64,8 @@ class Client:
         "agent_id",
         "agent_name",
         "bucket",
+        "busy",
+        "close_after_reply",
         "endpoint",
         "ip",
         "role",
@@ -96,6 +98,10 @@ class Client:
         self._held: list[tuple[int, str]] | None = None
         self.bucket: Any = None
         self.strikes = 0
+        #: A request from this socket is being handled right now.
+        self.busy = False
+        #: A close that waits until the request in hand has been answered.
+        self.close_after_reply: tuple[CloseCode, str] | None = None
 
     # -- sending ------------------------------------------------------------------
 
@@ -158,6 +164,15 @@ class Client:
                     self.ws.transport.abort()
 
         _spawn(close())
+
+    def close_when_idle(self, code: CloseCode, reason: str) -> None:
+        """Close now, or, while a request of this socket is being handled,
+        right after its reply (an admin disabling their own account still
+        hears that it worked)."""
+        if self.busy:
+            self.close_after_reply = (code, reason)
+        else:
+            self.close(code, reason)
 
     # -- resume -------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 
+#: How often an idle writer looks for events committed by other processes.
+EXTERNAL_POLL_S = 1.0
 #: Most jobs one transaction takes; bounds the latency a batch adds to its
 #: first member while still amortising the fsync.
 MAX_BATCH = 1024
@@ -101,6 +103,7 @@ class SQLiteStore(Store):
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._migrate = True
+        self._seen_event_id = 0
         self.batches = 0
         self.batched_jobs = 0
 
@@ -206,6 +209,7 @@ class SQLiteStore(Store):
             if self._migrate:
                 self.migrate_sync(conn)
                 self.epoch = str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+                self._seen_event_id = int(conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM events").fetchone()[0])
         except BaseException as exc:
             ready.set_exception(exc)
             return
@@ -218,7 +222,12 @@ class SQLiteStore(Store):
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=EXTERNAL_POLL_S)
+            except queue.Empty:
+                if self._migrate:  # a serving store: look for other processes' events
+                    self._run_batch(conn, [])
+                continue
             if first is _STOP:
                 break
             batch: list[_Job] = [first]
@@ -233,10 +242,21 @@ class SQLiteStore(Store):
                 batch.append(job)
             self._run_batch(conn, batch)
 
+    def _external_events(self, conn: sqlite3.Connection) -> list[EventRecord]:
+        """Events other processes committed since we last looked (``frontdesk
+        agent disable`` run beside the server, say). Called holding the write
+        lock, so nothing can commit between them and this batch's events, and
+        publishing them first keeps the pushed order equal to ``event_id``
+        order, which resume relies on."""
+        rows = conn.execute("SELECT * FROM events WHERE event_id > ? ORDER BY event_id", (self._seen_event_id,))
+        return [_sql.record_from_row(dict(r)) for r in rows.fetchall()]
+
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         events: list[EventRecord] = []
+        external: list[EventRecord] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
+            external = self._external_events(conn)
             for job in batch:
                 tx = _Tx(conn)
                 conn.execute("SAVEPOINT job")
@@ -258,6 +278,11 @@ class SQLiteStore(Store):
             for job in batch:
                 job.outcome = (False, exc)
             events = []
+        events = external + events
+        if events:
+            self._seen_event_id = max(self._seen_event_id, events[-1].event_id)
+        if not batch and not events:
+            return
         self.batches += 1
         self.batched_jobs += len(batch)
         assert self._loop is not None

@@ -103,11 +103,6 @@ def test_two_nodes_share_live_events_and_resume(two_nodes: tuple[RunningServer, 
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multi-node gap: agent.update closes the disabled agent's sockets only on the node that ran it"
-    " (handlers.agent_update); app._on_commit sees agent.updated from every node and could close them",
-)
 def test_disabling_an_agent_on_one_node_closes_their_sockets_on_the_other(
     two_nodes: tuple[RunningServer, RunningServer],
 ) -> None:
