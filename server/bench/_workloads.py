@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import collections
 import dataclasses
 import inspect
 import json
@@ -463,9 +464,11 @@ async def idle(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
 class _Counter:
     """Fast per-socket tallies for setup floods and replays."""
 
-    __slots__ = ("acks", "done_at", "events", "max_event_id", "target_events", "until_event_id")
+    __slots__ = ("acks", "done_at", "events", "max_event_id", "outbox", "target_events", "until_event_id")
 
     def __init__(self) -> None:
+        #: Requests still to send, one per reply received (see :func:`_pipeline`).
+        self.outbox: collections.deque[str] = collections.deque()
         self.acks = 0
         self.events = 0
         self.max_event_id = 0
@@ -476,8 +479,10 @@ class _Counter:
 
 def _count_frame(conn: WsConn, payload: bytes, now: int) -> None:
     c: _Counter = conn.state
-    if payload.startswith(b'{"type":"reply"'):
+    if payload.startswith(b'{"type":"reply"') or payload.startswith(b'{"type":"error"'):
         c.acks += 1
+        if c.outbox:
+            conn.send_text(c.outbox.popleft())
         for found in _EVENT_ID.finditer(payload):
             c.max_event_id = max(c.max_event_id, int(found.group(1)))
         return
@@ -494,23 +499,52 @@ def _count_frame(conn: WsConn, payload: bytes, now: int) -> None:
             c.done_at = now
 
 
-async def _flood_messages(conns: list[WsConn], per_conn: int, progress: Progress, label: str) -> None:
-    """Each visitor socket sends ``per_conn`` messages back to back; wait for every ack."""
-    for conn in conns:
-        conn.state = _Counter()
-        conn.handler = _count_frame
-    for j in range(per_conn):
-        for i, conn in enumerate(conns):
-            conn.send_text(f'{{"type":"message.send","ref":"f{j}","client_id":"f{i}-{j}","body":"catch-up {j}"}}')
-    total = per_conn * len(conns)
+#: Requests a setup flood keeps in flight per socket. Unbounded pipelining
+#: would queue our pongs behind thousands of requests, and the server would
+#: rightly close the socket for a missed keepalive.
+PIPELINE_WINDOW = 8
 
+
+def _pipeline(conn: WsConn, frames: list[str]) -> None:
+    """Send ``frames`` on ``conn`` with at most :data:`PIPELINE_WINDOW` unanswered."""
+    c: _Counter = conn.state
+    c.outbox.extend(frames[PIPELINE_WINDOW:])
+    for frame in frames[:PIPELINE_WINDOW]:
+        conn.send_text(frame)
+
+
+async def _wait_acks(conns: list[WsConn], total: int, progress: Progress, label: str, timeout: float = 900) -> None:
     def acked() -> int:
         return sum(c.state.acks for c in conns)
 
-    if not await _until(
-        lambda: acked() >= total, 600, lambda: progress.update(acked() / total, f"{label} {acked()}/{total}")
-    ):
-        raise BenchError(f"{label}: only {acked()} of {total} messages were acked")
+    def closed() -> int:
+        return sum(1 for c in conns if c.closed.done())
+
+    ok = await _until(
+        lambda: acked() >= total or closed() > 0,
+        timeout,
+        lambda: progress.update(acked() / total, f"{label} {acked()}/{total}"),
+    )
+    if closed():
+        codes = sorted({c.close_code for c in conns if c.closed.done()})
+        raise BenchError(f"{label}: the server closed {closed()} sockets (codes {codes}) after {acked()} of {total}")
+    if not ok:
+        raise BenchError(f"{label}: only {acked()} of {total} requests were answered in {timeout:g}s")
+
+
+async def _flood_messages(conns: list[WsConn], per_conn: int, progress: Progress, label: str) -> None:
+    """Each visitor socket sends ``per_conn`` messages, pipelined; wait for every ack."""
+    for i, conn in enumerate(conns):
+        conn.state = _Counter()
+        conn.handler = _count_frame
+        _pipeline(
+            conn,
+            [
+                f'{{"type":"message.send","ref":"f{j}","client_id":"f{i}-{j}","body":"catch-up {j}"}}'
+                for j in range(per_conn)
+            ],
+        )
+    await _wait_acks(conns, per_conn * len(conns), progress, label)
 
 
 async def catchup(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
@@ -590,25 +624,20 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
             break
     if len(convs) != n:
         raise BenchError(f"storm: expected {n} conversations, the snapshot lists {len(convs)}")
-    for a in agents:
-        a.state = _Counter()
-        a.handler = _count_frame
+    plan: list[list[str]] = [[] for _ in agents]
     for j in range(missed):
         for k, conv in enumerate(convs):
-            agents[k % len(agents)].send_text(
+            plan[k % len(agents)].append(
                 f'{{"type":"reply","ref":"r","conversation_id":{conv},"client_id":"r{conv}-{j}","body":"missed {j}"}}'
             )
-    total = n * missed
-
-    def acked() -> int:
-        return sum(a.state.acks for a in agents)
-
-    ok = await _until(
-        lambda: acked() >= total, 900, lambda: progress.update(acked() / total, f"agent replies {acked()}/{total}")
-    )
-    _close_all(agents)
-    if not ok:
-        raise BenchError(f"storm: only {acked()} of {total} agent replies were acked")
+    for a, frames in zip(agents, plan, strict=True):
+        a.state = _Counter()
+        a.handler = _count_frame
+        _pipeline(a, frames)
+    try:
+        await _wait_acks(agents, n * missed, progress, "agent replies")
+    finally:
+        _close_all(agents)
     await asyncio.sleep(1.0)
     progress.begin(f"reconnect storm ({n} visitors)")
     stats = ProcStats(target.pid).start()
