@@ -155,6 +155,8 @@ class FrontdeskServer:
             sock.agent_name = agent["name"]
             if not agent["active"]:
                 sock.close_when_idle(CloseCode.POLICY, "agent disabled")
+            elif agent.get("sessions_revoked"):
+                sock.close_when_idle(CloseCode.POLICY, "password changed; log in again")
 
     # -- HTTP ---------------------------------------------------------------------------
 

@@ -271,6 +271,7 @@ class Handlers:
         return await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
 
     async def identify(self, client: Client, req: p.Identify) -> JSON:
+        self._visitor_write(client, req.ref)
         identity = {
             "user_id": req.user_id,
             "user_hash": req.user_hash,
@@ -313,7 +314,15 @@ class Handlers:
             body=req.body,
         )
 
+    def _visitor_write(self, client: Client, ref: str | None) -> None:
+        """Take from the visitor's write budget (all its sockets): profile and
+        page updates are stored events pushed to every agent, like messages."""
+        assert client.visitor_id is not None
+        if not self.visitor_messages.take(client.visitor_id):
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending updates too fast", ref)
+
     async def profile_update(self, client: Client, req: p.ProfileUpdate) -> JSON:
+        self._visitor_write(client, req.ref)
         fields = {k: v.strip() for k, v in (("name", req.name), ("email", req.email)) if v is not None}
         if "email" in fields and fields["email"] and ("@" not in fields["email"] or " " in fields["email"]):
             raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
@@ -322,6 +331,7 @@ class Handlers:
         return {"visitor": _sql.visitor_obj(row)}
 
     async def page(self, client: Client, req: p.Page) -> JSON:
+        self._visitor_write(client, req.ref)
         fields = {"page_url": req.url, "page_title": req.title, "referrer": req.referrer}
         assert client.visitor_id is not None
         await self.store.write(
@@ -515,13 +525,9 @@ class Handlers:
                 raise Conflict("a tenant needs at least one active admin")
             return _sql.update_agent(tx, client.tenant_id, req.agent_id, changes)
 
-        # Sockets of a disabled or demoted agent follow the agent.updated event
-        # (FrontdeskServer._agent_changed), on every node. A new password
-        # revokes the agent's tokens; this node closes their sockets here.
+        # Sockets of a disabled, demoted or re-passworded agent follow the
+        # agent.updated event (FrontdeskServer._agent_changed), on every node.
         agent = await self.store.write(update)
-        if req.password is not None and agent["active"]:
-            for sock in self.hub.sockets_of_agent(agent["id"]):
-                sock.close_when_idle(CloseCode.POLICY, "password changed")
         return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
 
     async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:

@@ -331,7 +331,8 @@ def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, An
     new = tx.one("SELECT * FROM agents WHERE id = ?", (agent_id,))
     assert new is not None
     agent = agent_obj(new)
-    append_event(tx, tenant_id, "agent.updated", agent)
+    # sessions_revoked tells every node to close the agent's open sockets.
+    append_event(tx, tenant_id, "agent.updated", {**agent, "sessions_revoked": "password_hash" in sets})
     return agent
 
 

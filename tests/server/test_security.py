@@ -266,3 +266,19 @@ def test_a_malformed_frame_gets_an_error_and_nothing_is_lost(server: RunningServ
         await agent.close()
 
     asyncio.run(scenario())
+
+
+def test_a_password_change_from_the_cli_ends_open_sessions(server: RunningServer) -> None:
+    """`frontdesk agent passwd` run beside the server revokes the token and closes the agent's sockets with 1008."""
+    password = server.add_agent("rotate@demo.test", "Rotate")
+
+    async def scenario() -> None:
+        agent, login = await WsClient.agent(server, "rotate@demo.test", password)
+        await asyncio.to_thread(server.cli, "agent", "passwd", "--email", "rotate@demo.test")
+        code, reason = await agent.wait_closed()
+        assert code == 1008 and "password changed" in (reason or "")
+        again = await WsClient.connect(server.agent_url)
+        assert (await again.request_frame("auth", token=login["token"]))["code"] == "unauthorized"
+        await again.close()
+
+    asyncio.run(scenario())
