@@ -653,9 +653,11 @@
     };
   }
 
-  // Jittered exponential backoff: 0.4 s, 0.8 s, 1.6 s ... capped at 20 s.
+  // Jittered exponential backoff: 0.4 s, 0.8 s, 1.6 s ... capped at 10 s (a
+  // chat should come back soon after the server does); each delay is drawn from
+  // its upper half, so a restarted server is not hit by every widget at once.
   function schedule(k) {
-    var d = Math.min(20000, 400 * Math.pow(2, attempt++) * k);
+    var d = Math.min(10000 * k, 400 * Math.pow(2, attempt++) * k);
     retryT = setTimeout(connect, d / 2 + Math.random() * d / 2);
   }
 

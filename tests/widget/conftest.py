@@ -39,8 +39,9 @@ CHROMIUM_ARGS = [
 ]
 #: Milliseconds Playwright waits for anything that should be quick.
 UI_TIMEOUT_MS = TIMEOUT * 2 * 1000
-#: Seconds a reconnect may take: the widget's backoff is capped at 20 s.
-RECONNECT_TIMEOUT = 30 * SCALE
+#: Seconds a reconnect may take: the widget's backoff is capped at 10 s, and a
+#: restarted server may itself take a while to listen on a busy machine.
+RECONNECT_TIMEOUT = 40 * SCALE
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_JS = ROOT / "widget" / "widget.js"
