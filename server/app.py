@@ -29,7 +29,7 @@ from . import __version__, domain
 from . import protocol as p
 from .exceptions import Conflict, Forbidden, NotFound
 from .handlers import REPLAY_FROM, Handlers, Limits
-from .hub import Client, ClientState, Hub
+from .hub import Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
@@ -112,6 +112,14 @@ class FrontdeskServer:
                 await self.store.close()
                 raise
         self.store.on_commit = self._on_commit
+        broadcast = getattr(self.store, "broadcast", None)
+        if broadcast is not None:  # several nodes share the store: relay what is never stored
+
+            def relay(message: dict[str, Any]) -> None:
+                spawn(broadcast(message))
+
+            self.hub.relay = relay
+            self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
         await self.tenants.load()
         self._server = await serve(
             self._connection,
@@ -321,7 +329,6 @@ class FrontdeskServer:
             client.push(p.encode_reply(request.ref, reply))
         if replay_from is not None:
             await self.handlers.stream_replay(client, replay_from)
-
 
     @staticmethod
     def _strike(client: Client, ref: str | None, message: str) -> None:

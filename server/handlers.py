@@ -407,9 +407,7 @@ class Handlers:
     async def logout(self, client: Client, req: p.Logout) -> None:
         assert client.token_hash is not None
         await self.store.write(_delete_token, client.token_hash)
-        for other in self.hub.sockets_of_token(client.token_hash):
-            if other is not client:
-                other.close(CloseCode.POLICY, "logged out")
+        self.hub.revoke_token(client.token_hash, keep=client)
         client.push(p.encode_reply(req.ref, {}))
         client.close(CloseCode.NORMAL, "logged out")
 

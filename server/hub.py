@@ -17,7 +17,7 @@ import collections
 import contextlib
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from websockets.asyncio.server import ServerConnection
@@ -238,6 +238,9 @@ class Hub:
         self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
         self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
         self._online_agents: dict[int, set[int]] = collections.defaultdict(set)  # tenant -> agent ids online
+        #: Sends never-stored pushes and token revocations to the other nodes
+        #: (set when the store spans several nodes, e.g. PostgreSQL); None alone.
+        self.relay: Callable[[dict[str, Any]], None] | None = None
         self.events_published = 0
 
     # -- registration -----------------------------------------------------------------
@@ -339,20 +342,55 @@ class Hub:
                     client.deliver(event.event_id, visitor_frame)
 
     def push_ephemeral_to_agents(
-        self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None
+        self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None, relay: bool = True
     ) -> None:
+        """Push a never-stored event (typing, seen) to the tenant's agents here
+        and, through :attr:`relay`, on the other nodes."""
         frame = protocol.encode_event(kind, data, conversation_id=data.get("conversation_id"))
         for client in self._agents.get(tenant_id, ()):
             if client is not skip:
                 client.push(frame)
+        if relay and self.relay is not None:
+            self.relay({"op": "agents", "tenant_id": tenant_id, "kind": kind, "data": data})
 
-    def push_ephemeral_to_visitor(self, visitor_id: int, kind: str, data: dict[str, Any]) -> None:
+    def push_ephemeral_to_visitor(
+        self, visitor_id: int, kind: str, data: dict[str, Any], *, relay: bool = True
+    ) -> None:
+        """Push a never-stored event to one visitor's sockets, on every node."""
         frame = protocol.encode_event(kind, data, conversation_id=data.get("conversation_id"))
         for client in self._visitors.get(visitor_id, ()):
             client.push(frame)
+        if relay and self.relay is not None:
+            self.relay({"op": "visitor", "visitor_id": visitor_id, "kind": kind, "data": data})
+
+    def revoke_token(self, token_hash: str, *, keep: Client | None = None, relay: bool = True) -> None:
+        """Close every socket authenticated with a revoked token (but ``keep``),
+        here and on the other nodes."""
+        for client in self.sockets_of_token(token_hash):
+            if client is not keep:
+                client.close_when_idle(CloseCode.POLICY, "logged out")
+        if relay and self.relay is not None:
+            self.relay({"op": "revoke", "token_hash": token_hash})
+
+    def relayed(self, message: dict[str, Any]) -> None:
+        """Apply a message another node relayed (see :attr:`relay`)."""
+        try:
+            op = message["op"]
+            if op == "agents":
+                self.push_ephemeral_to_agents(int(message["tenant_id"]), message["kind"], message["data"], relay=False)
+            elif op == "visitor":
+                self.push_ephemeral_to_visitor(
+                    int(message["visitor_id"]), message["kind"], message["data"], relay=False
+                )
+            elif op == "revoke":
+                self.revoke_token(str(message["token_hash"]), relay=False)
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed relayed message")
 
     def _presence_changed(self, tenant_id: int, agent_id: int, online: bool, was_any: bool) -> None:
-        self.push_ephemeral_to_agents(tenant_id, "presence", {"agent_id": agent_id, "online": online})
+        # Presence is per node: relaying "offline" would be wrong for an agent
+        # still connected to another node (docs/ARCHITECTURE.md, PostgreSQL).
+        self.push_ephemeral_to_agents(tenant_id, "presence", {"agent_id": agent_id, "online": online}, relay=False)
         now_any = bool(self._online_agents.get(tenant_id))
         if now_any != was_any:
             frame = protocol.encode_event("presence", {"agents_online": now_any})

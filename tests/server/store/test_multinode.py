@@ -144,3 +144,28 @@ def test_demoting_an_admin_on_one_node_takes_effect_on_the_other(
                 await client.close()
 
     asyncio.run(scenario())
+
+
+def test_typing_and_logout_cross_nodes(two_nodes: tuple[RunningServer, RunningServer]) -> None:
+    """Typing on node A shows on node B (both ways), and a logout on A closes the same token's socket on B."""
+    a, b = two_nodes
+
+    async def scenario() -> None:
+        agent_b, login = await WsClient.agent(b)
+        visitor_a, _ = await WsClient.visitor(a)
+        ack = await visitor_a.request("message.send", client_id=new_client_id(), body="hello")
+        cid = ack["conversation_id"]
+        await agent_b.next_event("message.created", body="hello")
+        await visitor_a.request("typing", conversation_id=cid, is_typing=True)
+        typing = await agent_b.next_event("typing", conversation_id=cid)
+        assert typing["data"]["is_typing"] is True
+        await agent_b.request("typing", conversation_id=cid, is_typing=True)
+        assert (await visitor_a.next_event("typing", conversation_id=cid))["data"]["name"] == "Admin"
+        same_token_on_a = await WsClient.connect(a.agent_url)
+        await same_token_on_a.request("auth", token=login["token"])
+        await same_token_on_a.request_frame("logout")
+        code, _ = await agent_b.wait_closed()
+        assert code == 1008
+        await visitor_a.close()
+
+    asyncio.run(scenario())
