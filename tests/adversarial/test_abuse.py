@@ -4,6 +4,7 @@ floods and agent credentials (issue 5, cases 14 to 18 and 21)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -134,10 +135,11 @@ def test_agent_disabled_from_the_cli_is_cut_off_too(server: RunningServer) -> No
 # -- 15. identity verification ------------------------------------------------------------------
 
 
-def test_identity_required_refuses_unverified_stale_and_forged(server: RunningServer) -> None:
+def test_identity_required_refuses_unverified_stale_and_forged(relaxed_server: RunningServer) -> None:
     """Attack: with require_identity on, a visitor sends without identity, with a wrong
     hash, another user's hash, a stale or future timestamp, a non-hex or non-ASCII hash;
     all are forbidden, nothing is stored, and only a fresh valid HMAC lets them send."""
+    server = relaxed_server
     secret = server.identity_secret
 
     async def scenario() -> None:
@@ -336,8 +338,9 @@ def test_compression_is_never_negotiated(server: RunningServer) -> None:
 # -- 18. floods ---------------------------------------------------------------------------------
 
 
-async def _flood(client: WsClient, type_: str, n: int, **fields: Any) -> list[str]:
-    """Send ``n`` requests without waiting; the codes of the errors received."""
+async def _flood(client: WsClient, type_: str, n: int, *, until_closed: bool = True, **fields: Any) -> list[str]:
+    """Send ``n`` requests without waiting, then wait for the close (or, without
+    ``until_closed``, for the answer to a last ping); the error codes received."""
     for i in range(n):
         try:
             await client.ws.send(
@@ -345,7 +348,11 @@ async def _flood(client: WsClient, type_: str, n: int, **fields: Any) -> list[st
             )
         except Exception:
             break
-    await client.wait_closed(3 * TIMEOUT)
+    if until_closed:
+        await client.wait_closed(3 * TIMEOUT)
+    else:
+        with contextlib.suppress(ConnectionError):
+            await client.request_frame("ping")
     return [f["code"] for f in client.frames if f.get("type") == "error"]
 
 
@@ -399,6 +406,34 @@ def test_visitor_message_flood_across_sockets_gets_errors_then_1013(tmp_path: Pa
         stored = db_rows(server, "SELECT COUNT(*) AS n FROM messages")[0]["n"]
         assert 20 <= stored <= 30  # the burst, plus what refilled during the flood
         assert {t.ws.close_code for t in tabs} == {1013}
+        for t in tabs:
+            await t.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+def test_visitor_profile_and_page_writes_are_throttled_per_visitor(tmp_path: Path) -> None:
+    """Attack: one visitor floods `page` and `profile.update` (each a stored event pushed
+    to every agent) over three sockets under the per-connection limit; the per-visitor
+    limit bounds the stored events as it bounds messages."""
+    server = start_server(tmp_path, ("--rate-conn", "1000/2000", "--rate-ip", "1000/2000"))
+
+    async def scenario() -> None:
+        first, hello = await WsClient.visitor(server)
+        tabs = [first] + [(await WsClient.visitor(server, token=hello["token"]))[0] for _ in range(2)]
+        before = db_rows(server, "SELECT COUNT(*) AS n FROM events")[0]["n"]
+        await asyncio.gather(
+            *(
+                _flood(t, "page", 60, until_closed=False, url=lambda: f"https://example.com/{new_client_id()}")
+                for t in tabs[:2]
+            ),
+            _flood(tabs[2], "profile.update", 60, until_closed=False, name=new_client_id),
+        )
+        written = db_rows(server, "SELECT COUNT(*) AS n FROM events")[0]["n"] - before
+        assert written <= 30, written
         for t in tabs:
             await t.close()
 
