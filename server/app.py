@@ -170,6 +170,9 @@ class FrontdeskServer:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
+        if path in ("/v1/visitor", "/v1/agent") and not self.ip_buckets.take(self._client_ip(connection)):
+            # A handshake costs a token too: a socket closed with 1013 cannot just reconnect in a loop.
+            return _text(http.HTTPStatus.TOO_MANY_REQUESTS, "too many requests from this address; back off")
         if path == "/v1/visitor":
             site = parse_qs(query).get("site", [""])[0]
             tenant = await self.tenants.by_site_key(site)
