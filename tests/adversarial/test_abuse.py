@@ -463,6 +463,27 @@ def test_ip_flood_across_connections_gets_errors_then_1013(tmp_path: Path) -> No
         server.stop()
 
 
+def test_reconnect_flood_is_refused_at_the_handshake(tmp_path: Path) -> None:
+    """Attack: one address opens handshakes in a loop (a client closed with 1013 just
+    reconnects); past the per-IP burst the handshake gets HTTP 429, before any upgrade."""
+    server = start_server(tmp_path, ("--rate-ip", "5/10"))
+
+    async def scenario() -> None:
+        heads = []
+        for _ in range(30):
+            _, writer, head = await raw_handshake(server, f"/v1/visitor?site={server.site_key}", server.origin)
+            heads.append(head.split(b"\r\n", 1)[0])
+            writer.close()
+        assert heads[0] == b"HTTP/1.1 101 Switching Protocols"
+        assert b"HTTP/1.1 429 Too Many Requests" in heads
+        assert heads.count(b"HTTP/1.1 101 Switching Protocols") <= 15
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
 def test_new_visitor_burst_gets_errors_then_1013(tmp_path: Path) -> None:
     """Attack: one address creates visitors in a burst (one socket per hello, then one
     socket repeating hello); past the burst hello gets rate_limited, the repeating socket
