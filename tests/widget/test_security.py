@@ -111,8 +111,8 @@ def test_shadow_dom_keeps_styles_apart(
     agent.request("config.set", config={"allowed_origins": [url.split("/")[2]]})
     widget = open_widget(page, url)
     widget.send("still readable")
+    expect(widget.message("still readable")).to_have_attribute("data-status", "sent")  # no re-render after this
     bubble = widget.message("still readable").locator(".bu")
-    expect(bubble).to_be_visible()
     style = bubble.evaluate(
         "e => { const s = getComputedStyle(e); return [s.color, s.fontFamily, s.letterSpacing, s.textTransform] }"
     )
