@@ -46,6 +46,8 @@ def test_test_user_says_hello_and_gets_the_reply(page: Page, server: RunningServ
     agent.reply(conv, "Hi Test User! How can I help?")
     expect(widget.message("Hi Test User! How can I help?", "agent")).to_be_visible()
     assert page.errors == []  # type: ignore[attr-defined]
+    noise = [line for line in page.console if line.startswith(("error", "warning"))]  # type: ignore[attr-defined]
+    assert noise == [], "a normal chat logs nothing to the console"
 
 
 def test_alice_and_bob_each_get_only_their_own_replies(
