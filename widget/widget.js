@@ -359,7 +359,7 @@
 
   function row(it, start, end, lastMine) {
     var mine = it.kind == 'visitor', sys = it.kind == 'system', li = it.el || (it.el = el('li'));
-    var seen = lastMine && it.seq <= seenSeq, sig = [it.st, it.body, start, end, seen, status, it.name].join('\n');
+    var seen = lastMine && it.seq <= seenSeq, sig = [it.st, it.body, start, end, seen, it.st == 'pending' && status, it.name].join('\n');
     if (li.sig == sig) return li;
     li.sig = sig;
     li.className = 'r ' + (mine ? 'me ' : sys ? 'sys ' : '') + (start ? 's ' : '') + it.st;
