@@ -27,7 +27,7 @@ from tests.support import TIMEOUT, RunningServer
 _T = TypeVar("_T")
 
 
-def arun(coro: Coroutine[Any, Any, _T], timeout: float = 6 * TIMEOUT) -> _T:
+def arun(coro: Coroutine[Any, Any, _T], timeout: float = 12 * TIMEOUT) -> _T:
     """Run ``coro`` on a fresh event loop, failing after ``timeout`` seconds."""
 
     async def bounded() -> _T:
@@ -36,8 +36,11 @@ def arun(coro: Coroutine[Any, Any, _T], timeout: float = 6 * TIMEOUT) -> _T:
     return asyncio.run(bounded())
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
-    """Poll ``predicate`` on the loop until it holds (the core works in tasks)."""
+async def wait_until(predicate: Callable[[], bool], timeout: float = 3 * TIMEOUT, what: str = "condition") -> None:
+    """Poll ``predicate`` on the loop until it holds (the core works in tasks).
+
+    Generous by default: waiting longer costs nothing when the condition
+    comes, and a CI box running several suites at once is slow."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

@@ -387,8 +387,6 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
     import asyncio
     import time
 
-    from tests.support import SCALE
-
     conversations = [conv(i, activity=i, preview=f"message {i}") for i in range(1, 20_001)]
 
     async def main() -> tuple[float, float]:
@@ -413,5 +411,7 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
 
     took, worst_gap = arun(main())
     assert cache.count_conversations() == 20_000
-    assert took > 0.1  # the write is heavy enough to matter...
-    assert worst_gap < 0.1 * SCALE, worst_gap  # ...yet the loop never stalled
+    # Done on the loop, the write would stall it for its whole duration; on
+    # the writer thread the loop keeps ticking (relative, so a loaded
+    # machine that slows both does not make this flaky).
+    assert took > 0.1 and worst_gap < took / 3, (took, worst_gap)
