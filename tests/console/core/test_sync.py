@@ -466,7 +466,7 @@ def test_lost_ack_is_resent_and_stored_once(server: RunningServer, data_dir: Pat
         await online(core)
         await core.reply(cid, "Exactly once, please")
         await core.resolve(cid)
-        await wait_until(lambda: core.outbox_count == 0, what="outbox drained", timeout=3 * TIMEOUT)
+        await wait_until(lambda: core.outbox_count == 0, what="outbox drained", timeout=6 * TIMEOUT)
         assert len(lost) == 2 and switch.connects >= 3  # both acks were lost once
         assert core.cache.outbox() == []
         admin, _ = await WsClient.agent(server)
@@ -544,7 +544,7 @@ def test_burst_of_live_events_is_applied_completely(relaxed_server: RunningServe
         await wait_until(
             lambda: all((c := core.cache.conversation(cid)) is not None and c.last_seq == 10 for cid in cids),
             what="all messages",
-            timeout=3 * TIMEOUT,
+            timeout=6 * TIMEOUT,
         )
         for cid in cids:
             assert [i.seq for i in core.cache.thread(cid)] == list(range(1, 11))
