@@ -29,7 +29,7 @@ from . import __version__, domain
 from . import protocol as p
 from .exceptions import Conflict, Forbidden, NotFound
 from .handlers import REPLAY_FROM, Handlers, Limits
-from .hub import Client, ClientState, Hub, spawn
+from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
@@ -97,6 +97,7 @@ class FrontdeskServer:
         self.handlers = Handlers(self.store, self.hub, self.tenants, limits)
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._server: Server | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self.port: int = settings.port
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -119,6 +120,7 @@ class FrontdeskServer:
                 spawn(broadcast(message))
 
             self.hub.relay = relay
+            self._heartbeat = spawn(self._presence_heartbeat())
             self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
         await self.tenants.load()
         self._server = await serve(
@@ -138,8 +140,16 @@ class FrontdeskServer:
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
 
+    async def _presence_heartbeat(self) -> None:
+        """Re-announce this node's online agents so other nodes keep counting them."""
+        while True:
+            await asyncio.sleep(PRESENCE_HEARTBEAT_S)
+            self.hub.relay_presence()
+
     async def stop(self) -> None:
         """Close every socket with 1001, finish queued writes, close the store."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()

@@ -17,6 +17,8 @@ import collections
 import contextlib
 import enum
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -31,6 +33,10 @@ __all__ = ["MAX_QUEUED_BYTES", "MAX_QUEUED_FRAMES", "Client", "Hub"]
 
 log = logging.getLogger("frontdesk.server.hub")
 
+#: How often a node re-announces its online agents to the others.
+PRESENCE_HEARTBEAT_S: Final = 10.0
+#: How long another node's announcement counts without being repeated.
+PRESENCE_EXPIRY_S: Final = 35.0
 #: Outgoing frames a client may have waiting before it is cut off as too slow.
 MAX_QUEUED_FRAMES: Final = 2000
 #: Outgoing bytes a client may have waiting before it is cut off.
@@ -241,6 +247,10 @@ class Hub:
         #: Sends never-stored pushes and token revocations to the other nodes
         #: (set when the store spans several nodes, e.g. PostgreSQL); None alone.
         self.relay: Callable[[dict[str, Any]], None] | None = None
+        #: This node's name in relayed presence.
+        self.node_id = uuid.uuid4().hex[:12]
+        #: Other nodes' online agents: node -> (expiry, tenant -> agent ids).
+        self._remote_online: dict[str, tuple[float, dict[int, frozenset[int]]]] = {}
         self.events_published = 0
 
     # -- registration -----------------------------------------------------------------
@@ -256,9 +266,9 @@ class Hub:
             self._tokens[client.token_hash].add(client)
         online = self._online_agents[client.tenant_id]
         if client.agent_id not in online:
-            was_any = bool(online)
+            before = self.agents_online(client.tenant_id)
             online.add(client.agent_id)
-            self._presence_changed(client.tenant_id, client.agent_id, True, was_any)
+            self._presence_changed(client.tenant_id, before)
 
     def subscribe_agent(self, client: Client) -> None:
         self._agents[client.tenant_id].add(client)
@@ -284,16 +294,24 @@ class Hub:
             if client.agent_id not in self._agent_sockets:
                 online = self._online_agents[client.tenant_id]
                 if client.agent_id in online:
+                    before = self.agents_online(client.tenant_id)
                     online.discard(client.agent_id)
-                    self._presence_changed(client.tenant_id, client.agent_id, False, True)
+                    self._presence_changed(client.tenant_id, before)
 
     # -- queries ----------------------------------------------------------------------
 
     def agents_online(self, tenant_id: int) -> set[int]:
-        return set(self._online_agents.get(tenant_id, ()))
+        """The tenant's agents with a socket open on this node or, as last
+        relayed and not yet expired, on another."""
+        online = set(self._online_agents.get(tenant_id, ()))
+        now = time.monotonic()
+        for expires, tenants in self._remote_online.values():
+            if expires > now:
+                online |= tenants.get(tenant_id, frozenset())
+        return online
 
     def any_agent_online(self, tenant_id: int) -> bool:
-        return bool(self._online_agents.get(tenant_id))
+        return bool(self._online_agents.get(tenant_id)) or bool(self.agents_online(tenant_id))
 
     def sockets_of_token(self, token_hash: str) -> list[Client]:
         return list(self._tokens.get(token_hash, ()))
@@ -384,18 +402,47 @@ class Hub:
                 )
             elif op == "revoke":
                 self.revoke_token(str(message["token_hash"]), relay=False)
+            elif op == "presence":
+                self._remote_presence(str(message["node"]), {int(t): ids for t, ids in message["tenants"].items()})
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed relayed message")
 
-    def _presence_changed(self, tenant_id: int, agent_id: int, online: bool, was_any: bool) -> None:
-        # Presence is per node: relaying "offline" would be wrong for an agent
-        # still connected to another node (docs/ARCHITECTURE.md, PostgreSQL).
-        self.push_ephemeral_to_agents(tenant_id, "presence", {"agent_id": agent_id, "online": online}, relay=False)
-        now_any = bool(self._online_agents.get(tenant_id))
-        if now_any != was_any:
-            frame = protocol.encode_event("presence", {"agents_online": now_any})
+    def _presence_changed(self, tenant_id: int, before: set[int]) -> None:
+        """Announce the difference between ``before`` and now to this node's
+        agents (per agent) and visitors (anyone online at all), and tell the
+        other nodes this node's agents for the tenant."""
+        self._announce(tenant_id, before, self.agents_online(tenant_id))
+        if self.relay is not None:
+            self.relay_presence([tenant_id])
+
+    def _announce(self, tenant_id: int, before: set[int], after: set[int]) -> None:
+        for agent_id in sorted(before ^ after):
+            data = {"agent_id": agent_id, "online": agent_id in after}
+            self.push_ephemeral_to_agents(tenant_id, "presence", data, relay=False)
+        if bool(before) != bool(after):
+            frame = protocol.encode_event("presence", {"agents_online": bool(after)})
             for client in self._tenant_visitors.get(tenant_id, ()):
                 client.push(frame)
+
+    def relay_presence(self, tenant_ids: Iterable[int] | None = None) -> None:
+        """Send this node's online agents (for some tenants, or all) to the
+        other nodes. Repeated every :data:`PRESENCE_HEARTBEAT_S`; a node that
+        stops sending is forgotten after :data:`PRESENCE_EXPIRY_S`."""
+        if self.relay is None:
+            return
+        ids = self._online_agents.keys() if tenant_ids is None else tenant_ids
+        tenants = {str(t): sorted(self._online_agents.get(t, ())) for t in ids}
+        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants})
+
+    def _remote_presence(self, node: str, tenants: dict[int, Any]) -> None:
+        if node == self.node_id:
+            return
+        before = {t: self.agents_online(t) for t in tenants}
+        _, known = self._remote_online.get(node, (0.0, {}))
+        known = {**known, **{t: frozenset(int(a) for a in ids) for t, ids in tenants.items()}}
+        self._remote_online[node] = (time.monotonic() + PRESENCE_EXPIRY_S, known)
+        for tenant_id, was in before.items():
+            self._announce(tenant_id, was, self.agents_online(tenant_id))
 
 
 def _discard(index: dict[Any, set[Client]], key: Any, client: Client) -> None:

@@ -634,7 +634,8 @@ def change_status(
         target = domain.next_status(ConversationStatus(conv["status"]), action)
     except domain.TransitionError as exc:
         raise Conflict(str(exc)) from None
-    if target is ConversationStatus.OPEN and open_conversation_of(tx, conv["visitor_id"]) is not None:
+    other = open_conversation_of(tx, conv["visitor_id"])
+    if target is ConversationStatus.OPEN and other is not None and other["id"] != conv["id"]:
         raise Conflict("the visitor already has another open conversation")
     row = tx.one("UPDATE conversations SET status = ? WHERE id = ? RETURNING *", (target.value, conv["id"]))
     assert row is not None

@@ -34,6 +34,8 @@ def test_status_changes_and_their_conflicts(server: RunningServer) -> None:
             await agent.request("reply", conversation_id=cid, client_id=new_client_id(), body="late")
         assert (await agent.request("reopen", conversation_id=cid))["conversation"]["status"] == "open"
         assert (await agent.request("pend", conversation_id=cid))["conversation"]["status"] == "pending"
+        assert (await agent.request("reopen", conversation_id=cid))["conversation"]["status"] == "open"
+        assert (await agent.request("pend", conversation_id=cid))["conversation"]["status"] == "pending"
         await visitor.request("message.send", client_id=new_client_id(), body="back again")
         snapshot = await agent.request("snapshot", filter="open")
         assert [c["id"] for c in snapshot["conversations"]] == [cid]

@@ -169,3 +169,27 @@ def test_typing_and_logout_cross_nodes(two_nodes: tuple[RunningServer, RunningSe
         await visitor_a.close()
 
     asyncio.run(scenario())
+
+
+def test_presence_spans_nodes(two_nodes: tuple[RunningServer, RunningServer]) -> None:
+    """A visitor on node A sees agents online while the only agent is on node B, and away once they leave."""
+    a, b = two_nodes
+
+    async def scenario() -> None:
+        visitor, hello = await WsClient.visitor(a)
+        assert hello["agents_online"] is False
+        agent_b, login = await WsClient.agent(b)
+        online = await visitor.next_event("presence", agents_online=True)
+        assert online["data"]["agents_online"] is True
+        second_tab, again = await WsClient.visitor(a)
+        assert again["agents_online"] is True
+        await second_tab.close()
+        agent_a, _ = await WsClient.agent(a)
+        listed = {x["id"]: x["online"] for x in (await agent_a.request("agents"))["agents"]}
+        assert listed[login["agent"]["id"]] is True
+        await agent_a.close()
+        await agent_b.close()
+        await visitor.next_event("presence", agents_online=False)
+        await visitor.close()
+
+    asyncio.run(scenario())
