@@ -690,14 +690,17 @@
   }
 
   function welcome(r, replay) {
-    if (st.token && st.token != r.token) { // a new visitor: forget the old one's thread
+    var vid = r.visitor && r.visitor.id;
+    if (st.token && st.token != r.token || st.vid && st.vid != vid) { // a new visitor: forget the old one's thread
       items = items.filter(function (i) { return !i.id; });
       items.forEach(function (i) { i.conv = null; });
       byId = {};
       st.conv = null;
       seenSeq = mySeen = 0;
+      hasMore = false;
     }
     st.token = r.token;
+    st.vid = vid;
     visitor = r.visitor || {};
     epoch = r.epoch;
     if (!replay || r.reset_required) cursor = r.last_event_id || 0;

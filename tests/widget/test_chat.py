@@ -135,3 +135,25 @@ def test_outage_shows_offline_queues_and_delivers_exactly_once(
     page.wait_for_timeout(500)
     assert [m["body"] for m in agent.messages(conv)].count("Written while offline") == 1
     expect(widget.message("Written while offline")).to_have_count(1)
+
+
+def test_an_erased_visitor_starts_over_with_an_empty_thread(page: Page, server: RunningServer, agent: Agent) -> None:
+    """After a data-protection erasure the old token is unknown: a new visitor, with nothing old shown."""
+    widget = open_widget(page, server.http_url + "/")
+    widget.send("Please forget me")
+    agent.wait_event("message.created", body="Please forget me")
+    visitor_id = agent.request("snapshot")["conversations"][0]["visitor_id"]
+    key = "frontdesk:" + server.site_key
+    old_token = page.evaluate("k => JSON.parse(localStorage.getItem(k)).token", key)
+    server.cli("visitor", "erase", "--tenant", server.tenant_slug, "--id", str(visitor_id))
+
+    page.reload()
+    widget = Widget(page)
+    widget.wait_online()
+    expect(widget.greeting).to_be_visible()
+    expect(widget.messages).to_have_count(0)
+    assert page.evaluate("k => JSON.parse(localStorage.getItem(k)).token", key) != old_token
+    widget.send("Hello again")
+    agent.wait_event("message.created", body="Hello again")
+    assert [c["visitor_id"] for c in agent.request("snapshot")["conversations"]] != [visitor_id]
+    expect(widget.bodies).to_have_text(["Hello again"])
