@@ -67,6 +67,7 @@ class Client:
         "_queue",
         "_queued_bytes",
         "_sender",
+        "_upto",
         "agent_id",
         "agent_name",
         "bucket",
@@ -102,6 +103,8 @@ class Client:
         self._queued_bytes = 0
         self._sender: asyncio.Task[None] | None = None
         self._held: list[tuple[int, str]] | None = None
+        #: The newest event_id queued for this client (replayed or live).
+        self._upto = 0
         self.bucket: Any = None
         self.strikes = 0
         #: A request from this socket is being handled right now.
@@ -188,12 +191,18 @@ class Client:
 
     def deliver(self, event_id: int | None, frame: str) -> None:
         """Called by the hub for each live event this client may see."""
-        if self._held is not None and event_id is not None:
-            self._held.append((event_id, frame))
-            if len(self._held) > MAX_QUEUED_FRAMES:
-                self._held = None
-                self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect", flush=False)
-            return
+        if event_id is not None:
+            if event_id <= self._upto:
+                # The replay already sent it: it was committed, and so readable,
+                # before the writer got round to publishing it.
+                return
+            if self._held is not None:
+                self._held.append((event_id, frame))
+                if len(self._held) > MAX_QUEUED_FRAMES:
+                    self._held = None
+                    self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect", flush=False)
+                return
+            self._upto = event_id
         self.push(frame)
 
     async def drained(self) -> None:
@@ -208,8 +217,10 @@ class Client:
     def release(self, replayed_up_to: int) -> None:
         """Send held events newer than ``replayed_up_to``, then go live."""
         held, self._held = self._held or [], None
+        self._upto = max(self._upto, replayed_up_to)
         for event_id, frame in held:
-            if event_id > replayed_up_to:
+            if event_id > self._upto:
+                self._upto = event_id
                 self.push(frame)
 
 
