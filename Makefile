@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml setup.py | $(BIN)/python
 
 run: $(STAMP)
 	@mkdir -p var
-	@$(BIN)/frontdesk init --db "$(DB)" --public-url "http://$(HOST):$(PORT)" --origin "localhost:$(PORT)" --origin "127.0.0.1:$(PORT)"
+	@$(BIN)/frontdesk init --db "$(DB)" --name "Lumen" --public-url "http://$(HOST):$(PORT)" --origin "localhost:$(PORT)" --origin "127.0.0.1:$(PORT)"
 	@echo "Demo site:  http://$(HOST):$(PORT)/   (the chat widget is in its corner)"
 	@echo "Console:    $(BIN)/frontdesk console --server http://$(HOST):$(PORT)"
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
@@ -68,6 +68,7 @@ lint: $(STAMP)
 screenshots: $(STAMP) chromium
 	@command -v Xvfb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; }
 	$(BIN)/python -m frontdesk.console.ui.screenshots docs/screenshots
+	FRONTDESK_UPDATE_SCREENSHOTS=1 QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/widget/test_a11y.py -k screenshots
 
 bench: $(STAMP)
 	$(BIN)/frontdesk bench all --baseline

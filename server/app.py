@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import hashlib
 import http
 import json
@@ -98,6 +99,7 @@ class FrontdeskServer:
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._gzipped: dict[str, bytes] = {}
         self.port: int = settings.port
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -217,9 +219,16 @@ class FrontdeskServer:
             "ETag": etag,
             "Cache-Control": "public, max-age=300, must-revalidate",
             "Access-Control-Allow-Origin": "*",
+            "Vary": "Accept-Encoding",
         }
         if request.headers.get("If-None-Match") == etag:
             return _response(http.HTTPStatus.NOT_MODIFIED, b"", content_type, cache)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            if etag not in self._gzipped:
+                self._gzipped = {etag: gzip.compress(body, 9, mtime=0)}  # one version kept: the current one
+            return _response(
+                http.HTTPStatus.OK, self._gzipped[etag], content_type, {**cache, "Content-Encoding": "gzip"}
+            )
         return _response(http.HTTPStatus.OK, body, content_type, cache)
 
     async def _demo_page(self) -> Response:

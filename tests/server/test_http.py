@@ -38,6 +38,16 @@ def test_widget_js_has_a_js_content_type_and_an_etag(server: RunningServer) -> N
     assert status == 304 and body == b""
 
 
+def test_widget_js_is_gzipped_for_clients_that_accept_it(server: RunningServer) -> None:
+    """With Accept-Encoding: gzip the script travels compressed and decompresses to the same bytes."""
+    import gzip
+
+    _, _, plain = get(server.http_url + "/widget.js")
+    status, headers, body = get(server.http_url + "/widget.js", {"Accept-Encoding": "gzip, deflate"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(body) == plain and len(body) < len(plain) / 2
+
+
 def test_the_demo_page_embeds_the_demo_tenant(server: RunningServer) -> None:
     """/ is an HTML page whose widget tag carries the demo tenant's site key."""
     status, headers, body = get(server.http_url + "/")
