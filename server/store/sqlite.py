@@ -187,15 +187,27 @@ class SQLiteStore(Store):
                 f"the database is at schema {current}, newer than this Frontdesk ({shipped[-1][0]}); upgrade Frontdesk"
             )
         applied = 0
-        for version, name, sql in shipped:
-            if version <= current:
-                continue
-            log.info("applying migration %04d_%s", version, name)
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations (version, name, applied_at)"
-                f" VALUES ({version}, '{name}', {_sql.now_ms()});\nCOMMIT;"
-            )
-            applied += 1
+        # Table rebuilds (0002) drop parents that children reference; SQLite
+        # needs foreign key enforcement off for that, and it can only be
+        # switched outside a transaction.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for version, name, sql in shipped:
+                if version <= current:
+                    continue
+                log.info("applying migration %04d_%s", version, name)
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations (version, name, applied_at)"
+                    f" VALUES ({version}, '{name}', {_sql.now_ms()});\nCOMMIT;"
+                )
+                applied += 1
+                problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise SchemaError(f"migration {version:04d}_{name} left broken references: {problems[:3]}")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute("PRAGMA foreign_keys = ON")
         if conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone() is None:
             conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
         return applied

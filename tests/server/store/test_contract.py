@@ -737,6 +737,23 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
     run(store_url, scenario)
 
 
+def test_ids_of_erased_rows_are_never_reused(store_url: str) -> None:
+    """After erasing the newest visitor, the next visitor, conversation and message get new ids, not the erased ones."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        newest = await store.write(_sql.create_visitor, w.tenant, "tok-newest", {"name": "Newest"})
+        said = await say(store, w, newest["id"], "soon erased", client_id=cid())
+        await store.write(_sql.erase_visitor, w.tenant, newest["id"])
+        after = await store.write(_sql.create_visitor, w.tenant, "tok-after", {"name": "After"})
+        again = await say(store, w, after["id"], "fresh", client_id=cid())
+        assert after["id"] > newest["id"]
+        assert again["conversation_id"] > said["conversation_id"]
+        assert again["message"]["id"] > said["message"]["id"]
+
+    run(store_url, scenario)
+
+
 # -- the write path ---------------------------------------------------------------------------
 
 
