@@ -222,10 +222,16 @@ def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[
             (viewer.tenant_id, since, limit),
         )
     else:
+        # Two range scans of events_visitor: the visitor's own events and the
+        # tenant-wide ones (visitor_id IS NULL), not every tenant event after
+        # the cursor. "+tenant_id" keeps the planner off events_tenant.
         rows = tx.all(
-            "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? AND visitor_payload IS NOT NULL"
-            " AND (visitor_id IS NULL OR visitor_id = ?) ORDER BY event_id LIMIT ?",
-            (viewer.tenant_id, since, viewer.visitor_id, limit),
+            "SELECT * FROM (SELECT * FROM events WHERE visitor_id = ? AND event_id > ? AND +tenant_id = ?"
+            " AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS visitor_events"
+            " UNION ALL SELECT * FROM (SELECT * FROM events WHERE visitor_id IS NULL AND event_id > ?"
+            " AND +tenant_id = ? AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS tenant_events"
+            " ORDER BY event_id LIMIT ?",
+            (viewer.visitor_id, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
         )
     return [r for r in map(record_from_row, rows) if domain.may_see(viewer, r)]
 
