@@ -138,6 +138,11 @@ class FrontdeskServer:
             ping_interval=20,
             ping_timeout=20,
             server_header=f"Frontdesk/{__version__}",
+            # A reconnect storm (every widget after a restart or a network
+            # blip) must not overflow the accept queue: asyncio's default of
+            # 100 drops SYNs, and each drop costs a client a 1 s, then 3 s,
+            # retransmit. The kernel caps this at net.core.somaxconn.
+            backlog=4096,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
