@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 
 from . import protocol
@@ -39,6 +39,9 @@ PRESENCE_HEARTBEAT_S: Final = 10.0
 PRESENCE_EXPIRY_S: Final = 35.0
 #: Outgoing frames a client may have waiting before it is cut off as too slow.
 MAX_QUEUED_FRAMES: Final = 2000
+#: A frame skips the queue and is written at once while the socket's write
+#: buffer holds at most this much; beyond it the queue and its bounds apply.
+DIRECT_WRITE_BYTES: Final = 64 * 1024
 #: Outgoing bytes a client may have waiting before it is cut off.
 MAX_QUEUED_BYTES: Final = 4 * 1024 * 1024
 #: Seconds a close frame may wait behind unread data before the TCP
@@ -122,6 +125,13 @@ class Client:
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES:
             log.warning("closing a %s socket from %s: too slow to read its events", self.endpoint.value, self.ip)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume", flush=False)
+            return
+        transport = self.ws.transport
+        if self._sender is None and transport is not None and transport.get_write_buffer_size() <= DIRECT_WRITE_BYTES:
+            # Nothing of ours is queued and the socket keeps up: write now,
+            # with no task and no await per frame. ``broadcast`` is websockets'
+            # own synchronous send; it skips a socket that is no longer open.
+            broadcast((self.ws,), frame)
             return
         self._queue.append(frame)
         self._queued_bytes += len(frame)
