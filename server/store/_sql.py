@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .. import domain
+from .. import domain, protocol
 from ..domain import ConversationStatus, EventRecord, StatusAction
 from ..exceptions import Conflict, NotFound
 
@@ -45,7 +45,7 @@ def now_ms() -> int:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return protocol.encode(obj)  # orjson when installed: each message stores ~4 JSON documents
 
 
 # --------------------------------------------------------------------------
