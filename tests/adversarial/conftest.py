@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,11 @@ def module_relaxed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect garbage after each test, so an unclosed socket's ResourceWarning
+    fails the test that leaked it, not whichever test runs the next collection."""
+    yield
+    gc.collect()
