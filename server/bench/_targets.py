@@ -132,14 +132,19 @@ def start_frontdesk(cpu: int | None, db_dir: str | None = None, extra_args: list
         check=False,
     )
     if init.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
         raise RuntimeError(f"frontdesk init failed:\n{init.stderr}")
     info = json.loads(init.stdout)
     log_path = workdir / "server.log"
-    proc, host, port = _spawn(
-        [*cli, "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", *BENCH_RATES, *(extra_args or [])],
-        log_path,
-        cpu,
-    )
+    try:
+        proc, host, port = _spawn(
+            [*cli, "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", *BENCH_RATES, *(extra_args or [])],
+            log_path,
+            cpu,
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return Target(
         "frontdesk",
         host,
@@ -165,7 +170,11 @@ def start_relay(cpu: int | None) -> Target:
     """The bare relay (see :mod:`._relay`) in its own process."""
     workdir = Path(tempfile.mkdtemp(prefix="frontdesk-bench-relay-"))
     log_path = workdir / "relay.log"
-    proc, host, port = _spawn([*_python(), "-m", "frontdesk.server.bench._relay"], log_path, cpu)
+    try:
+        proc, host, port = _spawn([*_python(), "-m", "frontdesk.server.bench._relay"], log_path, cpu)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return Target("relay", host, port, process=proc, workdir=workdir, log_path=log_path)
 
 
