@@ -51,7 +51,7 @@ chromium:
 $(AXE):
 	npm install --silent --no-audit --no-fund --prefix tests/widget/.axe axe-core@4
 
-test: $(STAMP) chromium $(AXE)
+test: $(STAMP) chromium $(AXE) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
 
 test-fast: $(STAMP)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from frontdesk.server import domain
 from frontdesk.server import protocol as p
 from frontdesk.server.cli import build_parser
