@@ -167,13 +167,13 @@ class Handlers:
         """The conversation if ``client`` may act on it, else NotFound."""
         return await self.store.read(_sql.get_conversation, client.tenant_id, conversation_id, client.visitor_id)
 
-    async def _replay(self, client: Client, since: int | None, epoch: str | None) -> JSON:
+    def _replay(self, client: Client, since: int | None, epoch: str | None, last: int, floor: int) -> JSON:
         """Register-then-replay (PROTOCOL.md, "Resuming"). The client must
-        already be held and registered; this queues the reply fields' cursor
-        facts and the replayed events, then releases the client."""
+        already be held and registered, and ``last``/``floor`` read after that
+        (:func:`_sql.cursor_state`). Returns the reply's cursor fields; when a
+        replay must follow, they carry :data:`REPLAY_FROM`, else the client is
+        released to live delivery here."""
         assert client.viewer is not None
-        last = await self.store.read(_sql.last_event_id)
-        floor = int(await self.store.read(_sql.get_meta, "events_floor") or 0)
         cursor = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
         if since is None or epoch != self.store.epoch or since > last or since < floor:
             # Nothing to replay: live events (including any that arrived while
@@ -214,14 +214,12 @@ class Handlers:
         visitor = None
         token = req.token
         if token:
-            visitor = await self.store.read(_visitor_by_token, client.tenant_id, auth.token_hash(token))
+            visitor = await self.store.write(_sql.resume_visitor, client.tenant_id, auth.token_hash(token), meta)
         if visitor is None:
             if not self.new_visitors.take(client.ip):
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many new visitors from this address", req.ref)
             token = auth.new_token()
             visitor = await self.store.write(_sql.create_visitor, client.tenant_id, auth.token_hash(token), meta)
-        elif meta:
-            visitor = await self.store.write(_sql.update_visitor, client.tenant_id, visitor["id"], meta)
         assert token is not None
         client.visitor_id = visitor["id"]
         client.token_hash = auth.token_hash(token)
@@ -231,8 +229,8 @@ class Handlers:
         client.hold()
         self.hub.attach_visitor(client)
         client.state = ClientState.READY
-        cursor = await self._replay(client, req.since, req.epoch)
-        conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, visitor["id"])
+        last, floor, conversations = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
+        cursor = self._replay(client, req.since, req.epoch, last, floor)
         return {
             "token": token,
             "visitor": _sql.visitor_obj(visitor),
@@ -416,7 +414,8 @@ class Handlers:
             raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
         client.hold()
         self.hub.subscribe_agent(client)
-        return await self._replay(client, req.since, req.epoch)
+        last, floor = await self.store.read(_sql.cursor_state)
+        return self._replay(client, req.since, req.epoch, last, floor)
 
     async def snapshot(self, client: Client, req: p.Snapshot) -> JSON:
         def read(tx: _sql.Tx) -> JSON:
@@ -550,10 +549,6 @@ class Handlers:
 
 
 # -- small store functions used only here ------------------------------------------
-
-
-def _visitor_by_token(tx: _sql.Tx, tenant_id: int, token_hash: str) -> _sql.Row | None:
-    return tx.one("SELECT * FROM visitors WHERE token_hash = ? AND tenant_id = ?", (token_hash, tenant_id))
 
 
 def _visitor_by_id(tx: _sql.Tx, tenant_id: int, visitor_id: int) -> _sql.Row | None:

@@ -381,17 +381,40 @@ def create_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str,
 def update_visitor(tx: Tx, tenant_id: int, visitor_id: int, fields: Mapping[str, Any]) -> Row:
     """Update some visitor fields and ``last_seen``. Agents hear of a change to
     what they display through ``visitor.updated``."""
+    old = tx.one("SELECT * FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id))
+    if old is None:
+        raise NotFound("no such visitor")
     cols = [k for k in VISITOR_FIELDS if k in fields]
     sets = "".join(f", {c} = ?" for c in cols)
     row = tx.one(
-        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? AND tenant_id = ? RETURNING *",
-        (now_ms(), *(fields[c] for c in cols), visitor_id, tenant_id),
+        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? RETURNING *",
+        (now_ms(), *(fields[c] for c in cols), visitor_id),
     )
-    if row is None:
-        raise NotFound("no such visitor")
-    if cols:
+    assert row is not None
+    # Only a change agents would see is an event: a reconnect that reports the
+    # same page and browser costs no event (and no push to every agent).
+    if any(row[c] != old[c] for c in cols):
         append_event(tx, tenant_id, "visitor.updated", visitor_obj(row), visitor_id=visitor_id)
     return row
+
+
+def resume_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str, Any]) -> Row | None:
+    """The visitor holding ``token_hash`` in this tenant, with ``fields`` and
+    ``last_seen`` updated; None for an unknown token (or another tenant's)."""
+    row = tx.one("SELECT id FROM visitors WHERE token_hash = ? AND tenant_id = ?", (token_hash, tenant_id))
+    return None if row is None else update_visitor(tx, tenant_id, int(row["id"]), fields)
+
+
+def cursor_state(tx: Tx) -> tuple[int, int]:
+    """(newest event_id, pruned floor): what a resume cursor is checked against."""
+    return last_event_id(tx), int(get_meta(tx, "events_floor") or 0)
+
+
+def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list[JSONDict]]:
+    """Everything a visitor's hello reply reads, in one snapshot: the cursor
+    state and the visitor's conversations."""
+    last, floor = cursor_state(tx)
+    return last, floor, visitor_conversations(tx, tenant_id, visitor_id)
 
 
 def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
