@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunningServer, start_server
+from tests.support import RELAXED_LIMITS, RunningServer, start_server
 
 
 @pytest.fixture
@@ -23,19 +23,7 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 @pytest.fixture
 def relaxed_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server whose rate limits do not get in the way of load tests."""
-    running = start_server(
-        tmp_path,
-        (
-            "--rate-conn",
-            "10000/20000",
-            "--rate-visitor",
-            "10000/20000",
-            "--rate-ip",
-            "100000/200000",
-            "--rate-new-visitor",
-            "10000/20000",
-        ),
-    )
+    running = start_server(tmp_path, RELAXED_LIMITS)
     try:
         yield running
     finally:

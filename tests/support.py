@@ -28,8 +28,20 @@ SCALE = float(os.environ.get("FRONTDESK_TEST_TIMEOUT_SCALE", "1"))
 #: Seconds a test waits for anything that should be quick.
 TIMEOUT = 5.0 * SCALE
 FRONTDESK = [sys.executable, "-m", "frontdesk.server.cli"]
+#: ``frontdesk serve`` flags that lift every rate limit out of a load test's way.
+RELAXED_LIMITS = (
+    "--rate-conn",
+    "10000/20000",
+    "--rate-visitor",
+    "10000/20000",
+    "--rate-ip",
+    "100000/200000",
+    "--rate-new-visitor",
+    "10000/20000",
+)
 
 __all__ = [
+    "RELAXED_LIMITS",
     "SCALE",
     "TIMEOUT",
     "RunningServer",

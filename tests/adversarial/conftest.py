@@ -9,19 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunningServer, start_server
-
-#: serve flags that lift every rate limit out of a load test's way.
-RELAXED = (
-    "--rate-conn",
-    "10000/20000",
-    "--rate-visitor",
-    "10000/20000",
-    "--rate-ip",
-    "100000/200000",
-    "--rate-new-visitor",
-    "10000/20000",
-)
+from tests.support import RELAXED_LIMITS, RunningServer, start_server
 
 
 @pytest.fixture
@@ -39,7 +27,7 @@ def proxy_server(tmp_path: Path) -> Iterator[RunningServer]:
 def module_relaxed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One relaxed server shared by a module's tests (Hypothesis cannot use
     function-scoped fixtures)."""
-    running = start_server(tmp_path_factory.mktemp("shared"), RELAXED)
+    running = start_server(tmp_path_factory.mktemp("shared"), RELAXED_LIMITS)
     try:
         yield running
     finally:

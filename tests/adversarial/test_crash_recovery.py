@@ -15,8 +15,16 @@ from frontdesk.server.exceptions import DurabilityError
 from frontdesk.server.store.sqlite import SQLiteStore
 
 from tests.adversarial._util import db_path, raise_nofile, spoofed
-from tests.adversarial.conftest import RELAXED
-from tests.support import TIMEOUT, RunningServer, ServerError, WsClient, new_client_id, run_cli, start_server
+from tests.support import (
+    RELAXED_LIMITS,
+    TIMEOUT,
+    RunningServer,
+    ServerError,
+    WsClient,
+    new_client_id,
+    run_cli,
+    start_server,
+)
 
 # -- 3. kill -9 under load ----------------------------------------------------------------------
 
@@ -28,7 +36,7 @@ def test_kill_9_under_load_loses_no_acked_message(tmp_path: Path) -> None:
     message is stored exactly once with its acked seq and event_id, each
     conversation's seq has no gap, and integrity_check is ok."""
     raise_nofile()
-    server = start_server(tmp_path, RELAXED)
+    server = start_server(tmp_path, RELAXED_LIMITS)
     senders, kills = 50, 10
     acked: dict[str, dict[str, Any]] = {}
     errors: list[str] = []

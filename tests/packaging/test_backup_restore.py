@@ -11,20 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunningServer, WsClient, new_client_id, run_cli, start_server
+from tests.support import RELAXED_LIMITS, RunningServer, WsClient, new_client_id, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
-RELAXED = (
-    "--rate-conn",
-    "10000/20000",
-    "--rate-visitor",
-    "10000/20000",
-    "--rate-ip",
-    "100000/200000",
-    "--rate-new-visitor",
-    "10000/20000",
-)
 VISITORS = 4
 
 
@@ -77,7 +67,7 @@ def _seqs(db: Path) -> dict[int, list[int]]:
 
 def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
     """A backup taken during writes holds every message acked before it began, and a restored server serves it."""
-    server = start_server(tmp_path, RELAXED)
+    server = start_server(tmp_path, RELAXED_LIMITS)
     backup = tmp_path / "backups" / "frontdesk-backup.db"
     backup.parent.mkdir()
     writers = [Writer() for _ in range(VISITORS)]
