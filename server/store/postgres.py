@@ -90,7 +90,6 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -100,6 +99,7 @@ from psycopg.rows import dict_row
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, SchemaError
 from . import _sql
+from ._writer import STOP, Job, resolve, take_batch
 from .base import REQUIRED_TABLES, Store
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
@@ -108,8 +108,6 @@ log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Most jobs one transaction takes (as in the SQLite writer).
-MAX_BATCH = 1024
 #: The advisory lock key every write transaction holds until COMMIT
 #: (an arbitrary constant: "frontdes" in ASCII).
 WRITE_LOCK = 0x66726F6E74646573
@@ -122,7 +120,6 @@ MAX_BROADCAST_BYTES = 7900
 #: Most events one catch-up read takes before reading again.
 CATCH_UP_PAGE = 1000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_STOP = object()
 
 
 class _Committing(Exception):
@@ -180,15 +177,6 @@ class _Tx:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(translate(sql), _params(params)).rowcount
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    future: asyncio.Future[Any]
-    outcome: tuple[bool, Any] = field(default=(False, None))
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -303,7 +291,7 @@ class PostgresStore(Store):
             await self._sender.close()
             self._sender = None
         if self._writer is not None:
-            self._queue.put(_STOP)
+            self._queue.put(STOP)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
         if self._pool is not None:
@@ -380,18 +368,9 @@ class PostgresStore(Store):
         stopping = False
         while not stopping:
             first = self._queue.get()
-            if first is _STOP:
+            if first is STOP:
                 break
-            batch: list[_Job] = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stopping = True
-                    break
-                batch.append(job)
+            batch, stopping = take_batch(self._queue, first)
             if conn.closed or conn.broken:
                 try:
                     conn = self._connect("writer")
@@ -402,13 +381,13 @@ class PostgresStore(Store):
             conn = self._run_batch(conn, batch)
         conn.close()
 
-    def _fail(self, batch: list[_Job], exc: BaseException) -> None:
+    def _fail(self, batch: list[Job], exc: BaseException) -> None:
         for job in batch:
             job.outcome = (False, exc)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, [], False)
 
-    def _run_batch(self, conn: Conn, batch: list[_Job]) -> Conn:
+    def _run_batch(self, conn: Conn, batch: list[Job]) -> Conn:
         """Run ``batch`` in one transaction and hand the outcome to the loop;
         the connection to use next. A batch whose connection broke before
         COMMIT was sent cannot have committed, so it runs once more on a new
@@ -448,7 +427,7 @@ class PostgresStore(Store):
         self._loop.call_soon_threadsafe(self._settle, batch, run, not complete)
         return conn
 
-    def _transact(self, conn: Conn, batch: list[_Job]) -> tuple[list[EventRecord], bool]:
+    def _transact(self, conn: Conn, batch: list[Job]) -> tuple[list[EventRecord], bool]:
         """One attempt at a batch: (the run of events to publish, whether it
         is complete). Sets each job's outcome."""
         # Start after what the loop has published or been handed already
@@ -489,7 +468,7 @@ class PostgresStore(Store):
                 self._handed = max(self._handed, run[-1].event_id)
         return run, complete
 
-    def _settle(self, batch: list[_Job], run: list[EventRecord], behind: bool) -> None:
+    def _settle(self, batch: list[Job], run: list[EventRecord], behind: bool) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
         # When ``behind`` (more events from other nodes than one read takes),
         # the listener's next poll publishes the rest, this batch's included.
@@ -497,14 +476,7 @@ class PostgresStore(Store):
             self._deliver(run)
         except Exception:  # a failing listener must not leave the writers hanging
             log.exception("publishing committed events failed")
-        for job in batch:
-            if job.future.done():  # the caller gave up (cancelled); the write stands
-                continue
-            ok, value = job.outcome
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        resolve(batch)
 
     def _deliver(self, run: list[EventRecord], *, read: bool = False) -> None:
         """Publish the part of ``run`` (every event committed after some
@@ -625,7 +597,7 @@ class PostgresStore(Store):
         if self._writer is None or self._loop is None:
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(fn, args, kwargs, future))
+        self._queue.put(Job(fn, args, kwargs, future))
         return await asyncio.shield(future)
 
     def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

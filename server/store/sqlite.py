@@ -22,7 +22,6 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -30,6 +29,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError
 from . import _sql
+from ._writer import STOP, Job, resolve, take_batch
 from .base import REQUIRED_TABLES, Store
 
 __all__ = ["SQLiteStore"]
@@ -40,9 +40,6 @@ T = TypeVar("T")
 
 #: How often an idle writer looks for events committed by other processes.
 EXTERNAL_POLL_S = 1.0
-#: Most jobs one transaction takes; bounds the latency a batch adds to its
-#: first member while still amortising the fsync.
-MAX_BATCH = 1024
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -64,18 +61,6 @@ class _Tx:
 
     def run(self, sql: str, params: Any = ()) -> int:
         return self.conn.execute(sql, params).rowcount
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    future: asyncio.Future[Any]
-    outcome: tuple[bool, Any] = field(default=(False, None))
-
-
-_STOP = object()
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -163,7 +148,7 @@ class SQLiteStore(Store):
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._queue.put(_STOP)
+            self._queue.put(STOP)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
         if self._pool is not None:
@@ -240,18 +225,9 @@ class SQLiteStore(Store):
                 if self._migrate:  # a serving store: look for other processes' events
                     self._run_batch(conn, [])
                 continue
-            if first is _STOP:
+            if first is STOP:
                 break
-            batch: list[_Job] = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stopping = True
-                    break
-                batch.append(job)
+            batch, stopping = take_batch(self._queue, first)
             self._run_batch(conn, batch)
 
     def _external_events(self, conn: sqlite3.Connection) -> list[EventRecord]:
@@ -263,7 +239,7 @@ class SQLiteStore(Store):
         rows = conn.execute("SELECT * FROM events WHERE event_id > ? ORDER BY event_id", (self._seen_event_id,))
         return [_sql.record_from_row(dict(r)) for r in rows.fetchall()]
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         events: list[EventRecord] = []
         external: list[EventRecord] = []
         try:
@@ -300,20 +276,13 @@ class SQLiteStore(Store):
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, events)
 
-    def _settle(self, batch: list[_Job], events: list[EventRecord]) -> None:
+    def _settle(self, batch: list[Job], events: list[EventRecord]) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
         try:
             self._publish(events)
         except Exception:  # a failing listener must not leave the writers hanging
             log.exception("publishing committed events failed")
-        for job in batch:
-            if job.future.done():  # the caller gave up (cancelled); the write stands
-                continue
-            ok, value = job.outcome
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        resolve(batch)
 
     # -- the interface ----------------------------------------------------------------
 
@@ -321,7 +290,7 @@ class SQLiteStore(Store):
         if self._writer is None or self._loop is None:
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(fn, args, kwargs, future))
+        self._queue.put(Job(fn, args, kwargs, future))
         return await asyncio.shield(future)
 
     def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
