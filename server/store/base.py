@@ -16,7 +16,9 @@ only that function's work and is re-raised to its caller.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable
+from importlib import resources
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..domain import EventRecord
@@ -42,6 +44,21 @@ REQUIRED_TABLES = (
     "client_writes",
     "schema_migrations",
 )
+
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def shipped_migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped for ``dialect``
+    (``migrations/<dialect>/NNNN_name.sql``), in order."""
+    found = []
+    folder = resources.files("frontdesk.server.store") / "migrations" / dialect
+    for entry in folder.iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
 
 
 class Store(abc.ABC):
@@ -75,9 +92,13 @@ class Store(abc.ABC):
     async def schema_version(self) -> int:
         """The newest migration applied to this database (0 if none)."""
 
-    @abc.abstractmethod
+    #: The folder under ``migrations/`` holding this backend's migrations.
+    DIALECT: str = ""
+
     def latest_schema_version(self) -> int:
         """The newest migration this version of Frontdesk ships."""
+        shipped = shipped_migrations(self.DIALECT)
+        return shipped[-1][0] if shipped else 0
 
     @abc.abstractmethod
     async def missing_tables(self) -> list[str]:

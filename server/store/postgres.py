@@ -86,11 +86,9 @@ import functools
 import json
 import logging
 import queue
-import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from importlib import resources
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
@@ -100,7 +98,7 @@ from ..domain import EventRecord
 from ..exceptions import DurabilityError, SchemaError
 from . import _sql
 from ._writer import STOP, Job, resolve, take_batch
-from .base import REQUIRED_TABLES, Store
+from .base import REQUIRED_TABLES, Store, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
@@ -119,7 +117,6 @@ BROADCAST_CHANNEL = "frontdesk_broadcast"
 MAX_BROADCAST_BYTES = 7900
 #: Most events one catch-up read takes before reading again.
 CATCH_UP_PAGE = 1000
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class _Committing(Exception):
@@ -179,17 +176,6 @@ class _Tx:
         return self.conn.execute(translate(sql), _params(params)).rowcount
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every shipped PostgreSQL migration, in order."""
-    found = []
-    folder = resources.files("frontdesk.server.store") / "migrations" / "postgres"
-    for entry in folder.iterdir():
-        m = _MIGRATION_NAME.match(entry.name)
-        if m:
-            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 def _events_after(tx: _sql.Tx, since: int, limit: int) -> list[EventRecord]:
     """Every tenant's events after ``since``, in order (for fan-out, unfiltered)."""
     rows = tx.all("SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?", (since, limit))
@@ -198,6 +184,8 @@ def _events_after(tx: _sql.Tx, since: int, limit: int) -> list[EventRecord]:
 
 class PostgresStore(Store):
     """A store in the PostgreSQL database at ``url`` (``postgresql://…``)."""
+
+    DIALECT = "postgres"
 
     #: Seconds between catch-up reads when no notification arrives.
     poll_interval: float = 1.0
@@ -305,7 +293,7 @@ class PostgresStore(Store):
     def migrate_sync(self, conn: Conn) -> int:
         """Apply pending migrations in one transaction under the write lock
         (nodes starting together migrate once); returns the number applied."""
-        shipped = _migrations()
+        shipped = shipped_migrations(self.DIALECT)
         applied = 0
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -634,10 +622,6 @@ class PostgresStore(Store):
             return int(row["v"]) if row else 0
 
         return await self.read(version)
-
-    def latest_schema_version(self) -> int:
-        shipped = _migrations()
-        return shipped[-1][0] if shipped else 0
 
     async def missing_tables(self) -> list[str]:
         def names(tx: _sql.Tx) -> set[str]:

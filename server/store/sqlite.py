@@ -17,12 +17,10 @@ import concurrent.futures
 import fcntl
 import logging
 import queue
-import re
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -30,7 +28,7 @@ from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError
 from . import _sql
 from ._writer import STOP, Job, resolve, take_batch
-from .base import REQUIRED_TABLES, Store
+from .base import REQUIRED_TABLES, Store, shipped_migrations
 
 __all__ = ["SQLiteStore"]
 
@@ -40,7 +38,6 @@ T = TypeVar("T")
 
 #: How often an idle writer looks for events committed by other processes.
 EXTERNAL_POLL_S = 1.0
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class _Tx:
@@ -63,19 +60,10 @@ class _Tx:
         return self.conn.execute(sql, params).rowcount
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every shipped SQLite migration, in order."""
-    found = []
-    folder = resources.files("frontdesk.server.store") / "migrations" / "sqlite"
-    for entry in folder.iterdir():
-        m = _MIGRATION_NAME.match(entry.name)
-        if m:
-            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 class SQLiteStore(Store):
     """A store in one SQLite file at ``path``."""
+
+    DIALECT = "sqlite"
 
     def __init__(self, path: str | Path, *, readers: int = 4) -> None:
         self.path = Path(path)
@@ -166,7 +154,7 @@ class SQLiteStore(Store):
             " applied_at INTEGER NOT NULL)"
         )
         current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        shipped = _migrations()
+        shipped = shipped_migrations(self.DIALECT)
         if shipped and current > shipped[-1][0]:
             raise SchemaError(
                 f"the database is at schema {current}, newer than this Frontdesk ({shipped[-1][0]}); upgrade Frontdesk"
@@ -315,10 +303,6 @@ class SQLiteStore(Store):
             return int(row["v"]) if row else 0
 
         return await self.read(version)
-
-    def latest_schema_version(self) -> int:
-        shipped = _migrations()
-        return shipped[-1][0] if shipped else 0
 
     async def missing_tables(self) -> list[str]:
         def names(tx: _sql.Tx) -> set[str]:
