@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError
@@ -75,6 +75,7 @@ class SQLiteStore(Store):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
+        self._server_lock: IO[str] | None = None
         self._migrate = True
         self._seen_event_id = 0
         self.batches = 0
@@ -146,6 +147,9 @@ class SQLiteStore(Store):
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+        if self._server_lock is not None:  # closing the file releases the flock
+            self._server_lock.close()
+            self._server_lock = None
 
     def migrate_sync(self, conn: sqlite3.Connection) -> int:
         """Apply pending migrations on ``conn``; returns the number applied."""
@@ -339,11 +343,11 @@ class SQLiteStore(Store):
         """Claim this database for one ``frontdesk serve``.
 
         Two servers on one SQLite file would each push only their own events,
-        so clients of one would silently miss the other's. Held until the
-        process exits. Raises :class:`FrontdeskError` if another server has it.
+        so clients of one would silently miss the other's. Held until
+        :meth:`close`. Raises :class:`FrontdeskError` if another server has it.
         """
         lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the process's lifetime
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
