@@ -51,11 +51,11 @@ __all__ = [
     "ServerError",
     "WsClient",
     "init_demo",
-    "serve_in_process",
-    "unused_port",
     "new_client_id",
     "run_cli",
+    "serve_in_process",
     "start_server",
+    "unused_port",
 ]
 
 
