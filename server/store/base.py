@@ -42,6 +42,7 @@ REQUIRED_TABLES = (
     "notes",
     "events",
     "client_writes",
+    "jobs",
     "schema_migrations",
 )
 

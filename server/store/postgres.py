@@ -158,6 +158,7 @@ class _Tx:
     """``_sql.Tx`` over a psycopg connection already inside a transaction."""
 
     __slots__ = ("conn", "events")
+    dialect = "postgres"
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn

@@ -44,6 +44,7 @@ class _Tx:
     """``_sql.Tx`` over a sqlite3 connection."""
 
     __slots__ = ("conn", "events")
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
