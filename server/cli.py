@@ -373,6 +373,78 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go, migrate=False))
 
 
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def _secret_key_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--secret-key-file",
+        default=os.environ.get("FRONTDESK_SECRET_KEY_FILE"),
+        metavar="FILE",
+        help="key file, one key a line, the sealing key first (env FRONTDESK_SECRET_KEY_FILE;"
+        " or the keys themselves in FRONTDESK_SECRET_KEYS=NEW,OLD)",
+    )
+
+
+def cmd_secrets_keygen(args: argparse.Namespace) -> int:
+    from .secrets import generate_key
+
+    key = generate_key()
+    if args.output is None:
+        print(key)
+        return 0
+    try:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"error: {args.output} exists; keys are never overwritten (add a line to rotate)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot create {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(f"# Frontdesk secret key: the first line seals, every line opens (docs/OPERATIONS.md)\n{key}\n")
+    print(f"Wrote a new key to {args.output}.")
+    return 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    from .secrets import SecretKeyError, SecretStore, load_box
+
+    try:
+        box = load_box(args.secret_key_file)
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def go(store: Store) -> int:
+        try:
+            count = await SecretStore(store, box).rotate()
+        except SecretKeyError as exc:
+            print(f"error: {exc}; nothing was changed", file=sys.stderr)
+            return 1
+        print(f"Resealed {count} secret(s) with the first of {box.key_count} key(s).")
+        if box.key_count > 1:
+            print("The other keys now open nothing; remove them from the key file or FRONTDESK_SECRET_KEYS.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    from .store import secrets as secret_ops
+
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        names = await store.read(secret_ops.names, tenant["id"])
+        if args.json:
+            print(json.dumps({"tenant_slug": tenant["slug"], "secrets": names}))
+        else:
+            print("\n".join(names) if names else f"No secrets stored for {tenant['slug']}.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- verify -------------------------------------------------------------------------------------
 
 
@@ -658,6 +730,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant")
     s.add_argument("--id", dest="visitor_id", type=int, required=True)
     s.set_defaults(func=cmd_visitor_erase)
+
+    secrets = _sub(
+        sub,
+        "secrets",
+        "The secret store's keys: make one, rotate to a new one, list a tenant's secrets.",
+        "frontdesk secrets keygen --output /etc/frontdesk/secret.key",
+    )
+    ssub = secrets.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(
+        ssub,
+        "keygen",
+        "Make a new secret key (printed, or written to a new file readable by its owner only).",
+        "frontdesk secrets keygen --output /etc/frontdesk/secret.key",
+    )
+    s.add_argument("--output", metavar="FILE", help="new key file to write (mode 0600); default: print the key")
+    s.set_defaults(func=cmd_secrets_keygen)
+    s = _sub(
+        ssub,
+        "rotate",
+        "Reseal every stored secret with the first key; the keys after it may then be dropped.",
+        "FRONTDESK_SECRET_KEYS=NEW,OLD frontdesk secrets rotate --db sqlite:///var/frontdesk.db",
+    )
+    _db_arg(s)
+    _secret_key_arg(s)
+    s.set_defaults(func=cmd_secrets_rotate)
+    s = _sub(ssub, "list", "List the names of a tenant's stored secrets (never values).", "frontdesk secrets list")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    _json_arg(s)
+    s.set_defaults(func=cmd_secrets_list)
 
     s = _sub(
         sub,

@@ -43,6 +43,7 @@ REQUIRED_TABLES = (
     "events",
     "client_writes",
     "jobs",
+    "secrets",
     "schema_migrations",
 )
 
