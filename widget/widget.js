@@ -567,8 +567,8 @@
   }
 
   function unlockAudio() {
-    const Audio = window.AudioContext || window.webkitAudioContext;
-    if (!audio && Audio) try { audio = new Audio(); } catch (e) { /* no audio */ }
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) try { audio = new Context(); } catch (e) { /* no audio */ }
   }
   function chime() {
     if (!audio || (state.config && state.config.sound === false)) return;
