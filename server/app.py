@@ -16,6 +16,7 @@ import hashlib
 import http
 import json
 import logging
+import re
 import signal
 from importlib import resources
 from typing import Any
@@ -43,6 +44,8 @@ log = logging.getLogger("frontdesk.server")
 #: How many more rate-limited frames than served ones a connection may send
 #: before it is closed with 1013.
 MAX_STRIKES = 20
+#: ``/widget/NAME.js``: a lazily loaded widget module, ``widget/NAME.js`` beside widget.js.
+_WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
 _ERROR_CODES = {NotFound: ErrorCode.NOT_FOUND, Conflict: ErrorCode.CONFLICT, Forbidden: ErrorCode.FORBIDDEN}
 
 
@@ -211,6 +214,9 @@ class FrontdeskServer:
             return await self._healthz()
         if path == "/widget.js":
             return self._static("widget.js", "application/javascript; charset=utf-8", request)
+        if _WIDGET_MODULE.fullmatch(path) and _asset(path[len("/widget/") :]) is not None:
+            # A module the widget loads lazily (Frontdesk.load): widget/NAME.js, gzipped, with an ETag.
+            return self._static(path[len("/widget/") :], "application/javascript; charset=utf-8", request)
         if path in ("/", "/index.html"):
             return await self._demo_page()
         return _text(http.HTTPStatus.NOT_FOUND, f"not found: {path[:100]}")

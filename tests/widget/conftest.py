@@ -144,6 +144,22 @@ class Widget:
         return self.host.locator(sel).filter(has_text=text)
 
 
+#: Where widget.js keeps its record for a site in localStorage (schema version 2;
+#: the first widget's unversioned record lived under ``frontdesk:SITE``).
+STORAGE_KEY = "frontdesk.widget:{site}"
+
+
+def stored_record(page: Page, site_key: str) -> Any:
+    """The widget's localStorage record for ``site_key`` (None if there is none)."""
+    return page.evaluate("k => JSON.parse(localStorage.getItem(k))", STORAGE_KEY.format(site=site_key))
+
+
+def stored_token(page: Page, site_key: str) -> str | None:
+    """The visitor token the widget keeps for ``site_key``, if any."""
+    record = stored_record(page, site_key) or {}
+    return (record.get("session") or {}).get("token")
+
+
 def open_widget(page: Page, url: str, *, open_panel: bool = True) -> Widget:
     """Load ``url`` (a page embedding the widget), wait until it is online, open it."""
     page.goto(url)
