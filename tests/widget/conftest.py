@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support import SCALE, TIMEOUT, RunningServer, ServerError, free_port
+from tests.support import SCALE, TIMEOUT, RunningServer, ServerError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -301,8 +301,8 @@ def foreign_site(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """
     root = tmp_path / "site"
     root.mkdir()
-    port = free_port()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Quiet, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    port = httpd.server_address[1]
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, name="foreign-site", daemon=True)
     thread.start()
