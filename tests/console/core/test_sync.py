@@ -19,6 +19,7 @@ from frontdesk.console.core import (
     cache_path,
 )
 
+from tests.console import wireobj as W
 from tests.support import TIMEOUT, RunningServer, WsClient, free_port, new_client_id
 
 from .conftest import FakeKeyring, NetworkSwitch, Recorder, arun, fast_backoff, make_core, offline, online, wait_until
@@ -186,7 +187,7 @@ def test_reset_required_refetches_snapshot(server: RunningServer, data_dir: Path
         path = cache_path(data_dir, server.http_url, server.admin_email)
         cache = Cache.open(path)
         stale = {"id": 999, "visitor_id": 998, "status": "open", "last_activity": 1, "visitor": {"id": 998}}
-        await cache.apply_snapshot([stale], epoch=bad_epoch, last_event_id=12345)
+        await cache.apply_snapshot(W.convs([stale]), epoch=bad_epoch, last_event_id=12345)
         cache.close()
         await core.stop()
         core, rec = make_core(server, data_dir, core._tokens)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from frontdesk.console.core import AgentRow, ConnectionState, Notification, ThreadItem
+from frontdesk.console.core import ConnectionState, Notification, ThreadItem
 from frontdesk.console.ui.mainwindow import MainWindow
 from frontdesk.console.ui.models import Roles
 from frontdesk.console.ui.preferences import Preferences
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+
+from tests.console import wireobj as W
 
 from .conftest import NOW, WAIT_MS, FakeCore, agent, conversation, fill, message, run
 
@@ -209,7 +211,7 @@ def test_typing_indicator_and_connection_state(window: MainWindow, core: FakeCor
 
 def test_plain_agent_cannot_open_settings(qtbot: Any, core: FakeCore, prefs: Preferences) -> None:
     """For a plain agent the Settings action is hidden and disabled, and open_settings refuses."""
-    core.me = AgentRow.from_wire(agent(2, "Grace Hopper"))
+    core.me = W.agent(agent(2, "Grace Hopper"))
     win = MainWindow(core, prefs, use_tray=False)  # type: ignore[arg-type]
     qtbot.addWidget(win)
     win.attach()

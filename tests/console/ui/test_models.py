@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from frontdesk.console.core import ThreadItem
+from frontdesk.console.core import ThreadItem, conversation_changes
 from frontdesk.console.ui.models import (
     AgentsModel,
     DayMarker,
@@ -17,6 +17,8 @@ from frontdesk.console.ui.models import (
     _sync_rows,
 )
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from tests.console import wireobj as W
 
 from .conftest import NOW, FakeCore, conversation, fill, message, run
 
@@ -141,8 +143,10 @@ def test_inbox_refresh_moves_rows_instead_of_resetting(qtbot: Any, core: FakeCor
     model.modelReset.connect(lambda: resets.append(1))
     update = conversation(3, "V3", last_activity=NOW + 1000, preview="new!")
     event = {"type": "event", "kind": "conversation.updated", "event_id": 5, "conversation_id": 3, "data": update}
-    run(qtbot, core.cache.apply_events([event]))
-    model.refresh([3])
+    applied = run(qtbot, core.cache.apply_events(W.events([event])))
+    changes = conversation_changes(core.cache, applied)
+    assert changes is not None
+    model.apply(changes)
     assert [model.index(r, 0).data(Roles.ID) for r in range(3)] == [3, 1, 2]
     assert moves and not resets
     assert tracked.row() == 0 and tracked.data(Roles.PREVIEW) == "new!"
