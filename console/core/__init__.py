@@ -10,6 +10,7 @@ taken apart in one module, :mod:`.wire`.
 from . import wire
 from ._base import conversation_changes
 from ._connection import Backoff, WebSocketLike
+from ._tasks import TaskSet
 from .cache import Cache, cache_path
 from .core import ConsoleCore
 from .credentials import KeyringTokenStore, MemoryTokenStore, TokenStore
@@ -47,6 +48,7 @@ __all__ = [
     "OfflineError",
     "OutboxItem",
     "ServerError",
+    "TaskSet",
     "ThreadItem",
     "TokenStore",
     "VisitorRow",
