@@ -328,10 +328,11 @@ class InboxModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def canFetchMore(self, parent: _Index) -> bool:
-        return not parent.isValid() and len(self._rows) < self._total
+        # Not while a change-set is being applied: the rows are in flux.
+        return not parent.isValid() and not self.syncing and len(self._rows) < self._total
 
     def fetchMore(self, parent: _Index) -> None:
-        if parent.isValid():
+        if parent.isValid() or self.syncing:
             return
         cache = self._cache()
         if cache is None:
@@ -342,9 +343,15 @@ class InboxModel(QAbstractListModel):
         if not more:
             self._set_total(len(self._rows))  # the cache shrank under us
             return
-        self.beginInsertRows(_ROOT, len(self._rows), len(self._rows) + len(more) - 1)
-        self._rows.extend(more)
-        self.endInsertRows()
+        # syncing: a view (or the model tester) may ask for more from inside
+        # the insert signals; a nested fetch would add the same page twice.
+        self.syncing = True
+        try:
+            self.beginInsertRows(_ROOT, len(self._rows), len(self._rows) + len(more) - 1)
+            self._rows.extend(more)
+            self.endInsertRows()
+        finally:
+            self.syncing = False
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:

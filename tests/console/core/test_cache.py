@@ -435,3 +435,27 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
     # the writer thread the loop keeps ticking (relative, so a loaded
     # machine that slows both does not make this flaky).
     assert took > 0.1 and worst_gap < took / 3, (took, worst_gap)
+
+
+def test_writes_report_each_conversations_filter_key_before_the_change(cache: Cache) -> None:
+    """A write's change-set says each touched conversation's (status, assignee) before it, None when it is new."""
+    arun(cache.apply_snapshot(W.convs([conv(1), conv(2, assignee=7)]), epoch="e", last_event_id=1))
+    applied = arun(
+        cache.apply_events(
+            W.events(
+                [
+                    event(2, "conversation.updated", conv(1, status="resolved")),
+                    event(3, "conversation.created", conv(3)),
+                    event(4, "conversation.updated", conv(1, status="open")),  # the first key wins
+                ]
+            )
+        )
+    )
+    assert applied.before == {1: ("open", None), 3: None}
+    oid, queued = arun(cache.queue("unassign", 2, "c-1", {}, NOW))
+    assert queued.before == {2: ("open", 7)} and queued.conversations == {2}
+    assert cache.conversation(2).assignee_id is None  # type: ignore[union-attr]
+    renamed = arun(cache.apply_events(W.events([event(5, "visitor.updated", {"id": 101, "name": "Ann"})])))
+    assert renamed.conversations == {1} and renamed.before == {}  # the row changed, its filter key did not
+    failed = arun(cache.outbox_failed(oid, "conflict", "no"))
+    assert failed.before == {2: ("open", None)}

@@ -267,3 +267,23 @@ def test_mark_pending_and_typing_expiry(qtbot: Any, window: MainWindow, core: Fa
     core.emit("on_typing", 1, True, None)
     assert window.thread_pane.typing_label.isVisibleTo(window)
     qtbot.waitUntil(window.thread_pane.typing_label.isHidden, timeout=WAIT_MS)
+
+
+def test_visitor_message_on_screen_is_marked_seen_once(
+    qtbot: Any, window: MainWindow, core: FakeCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visitor message in the conversation on screen is marked seen once, after the change, without re-entry."""
+    monkeypatch.setattr(window, "_is_on_screen", lambda cid: cid == window.open_conversation_id)
+    window.open_conversation(1)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.thread_model.conversation is not None and not window.thread_model.conversation.unread
+    )
+    arrived = message(12, 1, 3, "Still there?", at=NOW + 1000)
+    arrived["conversation"] = {"id": 1, "last_seq": 3, "unread_agent": 1, "last_activity": NOW + 1000}
+    frame = {"type": "event", "kind": "message.created", "event_id": 50, "data": arrived}
+    core.announce(run(qtbot, core.cache.apply_events(W.events([frame]))))
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.thread_model.conversation.unread)  # type: ignore[union-attr]
+    assert core.calls.count(("seen", 1)) == 2
+    assert window.windowTitle() == "Frontdesk"  # the unread count went back to zero

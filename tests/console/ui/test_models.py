@@ -210,3 +210,100 @@ def test_agents_and_visitor_conversation_models(qtbot: Any, core: FakeCore, qtmo
     history.set_visitor(7)
     qtmodeltester.check(history)
     assert history.rowCount() == 2
+
+
+class _NoRequery:
+    """Fails the test if the model re-reads its window (a read from offset 0) or recounts,
+    while armed; paging further in (fetchMore) is allowed."""
+
+    def __init__(self, core: FakeCore) -> None:
+        self.cache = core.cache
+        self.armed = False
+
+    def conversations(self, *args: Any, **kw: Any) -> Any:
+        offset = args[4] if len(args) > 4 else kw.get("offset", 0)
+        assert not (self.armed and offset == 0), "the model re-read its window"
+        return self.cache.conversations(*args, **kw)
+
+    def count_conversations(self, *args: Any, **kw: Any) -> Any:
+        assert not self.armed, "the model recounted the inbox"
+        return self.cache.count_conversations(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+
+@pytest.mark.parametrize("filter_name", ["all", "mine", "unassigned", "open", "pending", "resolved"])
+def test_inbox_applies_change_sets_like_a_fresh_read(
+    qtbot: Any, core: FakeCore, qtmodeltester: Any, filter_name: str
+) -> None:
+    """Random events and actions applied as change-sets leave the inbox as a fresh read would, without re-querying."""
+    rng = random.Random(filter_name)
+    fill(qtbot, core, [conversation(n, f"V{n}", last_activity=NOW + n) for n in range(1, 41)])
+    guard = _NoRequery(core)
+
+    class _Source:
+        me = core.me
+
+        @property
+        def cache(self) -> Any:
+            return guard
+
+    model = InboxModel(_Source())  # type: ignore[arg-type]
+    model.PAGE = 10
+    model.set_filter(filter_name)
+    model.reload()
+    qtmodeltester.check(model)
+    event_id = 10
+    for step in range(60):
+        cid = rng.randint(1, 45)
+        choice = rng.random()
+        if choice < 0.5:
+            event_id += 1
+            update = conversation(
+                cid,
+                f"V{cid}",
+                status=rng.choice(["open", "pending", "resolved"]),
+                assignee_id=rng.choice([None, 1, 2]),
+                last_activity=NOW + 100 + step if rng.random() < 0.5 else NOW + cid,
+            )
+            frame = {"type": "event", "kind": "conversation.updated", "event_id": event_id, "data": update}
+            applied = run(qtbot, core.cache.apply_events(W.events([frame])))
+        elif cid <= 40:
+            action = rng.choice(["resolve", "reopen", "pend", "unassign"])
+            _, applied = run(qtbot, core.cache.queue(action, cid, f"c{step}", {}, NOW))  # type: ignore[arg-type]
+        else:
+            continue
+        changes = conversation_changes(core.cache, applied)
+        assert changes is not None and not changes.reset
+        guard.armed = True
+        model.apply(changes)
+        guard.armed = False
+        fresh = core.cache.conversations(filter_name, None, 1, limit=len(model._rows) or 1)
+        assert [r.id for r in model._rows] == [r.id for r in fresh][: len(model._rows)]
+        assert model._rows == fresh[: len(model._rows)]
+        assert model.total == core.cache.count_conversations(filter_name, None, 1)
+        while model.canFetchMore(QModelIndex()) and rng.random() < 0.2:
+            model.fetchMore(QModelIndex())
+    qtmodeltester.check(model)
+
+
+def test_inbox_change_set_during_a_search(qtbot: Any, core: FakeCore) -> None:
+    """While searching, a change-set brings in a conversation that now matches the text, and keeps the count."""
+    fill(
+        qtbot,
+        core,
+        [conversation(1, "Maya"), conversation(2, "Lucas"), conversation(3, "Ines")],
+        [message(10, 1, 1, "where is my parcel")],
+    )
+    model = InboxModel(core)
+    model.set_filter("all")
+    model.set_query("parcel")
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Maya"] and model.total == 1
+    new = message(11, 3, 2, "a parcel for me?", at=NOW + 5000)
+    new["conversation"] = {"id": 3, "last_activity": NOW + 5000, "last_seq": 2, "preview": "a parcel for me?"}
+    frame = {"type": "event", "kind": "message.created", "event_id": 9, "data": new}
+    changes = conversation_changes(core.cache, run(qtbot, core.cache.apply_events(W.events([frame]))))
+    assert changes is not None
+    model.apply(changes)
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Ines", "Maya"] and model.total == 2
