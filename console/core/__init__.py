@@ -8,7 +8,7 @@ taken apart in one module, :mod:`.wire`.
 """
 
 from . import wire
-from ._base import conversation_changes
+from ._base import conversation_changes, thread_changes
 from ._connection import Backoff, WebSocketLike
 from ._tasks import TaskSet
 from .cache import Cache, cache_path
@@ -23,6 +23,7 @@ from .rows import (
     ConversationRow,
     Notification,
     OutboxItem,
+    ThreadChanges,
     ThreadItem,
     VisitorRow,
 )
@@ -49,11 +50,13 @@ __all__ = [
     "OutboxItem",
     "ServerError",
     "TaskSet",
+    "ThreadChanges",
     "ThreadItem",
     "TokenStore",
     "VisitorRow",
     "WebSocketLike",
     "cache_path",
     "conversation_changes",
+    "thread_changes",
     "wire",
 ]

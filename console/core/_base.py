@@ -25,10 +25,10 @@ from ._tasks import TaskSet
 from .cache import Applied, Cache
 from .credentials import TokenStore
 from .listener import CoreListener
-from .rows import AgentRow, ConversationChanges, ConversationRow, Notification
+from .rows import AgentRow, ConversationChanges, ConversationRow, Notification, ThreadChanges
 from .state import ConnectionState, check_transition
 
-__all__ = ["CoreBase", "SessionEnded", "coalesce", "conversation_changes"]
+__all__ = ["CoreBase", "SessionEnded", "coalesce", "conversation_changes", "thread_changes"]
 
 log = logging.getLogger("frontdesk.console.sync")
 
@@ -162,8 +162,8 @@ class CoreBase:
         changes = conversation_changes(cache, applied) if cache is not None else None
         if changes is not None:
             self._emit("on_conversations_changed", changes)
-        for cid in sorted(applied.threads):
-            self._emit("on_thread_changed", cid)
+        for thread in thread_changes(cache, applied) if cache is not None else []:
+            self._emit("on_thread_changed", thread)
         if applied.outbox and cache is not None:
             self.outbox_count = cache.outbox_count()
             self._emit("on_outbox_changed", self.outbox_count)
@@ -188,6 +188,18 @@ def conversation_changes(cache: Cache, applied: Applied) -> ConversationChanges 
     rows: dict[int, ConversationRow | None] = {cid: cache.conversation(cid) for cid in applied.conversations}
     before = {cid: key for cid, key in applied.before.items() if cid in rows}
     return ConversationChanges(rows=rows, before=before, unread_total=cache.unread_total())
+
+
+def thread_changes(cache: Cache, applied: Applied) -> list[ThreadChanges]:
+    """The thread change-sets of a cache write, one per conversation: the
+    changed items read once here, or a reset when the whole cache moved."""
+    out: list[ThreadChanges] = []
+    for cid in sorted(applied.threads | set(applied.items)):
+        if applied.reload_all:
+            out.append(ThreadChanges(cid, reset=True))
+        else:
+            out.append(ThreadChanges(cid, cache.thread_items(cid, sorted(applied.items.get(cid, ())))))
+    return out
 
 
 def coalesce(notifications: list[Notification]) -> list[Notification]:

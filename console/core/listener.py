@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .rows import AgentRow, ConversationChanges, Notification
+from .rows import AgentRow, ConversationChanges, Notification, ThreadChanges
 from .state import ConnectionState
 
 __all__ = ["CoreListener", "CoreListenerBase"]
@@ -23,7 +23,7 @@ class CoreListener(Protocol):
 
     def on_state_changed(self, state: ConnectionState) -> None: ...
     def on_conversations_changed(self, changes: ConversationChanges) -> None: ...
-    def on_thread_changed(self, conversation_id: int) -> None: ...
+    def on_thread_changed(self, changes: ThreadChanges) -> None: ...
     def on_outbox_changed(self, count: int) -> None: ...
     def on_agents_changed(self, agents: list[AgentRow]) -> None: ...
     def on_config_changed(self, config: dict[str, Any]) -> None: ...
@@ -43,8 +43,9 @@ class CoreListenerBase:
         """Conversations changed, were added or went away: their new rows and
         old filter keys (see :class:`ConversationChanges`), or ``reset``."""
 
-    def on_thread_changed(self, conversation_id: int) -> None:
-        """A message, note or outbox item of this conversation changed."""
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
+        """Messages, notes or outbox items of one conversation changed: their
+        new values (see :class:`ThreadChanges`)."""
 
     def on_outbox_changed(self, count: int) -> None:
         """The number of pending outbox items (not counting failed ones)."""

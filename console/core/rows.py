@@ -21,6 +21,7 @@ __all__ = [
     "Notification",
     "OutboxAction",
     "OutboxItem",
+    "ThreadChanges",
     "ThreadItem",
     "ThreadKind",
     "VisitorRow",
@@ -205,6 +206,17 @@ class ConversationChanges:
     def ids(self) -> list[int]:
         """The changed conversations, sorted ([] for a reset)."""
         return [] if self.reset else sorted(self.rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadChanges:
+    """What changed in one conversation's thread: ``items`` maps each changed
+    item's key to its new value (None: it is gone, e.g. an acked outbox item
+    replaced by the stored message). ``reset``: re-read the thread."""
+
+    conversation_id: int
+    items: Mapping[str, ThreadItem | None] = dataclasses.field(default_factory=dict)
+    reset: bool = False
 
 
 def matches_filter(filter: str, key: MembershipKey | None, me: int | None) -> bool:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontdesk.console.core import AgentRow, ConnectionState, ConversationChanges, CoreListenerBase, Notification
+from frontdesk.console.core import (
+    AgentRow,
+    ConnectionState,
+    ConversationChanges,
+    CoreListenerBase,
+    Notification,
+    ThreadChanges,
+)
 from PySide6.QtCore import QObject, Signal
 
 __all__ = ["CoreBridge"]
@@ -19,7 +26,7 @@ __all__ = ["CoreBridge"]
 class _Signals(QObject):
     state_changed = Signal(object)  # ConnectionState
     conversations_changed = Signal(object)  # ConversationChanges
-    thread_changed = Signal(int)  # conversation id
+    thread_changed = Signal(object)  # ThreadChanges
     outbox_changed = Signal(int)  # pending count
     agents_changed = Signal(list)  # list[AgentRow]
     config_changed = Signal(dict)
@@ -47,9 +54,9 @@ class CoreBridge(CoreListenerBase):
         """Re-emit as ``conversations_changed``."""
         self.signals.conversations_changed.emit(changes)
 
-    def on_thread_changed(self, conversation_id: int) -> None:
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
         """Re-emit as ``thread_changed``."""
-        self.signals.thread_changed.emit(conversation_id)
+        self.signals.thread_changed.emit(changes)
 
     def on_outbox_changed(self, count: int) -> None:
         """Re-emit as ``outbox_changed``."""

@@ -23,6 +23,7 @@ from frontdesk.console.core import (
     CoreError,
     Notification,
     OfflineError,
+    ThreadChanges,
 )
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -308,8 +309,8 @@ class MainWindow(QMainWindow):
         task = spawn(self.core.mark_seen(conversation_id), name=f"seen-{conversation_id}")
         task.add_done_callback(lambda _t: self._marking_seen.discard(conversation_id))
 
-    def _on_core_thread_changed(self, conversation_id: int) -> None:
-        self.thread_model.refresh(conversation_id)
+    def _on_core_thread_changed(self, changes: ThreadChanges) -> None:
+        self.thread_model.apply_items(changes)
 
     def _on_core_notification_raised(self, notification: Notification) -> None:
         self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)

@@ -19,7 +19,15 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from frontdesk.console.core import AgentRow, Cache, ConversationChanges, ConversationRow, ThreadItem, VisitorRow
+from frontdesk.console.core import (
+    AgentRow,
+    Cache,
+    ConversationChanges,
+    ConversationRow,
+    ThreadChanges,
+    ThreadItem,
+    VisitorRow,
+)
 from frontdesk.console.core.rows import MembershipKey, matches_filter
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -512,10 +520,43 @@ class ThreadModel(QAbstractListModel):
         self.conversation_changed.emit(conversation_id)
 
     def refresh(self, conversation_id: int | None = None) -> None:
-        """Re-read the thread (when ``conversation_id`` is the shown one or None)."""
+        """Re-read the thread window from the cache (when ``conversation_id``
+        is the shown one or None): on a reset, and when the window widens."""
         if conversation_id is not None and conversation_id != self._conversation_id:
             return
         _sync_rows(self, self._rows, self._read(), lambda r: r.key)
+
+    def apply_items(self, changes: ThreadChanges) -> None:
+        """Apply a thread change-set from the core to the shown conversation:
+        changed items take their new value, new ones are placed in order
+        (stored items by time, then this console's outbox items in the order
+        taken), gone ones leave; day markers follow. Items older than the
+        window stay out (scrolling up pages them in)."""
+        if changes.conversation_id != self._conversation_id or not self._conversation_id:
+            return
+        if changes.reset:
+            self.refresh()
+            return
+        items = [r for r in self._rows if isinstance(r, ThreadItem) and r.key not in changes.items]
+        shown = [i for i in items if i.outbox_id is None and i.kind != "note"]
+        full = len(shown) >= self._window
+        oldest = min(shown, key=lambda i: i.seq or 0, default=None)
+        for item in changes.items.values():
+            if item is None:
+                continue
+            if full and oldest is not None and item.outbox_id is None:
+                if item.kind == "note" and item.created_at < oldest.created_at:
+                    continue
+                if item.kind != "note" and (item.seq or 0) < (oldest.seq or 0):
+                    continue
+            items.append(item)
+        stored = sorted(
+            (i for i in items if i.outbox_id is None), key=lambda i: (i.created_at, i.kind == "note", i.seq or 0)
+        )
+        queued = sorted((i for i in items if i.outbox_id is not None), key=lambda i: i.outbox_id or 0)
+        # New messages widen the window rather than push the oldest shown out.
+        self._window = max(self._window, sum(1 for i in stored if i.kind != "note"))
+        _sync_rows(self, self._rows, _with_days([*stored, *queued], int(self._clock() * 1000)), lambda r: r.key)
 
     def oldest_seq(self) -> int | None:
         """The smallest message seq shown (notes excluded), or None."""

@@ -56,6 +56,9 @@ class Applied:
 
     conversations: set[int] = dataclasses.field(default_factory=set)
     threads: set[int] = dataclasses.field(default_factory=set)
+    #: The thread items that changed (or went), by conversation: ``m<id>``,
+    #: ``n<id>`` for messages and notes, ``o<outbox id>`` for outbox items.
+    items: dict[int, set[str]] = dataclasses.field(default_factory=dict)
     reload_all: bool = False
     agents: bool = False
     config: dict[str, Any] | None = None
@@ -64,10 +67,17 @@ class Applied:
     cursor: int | None = None
     before: dict[int, tuple[str, int | None] | None] = dataclasses.field(default_factory=dict)
 
+    def touch(self, conversation_id: int, key: str) -> None:
+        """Record that thread item ``key`` of a conversation changed."""
+        self.threads.add(conversation_id)
+        self.items.setdefault(conversation_id, set()).add(key)
+
     def merge(self, other: Applied) -> None:
         """Fold ``other`` (a later write) into this one."""
         self.conversations |= other.conversations
         self.threads |= other.threads
+        for cid, keys in other.items.items():
+            self.items.setdefault(cid, set()).update(keys)
         self.reload_all = self.reload_all or other.reload_all
         self.agents = self.agents or other.agents
         self.config = other.config if other.config is not None else self.config
@@ -218,11 +228,16 @@ def insert_item(db: Db, m: wire.Message) -> bool:
     return cur.rowcount > 0
 
 
-def _drop_acked(db: Db, client_id: str | None) -> bool:
-    """An item the server stored (seen by its client_id) leaves the outbox."""
+def _drop_acked(db: Db, client_id: str | None) -> int | None:
+    """An item the server stored (seen by its client_id) leaves the outbox;
+    returns its outbox id."""
     if client_id is None:
-        return False
-    return db.execute("DELETE FROM outbox WHERE client_id = ?", [client_id]).rowcount > 0
+        return None
+    row = db.execute("SELECT id FROM outbox WHERE client_id = ?", [client_id]).fetchone()
+    if row is None:
+        return None
+    db.execute("DELETE FROM outbox WHERE id = ?", [row[0]])
+    return int(row[0])
 
 
 def _visitor_label(db: Db, cid: int) -> str:
@@ -240,9 +255,12 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
     cid = m.conversation_id
     acked = _drop_acked(db, m.client_id)
     inserted = insert_item(db, m)
-    if acked:
+    if acked is not None:
         out.outbox = True
+        out.touch(cid, f"o{acked}")
         recompute(db, cid)
+    if inserted:
+        out.touch(cid, f"{'n' if m.private else 'm'}{m.id}")
     if inserted and not m.private:
         visitor = m.author_kind == "visitor"
         if m.conversation is not None:
@@ -263,8 +281,7 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
                 out.notifications.append(Notification("new_conversation", cid, label, text))
             else:
                 out.notifications.append(Notification("new_message", cid, label, text))
-    if inserted or acked:
-        out.threads.add(cid)
+    if inserted or acked is not None:
         out.conversations.add(cid)
 
 

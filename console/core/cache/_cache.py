@@ -186,7 +186,7 @@ class Cache(OutboxMixin, QueriesMixin):
             out = Applied()
             for m in [*messages, *notes]:
                 if insert_item(db, m):
-                    out.threads.add(m.conversation_id)
+                    out.touch(m.conversation_id, f"{'n' if m.private else 'm'}{m.id}")
             return out
 
         return await self.write_applied(job)

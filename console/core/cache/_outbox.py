@@ -59,7 +59,9 @@ class OutboxMixin(Store):
             )
             recompute(db, conversation_id)
             outbox_id = int(cast(int, cur.lastrowid))
-            return Applied(conversations={conversation_id}, threads={conversation_id}, outbox=True)
+            out = Applied(conversations={conversation_id}, outbox=True)
+            out.touch(conversation_id, f"o{outbox_id}")
+            return out
 
         applied = await self.write_applied(job)
         return outbox_id, applied
@@ -75,7 +77,8 @@ class OutboxMixin(Store):
         (the message/note, the conversation) in the same transaction."""
 
         def job(db: Db) -> Applied:
-            out = Applied(outbox=True, conversations={item.conversation_id}, threads={item.conversation_id})
+            out = Applied(outbox=True, conversations={item.conversation_id})
+            out.touch(item.conversation_id, f"o{item.id}")
             db.execute("DELETE FROM outbox WHERE id = ?", [item.id])
             if reply.message is not None:
                 apply_message(db, reply.message, out, False, reply.event_id)
@@ -101,7 +104,9 @@ class OutboxMixin(Store):
                 [message, code, outbox_id],
             )
             recompute(db, row[0])
-            return Applied(outbox=True, conversations={row[0]}, threads={row[0]})
+            out = Applied(outbox=True, conversations={row[0]})
+            out.touch(row[0], f"o{outbox_id}")
+            return out
 
         return await self.write_applied(job)
 
@@ -123,7 +128,9 @@ class OutboxMixin(Store):
                 [new_client_id, outbox_id],
             )
             recompute(db, row[0])
-            return Applied(outbox=True, conversations={row[0]}, threads={row[0]})
+            out = Applied(outbox=True, conversations={row[0]})
+            out.touch(row[0], f"o{outbox_id}")
+            return out
 
         return await self.write_applied(job)
 
@@ -136,7 +143,9 @@ class OutboxMixin(Store):
                 return Applied()
             db.execute("DELETE FROM outbox WHERE id = ?", [outbox_id])
             recompute(db, row[0])
-            return Applied(outbox=True, conversations={row[0]}, threads={row[0]})
+            out = Applied(outbox=True, conversations={row[0]})
+            out.touch(row[0], f"o{outbox_id}")
+            return out
 
         return await self.write_applied(job)
 

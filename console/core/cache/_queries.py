@@ -229,14 +229,16 @@ class QueriesMixin(Store):
             delivery="sent",
         )
 
-    def _outbox_items(self, conversation_id: int) -> list[ThreadItem]:
+    def _outbox_items(self, conversation_id: int, outbox_id: int | None = None) -> list[ThreadItem]:
         me = self.me()
         my_name = me.name if me is not None else "You"
+        sql = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE conversation_id = ?"  # noqa: S608
+        params: list[Any] = [conversation_id]
+        if outbox_id is not None:
+            sql += " AND id = ?"
+            params.append(outbox_id)
         items: list[ThreadItem] = []
-        for r in self._db.execute(
-            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE conversation_id = ? ORDER BY id",  # noqa: S608
-            [conversation_id],
-        ).fetchall():
+        for r in self._db.execute(sql + " ORDER BY id", params).fetchall():
             ob = outbox_item(r)
             kind: ThreadKind
             if ob.action == "reply":
@@ -265,6 +267,31 @@ class QueriesMixin(Store):
                 )
             )
         return items
+
+    def thread_items(self, conversation_id: int, keys: Iterable[str]) -> dict[str, ThreadItem | None]:
+        """The thread items with these keys (``m<id>``, ``n<id>``, ``o<outbox
+        id>``), None for those gone: what a change-set carries to the thread."""
+        out: dict[str, ThreadItem | None] = {}
+        visitor_name: str | None = None
+        for key in keys:
+            prefix, number = key[:1], int(key[1:])
+            item: ThreadItem | None = None
+            if prefix == "o":
+                found = self._outbox_items(conversation_id, number)
+                item = found[0] if found else None
+            else:
+                r = self._db.execute(
+                    "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "
+                    "WHERE conversation_id = ? AND kind = ? AND server_id = ?",
+                    [conversation_id, "note" if prefix == "n" else "message", number],
+                ).fetchone()
+                if r is not None:
+                    if visitor_name is None:
+                        conv = self.conversation(conversation_id)
+                        visitor_name = conv.visitor_name if conv is not None else "Visitor"
+                    item = self._stored_item(r, visitor_name)
+            out[key] = item
+        return out
 
     def oldest_seq(self, conversation_id: int) -> int | None:
         """The smallest cached message seq of a conversation (for load_history)."""

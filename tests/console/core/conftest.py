@@ -21,6 +21,7 @@ from frontdesk.console.core import (
     CoreListenerBase,
     MemoryTokenStore,
     Notification,
+    ThreadChanges,
     TokenStore,
 )
 
@@ -74,8 +75,8 @@ class Recorder(CoreListenerBase):
         self.conversations.append(changes.ids)
         self.changes.append(changes)
 
-    def on_thread_changed(self, conversation_id: int) -> None:
-        self.threads.append(conversation_id)
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
+        self.threads.append(changes.conversation_id)
 
     def on_outbox_changed(self, count: int) -> None:
         self.outbox.append(count)

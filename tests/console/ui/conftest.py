@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from frontdesk.console.core import AgentRow, Cache, ConnectionState, CoreListener, ServerError, conversation_changes
+from frontdesk.console.core import (
+    AgentRow,
+    Cache,
+    ConnectionState,
+    CoreListener,
+    ServerError,
+    conversation_changes,
+    thread_changes,
+)
 from frontdesk.console.core.cache import Applied
 from frontdesk.console.ui._refcount import guard
 from frontdesk.console.ui.preferences import Preferences
@@ -216,8 +224,8 @@ class FakeCore:
         changes = conversation_changes(self.cache, applied)
         if changes is not None:
             self.emit("on_conversations_changed", changes)
-        for cid in sorted(applied.threads):
-            self.emit("on_thread_changed", cid)
+        for thread in thread_changes(self.cache, applied):
+            self.emit("on_thread_changed", thread)
         if applied.outbox:
             self.outbox_count = self.cache.outbox_count()
             self.emit("on_outbox_changed", self.outbox_count)

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from frontdesk.console.core import ThreadItem, conversation_changes
+from frontdesk.console.core import ThreadItem, conversation_changes, thread_changes
 from frontdesk.console.ui.models import (
     AgentsModel,
     DayMarker,
@@ -171,8 +171,10 @@ def test_thread_has_day_markers_and_outbox_items(qtbot: Any, core: FakeCore, qtm
     kinds = [model.index(r, 0).data(Roles.KIND) for r in range(model.rowCount())]
     assert kinds == ["day", "visitor", "visitor", "day", "agent"]
     assert isinstance(model.item(0), DayMarker)
-    run(qtbot, core.reply(1, "Queued reply"))
-    model.refresh(1)
+    oid, applied = run(qtbot, core.cache.queue("reply", 1, "c-queued", {"body": "Queued reply"}, NOW))
+    [changes] = thread_changes(core.cache, applied)
+    model.apply_items(changes)
+    assert changes.items[f"o{oid}"] is not None
     last = model.item(model.rowCount() - 1)
     assert isinstance(last, ThreadItem)
     assert (last.kind, last.body, last.delivery) == ("agent", "Queued reply", "pending")
@@ -307,3 +309,68 @@ def test_inbox_change_set_during_a_search(qtbot: Any, core: FakeCore) -> None:
     assert changes is not None
     model.apply(changes)
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Ines", "Maya"] and model.total == 2
+
+
+def test_thread_applies_change_sets_like_a_fresh_read(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """Random thread change-sets (messages, notes, outbox items queued/failed/retried/acked) match a fresh read."""
+    rng = random.Random(11)
+    msgs = [message(100 + s, 1, s, f"m{s}", at=NOW + s * 1000) for s in range(1, 131)]
+    fill(qtbot, core, [conversation(1, "Maya", last_seq=130)], msgs)
+    model = ThreadModel(core)
+    model.set_conversation(1)
+    qtmodeltester.check(model)
+    reads: list[int] = []
+    real_thread = core.cache.thread
+    seq, event_id, at = 130, 10, NOW + 200_000
+
+    def counting_thread(*args: Any, **kw: Any) -> Any:
+        reads.append(1)
+        return real_thread(*args, **kw)
+
+    for step in range(80):
+        choice = rng.random()
+        pending = core.cache.outbox("pending")
+        failed = core.cache.outbox("failed")
+        at += 1000
+        if choice < 0.3:
+            seq += 1
+            event_id += 1
+            kind = "note.created" if rng.random() < 0.3 else "message.created"
+            data = message(1000 + step, 1, seq if kind == "message.created" else step + 1, f"e{step}", at=at)
+            frame = {"type": "event", "kind": kind, "event_id": event_id, "data": data}
+            if kind == "message.created":
+                data["conversation"] = {"id": 1, "last_seq": seq, "last_activity": at}
+            else:
+                seq -= 1
+            applied = run(qtbot, core.cache.apply_events(W.events([frame])))
+        elif choice < 0.55:
+            action = rng.choice(["reply", "note", "resolve", "assign"])
+            payload = (
+                {"body": f"q{step}"} if action in ("reply", "note") else {"agent_id": 2} if action == "assign" else {}
+            )
+            _, applied = run(qtbot, core.cache.queue(action, 1, f"c{step}", payload, at))  # type: ignore[arg-type]
+        elif choice < 0.7 and pending:
+            applied = run(qtbot, core.cache.outbox_failed(pending[0].id, "conflict", "no"))
+        elif choice < 0.8 and failed:
+            applied = run(qtbot, core.cache.outbox_retry(failed[0].id, f"r{step}"))
+        elif choice < 0.9 and (pending or failed):
+            applied = run(qtbot, core.cache.outbox_discard((pending or failed)[-1].id))
+        elif pending and pending[0].action == "reply":
+            seq += 1
+            event_id += 1
+            stored = message(5000 + step, 1, seq, pending[0].payload["body"], kind="agent", author="Ada", at=at)
+            stored["client_id"] = pending[0].client_id
+            reply = {"event_id": event_id, "message": stored, "conversation": {"id": 1, "last_seq": seq}}
+            applied = run(qtbot, core.cache.outbox_acked(pending[0], W.reply(reply)))
+        else:
+            continue
+        core.cache.thread = counting_thread  # type: ignore[method-assign]
+        for changes in thread_changes(core.cache, applied):
+            model.apply_items(changes)
+        core.cache.thread = real_thread  # type: ignore[method-assign]
+        assert reads == [], "the model re-read the thread"
+        fresh = real_thread(1, None, model._window)  # the window widens as messages arrive
+        got = [r for r in (model.item(n) for n in range(model.rowCount())) if isinstance(r, ThreadItem)]
+        assert [i.key for i in got] == [i.key for i in fresh]
+        assert got == fresh
+    qtmodeltester.check(model)
