@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 import sys
 import textwrap
 import urllib.request
@@ -548,13 +549,19 @@ async def _verify_server(url: str, check: Callable[..., None]) -> None:
 
 
 def cmd_console(args: argparse.Namespace, rest: list[str]) -> int:
-    try:
-        from frontdesk.console.app import main as console_main
-    except ImportError as exc:
-        print(f"error: the console is not installed ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
+    """Start ``frontdesk-console`` as a process of its own (the server never
+    imports the console) and return its exit status."""
+    from frontdesk.server.bench._console import console_command, console_installed
+
+    if not console_installed():
+        print("error: the console is not installed; pip install 'frontdesk[console]'", file=sys.stderr)
         return 1
-    result: int = console_main(rest)
-    return result
+    proc = subprocess.Popen([*console_command(), *rest])
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the console got the same Ctrl+C: let it close itself
+            continue
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
@@ -798,7 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(
         sub,
         "console",
-        "Open the agent console (desktop app); options follow, see `frontdesk console --help`.",
+        "Open the agent console (the frontdesk-console program); options follow, see `frontdesk console --help`.",
         "frontdesk console --server http://127.0.0.1:8080",
     )
     s.set_defaults(func=cmd_console, passthrough=True)

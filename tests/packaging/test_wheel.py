@@ -47,7 +47,10 @@ def test_wheel_ships_every_runtime_file(dists: Dists) -> None:
     assert not any("/tests/" in n or n.startswith("tests/") for n in names), "tests leaked into the wheel"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(dists.wheel) as whl:
-        assert "frontdesk = frontdesk.server.cli:main" in whl.read(entry_points).decode()
+        scripts = whl.read(entry_points).decode()
+    assert "frontdesk = frontdesk.server.cli:main" in scripts
+    # The console is its own program (the desktop file and the bundle run it by this name).
+    assert "frontdesk-console = frontdesk.console.app:main" in scripts
 
 
 def test_sdist_holds_what_a_rebuild_needs(dists: Dists) -> None:
