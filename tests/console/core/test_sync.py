@@ -21,7 +21,7 @@ from frontdesk.console.core import (
 )
 
 from tests.console import wireobj as W
-from tests.support import TIMEOUT, RunningServer, WsClient, free_port, new_client_id
+from tests.support import TIMEOUT, RunningServer, WsClient, new_client_id, unused_port
 
 from .conftest import FakeKeyring, NetworkSwitch, Recorder, arun, fast_backoff, make_core, offline, online, wait_until
 
@@ -73,7 +73,7 @@ def test_login_errors(server: RunningServer, data_dir: Path) -> None:
         with pytest.raises(LoginError) as wrong:
             await core.login(server.admin_email, "not-the-password", remember=False)
         assert wrong.value.kind == "wrong_credentials"
-        nowhere = ConsoleCore(f"http://127.0.0.1:{free_port()}", data_dir, MemoryTokenStore())
+        nowhere = ConsoleCore(f"http://127.0.0.1:{unused_port()}", data_dir, MemoryTokenStore())
         with pytest.raises(LoginError) as unreachable:
             await nowhere.login(server.admin_email, server.admin_password, remember=False)
         assert unreachable.value.kind == "unreachable"
