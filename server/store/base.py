@@ -28,7 +28,7 @@ from . import _sql
 from ._sql import Tx
 from ._writer import WriteHealth
 
-__all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store"]
+__all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store", "probe_write"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -56,7 +56,7 @@ REQUIRED_TABLES = (
 PROBE_INTERVAL_S = 1.0
 
 
-def _probe(tx: Tx) -> None:
+def probe_write(tx: Tx) -> None:
     """The smallest real write: one row of ``meta``, committed like any other."""
     _sql.set_meta(tx, "write_probe", str(_sql.now_ms()))
 
@@ -131,7 +131,7 @@ class Store(abc.ABC):
         outcome of a probe write (one ``meta`` row). Needs the schema."""
         if self.health.checked_at == 0.0 or self.health.age() > max_age:
             with contextlib.suppress(Unavailable):  # recorded in self.health (and logged) by the writer
-                await self.write(_probe)
+                await self.write(probe_write)
         return self.health.writable, self.health.error
 
     def _publish(self, events: list[EventRecord]) -> None:

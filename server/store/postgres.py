@@ -111,7 +111,7 @@ from ..domain import EventRecord
 from ..exceptions import DurabilityError, SchemaError, Unavailable
 from . import _sql
 from ._writer import STOP, Job, WriteHealth, resolve, take_batch
-from .base import REQUIRED_TABLES, Store, shipped_migrations
+from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
@@ -465,8 +465,12 @@ class PostgresStore(Store):
                     conn.execute("ROLLBACK")
             if _storage_failure(exc):
                 exc = _unavailable(exc, "write")
-                self.health.failed(exc.reason)
-                log.error("%s; %d writes not stored (clients retry)", exc, len(batch))
+                news = self.health.failed(exc.reason)
+                writes = sum(job.fn is not probe_write for job in batch)
+                if writes:
+                    log.error("%s; %d writes not stored (clients retry)", exc, writes)
+                elif news:  # health probes: once per outage
+                    log.error("%s", exc)
             else:
                 log.error("write transaction failed; %d writes not stored: %r", len(batch), exc)
             for job in batch:

@@ -45,7 +45,7 @@ from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError, Unavailable
 from . import _sql
 from ._writer import STOP, Job, WriteHealth, resolve, take_batch
-from .base import REQUIRED_TABLES, Store, shipped_migrations
+from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
 __all__ = ["SQLiteStore", "restore_copy"]
 
@@ -379,9 +379,10 @@ class SQLiteStore(Store):
             reason = _reason(exc)
             outcome = Unavailable(f"cannot write {self.path}: {reason}", reason)
             news = self.health.failed(reason)
-            if batch:
-                log.error("cannot write %s: %s; %d writes not stored (clients retry)", self.path, reason, len(batch))
-            elif news:  # the idle poll: once per outage, not once a second
+            writes = sum(job.fn is not probe_write for job in batch)
+            if writes:
+                log.error("cannot write %s: %s; %d writes not stored (clients retry)", self.path, reason, writes)
+            elif news:  # the idle poll and health probes: once per outage, not once a second
                 log.error("cannot write %s: %s", self.path, reason)
         else:
             log.exception("write transaction failed; %d writes not stored", len(batch))
@@ -532,7 +533,8 @@ class SQLiteStore(Store):
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the live database to ``target`` (the
-        online backup API: safe while the server writes)."""
+        online backup API: safe while the server writes). Raises
+        :class:`Unavailable` when the copy cannot be written (a full disk)."""
 
         def run() -> None:
             src = self._connect(readonly=True)
@@ -545,6 +547,10 @@ class SQLiteStore(Store):
                 # "Resuming").
                 dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
                 dst.commit()
+            except sqlite3.Error as exc:
+                if not _storage_failure(exc):
+                    raise
+                raise Unavailable(f"cannot write the backup {target}: {exc}", str(exc)) from None
             finally:
                 dst.close()
                 src.close()
