@@ -387,7 +387,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
             return 1
         db = os.path.abspath(sqlite_path(args.db))
         epoch, aside = restore_copy(Path(db), Path(args.copy))
-        print(f"Restored {args.copy} as {db}; the replaced database is kept as {aside}.")
+        kept = f"; the replaced database is kept as {aside}" if aside else ""
+        print(f"Restored {args.copy} as {db}{kept}.")
         print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
         return 0
     if args.copy:

@@ -445,7 +445,7 @@ class PostgresStore(Store):
             committing = False
             try:
                 run, complete = self._transact(conn, batch)
-                if self.health.succeeded():
+                if any(ok for ok, _ in (job.outcome for job in batch)) and self.health.succeeded():
                     log.warning("the PostgreSQL database is writable again")
                 break
             except _Committing as wrapped:

@@ -10,11 +10,12 @@
   connection; WAL lets them read a consistent snapshot while the writer works.
 - Storage failures (a full disk, a read-only file, an I/O error) become
   :class:`~frontdesk.server.exceptions.Unavailable`, logged once per failed
-  batch. A write that fails for space checkpoints the write-ahead log
-  (``TRUNCATE``: its space goes back to the file system) and runs once more,
-  so a disk that got a little space back serves again at once instead of
-  using the space up on log growth (a one-message commit appends ~64 KB of
-  log, and the automatic checkpoint waits for ~4 MB).
+  batch, and :attr:`SQLiteStore.health` records them.
+- Little disk space: a one-message commit appends ~70 KB of write-ahead log
+  and the automatic checkpoint waits for ~4 MB, so freed space went to log
+  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed by a
+  ``TRUNCATE`` checkpoint (the log's space goes back to the file system), and
+  a write that fails for space runs once more after one.
 - A serving store keeps the highest event id it has handed out in a file
   beside the database (:attr:`SQLiteStore.mark_path`, not inside it, so a
   restored copy cannot bring back an old value). A database whose events are
@@ -64,24 +65,11 @@ SPACE_WARNING_S = 60.0
 #: log that already filled the disk cannot be checkpointed any more).
 LOW_SPACE_BYTES = 16 << 20
 
-# Primary result codes (https://www.sqlite.org/rescode.html) that say the
-# storage failed, not the statement: the same write may succeed later.
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_NOMEM, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 7, 8, 10
-_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_PROTOCOL, _SQLITE_NOTADB = 11, 13, 14, 15, 26
-_STORAGE_CODES = frozenset(
-    {
-        _SQLITE_BUSY,
-        _SQLITE_LOCKED,
-        _SQLITE_NOMEM,
-        _SQLITE_READONLY,
-        _SQLITE_IOERR,
-        _SQLITE_CORRUPT,
-        _SQLITE_FULL,
-        _SQLITE_CANTOPEN,
-        _SQLITE_PROTOCOL,
-        _SQLITE_NOTADB,
-    }
-)
+_SQLITE_FULL = 13
+#: Primary result codes (https://www.sqlite.org/rescode.html) that say the
+#: storage failed, not the statement, so the same write may succeed later:
+#: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_STORAGE_CODES = frozenset({5, 6, 7, 8, 10, 11, _SQLITE_FULL, 14, 15, 26})
 
 
 def _storage_failure(exc: BaseException) -> bool:
@@ -354,7 +342,9 @@ class SQLiteStore(Store):
                 self._failed(batch, exc)
                 external, events = [], []
             else:
-                if self.health.succeeded():
+                # Only a committed write proves the storage writable (the idle
+                # poll commits a transaction that wrote nothing).
+                if any(ok for ok, _ in (job.outcome for job in batch)) and self.health.succeeded():
                     log.warning("the database %s is writable again", self.path)
                 if batch and self.free_bytes() < LOW_SPACE_BYTES:
                     with contextlib.suppress(sqlite3.Error):
@@ -628,14 +618,14 @@ def _high_water(conn: sqlite3.Connection) -> int:
     return max(int(seq), int(top), int(floor.fetchone()[0]))
 
 
-def restore_copy(db: Path, copy: Path) -> tuple[str, Path]:
+def restore_copy(db: Path, copy: Path) -> tuple[str, Path | None]:
     """Put the copy ``copy`` (``frontdesk backup``, ``VACUUM INTO``, a file of
     a stopped database) in place of the database ``db`` with a new epoch.
 
     Refuses (:class:`FrontdeskError`) while a server holds ``db``, and a copy
     that fails ``integrity_check`` or is not a Frontdesk database. The
     replaced files are moved aside, not deleted. Returns (new epoch, where the
-    replaced database went).
+    replaced database went, or ``None`` when there was none).
     """
     lock_path = db.with_name(db.name + ".lock")
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -652,12 +642,13 @@ def restore_copy(db: Path, copy: Path) -> tuple[str, Path]:
             tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not {"meta", "events"} <= tables:
                 raise FrontdeskError(f"{copy} is not a Frontdesk database")
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            aside = db.with_name(f"{db.name}.replaced-{stamp}")
-            for suffix in ("", "-wal", "-shm"):
-                part = db.with_name(db.name + suffix)
-                if part.exists():
-                    part.rename(aside.with_name(aside.name + suffix))
+            aside = None  # a first install has nothing to keep
+            if db.exists():
+                aside = db.with_name(f"{db.name}.replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+                for suffix in ("", "-wal", "-shm"):
+                    part = db.with_name(db.name + suffix)
+                    if part.exists():
+                        part.rename(aside.with_name(aside.name + suffix))
             dst = sqlite3.connect(db, isolation_level=None)
             try:
                 src.backup(dst)
