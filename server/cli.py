@@ -16,6 +16,7 @@ import sys
 import textwrap
 import urllib.request
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__, auth
@@ -446,6 +447,41 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go))
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    if args.db.startswith("sqlite:"):
+        from .store import sqlite_path
+        from .store.sqlite import restore_copy
+
+        if not args.copy:
+            print("error: name the copy to restore: frontdesk restore --db URL FILE", file=sys.stderr)
+            return 2
+        if not os.path.isfile(args.copy):
+            print(f"error: {args.copy} is not a file", file=sys.stderr)
+            return 1
+        db = os.path.abspath(sqlite_path(args.db))
+        epoch, aside = restore_copy(Path(db), Path(args.copy))
+        kept = f"; the replaced database is kept as {aside}" if aside else ""
+        print(f"Restored {args.copy} as {db}{kept}.")
+        print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
+        return 0
+    if args.copy:
+        print(
+            "error: restore the dump with pg_restore first, then run frontdesk restore without a file", file=sys.stderr
+        )
+        return 2
+
+    async def go(store: Store) -> int:
+        import uuid
+
+        epoch = uuid.uuid4().hex
+        await store.write(_sql.set_meta, "epoch", epoch)
+        print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
+        print("Start (or restart) every node now: a running node keeps handing out the old epoch.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- verify -------------------------------------------------------------------------------------
 
 
@@ -494,6 +530,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "all required tables present" if not missing else f"missing tables: {', '.join(missing)}",
                 f"run: frontdesk migrate --db {args.db}",
             )
+            if not missing:  # a probe write: one meta row, committed like any write
+                writable, error = await store.check_writable(max_age=0)
+                check(
+                    writable,
+                    "database writable" if writable else f"database writable: {error}",
+                    "free disk space (docs/OPERATIONS.md, Disk space), and check that the server's user may write"
+                    " the database file, its -wal and -shm files and their directory, on a file system mounted"
+                    " read-write",
+                )
         finally:
             await store.close()
         if args.url:
@@ -791,6 +836,17 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     s.add_argument("output", help="new file to write")
     s.set_defaults(func=cmd_backup)
+
+    s = _sub(
+        sub,
+        "restore",
+        "Put a copy back (server stopped) with a new epoch, so every client refetches. PostgreSQL: after"
+        " pg_restore, run it without FILE.",
+        "frontdesk restore --db sqlite:////var/lib/frontdesk/frontdesk.db backups/frontdesk-2026-11-26.db",
+    )
+    _db_arg(s)
+    s.add_argument("copy", nargs="?", metavar="FILE", help="the copy: frontdesk backup, VACUUM INTO (SQLite only)")
+    s.set_defaults(func=cmd_restore)
 
     s = _sub(
         sub,
