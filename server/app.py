@@ -104,7 +104,8 @@ class FrontdeskServer:
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._gzipped: dict[str, bytes] = {}
+        #: Asset name -> (ETag, gzipped body) of its current version.
+        self._gzipped: dict[str, tuple[str, bytes]] = {}
         self.port: int = settings.port
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -220,15 +221,15 @@ class FrontdeskServer:
             return await self._healthz()
         if path == "/widget.js":
             return self._static("widget.js", "application/javascript; charset=utf-8", request)
-        if _WIDGET_MODULE.fullmatch(path) and _asset(path[len("/widget/") :]) is not None:
+        if _WIDGET_MODULE.fullmatch(path) and (module := _asset(path[len("/widget/") :])) is not None:
             # A module the widget loads lazily (Frontdesk.load): widget/NAME.js, gzipped, with an ETag.
-            return self._static(path[len("/widget/") :], "application/javascript; charset=utf-8", request)
+            return self._static(path[len("/widget/") :], "application/javascript; charset=utf-8", request, body=module)
         if path in ("/", "/index.html"):
             return await self._demo_page()
         return _text(http.HTTPStatus.NOT_FOUND, f"not found: {path[:100]}")
 
-    def _static(self, name: str, content_type: str, request: Request) -> Response:
-        body = _asset(name)
+    def _static(self, name: str, content_type: str, request: Request, *, body: bytes | None = None) -> Response:
+        body = body if body is not None else _asset(name)
         if body is None:
             body = b"/* Frontdesk widget: not built into this install */\n"
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -241,11 +242,10 @@ class FrontdeskServer:
         if request.headers.get("If-None-Match") == etag:
             return _response(http.HTTPStatus.NOT_MODIFIED, b"", content_type, cache)
         if "gzip" in request.headers.get("Accept-Encoding", ""):
-            if etag not in self._gzipped:
-                self._gzipped = {etag: gzip.compress(body, 9, mtime=0)}  # one version kept: the current one
-            return _response(
-                http.HTTPStatus.OK, self._gzipped[etag], content_type, {**cache, "Content-Encoding": "gzip"}
-            )
+            cached = self._gzipped.get(name)
+            if cached is None or cached[0] != etag:  # one version kept per asset: the current one
+                cached = self._gzipped[name] = (etag, gzip.compress(body, 9, mtime=0))
+            return _response(http.HTTPStatus.OK, cached[1], content_type, {**cache, "Content-Encoding": "gzip"})
         return _response(http.HTTPStatus.OK, body, content_type, cache)
 
     async def _demo_page(self) -> Response:

@@ -387,6 +387,7 @@
     };
     document.body.appendChild(host);
     render(true);
+    if (state.panelOpen) emit('open');
   }
 
   function luminance(hex) {
@@ -891,26 +892,27 @@
   // ---- extra modules, loaded when first needed -------------------------
   // widget/NAME.js runs Frontdesk.define(NAME, core => exports); load(NAME)
   // fetches it once and resolves to those exports.
-  const modules = {}, loading = {}, core = {state, link, refresh, el, root: () => root};
+  const modules = new Map, loading = new Map, core = {state, link, refresh, el, root: () => root};
   function loadModule(name) {
-    return modules[name] = modules[name] || new Promise((resolve, reject) => {
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) return Promise.reject(Error('[Frontdesk] bad module name'));
+    if (!modules.has(name)) modules.set(name, new Promise((resolve, reject) => {
       const tag = el('script');
-      loading[name] = resolve;
+      loading.set(name, resolve);
       tag.src = new URL('widget/' + name + '.js', SCRIPT_URL).href;
       tag.nonce = script.nonce;
       tag.onload = tag.onerror = () => {
         tag.remove();
-        if (!loading[name]) return;
-        delete loading[name];
-        delete modules[name]; // a later load() tries again
+        if (!loading.delete(name)) return;
+        modules.delete(name); // a later load() tries again
         reject(Error('[Frontdesk] module ' + name + ' did not load'));
       };
       document.head.appendChild(tag);
-    });
+    }));
+    return modules.get(name);
   }
   function defineModule(name, factory) {
-    const resolve = loading[name];
-    delete loading[name];
+    const resolve = loading.get(name);
+    loading.delete(name);
     if (resolve) resolve(Promise.resolve(core).then(factory));
   }
 

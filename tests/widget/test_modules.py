@@ -73,3 +73,26 @@ def test_a_module_that_does_not_load_rejects_and_may_be_tried_again(page: Page, 
     assert "did not load" in page.evaluate(script, "not-here")
     assert "did not load" in page.evaluate(script, "not-here")
     assert urls == [f"{server.http_url}/widget/not-here.js"] * 2
+
+
+@pytest.mark.parametrize("name", ["../evil", "%2e%2e/x", "../../uploads/x?", "x/../../healthz#", "__proto__", "Demo"])
+def test_a_module_name_that_is_not_a_plain_name_is_refused_without_a_request(
+    page: Page, server: RunningServer, name: str
+) -> None:
+    """load() takes only the names the route serves: no dot segment, query, fragment or prototype key is fetched."""
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url) if r.resource_type == "script" else None)
+    open_widget(page, server.http_url + "/", open_panel=False)
+    urls.clear()
+    script = "name => Frontdesk.load(name).then(() => 'loaded', (e) => e.message)"
+    assert page.evaluate(script, name) == "[Frontdesk] bad module name"
+    assert urls == []
+
+
+def test_alternating_assets_are_each_served_gzipped_and_whole(server: RunningServer, probe_module: str) -> None:
+    """widget.js and a module, asked for in turn, each come back gzipped and equal to their own file."""
+    for _ in range(2):
+        for path in ("/widget.js", f"/widget/{probe_module}.js"):
+            status, _, body = get(server, path, {"Accept-Encoding": "gzip"})
+            name = "widget.js" if path == "/widget.js" else f"{probe_module}.js"
+            assert status == 200 and gzip.decompress(body) == (ROOT / "widget" / name).read_bytes()
