@@ -8,7 +8,8 @@ The tree::
      │    ├── Conflict           the object's state moved on
      │    ├── Forbidden          the caller may not do this
      │    └── SchemaError        the database is not at a usable schema
-     └── DurabilityError         the database refuses the durability settings
+     ├── DurabilityError         the database refuses the durability settings
+     └── InvalidState            a session transition its state does not allow
 
 Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
 ``not_found``, ``conflict`` and ``forbidden`` error codes.
@@ -16,7 +17,16 @@ Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DurabilityError", "Forbidden", "FrontdeskError", "NotFound", "SchemaError", "StoreError"]
+__all__ = [
+    "Conflict",
+    "DurabilityError",
+    "Forbidden",
+    "FrontdeskError",
+    "InvalidState",
+    "NotFound",
+    "SchemaError",
+    "StoreError",
+]
 
 
 class FrontdeskError(Exception):
@@ -45,3 +55,8 @@ class SchemaError(StoreError):
 
 class DurabilityError(FrontdeskError):
     """The database does not hold the durability settings the server requires."""
+
+
+class InvalidState(FrontdeskError):
+    """A socket's session was asked for a transition its state does not allow
+    (``hub.ClientState``); the connection loop answers ``invalid``."""
