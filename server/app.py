@@ -108,6 +108,7 @@ class FrontdeskServer:
         self._servers: list[Server] = []
         self._heartbeat: asyncio.Task[None] | None = None
         self.accept_report = AcceptReport()
+        self._loop_handler: Any = None
         self._gzipped: dict[str, bytes] = {}
         self.port: int = settings.port
 
@@ -135,7 +136,8 @@ class FrontdeskServer:
             self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
         await self.tenants.load()
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(_quiet_accept_errors(loop.get_exception_handler()))
+        self._loop_handler = loop.get_exception_handler()
+        loop.set_exception_handler(_quiet_accept_errors(self._loop_handler))
         # A reconnect storm (every widget after a restart or a network blip)
         # must not overflow the accept queue: asyncio's default of 100 drops
         # SYNs, and each drop costs a client a 1 s, then 3 s, retransmit. The
@@ -180,6 +182,7 @@ class FrontdeskServer:
             self._heartbeat.cancel()
         await self._close_servers()
         await self.store.close()
+        asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 
     async def _close_servers(self) -> None:
         servers, self._servers = self._servers, []
@@ -346,7 +349,15 @@ class FrontdeskServer:
                 except ConnectionClosed:
                     raise
                 except Exception as exc:  # a bug, not the peer's fault: answer, log one line, read on
-                    log.error("a %s frame from %s failed: %s: %s", endpoint.value, client.ip, type(exc).__name__, exc)
+                    log_every(
+                        "frame-failed",
+                        logging.ERROR,
+                        "a %s frame from %s failed: %s: %s",
+                        endpoint.value,
+                        client.ip,
+                        type(exc).__name__,
+                        exc,
+                    )
                     log.debug("the failure", exc_info=True)
                     ref = _peek_ref(raw)
                     client.push(p.encode_error(ref, ErrorCode.INVALID, "the server could not read this frame"))
