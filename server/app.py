@@ -318,14 +318,15 @@ class FrontdeskServer:
         assert ws.request is not None
         path, _, query = ws.request.path.partition("?")
         endpoint = Endpoint.VISITOR if path == "/v1/visitor" else Endpoint.AGENT
-        client = Client(ws, endpoint, self._client_ip(ws))
-        client.bucket = TokenBucket(self.settings.rate_conn)
+        tenant_id = 0  # an agent's tenant comes with its login
         if endpoint is Endpoint.VISITOR:
             tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
             if tenant is None:  # deleted between the handshake and now
                 await ws.close(int(CloseCode.POLICY), "unknown site key")
                 return
-            client.tenant_id = tenant.id
+            tenant_id = tenant.id
+        client = Client(ws, endpoint, self._client_ip(ws), tenant_id=tenant_id)
+        client.bucket = TokenBucket(self.settings.rate_conn)
         # Counted and registered with no await in between, so the cap is exact.
         if self.hub.sockets_from(client.ip) >= self.settings.max_sockets_per_ip:
             log_every(

@@ -110,12 +110,13 @@ class Client:
         "ws",
     )
 
-    def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str) -> None:
+    def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str, *, tenant_id: int = 0) -> None:
         self.ws = ws
         self.endpoint = endpoint
         self.ip = ip
         self.state = ClientState.NEW
-        self.tenant_id: int = 0
+        #: A visitor socket's tenant (its site key's) from the start; an agent's from authenticate.
+        self.tenant_id = tenant_id
         self.agent_id: int | None = None
         self.agent_name: str | None = None
         self.role: str | None = None

@@ -93,8 +93,8 @@ def test_agent_goes_new_authenticated_live() -> None:
 
 def test_visitor_goes_new_live_once() -> None:
     """start_visitor makes a visitor socket LIVE for that visitor of its tenant, once."""
-    c, _ = client(Endpoint.VISITOR)
-    c.tenant_id = 4
+    conn = FakeConnection()
+    c = Client(conn, Endpoint.VISITOR, "10.0.0.1", tenant_id=4)  # type: ignore[arg-type]
     c.start_visitor(9, "vh")
     assert c.state is ClientState.LIVE and c.authenticated
     assert c.viewer is not None and (c.viewer.tenant_id, c.viewer.visitor_id) == (4, 9)
@@ -294,8 +294,8 @@ def test_publish_reaches_exactly_those_who_may_see_each_event() -> None:
         other.release(0)
         visitors = {}
         for visitor_id in (7, 8):
-            v, conn = client(Endpoint.VISITOR)
-            v.tenant_id = 1
+            conn = FakeConnection()
+            v = Client(conn, Endpoint.VISITOR, "10.0.0.1", tenant_id=1)  # type: ignore[arg-type]
             v.start_visitor(visitor_id, f"v{visitor_id}")
             hub.add(v)
             hub.attach_visitor(v)
