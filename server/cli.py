@@ -48,6 +48,26 @@ def _json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -103,6 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         rate_ip=parse_rate(args.rate_ip),
         rate_new_visitor=parse_rate(args.rate_new_visitor),
         trust_proxy=args.trust_proxy,
+        auth_timeout=args.auth_timeout,
+        max_sockets_per_ip=args.max_sockets_per_ip,
+        rate_ping=parse_rate(args.rate_ping),
     )
 
     def ready(server: Any) -> None:
@@ -676,6 +699,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("RATE_NEW_VISITOR", "1/30"),
         metavar="RATE",
         help="new visitors per client IP (default %(default)s)",
+    )
+    s.add_argument(
+        "--rate-ping",
+        default=_env("RATE_PING", "1/10"),
+        metavar="RATE",
+        help="WebSocket pings per connection; more close it with 1008 (default %(default)s)",
+    )
+    s.add_argument(
+        "--auth-timeout",
+        type=_positive_float,
+        default=_env("AUTH_TIMEOUT", "10"),
+        metavar="SECONDS",
+        help="time after the upgrade to send a successful hello/login/auth, else close 1013 (default %(default)s)",
+    )
+    s.add_argument(
+        "--max-sockets-per-ip",
+        type=_positive_int,
+        default=_env("MAX_SOCKETS_PER_IP", "256"),
+        metavar="N",
+        help="open sockets per client address; more are closed with 1013 (default %(default)s)",
     )
     s.add_argument(
         "--trust-proxy",

@@ -10,7 +10,8 @@ The tree::
      │    ├── SchemaError        the database is not at a usable schema
      │    └── Unavailable        the database cannot be written or read right now
      │                           (disk full, read-only, I/O error, connection lost)
-     └── DurabilityError         the database refuses the durability settings
+     ├── DurabilityError         the database refuses the durability settings
+     └── InvalidState            a session transition its state does not allow
 
 Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
 ``not_found``, ``conflict`` and ``forbidden`` error codes, and ``Unavailable``
@@ -24,6 +25,7 @@ __all__ = [
     "DurabilityError",
     "Forbidden",
     "FrontdeskError",
+    "InvalidState",
     "NotFound",
     "SchemaError",
     "StoreError",
@@ -69,3 +71,8 @@ class Unavailable(StoreError):
         super().__init__(message)
         #: The cause without paths, for /healthz (which anyone may read).
         self.reason = reason or message
+
+
+class InvalidState(FrontdeskError):
+    """A socket's session was asked for a transition its state does not allow
+    (``hub.ClientState``); the connection loop answers ``invalid``."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import auth, domain
 from . import protocol as p
-from .domain import StatusAction, Viewer
+from .domain import StatusAction
 from .exceptions import Conflict, NotFound
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
@@ -103,7 +103,7 @@ class Handlers:
     async def dispatch(self, client: Client, request: p.Request) -> JSON | None:
         """Run the handler for ``request``; the reply's fields, or None when the
         handler has already queued its own reply (``logout``)."""
-        if client.state is not ClientState.READY and not isinstance(request, self._openers[client.endpoint]):
+        if not client.authenticated and not isinstance(request, self._openers[client.endpoint]):
             first = " or ".join(t.TYPE for t in self._openers[client.endpoint])
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"send {first} first", request.ref)
         table = self._visitor if client.endpoint is Endpoint.VISITOR else self._agent
@@ -207,7 +207,7 @@ class Handlers:
     # -- visitor ------------------------------------------------------------------------
 
     async def hello(self, client: Client, req: p.Hello) -> JSON:
-        if client.state is ClientState.READY:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "hello was already sent on this connection", req.ref)
         tenant = self.tenants.by_id(client.tenant_id)
         meta = _visitor_meta(req.meta)
@@ -221,14 +221,10 @@ class Handlers:
             token = auth.new_token()
             visitor = await self.store.write(_sql.create_visitor, client.tenant_id, auth.token_hash(token), meta)
         assert token is not None
-        client.visitor_id = visitor["id"]
-        client.token_hash = auth.token_hash(token)
-        client.viewer = Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
         if req.identity:
-            visitor = await self._identify(client, req.identity, req.ref) or visitor
-        client.hold()
+            visitor = await self._identify(client, req.identity, req.ref, visitor_id=visitor["id"]) or visitor
+        client.start_visitor(visitor["id"], auth.token_hash(token))
         self.hub.attach_visitor(client)
-        client.state = ClientState.READY
         last, floor, conversations = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
         cursor = self._replay(client, req.since, req.epoch, last, floor)
         return {
@@ -241,7 +237,9 @@ class Handlers:
             **cursor,
         }
 
-    async def _identify(self, client: Client, identity: dict[str, Any], ref: str | None) -> _sql.Row | None:
+    async def _identify(
+        self, client: Client, identity: dict[str, Any], ref: str | None, *, visitor_id: int | None = None
+    ) -> _sql.Row | None:
         fields: dict[str, Any] = {}
         for key, limit in (("name", 200), ("email", 254)):
             value = identity.get(key)
@@ -265,8 +263,9 @@ class Handlers:
             fields["verified"] = int(ok)
         if not fields:
             return None
-        assert client.visitor_id is not None
-        return await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
+        visitor_id = visitor_id or client.visitor_id
+        assert visitor_id is not None
+        return await self.store.write(_sql.update_visitor, client.tenant_id, visitor_id, fields)
 
     async def identify(self, client: Client, req: p.Identify) -> JSON:
         self._visitor_write(client, req.ref)
@@ -340,13 +339,13 @@ class Handlers:
     # -- agent: session -----------------------------------------------------------------
 
     def _open_agent(self, client: Client, agent: _sql.Row, token: str) -> None:
-        client.agent_id = agent["id"]
-        client.agent_name = agent["name"]
-        client.role = agent["role"]
-        client.tenant_id = agent["tenant_id"]
-        client.token_hash = auth.token_hash(token)
-        client.viewer = Viewer(tenant_id=agent["tenant_id"], agent_id=agent["id"])
-        client.state = ClientState.READY
+        client.authenticate(
+            agent_id=agent["id"],
+            tenant_id=agent["tenant_id"],
+            name=agent["name"],
+            role=agent["role"],
+            token_hash=auth.token_hash(token),
+        )
         self.hub.attach_agent(client)
 
     async def _session_reply(self, agent: _sql.Row) -> JSON:
@@ -360,7 +359,7 @@ class Handlers:
         }
 
     async def login(self, client: Client, req: p.Login) -> JSON:
-        if client.state is ClientState.READY:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already logged in", req.ref)
         wait = self.login_throttle.retry_after(req.email, client.ip)
         if wait > 0:
@@ -388,7 +387,7 @@ class Handlers:
         return {"token": token, **await self._session_reply(agent)}
 
     async def auth(self, client: Client, req: p.Auth) -> JSON:
-        if client.state is ClientState.READY:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already authenticated", req.ref)
         # Per address only: a shared "token" account would let anyone lock every
         # console out of resuming with five junk tokens.
@@ -410,9 +409,8 @@ class Handlers:
         client.close(CloseCode.NORMAL, "logged out")
 
     async def subscribe(self, client: Client, req: p.Subscribe) -> JSON:
-        if client.subscribed:
+        if client.state is not ClientState.AUTHENTICATED:
             raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
-        client.hold()
         self.hub.subscribe_agent(client)
         last, floor = await self.store.read(_sql.cursor_state)
         return self._replay(client, req.since, req.epoch, last, floor)
