@@ -327,5 +327,7 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     elif isinstance(data, wire.ConfigUpdated):
         set_meta(db, "config", data.config)
         out.config = data.config
+    elif isinstance(data, wire.Unknown) and ev.kind in wire.KNOWN_KINDS:
+        log.warning("ignoring event %s: malformed %r data", ev.event_id, ev.kind)
     else:
         log.debug("ignoring event kind %r", ev.kind)
