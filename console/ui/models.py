@@ -412,12 +412,23 @@ ThreadRow = ThreadItem | DayMarker
 
 
 def _with_days(items: list[ThreadItem], now_ms: int) -> list[ThreadRow]:
+    """``items`` with a day marker before each run of one day's items.
+
+    A day can come back (a reply queued yesterday, still pending, follows
+    today's messages); its marker then gets a key of its own
+    (``d<day>/<n>``), since :func:`_sync_rows` needs unique keys."""
     rows: list[ThreadRow] = []
     last_day = None
+    seen: dict[str, int] = {}
     for item in items:
         day = local_datetime(item.created_at).date()
         if day != last_day:
-            rows.append(DayMarker(f"d{day.isoformat()}", item.created_at, day_label(item.created_at, now_ms)))
+            key = f"d{day.isoformat()}"
+            n = seen.get(key, 0)
+            seen[key] = n + 1
+            if n:
+                key = f"{key}/{n}"
+            rows.append(DayMarker(key, item.created_at, day_label(item.created_at, now_ms)))
             last_day = day
         rows.append(item)
     return rows

@@ -401,6 +401,38 @@ def test_inbox_change_set_during_a_search(qtbot: Any, core: FakeCore) -> None:
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Ines", "Maya"] and model.total == 2
 
 
+def test_thread_day_marker_keys_stay_unique_when_a_day_comes_back(
+    qtbot: Any, core: FakeCore, qtmodeltester: Any
+) -> None:
+    """A reply queued yesterday and still pending after today's messages gets its own day marker key."""
+    day = 86_400_000
+    fill(
+        qtbot,
+        core,
+        [conversation(1, "Maya", last_seq=2)],
+        [message(10, 1, 1, "Hello", at=NOW - day), message(11, 1, 2, "Still there?", at=NOW)],
+    )
+    model = ThreadModel(core, clock=lambda: (NOW + 60_000) / 1000)
+    model.set_conversation(1)
+    qtmodeltester.check(model)
+    oid, applied = run(qtbot, core.cache.queue("reply", 1, "c-late", {"body": "Sorry, on it"}, NOW - day + 60_000))
+    [changes] = thread_changes(core.cache, applied)
+    model.apply_items(changes)
+    for seq, mid in ((3, 12), (4, 13)):  # today's messages keep arriving while it is pending
+        new = message(mid, 1, seq, f"m{seq}", at=NOW + seq * 1000)
+        frame = {"type": "event", "kind": "message.created", "event_id": 20 + seq, "data": new}
+        [changes] = thread_changes(core.cache, run(qtbot, core.cache.apply_events(W.events([frame]))))
+        model.apply_items(changes)
+        keys = [model.index(r, 0).data(Roles.ID) for r in range(model.rowCount())]
+        assert len(keys) == len(set(keys)), keys
+        assert [k[0] for k in keys] == ["d", "m", "d", *["m"] * (seq - 1), "d", "o"]
+        assert keys[-1] == f"o{oid}" and model.item(len(keys) - 2).label == model.item(0).label  # type: ignore[union-attr]
+    fresh = ThreadModel(core, clock=lambda: (NOW + 60_000) / 1000)
+    fresh.set_conversation(1)
+    assert [model.item(r) for r in range(model.rowCount())] == [fresh.item(r) for r in range(fresh.rowCount())]
+    qtmodeltester.check(model)
+
+
 def test_thread_applies_change_sets_like_a_fresh_read(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
     """Random thread change-sets (messages, notes, outbox items queued/failed/retried/acked) match a fresh read."""
     rng = random.Random(11)
