@@ -530,11 +530,9 @@ class ThreadModel(QAbstractListModel):
         self.set_loading(False)
         self.conversation_changed.emit(conversation_id)
 
-    def refresh(self, conversation_id: int | None = None) -> None:
-        """Re-read the thread window from the cache (when ``conversation_id``
-        is the shown one or None): on a reset, and when the window widens."""
-        if conversation_id is not None and conversation_id != self._conversation_id:
-            return
+    def refresh(self) -> None:
+        """Re-read the thread window from the cache: on a reset, and when the
+        window widens."""
         _sync_rows(self, self._rows, self._read(), lambda r: r.key)
 
     def apply_items(self, changes: ThreadChanges) -> None:

@@ -437,8 +437,8 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
     assert took > 0.1 and worst_gap < took / 3, (took, worst_gap)
 
 
-def test_writes_report_each_conversations_filter_key_before_the_change(cache: Cache) -> None:
-    """A write's change-set says each touched conversation's (status, assignee) before it, None when it is new."""
+def test_writes_report_each_conversation_they_changed(cache: Cache) -> None:
+    """A write's Applied names every conversation whose inbox row it changed (events, actions, a rename)."""
     arun(cache.apply_snapshot(W.convs([conv(1), conv(2, assignee=7)]), epoch="e", last_event_id=1))
     applied = arun(
         cache.apply_events(
@@ -446,19 +446,18 @@ def test_writes_report_each_conversations_filter_key_before_the_change(cache: Ca
                 [
                     event(2, "conversation.updated", conv(1, status="resolved")),
                     event(3, "conversation.created", conv(3)),
-                    event(4, "conversation.updated", conv(1, status="open")),  # the first key wins
                 ]
             )
         )
     )
-    assert applied.before == {1: ("open", None), 3: None}
+    assert applied.conversations == {1, 3}
     oid, queued = arun(cache.queue("unassign", 2, "c-1", {}, NOW))
-    assert queued.before == {2: ("open", 7)} and queued.conversations == {2}
+    assert queued.conversations == {2}
     assert cache.conversation(2).assignee_id is None  # type: ignore[union-attr]
     renamed = arun(cache.apply_events(W.events([event(5, "visitor.updated", {"id": 101, "name": "Ann"})])))
-    assert renamed.conversations == {1} and renamed.before == {}  # the row changed, its filter key did not
+    assert renamed.conversations == {1}
     failed = arun(cache.outbox_failed(oid, "conflict", "no"))
-    assert failed.before == {2: ("open", None)}
+    assert failed.conversations == {2} and cache.conversation(2).assignee_id == 7  # type: ignore[union-attr]
 
 
 def test_unstorable_values_do_not_stop_later_events(cache: Cache, caplog: pytest.LogCaptureFixture) -> None:
