@@ -145,7 +145,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._stopping = False
         self.outbox_count = cache.outbox_count()
         self.last_synced_at = cache.last_synced_at()
-        self._emit_reset()
+        self._announce(Applied(reload_all=True))  # every model reloads
         self._emit("on_outbox_changed", self.outbox_count)
         self._loop_task = self._tasks.spawn(self._run(), name="frontdesk-sync")
 
@@ -231,7 +231,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
             raise ServerError("invalid", "the server sent no agent")
         await self.cache.store_agent(reply.agent)
         self._emit_agents()
-        self._emit_reset()  # assignee names
+        self._announce(Applied(reload_all=True))  # assignee names
         return reply.agent
 
     async def fetch_visitor(self, visitor_id: int) -> None:
