@@ -7,6 +7,7 @@ The tree::
      │    ├── NotFound           no such object in the caller's scope
      │    ├── Conflict           the object's state moved on
      │    ├── Forbidden          the caller may not do this
+     │    ├── RateLimited        a limit kept in the store (shared by every node) is spent
      │    └── SchemaError        the database is not at a usable schema
      └── DurabilityError         the database refuses the durability settings
 
@@ -16,7 +17,16 @@ Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DurabilityError", "Forbidden", "FrontdeskError", "NotFound", "SchemaError", "StoreError"]
+__all__ = [
+    "Conflict",
+    "DurabilityError",
+    "Forbidden",
+    "FrontdeskError",
+    "NotFound",
+    "RateLimited",
+    "SchemaError",
+    "StoreError",
+]
 
 
 class FrontdeskError(Exception):
@@ -37,6 +47,15 @@ class Conflict(StoreError):
 
 class Forbidden(StoreError):
     """The caller is authenticated but may not do this."""
+
+
+class RateLimited(StoreError):
+    """A budget kept in the database (so that it holds across nodes) is spent;
+    nothing was stored. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SchemaError(StoreError):
