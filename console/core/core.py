@@ -782,6 +782,18 @@ class ConsoleCore:
         self._emit("on_conversations_changed", [])  # assignee names
         return AgentRow.from_wire(agent)
 
+    async def identity_secret(self, action: str = "get") -> dict[str, Any]:
+        """Admin: the identity secret (``get``), a new one (``rotate``: the old
+        one stays accepted as ``previous``), or the end of a rotation
+        (``end_rotation``). Returns ``{"secret", "previous", "rotated_at"}``;
+        never cached. Raises OfflineError / ServerError."""
+        if action not in ("get", "rotate", "end_rotation"):
+            raise ValueError(f"unknown identity secret action {action!r}")
+        state = (await self._call(f"identity_secret.{action}")).get("identity_secret")
+        if not isinstance(state, dict):
+            raise ServerError("invalid", "the server sent no identity secret")
+        return state
+
     async def load_history(self, conversation_id: int, before_seq: int | None = None) -> bool:
         """Fetch a page of older messages (and the notes of that span) into
         the cache. ``before_seq`` None: the latest page. Returns whether the
