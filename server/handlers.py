@@ -60,6 +60,10 @@ class Handlers:
         self.tenants = tenants
         self.limits = limits
         self.login_throttle = auth.LoginThrottle()
+        #: Several nodes share the store (PostgreSQL): the per-visitor message
+        #: budget is then also kept in the database. One SQLite server per file
+        #: is enforced, so there the in-memory bucket is already the whole truth.
+        self.shared_store = getattr(store, "broadcast", None) is not None
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
         self._visitor: dict[type[p.Request], Handler] = {
@@ -366,7 +370,7 @@ class Handlers:
                 conversation_id=req.conversation_id,
                 client_id=req.client_id,
                 body=req.body,
-                budget=(rate.per_second, rate.burst),
+                budget=(rate.per_second, rate.burst) if self.shared_store else None,
             )
         except RateLimited:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref) from None

@@ -500,19 +500,27 @@ def rotate_identity_secret(tx: Tx, tenant_id: int, new_secret: str | None) -> JS
 
 def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
     """Take one token from the shared bucket ``key`` (full at ``burst``,
-    refilled at ``per_second``), or raise :class:`RateLimited` and change
-    nothing. Inside the write transaction: SQLite's single writer, and on
-    PostgreSQL the cluster-wide write lock, make every take exact."""
+    refilled at ``per_second``), or raise :class:`RateLimited`; the caller's
+    write then rolls back, the bucket with it. Inside the write transaction:
+    SQLite's single writer, and on PostgreSQL the cluster-wide write lock,
+    make every take exact.
+
+    One statement (an upsert computing the refill), because on PostgreSQL
+    each statement is a round trip on the message's write path. A node whose
+    clock is behind the bucket's stamp adds nothing rather than taking away.
+    """
     now = now_ms()
-    row = tx.one("SELECT tokens, stamp FROM rate_buckets WHERE key = ?", (key,))
-    if row is None:
-        tokens = float(burst)
-    else:  # a node whose clock is behind another's adds nothing, and takes nothing away
-        tokens = min(float(burst), float(row["tokens"]) + max(0, now - int(row["stamp"])) / 1000 * per_second)
-    if tokens < 1:
-        raise RateLimited("you are sending messages too fast", (1 - tokens) / per_second)
-    if tx.run("UPDATE rate_buckets SET tokens = ?, stamp = ? WHERE key = ?", (tokens - 1, now, key)) == 0:
-        tx.run("INSERT INTO rate_buckets (key, tokens, stamp) VALUES (?, ?, ?)", (key, tokens - 1, now))
+    refill = "CASE WHEN ? > rate_buckets.stamp THEN (? - rate_buckets.stamp) * ? ELSE 0 END"
+    level = f"rate_buckets.tokens + {refill}"
+    row = tx.one(
+        "INSERT INTO rate_buckets (key, tokens, stamp) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+        f" tokens = (CASE WHEN {level} > ? THEN ? ELSE {level} END) - 1, stamp = ? RETURNING tokens",
+        (key, float(burst) - 1, now, now, now, per_second / 1000, burst, burst, now, now, per_second / 1000, now),
+    )
+    assert row is not None
+    tokens = float(row["tokens"])
+    if tokens < 0:
+        raise RateLimited("you are sending messages too fast", -tokens / per_second)
 
 
 def login_attempt(tx: Tx, account: str, limit: int, window_ms: int) -> int:
@@ -605,6 +613,9 @@ def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bo
     The unique partial index on open conversations makes a double start
     impossible; the single writer makes the check-then-insert race-free.
     """
+    existing = open_conversation_of(tx, visitor_id)
+    if existing is not None:
+        return existing, False
     scope = visitor_scope(tx, tenant_id, visitor_id)
     if not scope:  # erased while this request was on its way
         raise NotFound("no such visitor")
@@ -701,8 +712,9 @@ def post_message(
     status = ConversationStatus(conv["status"])
     if is_visitor:
         new_status = domain.status_after_visitor_message(status)
-        scope = visitor_scope(tx, tenant_id, author_id)
-        if status is ConversationStatus.RESOLVED and _open_conversation_in(tx, author_id, scope) is not None:
+        if status is ConversationStatus.RESOLVED and (
+            _open_conversation_in(tx, author_id, visitor_scope(tx, tenant_id, author_id)) is not None
+        ):
             raise Conflict("this conversation is closed; write in your open conversation")
         unread = "unread_agent = unread_agent + 1"
         assignee_id = conv["assignee_id"]
