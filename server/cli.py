@@ -346,7 +346,10 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         except NotFound:
             print(f"error: no visitor {args.visitor_id} in {tenant['slug']}", file=sys.stderr)
             return 1
-        print(f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone.")
+        print(
+            f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone."
+            " Running servers close the visitor's open widgets (4001) within a second."
+        )
         return 0
 
     return asyncio.run(_with_store(args.db, go))
