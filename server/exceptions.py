@@ -8,11 +8,14 @@ The tree::
      │    ├── Conflict           the object's state moved on
      │    ├── Forbidden          the caller may not do this
      │    ├── RateLimited        a limit kept in the store (shared by every node) is spent
-     │    └── SchemaError        the database is not at a usable schema
+     │    ├── SchemaError        the database is not at a usable schema
+     │    └── Unavailable        the database cannot be written or read right now
+     │                           (disk full, read-only, I/O error, connection lost)
      └── DurabilityError         the database refuses the durability settings
 
 Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
-``not_found``, ``conflict`` and ``forbidden`` error codes.
+``not_found``, ``conflict`` and ``forbidden`` error codes, and ``Unavailable``
+into the retryable ``unavailable``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "RateLimited",
     "SchemaError",
     "StoreError",
+    "Unavailable",
 ]
 
 
@@ -64,3 +68,15 @@ class SchemaError(StoreError):
 
 class DurabilityError(FrontdeskError):
     """The database does not hold the durability settings the server requires."""
+
+
+class Unavailable(StoreError):
+    """The database cannot do this right now: the disk is full, a file or the
+    database is read-only, an I/O error, a lost connection. Nothing was stored;
+    the same request may succeed later. ``str()`` names the file or database
+    (for the operator); clients get the protocol's ``unavailable`` instead."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        #: The cause without paths, for /healthz (which anyone may read).
+        self.reason = reason or message
