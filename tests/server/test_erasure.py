@@ -92,7 +92,6 @@ def test_requests_racing_the_erasure_get_unauthorized(
                 await visitor.close()
         finally:
             await server.stop()
-            server.store._server_lock.close()  # type: ignore[attr-defined]  # held for a process's lifetime
 
     asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -12,6 +12,8 @@ from frontdesk.console.ui.models import AgentsModel
 from frontdesk.console.ui.settings_dialog import SettingsDialog
 from PySide6.QtWidgets import QLineEdit
 
+from tests.console import wireobj as W
+
 from .conftest import ME, FakeCore, run
 
 
@@ -37,7 +39,7 @@ class IdentityCore(FakeCore):
 
 @pytest.fixture
 def core(cache: Cache) -> IdentityCore:
-    return IdentityCore(cache, AgentRow.from_wire(ME))
+    return IdentityCore(cache, W.agent(ME))
 
 
 @pytest.fixture
