@@ -204,6 +204,7 @@ class FrontdeskServer:
     def _on_commit(self, events: list[domain.EventRecord]) -> None:
         self.tenants.apply(events)
         self.hub.publish(events)
+        self.handlers.on_committed(events)  # erased visitors' sockets, verified identities' scopes
         for event in events:
             if event.kind == "agent.updated":
                 self._agent_changed(event.payload)

@@ -331,6 +331,35 @@ def cmd_agent_passwd(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go))
 
 
+def cmd_tenant_identity_secret(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        if args.action2 == "show":
+            state = await store.read(_sql.identity_secret_state, tenant["id"])
+        else:
+            new = auth.new_secret() if args.action2 == "rotate" else None
+            state = await store.write(_sql.rotate_identity_secret, tenant["id"], new)
+        if args.json:
+            print(json.dumps({"tenant_slug": tenant["slug"], **state}))
+            return 0
+        print(f"Identity secret of {tenant['slug']}: {state['secret']}")
+        if state["previous"]:
+            print(f"Previous secret, still accepted until you end the rotation: {state['previous']}")
+            print(
+                f"End the rotation once your backend signs with the new one: frontdesk tenant identity-secret "
+                f"end-rotation --tenant {tenant['slug']}"
+            )
+        elif args.action2 == "end-rotation":
+            print("The previous secret is no longer accepted.")
+        print(
+            "Your backend computes user_hash = hex(HMAC-SHA256(secret, user_id + ':' + ts)), keyed with the"
+            " secret's text (its 64 hex characters as UTF-8), ts in seconds."
+        )
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- visitors ------------------------------------------------------------------------------
 
 
@@ -342,7 +371,10 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         except NotFound:
             print(f"error: no visitor {args.visitor_id} in {tenant['slug']}", file=sys.stderr)
             return 1
-        print(f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone.")
+        print(
+            f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone."
+            " Running servers close the visitor's open widgets (4001) within a second."
+        )
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -768,6 +800,24 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     _json_arg(s)
     s.set_defaults(func=cmd_tenant_list)
+
+    s = _sub(
+        tsub,
+        "identity-secret",
+        "Show or rotate the secret your backend signs visitor identities with (identity verification).",
+        "frontdesk tenant identity-secret show --tenant demo",
+    )
+    s.add_argument(
+        "action2",
+        metavar="show|rotate|end-rotation",
+        choices=("show", "rotate", "end-rotation"),
+        help="show: print it; rotate: make a new one, the old one stays valid until end-rotation;"
+        " end-rotation: stop accepting the old one",
+    )
+    _db_arg(s)
+    s.add_argument("--tenant", help="tenant slug (optional when there is one tenant)")
+    _json_arg(s)
+    s.set_defaults(func=cmd_tenant_identity_secret)
 
     agent = _sub(sub, "agent", "Manage agents.", "frontdesk agent list --tenant demo")
     asub = agent.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -7,6 +7,7 @@ The tree::
      │    ├── NotFound           no such object in the caller's scope
      │    ├── Conflict           the object's state moved on
      │    ├── Forbidden          the caller may not do this
+     │    ├── RateLimited        a limit kept in the store (shared by every node) is spent
      │    ├── SchemaError        the database is not at a usable schema
      │    └── Unavailable        the database cannot be written or read right now
      │                           (disk full, read-only, I/O error, connection lost)
@@ -27,6 +28,7 @@ __all__ = [
     "FrontdeskError",
     "InvalidState",
     "NotFound",
+    "RateLimited",
     "SchemaError",
     "StoreError",
     "Unavailable",
@@ -51,6 +53,15 @@ class Conflict(StoreError):
 
 class Forbidden(StoreError):
     """The caller is authenticated but may not do this."""
+
+
+class RateLimited(StoreError):
+    """A budget kept in the database (so that it holds across nodes) is spent;
+    nothing was stored. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SchemaError(StoreError):

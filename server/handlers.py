@@ -20,8 +20,8 @@ from typing import Any
 
 from . import auth, domain
 from . import protocol as p
-from .domain import StatusAction
-from .exceptions import Conflict, NotFound
+from .domain import StatusAction, Viewer
+from .exceptions import Conflict, NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
@@ -60,6 +60,10 @@ class Handlers:
         self.tenants = tenants
         self.limits = limits
         self.login_throttle = auth.LoginThrottle()
+        #: Several nodes share the store (PostgreSQL): the per-visitor message
+        #: budget is then also kept in the database. One SQLite server per file
+        #: is enforced, so there the in-memory bucket is already the whole truth.
+        self.shared_store = getattr(store, "broadcast", None) is not None
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
         self._visitor: dict[type[p.Request], Handler] = {
@@ -96,6 +100,9 @@ class Handlers:
             p.ConfigGet: self.config_get,
             p.ConfigSet: self.config_set,
             p.VisitorGet: self.visitor_get,
+            p.IdentitySecretGet: self.identity_secret,
+            p.IdentitySecretRotate: self.identity_secret,
+            p.IdentitySecretEndRotation: self.identity_secret,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
@@ -107,7 +114,20 @@ class Handlers:
             first = " or ".join(t.TYPE for t in self._openers[client.endpoint])
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"send {first} first", request.ref)
         table = self._visitor if client.endpoint is Endpoint.VISITOR else self._agent
-        return await table[type(request)](client, request)
+        try:
+            return await table[type(request)](client, request)
+        except NotFound:
+            if client.visitor_id is not None and client.state is not ClientState.NEW and await self._erased(client):
+                # A request racing `frontdesk visitor erase` (PROTOCOL.md, "Erasure").
+                raise ProtocolError(
+                    ErrorCode.UNAUTHORIZED, "this visitor was erased; start a new session", request.ref
+                ) from None
+            raise
+
+    async def _erased(self, client: Client) -> bool:
+        """Whether the visitor of ``client`` no longer exists."""
+        assert client.visitor_id is not None
+        return await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id) is None
 
     # -- shared -------------------------------------------------------------------------
 
@@ -223,9 +243,12 @@ class Handlers:
         assert token is not None
         if req.identity:
             visitor = await self._identify(client, req.identity, req.ref, visitor_id=visitor["id"]) or visitor
-        client.start_visitor(visitor["id"], auth.token_hash(token))
+        # The verified identity's other visitors are known before the socket is
+        # registered, so none of their live events can slip past it.
+        viewer = await self._viewer_of(client, visitor)
+        client.start_visitor(visitor["id"], auth.token_hash(token), viewer)
         self.hub.attach_visitor(client)
-        last, floor, conversations = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
+        last, floor, conversations, _ = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
         cursor = self._replay(client, req.since, req.epoch, last, floor)
         return {
             "token": token,
@@ -237,35 +260,60 @@ class Handlers:
             **cursor,
         }
 
+    async def _viewer_of(self, client: Client, visitor: _sql.Row) -> Viewer:
+        """The viewer of a visitor socket: with a verified identity, it also
+        sees the visitors verified as the same user (``domain.may_see``)."""
+        if not visitor["verified"] or visitor["user_id"] is None:
+            return Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
+        scope = await self.store.read(_sql.visitor_scope, client.tenant_id, visitor["id"])
+        return Viewer(
+            tenant_id=client.tenant_id,
+            visitor_id=visitor["id"],
+            linked_visitors=frozenset(scope) - {visitor["id"]},
+            verified_user=visitor["user_id"],
+        )
+
     async def _identify(
         self, client: Client, identity: dict[str, Any], ref: str | None, *, visitor_id: int | None = None
     ) -> _sql.Row | None:
+        """Check and store an identity claim (PROTOCOL.md, "Identity").
+
+        A claim with a ``user_hash`` or a ``ts`` must verify (against the
+        current secret or, during a rotation, the previous one): if it does
+        not, nothing of it is stored and the answer is ``forbidden`` with the
+        reason, whatever ``require_identity`` says. A ``user_id`` without
+        either is stored unverified, unless the tenant requires identity.
+        """
         fields: dict[str, Any] = {}
         for key, limit in (("name", 200), ("email", 254)):
             value = identity.get(key)
             if isinstance(value, str) and value.strip():
                 fields[key] = value.strip()[:limit]
         user_id = identity.get("user_id")
+        verified = False
         if user_id is not None:
             if not isinstance(user_id, str) or not 0 < len(user_id) <= 256:
                 raise ProtocolError(ErrorCode.INVALID, "identity.user_id must be a string of 1 to 256 characters", ref)
             tenant = self.tenants.by_id(client.tenant_id)
             ts = identity.get("ts")
             user_hash = identity.get("user_hash")
-            ok = (
-                isinstance(ts, int)
-                and isinstance(user_hash, str)
-                and domain.verify_identity(tenant.secret, user_id, ts, user_hash, time.time())
-            )
-            if tenant.config.get("require_identity") and not ok:
-                raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification failed (bad or stale user_hash)", ref)
-            fields["user_id"] = user_id
-            fields["verified"] = int(ok)
-        if not fields:
+            if ts is not None or user_hash is not None:
+                if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(user_hash, str):
+                    raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification needs both ts and user_hash", ref)
+                secrets = await self.store.read(_sql.identity_secrets, client.tenant_id)
+                failure = domain.identity_failure(secrets, user_id, ts, user_hash, time.time())
+                if failure is not None:
+                    raise ProtocolError(ErrorCode.FORBIDDEN, failure, ref)
+                verified = True
+            elif tenant.config.get("require_identity"):
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "this site requires a verified identity (user_id, ts and user_hash)", ref
+                )
+        if not fields and user_id is None:
             return None
         visitor_id = visitor_id or client.visitor_id
         assert visitor_id is not None
-        return await self.store.write(_sql.update_visitor, client.tenant_id, visitor_id, fields)
+        return await self.store.write(_sql.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields)
 
     async def identify(self, client: Client, req: p.Identify) -> JSON:
         self._visitor_write(client, req.ref)
@@ -278,14 +326,20 @@ class Handlers:
         }
         visitor = await self._identify(client, identity, req.ref)
         assert visitor is not None
-        return {"visitor": _sql.visitor_obj(visitor)}
+        viewer = await self._viewer_of(client, visitor)
+        if viewer != client.viewer:
+            self.hub.set_visitor_viewer(client, viewer)
+        conversations = await self.store.read(_sql.scope_conversations, client.tenant_id, sorted(viewer.visitor_scope))
+        return {"visitor": _sql.visitor_obj(visitor), "conversations": conversations}
 
     async def _require_identity(self, client: Client, ref: str | None) -> None:
         tenant = self.tenants.by_id(client.tenant_id)
         if tenant.config.get("require_identity"):
             assert client.visitor_id is not None
             visitor = await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id)
-            if not visitor or not visitor["verified"]:
+            if visitor is None:
+                raise NotFound("no such visitor")  # erased meanwhile: dispatch answers unauthorized
+            if not visitor["verified"]:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref
                 )
@@ -301,15 +355,22 @@ class Handlers:
         if not self.visitor_messages.take(client.visitor_id):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref)
         await self._require_identity(client, req.ref)
-        return await self.store.write(
-            _sql.post_message,
-            client.tenant_id,
-            author_kind="visitor",
-            author_id=client.visitor_id,
-            conversation_id=req.conversation_id,
-            client_id=req.client_id,
-            body=req.body,
-        )
+        rate = self.limits.per_visitor
+        try:
+            # The node's bucket above turns a flood away cheaply; this one, in
+            # the database, holds the budget across every node.
+            return await self.store.write(
+                _sql.post_message,
+                client.tenant_id,
+                author_kind="visitor",
+                author_id=client.visitor_id,
+                conversation_id=req.conversation_id,
+                client_id=req.client_id,
+                body=req.body,
+                budget=(rate.per_second, rate.burst) if self.shared_store else None,
+            )
+        except RateLimited:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref) from None
 
     def _visitor_write(self, client: Client, ref: str | None) -> None:
         """Take from the visitor's write budget (all its sockets): profile and
@@ -361,16 +422,28 @@ class Handlers:
     async def login(self, client: Client, req: p.Login) -> JSON:
         if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already logged in", req.ref)
-        wait = self.login_throttle.retry_after(req.email, client.ip)
+        throttle = self.login_throttle
+        wait = throttle.retry_after(None, client.ip)
         if wait > 0:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {int(wait) + 1} seconds", req.ref
             )
         # Count the attempt before the slow hash, so a burst of parallel logins
-        # cannot overrun the limit; a success takes it back.
+        # cannot overrun the limit; a success takes it back. The per-account
+        # count lives in the database, so it is exact across nodes; the
+        # per-address one is this node's.
+        account = req.email.strip().lower()
+        try:
+            await self.store.write(_sql.login_attempt, account, throttle.per_account, int(throttle.window_s * 1000))
+        except RateLimited as exc:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many failed logins; try again in {int(exc.retry_after) + 1} seconds",
+                req.ref,
+            ) from None
         stamp = time.monotonic()
-        self.login_throttle.failed(req.email, client.ip, stamp)
-        candidates = await self.store.read(_agents_by_email, req.email.strip().lower(), req.tenant)
+        throttle.failed(None, client.ip, stamp)
+        candidates = await self.store.read(_agents_by_email, account, req.tenant)
         if len(candidates) > 1:
             raise ProtocolError(ErrorCode.INVALID, "this email is an agent in several tenants; pass 'tenant'", req.ref)
         agent = candidates[0] if candidates else None
@@ -379,9 +452,9 @@ class Handlers:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong email or password", req.ref)
         if not agent["active"]:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this agent account is disabled", req.ref)
-        self.login_throttle.succeeded(req.email, client.ip, stamp)
+        throttle.succeeded(req.email, client.ip, stamp)
         token = auth.new_token()
-        await self.store.write(_insert_token, auth.token_hash(token), agent["id"])
+        await self.store.write(_insert_token, auth.token_hash(token), agent["id"], account)
         self._open_agent(client, agent, token)
         log.info("agent %s logged in from %s", agent["id"], client.ip)
         return {"token": token, **await self._session_reply(agent)}
@@ -538,6 +611,46 @@ class Handlers:
         config = await self.store.write(_sql.set_config, client.tenant_id, patch, client.agent_id)
         return {"config": config}
 
+    async def identity_secret(
+        self, client: Client, req: p.IdentitySecretGet | p.IdentitySecretRotate | p.IdentitySecretEndRotation
+    ) -> JSON:
+        """Admin only: show, rotate, or end the rotation of the identity secret."""
+        self._require_admin(client, req)
+        if isinstance(req, p.IdentitySecretGet):
+            state = await self.store.read(_sql.identity_secret_state, client.tenant_id)
+        else:
+            new = auth.new_secret() if isinstance(req, p.IdentitySecretRotate) else None
+            state = await self.store.write(_sql.rotate_identity_secret, client.tenant_id, new)
+            log.info("agent %s %s the identity secret", client.agent_id, "rotated" if new else "ended rotation of")
+        return {"identity_secret": state}
+
+    # -- committed events that change open visitor sockets ----------------------------
+
+    def on_committed(self, events: list[domain.EventRecord]) -> None:
+        """Keep this node's visitor sockets in step with changes committed on
+        any node: an erased visitor's sockets close with 4001 "erased"; a
+        visitor newly verified as a user joins the scope of that user's
+        sockets here (their other devices)."""
+        for event in events:
+            if event.kind == "visitor.erased":
+                self._visitor_erased(int(event.payload["visitor_id"]))
+            elif event.kind == "visitor.updated" and event.payload.get("verified") and event.payload.get("user_id"):
+                self._visitor_verified(event.tenant_id, int(event.payload["id"]), str(event.payload["user_id"]))
+
+    def _visitor_erased(self, visitor_id: int) -> None:
+        for sock in self.hub.visitor_sockets(visitor_id):
+            if sock.visitor_id == visitor_id:
+                sock.close_when_idle(CloseCode.ERASED, "erased")
+            elif sock.viewer is not None:
+                linked = sock.viewer.linked_visitors - {visitor_id}
+                self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
+
+    def _visitor_verified(self, tenant_id: int, visitor_id: int, user_id: str) -> None:
+        for sock in self.hub.verified_sockets(tenant_id, user_id):
+            if sock.viewer is not None and visitor_id not in sock.viewer.visitor_scope:
+                linked = sock.viewer.linked_visitors | {visitor_id}
+                self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
+
     async def visitor_get(self, client: Client, req: p.VisitorGet) -> JSON:
         visitor = await self.store.read(_visitor_by_id, client.tenant_id, req.visitor_id)
         if visitor is None:
@@ -572,11 +685,15 @@ def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
     return tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY name, id", (tenant_id,))
 
 
-def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int) -> None:
+def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int, account: str | None = None) -> None:
+    """Store a new agent token; with ``account``, the successful login also
+    clears that account's failed attempts (:func:`_sql.login_succeeded`)."""
     tx.run(
         "INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)",
         (token_hash, agent_id, _sql.now_ms()),
     )
+    if account is not None:
+        _sql.login_succeeded(tx, account)
 
 
 def _delete_token(tx: _sql.Tx, token_hash: str) -> None:

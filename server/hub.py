@@ -158,13 +158,14 @@ class Client:
             raise InvalidState(f"{what} on a socket that is {self.state.value}, not {expected.value}")
         self.state = to
 
-    def start_visitor(self, visitor_id: int, token_hash: str) -> None:
+    def start_visitor(self, visitor_id: int, token_hash: str, viewer: Viewer | None = None) -> None:
         """NEW → LIVE: the socket speaks for visitor ``visitor_id`` (of the
-        tenant its site key named); live events are held until :meth:`release`."""
+        tenant its site key named) and sees what ``viewer`` may see (by default
+        that visitor alone); live events are held until :meth:`release`."""
         self._move(ClientState.NEW, ClientState.LIVE, "start_visitor", Endpoint.VISITOR)
         self.visitor_id = visitor_id
         self.token_hash = token_hash
-        self.viewer = Viewer(tenant_id=self.tenant_id, visitor_id=visitor_id)
+        self.viewer = viewer or Viewer(tenant_id=self.tenant_id, visitor_id=visitor_id)
         self.hold()
 
     def authenticate(self, *, agent_id: int, tenant_id: int, name: str, role: str, token_hash: str) -> None:
@@ -339,6 +340,8 @@ class Hub:
         self._visitors: dict[int, set[Client]] = collections.defaultdict(set)  # visitor id -> sockets
         self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
         self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
+        #: (tenant, verified user id) -> visitor sockets holding that identity
+        self._identities: dict[tuple[int, str], set[Client]] = collections.defaultdict(set)
         self._online_agents: dict[int, set[int]] = collections.defaultdict(set)  # tenant -> agent ids online
         #: Sends never-stored pushes and token revocations to the other nodes
         #: (set when the store spans several nodes, e.g. PostgreSQL); None alone.
@@ -379,10 +382,41 @@ class Hub:
         self._agents[client.tenant_id].add(client)
 
     def attach_visitor(self, client: Client) -> None:
-        """Fan out to a visitor socket past :meth:`Client.start_visitor`."""
+        """Record a visitor socket under its visitor and, for a verified
+        identity, under every visitor of its scope (``Viewer.linked_visitors``)."""
         assert client.visitor_id is not None and client.subscribed
-        self._visitors[client.visitor_id].add(client)
+        for visitor_id in self._scope(client):
+            self._visitors[visitor_id].add(client)
         self._tenant_visitors[client.tenant_id].add(client)
+        if client.viewer is not None and client.viewer.verified_user is not None:
+            self._identities[(client.tenant_id, client.viewer.verified_user)].add(client)
+
+    @staticmethod
+    def _scope(client: Client) -> frozenset[int]:
+        if client.viewer is not None and client.viewer.visitor_id is not None:
+            return client.viewer.visitor_scope
+        return frozenset() if client.visitor_id is None else frozenset({client.visitor_id})
+
+    def set_visitor_viewer(self, client: Client, viewer: Viewer) -> None:
+        """Replace an attached visitor socket's viewer (its identity or linked
+        visitors changed), moving its registrations to match."""
+        attached = client.subscribed
+        if attached:
+            self._detach_visitor(client)
+        client.viewer = viewer
+        if attached:
+            self.attach_visitor(client)
+
+    def verified_sockets(self, tenant_id: int, user_id: str) -> list[Client]:
+        """This node's visitor sockets verified as ``user_id`` in the tenant."""
+        return list(self._identities.get((tenant_id, user_id), ()))
+
+    def _detach_visitor(self, client: Client) -> None:
+        for visitor_id in self._scope(client):
+            _discard(self._visitors, visitor_id, client)
+        _discard(self._tenant_visitors, client.tenant_id, client)
+        if client.viewer is not None and client.viewer.verified_user is not None:
+            _discard(self._identities, (client.tenant_id, client.viewer.verified_user), client)
 
     def remove(self, client: Client) -> None:
         """Forget a closed socket."""
@@ -395,8 +429,7 @@ class Hub:
         if client.token_hash:
             _discard(self._tokens, client.token_hash, client)
         if client.visitor_id is not None:
-            _discard(self._visitors, client.visitor_id, client)
-            _discard(self._tenant_visitors, client.tenant_id, client)
+            self._detach_visitor(client)
         if client.agent_id is not None:
             _discard(self._agents, client.tenant_id, client)
             _discard(self._agent_sockets, client.agent_id, client)

@@ -100,6 +100,7 @@ class CloseCode(enum.IntEnum):
     POLICY = 1008  #: token revoked, agent disabled, identity refused
     TOO_BIG = 1009  #: a frame over MAX_FRAME_BYTES
     TRY_AGAIN_LATER = 1013  #: flooding or too slow to read; back off
+    ERASED = 4001  #: the visitor was erased; drop the session and start afresh
 
 
 #: Every ``kind`` of pushed event (PROTOCOL.md, "Events").
@@ -568,6 +569,32 @@ class VisitorGet(Request):
 
     TYPE: ClassVar[str] = "visitor.get"
     visitor_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySecretGet(Request):
+    """Admin only: the tenant's identity secret (and the previous one during
+    a rotation)."""
+
+    TYPE: ClassVar[str] = "identity_secret.get"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySecretRotate(Request):
+    """Admin only: a new identity secret; the current one stays valid as the
+    previous until ``identity_secret.end_rotation``."""
+
+    TYPE: ClassVar[str] = "identity_secret.rotate"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySecretEndRotation(Request):
+    """Admin only: stop accepting the previous identity secret."""
+
+    TYPE: ClassVar[str] = "identity_secret.end_rotation"
 
 
 def request_types(endpoint: Endpoint) -> Mapping[str, type[Request]]:

@@ -234,6 +234,18 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._announce(Applied(reload_all=True))  # assignee names
         return reply.agent
 
+    async def identity_secret(self, action: str = "get") -> dict[str, Any]:
+        """Admin: the identity secret (``get``), a new one (``rotate``: the old
+        one stays accepted as ``previous``), or the end of a rotation
+        (``end_rotation``). Returns ``{"secret", "previous", "rotated_at"}``;
+        never cached. Raises OfflineError / ServerError."""
+        if action not in ("get", "rotate", "end_rotation"):
+            raise ValueError(f"unknown identity secret action {action!r}")
+        state = (await self._call(f"identity_secret.{action}")).get("identity_secret")
+        if not isinstance(state, dict):
+            raise ServerError("invalid", "the server sent no identity secret")
+        return state
+
     async def fetch_visitor(self, visitor_id: int) -> None:
         """Refresh a visitor's details and conversations from the server."""
         reply = wire.visitor_reply(await self._call("visitor.get", visitor_id=visitor_id))

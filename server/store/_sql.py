@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .. import domain, protocol
 from ..domain import ConversationStatus, EventRecord, StatusAction
-from ..exceptions import Conflict, NotFound
+from ..exceptions import Conflict, NotFound, RateLimited
 
 JSONDict = dict[str, Any]
 Row = dict[str, Any]
@@ -228,13 +228,16 @@ def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[
         # Two range scans of events_visitor: the visitor's own events and the
         # tenant-wide ones (visitor_id IS NULL), not every tenant event after
         # the cursor. "+tenant_id" keeps the planner off events_tenant.
+        # A verified visitor's scope also holds the visitors of the same identity.
+        scope = sorted(viewer.visitor_scope)
+        marks = ", ".join("?" * len(scope))
         rows = tx.all(
-            "SELECT * FROM (SELECT * FROM events WHERE visitor_id = ? AND event_id > ? AND +tenant_id = ?"
+            f"SELECT * FROM (SELECT * FROM events WHERE visitor_id IN ({marks}) AND event_id > ? AND +tenant_id = ?"
             " AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS visitor_events"
             " UNION ALL SELECT * FROM (SELECT * FROM events WHERE visitor_id IS NULL AND event_id > ?"
             " AND +tenant_id = ? AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS tenant_events"
             " ORDER BY event_id LIMIT ?",
-            (viewer.visitor_id, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
+            (*scope, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
         )
     return [r for r in map(record_from_row, rows) if domain.may_see(viewer, r)]
 
@@ -401,6 +404,30 @@ def update_visitor(tx: Tx, tenant_id: int, visitor_id: int, fields: Mapping[str,
     return row
 
 
+def identify_visitor(
+    tx: Tx, tenant_id: int, visitor_id: int, user_id: str | None, verified: bool, fields: Mapping[str, Any]
+) -> Row:
+    """Store an identity claim the handler has checked (PROTOCOL.md,
+    "Identity"), with its name and email in ``fields``.
+
+    A visitor verified as one user cannot become another (``Conflict``: the
+    site starts a new visitor instead), or that user's other devices would
+    see the new user's chats. An unverified claim of the user a visitor is
+    already verified as changes nothing of its identity.
+    """
+    row = tx.one("SELECT * FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id))
+    if row is None:
+        raise NotFound("no such visitor")
+    out = dict(fields)
+    if user_id is not None:
+        if row["verified"] and row["user_id"] != user_id:
+            raise Conflict("this visitor is verified as another user; start a new visitor (hello without a token)")
+        if verified or not row["verified"]:
+            out["user_id"] = user_id
+            out["verified"] = int(verified)
+    return update_visitor(tx, tenant_id, visitor_id, out)
+
+
 def resume_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str, Any]) -> Row | None:
     """The visitor holding ``token_hash`` in this tenant, with ``fields`` and
     ``last_seen`` updated; None for an unknown token (or another tenant's)."""
@@ -413,11 +440,111 @@ def cursor_state(tx: Tx) -> tuple[int, int]:
     return last_event_id(tx), int(get_meta(tx, "events_floor") or 0)
 
 
-def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list[JSONDict]]:
+def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list[JSONDict], list[int]]:
     """Everything a visitor's hello reply reads, in one snapshot: the cursor
-    state and the visitor's conversations."""
+    state, the conversations of the visitor (and of the visitors sharing its
+    verified identity), and that scope (:func:`visitor_scope`)."""
     last, floor = cursor_state(tx)
-    return last, floor, visitor_conversations(tx, tenant_id, visitor_id)
+    scope = visitor_scope(tx, tenant_id, visitor_id)
+    return last, floor, scope_conversations(tx, tenant_id, scope), scope
+
+
+def visitor_scope(tx: Tx, tenant_id: int, visitor_id: int) -> list[int]:
+    """The visitors whose conversations ``visitor_id`` may read and write: itself
+    and, when its identity is *verified*, every visitor of the tenant verified
+    as the same ``user_id`` (the same user on another browser or device).
+    Empty when the visitor no longer exists (erased)."""
+    row = tx.one("SELECT user_id, verified FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id))
+    if row is None:
+        return []
+    if not row["verified"] or row["user_id"] is None:
+        return [visitor_id]
+    rows = tx.all(
+        "SELECT id FROM visitors WHERE tenant_id = ? AND user_id = ? AND verified = 1", (tenant_id, row["user_id"])
+    )
+    return sorted({visitor_id, *(int(r["id"]) for r in rows)})
+
+
+def identity_secrets(tx: Tx, tenant_id: int) -> list[str]:
+    """The identity secrets a ``user_hash`` may be made with: the current one
+    and, during a rotation, the previous one."""
+    row = tx.one("SELECT secret, secret_previous FROM tenants WHERE id = ?", (tenant_id,))
+    if row is None:
+        raise NotFound("no such tenant")
+    return [s for s in (row["secret"], row["secret_previous"]) if s]
+
+
+def identity_secret_state(tx: Tx, tenant_id: int) -> JSONDict:
+    """What an admin sees of the tenant's identity secrets."""
+    row = tx.one("SELECT secret, secret_previous, secret_rotated_at FROM tenants WHERE id = ?", (tenant_id,))
+    if row is None:
+        raise NotFound("no such tenant")
+    return {"secret": row["secret"], "previous": row["secret_previous"], "rotated_at": row["secret_rotated_at"]}
+
+
+def rotate_identity_secret(tx: Tx, tenant_id: int, new_secret: str | None) -> JSONDict:
+    """Start a rotation (``new_secret``: it becomes current, the current one
+    stays valid as the previous, replacing any older previous) or end one
+    (None: the previous secret stops being accepted)."""
+    state = identity_secret_state(tx, tenant_id)
+    if new_secret is None:
+        tx.run("UPDATE tenants SET secret_previous = NULL WHERE id = ?", (tenant_id,))
+    else:
+        tx.run(
+            "UPDATE tenants SET secret = ?, secret_previous = ?, secret_rotated_at = ? WHERE id = ?",
+            (new_secret, state["secret"], now_ms(), tenant_id),
+        )
+    return identity_secret_state(tx, tenant_id)
+
+
+# --------------------------------------------------------------------------
+# Limits kept in the database, so that they hold across every node.
+
+
+def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
+    """Take one token from the shared bucket ``key`` (full at ``burst``,
+    refilled at ``per_second``), or raise :class:`RateLimited`; the caller's
+    write then rolls back, the bucket with it. Inside the write transaction:
+    SQLite's single writer, and on PostgreSQL the cluster-wide write lock,
+    make every take exact.
+
+    One statement (an upsert computing the refill), because on PostgreSQL
+    each statement is a round trip on the message's write path. A node whose
+    clock is behind the bucket's stamp adds nothing rather than taking away.
+    """
+    now = now_ms()
+    refill = "CASE WHEN ? > rate_buckets.stamp THEN (? - rate_buckets.stamp) * ? ELSE 0 END"
+    level = f"rate_buckets.tokens + {refill}"
+    row = tx.one(
+        "INSERT INTO rate_buckets (key, tokens, stamp) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+        f" tokens = (CASE WHEN {level} > ? THEN ? ELSE {level} END) - 1, stamp = ? RETURNING tokens",
+        (key, float(burst) - 1, now, now, now, per_second / 1000, burst, burst, now, now, per_second / 1000, now),
+    )
+    assert row is not None
+    tokens = float(row["tokens"])
+    if tokens < 0:
+        raise RateLimited("you are sending messages too fast", -tokens / per_second)
+
+
+def login_attempt(tx: Tx, account: str, limit: int, window_ms: int) -> int:
+    """Count a login attempt for ``account`` (trimmed, case-folded email)
+    *before* the password is checked, or raise :class:`RateLimited` when it
+    already has ``limit`` failures within ``window_ms``. Returns the
+    attempt's id: :func:`login_succeeded` takes the account's attempts back.
+    One transaction per attempt, so the count is exact across nodes."""
+    now = now_ms()
+    tx.run("DELETE FROM login_failures WHERE at <= ?", (now - window_ms,))
+    rows = tx.all("SELECT at FROM login_failures WHERE account = ? ORDER BY at DESC, id DESC LIMIT ?", (account, limit))
+    if len(rows) >= limit:
+        raise RateLimited("too many failed logins", (int(rows[-1]["at"]) + window_ms - now) / 1000)
+    row = tx.one("INSERT INTO login_failures (account, at) VALUES (?, ?) RETURNING id", (account, now))
+    assert row is not None
+    return int(row["id"])
+
+
+def login_succeeded(tx: Tx, account: str) -> None:
+    """A correct password clears the account's failures."""
+    tx.run("DELETE FROM login_failures WHERE account = ?", (account,))
 
 
 def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
@@ -442,6 +569,7 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
     )
     tx.run("DELETE FROM jobs WHERE visitor_id = ?", (visitor_id,))  # queued emails and the like (store/jobs.py)
     n = tx.run("DELETE FROM conversations WHERE visitor_id = ?", (visitor_id,))
+    tx.run("DELETE FROM rate_buckets WHERE key = ?", (f"visitor:{visitor_id}",))
     tx.run("DELETE FROM visitors WHERE id = ?", (visitor_id,))
     append_event(tx, tenant_id, "visitor.erased", {"visitor_id": visitor_id})
     return n
@@ -453,15 +581,34 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
 
 def _conversation(tx: Tx, tenant_id: int, conversation_id: int, visitor_id: int | None = None) -> Row:
     """The conversation in the caller's scope, or NotFound (another tenant's or
-    another visitor's conversation is indistinguishable from none)."""
+    another visitor's conversation is indistinguishable from none). A
+    visitor's scope includes the visitors of the same verified identity
+    (:func:`visitor_scope`)."""
     row = tx.one("SELECT * FROM conversations WHERE id = ? AND tenant_id = ?", (conversation_id, tenant_id))
-    if row is None or (visitor_id is not None and row["visitor_id"] != visitor_id):
+    if row is None or (
+        visitor_id is not None
+        and row["visitor_id"] != visitor_id
+        and row["visitor_id"] not in visitor_scope(tx, tenant_id, visitor_id)
+    ):
         raise NotFound(f"no conversation {conversation_id}")
     return row
 
 
 def open_conversation_of(tx: Tx, visitor_id: int) -> Row | None:
     return tx.one("SELECT * FROM conversations WHERE visitor_id = ? AND status <> 'resolved'", (visitor_id,))
+
+
+def _open_conversation_in(tx: Tx, visitor_id: int, scope: Sequence[int]) -> Row | None:
+    """The open conversation of ``visitor_id`` or, failing that, the most
+    recent open one of the visitors of its scope."""
+    if len(scope) <= 1:
+        return open_conversation_of(tx, visitor_id)
+    marks = ", ".join("?" * len(scope))
+    return tx.one(
+        f"SELECT * FROM conversations WHERE visitor_id IN ({marks}) AND status <> 'resolved'"
+        " ORDER BY (visitor_id = ?) DESC, last_activity DESC, id DESC LIMIT 1",
+        (*scope, visitor_id),
+    )
 
 
 def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bool]:
@@ -471,6 +618,12 @@ def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bo
     impossible; the single writer makes the check-then-insert race-free.
     """
     existing = open_conversation_of(tx, visitor_id)
+    if existing is not None:
+        return existing, False
+    scope = visitor_scope(tx, tenant_id, visitor_id)
+    if not scope:  # erased while this request was on its way
+        raise NotFound("no such visitor")
+    existing = _open_conversation_in(tx, visitor_id, scope)
     if existing is not None:
         return existing, False
     now = now_ms()
@@ -532,6 +685,7 @@ def post_message(
     conversation_id: int | None,
     client_id: str,
     body: str,
+    budget: tuple[float, float] | None = None,
 ) -> JSONDict:
     """Store one visitor or agent message (DESIGN.md, write path step 3).
 
@@ -542,12 +696,16 @@ def post_message(
 
     A visitor without ``conversation_id`` writes to their open conversation
     (created if needed); an agent may not write to a resolved conversation.
+    ``budget`` (per second, burst) charges the visitor's shared message bucket
+    (:func:`take_token`) once the message is known to be new.
     """
     sender = f"{author_kind}:{author_id}"
     is_visitor = author_kind == "visitor"
     prior = _idempotent(tx, sender, None if conversation_id is None else str(conversation_id), client_id)
     if prior is not None:
         return prior
+    if is_visitor and budget is not None:
+        take_token(tx, f"visitor:{author_id}", *budget)
     now = now_ms()
     if conversation_id is None:
         if not is_visitor:
@@ -558,7 +716,9 @@ def post_message(
     status = ConversationStatus(conv["status"])
     if is_visitor:
         new_status = domain.status_after_visitor_message(status)
-        if status is ConversationStatus.RESOLVED and open_conversation_of(tx, author_id) is not None:
+        if status is ConversationStatus.RESOLVED and (
+            _open_conversation_in(tx, author_id, visitor_scope(tx, tenant_id, author_id)) is not None
+        ):
             raise Conflict("this conversation is closed; write in your open conversation")
         unread = "unread_agent = unread_agent + 1"
         assignee_id = conv["assignee_id"]
@@ -841,5 +1001,20 @@ def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[JSOND
     rows = tx.all(
         "SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id = ? ORDER BY last_activity DESC",
         (tenant_id, visitor_id),
+    )
+    return [conversation_obj(r) for r in rows]
+
+
+def scope_conversations(tx: Tx, tenant_id: int, scope: Sequence[int]) -> list[JSONDict]:
+    """The conversations of every visitor in ``scope``, most recent first."""
+    if not scope:
+        return []
+    if len(scope) == 1:
+        return visitor_conversations(tx, tenant_id, scope[0])
+    marks = ", ".join("?" * len(scope))
+    rows = tx.all(
+        f"SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id IN ({marks})"
+        " ORDER BY last_activity DESC, id DESC",
+        (tenant_id, *scope),
     )
     return [conversation_obj(r) for r in rows]
