@@ -640,8 +640,6 @@ def _server_only(default: Any = None) -> Any:
     return dataclasses.field(default=default, metadata={"wire": False})
 
 
-
-
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """A visitor, agent or system message (PROTOCOL.md, "Message")."""

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 from frontdesk.server import domain
-from frontdesk.server.protocol import to_wire
 from frontdesk.server.domain import EventRecord, StatusAction, Viewer
 from frontdesk.server.exceptions import Conflict, NotFound
+from frontdesk.server.protocol import to_wire
 from frontdesk.server.store import Store, _sql, open_store, sqlite_path
 
 T = TypeVar("T")
