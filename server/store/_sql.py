@@ -53,19 +53,23 @@ def _dumps(obj: Any) -> str:
 # Wire objects (PROTOCOL.md, "Objects").
 
 
+def _message_fields(row: Row, author_name: str | None) -> JSONDict:
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "seq": row["seq"],
+        "author_kind": row["author_kind"],
+        "author_id": row["author_id"],
+        "author_name": author_name,
+        "client_id": row["client_id"],
+        "body": row["body"],
+        "created_at": row["created_at"],
+        "event_id": row["event_id"],
+    }
+
+
 def message_obj(row: Row, author_name: str | None) -> protocol.Message:
-    return protocol.Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        seq=row["seq"],
-        author_kind=row["author_kind"],
-        author_id=row["author_id"],
-        author_name=author_name,
-        client_id=row["client_id"],
-        body=row["body"],
-        created_at=row["created_at"],
-        event_id=row["event_id"],
-    )
+    return protocol.Message(**_message_fields(row, author_name))
 
 
 def note_obj(row: Row, author_name: str | None) -> protocol.PrivateNote:
@@ -618,8 +622,9 @@ def post_message(
         (conv["id"], seq, author_kind, author_id, client_id, body, now, event_id),
     )
     assert row is not None
-    message = message_obj(row, author_name)
-    data = protocol.MessageCreated(**_message_fields(message), conversation=conversation)
+    fields = _message_fields(row, author_name)
+    message = protocol.Message(**fields)
+    data = protocol.MessageCreated(**fields, conversation=conversation)
     _set_event_payload(tx, event_id, data, data)
     result = protocol.MessageAck(
         client_id=client_id,
@@ -632,10 +637,6 @@ def post_message(
     )
     _remember(tx, sender, str(conv["id"]), client_id, result)
     return result
-
-
-def _message_fields(message: protocol.Message) -> JSONDict:
-    return {name: getattr(message, name) for name in protocol.wire_fields(protocol.Message)}
 
 
 def post_note(

@@ -223,3 +223,25 @@ def test_decode_frame_reads_replies_errors_and_events_back() -> None:
         p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": 4}, event_id=9), endpoint=Endpoint.VISITOR)
     with pytest.raises(ValueError, match="visitor_id"):
         p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": "4"}), endpoint=Endpoint.AGENT)
+
+
+def test_server_only_fields_exist_only_at_the_top_of_results() -> None:
+    """No wire type nests a type with server-only fields, so the encoder drops them at the top and nowhere else."""
+    import dataclasses
+    import typing
+
+    hidden = {
+        c
+        for c in vars(p).values()
+        if isinstance(c, type) and dataclasses.is_dataclass(c) and len(p.wire_fields(c)) != len(dataclasses.fields(c))
+    }
+    assert hidden and all(issubclass(c, p.Resume) for c in hidden)
+    for cls in vars(p).values():
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls) and not issubclass(cls, p.Request):
+            assert not any(h.__name__ in str(t) for t in typing.get_type_hints(cls).values() for h in hidden), cls
+    assert "replay_from" not in p.encode(
+        p.SubscribeResult(epoch="e", last_event_id=1, reset_required=False, replay_from=1)
+    )
+    assert "replay_from" not in p.to_wire(
+        p.SubscribeResult(epoch="e", last_event_id=1, reset_required=False, replay_from=1)
+    )
