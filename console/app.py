@@ -1,4 +1,9 @@
-"""The console's entry point: ``frontdesk console`` calls :func:`main`.
+"""The console's entry point, ``frontdesk-console`` (:func:`main`).
+
+``frontdesk console`` (the server's CLI) is a thin launcher that starts this
+program as a process; nothing of the server is imported here (the console
+depends on ``frontdesk.server.protocol`` only). ``--bench-cache DIR`` is how
+``frontdesk bench console`` measures the cold start, in a process of its own.
 
 One asyncio loop runs everything through qasync. The flow:
 
@@ -31,10 +36,19 @@ __all__ = ["main"]
 log = logging.getLogger("frontdesk.console")
 
 
-def _parser() -> argparse.ArgumentParser:
-    from frontdesk.server import __version__
+def version() -> str:
+    """The installed package's version (the bundle ships its metadata too)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
 
-    parser = argparse.ArgumentParser(prog="frontdesk console", description="The Frontdesk agent console.")
+    try:
+        return dist_version("frontdesk")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without an install
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdesk-console", description="The Frontdesk agent console.")
     parser.add_argument(
         "--server", metavar="URL", help="server URL (default: the last one used, or http://127.0.0.1:8080)"
     )
@@ -42,8 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--smoke", action="store_true", help="start offscreen, build the main window on an empty cache, and quit"
     )
+    parser.add_argument(
+        "--bench-cache",
+        metavar="DIR",
+        type=Path,
+        help="benchmark the cache's cold start in DIR (no window), print one JSON object, and quit",
+    )
+    parser.add_argument(
+        "--bench-conversations", metavar="N", type=int, default=10_000, help="with --bench-cache (default 10000)"
+    )
+    parser.add_argument(
+        "--bench-messages", metavar="N", type=int, default=100_000, help="with --bench-cache (default 100000)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--version", action="version", version=f"frontdesk console {__version__}")
+    parser.add_argument("--version", action="version", version=f"frontdesk console {version()}")
     return parser
 
 
@@ -54,13 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.bench_cache is not None:
+        return _bench(args)
     if args.smoke:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-    import qasync
-    from frontdesk.console.ui._refcount import guard
-    from frontdesk.console.ui.theme import apply_theme
-    from PySide6.QtWidgets import QApplication
+    try:
+        import qasync
+        from frontdesk.console.ui._refcount import guard
+        from frontdesk.console.ui.theme import apply_theme
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        print(f"error: the console's Qt parts are missing ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
+        return 1
 
     guard()  # PySide6 6.12.0 loses references on signals (see _refcount)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
@@ -76,6 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """``--bench-cache``: the Qt-free cold-start measurement, as JSON on stdout."""
+    import json
+
+    from frontdesk.console.core.bench import measure_cold_start
+
+    if args.bench_conversations < 1 or args.bench_messages < 1:
+        print("error: --bench-conversations and --bench-messages must be at least 1", file=sys.stderr)
+        return 2
+    args.bench_cache.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(
+        measure_cold_start(args.bench_cache, conversations=args.bench_conversations, messages=args.bench_messages)
+    )
+    print(json.dumps(result))
+    return 0
 
 
 async def _smoke(app: QApplication, args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import hashlib
 import http
 import json
 import logging
+import re
 import signal
 from importlib import resources
 from typing import Any
@@ -28,6 +29,7 @@ from websockets.http11 import Request, Response
 
 from . import __version__, domain
 from . import protocol as p
+from .exceptions import FrontdeskError, Unavailable
 from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
@@ -42,6 +44,10 @@ log = logging.getLogger("frontdesk.server")
 #: How many more rate-limited frames than served ones a connection may send
 #: before it is closed with 1013.
 MAX_STRIKES = 20
+#: ``/widget/NAME.js``: a lazily loaded widget module, ``widget/NAME.js`` beside widget.js.
+_WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
+#: What a client is told when the storage fails (the log has the details).
+UNAVAILABLE_MESSAGE = "the server cannot store this right now; nothing was stored, retry later"
 
 
 @dataclasses.dataclass
@@ -97,21 +103,26 @@ class FrontdeskServer:
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._server: Server | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._gzipped: dict[str, bytes] = {}
+        #: Asset name -> (ETag, gzipped body) of its current version.
+        self._gzipped: dict[str, tuple[str, bytes]] = {}
         self.port: int = settings.port
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store and start listening; :attr:`port` is then the bound port."""
-        await self.store.open()
+        """Open the store and start listening; :attr:`port` is then the bound port.
+
+        Refuses (``FrontdeskError``, one line naming the file and the cause)
+        to serve a database it cannot write: every write would fail."""
         lock = getattr(self.store, "acquire_server_lock", None)
         if lock is not None:
-            try:
-                lock()
-            except BaseException:
-                await self.store.close()
-                raise
+            lock()  # first: it checks the files, and marks the store as the serving one
+        await self.store.open()
+        writable, error = await self.store.check_writable(max_age=0)
+        if not writable:
+            await self.store.close()
+            where = getattr(self.store, "path", "the database")
+            raise FrontdeskError(f"cannot write {where}: {error}; refusing to start")
         self.store.on_commit = self._on_commit
         broadcast = getattr(self.store, "broadcast", None)
         if broadcast is not None:  # several nodes share the store: relay what is never stored
@@ -209,12 +220,15 @@ class FrontdeskServer:
             return await self._healthz()
         if path == "/widget.js":
             return self._static("widget.js", "application/javascript; charset=utf-8", request)
+        if _WIDGET_MODULE.fullmatch(path) and (module := _asset(path[len("/widget/") :])) is not None:
+            # A module the widget loads lazily (Frontdesk.load): widget/NAME.js, gzipped, with an ETag.
+            return self._static(path[len("/widget/") :], "application/javascript; charset=utf-8", request, body=module)
         if path in ("/", "/index.html"):
             return await self._demo_page()
         return _text(http.HTTPStatus.NOT_FOUND, f"not found: {path[:100]}")
 
-    def _static(self, name: str, content_type: str, request: Request) -> Response:
-        body = _asset(name)
+    def _static(self, name: str, content_type: str, request: Request, *, body: bytes | None = None) -> Response:
+        body = body if body is not None else _asset(name)
         if body is None:
             body = b"/* Frontdesk widget: not built into this install */\n"
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -227,11 +241,10 @@ class FrontdeskServer:
         if request.headers.get("If-None-Match") == etag:
             return _response(http.HTTPStatus.NOT_MODIFIED, b"", content_type, cache)
         if "gzip" in request.headers.get("Accept-Encoding", ""):
-            if etag not in self._gzipped:
-                self._gzipped = {etag: gzip.compress(body, 9, mtime=0)}  # one version kept: the current one
-            return _response(
-                http.HTTPStatus.OK, self._gzipped[etag], content_type, {**cache, "Content-Encoding": "gzip"}
-            )
+            cached = self._gzipped.get(name)
+            if cached is None or cached[0] != etag:  # one version kept per asset: the current one
+                cached = self._gzipped[name] = (etag, gzip.compress(body, 9, mtime=0))
+            return _response(http.HTTPStatus.OK, cached[1], content_type, {**cache, "Content-Encoding": "gzip"})
         return _response(http.HTTPStatus.OK, body, content_type, cache)
 
     async def _demo_page(self) -> Response:
@@ -261,16 +274,23 @@ class FrontdeskServer:
         return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
 
     async def _healthz(self) -> Response:
+        """200 while the server can write its database, else 503 with the
+        storage error (the cause only, never a path: anyone may read this)."""
+        writable, error = await self.store.check_writable()
+        try:
+            schema: int | None = await self.store.schema_version()
+        except Unavailable as exc:
+            schema, writable, error = None, False, error or exc.reason
         body = {
-            "status": "ok",
+            "status": "ok" if writable else "unavailable",
             "version": __version__,
-            "schema_version": await self.store.schema_version(),
+            "schema_version": schema,
             "connections": len(self.hub.clients),
             "epoch": self.store.epoch,
+            "storage": {"writable": writable, "error": error},
         }
-        return _response(
-            http.HTTPStatus.OK, json.dumps(body).encode(), "application/json", {"Cache-Control": "no-store"}
-        )
+        status = http.HTTPStatus.OK if writable else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return _response(status, json.dumps(body).encode(), "application/json", {"Cache-Control": "no-store"})
 
     # -- sockets ------------------------------------------------------------------------
 
@@ -334,6 +354,9 @@ class FrontdeskServer:
                 self._strike(client, request.ref, exc.message)
             else:  # the store's NotFound and Conflict too (exceptions.py)
                 client.push(p.encode_protocol_error(exc, request.ref))
+            return
+        except Unavailable:  # the store logged it, once; the client backs off and retries
+            client.push(p.encode_error(request.ref, ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
             return
         except ConnectionClosed:
             raise

@@ -11,10 +11,12 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
 import sys
 import textwrap
 import urllib.request
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__, auth
@@ -373,6 +375,113 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go, migrate=False))
 
 
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def _secret_key_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--secret-key-file",
+        default=os.environ.get("FRONTDESK_SECRET_KEY_FILE"),
+        metavar="FILE",
+        help="key file, one key a line, the sealing key first (env FRONTDESK_SECRET_KEY_FILE;"
+        " or the keys themselves in FRONTDESK_SECRET_KEYS=NEW,OLD)",
+    )
+
+
+def cmd_secrets_keygen(args: argparse.Namespace) -> int:
+    from .secrets import generate_key
+
+    key = generate_key()
+    if args.output is None:
+        print(key)
+        return 0
+    try:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"error: {args.output} exists; keys are never overwritten (add a line to rotate)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot create {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(f"# Frontdesk secret key: the first line seals, every line opens (docs/OPERATIONS.md)\n{key}\n")
+    print(f"Wrote a new key to {args.output}.")
+    return 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    from .secrets import SecretKeyError, SecretStore, load_box
+
+    try:
+        box = load_box(args.secret_key_file)
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def go(store: Store) -> int:
+        try:
+            count = await SecretStore(store, box).rotate()
+        except SecretKeyError as exc:
+            print(f"error: {exc}; nothing was changed", file=sys.stderr)
+            return 1
+        print(f"Resealed {count} secret(s) with the first of {box.key_count} key(s).")
+        if box.key_count > 1:
+            print("The other keys now open nothing; remove them from the key file or FRONTDESK_SECRET_KEYS.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    from .store import secrets as secret_ops
+
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        names = await store.read(secret_ops.names, tenant["id"])
+        if args.json:
+            print(json.dumps({"tenant_slug": tenant["slug"], "secrets": names}))
+        else:
+            print("\n".join(names) if names else f"No secrets stored for {tenant['slug']}.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    if args.db.startswith("sqlite:"):
+        from .store import sqlite_path
+        from .store.sqlite import restore_copy
+
+        if not args.copy:
+            print("error: name the copy to restore: frontdesk restore --db URL FILE", file=sys.stderr)
+            return 2
+        if not os.path.isfile(args.copy):
+            print(f"error: {args.copy} is not a file", file=sys.stderr)
+            return 1
+        db = os.path.abspath(sqlite_path(args.db))
+        epoch, aside = restore_copy(Path(db), Path(args.copy))
+        kept = f"; the replaced database is kept as {aside}" if aside else ""
+        print(f"Restored {args.copy} as {db}{kept}.")
+        print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
+        return 0
+    if args.copy:
+        print(
+            "error: restore the dump with pg_restore first, then run frontdesk restore without a file", file=sys.stderr
+        )
+        return 2
+
+    async def go(store: Store) -> int:
+        import uuid
+
+        epoch = uuid.uuid4().hex
+        await store.write(_sql.set_meta, "epoch", epoch)
+        print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
+        print("Start (or restart) every node now: a running node keeps handing out the old epoch.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- verify -------------------------------------------------------------------------------------
 
 
@@ -421,6 +530,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "all required tables present" if not missing else f"missing tables: {', '.join(missing)}",
                 f"run: frontdesk migrate --db {args.db}",
             )
+            if not missing:  # a probe write: one meta row, committed like any write
+                writable, error = await store.check_writable(max_age=0)
+                check(
+                    writable,
+                    "database writable" if writable else f"database writable: {error}",
+                    "free disk space (docs/OPERATIONS.md, Disk space), and check that the server's user may write"
+                    " the database file, its -wal and -shm files and their directory, on a file system mounted"
+                    " read-write",
+                )
         finally:
             await store.close()
         if args.url:
@@ -476,13 +594,19 @@ async def _verify_server(url: str, check: Callable[..., None]) -> None:
 
 
 def cmd_console(args: argparse.Namespace, rest: list[str]) -> int:
-    try:
-        from frontdesk.console.app import main as console_main
-    except ImportError as exc:
-        print(f"error: the console is not installed ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
+    """Start ``frontdesk-console`` as a process of its own (the server never
+    imports the console) and return its exit status."""
+    from frontdesk.server.bench._console import console_command, console_installed
+
+    if not console_installed():
+        print("error: the console is not installed; pip install 'frontdesk[console]'", file=sys.stderr)
         return 1
-    result: int = console_main(rest)
-    return result
+    proc = subprocess.Popen([*console_command(), *rest])
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the console got the same Ctrl+C: let it close itself
+            continue
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
@@ -659,6 +783,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--id", dest="visitor_id", type=int, required=True)
     s.set_defaults(func=cmd_visitor_erase)
 
+    secrets = _sub(
+        sub,
+        "secrets",
+        "The secret store's keys: make one, rotate to a new one, list a tenant's secrets.",
+        "frontdesk secrets keygen --output /etc/frontdesk/secret.key",
+    )
+    ssub = secrets.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(
+        ssub,
+        "keygen",
+        "Make a new secret key (printed, or written to a new file readable by its owner only).",
+        "frontdesk secrets keygen --output /etc/frontdesk/secret.key",
+    )
+    s.add_argument("--output", metavar="FILE", help="new key file to write (mode 0600); default: print the key")
+    s.set_defaults(func=cmd_secrets_keygen)
+    s = _sub(
+        ssub,
+        "rotate",
+        "Reseal every stored secret with the first key; the keys after it may then be dropped.",
+        "FRONTDESK_SECRET_KEYS=NEW,OLD frontdesk secrets rotate --db sqlite:///var/frontdesk.db",
+    )
+    _db_arg(s)
+    _secret_key_arg(s)
+    s.set_defaults(func=cmd_secrets_rotate)
+    s = _sub(ssub, "list", "List the names of a tenant's stored secrets (never values).", "frontdesk secrets list")
+    _db_arg(s)
+    s.add_argument("--tenant")
+    _json_arg(s)
+    s.set_defaults(func=cmd_secrets_list)
+
     s = _sub(
         sub,
         "prune",
@@ -685,6 +839,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(
         sub,
+        "restore",
+        "Put a copy back (server stopped) with a new epoch, so every client refetches. PostgreSQL: after"
+        " pg_restore, run it without FILE.",
+        "frontdesk restore --db sqlite:////var/lib/frontdesk/frontdesk.db backups/frontdesk-2026-11-26.db",
+    )
+    _db_arg(s)
+    s.add_argument("copy", nargs="?", metavar="FILE", help="the copy: frontdesk backup, VACUUM INTO (SQLite only)")
+    s.set_defaults(func=cmd_restore)
+
+    s = _sub(
+        sub,
         "verify",
         "Check the database, its schema and durability, and a running server; ✓/✗ per check.",
         "frontdesk verify --url ws://127.0.0.1:8080",
@@ -696,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(
         sub,
         "console",
-        "Open the agent console (desktop app); options follow, see `frontdesk console --help`.",
+        "Open the agent console (the frontdesk-console program); options follow, see `frontdesk console --help`.",
         "frontdesk console --server http://127.0.0.1:8080",
     )
     s.set_defaults(func=cmd_console, passthrough=True)

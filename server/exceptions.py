@@ -10,7 +10,9 @@ The tree::
      ├── StoreError                the store could not do what was asked
      │    ├── NotFound             (also a ProtocolError, above)
      │    ├── Conflict             (also a ProtocolError, above)
-     │    └── SchemaError          the database is not at a usable schema
+     │    ├── SchemaError          the database is not at a usable schema
+     │    └── Unavailable          the database cannot be written or read right now
+     │                             (disk full, read-only, I/O error, connection lost)
      └── DurabilityError           the database refuses the durability settings
 
 Whatever a request raises inside this tree becomes exactly one ``error`` frame
@@ -18,6 +20,9 @@ Whatever a request raises inside this tree becomes exactly one ``error`` frame
 catches :class:`ProtocolError` and nothing narrower. The store raises
 ``NotFound`` and ``Conflict`` from inside its write transactions (the
 transaction rolls back), which is why they are store errors as well.
+``Unavailable`` is not a refusal of the request but a transient failure: the
+connection loop answers it with the retryable ``unavailable`` and a message
+without paths.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "ProtocolError",
     "SchemaError",
     "StoreError",
+    "Unavailable",
 ]
 
 
@@ -88,3 +94,15 @@ class SchemaError(StoreError):
 
 class DurabilityError(FrontdeskError):
     """The database does not hold the durability settings the server requires."""
+
+
+class Unavailable(StoreError):
+    """The database cannot do this right now: the disk is full, a file or the
+    database is read-only, an I/O error, a lost connection. Nothing was stored;
+    the same request may succeed later. ``str()`` names the file or database
+    (for the operator); clients get the protocol's ``unavailable`` instead."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        #: The cause without paths, for /healthz (which anyone may read).
+        self.reason = reason or message

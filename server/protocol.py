@@ -168,6 +168,7 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "conflict"  #: the object's state moved on; re-read and decide
     TOO_LARGE = "too_large"  #: a field is over its size limit
     RATE_LIMITED = "rate_limited"  #: slow down; the frame was not processed
+    UNAVAILABLE = "unavailable"  #: the server cannot store or read right now; nothing stored, retry later
 
 
 class CloseCode(enum.IntEnum):

@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,34 @@ __all__ = [
     "RELAXED_LIMITS",
     "SCALE",
     "TIMEOUT",
+    "InProcessServer",
     "RunningServer",
+    "ServerAddress",
     "ServerError",
     "WsClient",
-    "free_port",
+    "init_demo",
     "new_client_id",
     "run_cli",
+    "serve_in_process",
     "start_server",
+    "unused_port",
 ]
 
 
-def free_port() -> int:
+def unused_port() -> int:
+    """A port nothing listens on, for a client that must find no server there.
+
+    Never start a server on it: binding, releasing and handing the number over
+    races with every other process. Servers bind port 0 and report the port
+    they got (:meth:`RunningServer.start`, :func:`serve_in_process`).
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+#: Deprecated spelling kept until the widget and console test packages move to port 0.
+free_port = unused_port
 
 
 def new_client_id() -> str:
@@ -73,8 +88,8 @@ def run_cli(*args: str, check: bool = True, timeout: float = 60) -> subprocess.C
 
 
 @dataclasses.dataclass
-class RunningServer:
-    """A ``frontdesk serve`` subprocess on a fixed port and database."""
+class ServerAddress:
+    """Where a test server listens, and its demo tenant's keys and admin."""
 
     db_url: str
     port: int
@@ -83,9 +98,6 @@ class RunningServer:
     admin_password: str
     tenant_slug: str
     identity_secret: str
-    log_path: Path
-    extra_args: tuple[str, ...] = ()
-    process: subprocess.Popen[bytes] | None = None
 
     @property
     def http_url(self) -> str:
@@ -108,6 +120,20 @@ class RunningServer:
         """An Origin the demo tenant allows (the server's own)."""
         return self.http_url
 
+
+@dataclasses.dataclass
+class RunningServer(ServerAddress):
+    """A ``frontdesk serve`` subprocess on a database.
+
+    ``port`` 0 lets the server bind a free port; :meth:`start` reads the bound
+    port back from the server's "listening on" line, and a restart binds the
+    same port again, so clients reconnect to the address they knew.
+    """
+
+    log_path: Path = Path("server.log")
+    extra_args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+
     def start(self) -> None:
         """Start (or restart) the server and wait until it listens."""
         assert self.process is None or self.process.poll() is not None, "already running"
@@ -124,9 +150,11 @@ class RunningServer:
             line = self.process.stdout.readline()
             if b"listening on" in line or not line:
                 break
-        if b"listening on" not in line:
+        bound = re.search(rb"listening on \S+:(\d+)", line)
+        if bound is None:
             self.stop()
             raise AssertionError(f"server did not start:\n{self.log_path.read_text(errors='replace')}")
+        self.port = int(bound.group(1))
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (SIGTERM: clean; SIGKILL: a crash) and wait for it."""
@@ -156,24 +184,21 @@ class RunningServer:
         return str(json.loads(out)["password"])
 
 
-def start_server(tmp_path: Path, extra_args: tuple[str, ...] = (), *, port: int | None = None) -> RunningServer:
-    """Initialize a fresh demo database under ``tmp_path`` and start a server."""
+def init_demo(db_url: str) -> dict[str, Any]:
+    """``frontdesk init --json`` on ``db_url``: the demo tenant's keys and admin.
+
+    The tenant allows ``localhost:8080``; the server's own origin is always
+    allowed (same origin, docs/PROTOCOL.md "Origins"), so a server on any port
+    accepts the tests' sockets without naming its port here.
+    """
+    args = ["init", "--db", db_url, "--json", "--admin-password", "admin-password-1", "--origin", "localhost:8080"]
+    return dict(json.loads(run_cli(*args).stdout))
+
+
+def start_server(tmp_path: Path, extra_args: tuple[str, ...] = (), *, port: int = 0) -> RunningServer:
+    """Initialize a fresh demo database under ``tmp_path`` and start a server (on a free port by default)."""
     db_url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
-    port = port or free_port()
-    info = json.loads(
-        run_cli(
-            "init",
-            "--db",
-            db_url,
-            "--json",
-            "--admin-password",
-            "admin-password-1",
-            "--origin",
-            "localhost:8080",
-            "--origin",
-            f"127.0.0.1:{port}",
-        ).stdout
-    )
+    info = init_demo(db_url)
     server = RunningServer(
         db_url=db_url,
         port=port,
@@ -187,6 +212,45 @@ def start_server(tmp_path: Path, extra_args: tuple[str, ...] = (), *, port: int 
     )
     server.start()
     return server
+
+
+@dataclasses.dataclass
+class InProcessServer(ServerAddress):
+    """A server running in the test's own event loop (see :func:`serve_in_process`)."""
+
+    app: Any = None
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(tmp_path: Path, **settings: Any) -> AsyncIterator[InProcessServer]:
+    """Run the server inside this event loop on port 0, on a fresh demo database.
+
+    The bound port is read back from the listening socket, so there is no
+    window in which another process can take it. ``settings`` are
+    :class:`~frontdesk.server.app.ServerSettings` fields (rate limits, knobs).
+    Faster to start than a subprocess, and the test can reach into
+    ``server.app`` (its hub, its store); crash tests still need
+    :class:`RunningServer`.
+    """
+    from frontdesk.server.app import FrontdeskServer, ServerSettings
+
+    db_url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
+    info = await asyncio.to_thread(init_demo, db_url)
+    app = FrontdeskServer(ServerSettings(db_url=db_url, host="127.0.0.1", port=0, **settings))
+    await app.start()
+    try:
+        yield InProcessServer(
+            db_url=db_url,
+            port=app.port,
+            site_key=info["site_key"],
+            admin_email=info["admin_email"],
+            admin_password=info["admin_password"],
+            tenant_slug=info["tenant_slug"],
+            identity_secret=info["identity_secret"],
+            app=app,
+        )
+    finally:
+        await app.stop()
 
 
 class ServerError(Exception):
@@ -222,7 +286,7 @@ class WsClient:
         return cls(ws)
 
     @classmethod
-    async def visitor(cls, server: RunningServer, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
+    async def visitor(cls, server: ServerAddress, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
         """A visitor socket past ``hello``; (client, hello reply)."""
         client = await cls.connect(server.visitor_url, origin=server.origin)
         reply = await client.request("hello", **hello)
@@ -230,7 +294,7 @@ class WsClient:
 
     @classmethod
     async def agent(
-        cls, server: RunningServer, email: str | None = None, password: str | None = None, *, subscribe: bool = True
+        cls, server: ServerAddress, email: str | None = None, password: str | None = None, *, subscribe: bool = True
     ) -> tuple[WsClient, dict[str, Any]]:
         """An agent socket, logged in (as the admin by default) and subscribed."""
         client = await cls.connect(server.agent_url)
@@ -301,6 +365,15 @@ class WsClient:
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    async def fence(self, timeout: float = TIMEOUT) -> None:
+        """Return once every frame the server sent before now has been read.
+
+        The server publishes an event before it acks the write, and a socket is
+        FIFO, so after a ``ping`` is answered nothing sent earlier is still on
+        the way: assert absence after a fence, never after a sleep.
+        """
+        await self.request("ping", timeout=timeout)
 
     def drain(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Take every queued pushed frame (of ``kind``)."""

@@ -2,57 +2,224 @@
  * Embed: <script src="https://chat.example.com/widget.js" data-site="SITE_KEY" async></script>
  * Wire contract: docs/PROTOCOL.md, "Visitor endpoint". Visitor, agent and tenant
  * text is only ever set with textContent; the one innerHTML is a constant. */
-(function (W, D) {
+(() => {
   'use strict';
-  var old = W.Frontdesk;
-  if (old && old.version) return; // the tag is on the page twice
-  var me = D.currentScript || D.querySelector('script[data-site][src*="widget"]');
-  if (!me || !me.src) return;
-  var SITE = me.getAttribute('data-site') || '';
-  var SRC = new URL(me.src, location.href);
+  const previous = window.Frontdesk;
+  if (previous && previous.version) return; // the tag is on the page twice
+  const script = document.currentScript || document.querySelector('script[data-site][src*="widget"]');
+  if (!script || !script.src) return;
+  const SITE = script.getAttribute('data-site') || '';
+  const SCRIPT_URL = new URL(script.src, location.href);
   // http -> ws, https -> wss: the socket lives on the host that served us.
-  var WS_URL = SRC.protocol.replace('http', 'ws') + '//' + SRC.host + '/v1/visitor?site=' + encodeURIComponent(SITE);
-  var KEY = 'frontdesk:' + SITE;
-  var LABEL = {online: 'Online', connecting: 'Connecting', offline: 'Offline'};
-  var noop = function () {};
+  const SOCKET_URL = SCRIPT_URL.protocol.replace('http', 'ws') + '//' + SCRIPT_URL.host + '/v1/visitor?site=' +
+    encodeURIComponent(SITE);
+  const STATUS_LABELS = {online: 'Online', connecting: 'Connecting', offline: 'Offline'};
+  const noop = () => {};
 
-  // ---- persistence: token, cached config, open state and the outbox --------
-  var st = {};
-  try { st = JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { /* private mode */ }
-  function save() { try { localStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* quota */ } }
-
-  // ---- messages -------------------------------------------------------------
-  // One item per message. Stored ones have id/seq; unsent ones only a client_id.
-  var items = [], byId = {}, byCid = {};
-  function add(it) { items.push(it); if (it.cid) byCid[it.cid] = it; return it; }
-  (st.out || []).forEach(function (o) {
-    add({cid: o.c, body: o.b, t: o.t, conv: o.v, kind: 'visitor', st: o.f ? 'failed' : 'pending'});
-  });
-  function saveOut() {
-    st.out = items.filter(function (i) { return !i.id; }).map(function (i) {
-      return {c: i.cid, b: i.body, t: i.t, v: i.conv, f: i.st == 'failed' ? 1 : 0};
-    });
-    save();
-  }
-  function uuid() {
-    if (W.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16)), h = '';
-    b[6] = b[6] & 15 | 64; b[8] = b[8] & 63 | 128;
-    for (var i = 0; i < 16; i++) h += (b[i] + 256).toString(16).slice(1) + ([3, 5, 7, 9].indexOf(i) < 0 ? '' : '-');
-    return h;
-  }
-
-  var subs = {};
-  function emit(name, arg) {
-    (subs[name] || []).slice().forEach(function (fn) {
-      try { fn(arg); } catch (e) { setTimeout(function () { throw e; }); }
-    });
+  // ---- the stored record: one per site, versioned ---------------------------------
+  // Version 1: the first widget's unversioned record under "frontdesk:SITE".
+  const SCHEMA_VERSION = 2, STORAGE_KEY = 'frontdesk.widget:' + SITE, LEGACY_KEY = 'frontdesk:' + SITE;
+  const SAVED = ['session', 'conversationId', 'config', 'panelOpen', 'prechatDone', 'pendingProfile'];
+  const MIGRATIONS = {
+    1: (old) => ({
+      session: old.token ? {token: old.token, visitorId: old.vid} : null,
+      conversationId: old.conv,
+      outbox: (old.out || []).map((o) => ({client_id: o.c, body: o.b, created_at: o.t, conversation_id: o.v,
+        author_kind: 'visitor', status: o.f ? 'failed' : 'pending'})),
+      config: old.cfg,
+      panelOpen: old.open,
+      prechatDone: old.pre,
+      pendingProfile: old.prof,
+    }),
+  };
+  function readStorage() {
+    let record;
+    try {
+      record = JSON.parse(localStorage.getItem(STORAGE_KEY));
+      if (!record) record = {...JSON.parse(localStorage.getItem(LEGACY_KEY)), version: 1};
+    } catch (e) { /* private mode, or a damaged record */ }
+    while (record && MIGRATIONS[record.version]) record = {...MIGRATIONS[record.version](record), version: record.version + 1};
+    return record || {};
   }
 
-  // ---- the view ----------------------------------------------------------------
-  var I = '<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" ';
-  var STROKE = 'fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"';
-  var CSS = ':host{all:initial}' +
+  // ---- state: everything the widget knows ----------------------------------------------
+  const stored = readStorage();
+  const state = {
+    session: null, // {token, visitorId}
+    conversationId: null,
+    config: null, // cached: drawn before the socket opens
+    panelOpen: false,
+    prechatDone: false,
+    pendingProfile: null,
+    // Stored ones have an id; unsent ones (the outbox) only a client_id.
+    messages: stored.outbox || [],
+    visitor: {},
+    connection: 'connecting', // online | connecting | offline
+    reconnecting: false,
+    unread: 0,
+    agentSeenSeq: 0,
+    ownSeenSeq: 0,
+    agentsOnline: true,
+    withinHours: true,
+    hasEarlier: false,
+    agentTyping: null, // a name, or ''
+    preview: null, // peeks above the closed launcher
+  };
+  SAVED.forEach((key) => { if (stored[key] != null) state[key] = stored[key]; });
+  const outbox = () => state.messages.filter((m) => !m.id);
+  const findMessage = (id, clientId) => state.messages.find((m) => id && m.id == id || clientId && m.client_id == clientId);
+  const sortedMessages = () => state.messages.slice().sort((a, b) => a.id && b.id ?
+    a.conversation_id - b.conversation_id || a.seq - b.seq : a.id ? -1 : b.id ? 1 : a.created_at - b.created_at);
+
+  function persist() {
+    const record = {version: SCHEMA_VERSION, outbox: outbox()};
+    SAVED.forEach((key) => { record[key] = state[key]; });
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(record));
+      localStorage.removeItem(LEGACY_KEY);
+    } catch (e) { /* quota, private mode */ }
+  }
+  persist(); // in the new schema at once
+
+  function needsPrechat() {
+    const prechat = state.config && state.config.prechat;
+    if (!prechat || !prechat.enabled || state.prechatDone) return false;
+    if (state.messages.some((m) => m.author_kind == 'visitor')) return false;
+    return (prechat.fields || []).some((f) => !state.visitor[f.name]);
+  }
+
+  // Business hours, as the server computes them (domain.within_business_hours),
+  // so a page left open switches to away at closing time without a reconnect.
+  function withinHours(config) {
+    const hours = config && config.business_hours, parts = {};
+    if (!hours || !hours.enabled) return true;
+    try {
+      new Intl.DateTimeFormat('en-US', {timeZone: hours.timezone || 'UTC', weekday: 'short', hour: '2-digit',
+        minute: '2-digit', hourCycle: 'h23'}).formatToParts(new Date()).forEach((p) => { parts[p.type] = p.value; });
+    } catch (e) { return state.withinHours; }
+    const now = parts.hour + ':' + parts.minute;
+    return ((hours.days || {})[parts.weekday.slice(0, 3).toLowerCase()] || []).some((r) => r[0] <= now && now < r[1]);
+  }
+
+  // ---- the link: one socket to the server, and no DOM ----------------------------------
+  // The owner has greeting(), onReady(reply, resumed), onHelloError, onEvent, onClose, onRefused.
+  class Link {
+    constructor(url, owner) {
+      Object.assign(this, {url, owner, socket: null, waiting: new Map(), lastRef: 0, attempt: 0, refusals: 0,
+        stopped: false, ready: false, cursor: 0, epoch: null});
+    }
+
+    connect() {
+      if (this.stopped || this.socket) return;
+      clearTimeout(this.retryTimer);
+      let socket, opened = false;
+      try { socket = this.socket = new WebSocket(this.url); } catch (e) { return this.owner.onRefused(); }
+      socket.onopen = () => { opened = true; this.greet(socket); };
+      socket.onmessage = (e) => { if (socket == this.socket) this.receive(e.data); };
+      socket.onclose = (e) => {
+        if (socket != this.socket) return;
+        const wasReady = this.ready;
+        this.socket = null;
+        this.ready = false;
+        clearInterval(this.pingTimer);
+        this.waiting.forEach((w) => { clearTimeout(w.timer); w.reject({code: 'offline'}); });
+        this.waiting.clear();
+        if (wasReady) this.attempt = 0;
+        this.owner.onClose(e.code, {wasReady, opened});
+        if (opened) this.retry(e.code == 1013 ? 8 : 1); else this.probe();
+      };
+    }
+
+    greet(socket) {
+      const fields = this.owner.greeting(), resumed = !!this.epoch;
+      if (resumed) Object.assign(fields, {since: this.cursor, epoch: this.epoch});
+      this.request('hello', fields).then((reply) => {
+        if (socket != this.socket) return;
+        this.epoch = reply.epoch;
+        if (!resumed || reply.reset_required) this.cursor = reply.last_event_id || 0;
+        this.ready = true;
+        this.attempt = this.refusals = 0;
+        clearInterval(this.pingTimer);
+        this.pingTimer = setInterval(() => this.request('ping', {}, 10000).catch(noop), 25000);
+        this.owner.onReady(reply, resumed);
+      }, (error) => {
+        if (socket != this.socket) return;
+        this.owner.onHelloError(error);
+        socket.close();
+      });
+    }
+
+    request(type, fields, timeoutMs = 15000) {
+      return new Promise((resolve, reject) => {
+        const socket = this.socket, ref = String(++this.lastRef);
+        if (!socket || socket.readyState != 1) return reject({code: 'offline'});
+        const timer = setTimeout(() => {
+          this.waiting.delete(ref);
+          reject({code: 'offline'});
+          socket.close(); // no answer: assume the socket is dead and start over
+        }, timeoutMs);
+        this.waiting.set(ref, {resolve, reject, timer});
+        socket.send(JSON.stringify({type, ref, ...fields}));
+      });
+    }
+
+    tell(type, fields) {
+      if (this.socket && this.socket.readyState == 1) this.socket.send(JSON.stringify({type, ...fields}));
+    }
+
+    receive(text) {
+      let frame;
+      try { frame = JSON.parse(text); } catch (e) { return; }
+      if (frame.type == 'reply' || frame.type == 'error') {
+        const waiter = this.waiting.get(frame.ref);
+        if (waiter) {
+          this.waiting.delete(frame.ref);
+          clearTimeout(waiter.timer);
+          (frame.type == 'reply' ? waiter.resolve : waiter.reject)(frame);
+        } else if (frame.type == 'error') console.warn('[Frontdesk] ' + frame.code + ': ' + frame.message);
+        return;
+      }
+      if (frame.type != 'event') return;
+      if (frame.event_id > this.cursor) this.cursor = frame.event_id;
+      this.owner.onEvent(frame);
+    }
+
+    // Backoff: 0.4 s, 0.8 s, 1.6 s ... up to 10 s, each drawn from its upper half
+    // (jitter), so a restarted server is not hit by every widget at once.
+    retry(factor) {
+      const delay = Math.min(10000 * factor, 400 * 2 ** this.attempt++ * factor);
+      this.retryTimer = setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
+    }
+
+    // The socket never opened. If plain HTTP works, the server refused us (origin,
+    // site key): stop after three refusals.
+    probe() {
+      fetch(SCRIPT_URL, {mode: 'no-cors', cache: 'no-store'}).then(() => {
+        if (++this.refusals >= 3) this.owner.onRefused(); else this.retry(1);
+      }, () => { this.refusals = 0; this.retry(1); });
+    }
+
+    wake() {
+      if (this.socket || this.stopped) return;
+      this.attempt = 0;
+      this.connect();
+    }
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+    }
+
+    forgetCursor() {
+      this.cursor = 0;
+      this.epoch = null;
+    }
+  }
+
+  // ---- the view: reads state and renders ------------------------------------------------
+  const ICON = '<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" ';
+  const STROKE = 'fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"';
+  const CSS = ':host{all:initial}' +
     '.fd{all:initial;font:15px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#111827;-webkit-font-smoothing:antialiased}' +
     '.fd *{box-sizing:border-box}[hidden]{display:none!important}' +
     'button,input,textarea{font:inherit;color:inherit;margin:0}button{cursor:pointer}' +
@@ -107,15 +274,15 @@
     '@media print{.fd{display:none}}' +
     '@media (max-width:480px){textarea,input{font-size:16px}.fd .f{padding-bottom:max(9px,env(safe-area-inset-bottom))}.fd .p{inset:0;width:100%;height:100%;border-radius:0}.fd .pk{right:16px;bottom:88px}.fd.left .pk{left:16px}.open .l{display:none}.fd .l{bottom:16px;right:16px}.fd.left .l{right:auto;left:16px}}' +
     '@media (prefers-reduced-motion:reduce){.fd *{transition:none!important;animation:none!important}}';
-  var TPL = '<div class="fd">' +
+  const TEMPLATE = '<div class="fd">' +
     '<button class="l" type="button" aria-expanded="false" aria-controls="p">' +
-      I + 'class="i" fill="currentColor"><path d="M12 3C6.5 3 2 6.9 2 11.6c0 2.5 1.3 4.8 3.4 6.3L4.6 21.4l4.1-2c1 .3 2.2.5 3.3.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>' +
-      I + 'class="x" ' + STROKE + '><path d="M6 9l6 6 6-6"/></svg><span class="b" aria-hidden="true" hidden></span></button>' +
+      ICON + 'class="i" fill="currentColor"><path d="M12 3C6.5 3 2 6.9 2 11.6c0 2.5 1.3 4.8 3.4 6.3L4.6 21.4l4.1-2c1 .3 2.2.5 3.3.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>' +
+      ICON + 'class="x" ' + STROKE + '><path d="M6 9l6 6 6-6"/></svg><span class="b" aria-hidden="true" hidden></span></button>' +
     '<div class="pk" hidden><button class="pkb" type="button"><span class="pkn"></span><span class="pkt"></span></button>' +
-      '<button class="pkx" type="button" aria-label="Dismiss">' + I + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
+      '<button class="pkx" type="button" aria-label="Dismiss">' + ICON + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
     '<div class="p" id="p" role="dialog" aria-labelledby="t">' +
       '<div class="h"><div class="av" aria-hidden="true"></div><div class="tt"><h2 id="t"></h2><p><span class="pd"></span><span class="ps"></span></p></div>' +
-        '<button class="cl" type="button" aria-label="Close chat">' + I + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
+        '<button class="cl" type="button" aria-label="Close chat">' + ICON + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
       '<div class="m" role="region" aria-label="Conversation" tabindex="0">' +
         '<button class="more" type="button" hidden>Show earlier messages</button>' +
         '<div class="r gr"><span class="who"></span><div class="bu"></div></div>' +
@@ -125,697 +292,693 @@
       '<div class="nb of" hidden><p>You\u2019re offline. Your messages will be sent when the connection is back.</p></div>' +
       '<div class="nb aw" hidden><p class="awm"></p><form class="ae"><input type="email" required autocomplete="email" aria-label="Your email address" placeholder="you@example.com"><button class="bt" type="submit">Save</button></form><p class="aok" hidden></p></div>' +
       '<form class="c" hidden><textarea rows="1" maxlength="10000" aria-label="Message" placeholder="Write a message\u2026"></textarea>' +
-        '<button class="sd" type="submit" aria-label="Send message" disabled>' + I + STROKE + '><path d="M12 19V5M5 12l7-7 7 7"/></svg></button></form>' +
+        '<button class="sd" type="submit" aria-label="Send message" disabled>' + ICON + STROKE + '><path d="M12 19V5M5 12l7-7 7 7"/></svg></button></form>' +
       '<div class="f"><span class="cs" role="status" data-state="connecting"><i></i><span class="csl">Connecting</span></span><span>Powered by Frontdesk</span></div>' +
       '<div class="sr" aria-live="polite"></div>' +
     '</div></div>';
 
-  var host, root, fd, cfg = st.cfg || null, isOpen = false, unread = 0, visitor = {}, seenSeq = 0, mySeen = 0;
-  var agentsOn = true, inHours = true, hasMore = false, status = 'connecting', audio, tyT;
-  function q(s) { return root.querySelector(s); }
-  function el(tag, cls, text) {
-    var e = D.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
-    return e;
+  let host = null, root = null, panelFrame = null, audio = null, drawnConfig = null, drawnPrechat = '';
+  const rows = new WeakMap(); // message -> [li, signature]
+  const $ = (selector) => root.querySelector(selector);
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+  function setText(node, text) {
+    if (node.textContent != text) node.textContent = text;
   }
 
   function mount() {
-    if (host || !cfg) return;
-    if (!D.body) { D.addEventListener('DOMContentLoaded', mount); return; }
-    host = D.createElement('frontdesk-chat');
+    if (host || !state.config) return;
+    if (!document.body) return document.addEventListener('DOMContentLoaded', mount);
+    host = document.createElement('frontdesk-chat');
     root = host.attachShadow({mode: 'open'});
-    root.innerHTML = TPL; // constant markup only; all variable text goes through textContent
+    root.innerHTML = TEMPLATE; // constant markup only
     // A constructed stylesheet is not an inline <style>, so a host page's CSP
     // without 'unsafe-inline' does not strip our styles.
     try {
-      var sheet = new CSSStyleSheet();
+      const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS);
       root.adoptedStyleSheets = [sheet];
     } catch (e) { root.prepend(el('style', 0, CSS)); }
-    fd = q('.fd');
-    var ta = q('textarea'), sendBtn = q('.sd');
-    q('.l').onclick = function () { setOpen(!isOpen, true); };
-    q('.cl').onclick = function () { setOpen(false, true); };
-    q('.pkb').onclick = function () { setOpen(true, true); };
-    q('.pkx').onclick = function () { q('.pk').hidden = true; q('.l').focus(); };
-    q('.p').addEventListener('keydown', function (e) {
-      if (e.key == 'Escape') { e.preventDefault(); setOpen(false, true); }
+    panelFrame = $('.fd');
+    const composer = $('textarea'), sendButton = $('.sd');
+    $('.l').onclick = () => setPanelOpen(!state.panelOpen, true);
+    $('.cl').onclick = () => setPanelOpen(false, true);
+    $('.pkb').onclick = () => setPanelOpen(true, true);
+    $('.pkx').onclick = () => {
+      dismissPreview();
+      $('.l').focus();
+    };
+    $('.p').addEventListener('keydown', (e) => {
+      if (e.key == 'Escape') {
+        e.preventDefault();
+        setPanelOpen(false, true);
+      }
       // Full screen on a phone, the panel is modal: Tab cycles inside it.
-      if (e.key == 'Tab' && W.matchMedia('(max-width:480px)').matches) {
-        var f = [].filter.call(q('.p').querySelectorAll('button,textarea,input,[tabindex]'), function (x) {
-          return !x.disabled && x.offsetParent;
-        }), a = root.activeElement, end = e.shiftKey ? f[0] : f[f.length - 1];
-        if (a == end) { e.preventDefault(); (e.shiftKey ? f[f.length - 1] : f[0]).focus(); }
+      if (e.key == 'Tab' && window.matchMedia('(max-width:480px)').matches) {
+        const stops = [...$('.p').querySelectorAll('button,textarea,input,[tabindex]')]
+          .filter((x) => !x.disabled && x.offsetParent);
+        const first = stops[0], last = stops[stops.length - 1];
+        if (root.activeElement == (e.shiftKey ? first : last)) {
+          e.preventDefault();
+          (e.shiftKey ? last : first).focus();
+        }
       }
     });
     root.addEventListener('pointerdown', unlockAudio);
     root.addEventListener('keydown', unlockAudio);
-    function submit(e) {
-      if (e) e.preventDefault();
-      send(ta.value);
-      ta.value = '';
+    const grow = () => {
+      composer.style.height = 'auto';
+      composer.style.height = Math.min(composer.scrollHeight, 120) + 'px';
+      sendButton.disabled = !composer.value.trim();
+    };
+    const submit = (e) => {
+      e.preventDefault();
+      send(composer.value);
+      composer.value = '';
       grow();
-    }
-    q('.c').onsubmit = submit;
-    ta.addEventListener('keydown', function (e) {
+    };
+    $('.c').onsubmit = submit;
+    composer.addEventListener('keydown', (e) => {
       // Enter sends, Shift+Enter is a newline; never interrupt an IME composition.
       if (e.key == 'Enter' && !e.shiftKey && !e.isComposing) submit(e);
     });
-    ta.addEventListener('input', function () { grow(); typing(); });
-    function grow() {
-      ta.style.height = 'auto';
-      ta.style.height = Math.min(ta.scrollHeight, 120) + 'px';
-      sendBtn.disabled = !ta.value.trim();
-    }
-    q('.more').onclick = function () {
-      var low = 0;
-      items.forEach(function (i) { if (i.id && i.conv == st.conv && (!low || i.seq < low)) low = i.seq; });
-      if (low > 1) loadHistory(st.conv, low);
+    composer.addEventListener('input', () => {
+      grow();
+      composerChanged(composer.value);
+    });
+    $('.more').onclick = () => { // what was on screen stays put
+      const box = $('.m'), heightBefore = box.scrollHeight;
+      loadEarlier().then(() => { box.scrollTop += box.scrollHeight - heightBefore; });
     };
-    q('.pf').onsubmit = function (e) {
+    $('.pf').onsubmit = (e) => {
       e.preventDefault();
-      var p = {};
-      [].forEach.call(this.querySelectorAll('input'), function (i) { if (i.value.trim()) p[i.name] = i.value.trim(); });
-      st.pre = 1;
-      profile(p);
-      render();
-      ta.focus();
+      const fields = {};
+      $('.pf').querySelectorAll('input').forEach((i) => { if (i.value.trim()) fields[i.name] = i.value.trim(); });
+      submitPrechat(fields);
+      composer.focus();
     };
-    q('.ae').onsubmit = function (e) {
+    $('.ae').onsubmit = (e) => {
       e.preventDefault();
-      profile({email: this.querySelector('input').value.trim()});
-      presence();
+      updateProfile({email: $('.ae input').value.trim()});
     };
-    (D.body).appendChild(host);
-    apply(cfg);
-    setStatus(status);
-    setUnread(unread);
-    if (st.open) setOpen(true, false);
+    document.body.appendChild(host);
     render(true);
+    if (state.panelOpen) emit('open');
   }
 
-  function lum(h) {
-    return [1, 3, 5].reduce(function (s, i, k) {
-      var v = parseInt(h.substr(i, 2), 16) / 255;
-      return s + [0.2126, 0.7152, 0.0722][k] * (v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+  function luminance(hex) {
+    return [1, 3, 5].reduce((sum, at, i) => {
+      const v = parseInt(hex.substr(at, 2), 16) / 255;
+      return sum + [0.2126, 0.7152, 0.0722][i] * (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
     }, 0);
   }
-  function ratio(a, b) { var x = lum(a) + 0.05, y = lum(b) + 0.05; return x > y ? x / y : y / x; }
+  function contrast(a, b) {
+    const x = luminance(a) + 0.05, y = luminance(b) + 0.05;
+    return x > y ? x / y : y / x;
+  }
 
-  function apply(c) {
-    cfg = c;
-    st.cfg = c;
-    save();
-    if (!host) return mount();
+  function renderConfig(config) {
     // The tenant picks the colour; we pick the text colour that contrasts with it best.
-    var col = /^#[0-9a-f]{6}$/i.test(c.color) ? c.color : '#2563eb', dark = '#111827';
-    fd.style.setProperty('--c', col);
-    fd.style.setProperty('--on', ratio(col, '#ffffff') >= ratio(col, dark) ? '#fff' : dark);
-    fd.style.setProperty('--ring', ratio(col, '#ffffff') >= 3 ? col : dark);
-    fd.classList.toggle('left', c.position == 'left');
-    var name = c.business_name || 'Chat';
-    q('#t').textContent = name;
-    q('.av').textContent = name.trim().charAt(0).toUpperCase();
-    q('.gr .who').textContent = name;
-    q('.gr .bu').textContent = c.greeting || '';
-    q('.gr').hidden = !c.greeting;
-    q('.awm').textContent = c.away_message || 'We\u2019re away right now. Leave a message and your email, and we\u2019ll get back to you.';
-    setUnread(unread);
-    presence();
-    render();
+    const color = /^#[0-9a-f]{6}$/i.test(config.color) ? config.color : '#2563eb', dark = '#111827';
+    const style = panelFrame.style, name = config.business_name || 'Chat';
+    style.setProperty('--c', color);
+    style.setProperty('--on', contrast(color, '#ffffff') >= contrast(color, dark) ? '#fff' : dark);
+    style.setProperty('--ring', contrast(color, '#ffffff') >= 3 ? color : dark);
+    panelFrame.classList.toggle('left', config.position == 'left');
+    $('#t').textContent = name;
+    $('.av').textContent = name.trim().charAt(0).toUpperCase();
+    $('.gr .who').textContent = name;
+    $('.gr .bu').textContent = config.greeting || '';
+    $('.gr').hidden = !config.greeting;
+    $('.awm').textContent = config.away_message ||
+      'We\u2019re away right now. Leave a message and your email, and we\u2019ll get back to you.';
   }
 
-  function presence() {
+  function render(toBottom) {
     if (!host) return;
+    const config = state.config, visitor = state.visitor, box = $('.m'), prechat = needsPrechat();
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+    if (config !== drawnConfig) renderConfig(drawnConfig = config);
+
+    $('.cs').setAttribute('data-state', state.connection);
+    setText($('.csl'), STATUS_LABELS[state.connection]);
+    $('.of').hidden = state.connection != 'offline';
     // Presence is only known while connected; otherwise say so rather than guess.
-    var away = !agentsOn || !inHours, live = status == 'online';
-    q('.h').classList.toggle('here', live && !away);
-    q('.ps').textContent = !live ? (helloed ? 'Reconnecting\u2026' : 'Connecting\u2026') : away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes';
-    q('.aw').hidden = !away;
-    q('.ae').hidden = !!visitor.email || needPre(); // the pre-chat form asks already
-    q('.aok').hidden = !visitor.email;
-    q('.aok').textContent = 'We\u2019ll reply to ' + visitor.email + '.';
-  }
+    const away = !state.agentsOnline || !state.withinHours, live = state.connection == 'online';
+    $('.h').classList.toggle('here', live && !away);
+    setText($('.ps'), !live ? (state.reconnecting ? 'Reconnecting\u2026' : 'Connecting\u2026') :
+      away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes');
+    $('.aw').hidden = !away;
+    $('.ae').hidden = !!visitor.email || prechat;
+    $('.aok').hidden = !visitor.email;
+    setText($('.aok'), 'We\u2019ll reply to ' + visitor.email + '.');
 
-  function setStatus(s) {
-    var changed = s != status;
-    status = s;
-    if (!host) return;
-    q('.cs').setAttribute('data-state', s);
-    q('.csl').textContent = LABEL[s];
-    q('.of').hidden = s != 'offline';
-    presence();
-    if (changed) render();
-  }
-
-  function setUnread(n) {
-    unread = n;
-    if (!host) return;
-    var b = q('.b');
-    b.hidden = !n;
-    b.textContent = n > 9 ? '9+' : n;
-    q('.l').setAttribute('aria-label', ((cfg && cfg.launcher_label) || 'Chat with us') +
-      (n ? ', ' + n + ' unread message' + (n > 1 ? 's' : '') : ''));
-  }
-
-  function setOpen(v, focus) {
-    isOpen = v;
-    st.open = v;
-    save();
-    if (!host) return;
-    var inside = !!root.activeElement;
-    fd.classList.toggle('open', v);
-    q('.l').setAttribute('aria-expanded', v);
-    if (v) {
-      q('.pk').hidden = true;
-      setUnread(0);
-      render(true);
-      if (focus) (needPre() ? q('.pf input') : q('textarea')).focus();
-    } else {
-      typingStop();
-      if (focus && inside) q('.l').focus();
+    const unread = state.unread, badge = $('.b'), launcher = $('.l');
+    badge.hidden = !unread;
+    setText(badge, unread > 9 ? '9+' : String(unread));
+    launcher.setAttribute('aria-label', (config.launcher_label || 'Chat with us') +
+      (unread ? ', ' + unread + ' unread message' + (unread > 1 ? 's' : '') : ''));
+    launcher.setAttribute('aria-expanded', state.panelOpen);
+    panelFrame.classList.toggle('open', state.panelOpen);
+    $('.pk').hidden = !state.preview;
+    if (state.preview) {
+      setText($('.pkn'), state.preview.author_name || config.business_name || '');
+      setText($('.pkt'), state.preview.body);
     }
-    emit(v ? 'open' : 'close');
+    $('.ty').hidden = state.agentTyping == null;
+    setText($('.tyl'), (state.agentTyping || 'An agent') + ' is typing\u2026');
+
+    renderThread();
+    if (prechat) renderPrechat();
+    $('.pf').hidden = !prechat;
+    $('.c').hidden = prechat;
+    $('.more').hidden = !state.hasEarlier;
+    if (toBottom || nearBottom) box.scrollTop = box.scrollHeight;
   }
 
-  function needPre() {
-    var p = cfg && cfg.prechat;
-    if (!p || !p.enabled || st.pre) return false;
-    if (items.some(function (i) { return i.kind == 'visitor'; })) return false;
-    return (p.fields || []).some(function (f) { return !visitor[f.name]; });
-  }
-
-  function preForm() {
-    var box = q('.pfs'), sig = JSON.stringify(cfg.prechat.fields);
-    if (box.sig == sig) return;
-    box.sig = sig;
+  function renderPrechat() {
+    const box = $('.pfs'), fields = state.config.prechat.fields, signature = JSON.stringify(fields);
+    if (drawnPrechat == signature) return;
+    drawnPrechat = signature;
     box.textContent = '';
-    cfg.prechat.fields.forEach(function (f) {
-      if (f.name != 'name' && f.name != 'email') return;
-      var lab = el('label', 0, f.name == 'name' ? 'Name' : 'Email'), i = el('input');
-      if (!f.required) lab.firstChild.textContent += ' (optional)';
-      i.name = i.autocomplete = f.name;
-      i.type = f.name == 'email' ? 'email' : 'text';
-      i.required = !!f.required;
-      i.value = visitor[f.name] || '';
-      lab.appendChild(i);
-      box.appendChild(lab);
+    fields.forEach((field) => {
+      if (field.name != 'name' && field.name != 'email') return;
+      const label = el('label', 0, field.name == 'name' ? 'Name' : 'Email'), input = el('input');
+      if (!field.required) label.firstChild.textContent += ' (optional)';
+      input.name = input.autocomplete = field.name;
+      input.type = field.name == 'email' ? 'email' : 'text';
+      input.required = !!field.required;
+      input.value = state.visitor[field.name] || '';
+      label.appendChild(input);
+      box.appendChild(label);
     });
   }
 
   // Text to nodes. Links are http(s) only and open without an opener or referrer.
-  var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  const LINK_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
   function linkify(node, text) {
-    var i = 0, m, u, a;
-    URL_RE.lastIndex = 0;
-    while ((m = URL_RE.exec(text))) {
-      u = m[0].replace(/[.,;:!?)\]]+$/, '');
-      node.appendChild(D.createTextNode(text.slice(i, m.index)));
-      a = el('a', 0, u);
+    let at = 0, match;
+    LINK_PATTERN.lastIndex = 0;
+    while ((match = LINK_PATTERN.exec(text))) {
+      const url = match[0].replace(/[.,;:!?)\]]+$/, '');
+      let link = el('a', 0, url);
+      node.appendChild(document.createTextNode(text.slice(at, match.index)));
       try {
-        a.href = new URL(u).href;
-        a.target = '_blank';
-        a.rel = 'noopener noreferrer';
-      } catch (e) { a = D.createTextNode(u); }
-      node.appendChild(a);
-      URL_RE.lastIndex = i = m.index + u.length;
+        link.href = new URL(url).href;
+        link.target = '_blank';
+        link.rel = 'noopener noreferrer';
+      } catch (e) { link = document.createTextNode(url); }
+      node.appendChild(link);
+      LINK_PATTERN.lastIndex = at = match.index + url.length;
     }
-    node.appendChild(D.createTextNode(text.slice(i)));
+    node.appendChild(document.createTextNode(text.slice(at)));
   }
 
   // 14:05 today; Mon 14:05 this week; 3 Dec 14:05 before that.
-  function time(t) {
-    var d = new Date(t), age = (new Date().setHours(24, 0, 0, 0) - d) / 864e5, o = {hour: 'numeric', minute: '2-digit'};
-    if (age > 1) o.weekday = 'short';
-    if (age > 6) { delete o.weekday; o.day = 'numeric'; o.month = 'short'; }
-    try { return d.toLocaleString([], o); } catch (e) { return ''; }
-  }
-
-  function order(a, b) {
-    if (a.id && b.id) return a.conv - b.conv || a.seq - b.seq;
-    return a.id ? -1 : b.id ? 1 : a.t - b.t;
-  }
-
-  function row(it, start, end, lastMine) {
-    var mine = it.kind == 'visitor', sys = it.kind == 'system', li = it.el || (it.el = el('li'));
-    var seen = lastMine && it.seq <= seenSeq, sig = [it.st, it.body, start, end, seen, it.st == 'pending' && status, it.name].join('\n');
-    if (li.sig == sig) return li;
-    li.sig = sig;
-    li.className = 'r ' + (mine ? 'me ' : sys ? 'sys ' : '') + (start ? 's ' : '') + it.st;
-    li.setAttribute('data-author', it.kind);
-    li.setAttribute('data-status', it.st);
-    li.textContent = '';
-    if (!mine && !sys && start) li.appendChild(el('span', 'who', it.name || cfg.business_name));
-    var bu = el('div', 'bu');
-    linkify(bu, it.body);
-    li.appendChild(bu);
-    var mt = el('div', 'mt'), rt;
-    if (it.st == 'failed') {
-      mt.appendChild(el('span', 0, 'Not sent'));
-      rt = el('button', 'rt', 'Retry');
-      rt.type = 'button';
-      rt.setAttribute('aria-label', 'Retry sending message');
-      rt.onclick = function () { retry(it); };
-      mt.appendChild(rt);
-    } else if (it.st == 'pending') {
-      mt.textContent = status == 'online' ? 'Sending\u2026' : 'Waiting for connection\u2026';
-    } else if (end && !sys) {
-      mt.textContent = time(it.t) + (mine ? (seen ? ' \u00b7 Seen' : ' \u00b7 Sent') : '');
-    } else mt = 0;
-    if (mt) li.appendChild(mt);
-    return li;
+  function formatTime(time) {
+    const date = new Date(time), age = (new Date().setHours(24, 0, 0, 0) - date) / 864e5;
+    const options = {hour: 'numeric', minute: '2-digit'};
+    if (age > 6) Object.assign(options, {day: 'numeric', month: 'short'});
+    else if (age > 1) options.weekday = 'short';
+    try { return date.toLocaleString([], options); } catch (e) { return ''; }
   }
 
   // Consecutive messages from the same author form one group (one name, one time).
-  function same(a, b) { return a && b && a.kind == b.kind && (a.kind == 'visitor' || a.name == b.name); }
+  const sameGroup = (a, b) => a && b && a.author_kind == b.author_kind &&
+    (a.author_kind == 'visitor' || a.author_name == b.author_name);
 
-  function render(toBottom) {
-    if (!host) return;
-    var box = q('.m'), ol = q('ol'), ch = ol.children, pre = needPre();
-    var near = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-    var list = items.slice().sort(order), lastMine = null;
-    list.forEach(function (it) { if (it.kind == 'visitor' && it.id) lastMine = it; });
-    list.forEach(function (it, i) {
-      var prev = list[i - 1], next = list[i + 1];
-      var start = !same(prev, it), end = !same(it, next) || next.t - it.t > 120000;
-      var li = row(it, start, end, it == lastMine);
-      if (ch[i] !== li) ol.insertBefore(li, ch[i] || null);
+  function renderThread() {
+    const list = sortedMessages(), ol = $('ol'), children = ol.children;
+    let lastOwn = null;
+    list.forEach((m) => { if (m.author_kind == 'visitor' && m.id) lastOwn = m; });
+    list.forEach((m, i) => {
+      const previous = list[i - 1], next = list[i + 1];
+      const groupEnd = !sameGroup(m, next) || next.created_at - m.created_at > 120000;
+      const li = renderRow(m, !sameGroup(previous, m), groupEnd, m == lastOwn);
+      if (children[i] !== li) ol.insertBefore(li, children[i] || null);
     });
-    while (ch.length > list.length) ol.removeChild(ol.lastChild);
-    if (pre) preForm();
-    q('.pf').hidden = !pre;
-    q('.c').hidden = pre;
-    q('.more').hidden = !hasMore;
-    presence();
-    if (toBottom || near) box.scrollTop = box.scrollHeight;
-    markSeen();
+    while (children.length > list.length) ol.removeChild(ol.lastChild);
   }
 
-  function peek(it) {
-    if (!host) return;
-    q('.pkn').textContent = it.name || cfg.business_name || '';
-    q('.pkt').textContent = it.body;
-    q('.pk').hidden = false;
+  function renderRow(message, groupStart, groupEnd, lastOwn) {
+    const own = message.author_kind == 'visitor', system = message.author_kind == 'system';
+    const li = (rows.get(message) || [el('li')])[0], status = message.status;
+    const seen = lastOwn && message.seq <= state.agentSeenSeq;
+    const signature = [status, message.body, groupStart, groupEnd, seen, status == 'pending' && state.connection,
+      message.author_name].join('\n');
+    if ((rows.get(message) || [])[1] == signature) return li;
+    rows.set(message, [li, signature]);
+    li.className = 'r ' + (own ? 'me ' : system ? 'sys ' : '') + (groupStart ? 's ' : '') + status;
+    li.setAttribute('data-author', message.author_kind);
+    li.setAttribute('data-status', status);
+    li.textContent = '';
+    if (!own && !system && groupStart) li.appendChild(el('span', 'who', message.author_name || state.config.business_name));
+    const bubble = el('div', 'bu');
+    linkify(bubble, message.body);
+    li.appendChild(bubble);
+    let meta = el('div', 'mt');
+    if (status == 'failed') {
+      const retryButton = el('button', 'rt', 'Retry');
+      meta.appendChild(el('span', 0, 'Not sent'));
+      retryButton.type = 'button';
+      retryButton.setAttribute('aria-label', 'Retry sending message');
+      retryButton.onclick = () => {
+        retry(message);
+        $('textarea').focus();
+      };
+      meta.appendChild(retryButton);
+    } else if (status == 'pending') {
+      meta.textContent = state.connection == 'online' ? 'Sending\u2026' : 'Waiting for connection\u2026';
+    } else if (groupEnd && !system) {
+      meta.textContent = formatTime(message.created_at) + (own ? (seen ? ' \u00b7 Seen' : ' \u00b7 Sent') : '');
+    } else meta = null;
+    if (meta) li.appendChild(meta);
+    return li;
   }
-
-  // Business hours, as the server computes them (domain.within_business_hours),
-  // so a page left open switches to away at closing time without a reconnect.
-  function hoursOpen(c) {
-    var h = c && c.business_hours, p = {};
-    if (!h || !h.enabled) return true;
-    try {
-      new Intl.DateTimeFormat('en-US', {timeZone: h.timezone || 'UTC', weekday: 'short', hour: '2-digit',
-        minute: '2-digit', hourCycle: 'h23'}).formatToParts(new Date()).forEach(function (x) { p[x.type] = x.value; });
-    } catch (e) { return inHours; }
-    var now = p.hour + ':' + p.minute;
-    return ((h.days || {})[p.weekday.slice(0, 3).toLowerCase()] || []).some(function (r) { return r[0] <= now && now < r[1]; });
-  }
-  setInterval(function () { if (cfg && hoursOpen(cfg) != inHours) { inHours = !inHours; presence(); } }, 30000);
 
   function announce(text) {
     if (!host) return;
-    var sr = q('.sr');
-    sr.textContent = '';
-    setTimeout(function () { sr.textContent = text.slice(0, 300); }, 60);
+    const region = $('.sr');
+    region.textContent = '';
+    setTimeout(() => { region.textContent = text.slice(0, 300); }, 60);
   }
 
   function unlockAudio() {
-    var A = W.AudioContext || W.webkitAudioContext;
-    if (!audio && A) try { audio = new A(); } catch (e) { /* no audio */ }
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) try { audio = new Context(); } catch (e) { /* no audio */ }
   }
-  function ding() {
-    if (!audio || (cfg && cfg.sound === false)) return;
+  function chime() {
+    if (!audio || (state.config && state.config.sound === false)) return;
     try {
-      var t = audio.currentTime, o = audio.createOscillator(), g = audio.createGain();
-      o.frequency.setValueAtTime(880, t);
-      o.frequency.setValueAtTime(1320, t + 0.09);
-      g.gain.setValueAtTime(0.0001, t);
-      g.gain.exponentialRampToValueAtTime(0.12, t + 0.02);
-      g.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
-      o.connect(g);
-      g.connect(audio.destination);
-      o.start(t);
-      o.stop(t + 0.4);
+      const t = audio.currentTime, tone = audio.createOscillator(), gain = audio.createGain();
+      tone.frequency.setValueAtTime(880, t);
+      tone.frequency.setValueAtTime(1320, t + 0.09);
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.12, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
+      tone.connect(gain);
+      gain.connect(audio.destination);
+      tone.start(t);
+      tone.stop(t + 0.4);
     } catch (e) { /* no audio */ }
   }
 
-  // ---- message state changes -----------------------------------------------------
-  function upsert(m, live) {
-    var it = byId[m.id] || (m.client_id && byCid[m.client_id]), fresh = !it || !it.id;
-    it = it || add({});
-    it.id = m.id;
-    it.conv = m.conversation_id;
-    it.seq = m.seq;
-    it.kind = m.author_kind;
-    it.name = m.author_name;
-    it.body = m.body;
-    it.t = m.created_at;
-    it.st = 'sent';
-    if (m.client_id) byCid[it.cid = m.client_id] = it;
-    byId[m.id] = it;
-    if (m.conversation_id > (st.conv || 0)) st.conv = m.conversation_id;
+  // ---- the actions: what the visitor and the server do to the state -----------
+  const subscribers = {};
+  function emit(name, arg) {
+    (subscribers[name] || []).slice().forEach((fn) => {
+      try { fn(arg); } catch (e) { setTimeout(() => { throw e; }); }
+    });
+  }
+
+  function refresh(toBottom) {
+    render(toBottom);
+    markSeen();
+  }
+
+  function setConfig(config) {
+    state.config = config;
+    persist();
+    mount();
+    refresh();
+  }
+
+  function setPanelOpen(open, moveFocus) {
+    const focusInside = !!(root && root.activeElement);
+    state.panelOpen = open;
+    if (open) {
+      state.unread = 0;
+      state.preview = null;
+    } else stopTyping();
+    persist();
+    refresh(open);
+    if (host && moveFocus) {
+      if (open) (needsPrechat() ? $('.pf input') : $('textarea')).focus();
+      else if (focusInside) $('.l').focus();
+    }
+    emit(open ? 'open' : 'close');
+  }
+
+  function dismissPreview() {
+    state.preview = null;
+    render();
+  }
+
+  const newClientId = () => crypto.randomUUID ? crypto.randomUUID() : // only in secure contexts
+    '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] &
+      15 >> c / 4).toString(16));
+
+  function receiveMessage(m, live) {
+    let message = findMessage(m.id, m.client_id);
+    const fresh = !message || !message.id;
+    if (!message) state.messages.push(message = {});
+    Object.assign(message, m, {status: 'sent'});
+    if (m.conversation_id > (state.conversationId || 0)) state.conversationId = m.conversation_id;
     if (!fresh || !live) return;
     emit('message', {id: m.id, conversation_id: m.conversation_id, seq: m.seq, author_kind: m.author_kind,
       author_name: m.author_name, body: m.body, created_at: m.created_at});
-    if (it.kind == 'visitor') return;
-    typingOff();
-    announce((it.name || (cfg && cfg.business_name) || 'Agent') + ': ' + it.body);
-    if (!isOpen || D.hidden) { setUnread(unread + 1); ding(); }
-    if (!isOpen) peek(it);
+    if (message.author_kind == 'visitor') return;
+    state.agentTyping = null;
+    announce((message.author_name || (state.config && state.config.business_name) || 'Agent') + ': ' + message.body);
+    if (!state.panelOpen || document.hidden) {
+      state.unread++;
+      chime();
+    }
+    if (!state.panelOpen) state.preview = message;
   }
 
   function send(text) {
-    text = text.replace(/^\s+|\s+$/g, '');
+    text = text.trim();
     if (!text) return;
-    add({cid: uuid(), body: text, t: Date.now(), conv: st.conv, kind: 'visitor', st: 'pending'});
-    saveOut();
-    typingStop();
-    render(true);
-    flush();
+    state.messages.push({client_id: newClientId(), body: text, created_at: Date.now(),
+      conversation_id: state.conversationId, author_kind: 'visitor', status: 'pending'});
+    persist();
+    stopTyping();
+    refresh(true);
+    flushOutbox();
   }
 
-  function retry(it) {
-    it.st = 'pending';
-    saveOut();
-    render(true);
-    q('textarea').focus();
-    flush();
+  function retry(message) {
+    message.status = 'pending';
+    persist();
+    refresh(true);
+    flushOutbox();
   }
 
   // Send the outbox one message at a time, in order. A message that got no reply
   // is resent with the same client_id, so the server stores it exactly once.
-  var flushing = false;
-  function flush() {
-    var it = items.filter(function (i) { return i.st == 'pending'; }).sort(order)[0];
-    if (flushing || !it || status != 'online') return;
+  let flushing = false, flushRetries = 0;
+  function flushOutbox() {
+    const message = sortedMessages().find((m) => m.status == 'pending');
+    if (flushing || !message || state.connection != 'online') return;
     flushing = true;
-    req('message.send', {client_id: it.cid, body: it.body, conversation_id: it.conv || undefined}).then(function (r) {
+    link.request('message.send', {client_id: message.client_id, body: message.body,
+      conversation_id: message.conversation_id || undefined}).then((reply) => {
       flushing = false;
-      var m = r.message || {};
-      upsert({id: m.id, conversation_id: r.conversation_id, seq: r.seq, author_kind: 'visitor', author_name: m.author_name,
-        client_id: it.cid, body: m.body || it.body, created_at: m.created_at || r.server_time}, true);
-      saveOut();
-      render();
-      flush();
-    }, function (e) {
+      flushRetries = 0;
+      receiveMessage({...message, created_at: reply.server_time, ...reply.message, conversation_id: reply.conversation_id,
+        seq: reply.seq, client_id: message.client_id}, true);
+      persist();
+      refresh();
+      flushOutbox();
+    }, (error) => {
       flushing = false;
-      if (e.code == 'rate_limited') setTimeout(flush, 1500 + Math.random() * 1500);
-      else if (e.code != 'offline') {
-        it.st = 'failed';
-        saveOut();
-        render();
-        console.warn('[Frontdesk] message not sent: ' + e.code + ' ' + (e.message || ''));
-        flush();
+      if (error.code == 'rate_limited' || error.code == 'unavailable') {
+        // not processed, or not storable right now: again, after a backoff
+        const delay = Math.min(30000, 3000 * 2 ** flushRetries++);
+        setTimeout(flushOutbox, delay / 2 + Math.random() * delay / 2);
+      } else if (error.code != 'offline') {
+        message.status = 'failed';
+        persist();
+        refresh();
+        console.warn('[Frontdesk] message not sent: ' + error.code + ' ' + (error.message || ''));
+        flushOutbox();
       }
     });
   }
 
-  function profile(p) {
-    if (!p.name && !p.email) return;
-    if (p.name) visitor.name = p.name;
-    if (p.email) visitor.email = p.email;
-    st.prof = Object.assign(st.prof || {}, p);
-    save();
+  function submitPrechat(fields) {
+    state.prechatDone = true;
+    persist();
+    updateProfile(fields);
+    refresh();
+  }
+
+  function updateProfile(fields) {
+    if (!fields.name && !fields.email) return;
+    if (fields.name) state.visitor.name = fields.name;
+    if (fields.email) state.visitor.email = fields.email;
+    state.pendingProfile = {...state.pendingProfile, ...fields};
+    persist();
+    refresh();
     sendProfile();
   }
   function sendProfile() {
-    var p = st.prof;
-    if (!p || status != 'online') return Promise.resolve();
-    return req('profile.update', p).then(function (r) {
-      if (st.prof == p) delete st.prof;
-      save();
-      visitor = r.visitor || visitor;
+    const profile = state.pendingProfile;
+    if (!profile || state.connection != 'online') return Promise.resolve();
+    return link.request('profile.update', profile).then((reply) => {
+      if (state.pendingProfile == profile) state.pendingProfile = null;
+      state.visitor = reply.visitor || state.visitor;
+      persist();
+      refresh();
     }, noop);
   }
 
-  var ident = null;
-  function sendIdent() {
-    if (!ident || status != 'online') return Promise.resolve();
-    return req('identify', ident).then(function (r) { visitor = r.visitor || visitor; render(); }, function (e) {
-      console.warn('[Frontdesk] identify refused: ' + (e.message || e.code));
-    });
+  let identity = null; // sent again on every hello
+  function sendIdentity() {
+    if (!identity || state.connection != 'online') return Promise.resolve();
+    return link.request('identify', identity).then((reply) => {
+      state.visitor = reply.visitor || state.visitor;
+      refresh();
+    }, (error) => console.warn('[Frontdesk] identify refused: ' + (error.message || error.code)));
   }
 
-  var tySent = 0, tyStop;
-  function typing() {
-    if (!st.conv || status != 'online') return;
-    clearTimeout(tyStop);
-    if (!q('textarea').value.trim()) return typingStop();
-    if (Date.now() - tySent > 3000) { // throttled: at most one frame per 3 s
-      tySent = Date.now();
-      tell('typing', {conversation_id: st.conv, is_typing: true});
+  let typingSentAt = 0, typingStopTimer, agentTypingTimer;
+  function composerChanged(text) {
+    if (!state.conversationId || state.connection != 'online') return;
+    clearTimeout(typingStopTimer);
+    if (!text.trim()) return stopTyping();
+    if (Date.now() - typingSentAt > 3000) { // throttled: at most one frame per 3 s
+      typingSentAt = Date.now();
+      link.tell('typing', {conversation_id: state.conversationId, is_typing: true});
     }
-    tyStop = setTimeout(typingStop, 5000);
+    typingStopTimer = setTimeout(stopTyping, 5000);
   }
-  function typingStop() {
-    clearTimeout(tyStop);
-    if (tySent) tell('typing', {conversation_id: st.conv, is_typing: false});
-    tySent = 0;
+  function stopTyping() {
+    clearTimeout(typingStopTimer);
+    if (typingSentAt) link.tell('typing', {conversation_id: state.conversationId, is_typing: false});
+    typingSentAt = 0;
   }
-  function typingOn(name) {
-    if (!host) return;
-    var box = q('.m'), near = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-    q('.tyl').textContent = (name || 'An agent') + ' is typing\u2026';
-    q('.ty').hidden = false;
-    if (near) box.scrollTop = box.scrollHeight;
-    clearTimeout(tyT);
-    tyT = setTimeout(typingOff, 8000);
+  function agentTyping(data) {
+    clearTimeout(agentTypingTimer);
+    state.agentTyping = data.is_typing ? data.name || '' : null;
+    if (data.is_typing) agentTypingTimer = setTimeout(() => agentTyping({}), 8000);
+    refresh();
   }
-  function typingOff() { if (host) q('.ty').hidden = true; }
 
   function markSeen() {
-    if (!isOpen || D.hidden || status != 'online' || !st.conv) return;
-    var top = 0;
-    items.forEach(function (i) { if (i.conv == st.conv && i.seq > top) top = i.seq; });
-    if (top > mySeen) {
-      mySeen = top;
-      tell('seen', {conversation_id: st.conv, seq: top});
+    if (!state.panelOpen || document.hidden || state.connection != 'online' || !state.conversationId) return;
+    let top = 0;
+    state.messages.forEach((m) => { if (m.conversation_id == state.conversationId && m.seq > top) top = m.seq; });
+    if (top > state.ownSeenSeq) {
+      state.ownSeenSeq = top;
+      link.tell('seen', {conversation_id: state.conversationId, seq: top});
     }
   }
 
-  function loadHistory(cid, before) {
-    var box = host && q('.m'), h = box ? box.scrollHeight : 0;
-    return req('history', {conversation_id: cid, before_seq: before, limit: 50}).then(function (r) {
-      (r.messages || []).forEach(function (m) { upsert(m, false); });
-      hasMore = r.has_more;
-      render(!before);
-      if (before && box) box.scrollTop += box.scrollHeight - h;
+  function loadHistory(conversationId, beforeSeq) {
+    return link.request('history', {conversation_id: conversationId, before_seq: beforeSeq, limit: 50}).then((reply) => {
+      (reply.messages || []).forEach((m) => receiveMessage(m, false));
+      state.hasEarlier = reply.has_more;
+      refresh(!beforeSeq);
     }, noop);
   }
-
-  // ---- the connection -------------------------------------------------------------
-  var ws = null, waits = {}, refN = 0, attempt = 0, refusals = 0, retryT, pingT, dead = false, helloed = false;
-  var cursor = 0, epoch = null;
-
-  function req(type, f, ms) {
-    return new Promise(function (ok, no) {
-      var s = ws, ref = String(++refN), frame = Object.assign({type: type, ref: ref}, f);
-      if (!s || s.readyState != 1) return no({code: 'offline'});
-      waits[ref] = {ok: ok, no: no, t: setTimeout(function () {
-        delete waits[ref];
-        no({code: 'offline'});
-        s.close(); // no answer: assume the socket is dead and start over
-      }, ms || 15000)};
-      s.send(JSON.stringify(frame));
+  function loadEarlier() {
+    let lowest = 0;
+    state.messages.forEach((m) => {
+      if (m.id && m.conversation_id == state.conversationId && (!lowest || m.seq < lowest)) lowest = m.seq;
     });
-  }
-  function tell(type, f) {
-    if (ws && ws.readyState == 1) ws.send(JSON.stringify(Object.assign({type: type}, f)));
+    return lowest > 1 ? loadHistory(state.conversationId, lowest) : Promise.resolve();
   }
 
-  function meta() {
-    var tz = '';
-    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* old browser */ }
-    return {url: location.href.slice(0, 2048), title: D.title.slice(0, 500), referrer: D.referrer.slice(0, 2048),
-      language: navigator.language || '', timezone: tz, user_agent: navigator.userAgent.slice(0, 512)};
-  }
-
-  function connect() {
-    if (dead || ws) return;
-    clearTimeout(retryT);
-    var s, opened = false;
-    try { s = ws = new WebSocket(WS_URL); } catch (e) { return giveUp(); }
-    s.onopen = function () { opened = true; hello(s); };
-    s.onmessage = function (e) { if (s == ws) frame(e.data); };
-    s.onclose = function (e) {
-      if (s != ws) return;
-      var was = status == 'online';
-      ws = null;
-      clearInterval(pingT);
-      for (var r in waits) { clearTimeout(waits[r].t); waits[r].no({code: 'offline'}); }
-      waits = {};
-      flushing = false;
-      setStatus(was ? 'connecting' : 'offline');
-      if (e.code == 1008) delete st.token; // our token was revoked: start as a new visitor
-      if (was) attempt = 0;
-      if (opened) schedule(e.code == 1013 ? 8 : 1); else probe();
-    };
-  }
-
-  // Jittered exponential backoff: 0.4 s, 0.8 s, 1.6 s ... capped at 10 s (a
-  // chat should come back soon after the server does); each delay is drawn from
-  // its upper half, so a restarted server is not hit by every widget at once.
-  function schedule(k) {
-    var d = Math.min(10000 * k, 400 * Math.pow(2, attempt++) * k);
-    retryT = setTimeout(connect, d / 2 + Math.random() * d / 2);
-  }
-
-  // The socket never opened. If the server answers plain HTTP, it refused us
-  // (origin not allowed or unknown site key): stop after three refusals.
-  function probe() {
-    fetch(SRC.href, {mode: 'no-cors', cache: 'no-store'}).then(function () {
-      if (++refusals >= 3) giveUp(); else schedule(1);
-    }, function () { refusals = 0; schedule(1); });
-  }
-
-  function giveUp() {
-    dead = true;
-    clearTimeout(retryT);
-    delete st.cfg;
-    save();
-    if (host) host.remove();
-    console.warn('[Frontdesk] Chat is off on this page: the server refused ' + location.origin + ' for site "' + SITE +
-      '". Add ' + location.host + ' to the allowed domains in the Frontdesk settings, or check data-site.');
-  }
-
-  function hello(s) {
-    var f = {token: st.token, meta: meta()}, replay = helloed && epoch;
-    if (replay) { f.since = cursor; f.epoch = epoch; }
-    req('hello', f).then(function (r) { if (s == ws) welcome(r, replay); }, function (e) {
-      if (s != ws) return;
-      if (e.code == 'unauthorized' || e.code == 'invalid') delete st.token;
-      s.close();
-    });
-  }
-
-  function welcome(r, replay) {
-    var vid = r.visitor && r.visitor.id;
-    if (st.token && st.token != r.token || st.vid && st.vid != vid) { // a new visitor: forget the old one's thread
-      items = items.filter(function (i) { return !i.id; });
-      items.forEach(function (i) { i.conv = null; });
-      byId = {};
-      st.conv = null;
-      seenSeq = mySeen = 0;
-      hasMore = false;
+  function forgetVisitor(keepOutbox) {
+    Object.assign(state, {session: null, conversationId: null, agentSeenSeq: 0, ownSeenSeq: 0, hasEarlier: false,
+      preview: null, agentTyping: null});
+    state.messages = keepOutbox ? outbox() : [];
+    state.messages.forEach((m) => { m.conversation_id = null; });
+    if (!keepOutbox) {
+      Object.assign(state, {visitor: {}, pendingProfile: null, prechatDone: false, unread: 0});
+      identity = null;
+      link.forgetCursor();
     }
-    st.token = r.token;
-    st.vid = vid;
-    visitor = r.visitor || {};
-    epoch = r.epoch;
-    if (!replay || r.reset_required) cursor = r.last_event_id || 0;
-    agentsOn = r.agents_online !== false;
-    inHours = r.within_hours !== false;
-    var cur = null, n = 0;
-    (r.conversations || []).forEach(function (c) {
-      n += c.unread_visitor || 0;
-      var open = c.status != 'resolved', curOpen = cur && cur.status != 'resolved';
-      if (!cur || open && !curOpen || open == curOpen && c.id > cur.id) cur = c;
+    persist();
+  }
+
+  function pageMeta() {
+    let timezone = '';
+    try { timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* old browser */ }
+    return {url: location.href.slice(0, 2048), title: document.title.slice(0, 500),
+      referrer: document.referrer.slice(0, 2048), language: navigator.language || '', timezone,
+      user_agent: navigator.userAgent.slice(0, 512)};
+  }
+
+  function welcome(reply, resumed) {
+    const visitorId = reply.visitor && reply.visitor.id, session = state.session;
+    if (session && (session.token && session.token != reply.token || session.visitorId && session.visitorId != visitorId)) {
+      forgetVisitor(true); // a new visitor: the old thread is not ours
+    }
+    state.session = {token: reply.token, visitorId};
+    state.visitor = reply.visitor || {};
+    state.agentsOnline = reply.agents_online !== false;
+    state.withinHours = reply.within_hours !== false;
+    let current = null, unread = 0;
+    (reply.conversations || []).forEach((c) => {
+      const open = c.status != 'resolved', currentOpen = current && current.status != 'resolved';
+      unread += c.unread_visitor || 0;
+      if (!current || open && !currentOpen || open == currentOpen && c.id > current.id) current = c;
     });
-    if (cur) st.conv = cur.id;
-    helloed = true;
-    attempt = refusals = 0;
-    apply(r.config || cfg || {});
-    setUnread(isOpen ? 0 : n);
-    setStatus('online');
-    presence();
-    if (cur && (!replay || r.reset_required)) loadHistory(cur.id);
-    clearInterval(pingT);
-    pingT = setInterval(function () { req('ping', {}, 10000).catch(noop); }, 25000);
-    sendIdent().then(sendProfile).then(flush);
-    render();
+    if (current) state.conversationId = current.id;
+    state.connection = 'online';
+    state.unread = state.panelOpen ? 0 : unread;
+    setConfig(reply.config || state.config || {});
+    if (current && (!resumed || reply.reset_required)) loadHistory(current.id);
+    sendIdentity().then(sendProfile).then(flushOutbox);
     emit('ready');
   }
 
-  function frame(text) {
-    var f, w;
-    try { f = JSON.parse(text); } catch (e) { return; }
-    if (f.type == 'reply' || f.type == 'error') {
-      w = waits[f.ref];
-      if (w) {
-        delete waits[f.ref];
-        clearTimeout(w.t);
-        (f.type == 'reply' ? w.ok : w.no)(f);
-      } else if (f.type == 'error') console.warn('[Frontdesk] ' + f.code + ': ' + f.message);
-      return;
+  function receiveEvent(event) {
+    const data = event.data || {}, kind = event.kind;
+    if (kind == 'message.created') {
+      if (!data.conversation_id) data.conversation_id = event.conversation_id;
+      receiveMessage(data, true);
+      persist();
+    } else if (kind == 'typing') {
+      return agentTyping(data);
+    } else if (kind == 'seen') {
+      if (data.side == 'agent' && data.seq > state.agentSeenSeq) state.agentSeenSeq = data.seq;
+    } else if (kind == 'presence') {
+      state.agentsOnline = !!data.agents_online;
+    } else if (kind == 'config.updated') {
+      const config = {...state.config, ...data};
+      if ('agents_online' in data) state.agentsOnline = data.agents_online;
+      state.withinHours = 'within_hours' in data ? data.within_hours : withinHours(config);
+      return setConfig(config);
+    } else if (kind == 'conversation.updated') {
+      if (data.id > (state.conversationId || 0)) state.conversationId = data.id;
     }
-    if (f.type != 'event') return;
-    var d = f.data || {};
-    if (f.event_id > cursor) cursor = f.event_id;
-    if (f.kind == 'message.created') {
-      if (!d.conversation_id) d.conversation_id = f.conversation_id;
-      upsert(d, true);
-      saveOut();
-      render();
-    } else if (f.kind == 'typing') {
-      if (d.is_typing) typingOn(d.name); else typingOff();
-    } else if (f.kind == 'seen') {
-      if (d.side == 'agent' && d.seq > seenSeq) { seenSeq = d.seq; render(); }
-    } else if (f.kind == 'presence') {
-      agentsOn = !!d.agents_online;
-      presence();
-    } else if (f.kind == 'config.updated') {
-      if ('agents_online' in d) agentsOn = d.agents_online;
-      apply(Object.assign({}, cfg, d));
-      inHours = 'within_hours' in d ? d.within_hours : hoursOpen(cfg);
-      presence();
-    } else if (f.kind == 'conversation.updated') {
-      if (d.id > (st.conv || 0)) st.conv = d.id;
-    }
+    refresh();
   }
 
-  // ---- page changes in single-page apps ----------------------------------------------
-  var lastUrl = location.href;
-  function nav() {
-    setTimeout(function () { // let the app set its new title first
+  const link = new Link(SOCKET_URL, {
+    greeting: () => ({token: state.session ? state.session.token : undefined, meta: pageMeta()}),
+    onReady: welcome,
+    onEvent: receiveEvent,
+    onHelloError(error) {
+      // Only a bad token loses the session; anything else (unavailable) keeps
+      // it, the thread and the outbox, and we retry after a backoff.
+      if (error.code == 'unauthorized') forgetVisitor(true);
+    },
+    onClose(code, how) {
+      flushing = false;
+      state.connection = how.wasReady || how.opened ? 'connecting' : 'offline';
+      state.reconnecting = state.reconnecting || how.opened;
+      // 4001 "erased": start afresh as a new visitor. Abuse closes (1008, 1013)
+      // keep the token: the hello reply says if it is dead.
+      if (code == 4001) forgetVisitor(false);
+      refresh();
+    },
+    onRefused() {
+      link.stop();
+      state.config = null;
+      persist();
+      if (host) host.remove();
+      host = null;
+      console.warn('[Frontdesk] Chat is off on this page: the server refused ' + location.origin + ' for site "' +
+        SITE + '". Add ' + location.host + ' to the allowed domains in the Frontdesk settings, or check data-site.');
+    },
+  });
+
+  setInterval(() => {
+    if (state.config && withinHours(state.config) != state.withinHours) {
+      state.withinHours = !state.withinHours;
+      refresh();
+    }
+  }, 30000);
+
+  // ---- extra modules, loaded when first needed -------------------------
+  // widget/NAME.js runs Frontdesk.define(NAME, core => exports); load(NAME)
+  // fetches it once and resolves to those exports.
+  const modules = new Map, loading = new Map, core = {state, link, refresh, el, root: () => root};
+  function loadModule(name) {
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) return Promise.reject(Error('[Frontdesk] bad module name'));
+    if (!modules.has(name)) modules.set(name, new Promise((resolve, reject) => {
+      const tag = el('script');
+      loading.set(name, resolve);
+      tag.src = new URL('widget/' + name + '.js', SCRIPT_URL).href;
+      tag.nonce = script.nonce;
+      tag.onload = tag.onerror = () => {
+        tag.remove();
+        if (!loading.delete(name)) return;
+        modules.delete(name); // a later load() tries again
+        reject(Error('[Frontdesk] module ' + name + ' did not load'));
+      };
+      document.head.appendChild(tag);
+    }));
+    return modules.get(name);
+  }
+  function defineModule(name, factory) {
+    const resolve = loading.get(name);
+    loading.delete(name);
+    if (resolve) resolve(Promise.resolve(core).then(factory));
+  }
+
+  // ---- the page: single-page-app navigation, network, visibility ------------
+  let lastUrl = location.href;
+  function navigated() {
+    setTimeout(() => { // let the app set its new title first
       if (location.href == lastUrl) return;
-      var ref = lastUrl;
+      const referrer = lastUrl;
       lastUrl = location.href;
-      tell('page', {url: lastUrl.slice(0, 2048), title: D.title.slice(0, 500), referrer: ref.slice(0, 2048)});
+      link.tell('page', {url: lastUrl.slice(0, 2048), title: document.title.slice(0, 500),
+        referrer: referrer.slice(0, 2048)});
     }, 300);
   }
-  ['pushState', 'replaceState'].forEach(function (k) {
-    var orig = history[k];
-    history[k] = function () { var r = orig.apply(this, arguments); nav(); return r; };
+  ['pushState', 'replaceState'].forEach((method) => {
+    const original = history[method];
+    history[method] = function (...args) {
+      const result = original.apply(this, args);
+      navigated();
+      return result;
+    };
   });
-  W.addEventListener('popstate', nav);
-  W.addEventListener('hashchange', nav);
-  W.addEventListener('online', function () { if (!ws && !dead) { attempt = 0; connect(); } });
-  D.addEventListener('visibilitychange', function () {
-    if (D.hidden) return;
-    if (!ws && !dead) { attempt = 0; connect(); }
-    if (isOpen) { setUnread(0); markSeen(); }
+  window.addEventListener('popstate', navigated);
+  window.addEventListener('hashchange', navigated);
+  window.addEventListener('online', () => link.wake());
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) return;
+    link.wake();
+    if (state.panelOpen) state.unread = 0;
+    refresh();
   });
 
-  // ---- the public API: window.Frontdesk ------------------------------------------------
-  var api = W.Frontdesk = {
+  // ---- the public API: window.Frontdesk ----------------------------------------------------
+  const api = window.Frontdesk = {
     version: '1',
-    open: function () { setOpen(true, true); },
-    close: function () { setOpen(false, true); },
-    toggle: function () { setOpen(!isOpen, true); },
+    open: () => setPanelOpen(true, true),
+    close: () => setPanelOpen(false, true),
+    toggle: () => setPanelOpen(!state.panelOpen, true),
     /** {name, email} or, with identity verification, {user_id, user_hash, ts, name, email}. */
-    identify: function (o) {
+    identify(o) {
       o = o || {};
       if (o.user_id != null) {
-        ident = {user_id: String(o.user_id), user_hash: o.user_hash && String(o.user_hash),
+        identity = {user_id: String(o.user_id), user_hash: o.user_hash && String(o.user_hash),
           ts: o.ts == null ? undefined : Number(o.ts), name: o.name, email: o.email};
-        sendIdent();
+        sendIdentity();
       } else {
-        var p = {};
-        if (o.name) p.name = String(o.name);
-        if (o.email) p.email = String(o.email);
-        profile(p);
+        const fields = {};
+        if (o.name) fields.name = String(o.name);
+        if (o.email) fields.email = String(o.email);
+        updateProfile(fields);
       }
     },
-    on: function (name, fn) { (subs[name] = subs[name] || []).push(fn); return api; },
-    off: function (name, fn) {
-      subs[name] = (subs[name] || []).filter(function (f) { return f != fn; });
+    on(name, fn) {
+      (subscribers[name] = subscribers[name] || []).push(fn);
       return api;
-    }
+    },
+    off(name, fn) {
+      subscribers[name] = (subscribers[name] || []).filter((f) => f != fn);
+      return api;
+    },
+    load: loadModule,
+    define: defineModule,
   };
-  // Calls queued by a snippet before we loaded: window.Frontdesk = {q: [["open", []], ...]}.
-  ((old && old.q) || []).forEach(function (c) { if (api[c[0]]) api[c[0]].apply(api, c[1] || []); });
+  // Calls queued before we loaded: window.Frontdesk = {q: [["open", []], ...]}.
+  ((previous && previous.q) || []).forEach((call) => { if (api[call[0]]) api[call[0]](...(call[1] || [])); });
 
   mount();
-  connect();
-})(window, document);
+  link.connect();
+})();

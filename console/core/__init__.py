@@ -2,20 +2,28 @@
 connection loop, the outbox and the cursor. Tested without Qt.
 
 The UI (``frontdesk.console.ui``) adapts it: models listen to a
-:class:`ConsoleCore` through :class:`CoreListener` and read the :class:`Cache`.
+:class:`ConsoleCore` through :class:`CoreListener`, apply the change-sets it
+announces, and read the :class:`Cache` for what they page in. Wire dicts are
+taken apart in one module, :mod:`.wire`.
 """
 
+from . import wire
+from ._base import conversation_changes, thread_changes
+from ._connection import Backoff, WebSocketLike
+from ._tasks import TaskSet
 from .cache import Cache, cache_path
-from .core import Backoff, ConsoleCore, WebSocketLike
+from .core import ConsoleCore
 from .credentials import KeyringTokenStore, MemoryTokenStore, TokenStore
 from .exceptions import CoreError, InvalidTransition, LoginError, OfflineError, ServerError
 from .listener import CoreListener, CoreListenerBase
-from .models import (
+from .rows import (
     FILTERS,
     AgentRow,
+    ConversationChanges,
     ConversationRow,
     Notification,
     OutboxItem,
+    ThreadChanges,
     ThreadItem,
     VisitorRow,
 )
@@ -28,6 +36,7 @@ __all__ = [
     "Cache",
     "ConnectionState",
     "ConsoleCore",
+    "ConversationChanges",
     "ConversationRow",
     "CoreError",
     "CoreListener",
@@ -40,9 +49,14 @@ __all__ = [
     "OfflineError",
     "OutboxItem",
     "ServerError",
+    "TaskSet",
+    "ThreadChanges",
     "ThreadItem",
     "TokenStore",
     "VisitorRow",
     "WebSocketLike",
     "cache_path",
+    "conversation_changes",
+    "thread_changes",
+    "wire",
 ]

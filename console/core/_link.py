@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from frontdesk.server.protocol import CloseCode, decode, encode
 
+from . import wire
 from .exceptions import ServerError
 
 if TYPE_CHECKING:
-    from .core import WebSocketLike
+    from ._connection import WebSocketLike
 
 __all__ = ["LinkClosed", "_Link"]
 
@@ -71,8 +72,7 @@ class _Link:
                 except ValueError:
                     log.warning("ignoring a frame that is not JSON")
                     continue
-                if isinstance(frame, dict):
-                    self._dispatch(frame)
+                self._dispatch(frame)
         except asyncio.CancelledError:
             self._fail(LinkClosed(None, "cancelled"))
             raise
@@ -83,21 +83,21 @@ class _Link:
             self._fail(closed)
             return closed
 
-    def _dispatch(self, frame: dict[str, Any]) -> None:
-        frame_type = frame.get("type")
-        if frame_type in ("reply", "error"):
-            ref = frame.get("ref")
-            future = self._pending.pop(ref, None) if isinstance(ref, str) else None
+    def _dispatch(self, frame: Any) -> None:
+        kind = wire.frame_kind(frame)
+        if kind in ("reply", "error"):
+            ref = wire.ref_of(frame)
+            future = self._pending.pop(ref, None) if ref is not None else None
             if future is None:
-                if frame_type == "error":
-                    log.info("server error without a request: %s: %s", frame.get("code"), frame.get("message"))
+                if kind == "error":
+                    log.info("server error without a request: %s: %s", *wire.error_of(frame))
                 return
             if not future.done():
                 future.set_result(frame)
-        elif frame_type == "event":
+        elif kind == "event":
             self._on_event(frame)
         else:
-            log.debug("ignoring frame type %r", frame_type)
+            log.debug("ignoring a frame that is not a reply, error or event")
 
     def _fail(self, closed: LinkClosed) -> None:
         self.closed = closed
@@ -129,8 +129,8 @@ class _Link:
                 raise
             code, reason = _close_info(exc)
             raise LinkClosed(code, reason) from exc
-        if reply.get("type") == "error":
-            raise ServerError(str(reply.get("code") or "invalid"), str(reply.get("message") or ""))
+        if wire.frame_kind(reply) == "error":
+            raise ServerError(*wire.error_of(reply))
         return reply
 
     async def send(self, kind: str, **fields: Any) -> None:

@@ -30,7 +30,11 @@ class TaskSet:
         ``log_errors=False`` is for tasks whose owner awaits them and handles
         the exception itself (the connection's reader, applier and outbox).
         """
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a Qt slot under qasync, between loop iterations
+            loop = asyncio.get_event_loop()
+        task = loop.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done if log_errors else self._tasks.discard)
         return task

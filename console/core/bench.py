@@ -1,4 +1,7 @@
-"""Cold-start benchmark of the console cache (``frontdesk bench console``).
+"""Cold-start benchmark of the console cache.
+
+``frontdesk-console --bench-cache DIR`` runs it and prints the result as
+JSON; ``frontdesk bench console`` starts that as a process of its own.
 
 The target (DESIGN.md, "Speed"): from a cold start to a loaded inbox in at
 most one second with 10,000 conversations and 100,000 messages cached. The

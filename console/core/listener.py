@@ -3,7 +3,8 @@
 The UI's Qt models implement :class:`CoreListener` (usually by subclassing
 :class:`CoreListenerBase` and overriding what they need) and turn calls into
 Qt signals / row changes. Calls happen on the asyncio loop's thread, after the
-cache has been updated, so a listener may read the cache straight away.
+cache has been updated; each carries what changed, so a listener applies it
+instead of re-reading.
 A listener that raises is logged and does not break the core.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .models import Notification
+from .rows import AgentRow, ConversationChanges, Notification, ThreadChanges
 from .state import ConnectionState
 
 __all__ = ["CoreListener", "CoreListenerBase"]
@@ -21,10 +22,10 @@ class CoreListener(Protocol):
     """Everything the core announces. See :class:`CoreListenerBase` for docs."""
 
     def on_state_changed(self, state: ConnectionState) -> None: ...
-    def on_conversations_changed(self, ids: list[int]) -> None: ...
-    def on_thread_changed(self, conversation_id: int) -> None: ...
+    def on_conversations_changed(self, changes: ConversationChanges) -> None: ...
+    def on_thread_changed(self, changes: ThreadChanges) -> None: ...
     def on_outbox_changed(self, count: int) -> None: ...
-    def on_agents_changed(self) -> None: ...
+    def on_agents_changed(self, agents: list[AgentRow]) -> None: ...
     def on_config_changed(self, config: dict[str, Any]) -> None: ...
     def on_synced(self, at: float) -> None: ...
     def on_notification(self, notification: Notification) -> None: ...
@@ -38,18 +39,19 @@ class CoreListenerBase:
     def on_state_changed(self, state: ConnectionState) -> None:
         """The connection state changed (Offline / Connecting / Online)."""
 
-    def on_conversations_changed(self, ids: list[int]) -> None:
-        """These conversations changed or were added; ``[]`` means reload all
-        (after a snapshot reset, a logout, or a large catch-up)."""
+    def on_conversations_changed(self, changes: ConversationChanges) -> None:
+        """Conversations changed, were added or went away: their new rows and
+        old filter keys (see :class:`ConversationChanges`), or ``reset``."""
 
-    def on_thread_changed(self, conversation_id: int) -> None:
-        """A message, note or outbox item of this conversation changed."""
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
+        """Messages, notes or outbox items of one conversation changed: their
+        new values (see :class:`ThreadChanges`)."""
 
     def on_outbox_changed(self, count: int) -> None:
         """The number of pending outbox items (not counting failed ones)."""
 
-    def on_agents_changed(self) -> None:
-        """The agent list or someone's presence changed; re-read ``cache.agents()``."""
+    def on_agents_changed(self, agents: list[AgentRow]) -> None:
+        """The agent list or someone's presence changed; ``agents`` is the new list."""
 
     def on_config_changed(self, config: dict[str, Any]) -> None:
         """The tenant's widget configuration changed (full config)."""

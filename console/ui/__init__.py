@@ -3,8 +3,9 @@
 Structure (STYLE.md, "manager -> model -> view"):
 
 - :mod:`.bridge` turns the core's listener callbacks into Qt signals;
-- :mod:`.models` holds the Qt item models (inbox, thread, agents) that read
-  the core's cache and emit row changes;
+- :mod:`.models` holds the Qt item models (inbox, thread, agents, a
+  visitor's conversations): they page rows in from the core's cache and then
+  apply the change-sets the core announces, as row changes;
 - the widgets (:mod:`.inbox`, :mod:`.thread`, :mod:`.visitor`, ...) only
   display models and forward user actions to the core.
 

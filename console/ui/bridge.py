@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontdesk.console.core import ConnectionState, CoreListenerBase, Notification
+from frontdesk.console.core import (
+    AgentRow,
+    ConnectionState,
+    ConversationChanges,
+    CoreListenerBase,
+    Notification,
+    ThreadChanges,
+)
 from PySide6.QtCore import QObject, Signal
 
 __all__ = ["CoreBridge"]
@@ -18,10 +25,10 @@ __all__ = ["CoreBridge"]
 
 class _Signals(QObject):
     state_changed = Signal(object)  # ConnectionState
-    conversations_changed = Signal(list)  # list[int]; [] means reload all
-    thread_changed = Signal(int)  # conversation id
+    conversations_changed = Signal(object)  # ConversationChanges
+    thread_changed = Signal(object)  # ThreadChanges
     outbox_changed = Signal(int)  # pending count
-    agents_changed = Signal()
+    agents_changed = Signal(list)  # list[AgentRow]
     config_changed = Signal(dict)
     synced = Signal(float)  # unix seconds
     notification_raised = Signal(object)  # Notification
@@ -43,21 +50,21 @@ class CoreBridge(CoreListenerBase):
         """Re-emit as ``state_changed``."""
         self.signals.state_changed.emit(state)
 
-    def on_conversations_changed(self, ids: list[int]) -> None:
+    def on_conversations_changed(self, changes: ConversationChanges) -> None:
         """Re-emit as ``conversations_changed``."""
-        self.signals.conversations_changed.emit(list(ids))
+        self.signals.conversations_changed.emit(changes)
 
-    def on_thread_changed(self, conversation_id: int) -> None:
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
         """Re-emit as ``thread_changed``."""
-        self.signals.thread_changed.emit(conversation_id)
+        self.signals.thread_changed.emit(changes)
 
     def on_outbox_changed(self, count: int) -> None:
         """Re-emit as ``outbox_changed``."""
         self.signals.outbox_changed.emit(count)
 
-    def on_agents_changed(self) -> None:
+    def on_agents_changed(self, agents: list[AgentRow]) -> None:
         """Re-emit as ``agents_changed``."""
-        self.signals.agents_changed.emit()
+        self.signals.agents_changed.emit(list(agents))
 
     def on_config_changed(self, config: dict[str, Any]) -> None:
         """Re-emit as ``config_changed``."""

@@ -30,6 +30,8 @@ __all__ = ["InboxDelegate", "InboxPane"]
 _Index = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 78
+#: Shown beside a visitor's name when their claimed identity is not verified.
+UNVERIFIED_TAG = "Unverified"
 PAD = 16
 
 
@@ -88,11 +90,24 @@ class InboxDelegate(QStyledItemDelegate):
         painter.setFont(name_font)
         painter.setPen(C.TEXT)
         name_rect = QRect(left, top, right - left - time_w - 8, line1.height())
-        painter.drawText(
-            name_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            QFontMetrics(name_font).elidedText(row.visitor_name, Qt.TextElideMode.ElideRight, name_rect.width()),
-        )
+        tag_w = 0
+        if row.identity_unverified:
+            # A claimed, unverified identity: say so next to the name (issue 20).
+            tag_w = small_fm.horizontalAdvance(UNVERIFIED_TAG) + 12
+            name_rect.setWidth(max(0, name_rect.width() - tag_w - 6))
+        name_text = QFontMetrics(name_font).elidedText(row.visitor_name, Qt.TextElideMode.ElideRight, name_rect.width())
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name_text)
+        if tag_w:
+            name_w = QFontMetrics(name_font).horizontalAdvance(name_text)
+            tag = QRect(
+                left + name_w + 6, top + (line1.height() - small_fm.height() - 2) // 2, tag_w, small_fm.height() + 2
+            )
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(C.WARN_SOFT)
+            painter.drawRoundedRect(tag, 7, 7)
+            painter.setFont(self._small_bold)
+            painter.setPen(C.WARN)
+            painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, UNVERIFIED_TAG)
 
         # Line 2: preview ........ unread badge
         top2 = line1.bottom() + 4

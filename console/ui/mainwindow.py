@@ -1,9 +1,10 @@
 """The console's main window: inbox, thread and visitor panes, wired to the core.
 
-The window owns the models and the :class:`~.bridge.CoreBridge`; it turns
-core changes into model refreshes and user actions into core calls. It does
-no I/O of its own: every action goes through the core, which queues it in
-the outbox first, so everything here works offline too.
+The window owns the models and the :class:`~.bridge.CoreBridge`; it hands the
+core's change-sets to the models and turns user actions into core calls. It
+reads what it shows through the models (never the cache) and does no I/O of
+its own: every action goes through the core, which queues it in the outbox
+first, so everything here works offline too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from frontdesk.console.core import (
     AgentRow,
     ConnectionState,
     ConsoleCore,
+    ConversationChanges,
+    ConversationRow,
     CoreError,
     Notification,
     OfflineError,
+    ThreadChanges,
 )
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -125,6 +129,15 @@ class MainWindow(QMainWindow):
         self._typing_timer.setInterval(self.TYPING_EXPIRY_MS)
         self._typing_timer.timeout.connect(lambda: self.thread_pane.set_typing(None))
 
+        # Marking the open conversation seen is decided after the change that
+        # made it unread has been applied everywhere, never from inside that
+        # change's handler (mark_seen announces a change of its own).
+        self._seen_timer = QTimer(self)
+        self._seen_timer.setSingleShot(True)
+        self._seen_timer.setInterval(0)
+        self._seen_timer.timeout.connect(self._on_seen_timer_timeout)
+        self._marking_seen: set[int] = set()
+
         self._minute = QTimer(self)
         self._minute.setInterval(30_000)
         self._minute.timeout.connect(self._on_minute_timeout)
@@ -210,7 +223,7 @@ class MainWindow(QMainWindow):
         s.conversations_changed.connect(self._on_core_conversations_changed)
         s.thread_changed.connect(self._on_core_thread_changed)
         s.outbox_changed.connect(self.status.set_outbox_count)
-        s.agents_changed.connect(self.agents_model.refresh)
+        s.agents_changed.connect(self.agents_model.set_agents)
         s.synced.connect(self.status.set_synced)
         s.notification_raised.connect(self._on_core_notification_raised)
         s.typing_changed.connect(self._on_core_typing_changed)
@@ -230,6 +243,9 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
         self.preferences.changed.connect(self._on_preferences_changed)
+        self.inbox_model.unread_total_changed.connect(self._update_unread)
+        self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
+        self.history_model.visitor_changed.connect(self._on_history_model_visitor_changed)
 
     def attach(self) -> None:
         """Start listening to the core and show what the cache has right now."""
@@ -260,24 +276,41 @@ class MainWindow(QMainWindow):
     def _on_core_state_changed(self, state: ConnectionState) -> None:
         self.status.connection.set_state(state.value)
 
-    def _on_core_conversations_changed(self, ids: list[int]) -> None:
-        if ids:
-            self.inbox_model.refresh(ids)
-        else:
-            self.inbox_model.reload()
-        if self._open_id and (not ids or self._open_id in ids):
-            self._show_header()
-            self.history_model.refresh()
-            row = self._conversation()
-            if row is not None:
-                self.visitor.set_visitor(self.core.cache.visitor(row.visitor_id), row.visitor_name)
-                if row.unread and self._is_on_screen(row.id):
-                    # A visitor message arrived while the agent is looking at it.
-                    spawn(self.core.mark_seen(row.id), name=f"seen-{row.id}")
-        self._update_unread()
+    def _on_core_conversations_changed(self, changes: ConversationChanges) -> None:
+        self.inbox_model.apply(changes)
+        self.thread_model.apply(changes)
+        self.history_model.apply(changes)
 
-    def _on_core_thread_changed(self, conversation_id: int) -> None:
-        self.thread_model.refresh(conversation_id)
+    def _on_thread_model_conversation_updated(self) -> None:
+        row = self.thread_model.conversation
+        if row is None or row.id != self._open_id:
+            return
+        self._show_header()
+        self.visitor.set_name(row.visitor_name, row.identity_unverified)
+        if row.unread:
+            self._seen_timer.start()
+
+    def _on_history_model_visitor_changed(self) -> None:
+        row = self._conversation()
+        if row is not None and row.visitor_id == self.history_model.visitor_id:
+            self.visitor.set_visitor(self.history_model.visitor, row.visitor_name)
+
+    def _on_seen_timer_timeout(self) -> None:
+        row = self._conversation()
+        if row is None or not row.unread or row.id in self._marking_seen or not self._is_on_screen(row.id):
+            return
+        # A visitor message arrived while the agent is looking at it.
+        self._mark_seen(row.id)
+
+    def _mark_seen(self, conversation_id: int) -> None:
+        if conversation_id in self._marking_seen:
+            return
+        self._marking_seen.add(conversation_id)
+        task = spawn(self.core.mark_seen(conversation_id), name=f"seen-{conversation_id}")
+        task.add_done_callback(lambda _t: self._marking_seen.discard(conversation_id))
+
+    def _on_core_thread_changed(self, changes: ThreadChanges) -> None:
+        self.thread_model.apply_items(changes)
 
     def _on_core_notification_raised(self, notification: Notification) -> None:
         self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)
@@ -295,10 +328,7 @@ class MainWindow(QMainWindow):
         self._typing_timer.start()
 
     def _update_unread(self) -> None:
-        try:
-            unread = self.core.cache.unread_total()
-        except (RuntimeError, NotImplementedError):
-            unread = 0
+        unread = self.inbox_model.unread_total
         self.notifier.set_unread(unread)
         self.setWindowTitle(f"({unread}) Frontdesk" if unread else "Frontdesk")
 
@@ -319,13 +349,9 @@ class MainWindow(QMainWindow):
         """The conversation in the thread pane (0 for none)."""
         return self._open_id
 
-    def _conversation(self) -> Any:
-        if not self._open_id:
-            return None
-        try:
-            return self.core.cache.conversation(self._open_id)
-        except RuntimeError:
-            return None
+    def _conversation(self) -> ConversationRow | None:
+        row = self.thread_model.conversation if self._open_id else None
+        return row if row is not None and row.id == self._open_id else None
 
     def _show_header(self) -> None:
         row = self._conversation()
@@ -348,13 +374,11 @@ class MainWindow(QMainWindow):
         if row is not None:
             self.thread_pane.header.set_conversation(row, self.core.me)
             self.thread_pane.composer.set_visitor_name(row.visitor_name)
-            visitor = self.core.cache.visitor(row.visitor_id)
-            self.visitor.set_visitor(visitor, row.visitor_name)
-            self.history_model.set_visitor(row.visitor_id)
+            self.history_model.set_visitor(row.visitor_id)  # shows the visitor through visitor_changed
             if self.core.state is ConnectionState.ONLINE:
                 spawn(self._refresh_visitor(row.visitor_id), name=f"visitor-{row.visitor_id}")
             if row.unread:
-                spawn(self.core.mark_seen(conversation_id), name=f"seen-{conversation_id}")
+                self._mark_seen(conversation_id)
         self.inbox.set_open_conversation(conversation_id)
         if self.banner.conversation_id == conversation_id:
             self.banner.hide()
@@ -365,10 +389,8 @@ class MainWindow(QMainWindow):
         except CoreError as exc:
             log.debug("visitor refresh failed: %s", exc)
             return
-        row = self._conversation()
-        if row is not None and row.visitor_id == visitor_id:
-            self.visitor.set_visitor(self.core.cache.visitor(visitor_id), row.visitor_name)
-            self.history_model.refresh()
+        if self.history_model.visitor_id == visitor_id:
+            self.history_model.refresh()  # the details fetched (browser, page ...) are not in a change-set
 
     def _on_notifier_open(self, conversation_id: int) -> None:
         self.showNormal()

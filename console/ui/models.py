@@ -1,22 +1,34 @@
-"""Qt item models over the core's cache (STYLE.md: manager -> model -> view).
+"""Qt item models over the core (STYLE.md: manager -> model -> view).
 
-Each model reads the cache (``core.cache``) and, told by the
-:class:`~frontdesk.console.ui.bridge.CoreBridge` that something changed,
-re-reads just what it shows and emits *proper* row changes (insert, remove,
-move, dataChanged) computed by :func:`_sync_rows`, so views keep their
-selection and scroll position. Models never touch the network: lazy loading
-from the server goes through the core.
+Each model pages in what it shows from the cache (``core.cache``) when it is
+(re)loaded, and then *applies* the change-sets the core announces
+(:class:`~frontdesk.console.core.ConversationChanges`, the agent list)
+through the :class:`~frontdesk.console.ui.bridge.CoreBridge`: rows move,
+appear and go with proper row changes (insert, remove, move, dataChanged)
+computed by :func:`_sync_rows`, so views keep their selection and scroll
+position, and nothing re-queries the window. Models never touch the network:
+lazy loading from the server goes through the core.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from frontdesk.console.core import AgentRow, Cache, ConversationRow, ThreadItem
+from frontdesk.console.core import (
+    AgentRow,
+    Cache,
+    ConversationChanges,
+    ConversationRow,
+    ThreadChanges,
+    ThreadItem,
+    VisitorRow,
+)
+from frontdesk.console.core.rows import MembershipKey, matches_filter
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
@@ -68,6 +80,7 @@ class Roles:
     STATUS = Qt.ItemDataRole.UserRole + 7  #: open / pending / resolved
     KIND = Qt.ItemDataRole.UserRole + 8  #: thread: visitor/agent/system/note/day
     DELIVERY = Qt.ItemDataRole.UserRole + 9  #: thread: sent/pending/failed
+    UNVERIFIED = Qt.ItemDataRole.UserRole + 10  #: inbox: the visitor's claimed identity is not verified (bool)
 
 
 class CacheSource(Protocol):
@@ -144,18 +157,30 @@ def _sync_rows(
 # ----------------------------------------------------------------------------- inbox
 
 
+def _order(row: ConversationRow) -> tuple[int, int]:
+    """The inbox order (newest activity first), as a sort key."""
+    return (-row.last_activity, -row.id)
+
+
+def _membership(row: ConversationRow) -> MembershipKey:
+    return (row.status, row.assignee_id)
+
+
 class InboxModel(QAbstractListModel):
     """The inbox: a filtered, searched page of conversations, newest first.
 
     Pages in from the cache with ``canFetchMore``/``fetchMore`` as the view
-    scrolls. :meth:`refresh` re-reads the loaded window after a change.
+    scrolls. :meth:`apply` applies the core's change-sets to the loaded
+    window (moving, inserting and removing rows) and keeps the count.
     """
 
     PAGE = 50
 
     #: The number of conversations matching the filter changed.
     total_changed = Signal(int)
-    #: A refresh or reload finished (the rows may have moved).
+    #: The unread count over every conversation that is not resolved changed.
+    unread_total_changed = Signal(int)
+    #: A change-set or reload was applied (the rows may have moved).
     refreshed = Signal()
 
     def __init__(
@@ -166,6 +191,7 @@ class InboxModel(QAbstractListModel):
         self._clock = clock
         self._rows: list[ConversationRow] = []
         self._total = 0
+        self._unread_total = 0
         self._filter = "open"
         self._query: str | None = None
         #: True while rows are being changed (views ignore selection noise then).
@@ -190,6 +216,11 @@ class InboxModel(QAbstractListModel):
         """How many conversations match the filter and search (loaded or not)."""
         return self._total
 
+    @property
+    def unread_total(self) -> int:
+        """Unread visitor messages over the conversations not resolved (the tray badge)."""
+        return self._unread_total
+
     def set_filter(self, name: str) -> None:
         """Show conversations matching filter ``name``."""
         if name != self._filter:
@@ -207,47 +238,81 @@ class InboxModel(QAbstractListModel):
         me = self._source.me
         return me.id if me is not None else None
 
-    def _read(self, limit: int) -> list[ConversationRow]:
+    def _cache(self) -> Cache | None:
         try:
-            cache = self._source.cache
+            return self._source.cache
         except RuntimeError:  # no session yet
-            return []
-        return cache.conversations(self._filter, self._query, self._me(), limit, 0)
-
-    def _count(self) -> int:
-        try:
-            cache = self._source.cache
-        except RuntimeError:
-            return 0
-        return cache.count_conversations(self._filter, self._query, self._me())
+            return None
 
     def reload(self) -> None:
         """Start over from the first page (filter or search changed, or a reset)."""
+        cache = self._cache()
         self.syncing = True
         try:
             self.beginResetModel()
-            self._rows = self._read(self.PAGE)
+            self._rows = [] if cache is None else cache.conversations(self._filter, self._query, self._me(), self.PAGE)
             self.endResetModel()
         finally:
             self.syncing = False
-        self._set_total(self._count())
+        self._set_total(0 if cache is None else cache.count_conversations(self._filter, self._query, self._me()))
+        self._set_unread_total(0 if cache is None else cache.unread_total())
         self.refreshed.emit()
 
-    def refresh(self, ids: list[int] | None = None) -> None:
-        """Re-read the loaded window and apply the differences as row changes.
+    def apply(self, changes: ConversationChanges) -> None:
+        """Apply a change-set from the core: changed rows move to their place
+        in the order, rows that left the filter go, rows that joined it come
+        in (when they fall inside the loaded window), and the count follows
+        the rows' old and new filter keys. A reset reloads.
 
-        ``ids`` (the conversations that changed) is a hint only: order,
-        membership and counts can move for any change, so the window is re-read.
-        """
-        del ids
-        new_rows = self._read(max(self.PAGE, len(self._rows)))
+        During a search, whether a changed row matches the text is asked of
+        the cache for those rows only, and the count is recounted (a new
+        message can make a conversation match)."""
+        if changes.reset:
+            self.reload()
+            return
+        me = self._me()
+        cache = self._cache()
+        searched: set[int] | None = None
+        if self._query is not None and cache is not None:
+            searched = cache.matching_search(changes.rows, self._query)
+        complete = len(self._rows) >= self._total  # the whole filter is loaded
+        loaded = {r.id for r in self._rows}
+        new_rows = [r for r in self._rows if r.id not in changes.rows]
+        delta = 0
+        for cid, row in sorted(changes.rows.items()):
+            now_in = row is not None and matches_filter(self._filter, _membership(row), me)
+            if searched is not None:
+                now_in = now_in and cid in searched
+            if cid in changes.before:
+                was_in = matches_filter(self._filter, changes.before[cid], me)
+            else:  # its status and assignee did not change
+                was_in = row is not None and matches_filter(self._filter, _membership(row), me)
+            if searched is not None:
+                was_in = cid in loaded
+            delta += int(now_in) - int(was_in)
+            if row is None or not now_in:
+                continue
+            pos = bisect.bisect_left([_order(r) for r in new_rows], _order(row))
+            if pos < len(new_rows) or complete or not new_rows:
+                new_rows.insert(pos, row)
+        if not complete and len(new_rows) > len(self._rows) and len(self._rows) >= self.PAGE:
+            new_rows = new_rows[: max(self.PAGE, len(self._rows))]
         self.syncing = True
         try:
             _sync_rows(self, self._rows, new_rows, lambda r: r.id)
         finally:
             self.syncing = False
-        self._set_total(self._count())
+        if searched is not None and cache is not None:
+            self._set_total(cache.count_conversations(self._filter, self._query, me))
+        else:
+            self._set_total(max(len(self._rows), self._total + delta))
+        self._set_unread_total(changes.unread_total)
         self.refreshed.emit()
+
+    def _set_unread_total(self, total: int) -> None:
+        if total != self._unread_total:
+            self._unread_total = total
+            self.unread_total_changed.emit(total)
 
     def _set_total(self, total: int) -> None:
         if total != self._total:
@@ -271,14 +336,14 @@ class InboxModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def canFetchMore(self, parent: _Index) -> bool:
-        return not parent.isValid() and len(self._rows) < self._total
+        # Not while a change-set is being applied: the rows are in flux.
+        return not parent.isValid() and not self.syncing and len(self._rows) < self._total
 
     def fetchMore(self, parent: _Index) -> None:
-        if parent.isValid():
+        if parent.isValid() or self.syncing:
             return
-        try:
-            cache = self._source.cache
-        except RuntimeError:
+        cache = self._cache()
+        if cache is None:
             return
         more = cache.conversations(self._filter, self._query, self._me(), self.PAGE, len(self._rows))
         known = {r.id for r in self._rows}
@@ -286,9 +351,15 @@ class InboxModel(QAbstractListModel):
         if not more:
             self._set_total(len(self._rows))  # the cache shrank under us
             return
-        self.beginInsertRows(_ROOT, len(self._rows), len(self._rows) + len(more) - 1)
-        self._rows.extend(more)
-        self.endInsertRows()
+        # syncing: a view (or the model tester) may ask for more from inside
+        # the insert signals; a nested fetch would add the same page twice.
+        self.syncing = True
+        try:
+            self.beginInsertRows(_ROOT, len(self._rows), len(self._rows) + len(more) - 1)
+            self._rows.extend(more)
+            self.endInsertRows()
+        finally:
+            self.syncing = False
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
@@ -296,7 +367,13 @@ class InboxModel(QAbstractListModel):
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return row.visitor_name
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{row.visitor_name} (unverified)" if row.identity_unverified else row.visitor_name
         if role == Qt.ItemDataRole.ToolTipRole:
+            if row.identity_unverified:
+                return f"Unverified: the site says this is user {row.visitor_user_id}, without proof.\n" + one_line(
+                    row.preview, 300
+                )
             return one_line(row.preview, 300)
         if role == Qt.ItemDataRole.FontRole:
             return self._bold if row.unread else None
@@ -314,6 +391,8 @@ class InboxModel(QAbstractListModel):
             return row.unread
         if role == Roles.STATUS:
             return row.status
+        if role == Roles.UNVERIFIED:
+            return row.identity_unverified
         return None
 
 
@@ -359,6 +438,8 @@ class ThreadModel(QAbstractListModel):
     loading_changed = Signal(bool)
     #: The shown conversation changed; carries its id (0 for none).
     conversation_changed = Signal(int)
+    #: The shown conversation's inbox row changed (status, assignee, unread ...).
+    conversation_updated = Signal()
 
     def __init__(
         self,
@@ -372,6 +453,7 @@ class ThreadModel(QAbstractListModel):
         self._clock = clock
         self._rows: list[ThreadRow] = []
         self._conversation_id = 0
+        self._conversation: ConversationRow | None = None
         self._window = self.PAGE
         self._loading = False
 
@@ -379,6 +461,29 @@ class ThreadModel(QAbstractListModel):
     def conversation_id(self) -> int:
         """The conversation shown, 0 for none."""
         return self._conversation_id
+
+    @property
+    def conversation(self) -> ConversationRow | None:
+        """The shown conversation's inbox row (kept current by :meth:`apply`)."""
+        return self._conversation
+
+    def _read_conversation(self) -> ConversationRow | None:
+        if not self._conversation_id:
+            return None
+        try:
+            return self._source.cache.conversation(self._conversation_id)
+        except RuntimeError:
+            return None
+
+    def apply(self, changes: ConversationChanges) -> None:
+        """Take the shown conversation's new row from a change-set."""
+        if changes.reset:
+            self._conversation = self._read_conversation()
+        elif self._conversation_id in changes.rows:
+            self._conversation = changes.rows[self._conversation_id]
+        else:
+            return
+        self.conversation_updated.emit()
 
     @property
     def loading(self) -> bool:
@@ -407,6 +512,7 @@ class ThreadModel(QAbstractListModel):
             return
         self.beginResetModel()
         self._conversation_id = conversation_id
+        self._conversation = self._read_conversation()
         self._window = self.PAGE
         self._rows = self._read()
         self.endResetModel()
@@ -414,10 +520,43 @@ class ThreadModel(QAbstractListModel):
         self.conversation_changed.emit(conversation_id)
 
     def refresh(self, conversation_id: int | None = None) -> None:
-        """Re-read the thread (when ``conversation_id`` is the shown one or None)."""
+        """Re-read the thread window from the cache (when ``conversation_id``
+        is the shown one or None): on a reset, and when the window widens."""
         if conversation_id is not None and conversation_id != self._conversation_id:
             return
         _sync_rows(self, self._rows, self._read(), lambda r: r.key)
+
+    def apply_items(self, changes: ThreadChanges) -> None:
+        """Apply a thread change-set from the core to the shown conversation:
+        changed items take their new value, new ones are placed in order
+        (stored items by time, then this console's outbox items in the order
+        taken), gone ones leave; day markers follow. Items older than the
+        window stay out (scrolling up pages them in)."""
+        if changes.conversation_id != self._conversation_id or not self._conversation_id:
+            return
+        if changes.reset:
+            self.refresh()
+            return
+        items = [r for r in self._rows if isinstance(r, ThreadItem) and r.key not in changes.items]
+        shown = [i for i in items if i.outbox_id is None and i.kind != "note"]
+        full = len(shown) >= self._window
+        oldest = min(shown, key=lambda i: i.seq or 0, default=None)
+        for item in changes.items.values():
+            if item is None:
+                continue
+            if full and oldest is not None and item.outbox_id is None:
+                if item.kind == "note" and item.created_at < oldest.created_at:
+                    continue
+                if item.kind != "note" and (item.seq or 0) < (oldest.seq or 0):
+                    continue
+            items.append(item)
+        stored = sorted(
+            (i for i in items if i.outbox_id is None), key=lambda i: (i.created_at, i.kind == "note", i.seq or 0)
+        )
+        queued = sorted((i for i in items if i.outbox_id is not None), key=lambda i: i.outbox_id or 0)
+        # New messages widen the window rather than push the oldest shown out.
+        self._window = max(self._window, sum(1 for i in stored if i.kind != "note"))
+        _sync_rows(self, self._rows, _with_days([*stored, *queued], int(self._clock() * 1000)), lambda r: r.key)
 
     def oldest_seq(self) -> int | None:
         """The smallest message seq shown (notes excluded), or None."""
@@ -516,12 +655,16 @@ class AgentsModel(QAbstractTableModel):
         self._rows: list[AgentRow] = []
 
     def refresh(self) -> None:
-        """Re-read the agents from the cache."""
+        """Load the agents from the cache (on attach)."""
         try:
             agents = self._source.cache.agents()
         except RuntimeError:
             agents = []
-        _sync_rows(self, self._rows, agents, lambda a: a.id, len(self.COLUMNS) - 1)
+        self.set_agents(agents)
+
+    def set_agents(self, agents: list[AgentRow]) -> None:
+        """Show ``agents`` (the list the core announced), as row changes."""
+        _sync_rows(self, self._rows, list(agents), lambda a: a.id, len(self.COLUMNS) - 1)
 
     def agents(self) -> list[AgentRow]:
         """The agents shown, in order."""
@@ -581,21 +724,64 @@ class VisitorConversationsModel(QAbstractListModel):
         self._clock = clock
         self._rows: list[ConversationRow] = []
         self._visitor_id = 0
+        self._visitor: VisitorRow | None = None
+
+    #: The visitor's details changed (or another visitor is shown).
+    visitor_changed = Signal()
+
+    @property
+    def visitor(self) -> VisitorRow | None:
+        """The visitor shown, as last read."""
+        return self._visitor
+
+    @property
+    def visitor_id(self) -> int:
+        """The visitor shown, 0 for none."""
+        return self._visitor_id
 
     def set_visitor(self, visitor_id: int) -> None:
-        """Show ``visitor_id``'s conversations (0 clears)."""
+        """Show ``visitor_id``'s details and conversations (0 clears)."""
         self._visitor_id = visitor_id
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-read from the cache."""
+        """Load the visitor and their conversations from the cache (when a
+        visitor is chosen, after a reset, or after their details were fetched)."""
         rows: list[ConversationRow] = []
+        visitor: VisitorRow | None = None
         if self._visitor_id:
             try:
                 rows = self._source.cache.visitor_conversations(self._visitor_id)
+                visitor = self._source.cache.visitor(self._visitor_id)
             except RuntimeError:
                 rows = []
         _sync_rows(self, self._rows, rows, lambda r: r.id)
+        self._visitor = visitor
+        self.visitor_changed.emit()
+
+    def apply(self, changes: ConversationChanges) -> None:
+        """Apply a change-set: this visitor's conversations change in place,
+        come and go; their details are re-read only when one of them changed
+        (a conversation row carries the visitor's name, not the rest)."""
+        if changes.reset:
+            self.refresh()
+            return
+        mine = {cid for cid, row in changes.rows.items() if row is not None and row.visitor_id == self._visitor_id}
+        shown = {r.id for r in self._rows}
+        if not self._visitor_id or not (mine or shown & set(changes.rows)):
+            return
+        new_rows = [r for r in self._rows if r.id not in changes.rows]
+        for cid in mine:
+            row = changes.rows[cid]
+            assert row is not None
+            new_rows.append(row)
+        new_rows.sort(key=_order)
+        _sync_rows(self, self._rows, new_rows, lambda r: r.id)
+        try:
+            self._visitor = self._source.cache.visitor(self._visitor_id)
+        except RuntimeError:
+            self._visitor = None
+        self.visitor_changed.emit()
 
     def rowCount(self, parent: _Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)

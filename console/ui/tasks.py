@@ -1,25 +1,27 @@
-"""Background coroutines started from the UI, held until they finish.
+"""Background coroutines started from the UI, and ``asyncSlot``.
 
-``asyncio`` keeps only weak references to tasks, so a task nobody holds can
-vanish mid-flight, and an exception in a task nobody awaits is reported late
-or never. :func:`spawn` keeps a reference and logs failures.
+There is one background-task helper in the console,
+:class:`frontdesk.console.core.TaskSet` (it keeps a reference to each
+task, since ``asyncio`` holds only weak ones, and logs a failure at once).
+The UI's tasks live in one set of it; :func:`spawn` starts one there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
 import qasync
+from frontdesk.console.core import TaskSet
 
 __all__ = ["asyncSlot", "cancel_all", "running", "spawn"]
 
-log = logging.getLogger("frontdesk.console.ui.tasks")
 _T = TypeVar("_T")
-_TASKS: set[asyncio.Task[Any]] = set()
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+#: Every task the UI started and that has not finished.
+_TASKS = TaskSet()
 
 
 def asyncSlot(*types: type) -> Callable[[_F], _F]:
@@ -28,20 +30,8 @@ def asyncSlot(*types: type) -> Callable[[_F], _F]:
 
 
 def spawn(coro: Coroutine[Any, Any, _T], *, name: str) -> asyncio.Task[_T]:
-    """Run ``coro`` in the background on the running loop; keep and watch it."""
-    task = asyncio.get_event_loop().create_task(coro, name=name)
-    _TASKS.add(task)
-    task.add_done_callback(_done)
-    return task
-
-
-def _done(task: asyncio.Task[Any]) -> None:
-    _TASKS.discard(task)
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("UI task %s failed", task.get_name(), exc_info=exc)
+    """Run ``coro`` in the background on the loop; keep and watch it."""
+    return _TASKS.spawn(coro, name=name)
 
 
 def running() -> int:
@@ -51,8 +41,4 @@ def running() -> int:
 
 async def cancel_all() -> None:
     """Cancel every UI task and wait for them."""
-    tasks = list(_TASKS)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await _TASKS.cancel_all()

@@ -35,6 +35,8 @@ class C:
     NOTE_TEXT = QColor("#7a5a00")
     FAILED = QColor("#d92d20")
     FAILED_SOFT = QColor("#fef3f2")
+    WARN = QColor("#9a5b00")  #: an unverified identity
+    WARN_SOFT = QColor("#fff4e0")
     GREEN = QColor("#12b76a")
     AMBER = QColor("#f5a524")
     RED = QColor("#f04438")

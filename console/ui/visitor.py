@@ -15,6 +15,7 @@ from .models import Roles, VisitorConversationsModel
 __all__ = ["VisitorPane"]
 
 _FIELDS = (
+    ("user_id", "User ID"),
     ("email", "Email"),
     ("browser", "Browser"),
     ("os", "OS"),
@@ -54,6 +55,10 @@ class VisitorPane(QFrame):
         self.name_label.setWordWrap(True)
         self.badge = _label("verifiedBadge", "Verified")
         self.badge.hide()
+        #: A claimed identity (``identify`` without a valid hash): never shown as the user's own.
+        self.unverified_badge = _label("unverifiedBadge", "Unverified")
+        self.unverified_badge.setToolTip("The site claimed this visitor's identity without proof (no valid user_hash).")
+        self.unverified_badge.hide()
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -87,6 +92,7 @@ class VisitorPane(QFrame):
         inner.addWidget(_label("paneTitle", "Visitor"))
         inner.addWidget(self.name_label)
         inner.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignLeft)
+        inner.addWidget(self.unverified_badge, 0, Qt.AlignmentFlag.AlignLeft)
         inner.addLayout(form)
         inner.addSpacing(6)
         inner.addWidget(self.history_title)
@@ -111,15 +117,21 @@ class VisitorPane(QFrame):
         if visitor is None:
             self.name_label.setText(fallback_name)
             self.badge.hide()
+            self.unverified_badge.hide()
             for value in self.values.values():
                 value.setText("—")
             return
         self.name_label.setText(visitor.display_name)
         self.badge.setVisible(visitor.verified)
+        self.unverified_badge.setVisible(visitor.identity_unverified)
+        user_id = visitor.user_id
+        if user_id is not None:
+            user_id = f"{user_id} (verified)" if visitor.verified else f"{user_id} (unverified)"
         page = visitor.page_url or ""
         if visitor.page_title and page:
             page = f"{visitor.page_title}\n{page}"
         texts = {
+            "user_id": user_id,
             "email": visitor.email,
             "browser": visitor.browser,
             "os": visitor.os,
@@ -133,6 +145,13 @@ class VisitorPane(QFrame):
         for key, text in texts.items():
             self.values[key].setText(text or "—")
         self.tick()
+
+    def set_name(self, name: str, unverified: bool) -> None:
+        """Update the name shown (from the conversation's row) and whether the
+        identity it stands for is unverified."""
+        if self._visitor is None:
+            self.name_label.setText(name)
+            self.unverified_badge.setVisible(unverified)
 
     def tick(self) -> None:
         """Update the visitor's local time (called every minute)."""

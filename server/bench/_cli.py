@@ -30,7 +30,7 @@ workloads (default: all of them):
   idle        10,000 idle visitors past hello: server RSS per connection
   catchup     an agent offline for 10,000 events: reconnect to caught up; and a reconnect storm
               of 5,000 visitors resuming with 20 missed messages each
-  console     the console core's cold start and FTS search (if the console is installed)
+  console     the console cache's cold start and FTS search, run by frontdesk-console --bench-cache
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
@@ -81,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--catchup-events", type=int, default=d.catchup_events, help="catchup: events (%(default)s)")
     g.add_argument("--storm-visitors", type=int, default=d.storm_visitors, help="storm: visitors (%(default)s)")
     g.add_argument("--storm-missed", type=int, default=d.storm_missed, help="storm: missed each (%(default)s)")
+    g.add_argument(
+        "--console-conversations",
+        type=int,
+        default=d.console_conversations,
+        help="console: conversations cached (%(default)s)",
+    )
+    g.add_argument(
+        "--console-messages", type=int, default=d.console_messages, help="console: messages cached (%(default)s)"
+    )
     return p
 
 
@@ -89,7 +98,16 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         rates = tuple(float(r) for r in args.rates.split(",") if r.strip())
     except ValueError:
         raise SystemExit(f"frontdesk bench: --rates must be numbers separated by commas, not {args.rates!r}") from None
-    for name in ("visitors", "agents", "idle_visitors", "storm_visitors", "storm_missed", "catchup_events"):
+    for name in (
+        "visitors",
+        "agents",
+        "idle_visitors",
+        "storm_visitors",
+        "storm_missed",
+        "catchup_events",
+        "console_conversations",
+        "console_messages",
+    ):
         if getattr(args, name) < 1:
             raise SystemExit(f"frontdesk bench: --{name.replace('_', '-')} must be at least 1")
     if args.rate <= 0 or args.duration <= 0 or not rates:
@@ -106,6 +124,8 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         catchup_events=args.catchup_events,
         storm_visitors=args.storm_visitors,
         storm_missed=args.storm_missed,
+        console_conversations=args.console_conversations,
+        console_messages=args.console_messages,
     )
 
 

@@ -12,13 +12,12 @@ import array
 import asyncio
 import collections
 import dataclasses
-import inspect
 import json
 import re
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from . import _targets
@@ -57,6 +56,8 @@ class LoadOptions:
     catchup_events: int = 10000
     storm_visitors: int = 5000
     storm_missed: int = 20
+    console_conversations: int = 10_000
+    console_messages: int = 100_000
 
 
 # -- connections and setup requests --------------------------------------------------------
@@ -706,23 +707,34 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
 
 
 def console(opts: LoadOptions, progress: Progress) -> JSON:
-    """The console core's cold start and FTS search, measured by its own hook
-    (``frontdesk.console.core.bench.measure_cold_start``; sync or async)."""
-    try:
-        from frontdesk.console.core import bench as console_bench
-    except ImportError as exc:
-        return {"available": False, "note": f"not available ({exc})"}
-    measure: Any = getattr(console_bench, "measure_cold_start", None)
-    if measure is None:
-        return {"available": False, "note": "not available (no measure_cold_start)"}
+    """The console cache's cold start and FTS search, measured by the console
+    itself in a process of its own: ``frontdesk-console --bench-cache DIR``
+    prints one JSON object (the server never imports the console)."""
+    from ._console import console_command, console_installed
+
+    if not console_installed():
+        return {"available": False, "note": "not available (the console is not installed)"}
     progress.begin("console cold start")
     with tempfile.TemporaryDirectory(prefix="frontdesk-bench-console-") as tmp:
-        result = measure(Path(tmp))
-        if inspect.isawaitable(result):
-            result = asyncio.run(_awaited(result))
+        command = [
+            *console_command(),
+            "--bench-cache",
+            tmp,
+            "--bench-conversations",
+            str(opts.console_conversations),
+            "--bench-messages",
+            str(opts.console_messages),
+        ]
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            progress.end()
+            return {"available": False, "note": f"the console did not run ({exc})"}
     progress.end()
+    if proc.returncode != 0:
+        return {"available": False, "note": f"the console failed: {proc.stderr.strip()[-300:]}"}
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"available": False, "note": "the console printed no result"}
     return {"available": True, **dict(result)}
-
-
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable

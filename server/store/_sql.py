@@ -29,6 +29,9 @@ class Tx(Protocol):
     """One open transaction, as the operations see it."""
 
     events: list[EventRecord]
+    #: The backend's SQL dialect (``"sqlite"`` or ``"postgres"``), for the rare
+    #: clause only one of them speaks (``FOR UPDATE SKIP LOCKED``).
+    dialect: str
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of ``sql`` as a dict, or None."""
@@ -449,7 +452,7 @@ def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list
 
 def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
     """Remove every trace of a visitor (a data-protection erasure): messages,
-    notes, events, idempotency records, conversations and the visitor row.
+    notes, events, idempotency records, queued jobs, conversations and the visitor row.
     Returns the number of conversations removed."""
     if tx.one("SELECT 1 FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)) is None:
         raise NotFound("no such visitor")
@@ -467,6 +470,7 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
         " AND (client_writes.scope = CAST(c.id AS TEXT) OR client_writes.scope LIKE ('%:' || CAST(c.id AS TEXT))))",
         (f"visitor:{visitor_id}", visitor_id),
     )
+    tx.run("DELETE FROM jobs WHERE visitor_id = ?", (visitor_id,))  # queued emails and the like (store/jobs.py)
     n = tx.run("DELETE FROM conversations WHERE visitor_id = ?", (visitor_id,))
     tx.run("DELETE FROM visitors WHERE id = ?", (visitor_id,))
     append_event(tx, tenant_id, "visitor.erased", {"visitor_id": visitor_id})

@@ -1,5 +1,6 @@
 """Plumbing both backends' writer threads share: the queued job, how a batch
-is taken from the queue, and how callers are answered after COMMIT.
+is taken from the queue, how callers are answered after COMMIT, and what the
+last write's outcome says about the storage (:class:`WriteHealth`).
 
 The transaction itself stays with each backend (SQLite and PostgreSQL open,
 checkpoint and commit differently); what is here is the part that must behave
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["MAX_BATCH", "STOP", "Job", "resolve", "take_batch"]
+__all__ = ["MAX_BATCH", "STOP", "Job", "WriteHealth", "resolve", "take_batch"]
 
 #: Most jobs one transaction takes; bounds the latency a batch adds to its
 #: first member while still amortising the commit.
@@ -62,3 +65,40 @@ def resolve(batch: list[Job]) -> None:
             job.future.set_result(value)
         else:
             job.future.set_exception(value)
+
+
+class WriteHealth:
+    """Whether the last write transaction committed, as the writer thread saw it.
+
+    ``/healthz``, ``frontdesk verify`` and the start-up check read it; the
+    writer sets it after every batch (a probe write is a batch too). Only
+    storage failures (disk full, read-only, I/O error, lost connection) make
+    it unwritable: a request refused for its content says nothing about the
+    storage.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.writable = True
+        #: The storage failure of the last write, without paths (``None`` when writable).
+        self.error: str | None = None
+        #: ``time.monotonic()`` of the last outcome (0: no write yet).
+        self.checked_at = 0.0
+
+    def succeeded(self) -> bool:
+        """Record a committed write; whether the storage was failing until now."""
+        with self._lock:
+            recovered = not self.writable
+            self.writable, self.error, self.checked_at = True, None, time.monotonic()
+            return recovered
+
+    def failed(self, error: str) -> bool:
+        """Record a storage failure; whether this is news (it was writable)."""
+        with self._lock:
+            news = self.writable
+            self.writable, self.error, self.checked_at = False, error, time.monotonic()
+            return news
+
+    def age(self) -> float:
+        """Seconds since the last outcome."""
+        return time.monotonic() - self.checked_at

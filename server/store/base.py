@@ -16,15 +16,19 @@ only that function's work and is re-raised to its caller.
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..domain import EventRecord
+from ..exceptions import Unavailable
+from . import _sql
 from ._sql import Tx
+from ._writer import WriteHealth
 
-__all__ = ["REQUIRED_TABLES", "CommitListener", "Store"]
+__all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store", "probe_write"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,8 +46,21 @@ REQUIRED_TABLES = (
     "notes",
     "events",
     "client_writes",
+    "jobs",
+    "secrets",
     "schema_migrations",
 )
+
+
+#: /healthz reuses the last write's outcome when it is younger than this
+#: (seconds), and else writes a probe: a flood of health checks cannot turn
+#: into a flood of commits.
+PROBE_INTERVAL_S = 1.0
+
+
+def probe_write(tx: Tx) -> None:
+    """The smallest real write: one row of ``meta``, committed like any other."""
+    _sql.set_meta(tx, "write_probe", str(_sql.now_ms()))
 
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -68,6 +85,8 @@ class Store(abc.ABC):
     on_commit: CommitListener | None = None
     #: Names this database; cursors from another epoch need a reset.
     epoch: str = ""
+    #: The outcome of the last write transaction (set by the writer thread).
+    health: WriteHealth
 
     @abc.abstractmethod
     async def open(self, *, migrate: bool = True) -> None:
@@ -107,6 +126,15 @@ class Store(abc.ABC):
     async def durability(self) -> dict[str, Any]:
         """The durability settings in force, for ``verify`` and ``/healthz``."""
         return {}
+
+    async def check_writable(self, *, max_age: float = PROBE_INTERVAL_S) -> tuple[bool, str | None]:
+        """(whether a write commits now, the storage error if not): the last
+        write's outcome when it is younger than ``max_age`` seconds, else the
+        outcome of a probe write (one ``meta`` row). Needs the schema."""
+        if self.health.checked_at == 0.0 or self.health.age() > max_age:
+            with contextlib.suppress(Unavailable):  # recorded in self.health (and logged) by the writer
+                await self.write(probe_write)
+        return self.health.writable, self.health.error
 
     def _publish(self, events: list[EventRecord]) -> None:
         if events and self.on_commit is not None:

@@ -73,6 +73,19 @@ Durability
     ``local``, ``remote_write``, ``remote_apply``) all flush the local WAL
     before COMMIT returns.
 
+Storage failures
+    A full disk, a read-only database (a standby, ``default_transaction_read_only``),
+    an I/O error or a lost connection become
+    :class:`~frontdesk.server.exceptions.Unavailable` (retryable), logged
+    once per failed batch, and :attr:`PostgresStore.health` says so.
+
+Restores
+    ``pg_restore`` recreates the tables, so ``events`` gets a new OID, while
+    ``meta`` comes back with the old one recorded (``events_table``). A
+    mismatch at :meth:`PostgresStore.open` means the data was restored from a
+    dump: the database gets a new epoch, and every client refetches instead of
+    resuming over event ids that will be handed out again.
+
 Backups: use ``pg_dump``; this store has no ``backup`` method, and the CLI
 says so.
 """
@@ -95,10 +108,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..domain import EventRecord
-from ..exceptions import DurabilityError, SchemaError
+from ..exceptions import DurabilityError, SchemaError, Unavailable
 from . import _sql
-from ._writer import STOP, Job, resolve, take_batch
-from .base import REQUIRED_TABLES, Store, shipped_migrations
+from ._writer import STOP, Job, WriteHealth, resolve, take_batch
+from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
@@ -117,6 +130,20 @@ BROADCAST_CHANNEL = "frontdesk_broadcast"
 MAX_BROADCAST_BYTES = 7900
 #: Most events one catch-up read takes before reading again.
 CATCH_UP_PAGE = 1000
+
+
+def _storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database failing (connection, disk, I/O,
+    read-only, shutting down) rather than the statement."""
+    if isinstance(exc, psycopg.OperationalError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return state[:2] in ("08", "53", "57", "58") or state == "25006"
+
+
+def _unavailable(exc: BaseException, what: str) -> Unavailable:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return Unavailable(f"cannot {what} the PostgreSQL database: {reason}", reason)
 
 
 class _Committing(Exception):
@@ -158,6 +185,7 @@ class _Tx:
     """``_sql.Tx`` over a psycopg connection already inside a transaction."""
 
     __slots__ = ("conn", "events")
+    dialect = "postgres"
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
@@ -174,6 +202,11 @@ class _Tx:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(translate(sql), _params(params)).rowcount
+
+
+def _set_meta(conn: Conn, key: str, value: str) -> None:
+    if conn.execute("UPDATE meta SET value = %s WHERE key = %s", (value, key)).rowcount == 0:
+        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (key, value))
 
 
 def _events_after(tx: _sql.Tx, since: int, limit: int) -> list[EventRecord]:
@@ -217,6 +250,7 @@ class PostgresStore(Store):
         self._handed = 0
         self.batches = 0
         self.batched_jobs = 0
+        self.health = WriteHealth()
         #: Events published from a catch-up read (committed elsewhere, mostly).
         self.caught_up = 0
 
@@ -303,6 +337,7 @@ class PostgresStore(Store):
             )
             row = conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetchone()
             current = int(row["v"]) if row else 0
+            restored = self._restored(conn)
             if shipped and current > shipped[-1][0]:
                 raise SchemaError(
                     f"the database is at schema {current}, newer than this Frontdesk ({shipped[-1][0]});"
@@ -320,7 +355,28 @@ class PostgresStore(Store):
                 applied += 1
             if conn.execute("SELECT 1 FROM meta WHERE key = 'epoch'").fetchone() is None:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', %s)", (uuid.uuid4().hex,))
+            elif restored:
+                conn.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (uuid.uuid4().hex,))
+                log.warning(
+                    "the database was restored from a dump (its tables were recreated): new epoch, so every"
+                    " client refetches instead of resuming"
+                )
+            oid = conn.execute("SELECT 'events'::regclass::oid::bigint AS oid").fetchone()
+            assert oid is not None
+            _set_meta(conn, "events_table", str(oid["oid"]))
         return applied
+
+    @staticmethod
+    def _restored(conn: Conn) -> bool:
+        """Whether ``events`` is not the table ``meta`` recorded (pg_restore
+        recreated it). Checked before migrations, which may rebuild tables."""
+        found = conn.execute(
+            "SELECT to_regclass('events')::oid::bigint AS oid, to_regclass('meta') IS NOT NULL AS meta"
+        ).fetchone()
+        if not found or found["oid"] is None or not found["meta"]:
+            return False
+        recorded = conn.execute("SELECT value FROM meta WHERE key = 'events_table'").fetchone()
+        return recorded is not None and str(recorded["value"]) != str(found["oid"])
 
     def _load_state(self, conn: Conn) -> None:
         row = conn.execute("SELECT to_regclass('meta') IS NOT NULL AS ok").fetchone()
@@ -344,7 +400,7 @@ class PostgresStore(Store):
         except BaseException as exc:
             if conn is not None:
                 conn.close()
-            ready.set_exception(exc)
+            ready.set_exception(_unavailable(exc, "open") if _storage_failure(exc) else exc)
             return
         ready.set_result(None)
         try:
@@ -370,8 +426,10 @@ class PostgresStore(Store):
         conn.close()
 
     def _fail(self, batch: list[Job], exc: BaseException) -> None:
+        error = _unavailable(exc, "write")
+        self.health.failed(error.reason)
         for job in batch:
-            job.outcome = (False, exc)
+            job.outcome = (False, error)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, [], False)
 
@@ -388,6 +446,8 @@ class PostgresStore(Store):
             committing = False
             try:
                 run, complete = self._transact(conn, batch)
+                if any(ok for ok, _ in (job.outcome for job in batch)) and self.health.succeeded():
+                    log.warning("the PostgreSQL database is writable again")
                 break
             except _Committing as wrapped:
                 committing, exc = True, wrapped.__cause__ or wrapped
@@ -401,10 +461,19 @@ class PostgresStore(Store):
                     continue
                 except psycopg.Error as error:
                     exc = error
-            log.error("write transaction failed; %d writes not stored: %r", len(batch), exc)
             if not conn.closed and not conn.broken:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
+            if _storage_failure(exc):
+                exc = _unavailable(exc, "write")
+                news = self.health.failed(exc.reason)
+                writes = sum(job.fn is not probe_write for job in batch)
+                if writes:
+                    log.error("%s; %d writes not stored (clients retry)", exc, writes)
+                elif news:  # health probes: once per outage
+                    log.error("%s", exc)
+            else:
+                log.error("write transaction failed; %d writes not stored: %r", len(batch), exc)
             for job in batch:
                 job.outcome = (False, exc)
             run, complete = [], True
@@ -438,6 +507,8 @@ class PostgresStore(Store):
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
             except BaseException as exc:  # one bad job must not sink the batch
+                if _storage_failure(exc):
+                    raise  # the database, not the job: the whole batch fails (or runs again)
                 conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
                 job.outcome = (False, exc)
             else:
@@ -598,9 +669,12 @@ class PostgresStore(Store):
                 finally:
                     if not conn.broken:
                         conn.execute("COMMIT")
-            except psycopg.OperationalError:
+            except psycopg.Error as exc:
                 if not conn.broken or attempt == 2:
-                    raise
+                    if not _storage_failure(exc):
+                        raise
+                    log.error("cannot read the PostgreSQL database: %s", " ".join(str(exc).split()))
+                    raise _unavailable(exc, "read") from None
                 log.warning("a read connection broke; retrying on a new one")
                 conn.close()
                 with self._reader_lock:

@@ -8,29 +8,47 @@
   one fsync covers many messages, idle a write commits at once.
 - Reads run on a small pool of threads, each with its own read-only
   connection; WAL lets them read a consistent snapshot while the writer works.
+- Storage failures (a full disk, a read-only file, an I/O error) become
+  :class:`~frontdesk.server.exceptions.Unavailable`, logged once per failed
+  batch, and :attr:`SQLiteStore.health` records them.
+- Little disk space: a one-message commit appends ~70 KB of write-ahead log
+  and the automatic checkpoint waits for ~4 MB, so freed space went to log
+  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed by a
+  ``TRUNCATE`` checkpoint (the log's space goes back to the file system), and
+  a write that fails for space runs once more after one.
+- A serving store keeps the highest event id it has handed out in a file
+  beside the database (:attr:`SQLiteStore.mark_path`, not inside it, so a
+  restored copy cannot bring back an old value). A database whose events are
+  behind that mark under the same epoch was restored from a copy: it gets a
+  new epoch, and every client refetches instead of resuming over event ids
+  that are handed out again (PROTOCOL.md, "Resuming").
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import fcntl
+import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 
 from ..domain import EventRecord
-from ..exceptions import DurabilityError, FrontdeskError, SchemaError
+from ..exceptions import DurabilityError, FrontdeskError, SchemaError, Unavailable
 from . import _sql
-from ._writer import STOP, Job, resolve, take_batch
-from .base import REQUIRED_TABLES, Store, shipped_migrations
+from ._writer import STOP, Job, WriteHealth, resolve, take_batch
+from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLiteStore", "restore_copy"]
 
 log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
@@ -38,12 +56,44 @@ T = TypeVar("T")
 
 #: How often an idle writer looks for events committed by other processes.
 EXTERNAL_POLL_S = 1.0
+#: Seconds between two "the disk is full, checkpointed" warnings.
+SPACE_WARNING_S = 60.0
+#: Below this much free space under the database, every write batch is
+#: followed by a ``TRUNCATE`` checkpoint: the write-ahead log then never holds
+#: more than one batch, instead of growing towards the ~4 MB automatic
+#: checkpoint (and the database file needs room to take the log's pages, so a
+#: log that already filled the disk cannot be checkpointed any more).
+LOW_SPACE_BYTES = 16 << 20
+
+_SQLITE_FULL = 13
+#: Primary result codes (https://www.sqlite.org/rescode.html) that say the
+#: storage failed, not the statement, so the same write may succeed later:
+#: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_STORAGE_CODES = frozenset({5, 6, 7, 8, 10, 11, _SQLITE_FULL, 14, 15, 26})
+
+
+def _storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the storage failing (full, read-only, I/O) rather than the statement."""
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _STORAGE_CODES
+    return isinstance(exc, OSError)
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_FULL
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 class _Tx:
     """``_sql.Tx`` over a sqlite3 connection."""
 
     __slots__ = ("conn", "events")
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -75,10 +125,18 @@ class SQLiteStore(Store):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
+        self._server_lock: IO[str] | None = None
         self._migrate = True
         self._seen_event_id = 0
         self.batches = 0
         self.batched_jobs = 0
+        self.health = WriteHealth()
+        self._serving = False
+        self._mark_fd: int | None = None
+        self._mark_dirty = False
+        self._space_warned = 0.0
+        #: Where a serving store keeps the highest event id it handed out.
+        self.mark_path = self.path.with_name(f".{self.path.name}.served")
 
     # -- connections ----------------------------------------------------------
 
@@ -125,7 +183,10 @@ class SQLiteStore(Store):
     async def open(self, *, migrate: bool = True) -> None:
         self._migrate = migrate
         self._loop = asyncio.get_running_loop()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create {self.path.parent}: {_reason(exc)}", _reason(exc)) from None
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._writer = threading.Thread(
             target=self._writer_main, args=(ready,), name="frontdesk-sqlite-writer", daemon=True
@@ -146,6 +207,14 @@ class SQLiteStore(Store):
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+        if self._mark_fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self._mark_fd)
+            os.close(self._mark_fd)
+            self._mark_fd = None
+        if self._server_lock is not None:  # closing the file releases the flock
+            self._server_lock.close()
+            self._server_lock = None
 
     def migrate_sync(self, conn: sqlite3.Connection) -> int:
         """Apply pending migrations on ``conn``; returns the number applied."""
@@ -188,14 +257,23 @@ class SQLiteStore(Store):
     # -- the writer ---------------------------------------------------------------
 
     def _writer_main(self, ready: concurrent.futures.Future[None]) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             conn = self._connect()
             self.durability_settings = self._check_durability(conn)
             if self._migrate:
                 self.migrate_sync(conn)
+                self._detect_restore(conn)
                 self.epoch = str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
                 self._seen_event_id = int(conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM events").fetchone()[0])
+                if self._serving:
+                    self._open_mark()
+                    self._write_mark(_high_water(conn), sync=True)
         except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if _storage_failure(exc):
+                exc = Unavailable(f"cannot open {self.path}: {_reason(exc)}", _reason(exc))
             ready.set_exception(exc)
             return
         ready.set_result(None)
@@ -212,6 +290,7 @@ class SQLiteStore(Store):
             except queue.Empty:
                 if self._migrate:  # a serving store: look for other processes' events
                     self._run_batch(conn, [])
+                self._sync_mark()
                 continue
             if first is STOP:
                 break
@@ -227,42 +306,169 @@ class SQLiteStore(Store):
         rows = conn.execute("SELECT * FROM events WHERE event_id > ? ORDER BY event_id", (self._seen_event_id,))
         return [_sql.record_from_row(dict(r)) for r in rows.fetchall()]
 
+    def _transact(self, conn: sqlite3.Connection, batch: list[Job]) -> tuple[list[EventRecord], list[EventRecord]]:
+        """One attempt at ``batch``: (other processes' events, this batch's
+        events). Sets each job's outcome. A storage failure inside a job
+        aborts the whole batch (SQLite may have rolled the transaction back
+        already, savepoints included)."""
+        events: list[EventRecord] = []
+        conn.execute("BEGIN IMMEDIATE")
+        external = self._external_events(conn)
+        for job in batch:
+            tx = _Tx(conn)
+            conn.execute("SAVEPOINT job")
+            try:
+                result = job.fn(tx, *job.args, **job.kwargs)
+            except BaseException as exc:  # one bad job must not sink the batch
+                if _storage_failure(exc):
+                    raise
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                job.outcome = (False, exc)
+            else:
+                conn.execute("RELEASE job")
+                job.outcome = (True, result)
+                events.extend(tx.events)
+        conn.execute("COMMIT")
+        return external, events
+
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         events: list[EventRecord] = []
         external: list[EventRecord] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            external = self._external_events(conn)
-            for job in batch:
-                tx = _Tx(conn)
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job.fn(tx, *job.args, **job.kwargs)
-                except BaseException as exc:  # one bad job must not sink the batch
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    job.outcome = (False, exc)
-                else:
-                    conn.execute("RELEASE job")
-                    job.outcome = (True, result)
-                    events.extend(tx.events)
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            log.exception("write transaction failed; %d writes not stored", len(batch))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for job in batch:
-                job.outcome = (False, exc)
-            events = []
+        for attempt in (1, 2):
+            try:
+                external, events = self._transact(conn, batch)
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if attempt == 1 and _out_of_space(exc) and self._free_log(conn):
+                    continue  # nothing committed: running the batch again is safe
+                self._failed(batch, exc)
+                external, events = [], []
+            else:
+                # Only a committed write proves the storage writable (the idle
+                # poll commits a transaction that wrote nothing).
+                if any(ok for ok, _ in (job.outcome for job in batch)) and self.health.succeeded():
+                    log.warning("the database %s is writable again", self.path)
+                if batch and self.free_bytes() < LOW_SPACE_BYTES:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            break
         events = external + events
         if events:
             self._seen_event_id = max(self._seen_event_id, events[-1].event_id)
+            if self._serving:
+                self._write_mark(events[-1].event_id)
         if not batch and not events:
             return
         self.batches += 1
         self.batched_jobs += len(batch)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, batch, events)
+
+    def _failed(self, batch: list[Job], exc: BaseException) -> None:
+        """Answer every job of a batch that did not commit, and log it once."""
+        outcome: BaseException = exc
+        if _storage_failure(exc):
+            reason = _reason(exc)
+            outcome = Unavailable(f"cannot write {self.path}: {reason}", reason)
+            news = self.health.failed(reason)
+            writes = sum(job.fn is not probe_write for job in batch)
+            if writes:
+                log.error("cannot write %s: %s; %d writes not stored (clients retry)", self.path, reason, writes)
+            elif news:  # the idle poll and health probes: once per outage, not once a second
+                log.error("cannot write %s: %s", self.path, reason)
+        else:
+            log.exception("write transaction failed; %d writes not stored", len(batch))
+        for job in batch:
+            job.outcome = (False, outcome)
+
+    def free_bytes(self) -> int:
+        """Space left for the database on its file system (what an unprivileged user may use)."""
+        try:
+            st = os.statvfs(self.path.parent)
+        except OSError:
+            return LOW_SPACE_BYTES  # unknown: assume little
+        return st.f_bavail * st.f_frsize
+
+    def _free_log(self, conn: sqlite3.Connection) -> bool:
+        """After a write failed for space: copy the write-ahead log into the
+        database and truncate it to zero bytes, which gives its space back to
+        the file system. Whether it completed (readers can hold it up)."""
+        size = _size(self.path.with_name(self.path.name + "-wal"))
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:  # the database file may need space to grow, too
+            log.debug("checkpoint after a full disk failed: %s", exc)
+            return False
+        if time.monotonic() - self._space_warned > SPACE_WARNING_S:
+            self._space_warned = time.monotonic()
+            log.warning(
+                "the disk under %s is full: checkpointed the write-ahead log (%d KiB freed) and retried;"
+                " free some space (docs/OPERATIONS.md, Disk space)",
+                self.path,
+                size // 1024,
+            )
+        return not busy
+
+    # -- restores: the high-water mark -------------------------------------------------------
+
+    def _detect_restore(self, conn: sqlite3.Connection) -> None:
+        """Give the database a new epoch if its events are behind what a server
+        handed out under the same epoch (a copy was put back: event ids will
+        be handed out again, for other events)."""
+        mark = self._read_mark()
+        if mark is None:
+            return
+        epoch = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        high = _high_water(conn)
+        if epoch is None or str(epoch[0]) != mark.get("epoch") or high >= int(mark.get("last_event_id", 0)):
+            return
+        new = uuid.uuid4().hex
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (new,))
+        log.warning(
+            "%s was restored from a copy: its last event is %d, but event %d was handed out already;"
+            " new epoch %s, so every client refetches instead of resuming",
+            self.path,
+            high,
+            int(mark["last_event_id"]),
+            new,
+        )
+
+    def _read_mark(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.mark_path.read_text(encoding="utf-8") or "null")
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _open_mark(self) -> None:
+        try:
+            self._mark_fd = os.open(self.mark_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise Unavailable(f"cannot write {self.mark_path}: {_reason(exc)}", _reason(exc)) from None
+
+    def _write_mark(self, last_event_id: int, *, sync: bool = False) -> None:
+        """Record the highest event id handed out (before any client can see
+        it: called after COMMIT, before the batch is settled). One ``pwrite``
+        of a fixed-size record; fsynced at start and when idle."""
+        if self._mark_fd is None:
+            return
+        record = json.dumps({"epoch": self.epoch, "last_event_id": last_event_id}).encode().ljust(127) + b"\n"
+        try:
+            os.pwrite(self._mark_fd, record, 0)
+            if sync:
+                os.fsync(self._mark_fd)
+            self._mark_dirty = not sync
+        except OSError as exc:
+            log.warning("cannot update %s: %s", self.mark_path, _reason(exc))
+
+    def _sync_mark(self) -> None:
+        if self._mark_fd is not None and self._mark_dirty:
+            self._mark_dirty = False
+            with contextlib.suppress(OSError):
+                os.fsync(self._mark_fd)
 
     def _settle(self, batch: list[Job], events: list[EventRecord]) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
@@ -282,12 +488,18 @@ class SQLiteStore(Store):
         return await asyncio.shield(future)
 
     def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        conn = self._reader()
-        conn.execute("BEGIN")
         try:
-            return fn(_Tx(conn), *args, **kwargs)
-        finally:
-            conn.execute("COMMIT")
+            conn = self._reader()
+            conn.execute("BEGIN")
+            try:
+                return fn(_Tx(conn), *args, **kwargs)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if not _storage_failure(exc):
+                raise
+            log.error("cannot read %s: %s", self.path, exc)
+            raise Unavailable(f"cannot read {self.path}: {exc}", str(exc)) from None
 
     async def read(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._pool is None:
@@ -316,7 +528,8 @@ class SQLiteStore(Store):
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the live database to ``target`` (the
-        online backup API: safe while the server writes)."""
+        online backup API: safe while the server writes). Raises
+        :class:`Unavailable` when the copy cannot be written (a full disk)."""
 
         def run() -> None:
             src = self._connect(readonly=True)
@@ -329,6 +542,10 @@ class SQLiteStore(Store):
                 # "Resuming").
                 dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
                 dst.commit()
+            except sqlite3.Error as exc:
+                if not _storage_failure(exc):
+                    raise
+                raise Unavailable(f"cannot write the backup {target}: {exc}", str(exc)) from None
             finally:
                 dst.close()
                 src.close()
@@ -336,14 +553,38 @@ class SQLiteStore(Store):
         await asyncio.to_thread(run)
 
     def acquire_server_lock(self) -> None:
-        """Claim this database for one ``frontdesk serve``.
+        """Claim this database for one ``frontdesk serve``; call before :meth:`open`.
 
         Two servers on one SQLite file would each push only their own events,
-        so clients of one would silently miss the other's. Held until the
-        process exits. Raises :class:`FrontdeskError` if another server has it.
+        so clients of one would silently miss the other's. Held until
+        :meth:`close`. Raises :class:`FrontdeskError` if another server has
+        it, and :class:`Unavailable`, naming the file and the cause, when the
+        database, its write-ahead log or the lock cannot be written (a server
+        that starts on them would refuse every write).
         """
+        if str(self.path) == ":memory:":
+            return  # nothing on disk to claim (and open() refuses it: no WAL)
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create {directory}: {_reason(exc)}", _reason(exc)) from None
+        for part in (
+            self.path,
+            self.path.with_name(self.path.name + "-wal"),
+            self.path.with_name(self.path.name + "-shm"),
+        ):
+            try:
+                os.close(os.open(part, os.O_RDWR))
+            except FileNotFoundError:
+                self._check_can_create(part)
+            except OSError as exc:
+                raise Unavailable(f"cannot write {part}: {_reason(exc)}", _reason(exc)) from None
         lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the process's lifetime
+        try:
+            handle = open(lock_path, "a+")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise Unavailable(f"cannot open the lock file {lock_path}: {_reason(exc)}", _reason(exc)) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -352,6 +593,78 @@ class SQLiteStore(Store):
                 f"another frontdesk serve is already using {self.path}; use PostgreSQL to run several servers"
             ) from None
         self._server_lock = handle
+        self._serving = True
+
+    @staticmethod
+    def _check_can_create(path: Path) -> None:
+        directory = path.parent
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            raise Unavailable(f"cannot create {path}: Read-only file system", "Read-only file system")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise Unavailable(
+                f"cannot create {path}: Permission denied (the directory {directory} is not writable)",
+                "Permission denied",
+            )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _high_water(conn: sqlite3.Connection) -> int:
+    """The highest event id this database has ever handed out: AUTOINCREMENT's
+    counter survives deletes (erasure, prune), and the prune floor too."""
+    seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'").fetchone()[0]
+    top = conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM events").fetchone()[0]
+    floor = conn.execute("SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta WHERE key = 'events_floor'")
+    return max(int(seq), int(top), int(floor.fetchone()[0]))
+
+
+def restore_copy(db: Path, copy: Path) -> tuple[str, Path | None]:
+    """Put the copy ``copy`` (``frontdesk backup``, ``VACUUM INTO``, a file of
+    a stopped database) in place of the database ``db`` with a new epoch.
+
+    Refuses (:class:`FrontdeskError`) while a server holds ``db``, and a copy
+    that fails ``integrity_check`` or is not a Frontdesk database. The
+    replaced files are moved aside, not deleted. Returns (new epoch, where the
+    replaced database went, or ``None`` when there was none).
+    """
+    lock_path = db.with_name(db.name + ".lock")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and a server cannot start meanwhile
+        except BlockingIOError:
+            raise FrontdeskError(f"a frontdesk serve is using {db}; stop the server first") from None
+        src = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            check = src.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise FrontdeskError(f"{copy} is damaged (integrity_check: {check}); choose another copy")
+            tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "events"} <= tables:
+                raise FrontdeskError(f"{copy} is not a Frontdesk database")
+            aside = None  # a first install has nothing to keep
+            if db.exists():
+                aside = db.with_name(f"{db.name}.replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+                for suffix in ("", "-wal", "-shm"):
+                    part = db.with_name(db.name + suffix)
+                    if part.exists():
+                        part.rename(aside.with_name(aside.name + suffix))
+            dst = sqlite3.connect(db, isolation_level=None)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = WAL")
+                epoch = uuid.uuid4().hex
+                dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (epoch,))
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    return epoch, aside
 
 
 def conn_path(conn: sqlite3.Connection) -> str:

@@ -46,7 +46,7 @@ def test_lost_ack_after_commit_resend_returns_the_original(server: RunningServer
             assert ack["message"]["id"] == stored["data"]["id"]
         history = await visitor.request("history", conversation_id=again["conversation_id"])
         assert [m["client_id"] for m in history["messages"]] == [cid]
-        await asyncio.sleep(0.2)
+        await agent.fence()
         assert agent.drain("message.created") == []  # the resend pushed nothing new
         await visitor.close()
         await agent.close()
@@ -137,7 +137,7 @@ def test_client_id_same_sender_different_body_returns_original(server: RunningSe
         assert second["message"]["body"] == "original"
         rows = db_rows(server, "SELECT body FROM messages WHERE client_id = ?", (cid,))
         assert [r["body"] for r in rows] == ["original"]
-        await asyncio.sleep(0.2)
+        await agent.fence()
         assert agent.drain("message.created") == []
         await visitor.close()
         await agent.close()
@@ -201,7 +201,7 @@ def test_resume_replays_exactly_the_missed_50_in_order(relaxed_server: RunningSe
         visitor, hello = await WsClient.visitor(server)
         sent = await visitor.request("message.send", client_id=new_client_id(), body="hi")
         conv = sent["conversation_id"]
-        await asyncio.sleep(0.1)
+        await visitor.fence()
         since, epoch = _cursor(visitor, hello), hello["epoch"]
         await visitor.close()
         acks = []
@@ -216,7 +216,7 @@ def test_resume_replays_exactly_the_missed_50_in_order(relaxed_server: RunningSe
         live = await agent.request("reply", conversation_id=conv, client_id=new_client_id(), body="live")
         nxt = await visitor.next_event()
         assert nxt["event_id"] == live["event_id"]
-        await asyncio.sleep(0.2)
+        await visitor.fence()
         assert [f for f in visitor.drain() if "event_id" in f] == []
         await visitor.close()
         await agent.close()
@@ -246,7 +246,7 @@ def test_resume_while_writes_continue_has_no_gap_and_no_duplicate(relaxed_server
         watcher, login = await WsClient.agent(server, subscribe=False)
         agent_since = int(login["last_event_id"])
         await watcher.request("subscribe", since=agent_since, epoch=epoch)
-        await asyncio.sleep(0.1)
+        await visitor.fence()
         visitor_since = _cursor(visitor, hello)
         visitor.drain()
         agent_got: list[int] = []
@@ -268,7 +268,8 @@ def test_resume_while_writes_continue_has_no_gap_and_no_duplicate(relaxed_server
             assert r["reset_required"] is False
         stop.set()
         await task
-        await asyncio.sleep(0.5)
+        await watcher.fence()
+        await visitor.fence()
         agent_got += [f["event_id"] for f in watcher.drain() if "event_id" in f]
         visitor_got += [f["event_id"] for f in visitor.drain() if "event_id" in f]
         all_ids = [
@@ -354,7 +355,8 @@ def test_unusable_cursors_get_reset_required_and_nothing_replayed(server: Runnin
             for r in (reply, sub):
                 assert r["reset_required"] is True, case
                 assert r["epoch"] == epoch and r["last_event_id"] >= last
-            await asyncio.sleep(0.2)
+            await v.fence()
+            await a.fence()
             durable = [f for f in [*v.drain(), *a.drain()] if "event_id" in f]
             assert durable == [], case
             await v.close()
@@ -388,7 +390,8 @@ def test_cursor_older_than_kept_events_gets_reset_required(server: RunningServer
         await a2.request("auth", token=login["token"])
         sub = await a2.request("subscribe", since=old, epoch=hello["epoch"])
         assert stale["reset_required"] is True and sub["reset_required"] is True
-        await asyncio.sleep(0.2)
+        await v2.fence()
+        await a2.fence()
         assert [f for f in [*v2.drain(), *a2.drain()] if "event_id" in f] == []
         v3, fine = await WsClient.visitor(server, token=hello["token"], since=floor_meta, epoch=hello["epoch"])
         assert fine["reset_required"] is False
@@ -438,7 +441,8 @@ def test_concurrent_writers_get_gap_free_seq_and_one_order(relaxed_server: Runni
         by_seq = {a["seq"]: a["event_id"] for group in acks for a in group}
         event_ids = [by_seq[s] for s in range(2, total + 1)]
         assert event_ids == sorted(event_ids)  # seq order is commit order
-        await asyncio.sleep(0.5)
+        for client in (visitor, a1, a2):
+            await client.fence()
         orders = []
         for client in (visitor, a1, a2):
             frames = [f for f in client.drain("message.created") if f["conversation_id"] == conv]

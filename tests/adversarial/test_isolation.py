@@ -117,7 +117,8 @@ def test_visitor_cannot_touch_another_visitors_conversation(server: RunningServe
         b_sent = await bob.request("message.send", client_id=new_client_id(), body="bob's secret")
         conv_b = b_sent["conversation_id"]
         await agent.request("reply", conversation_id=conv_b, client_id=new_client_id(), body="for bob only")
-        await asyncio.sleep(0.2)
+        await bob.fence()
+        await agent.fence()
         bob.drain()
         agent.drain()
         missing = conv_b + 1000
@@ -131,7 +132,8 @@ def test_visitor_cannot_touch_another_visitors_conversation(server: RunningServe
             nowhere = await _refused(alice, type_, conversation_id=missing, **fields)
             assert theirs["code"] == nowhere["code"] == "not_found"
             assert theirs["message"].replace(str(conv_b), "N") == nowhere["message"].replace(str(missing), "N")
-        await asyncio.sleep(0.3)
+        await bob.fence()  # anything Alice's frames caused was pushed before these pings are answered
+        await agent.fence()
         assert bob.drain() == []  # no typing, no injected message, no seen
         assert [f for f in agent.drain() if f.get("kind") in ("typing", "message.created", "seen")] == []
         rows = db_rows(server, "SELECT body FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_b,))
@@ -142,7 +144,7 @@ def test_visitor_cannot_touch_another_visitors_conversation(server: RunningServe
         a2, reply = await WsClient.visitor(server, token=ha["token"], since=0, epoch=ha["epoch"])
         assert reply["reset_required"] is False
         assert all(c["id"] != conv_b for c in reply["conversations"])
-        await asyncio.sleep(0.3)
+        await a2.fence()  # the replay is queued before the next frame is read
         replayed = [f for f in a2.drain() if "event_id" in f]
         assert all(f.get("conversation_id") != conv_b for f in replayed)
         assert "bob's secret" not in str(replayed) and "for bob only" not in str(replayed)
@@ -233,7 +235,8 @@ def test_tenant_isolation_for_visitors_and_agents(server: RunningServer) -> None
         await replay.request("subscribe", since=0, epoch=login1["epoch"])
         await v2.request("message.send", client_id=new_client_id(), body="t2 live zebra")
         await a2.next_event("message.created", body="t2 live zebra")
-        await asyncio.sleep(0.3)
+        for c in (a1, replay):
+            await c.fence()
         for c in (a1, replay):
             leaked = [f for f in c.drain() if f.get("conversation_id") == conv2 or "zebra" in str(f)]
             assert leaked == []

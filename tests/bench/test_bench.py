@@ -112,3 +112,13 @@ def test_bad_options_are_refused(args: list[str]) -> None:
     proc = subprocess.run([*BENCH, "latency", *args], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
+
+
+def test_console_workload_runs_the_console_as_a_process() -> None:
+    """`bench console` gets its figures from `frontdesk-console --bench-cache`; the server never imports the console."""
+    code, report, err = bench("console", "--console-conversations", "30", "--console-messages", "120")
+    assert code == 0, err
+    res = report["workloads"]["console"]["frontdesk"]
+    assert res["available"] is True, res
+    assert res["conversations"] == 30 and res["messages"] == 120
+    assert res["cold_start_ms"] >= 0 and res["search_hits"] >= 0

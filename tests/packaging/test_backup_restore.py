@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support import RELAXED_LIMITS, RunningServer, WsClient, new_client_id, run_cli, start_server
+from tests.support import RELAXED_LIMITS, RunningServer, WsClient, free_port, new_client_id, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -114,16 +118,9 @@ def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
     verify = run_cli("verify", "--db", f"sqlite:///{backup}", check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    # Restore as docs/OPERATIONS.md says: server stopped, the live file and its -wal/-shm moved aside,
-    # the backup (which `frontdesk backup` gave its own epoch) copied in its place, server started.
-    live = Path(server.db_url.removeprefix("sqlite:///"))
-    aside = tmp_path / "aside"
-    aside.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        part = live.with_name(live.name + suffix)
-        if part.exists():
-            shutil.move(part, aside / part.name)
-    shutil.copy(backup, live)
+    # Restore as docs/OPERATIONS.md says: server stopped, `frontdesk restore` puts the copy in place
+    # with a new epoch and keeps the replaced database aside.
+    run_cli("restore", "--db", server.db_url, str(backup))
     server.start()
     try:
         verify = server.cli("verify", "--url", server.ws_url, check=False)
@@ -157,3 +154,154 @@ def test_backup_of_a_live_server_restores_whole(tmp_path: Path) -> None:
         asyncio.run(resume())
     finally:
         server.stop()
+
+
+# -- every documented restore makes resuming clients refetch (issue 11, item 9) -------------------
+
+
+async def _write(server: RunningServer, n: int, cursor: dict[str, Any]) -> None:
+    """A visitor (``cursor``'s token, else a new one) sends ``n`` messages; ``cursor`` is updated
+    to its token, epoch and the last event id it saw."""
+    client, hello = await WsClient.visitor(server, **({"token": cursor["token"]} if cursor else {}))
+    last = hello["last_event_id"]
+    for i in range(n):
+        ack = await client.request("message.send", client_id=new_client_id(), body=f"message {i}")
+        last = ack["event_id"]
+    await client.close()
+    cursor.update(token=hello["token"], epoch=hello["epoch"], since=last)
+
+
+async def _resume(server: RunningServer, cursor: dict[str, Any]) -> dict[str, Any]:
+    client, hello = await WsClient.visitor(server, **cursor)
+    await client.close()
+    return hello
+
+
+def _offline_client_must_refetch(
+    server: RunningServer, take_copy: Callable[[], None], restore: Callable[[], None]
+) -> None:
+    """The scenario of issue 11, item 9: a visitor writes, a copy is taken, it writes more, the
+    copy is restored, another visitor's writes reuse the lost event ids, and then the first one,
+    offline all along, resumes with its cursor: it must be told to refetch."""
+    cursor: dict[str, Any] = {}
+    asyncio.run(_write(server, 3, cursor))
+    take_copy()
+    asyncio.run(_write(server, 6, cursor))
+    server.stop()
+    restore()
+    server.start()
+    asyncio.run(_write(server, 10, {}))
+    hello = asyncio.run(_resume(server, cursor))
+    assert hello["token"] == cursor["token"], "the visitor of the backup was not found"
+    assert hello["reset_required"] is True, f"a client resumed silently across a restore: {hello}"
+    assert hello["epoch"] != cursor["epoch"]
+
+
+def _sqlite_db(server: RunningServer) -> Path:
+    return Path(server.db_url.removeprefix("sqlite:///"))
+
+
+def _vacuum_into(db: Path, target: Path) -> None:
+    """The documented second backup method: the sqlite3 shell's VACUUM INTO, beside a running server."""
+    if shutil.which("sqlite3"):
+        subprocess.run(["sqlite3", str(db), f"VACUUM INTO '{target}'"], check=True, capture_output=True)
+    else:  # the same statement through Python's sqlite3
+        conn = sqlite3.connect(db)
+        conn.execute("VACUUM INTO ?", (str(target),))
+        conn.close()
+
+
+@pytest.mark.parametrize("method", ["frontdesk backup", "VACUUM INTO"])
+def test_frontdesk_restore_makes_clients_refetch(tmp_path: Path, method: str) -> None:
+    """A copy taken either documented way and put back with `frontdesk restore` gets a new epoch:
+    a client offline during the restore refetches instead of resuming over reused event ids."""
+    server = start_server(tmp_path, RELAXED_LIMITS)
+    copy = tmp_path / "copy.db"
+    try:
+
+        def take_copy() -> None:
+            if method == "frontdesk backup":
+                run_cli("backup", "--db", server.db_url, str(copy))
+            else:
+                _vacuum_into(_sqlite_db(server), copy)
+
+        def restore() -> None:
+            out = run_cli("restore", "--db", server.db_url, str(copy))
+            assert "new epoch" in out.stdout, out.stdout
+
+        _offline_client_must_refetch(server, take_copy, restore)
+        # The replaced database was kept aside, not deleted.
+        assert list(tmp_path.glob("frontdesk.db.replaced-*")), sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        server.stop()
+
+
+def test_restore_refuses_while_the_server_runs(tmp_path: Path) -> None:
+    """`frontdesk restore` will not replace the database under a running server."""
+    server = start_server(tmp_path, RELAXED_LIMITS)
+    copy = tmp_path / "copy.db"
+    try:
+        run_cli("backup", "--db", server.db_url, str(copy))
+        refused = run_cli("restore", "--db", server.db_url, str(copy), check=False)
+        assert refused.returncode == 1 and "stop the server" in refused.stderr, refused.stderr
+    finally:
+        server.stop()
+
+
+def test_a_copy_put_back_by_hand_is_detected_at_start(tmp_path: Path) -> None:
+    """A VACUUM INTO copy put back by hand (old epoch inside) is behind what the server handed
+    out; the server notices at start and gives the database a new epoch."""
+    server = start_server(tmp_path, RELAXED_LIMITS)
+    copy = tmp_path / "copy.db"
+    try:
+        live = _sqlite_db(server)
+
+        def restore() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                live.with_name(live.name + suffix).unlink(missing_ok=True)
+            shutil.copy(copy, live)
+
+        _offline_client_must_refetch(server, lambda: _vacuum_into(live, copy), restore)
+        assert "restored" in server.log_path.read_text()
+    finally:
+        server.stop()
+
+
+@pytest.mark.postgres
+def test_pg_dump_and_pg_restore_make_clients_refetch(tmp_path: Path) -> None:
+    """The documented PostgreSQL backup (pg_dump -Fc) restored with pg_restore --clean: the server
+    sees that the tables were recreated, and a client offline during the restore refetches."""
+    from tests.server.store.conftest import create_pg_database, drop_pg_database, pg_unavailable
+
+    reason = pg_unavailable() or (None if shutil.which("pg_dump") and shutil.which("pg_restore") else "no pg_dump")
+    if reason:
+        pytest.skip(reason)
+    url = create_pg_database()
+    try:
+        info = json.loads(run_cli("init", "--db", url, "--json", "--admin-password", "admin-password-1").stdout)
+        server = RunningServer(
+            db_url=url,
+            port=free_port(),
+            site_key=info["site_key"],
+            admin_email=info["admin_email"],
+            admin_password=info["admin_password"],
+            tenant_slug=info["tenant_slug"],
+            identity_secret=info["identity_secret"],
+            log_path=tmp_path / "server.log",
+            extra_args=RELAXED_LIMITS,
+        )
+        server.start()
+        dump = tmp_path / "frontdesk.dump"
+        try:
+
+            def take_copy() -> None:
+                subprocess.run(["pg_dump", "-Fc", "-f", str(dump), url], check=True, capture_output=True)
+
+            def restore() -> None:
+                subprocess.run(["pg_restore", "--clean", "-d", url, str(dump)], check=True, capture_output=True)
+
+            _offline_client_must_refetch(server, take_copy, restore)
+        finally:
+            server.stop()
+    finally:
+        drop_pg_database(url)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from tests.packaging.conftest import ROOT
-from tests.support import RunningServer, free_port
+from tests.support import RunningServer, unused_port
 
 CONTAINERFILE = ROOT / "packaging" / "Containerfile"
 
@@ -77,5 +77,5 @@ def test_healthcheck_passes_against_a_live_server_and_fails_without_one(server: 
     assert "/healthz" in dict(_final_stage())["HEALTHCHECK"]
     env = {**os.environ, "FRONTDESK_PORT": str(server.port)}
     assert subprocess.run(_healthcheck(), env=env, capture_output=True, timeout=30).returncode == 0
-    env["FRONTDESK_PORT"] = str(free_port())
+    env["FRONTDESK_PORT"] = str(unused_port())
     assert subprocess.run(_healthcheck(), env=env, capture_output=True, timeout=30).returncode != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.conftest import ROOT, Dists, clean_env
-from tests.support import SCALE, free_port
+from tests.support import SCALE
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,10 @@ def test_wheel_ships_every_runtime_file(dists: Dists) -> None:
     assert not any("/tests/" in n or n.startswith("tests/") for n in names), "tests leaked into the wheel"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(dists.wheel) as whl:
-        assert "frontdesk = frontdesk.server.cli:main" in whl.read(entry_points).decode()
+        scripts = whl.read(entry_points).decode()
+    assert "frontdesk = frontdesk.server.cli:main" in scripts
+    # The console is its own program (the desktop file and the bundle run it by this name).
+    assert "frontdesk-console = frontdesk.console.app:main" in scripts
 
 
 def test_sdist_holds_what_a_rebuild_needs(dists: Dists) -> None:
@@ -106,20 +110,19 @@ def test_installed_wheel_runs_the_server(venv: Path, tmp_path: Path) -> None:
     assert not Path(where).is_relative_to(ROOT)
 
     db = f"sqlite:///{work / 'frontdesk.db'}"
-    port = free_port()
 
     def frontdesk(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(bindir / "frontdesk"), *args], cwd=work, env=env, capture_output=True, text=True, timeout=120 * SCALE
         )
 
-    init = frontdesk("init", "--db", db, "--json", "--origin", f"127.0.0.1:{port}")
+    init = frontdesk("init", "--db", db, "--json")
     assert init.returncode == 0, init.stderr
     site_key = json.loads(init.stdout)["site_key"]
 
     log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
-        [str(bindir / "frontdesk"), "serve", "--db", db, "--port", str(port)],
+        [str(bindir / "frontdesk"), "serve", "--db", db, "--port", "0"],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
@@ -128,7 +131,9 @@ def test_installed_wheel_runs_the_server(venv: Path, tmp_path: Path) -> None:
     try:
         assert serve.stdout is not None
         line = serve.stdout.readline()
-        assert b"listening on" in line, (tmp_path / "serve.log").read_text()
+        bound = re.search(rb"listening on \S+:(\d+)", line)
+        assert bound, (tmp_path / "serve.log").read_text()
+        port = int(bound.group(1))
 
         status, ctype, body = _get(f"http://127.0.0.1:{port}/widget.js")
         assert status == 200 and ctype.startswith("application/javascript")

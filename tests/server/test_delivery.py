@@ -93,7 +93,7 @@ def test_resume_replays_exactly_the_missed_events_then_goes_live(relaxed_server:
             event_ids.append(frame["event_id"])
         assert seen == expected
         assert event_ids == sorted(set(event_ids))
-        await asyncio.sleep(0.2)
+        await agent2.fence()
         assert agent2.drain("message.created") == []  # no duplicates trail behind
         await agent2.close()
         await visitor.close()
@@ -134,7 +134,7 @@ def test_a_cursor_from_another_epoch_or_the_future_needs_a_reset(server: Running
                 "subscribe", since=since, epoch="another-database" if wrong_epoch else real_epoch
             )
             assert reply["reset_required"] is True
-            await asyncio.sleep(0.2)
+            await agent.fence()
             assert agent.drain("message.created") == []
             await agent.close()
         await visitor.close()

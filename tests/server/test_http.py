@@ -21,12 +21,13 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 
 
 def test_healthz_reports_status_version_schema_and_connections(server: RunningServer) -> None:
-    """/healthz answers JSON with status, version, schema version and open connections."""
+    """/healthz answers JSON with status, version, schema version, open connections and storage writability."""
     status, headers, body = get(server.http_url + "/healthz")
     health = json.loads(body)
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert health["status"] == "ok" and health["schema_version"] >= 1 and health["connections"] == 0
     assert health["version"]
+    assert health["storage"] == {"writable": True, "error": None}
 
 
 def test_widget_js_has_a_js_content_type_and_an_etag(server: RunningServer) -> None:

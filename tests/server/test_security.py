@@ -77,7 +77,7 @@ def test_an_agent_sees_only_their_tenant(server: RunningServer) -> None:
             assert frame["type"] == "error" and frame["code"] == "not_found", (type_, frame)
         searched = await outsider.request("snapshot", query="tenant one")
         assert searched["conversations"] == []
-        await asyncio.sleep(0.2)
+        await outsider.fence()
         assert all(f.get("kind") not in ("message.created", "conversation.created") for f in outsider.frames)
         await outsider.close()
         await visitor.close()

@@ -47,7 +47,8 @@ def test_alice_and_bob_each_get_only_their_replies(server: RunningServer) -> Non
         await agent.request("reply", conversation_id=b["conversation_id"], client_id=new_client_id(), body="for Bob")
         await alice.next_event("message.created", body="for Alice")
         await bob.next_event("message.created", body="for Bob")
-        await asyncio.sleep(0.2)  # give a misrouted push time to arrive
+        await alice.fence()  # a misrouted push was sent before these pings are answered
+        await bob.fence()
         bodies_alice = {f["data"].get("body") for f in alice.frames if f.get("type") == "event"}
         bodies_bob = {f["data"].get("body") for f in bob.frames if f.get("type") == "event"}
         assert "for Bob" not in bodies_alice and "I'm Bob" not in bodies_alice

@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support import SCALE, TIMEOUT, RunningServer, ServerError, free_port
+from tests.support import SCALE, TIMEOUT, RunningServer, ServerError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -142,6 +142,22 @@ class Widget:
     def message(self, text: str, author: str | None = None) -> Any:
         sel = "ol > li" if author is None else f"ol > li[data-author={author}]"
         return self.host.locator(sel).filter(has_text=text)
+
+
+#: Where widget.js keeps its record for a site in localStorage (schema version 2;
+#: the first widget's unversioned record lived under ``frontdesk:SITE``).
+STORAGE_KEY = "frontdesk.widget:{site}"
+
+
+def stored_record(page: Page, site_key: str) -> Any:
+    """The widget's localStorage record for ``site_key`` (None if there is none)."""
+    return page.evaluate("k => JSON.parse(localStorage.getItem(k))", STORAGE_KEY.format(site=site_key))
+
+
+def stored_token(page: Page, site_key: str) -> str | None:
+    """The visitor token the widget keeps for ``site_key``, if any."""
+    record = stored_record(page, site_key) or {}
+    return (record.get("session") or {}).get("token")
 
 
 def open_widget(page: Page, url: str, *, open_panel: bool = True) -> Widget:
@@ -285,8 +301,8 @@ def foreign_site(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """
     root = tmp_path / "site"
     root.mkdir()
-    port = free_port()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Quiet, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    port = httpd.server_address[1]
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, name="foreign-site", daemon=True)
     thread.start()

@@ -24,7 +24,7 @@ def test_widget_stays_within_its_size_budget() -> None:
 def test_widget_sets_user_text_only_as_text() -> None:
     """No HTML sinks but the one constant template; no eval; no third-party code."""
     src = WIDGET_JS.read_text(encoding="utf-8")
-    assert src.count(".innerHTML") == 1 and "root.innerHTML = TPL;" in src
+    assert src.count(".innerHTML") == 1 and "root.innerHTML = TEMPLATE;" in src
     for sink in (
         "outerHTML",
         "insertAdjacentHTML",

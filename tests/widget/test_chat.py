@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support import RunningServer
-from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget, watched
+from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget, stored_token, watched
 
 
 def test_test_user_says_hello_and_gets_the_reply(page: Page, server: RunningServer, agent: Agent) -> None:
@@ -143,8 +143,7 @@ def test_an_erased_visitor_starts_over_with_an_empty_thread(page: Page, server: 
     widget.send("Please forget me")
     agent.wait_event("message.created", body="Please forget me")
     visitor_id = agent.request("snapshot")["conversations"][0]["visitor_id"]
-    key = "frontdesk:" + server.site_key
-    old_token = page.evaluate("k => JSON.parse(localStorage.getItem(k)).token", key)
+    old_token = stored_token(page, server.site_key)
     server.cli("visitor", "erase", "--tenant", server.tenant_slug, "--id", str(visitor_id))
 
     page.reload()
@@ -152,7 +151,7 @@ def test_an_erased_visitor_starts_over_with_an_empty_thread(page: Page, server: 
     widget.wait_online()
     expect(widget.greeting).to_be_visible()
     expect(widget.messages).to_have_count(0)
-    assert page.evaluate("k => JSON.parse(localStorage.getItem(k)).token", key) != old_token
+    assert stored_token(page, server.site_key) not in (None, old_token)
     widget.send("Hello again")
     created = agent.wait_event("message.created", body="Hello again")
     assert [m["body"] for m in agent.messages(created["data"]["conversation_id"])] == ["Hello again"]

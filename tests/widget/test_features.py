@@ -245,6 +245,21 @@ def test_queued_calls_before_load_are_replayed(page: Page, server: RunningServer
     expect(widget.panel).to_be_visible()
 
 
+def test_a_panel_restored_open_after_a_reload_emits_open(page: Page, server: RunningServer) -> None:
+    """A page that listens for `open` hears it when the panel comes back open after a reload, as when clicked."""
+    page.add_init_script(
+        "window.__opened = 0; window.Frontdesk = {q: [['on', ['open', () => { window.__opened += 1; }]]]}"
+    )
+    widget = open_widget(page, server.http_url + "/")
+    expect(widget.panel).to_be_visible()
+    assert page.evaluate("window.__opened") == 1
+    page.reload()
+    widget = Widget(page)
+    widget.wait_online()
+    expect(widget.panel).to_be_visible()
+    assert page.evaluate("window.__opened") == 1
+
+
 def test_closed_widget_previews_a_new_agent_message(page: Page, server: RunningServer, agent: Agent) -> None:
     """With the panel closed, a new agent message peeks above the launcher; clicking it opens the chat."""
     widget = open_widget(page, server.http_url + "/")

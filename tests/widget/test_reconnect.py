@@ -13,7 +13,7 @@ from typing import Any
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.support import RunningServer
-from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget
+from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget, stored_token
 
 GREEN, YELLOW, RED = "rgb(22, 163, 74)", "rgb(234, 179, 8)", "rgb(220, 38, 38)"
 
@@ -67,7 +67,7 @@ def test_status_dot_connecting_then_online(page: Page, server: RunningServer) ->
     """Yellow "Connecting" until the server answers hello, then green "Online"."""
     proxy = Proxy(page, server)
     proxy.hold.set()
-    cached = json.dumps({"cfg": {"business_name": "Cached"}, "open": True})
+    cached = json.dumps({"cfg": {"business_name": "Cached"}, "open": True})  # the first widget's record
     page.add_init_script(f"localStorage.setItem({json.dumps('frontdesk:' + server.site_key)}, {json.dumps(cached)})")
     page.goto(server.http_url + "/")
     widget = Widget(page)
@@ -110,7 +110,7 @@ def test_dropped_socket_reconnects_and_catches_up_from_its_cursor(
     expect(widget.message("And another one")).to_be_visible()
     expect(widget.message("Queued during the drop")).to_have_attribute("data-status", "sent")
     resume = proxy.of_type("hello")[-1]
-    stored = page.evaluate("k => JSON.parse(localStorage.getItem('frontdesk:' + k)).token", server.site_key)
+    stored = stored_token(page, server.site_key)
     assert resume["token"] == stored and "token" not in first_hello  # the same visitor, resumed
     assert resume["epoch"] and resume["since"] >= 1
     assert len(proxy.of_type("history")) == histories, "a resume replays events instead of refetching history"

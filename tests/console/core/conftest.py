@@ -13,12 +13,15 @@ from typing import Any, TypeVar
 
 import pytest
 from frontdesk.console.core import (
+    AgentRow,
     Backoff,
     ConnectionState,
     ConsoleCore,
+    ConversationChanges,
     CoreListenerBase,
     MemoryTokenStore,
     Notification,
+    ThreadChanges,
     TokenStore,
 )
 
@@ -55,6 +58,7 @@ class Recorder(CoreListenerBase):
     def __init__(self) -> None:
         self.states: list[ConnectionState] = []
         self.conversations: list[list[int]] = []
+        self.changes: list[ConversationChanges] = []
         self.threads: list[int] = []
         self.outbox: list[int] = []
         self.notifications: list[Notification] = []
@@ -67,16 +71,17 @@ class Recorder(CoreListenerBase):
     def on_state_changed(self, state: ConnectionState) -> None:
         self.states.append(state)
 
-    def on_conversations_changed(self, ids: list[int]) -> None:
-        self.conversations.append(ids)
+    def on_conversations_changed(self, changes: ConversationChanges) -> None:
+        self.conversations.append(changes.ids)
+        self.changes.append(changes)
 
-    def on_thread_changed(self, conversation_id: int) -> None:
-        self.threads.append(conversation_id)
+    def on_thread_changed(self, changes: ThreadChanges) -> None:
+        self.threads.append(changes.conversation_id)
 
     def on_outbox_changed(self, count: int) -> None:
         self.outbox.append(count)
 
-    def on_agents_changed(self) -> None:
+    def on_agents_changed(self, agents: list[AgentRow]) -> None:
         self.agents_changed += 1
 
     def on_config_changed(self, config: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ import pytest
 from frontdesk.console.core import Cache, cache_path
 from frontdesk.console.core.cache import MIGRATIONS, fts_query
 
+from tests.console import wireobj as W
+
 from .conftest import arun
 
 NOW = 1_764_120_000_000
@@ -66,7 +68,7 @@ def test_cache_file_is_private(tmp_path: Path) -> None:
     path = cache_path(tmp_path, "http://127.0.0.1:9", "ada@example.com")
     cache = Cache.open(path)
     try:
-        arun(cache.apply_snapshot([conv(1)], epoch="e", last_event_id=1))
+        arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e", last_event_id=1))
         files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
         assert path in files and len(files) >= 2  # the WAL exists while open
         for p in files:
@@ -117,13 +119,15 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_events_apply_in_order_and_move_the_cursor(cache: Cache) -> None:
     """Events update conversations and threads, and the cursor is the last event applied."""
-    arun(cache.apply_snapshot([conv(1, activity=1)], epoch="e1", last_event_id=10))
+    arun(cache.apply_snapshot(W.convs([conv(1, activity=1)]), epoch="e1", last_event_id=10))
     arun(
         cache.apply_events(
-            [
-                event(11, "message.created", msg(1, 1, 1, "Hello there")),
-                event(12, "message.created", msg(2, 1, 2, "Hi! How can I help?", author="agent")),
-            ]
+            W.events(
+                [
+                    event(11, "message.created", msg(1, 1, 1, "Hello there")),
+                    event(12, "message.created", msg(2, 1, 2, "Hi! How can I help?", author="agent")),
+                ]
+            )
         )
     )
     assert cache.cursor() == ("e1", 12)
@@ -135,33 +139,35 @@ def test_events_apply_in_order_and_move_the_cursor(cache: Cache) -> None:
 
 def test_replayed_events_are_skipped(cache: Cache) -> None:
     """An event at or below the cursor changes nothing (replay overlaps live delivery)."""
-    arun(cache.apply_snapshot([conv(1)], epoch="e1", last_event_id=10))
-    arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "once"))]))
-    applied = arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "once"))]))
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    arun(cache.apply_events(W.events([event(11, "message.created", msg(1, 1, 1, "once"))])))
+    applied = arun(cache.apply_events(W.events([event(11, "message.created", msg(1, 1, 1, "once"))])))
     assert not applied.threads and not applied.notifications
     assert len(cache.thread(1)) == 1 and cache.conversation(1).unread == 1  # type: ignore[union-attr]
 
 
 def test_cursor_is_stored_with_its_events(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch that fails half-way leaves neither its events nor its cursor behind."""
-    from frontdesk.console.core import cache as cache_module
+    from frontdesk.console.core.cache import _apply
 
-    arun(cache.apply_snapshot([conv(1)], epoch="e1", last_event_id=10))
-    real = cache_module._insert_item
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    real = _apply.insert_item
 
-    def crash_on_second(db: Any, kind: str, m: dict[str, Any]) -> bool:
-        if m["seq"] == 2:
+    def crash_on_second(db: Any, m: Any) -> bool:
+        if m.seq == 2:
             raise sqlite3.OperationalError("disk I/O error")
-        return real(db, kind, m)
+        return real(db, m)
 
-    monkeypatch.setattr(cache_module, "_insert_item", crash_on_second)
+    monkeypatch.setattr(_apply, "insert_item", crash_on_second)
     with pytest.raises(sqlite3.OperationalError):
         arun(
             cache.apply_events(
-                [
-                    event(11, "message.created", msg(1, 1, 1, "first")),
-                    event(12, "message.created", msg(2, 1, 2, "second")),
-                ]
+                W.events(
+                    [
+                        event(11, "message.created", msg(1, 1, 1, "first")),
+                        event(12, "message.created", msg(2, 1, 2, "second")),
+                    ]
+                )
             )
         )
     assert cache.cursor() == ("e1", 10)
@@ -170,10 +176,10 @@ def test_cursor_is_stored_with_its_events(cache: Cache, monkeypatch: pytest.Monk
 
 def test_snapshot_from_another_epoch_clears_the_cache(cache: Cache) -> None:
     """A snapshot of another server database drops everything cached and fails pending actions."""
-    arun(cache.apply_snapshot([conv(1), conv(2)], epoch="e1", last_event_id=10))
-    arun(cache.apply_events([event(11, "message.created", msg(1, 1, 1, "old db"))]))
+    arun(cache.apply_snapshot(W.convs([conv(1), conv(2)]), epoch="e1", last_event_id=10))
+    arun(cache.apply_events(W.events([event(11, "message.created", msg(1, 1, 1, "old db"))])))
     arun(cache.queue_action("resolve", 1, "c1", {}, NOW))
-    arun(cache.apply_snapshot([conv(7)], epoch="e2", last_event_id=3))
+    arun(cache.apply_snapshot(W.convs([conv(7)]), epoch="e2", last_event_id=3))
     assert [c.id for c in cache.conversations()] == [7]
     assert cache.thread(1) == [] or all(i.outbox_id for i in cache.thread(1))
     assert cache.cursor() == ("e2", 3)
@@ -183,13 +189,15 @@ def test_snapshot_from_another_epoch_clears_the_cache(cache: Cache) -> None:
 
 def test_snapshot_same_epoch_keeps_messages_and_drops_vanished(cache: Cache) -> None:
     """A snapshot of the same database keeps cached messages and drops conversations it lacks."""
-    arun(cache.apply_snapshot([conv(1), conv(2)], epoch="e1", last_event_id=10))
+    arun(cache.apply_snapshot(W.convs([conv(1), conv(2)]), epoch="e1", last_event_id=10))
     arun(
         cache.apply_events(
-            [event(11, "message.created", msg(1, 1, 1, "kept")), event(12, "message.created", msg(2, 2, 1, "gone"))]
+            W.events(
+                [event(11, "message.created", msg(1, 1, 1, "kept")), event(12, "message.created", msg(2, 2, 1, "gone"))]
+            )
         )
     )
-    arun(cache.apply_snapshot([conv(1, last_seq=1)], epoch="e1", last_event_id=20))
+    arun(cache.apply_snapshot(W.convs([conv(1, last_seq=1)]), epoch="e1", last_event_id=20))
     assert [c.id for c in cache.conversations()] == [1]
     assert [i.body for i in cache.thread(1)] == ["kept"]
     assert cache.search_messages("gone") == []
@@ -199,11 +207,11 @@ def test_visitor_erasure_leaves_no_trace(cache: Cache) -> None:
     """visitor.erased removes the visitor, their conversations, messages and search entries."""
     arun(
         cache.apply_snapshot(
-            [conv(1, visitor={"id": 5, "name": "Erin", "email": "e@x.io"})], epoch="e", last_event_id=1
+            W.convs([conv(1, visitor={"id": 5, "name": "Erin", "email": "e@x.io"})]), epoch="e", last_event_id=1
         )
     )
-    arun(cache.apply_events([event(2, "message.created", msg(1, 1, 1, "my secret address"))]))
-    arun(cache.apply_events([event(3, "visitor.erased", {"visitor_id": 5})]))
+    arun(cache.apply_events(W.events([event(2, "message.created", msg(1, 1, 1, "my secret address"))])))
+    arun(cache.apply_events(W.events([event(3, "visitor.erased", {"visitor_id": 5})])))
     assert cache.conversations() == [] and cache.visitor(5) is None
     assert cache.search_messages("secret") == [] and cache.conversations(query="Erin") == []
 
@@ -212,21 +220,27 @@ def test_fts_search_finds_messages_notes_and_visitors(cache: Cache) -> None:
     """Search matches message and note words by prefix, any case or accent, and visitor name/email."""
     arun(
         cache.apply_snapshot(
-            [
-                conv(1, activity=3, visitor={"id": 11, "name": "Zoë Quinn", "email": "zoe@example.com"}),
-                conv(2, activity=2),
-                conv(3, activity=1),
-            ],
+            W.convs(
+                [
+                    conv(1, activity=3, visitor={"id": 11, "name": "Zoë Quinn", "email": "zoe@example.com"}),
+                    conv(2, activity=2),
+                    conv(3, activity=1),
+                ]
+            ),
             epoch="e",
             last_event_id=1,
         )
     )
     arun(
         cache.apply_events(
-            [
-                event(2, "message.created", msg(1, 2, 1, "I want a REFUND for my order")),
-                event(3, "note.created", {**msg(1, 3, 1, "Customer is a café owner", author="agent"), "private": True}),
-            ]
+            W.events(
+                [
+                    event(2, "message.created", msg(1, 2, 1, "I want a REFUND for my order")),
+                    event(
+                        3, "note.created", {**msg(1, 3, 1, "Customer is a café owner", author="agent"), "private": True}
+                    ),
+                ]
+            )
         )
     )
     assert [c.id for c in cache.conversations(query="refun")] == [2]
@@ -253,7 +267,7 @@ def test_inbox_pages_filters_and_order(cache: Cache) -> None:
         conv(i, activity=i, status=("open", "pending", "resolved")[i % 3], assignee=(None if i % 2 else 7))
         for i in range(1, 31)
     ]
-    arun(cache.apply_snapshot(convs, epoch="e", last_event_id=1))
+    arun(cache.apply_snapshot(W.convs(convs), epoch="e", last_event_id=1))
     page1 = cache.conversations(limit=10)
     page2 = cache.conversations(limit=10, offset=10)
     assert [c.id for c in page1] == list(range(30, 20, -1)) and [c.id for c in page2] == list(range(20, 10, -1))
@@ -284,12 +298,12 @@ def test_inbox_query_uses_indexes(cache: Cache) -> None:
 
 def test_thread_merges_notes_and_pages_back(cache: Cache) -> None:
     """A thread merges messages and notes by time, and 'before' pages older messages."""
-    arun(cache.apply_snapshot([conv(1, last_seq=5)], epoch="e", last_event_id=1))
+    arun(cache.apply_snapshot(W.convs([conv(1, last_seq=5)]), epoch="e", last_event_id=1))
     frames = [event(1 + s, "message.created", msg(s, 1, s, f"m{s}")) for s in range(1, 6)]
     frames.append(
         event(10, "note.created", {**msg(1, 1, 1, "note after m2", author="agent", at=NOW + 2500), "private": True})
     )
-    arun(cache.apply_events(frames))
+    arun(cache.apply_events(W.events(frames)))
     assert [i.body for i in cache.thread(1)] == ["m1", "m2", "note after m2", "m3", "m4", "m5"]
     assert [i.body for i in cache.thread(1, limit=2)] == ["m4", "m5"]
     assert [i.body for i in cache.thread(1, before=4, limit=2)] == ["m2", "note after m2", "m3"]
@@ -299,34 +313,40 @@ def test_thread_merges_notes_and_pages_back(cache: Cache) -> None:
 
 def test_seen_and_agents_and_config(cache: Cache) -> None:
     """seen by an agent zeroes unread; agent.updated, presence and config.updated are kept."""
-    arun(cache.apply_snapshot([conv(1, unread=3)], epoch="e", last_event_id=1))
+    arun(cache.apply_snapshot(W.convs([conv(1, unread=3)]), epoch="e", last_event_id=1))
     arun(
         cache.apply_events(
-            [{"type": "event", "kind": "seen", "data": {"conversation_id": 1, "seq": 3, "side": "agent"}}]
+            W.events([{"type": "event", "kind": "seen", "data": {"conversation_id": 1, "seq": 3, "side": "agent"}}])
         )
     )
     assert cache.conversation(1).unread == 0  # type: ignore[union-attr]
     assert cache.cursor() == ("e", 1)  # ephemeral: no cursor move
     agent = {"id": 2, "email": "ada@x.io", "name": "Ada", "role": "agent", "active": True, "online": False}
-    arun(cache.apply_events([event(2, "agent.updated", agent), event(3, "config.updated", {"color": "#000000"})]))
+    arun(
+        cache.apply_events(
+            W.events([event(2, "agent.updated", agent), event(3, "config.updated", {"color": "#000000"})])
+        )
+    )
     assert [a.name for a in cache.agents()] == ["Ada"]
     assert cache.config() == {"color": "#000000"}
 
 
 def test_new_visitor_message_notifies(cache: Cache) -> None:
     """A conversation's first visitor message notifies 'new_conversation', later ones 'new_message', agents' none."""
-    arun(cache.apply_snapshot([], epoch="e", last_event_id=1))
+    arun(cache.apply_snapshot(W.convs([]), epoch="e", last_event_id=1))
     applied = arun(
         cache.apply_events(
-            [
-                event(2, "conversation.created", conv(1, visitor={"id": 9, "name": "Nia", "email": None})),
-                event(3, "message.created", msg(1, 1, 1, "Help!")),
-                event(4, "message.created", msg(2, 1, 2, "On it", author="agent")),
-            ]
+            W.events(
+                [
+                    event(2, "conversation.created", conv(1, visitor={"id": 9, "name": "Nia", "email": None})),
+                    event(3, "message.created", msg(1, 1, 1, "Help!")),
+                    event(4, "message.created", msg(2, 1, 2, "On it", author="agent")),
+                ]
+            )
         )
     )
     assert [(n.kind, n.title, n.body) for n in applied.notifications] == [("new_conversation", "Nia", "Help!")]
-    applied = arun(cache.apply_events([event(5, "message.created", msg(3, 1, 3, "Hello??"))]))
+    applied = arun(cache.apply_events(W.events([event(5, "message.created", msg(3, 1, 3, "Hello??"))])))
     assert [(n.kind, n.body) for n in applied.notifications] == [("new_message", "Hello??")]
 
 
@@ -345,11 +365,11 @@ def test_cache_holds_no_token(tmp_path: Path) -> None:
 
 def test_upgrade_from_an_older_schema_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache made by an older console is migrated in place, keeping its conversations."""
-    from frontdesk.console.core import cache as cache_module
+    from frontdesk.console.core.cache import _schema
 
     path = cache_path(tmp_path, "http://h:1", "a@b.c")
     with monkeypatch.context() as m:
-        m.setattr(cache_module, "MIGRATIONS", MIGRATIONS[:1])
+        m.setattr(_schema, "MIGRATIONS", MIGRATIONS[:1])
         old = Cache.open(path)
         old.write_sync(
             lambda db: db.execute(
@@ -368,17 +388,17 @@ def test_upgrade_from_an_older_schema_keeps_data(tmp_path: Path, monkeypatch: py
 
 def test_older_conversation_state_never_overwrites_newer(cache: Cache) -> None:
     """A late write reply (or a resent write's original reply) older than the cached state is ignored."""
-    arun(cache.apply_snapshot([conv(1)], epoch="e", last_event_id=10))
-    arun(cache.apply_events([event(12, "conversation.updated", conv(1, status="resolved"))]))
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e", last_event_id=10))
+    arun(cache.apply_events(W.events([event(12, "conversation.updated", conv(1, status="resolved"))])))
     oid = arun(cache.queue_action("pend", 1, "c1", {}, NOW))
     [item] = cache.outbox()
     assert item.id == oid
-    arun(cache.outbox_acked(item, {"event_id": 11, "conversation": conv(1, status="pending")}))
+    arun(cache.outbox_acked(item, W.reply({"event_id": 11, "conversation": conv(1, status="pending")})))
     assert cache.conversation(1).status == "resolved"  # type: ignore[union-attr]
-    arun(cache.apply_events([event(13, "conversation.updated", conv(1, status="open"))]))
+    arun(cache.apply_events(W.events([event(13, "conversation.updated", conv(1, status="open"))])))
     assert cache.conversation(1).status == "open"  # type: ignore[union-attr]
     # A conversation of unknown age (visitor.get) only fills a gap.
-    arun(cache.store_conversations([conv(1, status="resolved"), conv(2, status="resolved")]))
+    arun(cache.store_conversations(W.convs([conv(1, status="resolved"), conv(2, status="resolved")])))
     assert cache.conversation(1).status == "open" and cache.conversation(2).status == "resolved"  # type: ignore[union-attr]
 
 
@@ -403,7 +423,7 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
 
         task = asyncio.create_task(ticker())
         start = time.perf_counter()
-        await cache.apply_snapshot(conversations, epoch="e", last_event_id=1)
+        await cache.apply_snapshot(W.convs(conversations), epoch="e", last_event_id=1)
         took = time.perf_counter() - start
         done.set()
         await task
@@ -415,3 +435,27 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
     # the writer thread the loop keeps ticking (relative, so a loaded
     # machine that slows both does not make this flaky).
     assert took > 0.1 and worst_gap < took / 3, (took, worst_gap)
+
+
+def test_writes_report_each_conversations_filter_key_before_the_change(cache: Cache) -> None:
+    """A write's change-set says each touched conversation's (status, assignee) before it, None when it is new."""
+    arun(cache.apply_snapshot(W.convs([conv(1), conv(2, assignee=7)]), epoch="e", last_event_id=1))
+    applied = arun(
+        cache.apply_events(
+            W.events(
+                [
+                    event(2, "conversation.updated", conv(1, status="resolved")),
+                    event(3, "conversation.created", conv(3)),
+                    event(4, "conversation.updated", conv(1, status="open")),  # the first key wins
+                ]
+            )
+        )
+    )
+    assert applied.before == {1: ("open", None), 3: None}
+    oid, queued = arun(cache.queue("unassign", 2, "c-1", {}, NOW))
+    assert queued.before == {2: ("open", 7)} and queued.conversations == {2}
+    assert cache.conversation(2).assignee_id is None  # type: ignore[union-attr]
+    renamed = arun(cache.apply_events(W.events([event(5, "visitor.updated", {"id": 101, "name": "Ann"})])))
+    assert renamed.conversations == {1} and renamed.before == {}  # the row changed, its filter key did not
+    failed = arun(cache.outbox_failed(oid, "conflict", "no"))
+    assert failed.before == {2: ("open", None)}

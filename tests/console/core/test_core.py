@@ -39,7 +39,7 @@ def test_offline_start_keeps_retrying_and_listener_errors_are_contained(
         store = MemoryTokenStore()
         store.set("http://h:1", "a@x.io", "tok")
         core = ConsoleCore("http://h:1", tmp_path, store, connect=_refuse)  # type: ignore[arg-type]
-        core._remember_account("a@x.io")
+        core._accounts.remember(core.server_url, "a@x.io")
         # resume() finds no token: MemoryTokenStore was given one, so it does.
         assert await core.resume()
         rec = Recorder()
@@ -83,7 +83,7 @@ def test_core_source_has_no_qt_import() -> None:
 def test_notifications_are_coalesced_per_conversation() -> None:
     """A burst (catch-up) yields one notification per conversation: its latest text, 'new' if new."""
     from frontdesk.console.core import Notification
-    from frontdesk.console.core.core import _coalesce
+    from frontdesk.console.core._base import coalesce as _coalesce
 
     burst = [
         Notification("new_conversation", 1, "Ann", "hi"),

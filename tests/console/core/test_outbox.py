@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from frontdesk.console.core import Cache, ConnectionState, ConsoleCore, MemoryTokenStore, cache_path
 
+from tests.console import wireobj as W
+
 from .conftest import Recorder, arun
 from .test_cache import conv, msg
 
@@ -22,13 +24,15 @@ async def offline_core(data_dir: Path) -> tuple[ConsoleCore, Recorder]:
     path = cache_path(data_dir, SERVER, "ada@example.com")
     cache = Cache.open(path)
     me = {"id": 2, "email": "ada@example.com", "name": "Ada", "role": "agent", "active": True, "online": True}
-    await cache.apply_snapshot([conv(1, last_seq=1), conv(2)], epoch="e", last_event_id=5, agents=[me])
-    await cache.store_session(me, {"slug": "demo"})
+    await cache.apply_snapshot(
+        W.convs([conv(1, last_seq=1), conv(2)]), epoch="e", last_event_id=5, agents=W.agents([me])
+    )
+    await cache.store_session(W.agent(me), {"slug": "demo"})
     cache.close()
     store = MemoryTokenStore()
     store.set(SERVER, "ada@example.com", "tok")
     core = ConsoleCore(SERVER, data_dir, store, connect=_refuse)  # type: ignore[arg-type]
-    core._remember_account("ada@example.com")
+    core._accounts.remember(core.server_url, "ada@example.com")
     recorder = Recorder()
     core.add_listener(recorder)
     return core, recorder
@@ -97,7 +101,7 @@ def test_rejected_action_is_failed_with_reason_and_undone(tmp_path: Path) -> Non
     async def main() -> None:
         cache = Cache.open(cache_path(tmp_path, SERVER, "a@b.c"))
         try:
-            await cache.apply_snapshot([conv(1)], epoch="e", last_event_id=1)
+            await cache.apply_snapshot(W.convs([conv(1)]), epoch="e", last_event_id=1)
             oid = await cache.queue_action("resolve", 1, "cid-1", {}, 0)
             assert cache.conversation(1).status == "resolved"  # type: ignore[union-attr]
             await cache.outbox_failed(oid, "conflict", "the conversation is already resolved")
@@ -124,13 +128,15 @@ def test_ack_replaces_pending_item_without_duplicate(tmp_path: Path) -> None:
     async def main() -> None:
         cache = Cache.open(cache_path(tmp_path, SERVER, "a@b.c"))
         try:
-            await cache.apply_snapshot([conv(1)], epoch="e", last_event_id=1)
+            await cache.apply_snapshot(W.convs([conv(1)]), epoch="e", last_event_id=1)
             await cache.queue_action("reply", 1, "cid-1", {"body": "hello"}, 0)
             [item] = cache.outbox()
             stored = {**msg(10, 1, 1, "hello", author="agent"), "client_id": "cid-1"}
             # The echo event may come before the reply is processed: both paths dedupe.
-            await cache.apply_events([{"type": "event", "kind": "message.created", "event_id": 2, "data": stored}])
-            await cache.outbox_acked(item, {"message": stored, "conversation": conv(1, last_seq=1)})
+            await cache.apply_events(
+                W.events([{"type": "event", "kind": "message.created", "event_id": 2, "data": stored}])
+            )
+            await cache.outbox_acked(item, W.reply({"message": stored, "conversation": conv(1, last_seq=1)}))
             thread = cache.thread(1)
             assert [(i.body, i.delivery, i.key) for i in thread] == [("hello", "sent", "m10")]
             assert cache.outbox() == []

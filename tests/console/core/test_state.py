@@ -6,7 +6,7 @@ import random
 
 import pytest
 from frontdesk.console.core import Backoff, ConnectionState, InvalidTransition
-from frontdesk.console.core.core import agent_endpoint
+from frontdesk.console.core._connection import agent_endpoint
 from frontdesk.console.core.state import check_transition
 
 OFF, CONN, ON = ConnectionState.OFFLINE, ConnectionState.CONNECTING, ConnectionState.ONLINE

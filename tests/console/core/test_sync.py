@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from frontdesk.console.core import (
+    Backoff,
     Cache,
     ConnectionState,
     ConsoleCore,
@@ -19,7 +20,8 @@ from frontdesk.console.core import (
     cache_path,
 )
 
-from tests.support import TIMEOUT, RunningServer, WsClient, free_port, new_client_id
+from tests.console import wireobj as W
+from tests.support import TIMEOUT, RunningServer, WsClient, new_client_id, unused_port
 
 from .conftest import FakeKeyring, NetworkSwitch, Recorder, arun, fast_backoff, make_core, offline, online, wait_until
 
@@ -71,7 +73,7 @@ def test_login_errors(server: RunningServer, data_dir: Path) -> None:
         with pytest.raises(LoginError) as wrong:
             await core.login(server.admin_email, "not-the-password", remember=False)
         assert wrong.value.kind == "wrong_credentials"
-        nowhere = ConsoleCore(f"http://127.0.0.1:{free_port()}", data_dir, MemoryTokenStore())
+        nowhere = ConsoleCore(f"http://127.0.0.1:{unused_port()}", data_dir, MemoryTokenStore())
         with pytest.raises(LoginError) as unreachable:
             await nowhere.login(server.admin_email, server.admin_password, remember=False)
         assert unreachable.value.kind == "unreachable"
@@ -186,7 +188,7 @@ def test_reset_required_refetches_snapshot(server: RunningServer, data_dir: Path
         path = cache_path(data_dir, server.http_url, server.admin_email)
         cache = Cache.open(path)
         stale = {"id": 999, "visitor_id": 998, "status": "open", "last_activity": 1, "visitor": {"id": 998}}
-        await cache.apply_snapshot([stale], epoch=bad_epoch, last_event_id=12345)
+        await cache.apply_snapshot(W.convs([stale]), epoch=bad_epoch, last_event_id=12345)
         cache.close()
         await core.stop()
         core, rec = make_core(server, data_dir, core._tokens)
@@ -555,5 +557,93 @@ def test_burst_of_live_events_is_applied_completely(relaxed_server: RunningServe
         await core.stop()
         await admin.close()
         del session
+
+    arun(main())
+
+
+class _Unavailable:
+    """A socket wrapper that answers the first ``n`` writes itself with the
+    error ``unavailable`` (the server's storage in trouble) instead of
+    sending them, as a server with a read-only disk would."""
+
+    def __init__(self, ws: Any, n: int) -> None:
+        self._ws = ws
+        self.left = n
+        self.seen_failed: list[int] = []  #: failed outbox items at each refusal
+        self._frames: asyncio.Queue[str | BaseException] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+        self.cache: Cache | None = None
+
+    async def _forward(self) -> None:
+        while True:
+            try:
+                self._frames.put_nowait(await self._ws.recv())
+            except BaseException as exc:
+                self._frames.put_nowait(exc)
+                return
+
+    async def send(self, message: str) -> None:
+        frame = json.loads(message)
+        if frame.get("type") == "reply" and self.left > 0:
+            self.left -= 1
+            if self.cache is not None:
+                self.seen_failed.append(len(self.cache.outbox("failed")))
+            error = {"type": "error", "ref": frame["ref"], "code": "unavailable", "message": "storage is read-only"}
+            self._frames.put_nowait(json.dumps(error))
+            return
+        await self._ws.send(message)
+
+    async def recv(self) -> str | bytes:
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._forward())
+        item = await self._frames.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+        if self._pump is not None:
+            self._pump.cancel()
+
+
+def test_unavailable_keeps_the_item_queued_and_retries(server: RunningServer, data_dir: Path) -> None:
+    """`unavailable` is retryable: the reply stays pending (never failed), is resent after a backoff, stored once."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "is anyone there?")
+        sockets: list[_Unavailable] = []
+
+        async def connect(url: str) -> Any:
+            from websockets.asyncio.client import connect as ws_connect
+
+            # The first socket is the login's; the session's is the second.
+            sock = _Unavailable(await ws_connect(url, compression=None, proxy=None), 2 if len(sockets) == 1 else 0)
+            sockets.append(sock)
+            return sock
+
+        core = ConsoleCore(
+            server.http_url,
+            data_dir,
+            FakeKeyring(),
+            connect=connect,
+            backoff=fast_backoff(),
+            outbox_backoff=Backoff(initial=0.01, maximum=0.05),
+        )
+        await core.login(server.admin_email, server.admin_password, remember=False)
+        await core.start()
+        await online(core)
+        sockets[-1].cache = core.cache
+        await core.reply(cid, "Sorry for the wait")
+        await wait_until(lambda: core.outbox_count == 0, what="outbox drained", timeout=6 * TIMEOUT)
+        sock = sockets[-1]
+        assert sock.left == 0 and sock.seen_failed == [0, 0]  # refused twice, never marked failed
+        assert core.cache.outbox() == [] and len(sockets) == 2  # delivered on the same connection
+        admin, _ = await WsClient.agent(server)
+        bodies = [m["body"] for m in (await admin.request("history", conversation_id=cid))["messages"]]
+        assert bodies.count("Sorry for the wait") == 1
+        await core.stop()
+        for c in (visitor, admin):
+            await c.close()
 
     arun(main())

@@ -21,11 +21,21 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from frontdesk.console.core import AgentRow, Cache, ConnectionState, CoreListener, ServerError
+from frontdesk.console.core import (
+    AgentRow,
+    Cache,
+    ConnectionState,
+    CoreListener,
+    ServerError,
+    conversation_changes,
+    thread_changes,
+)
+from frontdesk.console.core.cache import Applied
 from frontdesk.console.ui._refcount import guard
 from frontdesk.console.ui.preferences import Preferences
 from PySide6.QtWidgets import QApplication
 
+from tests.console import wireobj as W
 from tests.support import TIMEOUT
 
 _T = TypeVar("_T")
@@ -209,13 +219,21 @@ class FakeCore:
         for listener in list(self.listeners):
             getattr(listener, method)(*args)
 
+    def announce(self, applied: Applied) -> None:
+        """Tell the listeners what a cache write changed, with the core's own change-set."""
+        changes = conversation_changes(self.cache, applied)
+        if changes is not None:
+            self.emit("on_conversations_changed", changes)
+        for thread in thread_changes(self.cache, applied):
+            self.emit("on_thread_changed", thread)
+        if applied.outbox:
+            self.outbox_count = self.cache.outbox_count()
+            self.emit("on_outbox_changed", self.outbox_count)
+
     async def _queue(self, action: str, cid: int, payload: dict[str, Any]) -> int:
-        oid = await self.cache.queue_action(action, cid, str(uuid.uuid4()), payload, NOW)  # type: ignore[arg-type]
+        oid, applied = await self.cache.queue(action, cid, str(uuid.uuid4()), payload, NOW)  # type: ignore[arg-type]
         self.calls.append((action, cid, *payload.values()))  # after the write, as the core returns
-        self.outbox_count = self.cache.outbox_count()
-        self.emit("on_conversations_changed", [cid])
-        self.emit("on_thread_changed", cid)
-        self.emit("on_outbox_changed", self.outbox_count)
+        self.announce(applied)
         return oid
 
     async def reply(self, cid: int, body: str) -> int:
@@ -241,11 +259,8 @@ class FakeCore:
 
     async def fail(self, outbox_id: int, cid: int, code: str, message: str) -> None:
         """Make an outbox item fail as a server rejection would."""
-        await self.cache.outbox_failed(outbox_id, code, message)
-        self.outbox_count = self.cache.outbox_count()
-        self.emit("on_conversations_changed", [cid])
-        self.emit("on_thread_changed", cid)
-        self.emit("on_outbox_changed", self.outbox_count)
+        del cid
+        self.announce(await self.cache.outbox_failed(outbox_id, code, message))
 
     async def retry(self, outbox_id: int) -> None:
         self.calls.append(("retry", outbox_id))
@@ -254,9 +269,9 @@ class FakeCore:
         self.calls.append(("discard", outbox_id))
 
     async def mark_seen(self, cid: int) -> None:
-        await self.cache.mark_seen(cid)
+        applied = await self.cache.mark_seen(cid)
         self.calls.append(("seen", cid))
-        self.emit("on_conversations_changed", [cid])
+        self.announce(applied)
 
     async def set_typing(self, cid: int, is_typing: bool) -> None:
         self.calls.append(("typing", cid, is_typing))
@@ -287,8 +302,8 @@ class FakeCore:
         self.calls.append(("add_agent", email, name, role))
         new = agent(100 + len(self.calls), name, role)
         new["email"] = email
-        await self.cache.store_agents([*[_wire(a) for a in self.cache.agents()], new])
-        return AgentRow.from_wire(new), "generated-pass-123"
+        await self.cache.store_agents(W.agents([*[_wire(a) for a in self.cache.agents()], new]))
+        return W.agent(new), "generated-pass-123"
 
     async def update_agent(self, agent_id: int, **changes: Any) -> AgentRow:
         self.calls.append(("update_agent", agent_id, changes))
@@ -296,7 +311,7 @@ class FakeCore:
         for row in rows:
             if row["id"] == agent_id:
                 row.update(changes)
-        await self.cache.store_agents(rows)
+        await self.cache.store_agents(W.agents(rows))
         updated = self.cache.agent(agent_id)
         assert updated is not None
         return updated
@@ -314,8 +329,8 @@ AGENTS = [ME, agent(2, "Grace Hopper"), agent(3, "Alan Turing", online=False)]
 def cache(tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any) -> Iterator[Cache]:
     """A real, empty console cache in ``tmp_path`` with the session and agents stored."""
     c = Cache.open(tmp_path / "cache.db")
-    run(qtbot, c.store_session(ME, {"slug": "demo"}))
-    run(qtbot, c.store_agents(AGENTS))
+    run(qtbot, c.store_session(W.agent(ME), {"slug": "demo"}))
+    run(qtbot, c.store_agents(W.agents(AGENTS)))
     try:
         yield c
     finally:
@@ -325,7 +340,7 @@ def cache(tmp_path: Path, aloop: asyncio.AbstractEventLoop, qtbot: Any) -> Itera
 @pytest.fixture
 def core(cache: Cache) -> FakeCore:
     """A :class:`FakeCore` logged in as the admin Ada (id 1)."""
-    return FakeCore(cache, AgentRow.from_wire(ME))
+    return FakeCore(cache, W.agent(ME))
 
 
 @pytest.fixture
@@ -336,6 +351,6 @@ def prefs(tmp_path: Path) -> Preferences:
 
 def fill(qtbot: Any, core: FakeCore, conversations: list[dict[str, Any]], messages: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
     """Store conversations (and messages) in the cache as a snapshot would."""
-    run(qtbot, core.cache.apply_snapshot(conversations, epoch="e1", last_event_id=1))
+    run(qtbot, core.cache.apply_snapshot(W.convs(conversations), epoch="e1", last_event_id=1))
     if messages:
-        run(qtbot, core.cache.store_history(messages, []))
+        run(qtbot, core.cache.store_history(W.messages(messages), []))

@@ -139,3 +139,49 @@ def test_sign_out_forgets_the_token(
     assert not backend.passwords
     again = _Session(qapp, _args(server, tmp_path), tokens)
     assert not run(qtbot, again.core.resume())
+
+
+def test_frontdesk_console_launcher_starts_the_console_program(tmp_path: Path) -> None:
+    """`frontdesk console ARGS` runs frontdesk-console ARGS as a process and passes its output and status on."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "frontdesk.server.cli", "console", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("frontdesk console ")
+    bad = subprocess.run(
+        [sys.executable, "-m", "frontdesk.server.cli", "console", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "frontdesk-console" in bad.stderr
+
+
+def test_bench_cache_prints_the_cold_start_as_json(tmp_path: Path) -> None:
+    """`frontdesk-console --bench-cache DIR` fills a cache in DIR, times its cold start, prints one JSON object."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "frontdesk.console.app", "--bench-cache", str(tmp_path / "b")]
+    proc = subprocess.run(
+        [*command, "--bench-conversations", "20", "--bench-messages", "60"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["conversations"] == 20 and result["messages"] == 60
+    assert {"open_ms", "first_page_ms", "cold_start_ms", "search_ms", "search_hits"} <= set(result)
+    refused = subprocess.run([*command, "--bench-conversations", "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "at least 1" in refused.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from frontdesk.console.core import AgentRow, ConnectionState, Notification, ThreadItem
+from frontdesk.console.core import ConnectionState, Notification, ThreadItem
 from frontdesk.console.ui.mainwindow import MainWindow
 from frontdesk.console.ui.models import Roles
 from frontdesk.console.ui.preferences import Preferences
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+
+from tests.console import wireobj as W
 
 from .conftest import NOW, WAIT_MS, FakeCore, agent, conversation, fill, message, run
 
@@ -209,7 +211,7 @@ def test_typing_indicator_and_connection_state(window: MainWindow, core: FakeCor
 
 def test_plain_agent_cannot_open_settings(qtbot: Any, core: FakeCore, prefs: Preferences) -> None:
     """For a plain agent the Settings action is hidden and disabled, and open_settings refuses."""
-    core.me = AgentRow.from_wire(agent(2, "Grace Hopper"))
+    core.me = W.agent(agent(2, "Grace Hopper"))
     win = MainWindow(core, prefs, use_tray=False)  # type: ignore[arg-type]
     qtbot.addWidget(win)
     win.attach()
@@ -265,3 +267,23 @@ def test_mark_pending_and_typing_expiry(qtbot: Any, window: MainWindow, core: Fa
     core.emit("on_typing", 1, True, None)
     assert window.thread_pane.typing_label.isVisibleTo(window)
     qtbot.waitUntil(window.thread_pane.typing_label.isHidden, timeout=WAIT_MS)
+
+
+def test_visitor_message_on_screen_is_marked_seen_once(
+    qtbot: Any, window: MainWindow, core: FakeCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visitor message in the conversation on screen is marked seen once, after the change, without re-entry."""
+    monkeypatch.setattr(window, "_is_on_screen", lambda cid: cid == window.open_conversation_id)
+    window.open_conversation(1)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.thread_model.conversation is not None and not window.thread_model.conversation.unread
+    )
+    arrived = message(12, 1, 3, "Still there?", at=NOW + 1000)
+    arrived["conversation"] = {"id": 1, "last_seq": 3, "unread_agent": 1, "last_activity": NOW + 1000}
+    frame = {"type": "event", "kind": "message.created", "event_id": 50, "data": arrived}
+    core.announce(run(qtbot, core.cache.apply_events(W.events([frame]))))
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.thread_model.conversation.unread)  # type: ignore[union-attr]
+    assert core.calls.count(("seen", 1)) == 2
+    assert window.windowTitle() == "Frontdesk"  # the unread count went back to zero

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from frontdesk.console.core import ThreadItem
+from frontdesk.console.core import ThreadItem, conversation_changes, thread_changes
 from frontdesk.console.ui.models import (
     AgentsModel,
     DayMarker,
@@ -17,6 +17,8 @@ from frontdesk.console.ui.models import (
     _sync_rows,
 )
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from tests.console import wireobj as W
 
 from .conftest import NOW, FakeCore, conversation, fill, message, run
 
@@ -141,8 +143,10 @@ def test_inbox_refresh_moves_rows_instead_of_resetting(qtbot: Any, core: FakeCor
     model.modelReset.connect(lambda: resets.append(1))
     update = conversation(3, "V3", last_activity=NOW + 1000, preview="new!")
     event = {"type": "event", "kind": "conversation.updated", "event_id": 5, "conversation_id": 3, "data": update}
-    run(qtbot, core.cache.apply_events([event]))
-    model.refresh([3])
+    applied = run(qtbot, core.cache.apply_events(W.events([event])))
+    changes = conversation_changes(core.cache, applied)
+    assert changes is not None
+    model.apply(changes)
     assert [model.index(r, 0).data(Roles.ID) for r in range(3)] == [3, 1, 2]
     assert moves and not resets
     assert tracked.row() == 0 and tracked.data(Roles.PREVIEW) == "new!"
@@ -167,8 +171,10 @@ def test_thread_has_day_markers_and_outbox_items(qtbot: Any, core: FakeCore, qtm
     kinds = [model.index(r, 0).data(Roles.KIND) for r in range(model.rowCount())]
     assert kinds == ["day", "visitor", "visitor", "day", "agent"]
     assert isinstance(model.item(0), DayMarker)
-    run(qtbot, core.reply(1, "Queued reply"))
-    model.refresh(1)
+    oid, applied = run(qtbot, core.cache.queue("reply", 1, "c-queued", {"body": "Queued reply"}, NOW))
+    [changes] = thread_changes(core.cache, applied)
+    model.apply_items(changes)
+    assert changes.items[f"o{oid}"] is not None
     last = model.item(model.rowCount() - 1)
     assert isinstance(last, ThreadItem)
     assert (last.kind, last.body, last.delivery) == ("agent", "Queued reply", "pending")
@@ -206,3 +212,165 @@ def test_agents_and_visitor_conversation_models(qtbot: Any, core: FakeCore, qtmo
     history.set_visitor(7)
     qtmodeltester.check(history)
     assert history.rowCount() == 2
+
+
+class _NoRequery:
+    """Fails the test if the model re-reads its window (a read from offset 0) or recounts,
+    while armed; paging further in (fetchMore) is allowed."""
+
+    def __init__(self, core: FakeCore) -> None:
+        self.cache = core.cache
+        self.armed = False
+
+    def conversations(self, *args: Any, **kw: Any) -> Any:
+        offset = args[4] if len(args) > 4 else kw.get("offset", 0)
+        assert not (self.armed and offset == 0), "the model re-read its window"
+        return self.cache.conversations(*args, **kw)
+
+    def count_conversations(self, *args: Any, **kw: Any) -> Any:
+        assert not self.armed, "the model recounted the inbox"
+        return self.cache.count_conversations(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+
+@pytest.mark.parametrize("filter_name", ["all", "mine", "unassigned", "open", "pending", "resolved"])
+def test_inbox_applies_change_sets_like_a_fresh_read(
+    qtbot: Any, core: FakeCore, qtmodeltester: Any, filter_name: str
+) -> None:
+    """Random events and actions applied as change-sets leave the inbox as a fresh read would, without re-querying."""
+    rng = random.Random(filter_name)
+    fill(qtbot, core, [conversation(n, f"V{n}", last_activity=NOW + n) for n in range(1, 41)])
+    guard = _NoRequery(core)
+
+    class _Source:
+        me = core.me
+
+        @property
+        def cache(self) -> Any:
+            return guard
+
+    model = InboxModel(_Source())  # type: ignore[arg-type]
+    model.PAGE = 10
+    model.set_filter(filter_name)
+    model.reload()
+    qtmodeltester.check(model)
+    event_id = 10
+    for step in range(60):
+        cid = rng.randint(1, 45)
+        choice = rng.random()
+        if choice < 0.5:
+            event_id += 1
+            update = conversation(
+                cid,
+                f"V{cid}",
+                status=rng.choice(["open", "pending", "resolved"]),
+                assignee_id=rng.choice([None, 1, 2]),
+                last_activity=NOW + 100 + step if rng.random() < 0.5 else NOW + cid,
+            )
+            frame = {"type": "event", "kind": "conversation.updated", "event_id": event_id, "data": update}
+            applied = run(qtbot, core.cache.apply_events(W.events([frame])))
+        elif cid <= 40:
+            action = rng.choice(["resolve", "reopen", "pend", "unassign"])
+            _, applied = run(qtbot, core.cache.queue(action, cid, f"c{step}", {}, NOW))  # type: ignore[arg-type]
+        else:
+            continue
+        changes = conversation_changes(core.cache, applied)
+        assert changes is not None and not changes.reset
+        guard.armed = True
+        model.apply(changes)
+        guard.armed = False
+        fresh = core.cache.conversations(filter_name, None, 1, limit=len(model._rows) or 1)
+        assert [r.id for r in model._rows] == [r.id for r in fresh][: len(model._rows)]
+        assert model._rows == fresh[: len(model._rows)]
+        assert model.total == core.cache.count_conversations(filter_name, None, 1)
+        while model.canFetchMore(QModelIndex()) and rng.random() < 0.2:
+            model.fetchMore(QModelIndex())
+    qtmodeltester.check(model)
+
+
+def test_inbox_change_set_during_a_search(qtbot: Any, core: FakeCore) -> None:
+    """While searching, a change-set brings in a conversation that now matches the text, and keeps the count."""
+    fill(
+        qtbot,
+        core,
+        [conversation(1, "Maya"), conversation(2, "Lucas"), conversation(3, "Ines")],
+        [message(10, 1, 1, "where is my parcel")],
+    )
+    model = InboxModel(core)
+    model.set_filter("all")
+    model.set_query("parcel")
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Maya"] and model.total == 1
+    new = message(11, 3, 2, "a parcel for me?", at=NOW + 5000)
+    new["conversation"] = {"id": 3, "last_activity": NOW + 5000, "last_seq": 2, "preview": "a parcel for me?"}
+    frame = {"type": "event", "kind": "message.created", "event_id": 9, "data": new}
+    changes = conversation_changes(core.cache, run(qtbot, core.cache.apply_events(W.events([frame]))))
+    assert changes is not None
+    model.apply(changes)
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Ines", "Maya"] and model.total == 2
+
+
+def test_thread_applies_change_sets_like_a_fresh_read(qtbot: Any, core: FakeCore, qtmodeltester: Any) -> None:
+    """Random thread change-sets (messages, notes, outbox items queued/failed/retried/acked) match a fresh read."""
+    rng = random.Random(11)
+    msgs = [message(100 + s, 1, s, f"m{s}", at=NOW + s * 1000) for s in range(1, 131)]
+    fill(qtbot, core, [conversation(1, "Maya", last_seq=130)], msgs)
+    model = ThreadModel(core)
+    model.set_conversation(1)
+    qtmodeltester.check(model)
+    reads: list[int] = []
+    real_thread = core.cache.thread
+    seq, event_id, at = 130, 10, NOW + 200_000
+
+    def counting_thread(*args: Any, **kw: Any) -> Any:
+        reads.append(1)
+        return real_thread(*args, **kw)
+
+    for step in range(80):
+        choice = rng.random()
+        pending = core.cache.outbox("pending")
+        failed = core.cache.outbox("failed")
+        at += 1000
+        if choice < 0.3:
+            seq += 1
+            event_id += 1
+            kind = "note.created" if rng.random() < 0.3 else "message.created"
+            data = message(1000 + step, 1, seq if kind == "message.created" else step + 1, f"e{step}", at=at)
+            frame = {"type": "event", "kind": kind, "event_id": event_id, "data": data}
+            if kind == "message.created":
+                data["conversation"] = {"id": 1, "last_seq": seq, "last_activity": at}
+            else:
+                seq -= 1
+            applied = run(qtbot, core.cache.apply_events(W.events([frame])))
+        elif choice < 0.55:
+            action = rng.choice(["reply", "note", "resolve", "assign"])
+            payload = (
+                {"body": f"q{step}"} if action in ("reply", "note") else {"agent_id": 2} if action == "assign" else {}
+            )
+            _, applied = run(qtbot, core.cache.queue(action, 1, f"c{step}", payload, at))  # type: ignore[arg-type]
+        elif choice < 0.7 and pending:
+            applied = run(qtbot, core.cache.outbox_failed(pending[0].id, "conflict", "no"))
+        elif choice < 0.8 and failed:
+            applied = run(qtbot, core.cache.outbox_retry(failed[0].id, f"r{step}"))
+        elif choice < 0.9 and (pending or failed):
+            applied = run(qtbot, core.cache.outbox_discard((pending or failed)[-1].id))
+        elif pending and pending[0].action == "reply":
+            seq += 1
+            event_id += 1
+            stored = message(5000 + step, 1, seq, pending[0].payload["body"], kind="agent", author="Ada", at=at)
+            stored["client_id"] = pending[0].client_id
+            reply = {"event_id": event_id, "message": stored, "conversation": {"id": 1, "last_seq": seq}}
+            applied = run(qtbot, core.cache.outbox_acked(pending[0], W.reply(reply)))
+        else:
+            continue
+        core.cache.thread = counting_thread  # type: ignore[method-assign]
+        for changes in thread_changes(core.cache, applied):
+            model.apply_items(changes)
+        core.cache.thread = real_thread  # type: ignore[method-assign]
+        assert reads == [], "the model re-read the thread"
+        fresh = real_thread(1, None, model._window)  # the window widens as messages arrive
+        got = [r for r in (model.item(n) for n in range(model.rowCount())) if isinstance(r, ThreadItem)]
+        assert [i.key for i in got] == [i.key for i in fresh]
+        assert got == fresh
+    qtmodeltester.check(model)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import RunningServer, WsClient, free_port, new_client_id, run_cli
+from tests.support import RunningServer, WsClient, init_demo, new_client_id
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -17,25 +16,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 @pytest.fixture
 def two_nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:
     """Nodes A and B: two server processes on two ports, one database."""
-    port_a, port_b = free_port(), free_port()
-    info = json.loads(
-        run_cli(
-            "init",
-            "--db",
-            pg_url,
-            "--json",
-            "--admin-password",
-            "admin-password-1",
-            "--origin",
-            f"127.0.0.1:{port_a}",
-            "--origin",
-            f"127.0.0.1:{port_b}",
-        ).stdout
-    )
+    info = init_demo(pg_url)
     nodes = [
         RunningServer(
             db_url=pg_url,
-            port=port,
+            port=0,
             site_key=info["site_key"],
             admin_email=info["admin_email"],
             admin_password=info["admin_password"],
@@ -43,7 +28,7 @@ def two_nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[RunningServer, Runn
             identity_secret=info["identity_secret"],
             log_path=tmp_path / f"server-{name}.log",
         )
-        for name, port in (("a", port_a), ("b", port_b))
+        for name in ("a", "b")
     ]
     try:
         for node in nodes:

@@ -309,3 +309,73 @@ def test_reads_survive_lost_connections(pg_url: str) -> None:
             assert results == [[]] * 8
 
     asyncio.run(main())
+
+
+def _admin(sql: str, params: tuple[Any, ...] = ()) -> None:
+    import psycopg
+
+    from .conftest import PG_ADMIN_URL
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.encode(), params)
+
+
+def _kick_writer(db: str) -> None:
+    """Terminate the store's writer session: its next batch reconnects, with the database's current settings."""
+    _admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+        " AND application_name = 'frontdesk-writer'",
+        (db,),
+    )
+
+
+def test_a_read_only_database_answers_unavailable_and_health_says_so(pg_url: str) -> None:
+    """Writes to a database that turned read-only (a standby, default_transaction_read_only) raise
+    Unavailable, not the statement's error, and check_writable reports it; once writable, both recover."""
+    from frontdesk.server.exceptions import Unavailable
+
+    db = pg_url.rpartition("/")[2]
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            assert await node.store.check_writable(max_age=0) == (True, None)
+            _admin(f"ALTER DATABASE {db} SET default_transaction_read_only = on")
+            _kick_writer(db)
+            with pytest.raises(Unavailable) as caught:
+                await say(node, w, w.alice, "refused")
+            assert "read-only" in caught.value.reason
+            writable, error = await node.store.check_writable(max_age=0)
+            assert writable is False and error is not None and "read-only" in error
+            _admin(f"ALTER DATABASE {db} RESET default_transaction_read_only")
+            _kick_writer(db)
+            r = await say(node, w, w.alice, "stored")
+            assert r.seq == 1  # nothing of the refused write was stored
+            assert await node.store.check_writable(max_age=0) == (True, None)
+
+    asyncio.run(main())
+
+
+def test_a_pg_restore_gets_a_new_epoch(pg_url: str, tmp_path: Any) -> None:
+    """pg_dump, then pg_restore --clean: the store sees the recreated tables at open and changes the
+    epoch once; opening again keeps it."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
+        pytest.skip("pg_dump and pg_restore are not installed")
+
+    async def epoch() -> str:
+        store = PostgresStore(pg_url)
+        await store.open()
+        await store.close()
+        return store.epoch
+
+    first = asyncio.run(epoch())
+    assert asyncio.run(epoch()) == first  # a plain restart keeps it
+    dump = tmp_path / "db.dump"
+    subprocess.run(["pg_dump", "-Fc", "-f", str(dump), pg_url], check=True, capture_output=True)
+    subprocess.run(["pg_restore", "--clean", "-d", pg_url, str(dump)], check=True, capture_output=True)
+    restored = asyncio.run(epoch())
+    assert restored != first
+    assert asyncio.run(epoch()) == restored

@@ -7,20 +7,26 @@ except ``ConsoleCore.last_synced_at`` which is unix seconds (a float).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 __all__ = [
     "FILTERS",
     "AgentRow",
+    "ConversationChanges",
     "ConversationRow",
     "Delivery",
     "Filter",
+    "MembershipKey",
     "Notification",
     "OutboxAction",
     "OutboxItem",
+    "ThreadChanges",
     "ThreadItem",
     "ThreadKind",
     "VisitorRow",
+    "matches_filter",
+    "visitor_label",
 ]
 
 #: Inbox filters, as the server's ``snapshot`` names them.
@@ -30,6 +36,11 @@ FILTERS: Final[tuple[str, ...]] = ("all", "mine", "unassigned", "open", "pending
 ThreadKind = Literal["visitor", "agent", "system", "note"]
 Delivery = Literal["sent", "pending", "failed"]
 OutboxAction = Literal["reply", "note", "resolve", "reopen", "pend", "assign", "unassign"]
+
+
+def visitor_label(visitor_id: int, name: str | None) -> str:
+    """The one definition of how a visitor is named: their name, or "Visitor #ID"."""
+    return (name or "").strip() or f"Visitor #{visitor_id}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,18 +58,6 @@ class AgentRow:
     def is_admin(self) -> bool:
         """True for the admin role (settings and agent management)."""
         return self.role == "admin"
-
-    @classmethod
-    def from_wire(cls, obj: dict[str, Any]) -> AgentRow:
-        """Build from a protocol Agent object."""
-        return cls(
-            id=int(obj["id"]),
-            email=str(obj.get("email") or ""),
-            name=str(obj.get("name") or ""),
-            role=str(obj.get("role") or "agent"),
-            active=bool(obj.get("active", True)),
-            online=bool(obj.get("online", False)),
-        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +79,15 @@ class ConversationRow:
     unread: int  #: visitor messages since an agent last marked it seen
     pending_actions: int  #: outbox items for it not yet acked
     failed_actions: int  #: outbox items for it the server rejected
+    visitor_user_id: str | None = None  #: the user id the visitor's site claimed (identify)
+    visitor_verified: bool = False  #: the claim was verified with the tenant's identity secret
+
+    @property
+    def identity_unverified(self) -> bool:
+        """True when the visitor claims an identity (a user id, and with it
+        perhaps a name) that the server did not verify: the UI says
+        *Unverified* wherever it shows the name or user id."""
+        return self.visitor_user_id is not None and not self.visitor_verified
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,7 +134,13 @@ class VisitorRow:
     @property
     def display_name(self) -> str:
         """The name to show: the visitor's name, or "Visitor #ID"."""
-        return self.name or f"Visitor #{self.id}"
+        return visitor_label(self.id, self.name)
+
+    @property
+    def identity_unverified(self) -> bool:
+        """True when the visitor claims a user id (``identify``) that the
+        server did not verify (see :attr:`ConversationRow.identity_unverified`)."""
+        return self.user_id is not None and not self.verified
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,3 +177,58 @@ class Notification:
     conversation_id: int
     title: str
     body: str
+
+
+#: A conversation's inbox membership key: (status, assignee_id) with this
+#: console's pending actions applied. Filters depend on nothing else.
+MembershipKey = tuple[str, int | None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversationChanges:
+    """What changed in the inbox, as the core computed it from a cache write.
+
+    ``reset``: reload everything (a snapshot, a logout, an erasure, an agent's
+    new name on every line). Otherwise ``rows`` maps each changed conversation
+    to its new row (None: it is gone), and ``before`` maps those whose status
+    or assignee may have moved to their key before the change (None: it did
+    not exist); a conversation absent from ``before`` kept its key. With both,
+    a model can move, insert and remove rows and keep its filter's count
+    without re-querying. ``unread_total`` is the tray badge's new figure.
+    """
+
+    reset: bool = False
+    rows: Mapping[int, ConversationRow | None] = dataclasses.field(default_factory=dict)
+    before: Mapping[int, MembershipKey | None] = dataclasses.field(default_factory=dict)
+    unread_total: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        """The changed conversations, sorted ([] for a reset)."""
+        return [] if self.reset else sorted(self.rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadChanges:
+    """What changed in one conversation's thread: ``items`` maps each changed
+    item's key to its new value (None: it is gone, e.g. an acked outbox item
+    replaced by the stored message). ``reset``: re-read the thread."""
+
+    conversation_id: int
+    items: Mapping[str, ThreadItem | None] = dataclasses.field(default_factory=dict)
+    reset: bool = False
+
+
+def matches_filter(filter: str, key: MembershipKey | None, me: int | None) -> bool:
+    """Whether a conversation with membership ``key`` is in ``filter``; the
+    same rule as the cache's SQL (``Cache.conversations``). None: not there."""
+    if key is None:
+        return False
+    status, assignee = key
+    if filter == "all":
+        return True
+    if filter == "mine":
+        return me is not None and assignee == me and status != "resolved"
+    if filter == "unassigned":
+        return assignee is None and status != "resolved"
+    return status == filter

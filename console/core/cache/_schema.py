@@ -1,0 +1,199 @@
+"""The cache's file and schema: where it lives, how it is opened, and the
+numbered migrations recorded in its ``migrations`` table.
+
+Schema changes go only through :data:`MIGRATIONS`. Append only: never edit a
+shipped migration, add the next number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import sqlite_utils
+
+__all__ = ["MIGRATIONS", "Db", "cache_path", "connect", "create_private", "get_meta", "migrate", "set_meta"]
+
+log = logging.getLogger("frontdesk.console.cache")
+Db = sqlite_utils.Database
+
+
+def _m1_initial(db: Db) -> None:
+    for sql in (
+        # Key/value: epoch, last_event_id, me, tenant, config, last_synced_at.
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            visitor_id INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            assignee_id INTEGER,
+            eff_status TEXT NOT NULL,
+            eff_assignee_id INTEGER,
+            created_at INTEGER NOT NULL DEFAULT 0,
+            last_activity INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER NOT NULL DEFAULT 0,
+            unread INTEGER NOT NULL DEFAULT 0,
+            preview TEXT NOT NULL DEFAULT '',
+            pending_actions INTEGER NOT NULL DEFAULT 0,
+            failed_actions INTEGER NOT NULL DEFAULT 0
+        )""",
+        # The inbox pages: newest activity first, per filter.
+        "CREATE INDEX conversations_activity ON conversations (last_activity DESC, id DESC)",
+        "CREATE INDEX conversations_status ON conversations (eff_status, last_activity DESC, id DESC)",
+        "CREATE INDEX conversations_assignee ON conversations (eff_assignee_id, last_activity DESC, id DESC)",
+        "CREATE INDEX conversations_visitor ON conversations (visitor_id)",
+        """CREATE TABLE visitors (
+            id INTEGER PRIMARY KEY, name TEXT, email TEXT, user_id TEXT,
+            verified INTEGER NOT NULL DEFAULT 0, browser TEXT, os TEXT, language TEXT,
+            timezone TEXT, page_url TEXT, page_title TEXT, referrer TEXT,
+            first_seen INTEGER, last_seen INTEGER
+        )""",
+        """CREATE TABLE agents (
+            id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,
+            role TEXT NOT NULL, active INTEGER NOT NULL, online INTEGER NOT NULL
+        )""",
+        # Messages and notes in one table, so one FTS index covers both.
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'note')),
+            server_id INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            author_kind TEXT NOT NULL,
+            author_id INTEGER,
+            author_name TEXT,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (kind, server_id)
+        )""",
+        "CREATE INDEX items_thread ON items (conversation_id, kind, seq)",
+        """CREATE VIRTUAL TABLE items_fts USING fts5 (
+            body, content='items', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+            INSERT INTO items_fts (rowid, body) VALUES (new.id, new.body);
+        END""",
+        """CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+            INSERT INTO items_fts (items_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        END""",
+        """CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
+            INSERT INTO items_fts (items_fts, rowid, body) VALUES ('delete', old.id, old.body);
+            INSERT INTO items_fts (rowid, body) VALUES (new.id, new.body);
+        END""",
+        # The durable outbox. AUTOINCREMENT: ids are never reused, so order
+        # is the order the agent acted in.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            client_id TEXT NOT NULL UNIQUE,
+            action TEXT NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+            error TEXT,
+            error_code TEXT,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX outbox_conversation ON outbox (conversation_id, id)",
+    ):
+        db.execute(sql)
+
+
+def _m2_conversation_version(db: Db) -> None:
+    # The event_id a conversation's cached state is as of: a state older than
+    # the cached one (a late event, a resent write's original reply) is
+    # ignored instead of rolling the inbox back.
+    db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+
+
+#: (number, name, function). The ``migrations`` table records which ran.
+MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
+    (1, "initial", _m1_initial),
+    (2, "conversation_version", _m2_conversation_version),
+)
+
+
+def migrate(db: Db) -> int:
+    """Apply pending migrations, each in its own transaction with its record.
+    Returns the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at INTEGER NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT version FROM migrations").fetchall()}
+    latest = max(done, default=0)
+    known = max(number for number, _, _ in MIGRATIONS)
+    if latest > known:
+        raise RuntimeError(f"cache schema version {latest} is newer than this console ({known})")
+    for number, name, fn in MIGRATIONS:
+        if number in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute(
+                "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [number, name, int(time.time() * 1000)],
+            )
+        log.info("cache migrated to version %d (%s)", number, name)
+        latest = number
+    return latest
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def cache_path(data_dir: Path | None, server_url: str, email: str) -> Path:
+    """The cache file for this server and agent (one file each).
+
+    Readable name plus a short hash of the exact (server, email), so two
+    servers whose names sanitize alike never share a file.
+    """
+    if data_dir is None:
+        import platformdirs
+
+        data_dir = Path(platformdirs.user_data_dir("frontdesk"))
+    server = server_url.rstrip("/").lower()
+    who = email.strip().lower()
+    host = _UNSAFE.sub("_", server.split("://", 1)[-1])[:60]
+    digest = hashlib.sha256(f"{server}\n{who}".encode()).hexdigest()[:12]
+    return data_dir / "cache" / f"{host}-{_UNSAFE.sub('_', who)[:60]}-{digest}.sqlite3"
+
+
+def create_private(path: Path) -> None:
+    """Create the cache file (and its folder) readable by the user only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # an existing file created by an older version
+
+
+def connect(path: Path) -> Db:
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db.execute("PRAGMA busy_timeout = 5000")
+    # An outbox write is a promise to the agent ("sent when back online"):
+    # FULL makes every commit survive power loss, not just a crash.
+    db.execute("PRAGMA synchronous = FULL")
+    return db
+
+
+def set_meta(db: Db, key: str, value: Any) -> None:
+    """Store a JSON value under ``key`` in the ``meta`` table."""
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, json.dumps(value)],
+    )
+
+
+def get_meta(db: Db, key: str) -> Any:
+    """The JSON value stored under ``key``, or None."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else json.loads(row[0])

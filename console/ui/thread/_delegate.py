@@ -1,0 +1,273 @@
+"""The thread's item delegate: paints visitor, agent, system and note bubbles,
+day separators and delivery states, always as plain text."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+from frontdesk.console.core import ThreadItem
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QTextLayout,
+    QTextOption,
+)
+from PySide6.QtWidgets import (
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
+
+from ..formatting import clock_time
+from ..models import DayMarker, Roles
+from ..theme import C
+from ._common import GAP, MARGIN_X, MAX_FRACTION, PAD_X, PAD_Y, RADIUS
+
+_Index = QModelIndex | QPersistentModelIndex
+
+__all__ = ["ThreadDelegate"]
+
+
+_TEXT_OPTION = QTextOption()
+# Wrap at word boundaries, and inside a word only when it is wider than the
+# bubble (long URLs).
+_TEXT_OPTION.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+
+
+def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, int, int]:
+    """Lay ``text`` out as plain text within ``max_width``; (layout, width, height)."""
+    # QTextLayout breaks lines on U+2028, not on "\n".
+    layout = QTextLayout(text.replace("\r\n", "\n").replace("\n", "\u2028"), font)
+    layout.setTextOption(_TEXT_OPTION)
+    layout.beginLayout()
+    height = 0.0
+    widest = 0.0
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(max_width)
+        line.setPosition(QPointF(0, height))
+        height += line.height()
+        widest = max(widest, line.naturalTextWidth())
+    layout.endLayout()
+    return layout, math.ceil(widest) + 1, math.ceil(height)
+
+
+@dataclasses.dataclass(slots=True)
+class _Geometry:
+    """Where each part of one thread item is painted, relative to its row."""
+
+    height: int
+    bubble: QRect
+    text: QRect
+    header: QRect | None
+    meta: QRect
+    retry: QRect | None
+    layout: QTextLayout
+
+
+class ThreadDelegate(QStyledItemDelegate):
+    """Paints thread items as chat bubbles; handles the Retry link."""
+
+    #: The agent clicked Retry on a failed item; carries its outbox id.
+    retry_requested = Signal(int)
+
+    def __init__(self, view: QListView, my_name: Callable[[], str | None]) -> None:
+        super().__init__(view)
+        self._view = view
+        self._my_name = my_name
+        base = view.font()
+        self._body_font = QFont(base)
+        self._body_font.setPointSizeF(base.pointSizeF() * 1.02)
+        self._meta_font = QFont(base)
+        self._meta_font.setPointSizeF(base.pointSizeF() * 0.86)
+        self._header_font = QFont(self._meta_font)
+        self._header_font.setBold(True)
+        self._day_font = QFont(self._meta_font)
+        self._day_font.setWeight(QFont.Weight.DemiBold)
+        self._cache: dict[tuple[str, str, int], _Geometry] = {}
+
+    # -- geometry
+
+    def _width(self) -> int:
+        return max(200, self._view.viewport().width())
+
+    def _is_mine(self, item: ThreadItem) -> bool:
+        if item.outbox_id is not None:
+            return True
+        name = self._my_name()
+        return item.kind in ("agent", "note") and name is not None and item.author_name == name
+
+    def _meta_text(self, item: ThreadItem) -> str:
+        parts = [item.author_name or ("Visitor" if item.kind == "visitor" else "")]
+        parts.append(clock_time(item.created_at))
+        if self._is_mine(item):
+            parts.append({"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+        return " · ".join(p for p in parts if p)
+
+    def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
+        cache_key = (item.key, item.delivery, width)
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached.layout.text() == item.body.replace("\r\n", "\n").replace("\n", "\u2028"):
+            return cached
+        if len(self._cache) > 4000:
+            self._cache.clear()
+        geometry = self._compute_geometry(item, width)
+        self._cache[cache_key] = geometry
+        return geometry
+
+    def _compute_geometry(self, item: ThreadItem, width: int) -> _Geometry:
+        meta_fm = QFontMetrics(self._meta_font)
+        if item.kind == "system":
+            max_w = int(width * 0.8)
+            layout, text_w, text_h = _layout_text(item.body, self._meta_font, max_w)
+            box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
+            return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
+        max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
+        layout, text_w, text_h = _layout_text(item.body or " ", self._body_font, max_text_w)
+        text = QRect(0, 0, text_w, text_h)
+        header_h = meta_fm.height() + 4 if item.kind == "note" else 0
+        inner_w = text.width()
+        if item.kind == "note":
+            inner_w = max(inner_w, QFontMetrics(self._header_font).horizontalAdvance("PRIVATE NOTE") + 4)
+        inner_w = min(max(inner_w, 24), max_text_w)
+        bubble_w = inner_w + 2 * PAD_X
+        bubble_h = text.height() + 2 * PAD_Y + header_h
+        right = item.kind in ("agent", "note")
+        x = width - MARGIN_X - bubble_w if right else MARGIN_X
+        bubble = QRect(x, GAP, bubble_w, bubble_h)
+        header = QRect(x + PAD_X, GAP + PAD_Y, inner_w, header_h) if header_h else None
+        text_rect = QRect(x + PAD_X, GAP + PAD_Y + header_h, inner_w, text.height())
+        meta_h = meta_fm.height()
+        meta_w = int(width * 0.9)
+        meta = QRect(width - MARGIN_X - meta_w if right else MARGIN_X + 2, bubble.bottom() + 5, meta_w, meta_h)
+        retry = None
+        if item.delivery == "failed" and item.outbox_id is not None:
+            link_w = QFontMetrics(self._header_font).horizontalAdvance("Retry") + 2
+            retry = QRect(meta.right() - link_w + 1, meta.top(), link_w, meta_h)
+            meta = QRect(meta.left(), meta.top(), meta.width() - link_w - 12, meta_h)
+        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout)
+
+    # -- QStyledItemDelegate overrides
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        row = index.data(Roles.ROW)
+        width = self._width()
+        if isinstance(row, DayMarker):
+            return QSize(width, 44)
+        if isinstance(row, ThreadItem):
+            return QSize(width, self._geometry(row, width).height)
+        return QSize(width, 0)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        row = index.data(Roles.ROW)
+        rect: QRect = option.rect
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(rect.topLeft())
+        if isinstance(row, DayMarker):
+            self._paint_day(painter, row, rect.width())
+        elif isinstance(row, ThreadItem):
+            selected = bool(option.state & QStyle.StateFlag.State_Selected)
+            self._paint_item(painter, row, rect.width(), selected)
+        painter.restore()
+
+    def _paint_day(self, painter: QPainter, marker: DayMarker, width: int) -> None:
+        fm = QFontMetrics(self._day_font)
+        label_w = fm.horizontalAdvance(marker.label) + 24
+        y = 22
+        painter.setPen(QPen(C.DIVIDER, 1))
+        painter.drawLine(MARGIN_X, y, (width - label_w) // 2 - 8, y)
+        painter.drawLine((width + label_w) // 2 + 8, y, width - MARGIN_X, y)
+        painter.setFont(self._day_font)
+        painter.setPen(C.MUTED)
+        painter.drawText(QRect((width - label_w) // 2, 8, label_w, 28), Qt.AlignmentFlag.AlignCenter, marker.label)
+
+    def _paint_item(self, painter: QPainter, item: ThreadItem, width: int, selected: bool) -> None:
+        geo = self._geometry(item, width)
+        if item.kind == "system":
+            painter.setPen(C.MUTED)
+            geo.layout.draw(painter, QPointF(geo.text.topLeft()))
+            return
+        mine = self._is_mine(item)
+        if item.kind == "visitor":
+            fill, border, ink = C.VISITOR_BUBBLE, None, C.TEXT
+        elif item.kind == "note":
+            fill, border, ink = C.NOTE_BG, C.NOTE_BORDER, C.TEXT
+        elif mine:
+            fill, border, ink = C.AGENT_BUBBLE, None, C.AGENT_TEXT
+        else:
+            fill, border, ink = C.OTHER_AGENT_BUBBLE, None, C.TEXT
+        if item.delivery == "failed":
+            fill, border, ink = C.FAILED_SOFT, QColor("#fda29b"), C.TEXT
+        if item.delivery == "pending":
+            painter.setOpacity(0.72)
+        if selected:
+            fill = fill.darker(106)
+        painter.setPen(QPen(border, 1) if border is not None else Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(geo.bubble.adjusted(0, 0, -1, -1) if border else geo.bubble, RADIUS, RADIUS)
+        if geo.header is not None:
+            painter.setFont(self._header_font)
+            painter.setPen(C.NOTE_TEXT)
+            painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
+        painter.setPen(ink)
+        geo.layout.draw(painter, QPointF(geo.text.topLeft()))
+        painter.setOpacity(1.0)
+        painter.setFont(self._meta_font)
+        align = Qt.AlignmentFlag.AlignRight if item.kind in ("agent", "note") else Qt.AlignmentFlag.AlignLeft
+        meta = self._meta_text(item)
+        if item.delivery == "failed" and item.error:
+            meta += f": {item.error}"
+        painter.setPen(C.FAILED if item.delivery == "failed" else C.MUTED)
+        fm = QFontMetrics(self._meta_font)
+        painter.drawText(
+            geo.meta,
+            align | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(meta, Qt.TextElideMode.ElideLeft, geo.meta.width()),
+        )
+        if geo.retry is not None:
+            painter.setFont(self._header_font)
+            painter.setPen(C.ACCENT)
+            painter.drawText(geo.retry, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "Retry")
+
+    def retry_rect(self, index: _Index) -> QRect | None:
+        """Where the Retry link of the item at ``index`` is, in view coordinates."""
+        row = index.data(Roles.ROW)
+        if not isinstance(row, ThreadItem):
+            return None
+        geo = self._geometry(row, self._width())
+        if geo.retry is None:
+            return None
+        return geo.retry.translated(self._view.visualRect(self._view.model().index(index.row(), 0)).topLeft())
+
+    def editorEvent(
+        self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem, index: _Index
+    ) -> bool:
+        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            rect = self.retry_rect(index)
+            row = index.data(Roles.ROW)
+            if rect is not None and rect.contains(event.position().toPoint()) and isinstance(row, ThreadItem):
+                assert row.outbox_id is not None
+                self.retry_requested.emit(row.outbox_id)
+                return True
+        return super().editorEvent(event, model, option, index)

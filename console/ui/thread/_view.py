@@ -1,0 +1,147 @@
+"""The thread's list view: keeps the bottom in sight, asks for older messages
+at the top, and offers copy / retry / discard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from frontdesk.console.core import ThreadItem
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QListView,
+    QMenu,
+    QWidget,
+)
+
+from ..models import Roles
+from ._delegate import ThreadDelegate
+
+_Index = QModelIndex | QPersistentModelIndex
+
+__all__ = ["ThreadView"]
+
+
+class ThreadView(QListView):
+    """The thread list: sticks to the bottom, asks for older items at the top."""
+
+    #: Scrolled to the top while older messages may exist.
+    older_requested = Signal()
+    #: Context menu actions on an outbox item.
+    retry_requested = Signal(int)
+    discard_requested = Signal(int)
+
+    def __init__(self, my_name: Callable[[], str | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("threadView")
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setUniformItemSizes(False)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMouseTracking(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_self_custom_context_menu_requested)
+        self.delegate = ThreadDelegate(self, my_name)
+        self.delegate.retry_requested.connect(self.retry_requested)
+        self.setItemDelegate(self.delegate)
+        self._stick_to_bottom = True
+        self._anchor_from_bottom: int | None = None
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_scrollbar_range_changed)
+        bar.valueChanged.connect(self._on_scrollbar_value_changed)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        if model is not None:
+            model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
+            model.modelReset.connect(self._on_model_model_reset)
+
+    def _on_model_model_reset(self) -> None:
+        self._stick_to_bottom = True
+        self._anchor_from_bottom = None
+        QTimer.singleShot(0, self.scrollToBottom)
+
+    def _on_model_rows_about_to_be_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        del parent, last
+        bar = self.verticalScrollBar()
+        if first == 0 and self.model() is not None and self.model().rowCount() > 0:
+            # Older items go above: keep what the agent is reading in place.
+            self._anchor_from_bottom = bar.maximum() - bar.value()
+
+    def _on_scrollbar_range_changed(self, minimum: int, maximum: int) -> None:
+        del minimum
+        bar = self.verticalScrollBar()
+        if self._anchor_from_bottom is not None:
+            bar.setValue(maximum - self._anchor_from_bottom)
+            self._anchor_from_bottom = None
+        elif self._stick_to_bottom:
+            bar.setValue(maximum)
+        if maximum == 0:
+            self.older_requested.emit()
+
+    def _on_scrollbar_value_changed(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._stick_to_bottom = value >= bar.maximum() - 4
+        if value == bar.minimum() and bar.maximum() > 0:
+            self.older_requested.emit()
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self.scheduleDelayedItemsLayout()  # bubble heights depend on the width
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        rect = self.delegate.retry_rect(index) if index.isValid() else None
+        over = rect is not None and rect.contains(event.position().toPoint())
+        self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+        super().mouseMoveEvent(event)
+
+    def _selected_item(self) -> ThreadItem | None:
+        index = self.currentIndex()
+        row = index.data(Roles.ROW) if index.isValid() else None
+        return row if isinstance(row, ThreadItem) else None
+
+    def copy_selected(self) -> None:
+        """Copy the selected message's text."""
+        item = self._selected_item()
+        if item is not None:
+            QGuiApplication.clipboard().setText(item.body)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selected()
+            return
+        super().keyPressEvent(event)
+
+    def _on_self_custom_context_menu_requested(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        row = index.data(Roles.ROW) if index.isValid() else None
+        if not isinstance(row, ThreadItem):
+            return
+        self.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addAction("Copy text", self.copy_selected)
+        if row.outbox_id is not None:
+            outbox_id = row.outbox_id
+            if row.delivery == "failed":
+                menu.addAction("Retry", lambda: self.retry_requested.emit(outbox_id))
+            menu.addAction("Discard", lambda: self.discard_requested.emit(outbox_id))
+        menu.popup(self.viewport().mapToGlobal(pos))
