@@ -29,9 +29,9 @@ from websockets.http11 import Request, Response
 
 from . import __version__, domain
 from . import protocol as p
-from .exceptions import Conflict, Forbidden, FrontdeskError, InvalidState, NotFound, Unavailable
+from .exceptions import FrontdeskError, Unavailable
 from .guard import ASYNCIO_ACCEPT_MESSAGE, AcceptReport, GuardedConnection, listen, log_every
-from .handlers import REPLAY_FROM, Handlers, Limits
+from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
@@ -49,7 +49,6 @@ MAX_STRIKES = 20
 _WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
 #: What a client is told when the storage fails (the log has the details).
 UNAVAILABLE_MESSAGE = "the server cannot store this right now; nothing was stored, retry later"
-_ERROR_CODES = {NotFound: ErrorCode.NOT_FOUND, Conflict: ErrorCode.CONFLICT, Forbidden: ErrorCode.FORBIDDEN}
 
 
 @dataclasses.dataclass
@@ -414,7 +413,7 @@ class FrontdeskServer:
         try:
             request = p.parse_request(raw, endpoint=client.endpoint)
         except ProtocolError as exc:
-            client.push(p.encode_error(exc.ref, exc.code, exc.message))
+            client.push(p.encode_protocol_error(exc))
             return
         client.busy = True
         try:
@@ -434,18 +433,12 @@ class FrontdeskServer:
             reply = await self.handlers.dispatch(client, request)
         except ProtocolError as exc:
             if exc.code is ErrorCode.RATE_LIMITED:  # per-visitor, new-visitor, login limits
-                self._strike(client, exc.ref, exc.message)
-            else:
-                client.push(p.encode_error(exc.ref, exc.code, exc.message))
-            return
-        except (NotFound, Conflict, Forbidden) as exc:
-            client.push(p.encode_error(request.ref, _ERROR_CODES[type(exc)], str(exc)))
+                self._strike(client, request.ref, exc.message)
+            else:  # the store's NotFound and Conflict, and the session's InvalidState, too (exceptions.py)
+                client.push(p.encode_protocol_error(exc, request.ref))
             return
         except Unavailable:  # the store logged it, once; the client backs off and retries
             client.push(p.encode_error(request.ref, ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
-            return
-        except InvalidState as exc:  # the session's guard (hub.ClientState): not allowed in this state
-            client.push(p.encode_error(request.ref, ErrorCode.INVALID, str(exc)))
             return
         except ConnectionClosed:
             raise
@@ -458,11 +451,10 @@ class FrontdeskServer:
         client.strikes = max(0, client.strikes - 1)
         if reply is None:
             return
-        replay_from = reply.pop(REPLAY_FROM, None)
         if request.ref is not None:
             client.push(p.encode_reply(request.ref, reply))
-        if replay_from is not None:
-            await self.handlers.stream_replay(client, replay_from)
+        if isinstance(reply, p.Resume) and reply.replay_from is not None:
+            await self.handlers.stream_replay(client, reply.replay_from)
 
     @staticmethod
     def _strike(client: Client, ref: str | None, message: str) -> None:

@@ -241,7 +241,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
         if args.json:
-            print(json.dumps([_sql.tenant_obj(r) for r in rows]))
+            print(json.dumps([p.to_wire(_sql.tenant_obj(r)) for r in rows]))
         else:
             for r in rows:
                 print(f"{r['slug']:<20} {r['site_key']:<24} {r['name']}")
@@ -268,9 +268,9 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps({**agent, "password": password}))
+            print(json.dumps({**p.to_wire(agent), "password": password}))
         else:
-            print(f"Added {args.role} {agent['email']} to {tenant['slug']}. Password (shown once): {password}")
+            print(f"Added {args.role} {agent.email} to {tenant['slug']}. Password (shown once): {password}")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -283,7 +283,7 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
             lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],))
         )
         if args.json:
-            print(json.dumps([_sql.agent_obj(r) for r in rows]))
+            print(json.dumps([p.to_wire(_sql.agent_obj(r)) for r in rows]))
         else:
             for r in rows:
                 state = "active" if r["active"] else "disabled"

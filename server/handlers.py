@@ -2,9 +2,9 @@
 
 A handler receives the parsed request and the client it came from, checks
 that the client may do it, runs the store operation, and returns the reply's
-fields. It raises :class:`ProtocolError` or a store error (``NotFound``,
-``Conflict``, ``Forbidden``), which the connection loop turns into an
-``error`` frame. Handlers never touch the socket directly: replies and pushes
+typed result (:data:`protocol.RESULTS`). It raises :class:`ProtocolError`
+(``NotFound`` and ``Conflict`` from the store are ones too), which the
+connection loop turns into an ``error`` frame. Handlers never touch the socket directly: replies and pushes
 go through the client's queue, so their order is kept.
 """
 
@@ -28,17 +28,14 @@ from .ratelimit import BucketMap
 from .store import Store, _sql
 from .tenants import TenantCache
 
-__all__ = ["REPLAY_FROM", "Handlers", "Limits"]
+__all__ = ["Handlers", "Limits"]
 
 log = logging.getLogger("frontdesk.server.handlers")
 JSON = dict[str, Any]
-Handler = Callable[[Client, Any], Awaitable[JSON | None]]
+Handler = Callable[[Client, Any], Awaitable[p.Result | None]]
 
 #: Events read from the store per round trip while replaying.
 REPLAY_PAGE = 2000
-#: Key a hello/subscribe reply carries (and the connection loop pops) when a
-#: replay must follow the reply.
-REPLAY_FROM = "_replay_from"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +104,11 @@ class Handlers:
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
 
-    async def dispatch(self, client: Client, request: p.Request) -> JSON | None:
-        """Run the handler for ``request``; the reply's fields, or None when the
-        handler has already queued its own reply (``logout``)."""
+    async def dispatch(self, client: Client, request: p.Request) -> p.Result | None:
+        """Run the handler for ``request``; the reply's result, or None when the
+        handler has already queued its own reply (``logout``). A
+        :class:`protocol.Resume` result with ``replay_from`` set asks the caller
+        to :meth:`stream_replay` once the reply is queued."""
         if not client.authenticated and not isinstance(request, self._openers[client.endpoint]):
             first = " or ".join(t.TYPE for t in self._openers[client.endpoint])
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"send {first} first", request.ref)
@@ -131,29 +130,37 @@ class Handlers:
 
     # -- shared -------------------------------------------------------------------------
 
-    async def ping(self, client: Client, req: p.Ping) -> JSON:
-        return {"server_time": _sql.now_ms()}
+    async def ping(self, client: Client, req: p.Ping) -> p.PingResult:
+        return p.PingResult(server_time=_sql.now_ms())
 
-    async def typing(self, client: Client, req: p.Typing) -> JSON:
+    async def typing(self, client: Client, req: p.Typing) -> p.Result:
+        conv = await self._conversation_for(client, req.conversation_id)
         if client.visitor_id is not None:
-            conv = await self._conversation_for(client, req.conversation_id)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id,
-                "typing",
-                {"conversation_id": conv["id"], "is_typing": req.is_typing, "visitor_id": client.visitor_id},
-            )
+            typing = p.VisitorTyping(conversation_id=conv["id"], is_typing=req.is_typing, visitor_id=client.visitor_id)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(typing))
         else:
-            conv = await self._conversation_for(client, req.conversation_id)
-            data = {"conversation_id": conv["id"], "is_typing": req.is_typing, "name": client.agent_name}
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", data)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id, "typing", {**data, "agent_id": client.agent_id}, skip=client
+            assert client.agent_id is not None
+            to_visitor = p.AgentTypingToVisitor(
+                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name
             )
-        return {}
+            to_agents = p.AgentTyping(
+                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name, agent_id=client.agent_id
+            )
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", p.to_wire(to_visitor))
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(to_agents), skip=client)
+        return p.Result()
 
-    async def seen(self, client: Client, req: p.Seen) -> JSON:
+    async def seen(self, client: Client, req: p.Seen) -> p.Result:
         side = "visitor" if client.visitor_id is not None else "agent"
         conv = await self._conversation_for(client, req.conversation_id)
+        if req.seq > conv["last_seq"]:
+            # PROTOCOL.md, "seen": a client cannot have read what does not exist yet.
+            raise ProtocolError(
+                ErrorCode.INVALID,
+                f"field 'seq' is beyond the conversation's last_seq ({conv['last_seq']})",
+                req.ref,
+                field="seq",
+            )
         await self.store.write(
             _sql.mark_seen,
             client.tenant_id,
@@ -161,18 +168,19 @@ class Handlers:
             visitor_id=client.visitor_id,
             conversation_id=conv["id"],
             seq=req.seq,
+            actor_id=client.agent_id,
         )
-        data = {"conversation_id": conv["id"], "seq": req.seq, "side": side}
+        seen = p.SeenUpTo(conversation_id=conv["id"], seq=req.seq, side=side)
         if side == "visitor":
-            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", data)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(seen))
         else:
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", data)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id, "seen", {**data, "agent_id": client.agent_id}, skip=client
-            )
-        return {}
+            assert client.agent_id is not None
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", p.to_wire(seen))
+            agent_seen = p.AgentSeen(conversation_id=conv["id"], seq=req.seq, side=side, agent_id=client.agent_id)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(agent_seen), skip=client)
+        return p.Result()
 
-    async def history(self, client: Client, req: p.History) -> JSON:
+    async def history(self, client: Client, req: p.History) -> p.HistoryResult:
         return await self.store.read(
             _sql.history,
             client.tenant_id,
@@ -190,18 +198,21 @@ class Handlers:
     def _replay(self, client: Client, since: int | None, epoch: str | None, last: int, floor: int) -> JSON:
         """Register-then-replay (PROTOCOL.md, "Resuming"). The client must
         already be held and registered, and ``last``/``floor`` read after that
-        (:func:`_sql.cursor_state`). Returns the reply's cursor fields; when a
-        replay must follow, they carry :data:`REPLAY_FROM`, else the client is
-        released to live delivery here."""
+        (:func:`_sql.cursor_state`). Returns the :class:`protocol.Resume`
+        fields; when a replay must follow, ``replay_from`` is its cursor, else
+        the client is released to live delivery here.
+
+        A ``since`` without ``epoch`` (or from another database), in the future
+        or older than the pruned floor gets ``reset_required``."""
         assert client.viewer is not None
-        cursor = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
+        cursor: JSON = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
         if since is None or epoch != self.store.epoch or since > last or since < floor:
             # Nothing to replay: live events (including any that arrived while
             # the cursor was read) flow at once; clients dedupe by event_id.
             cursor["reset_required"] = since is not None
             client.release(0)
             return cursor
-        cursor[REPLAY_FROM] = since
+        cursor["replay_from"] = since
         return cursor
 
     async def stream_replay(self, client: Client, since: int) -> None:
@@ -226,7 +237,7 @@ class Handlers:
 
     # -- visitor ------------------------------------------------------------------------
 
-    async def hello(self, client: Client, req: p.Hello) -> JSON:
+    async def hello(self, client: Client, req: p.Hello) -> p.HelloResult:
         if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "hello was already sent on this connection", req.ref)
         tenant = self.tenants.by_id(client.tenant_id)
@@ -250,15 +261,15 @@ class Handlers:
         self.hub.attach_visitor(client)
         last, floor, conversations, _ = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
         cursor = self._replay(client, req.since, req.epoch, last, floor)
-        return {
-            "token": token,
-            "visitor": _sql.visitor_obj(visitor),
-            "config": domain.public_config(tenant.config),
-            "conversations": conversations,
-            "agents_online": self.hub.any_agent_online(client.tenant_id),
-            "within_hours": domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
+        return p.HelloResult(
+            token=token,
+            visitor=_sql.visitor_obj(visitor),
+            config=p.PublicConfig.of(tenant.config),
+            conversations=conversations,
+            agents_online=self.hub.any_agent_online(client.tenant_id),
+            within_hours=domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
             **cursor,
-        }
+        )
 
     async def _viewer_of(self, client: Client, visitor: _sql.Row) -> Viewer:
         """The viewer of a visitor socket: with a verified identity, it also
@@ -315,7 +326,7 @@ class Handlers:
         assert visitor_id is not None
         return await self.store.write(_sql.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields)
 
-    async def identify(self, client: Client, req: p.Identify) -> JSON:
+    async def identify(self, client: Client, req: p.Identify) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
         identity = {
             "user_id": req.user_id,
@@ -330,7 +341,7 @@ class Handlers:
         if viewer != client.viewer:
             self.hub.set_visitor_viewer(client, viewer)
         conversations = await self.store.read(_sql.scope_conversations, client.tenant_id, sorted(viewer.visitor_scope))
-        return {"visitor": _sql.visitor_obj(visitor), "conversations": conversations}
+        return p.IdentifyResult(visitor=_sql.visitor_obj(visitor), conversations=conversations)
 
     async def _require_identity(self, client: Client, ref: str | None) -> None:
         tenant = self.tenants.by_id(client.tenant_id)
@@ -344,13 +355,13 @@ class Handlers:
                     ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref
                 )
 
-    async def conversation_start(self, client: Client, req: p.ConversationStart) -> JSON:
+    async def conversation_start(self, client: Client, req: p.ConversationStart) -> p.ConversationResult:
         await self._require_identity(client, req.ref)
         assert client.visitor_id is not None
         row, _ = await self.store.write(_sql.start_conversation, client.tenant_id, client.visitor_id)
-        return {"conversation": _sql.conversation_obj(row)}
+        return p.ConversationResult(conversation=_sql.conversation_obj(row))
 
-    async def message_send(self, client: Client, req: p.MessageSend) -> JSON:
+    async def message_send(self, client: Client, req: p.MessageSend) -> p.MessageAck:
         assert client.visitor_id is not None
         if not self.visitor_messages.take(client.visitor_id):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref)
@@ -379,23 +390,23 @@ class Handlers:
         if not self.visitor_messages.take(client.visitor_id):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending updates too fast", ref)
 
-    async def profile_update(self, client: Client, req: p.ProfileUpdate) -> JSON:
+    async def profile_update(self, client: Client, req: p.ProfileUpdate) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
         fields = {k: v.strip() for k, v in (("name", req.name), ("email", req.email)) if v is not None}
         if "email" in fields and fields["email"] and ("@" not in fields["email"] or " " in fields["email"]):
             raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
         assert client.visitor_id is not None
         row = await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
-        return {"visitor": _sql.visitor_obj(row)}
+        return p.VisitorResult(visitor=_sql.visitor_obj(row))
 
-    async def page(self, client: Client, req: p.Page) -> JSON:
+    async def page(self, client: Client, req: p.Page) -> p.Result:
         self._visitor_write(client, req.ref)
         fields = {"page_url": req.url, "page_title": req.title, "referrer": req.referrer}
         assert client.visitor_id is not None
         await self.store.write(
             _sql.update_visitor, client.tenant_id, client.visitor_id, {k: v for k, v in fields.items() if v is not None}
         )
-        return {}
+        return p.Result()
 
     # -- agent: session -----------------------------------------------------------------
 
@@ -410,16 +421,17 @@ class Handlers:
         self.hub.attach_agent(client)
 
     async def _session_reply(self, agent: _sql.Row) -> JSON:
+        """The :class:`protocol.SessionResult` fields; the agent is online (this socket)."""
         tenant = await self.tenants.get(agent["tenant_id"])
         last = await self.store.read(_sql.last_event_id)
         return {
-            "agent": _sql.agent_obj(agent),
-            "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "site_key": tenant.site_key},
+            "agent": _sql.with_presence(_sql.agent_obj(agent), True),
+            "tenant": p.Tenant(id=tenant.id, slug=tenant.slug, name=tenant.name, site_key=tenant.site_key),
             "epoch": self.store.epoch,
             "last_event_id": last,
         }
 
-    async def login(self, client: Client, req: p.Login) -> JSON:
+    async def login(self, client: Client, req: p.Login) -> p.LoginResult:
         if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already logged in", req.ref)
         throttle = self.login_throttle
@@ -457,9 +469,9 @@ class Handlers:
         await self.store.write(_insert_token, auth.token_hash(token), agent["id"], account)
         self._open_agent(client, agent, token)
         log.info("agent %s logged in from %s", agent["id"], client.ip)
-        return {"token": token, **await self._session_reply(agent)}
+        return p.LoginResult(token=token, **await self._session_reply(agent))
 
-    async def auth(self, client: Client, req: p.Auth) -> JSON:
+    async def auth(self, client: Client, req: p.Auth) -> p.SessionResult:
         if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already authenticated", req.ref)
         # Per address only: a shared "token" account would let anyone lock every
@@ -472,24 +484,24 @@ class Handlers:
             self.login_throttle.failed(None, client.ip)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid or revoked token; log in again", req.ref)
         self._open_agent(client, agent, req.token)
-        return await self._session_reply(agent)
+        return p.SessionResult(**await self._session_reply(agent))
 
     async def logout(self, client: Client, req: p.Logout) -> None:
         assert client.token_hash is not None
         await self.store.write(_delete_token, client.token_hash)
         self.hub.revoke_token(client.token_hash, keep=client)
-        client.push(p.encode_reply(req.ref, {}))
+        client.push(p.encode_reply(req.ref, p.Result()))
         client.close(CloseCode.NORMAL, "logged out")
 
-    async def subscribe(self, client: Client, req: p.Subscribe) -> JSON:
+    async def subscribe(self, client: Client, req: p.Subscribe) -> p.SubscribeResult:
         if client.state is not ClientState.AUTHENTICATED:
             raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
         self.hub.subscribe_agent(client)
         last, floor = await self.store.read(_sql.cursor_state)
-        return self._replay(client, req.since, req.epoch, last, floor)
+        return p.SubscribeResult(**self._replay(client, req.since, req.epoch, last, floor))
 
-    async def snapshot(self, client: Client, req: p.Snapshot) -> JSON:
-        def read(tx: _sql.Tx) -> JSON:
+    async def snapshot(self, client: Client, req: p.Snapshot) -> p.SnapshotResult:
+        def read(tx: _sql.Tx) -> p.SnapshotResult:
             conversations, next_cursor = _sql.list_conversations(
                 tx,
                 client.tenant_id,
@@ -500,17 +512,21 @@ class Handlers:
                 cursor=req.cursor,
                 limit=req.limit,
             )
-            return {"conversations": conversations, "next_cursor": next_cursor, "last_event_id": _sql.last_event_id(tx)}
+            return p.SnapshotResult(
+                conversations=conversations,
+                next_cursor=next_cursor,
+                epoch=self.store.epoch,
+                last_event_id=_sql.last_event_id(tx),
+            )
 
         try:
-            result = await self.store.read(read)
+            return await self.store.read(read)
         except NotFound as exc:
-            raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref) from None
-        return {**result, "epoch": self.store.epoch}
+            raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref, field="cursor") from None
 
     # -- agent: writes ------------------------------------------------------------------
 
-    async def reply(self, client: Client, req: p.Reply) -> JSON:
+    async def reply(self, client: Client, req: p.Reply) -> p.MessageAck:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.post_message,
@@ -522,7 +538,7 @@ class Handlers:
             body=req.body,
         )
 
-    async def note(self, client: Client, req: p.Note) -> JSON:
+    async def note(self, client: Client, req: p.Note) -> p.NoteAck:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.post_note,
@@ -533,7 +549,7 @@ class Handlers:
             body=req.body,
         )
 
-    async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> JSON:
+    async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.change_status,
@@ -544,7 +560,7 @@ class Handlers:
             client_id=req.client_id,
         )
 
-    async def assign(self, client: Client, req: p.Assign | p.Unassign) -> JSON:
+    async def assign(self, client: Client, req: p.Assign | p.Unassign) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.assign,
@@ -557,16 +573,16 @@ class Handlers:
 
     # -- agent: tenant --------------------------------------------------------------------
 
-    async def agents(self, client: Client, req: p.Agents) -> JSON:
+    async def agents(self, client: Client, req: p.Agents) -> p.AgentsResult:
         rows = await self.store.read(_agents_of_tenant, client.tenant_id)
         online = self.hub.agents_online(client.tenant_id)
-        return {"agents": [{**_sql.agent_obj(r), "online": r["id"] in online} for r in rows]}
+        return p.AgentsResult(agents=[_sql.with_presence(_sql.agent_obj(r), r["id"] in online) for r in rows])
 
     def _require_admin(self, client: Client, req: p.Request) -> None:
         if client.role != "admin":
             raise ProtocolError(ErrorCode.FORBIDDEN, f"admins only: {req.TYPE}", req.ref)
 
-    async def agent_add(self, client: Client, req: p.AgentAdd) -> JSON:
+    async def agent_add(self, client: Client, req: p.AgentAdd) -> p.AgentAddResult:
         self._require_admin(client, req)
         email = req.email.strip().lower()
         if "@" not in email:
@@ -576,15 +592,15 @@ class Handlers:
         agent = await self.store.write(
             _sql.create_agent, client.tenant_id, email, req.name.strip(), req.role, password_hash
         )
-        return {"agent": {**agent, "online": False}, "password": password}
+        return p.AgentAddResult(agent=_sql.with_presence(agent, False), password=password)
 
-    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON:
+    async def agent_update(self, client: Client, req: p.AgentUpdate) -> p.AgentResult:
         self._require_admin(client, req)
         changes: dict[str, Any] = {"name": req.name, "role": req.role, "active": req.active}
         if req.password is not None:
             changes["password_hash"] = await asyncio.to_thread(auth.hash_password, req.password)
 
-        def update(tx: _sql.Tx) -> JSON:
+        def update(tx: _sql.Tx) -> p.AgentProfile:
             target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (req.agent_id, client.tenant_id))
             if target is None:
                 raise NotFound("no such agent in this tenant")
@@ -596,24 +612,28 @@ class Handlers:
         # Sockets of a disabled, demoted or re-passworded agent follow the
         # agent.updated event (FrontdeskServer._agent_changed), on every node.
         agent = await self.store.write(update)
-        return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
+        return p.AgentResult(agent=_sql.with_presence(agent, agent.id in self.hub.agents_online(client.tenant_id)))
 
-    async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:
-        return {"config": self.tenants.by_id(client.tenant_id).config}
+    async def config_get(self, client: Client, req: p.ConfigGet) -> p.ConfigResult:
+        return p.ConfigResult(config=p.WidgetConfig.of(self.tenants.by_id(client.tenant_id).config))
 
-    async def config_set(self, client: Client, req: p.ConfigSet) -> JSON:
+    async def config_set(self, client: Client, req: p.ConfigSet) -> p.ConfigResult:
         self._require_admin(client, req)
         try:
             patch = domain.validate_config_patch(req.config)
         except domain.ConfigError as exc:
-            raise ProtocolError(ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref) from None
+            # Every bad value, over-long ones included, is `invalid` naming the
+            # key (PROTOCOL.md, "Widget configuration").
+            raise ProtocolError(
+                ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref, field=f"config.{exc.key}"
+            ) from None
         assert client.agent_id is not None
         config = await self.store.write(_sql.set_config, client.tenant_id, patch, client.agent_id)
-        return {"config": config}
+        return p.ConfigResult(config=config)
 
     async def identity_secret(
         self, client: Client, req: p.IdentitySecretGet | p.IdentitySecretRotate | p.IdentitySecretEndRotation
-    ) -> JSON:
+    ) -> p.IdentitySecretResult:
         """Admin only: show, rotate, or end the rotation of the identity secret."""
         self._require_admin(client, req)
         if isinstance(req, p.IdentitySecretGet):
@@ -622,7 +642,7 @@ class Handlers:
             new = auth.new_secret() if isinstance(req, p.IdentitySecretRotate) else None
             state = await self.store.write(_sql.rotate_identity_secret, client.tenant_id, new)
             log.info("agent %s %s the identity secret", client.agent_id, "rotated" if new else "ended rotation of")
-        return {"identity_secret": state}
+        return p.IdentitySecretResult(identity_secret=p.IdentitySecret(**state))
 
     # -- committed events that change open visitor sockets ----------------------------
 
@@ -651,12 +671,12 @@ class Handlers:
                 linked = sock.viewer.linked_visitors | {visitor_id}
                 self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
 
-    async def visitor_get(self, client: Client, req: p.VisitorGet) -> JSON:
+    async def visitor_get(self, client: Client, req: p.VisitorGet) -> p.VisitorDetails:
         visitor = await self.store.read(_visitor_by_id, client.tenant_id, req.visitor_id)
         if visitor is None:
             raise NotFound(f"no visitor {req.visitor_id}")
         conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, req.visitor_id)
-        return {"visitor": _sql.visitor_obj(visitor), "conversations": conversations}
+        return p.VisitorDetails(visitor=_sql.visitor_obj(visitor), conversations=conversations)
 
 
 # -- small store functions used only here ------------------------------------------

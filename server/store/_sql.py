@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .. import domain, protocol
 from ..domain import ConversationStatus, EventRecord, StatusAction
@@ -22,6 +22,7 @@ from ..exceptions import Conflict, NotFound, RateLimited
 
 JSONDict = dict[str, Any]
 Row = dict[str, Any]
+_R = TypeVar("_R", bound=protocol.Result)
 
 
 class Tx(Protocol):
@@ -55,7 +56,7 @@ def _dumps(obj: Any) -> str:
 # Wire objects (PROTOCOL.md, "Objects").
 
 
-def message_obj(row: Row, author_name: str | None) -> JSONDict:
+def _message_fields(row: Row, author_name: str | None) -> JSONDict:
     return {
         "id": row["id"],
         "conversation_id": row["conversation_id"],
@@ -70,23 +71,26 @@ def message_obj(row: Row, author_name: str | None) -> JSONDict:
     }
 
 
-def note_obj(row: Row, author_name: str | None) -> JSONDict:
-    return {
-        "id": row["id"],
-        "conversation_id": row["conversation_id"],
-        "seq": row["seq"],
-        "author_kind": "agent",
-        "author_id": row["agent_id"],
-        "author_name": author_name,
-        "client_id": row["client_id"],
-        "body": row["body"],
-        "created_at": row["created_at"],
-        "event_id": row["event_id"],
-        "private": True,
-    }
+def message_obj(row: Row, author_name: str | None) -> protocol.Message:
+    return protocol.Message(**_message_fields(row, author_name))
 
 
-def conversation_obj(row: Row) -> JSONDict:
+def note_obj(row: Row, author_name: str | None) -> protocol.PrivateNote:
+    return protocol.PrivateNote(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        author_kind="agent",
+        author_id=row["agent_id"],
+        author_name=author_name,
+        client_id=row["client_id"],
+        body=row["body"],
+        created_at=row["created_at"],
+        event_id=row["event_id"],
+    )
+
+
+def _conversation_fields(row: Row) -> JSONDict:
     return {
         "id": row["id"],
         "visitor_id": row["visitor_id"],
@@ -101,39 +105,50 @@ def conversation_obj(row: Row) -> JSONDict:
     }
 
 
-def visitor_obj(row: Row) -> JSONDict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "email": row["email"],
-        "display_name": domain.display_name(row["name"], row["id"]),
-        "user_id": row["user_id"],
-        "verified": bool(row["verified"]),
-        "browser": row["browser"],
-        "os": row["os"],
-        "language": row["language"],
-        "timezone": row["timezone"],
-        "page_url": row["page_url"],
-        "page_title": row["page_title"],
-        "referrer": row["referrer"],
-        "first_seen": row["first_seen"],
-        "last_seen": row["last_seen"],
-    }
+def conversation_obj(row: Row) -> protocol.Conversation:
+    return protocol.Conversation(**_conversation_fields(row))
 
 
-def agent_obj(row: Row) -> JSONDict:
-    return {
-        "id": row["id"],
-        "tenant_id": row["tenant_id"],
-        "email": row["email"],
-        "name": row["name"],
-        "role": row["role"],
-        "active": bool(row["active"]),
-    }
+def visitor_obj(row: Row) -> protocol.Visitor:
+    return protocol.Visitor(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        display_name=domain.display_name(row["name"], row["id"]),
+        user_id=row["user_id"],
+        verified=bool(row["verified"]),
+        browser=row["browser"],
+        os=row["os"],
+        language=row["language"],
+        timezone=row["timezone"],
+        page_url=row["page_url"],
+        page_title=row["page_title"],
+        referrer=row["referrer"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+    )
 
 
-def tenant_obj(row: Row) -> JSONDict:
-    return {"id": row["id"], "slug": row["slug"], "name": row["name"], "site_key": row["site_key"]}
+def agent_obj(row: Row) -> protocol.AgentProfile:
+    return protocol.AgentProfile(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        active=bool(row["active"]),
+    )
+
+
+def with_presence(agent: protocol.AgentProfile, online: bool) -> protocol.Agent:
+    """The Agent object: the stored profile plus whether they are online now."""
+    return protocol.Agent(
+        **{name: getattr(agent, name) for name in protocol.wire_fields(protocol.AgentProfile)}, online=online
+    )
+
+
+def tenant_obj(row: Row) -> protocol.Tenant:
+    return protocol.Tenant(id=row["id"], slug=row["slug"], name=row["name"], site_key=row["site_key"])
 
 
 def preview_of(body: str) -> str:
@@ -150,15 +165,20 @@ def append_event(
     tx: Tx,
     tenant_id: int,
     kind: str,
-    payload: Mapping[str, Any],
+    payload: Any,
     *,
     conversation_id: int | None = None,
     visitor_id: int | None = None,
-    visitor_payload: Mapping[str, Any] | None = None,
+    visitor_payload: Any = None,
     created_at: int | None = None,
 ) -> int:
-    """Append one event to the log and to ``tx.events``; its ``event_id``."""
+    """Append one event to the log and to ``tx.events``; its ``event_id``.
+
+    ``payload`` (agents) and ``visitor_payload`` (visitors; None: they never
+    see it) are the kind's :data:`protocol.EVENT_DATA` types, kept as JSON."""
     created = created_at or now_ms()
+    payload = protocol.to_wire(payload)
+    visitor_payload = None if visitor_payload is None else protocol.to_wire(visitor_payload)
     row = tx.one(
         "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
@@ -180,12 +200,15 @@ def append_event(
     return event_id
 
 
-def _set_event_payload(tx: Tx, event_id: int, payload: JSONDict, visitor_payload: JSONDict | None) -> None:
+def _set_event_payload(tx: Tx, event_id: int, data: Any, visitor_data: Any) -> None:
     """Fill in a payload that needed the event's own id (messages carry it)."""
-    tx.run(
-        "UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?",
-        (_dumps(payload), None if visitor_payload is None else _dumps(visitor_payload), event_id),
+    payload = protocol.to_wire(data)
+    visitor_payload = (
+        payload if visitor_data is data else None if visitor_data is None else protocol.to_wire(visitor_data)
     )
+    text = _dumps(payload)
+    visitor_text = text if visitor_payload is payload else None if visitor_payload is None else _dumps(visitor_payload)
+    tx.run("UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?", (text, visitor_text, event_id))
     for i, rec in enumerate(tx.events):
         if rec.event_id == event_id:
             tx.events[i] = EventRecord(
@@ -289,7 +312,7 @@ def tenant_config(row: Row) -> JSONDict:
     return {**domain.DEFAULT_CONFIG, **stored}
 
 
-def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> JSONDict:
+def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> protocol.WidgetConfig:
     """Apply a validated partial configuration; emits ``config.updated``."""
     row = tx.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
     if row is None:
@@ -300,10 +323,10 @@ def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> JSONDi
         tx,
         tenant_id,
         "config.updated",
-        {**config, "updated_by": actor_id},
-        visitor_payload=domain.public_config(config),
+        protocol.ConfigUpdated.of({**config, "updated_by": actor_id}),
+        visitor_payload=protocol.PublicConfig.of(config),
     )
-    return config
+    return protocol.WidgetConfig.of(config)
 
 
 # --------------------------------------------------------------------------
@@ -312,7 +335,7 @@ def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> JSONDi
 
 def create_agent(
     tx: Tx, tenant_id: int, email: str, name: str, role: str, password_hash: str, *, emit: bool = True
-) -> JSONDict:
+) -> protocol.AgentProfile:
     if tx.one("SELECT 1 FROM agents WHERE tenant_id = ? AND email = ?", (tenant_id, email)):
         raise Conflict(f"an agent with email {email} already exists")
     row = tx.one(
@@ -323,11 +346,16 @@ def create_agent(
     assert row is not None
     agent = agent_obj(row)
     if emit:
-        append_event(tx, tenant_id, "agent.updated", agent)
+        append_event(tx, tenant_id, "agent.updated", _agent_updated(agent, sessions_revoked=False))
     return agent
 
 
-def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, Any]) -> JSONDict:
+def _agent_updated(agent: protocol.AgentProfile, *, sessions_revoked: bool) -> protocol.AgentUpdated:
+    fields = {name: getattr(agent, name) for name in protocol.wire_fields(protocol.AgentProfile)}
+    return protocol.AgentUpdated(**fields, sessions_revoked=sessions_revoked)
+
+
+def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, Any]) -> protocol.AgentProfile:
     """Apply ``changes`` (name, role, active, password_hash). Disabling or a new
     password revokes the agent's tokens in the same transaction."""
     row = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (agent_id, tenant_id))
@@ -338,13 +366,15 @@ def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, An
     if sets:
         assignments = ", ".join(f"{k} = ?" for k in sets)
         tx.run(f"UPDATE agents SET {assignments} WHERE id = ?", (*sets.values(), agent_id))
-    if sets.get("active") == 0 or "password_hash" in sets:
+    revoked = sets.get("active") == 0 or "password_hash" in sets
+    if revoked:
         tx.run("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
     new = tx.one("SELECT * FROM agents WHERE id = ?", (agent_id,))
     assert new is not None
     agent = agent_obj(new)
-    # sessions_revoked tells every node to close the agent's open sockets.
-    append_event(tx, tenant_id, "agent.updated", {**agent, "sessions_revoked": "password_hash" in sets})
+    # sessions_revoked tells every node to close the agent's open sockets
+    # (PROTOCOL.md, agent.updated): a disabled agent's and a new password's.
+    append_event(tx, tenant_id, "agent.updated", _agent_updated(agent, sessions_revoked=revoked))
     return agent
 
 
@@ -440,7 +470,7 @@ def cursor_state(tx: Tx) -> tuple[int, int]:
     return last_event_id(tx), int(get_meta(tx, "events_floor") or 0)
 
 
-def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list[JSONDict], list[int]]:
+def hello_state(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[int, int, list[protocol.Conversation], list[int]]:
     """Everything a visitor's hello reply reads, in one snapshot: the cursor
     state, the conversations of the visitor (and of the visitors sharing its
     verified identity), and that scope (:func:`visitor_scope`)."""
@@ -640,7 +670,7 @@ def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bo
         tx,
         tenant_id,
         "conversation.created",
-        {**conv, "visitor": visitor_obj(visitor)},
+        protocol.ConversationWithVisitor(**_conversation_fields(row), visitor=visitor_obj(visitor)),
         conversation_id=row["id"],
         visitor_id=visitor_id,
         visitor_payload=conv,
@@ -648,7 +678,8 @@ def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bo
     return row, True
 
 
-def _idempotent(tx: Tx, sender: str, scope: str | None, client_id: str | None) -> JSONDict | None:
+def _idempotent(tx: Tx, cls: type[_R], sender: str, scope: str | None, client_id: str | None) -> _R | None:
+    """The result stored for this ``client_id`` by an earlier write, if any."""
     if client_id is None:
         return None
     if scope is None:
@@ -658,10 +689,10 @@ def _idempotent(tx: Tx, sender: str, scope: str | None, client_id: str | None) -
             "SELECT result FROM client_writes WHERE sender = ? AND scope = ? AND client_id = ?",
             (sender, scope, client_id),
         )
-    return None if row is None else dict(json.loads(row["result"]))
+    return None if row is None else protocol.from_wire(cls, json.loads(row["result"]))
 
 
-def _remember(tx: Tx, sender: str, scope: str, client_id: str | None, result: JSONDict) -> None:
+def _remember(tx: Tx, sender: str, scope: str, client_id: str | None, result: protocol.Result) -> None:
     if client_id is not None:
         tx.run(
             "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -676,6 +707,12 @@ def _agent_name(tx: Tx, agent_id: int | None) -> str | None:
     return None if row is None else str(row["name"])
 
 
+def _visitor_name(tx: Tx, visitor_id: int) -> str:
+    """A visitor's display name, as their messages carry it (PROTOCOL.md, "Message")."""
+    row = tx.one("SELECT name FROM visitors WHERE id = ?", (visitor_id,))
+    return domain.display_name(None if row is None else row["name"], visitor_id)
+
+
 def post_message(
     tx: Tx,
     tenant_id: int,
@@ -686,7 +723,7 @@ def post_message(
     client_id: str,
     body: str,
     budget: tuple[float, float] | None = None,
-) -> JSONDict:
+) -> protocol.MessageAck:
     """Store one visitor or agent message (DESIGN.md, write path step 3).
 
     In this one transaction: the idempotency check, the conversation's next
@@ -701,7 +738,9 @@ def post_message(
     """
     sender = f"{author_kind}:{author_id}"
     is_visitor = author_kind == "visitor"
-    prior = _idempotent(tx, sender, None if conversation_id is None else str(conversation_id), client_id)
+    prior = _idempotent(
+        tx, protocol.MessageAck, sender, None if conversation_id is None else str(conversation_id), client_id
+    )
     if prior is not None:
         return prior
     if is_visitor and budget is not None:
@@ -736,7 +775,7 @@ def post_message(
     )
     assert updated is not None
     seq = int(updated["last_seq"])
-    author_name = None if is_visitor else _agent_name(tx, author_id)
+    author_name = _visitor_name(tx, author_id) if is_visitor else _agent_name(tx, author_id)
     conversation = conversation_obj(updated)
     event_id = append_event(
         tx, tenant_id, "message.created", {}, conversation_id=conv["id"], visitor_id=conv["visitor_id"], created_at=now
@@ -747,26 +786,29 @@ def post_message(
         (conv["id"], seq, author_kind, author_id, client_id, body, now, event_id),
     )
     assert row is not None
-    message = message_obj(row, author_name)
-    data = {**message, "conversation": conversation}
+    fields = _message_fields(row, author_name)
+    message = protocol.Message(**fields)
+    data = protocol.MessageCreated(**fields, conversation=conversation)
     _set_event_payload(tx, event_id, data, data)
-    result = {
-        "client_id": client_id,
-        "conversation_id": conv["id"],
-        "seq": seq,
-        "event_id": event_id,
-        "server_time": now,
-        "message": message,
-        "conversation": conversation,
-    }
+    result = protocol.MessageAck(
+        client_id=client_id,
+        conversation_id=conv["id"],
+        seq=seq,
+        event_id=event_id,
+        server_time=now,
+        message=message,
+        conversation=conversation,
+    )
     _remember(tx, sender, str(conv["id"]), client_id, result)
     return result
 
 
-def post_note(tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str) -> JSONDict:
+def post_note(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str
+) -> protocol.NoteAck:
     """Store a private note; visitors never see it (no visitor payload)."""
     sender = f"agent:{agent_id}"
-    prior = _idempotent(tx, sender, f"note:{conversation_id}", client_id)
+    prior = _idempotent(tx, protocol.NoteAck, sender, f"note:{conversation_id}", client_id)
     if prior is not None:
         return prior
     conv = _conversation(tx, tenant_id, conversation_id)
@@ -786,40 +828,38 @@ def post_note(tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, cl
     assert row is not None
     note = note_obj(row, _agent_name(tx, agent_id))
     _set_event_payload(tx, event_id, note, None)
-    result = {
-        "client_id": client_id,
-        "conversation_id": conv["id"],
-        "seq": seq,
-        "event_id": event_id,
-        "server_time": now,
-        "note": note,
-    }
+    result = protocol.NoteAck(
+        client_id=client_id, conversation_id=conv["id"], seq=seq, event_id=event_id, server_time=now, note=note
+    )
     _remember(tx, sender, f"note:{conv['id']}", client_id, result)
     return result
 
 
-def _conversation_changed(tx: Tx, tenant_id: int, row: Row, actor_id: int, change: str) -> JSONDict:
-    conversation = conversation_obj(row)
-    data = {**conversation, "change": change, "actor_id": actor_id}
+def _conversation_changed(
+    tx: Tx, tenant_id: int, row: Row, actor_id: int | None, change: str
+) -> protocol.ConversationChange:
+    """Append ``conversation.updated`` for ``row``; ``actor_id`` is the agent
+    who changed it (None: the visitor)."""
+    fields = _conversation_fields(row)
     event_id = append_event(
         tx,
         tenant_id,
         "conversation.updated",
-        data,
+        protocol.ConversationUpdated(**fields, change=change, actor_id=actor_id),
         conversation_id=row["id"],
         visitor_id=row["visitor_id"],
-        visitor_payload={**conversation, "change": change},
+        visitor_payload=protocol.VisitorConversationUpdated(**fields, change=change),
     )
-    return {"conversation": conversation, "event_id": event_id}
+    return protocol.ConversationChange(conversation=protocol.Conversation(**fields), event_id=event_id)
 
 
 def change_status(
     tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, action: StatusAction, client_id: str | None
-) -> JSONDict:
+) -> protocol.ConversationChange:
     """Resolve, reopen or pend. ``Conflict`` when the status does not allow it
     (e.g. someone else resolved it meanwhile)."""
     sender, scope = f"agent:{agent_id}", f"{action.value}:{conversation_id}"
-    prior = _idempotent(tx, sender, scope, client_id)
+    prior = _idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
     if prior is not None:
         return prior
     conv = _conversation(tx, tenant_id, conversation_id)
@@ -839,11 +879,11 @@ def change_status(
 
 def assign(
     tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, assignee_id: int | None, client_id: str | None
-) -> JSONDict:
+) -> protocol.ConversationChange:
     """Set or clear the assignee; the assignee must be an active agent of the
     same tenant."""
     sender, scope = f"agent:{agent_id}", f"assign:{conversation_id}"
-    prior = _idempotent(tx, sender, scope, client_id)
+    prior = _idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
     if prior is not None:
         return prior
     conv = _conversation(tx, tenant_id, conversation_id)
@@ -860,25 +900,26 @@ def assign(
     return result
 
 
-def mark_seen(tx: Tx, tenant_id: int, *, side: str, visitor_id: int | None, conversation_id: int, seq: int) -> bool:
-    """Reset one side's unread count. Returns whether anything changed (an
-    event is written only then, so repeated ``seen`` frames cost no events)."""
+def mark_seen(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    side: str,
+    visitor_id: int | None,
+    conversation_id: int,
+    seq: int,
+    actor_id: int | None = None,
+) -> bool:
+    """Reset one side's unread count; ``actor_id`` is the agent who read (None
+    for the visitor). Returns whether anything changed (an event is written
+    only then, so repeated ``seen`` frames cost no events)."""
     conv = _conversation(tx, tenant_id, conversation_id, visitor_id)
     column = "unread_visitor" if side == "visitor" else "unread_agent"
     if conv[column] == 0 or seq <= 0:
         return False
     row = tx.one(f"UPDATE conversations SET {column} = 0 WHERE id = ? RETURNING *", (conv["id"],))
     assert row is not None
-    conversation = conversation_obj(row)
-    append_event(
-        tx,
-        tenant_id,
-        "conversation.updated",
-        {**conversation, "change": f"seen_by_{side}"},
-        conversation_id=row["id"],
-        visitor_id=row["visitor_id"],
-        visitor_payload={**conversation, "change": f"seen_by_{side}"},
-    )
+    _conversation_changed(tx, tenant_id, row, actor_id if side == "agent" else None, f"seen_by_{side}")
     return True
 
 
@@ -904,7 +945,7 @@ def list_conversations(
     visitor_id: int | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[JSONDict], str | None]:
+) -> tuple[list[protocol.ConversationWithVisitor], str | None]:
     """A page of conversations with their visitor, newest activity first,
     and the cursor of the next page (None at the end)."""
     where = ["c.tenant_id = ?"]
@@ -947,9 +988,8 @@ def list_conversations(
     rows = rows[:limit]
     out = []
     for r in rows:
-        conv = conversation_obj(r)
-        conv["visitor"] = visitor_obj({k[2:]: v for k, v in r.items() if k.startswith("v_")})
-        out.append(conv)
+        visitor = visitor_obj({k[2:]: v for k, v in r.items() if k.startswith("v_")})
+        out.append(protocol.ConversationWithVisitor(**_conversation_fields(r), visitor=visitor))
     next_cursor = f"{rows[-1]['last_activity']}:{rows[-1]['id']}" if more and rows else None
     return out, next_cursor
 
@@ -963,41 +1003,47 @@ def history(
     before_seq: int | None,
     limit: int,
     include_notes: bool,
-) -> JSONDict:
+) -> protocol.HistoryResult:
     """A page of messages (oldest first) and, for agents, the notes written in
     the same stretch of the conversation."""
     _conversation(tx, tenant_id, conversation_id, visitor_id)
     rows = tx.all(
-        "SELECT m.*, a.name AS agent_name FROM messages m LEFT JOIN agents a"
-        " ON m.author_kind = 'agent' AND a.id = m.author_id"
+        "SELECT m.*, a.name AS agent_name, v.name AS visitor_name FROM messages m"
+        " LEFT JOIN agents a ON m.author_kind = 'agent' AND a.id = m.author_id"
+        " LEFT JOIN visitors v ON m.author_kind = 'visitor' AND v.id = m.author_id"
         " WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
         (conversation_id, before_seq or 2**62, limit + 1),
     )
     has_more = len(rows) > limit
     rows = list(reversed(rows[:limit]))
-    result: JSONDict = {
-        "messages": [message_obj(r, r["agent_name"]) for r in rows],
-        "has_more": has_more,
-    }
-    if include_notes:
-        low = rows[0]["event_id"] if rows and has_more else 0
-        high = 2**62
-        if before_seq is not None:
-            nxt = tx.one(
-                "SELECT event_id FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
-                (conversation_id, before_seq),
-            )
-            high = nxt["event_id"] if nxt else high
-        notes = tx.all(
-            "SELECT n.*, a.name AS agent_name FROM notes n JOIN agents a ON a.id = n.agent_id"
-            " WHERE n.conversation_id = ? AND n.event_id >= ? AND n.event_id < ? ORDER BY n.seq",
-            (conversation_id, low, high),
+    messages = [message_obj(r, _author_name(r)) for r in rows]
+    if not include_notes:
+        return protocol.HistoryResult(messages=messages, has_more=has_more)
+    low = rows[0]["event_id"] if rows and has_more else 0
+    high = 2**62
+    if before_seq is not None:
+        nxt = tx.one(
+            "SELECT event_id FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
+            (conversation_id, before_seq),
         )
-        result["notes"] = [note_obj(n, n["agent_name"]) for n in notes]
-    return result
+        high = nxt["event_id"] if nxt else high
+    notes = tx.all(
+        "SELECT n.*, a.name AS agent_name FROM notes n JOIN agents a ON a.id = n.agent_id"
+        " WHERE n.conversation_id = ? AND n.event_id >= ? AND n.event_id < ? ORDER BY n.seq",
+        (conversation_id, low, high),
+    )
+    return protocol.AgentHistoryResult(
+        messages=messages, has_more=has_more, notes=[note_obj(n, n["agent_name"]) for n in notes]
+    )
 
 
-def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[JSONDict]:
+def _author_name(row: Row) -> str | None:
+    if row["author_kind"] == "visitor":
+        return domain.display_name(row["visitor_name"], row["author_id"])
+    return None if row["agent_name"] is None else str(row["agent_name"])
+
+
+def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[protocol.Conversation]:
     rows = tx.all(
         "SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id = ? ORDER BY last_activity DESC",
         (tenant_id, visitor_id),
@@ -1005,7 +1051,7 @@ def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[JSOND
     return [conversation_obj(r) for r in rows]
 
 
-def scope_conversations(tx: Tx, tenant_id: int, scope: Sequence[int]) -> list[JSONDict]:
+def scope_conversations(tx: Tx, tenant_id: int, scope: Sequence[int]) -> list[protocol.Conversation]:
     """The conversations of every visitor in ``scope``, most recent first."""
     if not scope:
         return []

@@ -137,7 +137,7 @@ def test_each_node_publishes_every_event_once_in_order(pg_url: str) -> None:
         await eventually(lambda: a.ids[-1:] == every[-1:] and b.ids[-1:] == every[-1:], "both nodes caught up")
         # Both nodes opened before anything was written: each published all of it.
         assert a.ids == every and b.ids == every
-        acked = {r["event_id"] for rs in results for r in rs}
+        acked = {r.event_id for rs in results for r in rs}
         assert acked <= set(every)
         assert b.store.caught_up > 0  # some came from reading the log
 
@@ -150,10 +150,10 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
     async def scenario(a: Node, b: Node) -> None:
         w = await a.store.write(_seed)
         first = await say(a, w, w.alice, "start")
-        c_id = first["conversation_id"]
+        c_id = first.conversation_id
 
         async def visitor_side() -> list[int]:
-            return [(await say(a, w, w.alice, f"v{i}", c_id))["seq"] for i in range(20)]
+            return [(await say(a, w, w.alice, f"v{i}", c_id)).seq for i in range(20)]
 
         async def agent_side() -> list[int]:
             out = []
@@ -167,7 +167,7 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
                     client_id=cid(),
                     body=f"a{i}",
                 )
-                out.append(r["seq"])
+                out.append(r.seq)
             return out
 
         v, g = await asyncio.gather(visitor_side(), agent_side())
@@ -216,7 +216,7 @@ def test_listener_reconnects_after_losing_its_connection(pg_url: str) -> None:
         )
         assert len(killed) == 2
         r = await say(a, w, w.alice, "after the outage")
-        await eventually(lambda: r["event_id"] in b.ids, "node b heard of node a's message")
+        await eventually(lambda: r.event_id in b.ids, "node b heard of node a's message")
 
     two_nodes(pg_url, scenario, poll_interval=0.3)
 
@@ -234,8 +234,8 @@ def test_writer_survives_a_lost_connection(pg_url: str) -> None:
                 )
             )
             r = await say(node, w, w.alice, "still here")
-            assert r["seq"] == 1
-            assert r["event_id"] in node.ids
+            assert r.seq == 1
+            assert r.event_id in node.ids
 
     asyncio.run(main())
 
@@ -260,7 +260,7 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                     await node.store.write(doomed)
                 r = await say(node, w, w.alice, "hello")
                 got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
-                assert got == [str(r["event_id"])]
+                assert got == [str(r.event_id)]
             finally:
                 await listener.close()
 
@@ -350,7 +350,7 @@ def test_a_read_only_database_answers_unavailable_and_health_says_so(pg_url: str
             _admin(f"ALTER DATABASE {db} RESET default_transaction_read_only")
             _kick_writer(db)
             r = await say(node, w, w.alice, "stored")
-            assert r["seq"] == 1  # nothing of the refused write was stored
+            assert r.seq == 1  # nothing of the refused write was stored
             assert await node.store.check_writable(max_age=0) == (True, None)
 
     asyncio.run(main())
