@@ -280,6 +280,10 @@ class MainWindow(QMainWindow):
         self.inbox_model.apply(changes)
         self.thread_model.apply(changes)
         self.history_model.apply(changes)
+        if self._open_id and self.thread_model.conversation is None:
+            # The open conversation is gone from the cache (its visitor was
+            # erased): nothing of it may stay on screen.
+            self.close_conversation()
 
     def _on_thread_model_conversation_updated(self) -> None:
         row = self.thread_model.conversation
@@ -382,6 +386,18 @@ class MainWindow(QMainWindow):
         self.inbox.set_open_conversation(conversation_id)
         if self.banner.conversation_id == conversation_id:
             self.banner.hide()
+
+    def close_conversation(self) -> None:
+        """Show no conversation: the thread, the composer's draft and the visitor's details are cleared."""
+        self._open_id = 0
+        self.core.focused_conversation = None
+        self.thread_pane.composer.edit.clear()
+        self.thread_pane.set_typing(None)
+        self.thread_model.set_conversation(0)
+        self.history_model.set_visitor(0)
+        self.visitor.set_visitor(None)
+        self.thread_pane.set_has_conversation(False)
+        self.inbox.set_open_conversation(0)
 
     async def _refresh_visitor(self, visitor_id: int) -> None:
         try:

@@ -118,6 +118,28 @@ def test_visitor_message_reaches_console_and_reply_reaches_visitor(
     assert window.status.outbox_text == ""
 
 
+def test_an_erased_visitors_open_conversation_leaves_the_screen(
+    qtbot: Any, server: RunningServer, tmp_path: Path, consoles: list[Console], visitors: list[WsClient]
+) -> None:
+    """`frontdesk visitor erase` while the agent has the visitor's thread open clears the thread and the details."""
+    admin = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
+    consoles.append(admin)
+    visitor = _visitor(qtbot, server, visitors)
+    run(qtbot, visitor.request("profile.update", name="Erin Erasable"))
+    sent = run(qtbot, visitor.request("message.send", client_id=new_client_id(), body="please forget me"))
+    cid = int(sent["conversation_id"])
+    window = admin.window
+    qtbot.waitUntil(lambda: cid in admin.inbox_ids(), timeout=LONG_MS)
+    window.inbox.select_conversation(cid)
+    qtbot.waitUntil(lambda: window.thread_model.message_count() == 1, timeout=LONG_MS)
+    assert window.thread_pane.view.isVisible()
+    server.cli("visitor", "erase", "--id", str(sent["message"]["author_id"]))
+    qtbot.waitUntil(lambda: cid not in admin.inbox_ids(), timeout=LONG_MS)
+    qtbot.waitUntil(lambda: window.thread_model.rowCount() == 0, timeout=LONG_MS)
+    assert not window.thread_pane.view.isVisible() and window.thread_pane.empty.isVisible()
+    assert window.history_model.visitor is None and window.history_model.rowCount() == 0
+
+
 def test_resolve_and_assign_in_one_console_appear_in_another(
     qtbot: Any, server: RunningServer, tmp_path: Path, consoles: list[Console], visitors: list[WsClient]
 ) -> None:
