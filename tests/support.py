@@ -19,12 +19,13 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
+T = TypeVar("T")
 SCALE = float(os.environ.get("FRONTDESK_TEST_TIMEOUT_SCALE", "1"))
 #: Seconds a test waits for anything that should be quick.
 TIMEOUT = 5.0 * SCALE
@@ -53,6 +54,7 @@ __all__ = [
     "init_demo",
     "new_client_id",
     "run_cli",
+    "run_on_store",
     "serve_in_process",
     "start_server",
     "unused_port",
@@ -98,6 +100,20 @@ class ServerAddress:
     admin_password: str
     tenant_slug: str
     identity_secret: str
+
+    @classmethod
+    def from_init(cls, db_url: str, info: dict[str, Any], *, port: int = 0, **fields: Any) -> Self:
+        """The server for a database ``frontdesk init --json`` printed ``info`` for (port 0: any free one)."""
+        return cls(
+            db_url=db_url,
+            port=port,
+            site_key=info["site_key"],
+            admin_email=info["admin_email"],
+            admin_password=info["admin_password"],
+            tenant_slug=info["tenant_slug"],
+            identity_secret=info["identity_secret"],
+            **fields,
+        )
 
     @property
     def http_url(self) -> str:
@@ -199,17 +215,7 @@ def start_server(tmp_path: Path, extra_args: tuple[str, ...] = (), *, port: int 
     """Initialize a fresh demo database under ``tmp_path`` and start a server (on a free port by default)."""
     db_url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
     info = init_demo(db_url)
-    server = RunningServer(
-        db_url=db_url,
-        port=port,
-        site_key=info["site_key"],
-        admin_email=info["admin_email"],
-        admin_password=info["admin_password"],
-        tenant_slug=info["tenant_slug"],
-        identity_secret=info["identity_secret"],
-        log_path=tmp_path / "server.log",
-        extra_args=extra_args,
-    )
+    server = RunningServer.from_init(db_url, info, port=port, log_path=tmp_path / "server.log", extra_args=extra_args)
     server.start()
     return server
 
@@ -239,18 +245,24 @@ async def serve_in_process(tmp_path: Path, **settings: Any) -> AsyncIterator[InP
     app = FrontdeskServer(ServerSettings(db_url=db_url, host="127.0.0.1", port=0, **settings))
     await app.start()
     try:
-        yield InProcessServer(
-            db_url=db_url,
-            port=app.port,
-            site_key=info["site_key"],
-            admin_email=info["admin_email"],
-            admin_password=info["admin_password"],
-            tenant_slug=info["tenant_slug"],
-            identity_secret=info["identity_secret"],
-            app=app,
-        )
+        yield InProcessServer.from_init(db_url, info, port=app.port, app=app)
     finally:
         await app.stop()
+
+
+def run_on_store(url: str, scenario: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store at ``url``, run ``scenario(store)`` in a new event loop, close the store."""
+    from frontdesk.server.store import open_store
+
+    async def main() -> T:
+        store = open_store(url)
+        await store.open()
+        try:
+            return await scenario(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
 
 
 class ServerError(Exception):

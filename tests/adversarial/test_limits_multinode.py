@@ -9,14 +9,13 @@ the limit is 5 (issue 11, item 10).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.store.conftest import create_pg_database, drop_pg_database, pg_unavailable
-from tests.support import RunningServer, WsClient, free_port, new_client_id, run_cli
+from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
+from tests.support import RunningServer, WsClient, init_demo, new_client_id
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -28,26 +27,14 @@ NODES = 3
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[list[RunningServer]]:
     """Three nodes on one fresh PostgreSQL database, each with the same per-visitor budget."""
-    reason = pg_unavailable()
-    if reason:
-        pytest.skip(reason)
+    require_pg()
     url = create_pg_database()
-    ports = [free_port() for _ in range(NODES)]
-    origins = [arg for port in ports for arg in ("--origin", f"127.0.0.1:{port}")]
-    info = json.loads(run_cli("init", "--db", url, "--json", "--admin-password", "admin-password-1", *origins).stdout)
+    info = init_demo(url)
     running = [
-        RunningServer(
-            db_url=url,
-            port=port,
-            site_key=info["site_key"],
-            admin_email=info["admin_email"],
-            admin_password=info["admin_password"],
-            tenant_slug=info["tenant_slug"],
-            identity_secret=info["identity_secret"],
-            log_path=tmp_path / f"server-{i}.log",
-            extra_args=("--rate-visitor", RATE_VISITOR),
+        RunningServer.from_init(
+            url, info, log_path=tmp_path / f"server-{i}.log", extra_args=("--rate-visitor", RATE_VISITOR)
         )
-        for i, port in enumerate(ports)
+        for i in range(NODES)
     ]
     try:
         for node in running:

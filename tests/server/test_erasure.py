@@ -16,8 +16,8 @@ from frontdesk.server.store import sqlite as sqlite_store
 from websockets.exceptions import ConnectionClosed
 
 from tests.adversarial._util import assert_log_clean, db_rows
-from tests.server.store.conftest import create_pg_database, drop_pg_database, pg_unavailable
-from tests.support import RunningServer, WsClient, free_port, new_client_id, run_cli
+from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
+from tests.support import RunningServer, WsClient, init_demo, new_client_id, run_cli
 
 
 def test_erasure_closes_the_visitors_sockets_with_4001(server: RunningServer) -> None:
@@ -103,26 +103,10 @@ def test_requests_racing_the_erasure_get_unauthorized(
 @pytest.fixture
 def two_pg_nodes(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:
     """Two `frontdesk serve` processes sharing a PostgreSQL database created for this test."""
-    reason = pg_unavailable()
-    if reason:
-        pytest.skip(reason)
+    require_pg()
     url = create_pg_database()
-    ports = [free_port(), free_port()]
-    origins = [arg for port in ports for arg in ("--origin", f"127.0.0.1:{port}")]
-    info = json.loads(run_cli("init", "--db", url, "--json", "--admin-password", "admin-password-1", *origins).stdout)
-    nodes = [
-        RunningServer(
-            db_url=url,
-            port=port,
-            site_key=info["site_key"],
-            admin_email=info["admin_email"],
-            admin_password=info["admin_password"],
-            tenant_slug=info["tenant_slug"],
-            identity_secret=info["identity_secret"],
-            log_path=tmp_path / f"server-{i}.log",
-        )
-        for i, port in enumerate(ports)
-    ]
+    info = init_demo(url)
+    nodes = [RunningServer.from_init(url, info, log_path=tmp_path / f"server-{i}.log") for i in range(2)]
     try:
         for node in nodes:
             node.start()

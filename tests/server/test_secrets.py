@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from frontdesk.server.secrets import SecretBox, SecretKeyError, SecretStore, generate_key, load_box
-from frontdesk.server.store import Store, open_store
+from frontdesk.server.store import Store
 
-from tests.support import run_cli
+from tests.support import run_cli, run_on_store
 
-T = TypeVar("T")
 OLD, NEW = generate_key(), generate_key()
 
 
@@ -62,18 +58,6 @@ def test_keys_come_from_a_file_or_the_environment_and_bad_ones_are_named(tmp_pat
         load_box(tmp_path / "missing.key", environ={})
 
 
-def _run(url: str, scenario: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = open_store(url)
-        await store.open()
-        try:
-            return await scenario(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
-
-
 def test_the_cli_makes_a_private_key_file_and_rotates_a_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,14 +77,16 @@ def test_the_cli_makes_a_private_key_file_and_rotates_a_database(
         await SecretStore(store, old_key).put(tenant["id"], "smtp.password", "pw-1")
         return int(tenant["id"])
 
-    tenant_id = _run(url, put)
+    tenant_id = run_on_store(url, put)
     assert "smtp.password" in run_cli("secrets", "list", "--db", url).stdout
     new = generate_key()
     env_keys = f"{new},{key_file.read_text().split()[-1]}"
     monkeypatch.setenv("FRONTDESK_SECRET_KEYS", env_keys)
     proc = run_cli("secrets", "rotate", "--db", url)
     assert "Resealed 1 secret(s) with the first of 2 key(s)." in proc.stdout
-    assert _run(url, lambda store: SecretStore(store, SecretBox([new])).get(tenant_id, "smtp.password")) == "pw-1"
+    assert (
+        run_on_store(url, lambda store: SecretStore(store, SecretBox([new])).get(tenant_id, "smtp.password")) == "pw-1"
+    )
     # The backup carries the sealed secret and opens with the same key.
     backup = tmp_path / "backup.db"
     run_cli("backup", "--db", url, str(backup))

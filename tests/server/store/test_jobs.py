@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from frontdesk.server.store import Store, _sql, jobs, open_store
 
-T = TypeVar("T")
+from tests.support import run_on_store
+
 NOW = 1_700_000_000_000
 LEASE = 60_000
-
-
-def run(url: str, scenario: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = open_store(url)
-        await store.open()
-        try:
-            return await scenario(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
 
 
 def test_a_job_is_claimed_once_when_due_and_gone_when_completed(store_url: str) -> None:
@@ -42,7 +29,7 @@ def test_a_job_is_claimed_once_when_due_and_gone_when_completed(store_url: str) 
         assert await store.read(jobs.pending) == []
         assert await store.read(jobs.next_due, now=NOW) is None
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_an_expired_lease_lets_another_node_run_the_job_again(store_url: str) -> None:
@@ -59,7 +46,7 @@ def test_an_expired_lease_lets_another_node_run_the_job_again(store_url: str) ->
         assert await store.write(jobs.renew, job_id, "node-a", now=NOW + LEASE, lease_ms=LEASE) is False
         assert await store.write(jobs.complete, job_id, "node-b") is True
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_a_failed_job_is_retried_after_its_backoff_and_buried_after_its_last_attempt(store_url: str) -> None:
@@ -78,7 +65,7 @@ def test_a_failed_job_is_retried_after_its_backoff_and_buried_after_its_last_att
         assert (dead.id, dead.last_error, dead.attempts) == (job_id, "SMTP 550", 2)
         assert await store.write(jobs.fail, job_id, "other", "x", now=NOW, retry_in_ms=1) is None
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_a_dedupe_key_keeps_one_queued_job_and_moves_it(store_url: str) -> None:
@@ -99,7 +86,7 @@ def test_a_dedupe_key_keeps_one_queued_job_and_moves_it(store_url: str) -> None:
         [still] = [j for j in await store.read(jobs.pending, "email") if j.id == first]
         assert still.payload == {"n": 2} and still.lease_owner == "n"
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_claims_take_only_the_kinds_asked_for_oldest_due_first(store_url: str) -> None:
@@ -116,7 +103,7 @@ def test_claims_take_only_the_kinds_asked_for_oldest_due_first(store_url: str) -
         assert await store.write(jobs.claim, "n", now=NOW + 100, lease_ms=LEASE, kinds=[]) == []
         assert [j.id for j in await store.write(jobs.claim, "n", now=NOW + 100, lease_ms=LEASE)] == [webhook]
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_erasing_a_visitor_deletes_the_jobs_holding_their_data(store_url: str) -> None:
@@ -137,7 +124,7 @@ def test_erasing_a_visitor_deletes_the_jobs_holding_their_data(store_url: str) -
         assert [j.id for j in await store.read(jobs.pending)] == [keep]
         assert "alice@x" not in str(await store.read(jobs.dead_jobs))
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_concurrent_claimers_on_two_connections_take_disjoint_jobs(store_url: str) -> None:
@@ -164,7 +151,7 @@ def test_concurrent_claimers_on_two_connections_take_disjoint_jobs(store_url: st
         ids = [j.id for batch in batches for j in batch]
         assert len(ids) == 40 and len(set(ids)) == 40
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_a_visitor_erasure_deletes_their_queued_jobs(store_url: str) -> None:
@@ -181,4 +168,4 @@ def test_a_visitor_erasure_deletes_their_queued_jobs(store_url: str) -> None:
         await store.write(_sql.erase_visitor, tenant, alice)
         assert await store.read(jobs.pending) == []
 
-    run(store_url, scenario)
+    run_on_store(store_url, scenario)

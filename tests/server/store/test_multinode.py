@@ -17,19 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def two_nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:
     """Nodes A and B: two server processes on two ports, one database."""
     info = init_demo(pg_url)
-    nodes = [
-        RunningServer(
-            db_url=pg_url,
-            port=0,
-            site_key=info["site_key"],
-            admin_email=info["admin_email"],
-            admin_password=info["admin_password"],
-            tenant_slug=info["tenant_slug"],
-            identity_secret=info["identity_secret"],
-            log_path=tmp_path / f"server-{name}.log",
-        )
-        for name in ("a", "b")
-    ]
+    nodes = [RunningServer.from_init(pg_url, info, log_path=tmp_path / f"server-{name}.log") for name in ("a", "b")]
     try:
         for node in nodes:
             node.start()

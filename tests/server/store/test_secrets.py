@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import pytest
 from frontdesk.server.secrets import SecretBox, SecretKeyError, SecretStore, generate_key
-from frontdesk.server.store import Store, _sql, open_store
+from frontdesk.server.store import Store, _sql
 
-T = TypeVar("T")
+from tests.support import run_on_store
+
 OLD, NEW = generate_key(), generate_key()
-
-
-def _run(url: str, scenario: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = open_store(url)
-        await store.open()
-        try:
-            return await scenario(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
 
 
 async def _two_tenants(store: Store) -> tuple[int, int]:
@@ -52,7 +37,7 @@ def test_secrets_are_per_tenant_and_stored_sealed(store_url: str) -> None:
         assert await secrets.delete(acme, "smtp.password") is True
         assert await secrets.get(acme, "smtp.password") is None
 
-    _run(store_url, scenario)
+    run_on_store(store_url, scenario)
 
 
 def test_rotation_reseals_everything_or_nothing(store_url: str) -> None:
@@ -73,4 +58,4 @@ def test_rotation_reseals_everything_or_nothing(store_url: str) -> None:
             await SecretStore(store, SecretBox([OLD, NEW])).rotate()
         assert await store.read(lambda tx: tx.all("SELECT name, sealed FROM secrets ORDER BY name")) == before
 
-    _run(store_url, scenario)
+    run_on_store(store_url, scenario)
