@@ -13,15 +13,18 @@
   batch, and :attr:`SQLiteStore.health` records them.
 - Little disk space: a one-message commit appends ~70 KB of write-ahead log
   and the automatic checkpoint waits for ~4 MB, so freed space went to log
-  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed by a
-  ``TRUNCATE`` checkpoint (the log's space goes back to the file system), and
-  a write that fails for space runs once more after one.
-- A serving store keeps the highest event id it has handed out in a file
-  beside the database (:attr:`SQLiteStore.mark_path`, not inside it, so a
-  restored copy cannot bring back an old value). A database whose events are
-  behind that mark under the same epoch was restored from a copy: it gets a
-  new epoch, and every client refetches instead of resuming over event ids
-  that are handed out again (PROTOCOL.md, "Resuming").
+  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed, once
+  its callers are answered, by a checkpoint that never waits for readers
+  (``PASSIVE``; ``TRUNCATE``, which gives the log's space back to the file
+  system, when the log is over :data:`TRUNCATE_WAL_BYTES`), and a write that
+  fails for space runs once more after one.
+- A serving store keeps a mark in a file beside the database
+  (:attr:`SQLiteStore.mark_path`, not inside it, so a restored copy cannot
+  bring back an old value): the database file's device and inode, and the
+  highest event id handed out under each recent epoch. A database that is
+  behind the mark of its epoch, is another file, or has events but no mark,
+  gets a new epoch at start, and every client refetches instead of resuming
+  over event ids that are handed out again (PROTOCOL.md, "Resuming").
 """
 
 from __future__ import annotations
