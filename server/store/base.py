@@ -18,6 +18,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import logging
+import os
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -31,6 +33,7 @@ from ._writer import WriteHealth
 
 __all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store", "probe_write"]
 
+log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 CommitListener = Callable[[list[EventRecord]], None]
@@ -53,10 +56,18 @@ REQUIRED_TABLES = (
 )
 
 
+def _probe_interval() -> float:
+    try:
+        return max(0.01, float(os.environ.get("FRONTDESK_PROBE_INTERVAL_S") or 1.0))
+    except ValueError:
+        return 1.0
+
+
 #: How often (seconds) a serving store writes a probe row when nothing else
 #: was written meanwhile, so ``/healthz`` (which only reports the last
-#: outcome, and never writes) notices a disk that filled while idle.
-PROBE_INTERVAL_S = 1.0
+#: outcome, and never writes) notices a disk that filled while idle. The
+#: environment variable ``FRONTDESK_PROBE_INTERVAL_S`` sets it (default 1).
+PROBE_INTERVAL_S = _probe_interval()
 
 
 def probe_write(tx: Tx) -> None:
@@ -168,6 +179,8 @@ class Store(abc.ABC):
                     await self.probe()
                 except RuntimeError:  # closed under us
                     return
+                except Exception:  # not the storage (that is in self.health): a bug, but keep probing
+                    log.exception("the storage probe failed")
 
     async def _stop_probing(self) -> None:
         prober, self._prober = self._prober, None
