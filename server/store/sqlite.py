@@ -55,7 +55,6 @@ from ._writer import (
     READ_ONLY,
     STOP,
     STORAGE_ERROR,
-    UNREACHABLE,
     Job,
     WriteHealth,
     resolve,
@@ -112,9 +111,7 @@ def _public(exc: BaseException) -> str:
     """The storage failure in the fixed words ``/healthz`` may publish."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        return {_SQLITE_FULL: DISK_FULL, 8: READ_ONLY, 10: IO_ERROR, 11: IO_ERROR, 14: UNREACHABLE}.get(
-            code, STORAGE_ERROR
-        )
+        return {_SQLITE_FULL: DISK_FULL, 8: READ_ONLY, 10: IO_ERROR, 11: IO_ERROR}.get(code, STORAGE_ERROR)
     if isinstance(exc, OSError):
         return {
             errno.ENOSPC: DISK_FULL,
@@ -576,6 +573,8 @@ class SQLiteStore(Store):
             return
         self._mark_epochs.pop(self.epoch, None)
         self._mark_epochs[self.epoch] = last_event_id  # the newest last
+        while len(self._mark_epochs) > MARK_EPOCHS:
+            del self._mark_epochs[next(iter(self._mark_epochs))]  # forget the oldest epoch
         while True:
             data: dict[str, Any] = {"epochs": self._mark_epochs}
             if self._db_ident is not None:

@@ -213,3 +213,29 @@ def test_an_old_copy_from_an_earlier_epoch_is_still_caught(tmp_path: Path, caplo
         again = _run(SQLiteStore(db), _epoch)
     assert again not in (first, restored_epoch)
     assert "was restored from a copy" in caplog.text
+
+
+# -- what /healthz may say ------------------------------------------------------------------
+
+
+def _sqlite_error(code: int, text: str) -> sqlite3.Error:
+    exc = sqlite3.OperationalError(text)
+    exc.sqlite_errorcode = code
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (_sqlite_error(13, "database or disk is full"), "disk full"),
+        (_sqlite_error(8, "attempt to write a readonly database"), "read-only"),
+        (_sqlite_error(10 | (3 << 8), "disk I/O error"), "I/O error"),
+        (OSError(30, "Read-only file system", "/var/lib/frontdesk/frontdesk.db"), "read-only"),
+        (OSError(28, "No space left on device"), "disk full"),
+        (_sqlite_error(14, "unable to open database file /var/lib/frontdesk/frontdesk.db"), "storage error"),
+    ],
+)
+def test_storage_failures_are_published_in_fixed_words(exc: BaseException, words: str) -> None:
+    """The reason an Unavailable carries (what /healthz shows) is a fixed word; the message keeps the full text."""
+    error = sqlite_store._unavailable("cannot write /var/lib/frontdesk/frontdesk.db", exc)
+    assert error.reason == words and "/var/lib/frontdesk" in str(error)
