@@ -78,10 +78,11 @@ SPACE_WARNING_S = 60.0
 #: checkpoint (and the database file needs room to take the log's pages, so a
 #: log that already filled the disk cannot be checkpointed any more).
 LOW_SPACE_BYTES = 16 << 20
-#: A write-ahead log at least this large is checkpointed with ``TRUNCATE``
-#: (its space goes back to the file system) when space is low; a smaller one
-#: only with ``PASSIVE`` (the next commit then reuses it from its start).
-TRUNCATE_WAL_BYTES = 1 << 20
+#: A write-ahead log at least this large (a one-message commit appends ~70 KB)
+#: is checkpointed with ``TRUNCATE`` when space is low: its space goes back
+#: to the file system, so a full disk shows at once instead of writes living
+#: on the log's leftover room. A smaller one (a probe row) only ``PASSIVE``.
+TRUNCATE_WAL_BYTES = 64 << 10
 #: How long (ms) a connection waits for a lock another process holds.
 BUSY_TIMEOUT_MS = 10000
 #: The most epochs whose high-water mark :attr:`SQLiteStore.mark_path` keeps.
