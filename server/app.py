@@ -29,8 +29,9 @@ from websockets.http11 import Request, Response
 
 from . import __version__, domain
 from . import protocol as p
-from .exceptions import Conflict, Forbidden, FrontdeskError, NotFound, Unavailable
-from .handlers import REPLAY_FROM, Handlers, Limits
+from .exceptions import FrontdeskError, Unavailable
+from .guard import ASYNCIO_ACCEPT_MESSAGE, AcceptReport, GuardedConnection, listen, log_every
+from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
@@ -50,7 +51,6 @@ _WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
 UNAVAILABLE_MESSAGE = (
     "the server cannot store this right now; it may not have been stored, retry with the same client_id"
 )
-_ERROR_CODES = {NotFound: ErrorCode.NOT_FOUND, Conflict: ErrorCode.CONFLICT, Forbidden: ErrorCode.FORBIDDEN}
 
 
 @dataclasses.dataclass
@@ -66,6 +66,13 @@ class ServerSettings:
     rate_new_visitor: Rate = dataclasses.field(default_factory=lambda: Rate(1, 30))
     #: Take the client address from X-Forwarded-For (only behind a proxy you run).
     trust_proxy: bool = False
+    #: Seconds a socket has after the upgrade to authenticate (a successful
+    #: hello, login or auth) before it is closed with 1013.
+    auth_timeout: float = 10.0
+    #: Open sockets per client address (both endpoints); one more is closed with 1013.
+    max_sockets_per_ip: int = 256
+    #: WebSocket pings a connection may send (control frames; over it: close 1008).
+    rate_ping: Rate = dataclasses.field(default_factory=lambda: Rate(1, 10))
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> Response:
@@ -104,8 +111,10 @@ class FrontdeskServer:
         limits = Limits(settings.rate_conn, settings.rate_visitor, settings.rate_ip, settings.rate_new_visitor)
         self.handlers = Handlers(self.store, self.hub, self.tenants, limits)
         self.ip_buckets = BucketMap(settings.rate_ip)
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self._heartbeat: asyncio.Task[None] | None = None
+        self.accept_report = AcceptReport()
+        self._loop_handler: Any = None
         #: Asset name -> (ETag, gzipped body) of its current version.
         self._gzipped: dict[str, tuple[str, bytes]] = {}
         self.port: int = settings.port
@@ -142,27 +151,40 @@ class FrontdeskServer:
             self._heartbeat = spawn(self._presence_heartbeat())
             self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
         await self.tenants.load()
-        self._server = await serve(
-            self._connection,
-            self.settings.host,
-            self.settings.port,
-            process_request=self._process_request,
-            max_size=p.MAX_FRAME_BYTES,
-            compression=None,  # DESIGN.md: compression is off (CRIME-style leaks, zip bombs)
-            max_queue=16,
-            write_limit=64 * 1024,
-            close_timeout=5,
-            ping_interval=20,
-            ping_timeout=20,
-            server_header=f"Frontdesk/{__version__}",
-            # A reconnect storm (every widget after a restart or a network
-            # blip) must not overflow the accept queue: asyncio's default of
-            # 100 drops SYNs, and each drop costs a client a 1 s, then 3 s,
-            # retransmit. The kernel caps this at net.core.somaxconn.
-            backlog=4096,
-        )
-        sock = next(iter(self._server.sockets))
-        self.port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        self._loop_handler = loop.get_exception_handler()
+        loop.set_exception_handler(_quiet_accept_errors(self._loop_handler))
+        # A reconnect storm (every widget after a restart or a network blip)
+        # must not overflow the accept queue: asyncio's default of 100 drops
+        # SYNs, and each drop costs a client a 1 s, then 3 s, retransmit. The
+        # kernel caps this at net.core.somaxconn.
+        backlog = 4096
+        connection_class = GuardedConnection.configured(self.settings.rate_ping, self._client_ip)
+        try:
+            for sock in listen(self.settings.host, self.settings.port, backlog, self.accept_report):
+                self._servers.append(
+                    await serve(
+                        self._connection,
+                        sock=sock,
+                        process_request=self._process_request,
+                        max_size=p.MAX_FRAME_BYTES,
+                        compression=None,  # DESIGN.md: compression is off (CRIME-style leaks, zip bombs)
+                        max_queue=16,
+                        write_limit=64 * 1024,
+                        close_timeout=5,
+                        ping_interval=20,
+                        ping_timeout=20,
+                        server_header=f"Frontdesk/{__version__}",
+                        create_connection=connection_class,
+                        backlog=backlog,
+                    )
+                )
+        except BaseException:
+            await self._close_servers()
+            await self.store.close()
+            raise
+        bound = next(iter(self._servers[0].sockets))
+        self.port = bound.getsockname()[1]
 
     async def _presence_heartbeat(self) -> None:
         """Re-announce this node's online agents so other nodes keep counting them."""
@@ -174,15 +196,21 @@ class FrontdeskServer:
         """Close every socket with 1001, finish queued writes, close the store."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
-            self._server = None
+        await self._close_servers()
         await self.store.close()
+        asyncio.get_running_loop().set_exception_handler(self._loop_handler)
+
+    async def _close_servers(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close(close_connections=True)
+        for server in servers:
+            await server.wait_closed()
 
     def _on_commit(self, events: list[domain.EventRecord]) -> None:
         self.tenants.apply(events)
         self.hub.publish(events)
+        self.handlers.on_committed(events)  # erased visitors' sockets, verified identities' scopes
         for event in events:
             if event.kind == "agent.updated":
                 self._agent_changed(event.payload)
@@ -193,8 +221,7 @@ class FrontdeskServer:
         demoted admin loses admin rights at once, a disabled agent's sockets
         close with 1008 (after the reply to a request in hand)."""
         for sock in self.hub.sockets_of_agent(int(agent["id"])):
-            sock.role = agent["role"]
-            sock.agent_name = agent["name"]
+            sock.agent_changed(agent["name"], agent["role"])
             if not agent["active"]:
                 sock.close_when_idle(CloseCode.POLICY, "agent disabled")
             elif agent.get("sessions_revoked"):
@@ -313,27 +340,79 @@ class FrontdeskServer:
         return str(addr[0]) if addr else "?"
 
     async def _connection(self, ws: ServerConnection) -> None:
+        """One socket, from the upgrade to the close. Nothing a peer sends
+        may raise out of here (websockets would log a traceback and close
+        with 1011): a frame that trips an unexpected error gets ``invalid``."""
         assert ws.request is not None
         path, _, query = ws.request.path.partition("?")
         endpoint = Endpoint.VISITOR if path == "/v1/visitor" else Endpoint.AGENT
-        client = Client(ws, endpoint, self._client_ip(ws))
-        client.bucket = TokenBucket(self.settings.rate_conn)
+        tenant_id = 0  # an agent's tenant comes with its login
         if endpoint is Endpoint.VISITOR:
             tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
             if tenant is None:  # deleted between the handshake and now
                 await ws.close(int(CloseCode.POLICY), "unknown site key")
                 return
-            client.tenant_id = tenant.id
+            tenant_id = tenant.id
+        client = Client(ws, endpoint, self._client_ip(ws), tenant_id=tenant_id)
+        client.bucket = TokenBucket(self.settings.rate_conn)
+        # Counted and registered with no await in between, so the cap is exact.
+        if self.hub.sockets_from(client.ip) >= self.settings.max_sockets_per_ip:
+            log_every(
+                "per-ip-cap",
+                logging.WARNING,
+                "refusing a %s socket from %s: %d sockets open from that address already",
+                endpoint.value,
+                client.ip,
+                self.settings.max_sockets_per_ip,
+            )
+            await ws.close(int(CloseCode.TRY_AGAIN_LATER), "too many open sockets from this address")
+            return
         self.hub.add(client)
+        deadline = asyncio.get_running_loop().call_later(self.settings.auth_timeout, self._auth_deadline, client)
         try:
             async for raw in ws:
                 if client.state is ClientState.CLOSING:
                     continue  # keep reading so the closing handshake can complete
-                await self._frame(client, raw)
+                try:
+                    await self._frame(client, raw)
+                except ConnectionClosed:
+                    raise
+                except Exception as exc:  # a bug, not the peer's fault: answer, log one line, read on
+                    log_every(
+                        "frame-failed",
+                        logging.ERROR,
+                        "a %s frame from %s failed: %s: %s",
+                        endpoint.value,
+                        client.ip,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    log.debug("the failure", exc_info=True)
+                    ref = _peek_ref(raw)
+                    client.push(p.encode_error(ref, ErrorCode.INVALID, "the server could not read this frame"))
         except ConnectionClosed:
             pass
         finally:
+            deadline.cancel()
             self.hub.remove(client)
+
+    def _auth_deadline(self, client: Client) -> None:
+        """``auth_timeout`` after the upgrade: close a socket that has not
+        authenticated (after the reply to a hello/login/auth still in hand)."""
+        if client.authenticated or client.state is ClientState.CLOSING:
+            return
+        close = (CloseCode.TRY_AGAIN_LATER, f"no hello, login or auth within {self.settings.auth_timeout:g} s")
+        if client.busy:
+            client.close_unless_authenticated = close
+        else:
+            log_every(
+                "auth-timeout",
+                logging.INFO,
+                "closing a %s socket from %s: it did not authenticate in time",
+                client.endpoint.value,
+                client.ip,
+            )
+            client.close(*close)
 
     async def _frame(self, client: Client, raw: str | bytes) -> None:
         """Handle one incoming frame: rate check, parse, dispatch, reply."""
@@ -343,7 +422,7 @@ class FrontdeskServer:
         try:
             request = p.parse_request(raw, endpoint=client.endpoint)
         except ProtocolError as exc:
-            client.push(p.encode_error(exc.ref, exc.code, exc.message))
+            client.push(p.encode_protocol_error(exc))
             return
         client.busy = True
         try:
@@ -354,6 +433,8 @@ class FrontdeskServer:
                 code, reason = client.close_after_reply
                 client.close_after_reply = None
                 client.close(code, reason)
+            if client.close_unless_authenticated is not None and not client.authenticated:
+                client.close(*client.close_unless_authenticated)
 
     async def _handle(self, client: Client, request: p.Request) -> None:
         """Dispatch a parsed request and queue its reply or error."""
@@ -361,12 +442,9 @@ class FrontdeskServer:
             reply = await self.handlers.dispatch(client, request)
         except ProtocolError as exc:
             if exc.code is ErrorCode.RATE_LIMITED:  # per-visitor, new-visitor, login limits
-                self._strike(client, exc.ref, exc.message)
-            else:
-                client.push(p.encode_error(exc.ref, exc.code, exc.message))
-            return
-        except (NotFound, Conflict, Forbidden) as exc:
-            client.push(p.encode_error(request.ref, _ERROR_CODES[type(exc)], str(exc)))
+                self._strike(client, request.ref, exc.message)
+            else:  # the store's NotFound and Conflict, and the session's InvalidState, too (exceptions.py)
+                client.push(p.encode_protocol_error(exc, request.ref))
             return
         except Unavailable:  # the store logged it, once; the client backs off and retries
             client.push(p.encode_error(request.ref, ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
@@ -382,11 +460,10 @@ class FrontdeskServer:
         client.strikes = max(0, client.strikes - 1)
         if reply is None:
             return
-        replay_from = reply.pop(REPLAY_FROM, None)
         if request.ref is not None:
             client.push(p.encode_reply(request.ref, reply))
-        if replay_from is not None:
-            await self.handlers.stream_replay(client, replay_from)
+        if isinstance(reply, p.Resume) and reply.replay_from is not None:
+            await self.handlers.stream_replay(client, reply.replay_from)
 
     @staticmethod
     def _strike(client: Client, ref: str | None, message: str) -> None:
@@ -402,15 +479,33 @@ class FrontdeskServer:
 
 
 def _peek_ref(raw: str | bytes) -> str | None:
-    """The ``ref`` of a frame we will not parse fully (rate-limited), if cheap."""
+    """The ``ref`` of a frame we will not parse fully (rate-limited), if
+    cheap; None for anything else, deep nesting included (the standard
+    library's parser raises RecursionError there, not ValueError)."""
     if isinstance(raw, str) and len(raw) < 4096:
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         ref = obj.get("ref") if isinstance(obj, dict) else None
         return ref if isinstance(ref, str) and len(ref) <= 64 else None
     return None
+
+
+def _quiet_accept_errors(previous: Any) -> Any:
+    """An event-loop exception handler that drops asyncio's own report of a
+    failed ``accept()`` (a traceback per failure; ``guard.AcceptReport``
+    logs one line per interval instead) and passes everything else on."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") == ASYNCIO_ACCEPT_MESSAGE:
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handler
 
 
 async def run(settings: ServerSettings, *, on_ready: Any = None) -> None:

@@ -48,6 +48,26 @@ def _json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -103,6 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         rate_ip=parse_rate(args.rate_ip),
         rate_new_visitor=parse_rate(args.rate_new_visitor),
         trust_proxy=args.trust_proxy,
+        auth_timeout=args.auth_timeout,
+        max_sockets_per_ip=args.max_sockets_per_ip,
+        rate_ping=parse_rate(args.rate_ping),
     )
 
     def ready(server: Any) -> None:
@@ -218,7 +241,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
         if args.json:
-            print(json.dumps([_sql.tenant_obj(r) for r in rows]))
+            print(json.dumps([p.to_wire(_sql.tenant_obj(r)) for r in rows]))
         else:
             for r in rows:
                 print(f"{r['slug']:<20} {r['site_key']:<24} {r['name']}")
@@ -245,9 +268,9 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps({**agent, "password": password}))
+            print(json.dumps({**p.to_wire(agent), "password": password}))
         else:
-            print(f"Added {args.role} {agent['email']} to {tenant['slug']}. Password (shown once): {password}")
+            print(f"Added {args.role} {agent.email} to {tenant['slug']}. Password (shown once): {password}")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -260,7 +283,7 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
             lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],))
         )
         if args.json:
-            print(json.dumps([_sql.agent_obj(r) for r in rows]))
+            print(json.dumps([p.to_wire(_sql.agent_obj(r)) for r in rows]))
         else:
             for r in rows:
                 state = "active" if r["active"] else "disabled"
@@ -308,6 +331,35 @@ def cmd_agent_passwd(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go))
 
 
+def cmd_tenant_identity_secret(args: argparse.Namespace) -> int:
+    async def go(store: Store) -> int:
+        tenant = await _find_tenant(store, args.tenant)
+        if args.action2 == "show":
+            state = await store.read(_sql.identity_secret_state, tenant["id"])
+        else:
+            new = auth.new_secret() if args.action2 == "rotate" else None
+            state = await store.write(_sql.rotate_identity_secret, tenant["id"], new)
+        if args.json:
+            print(json.dumps({"tenant_slug": tenant["slug"], **state}))
+            return 0
+        print(f"Identity secret of {tenant['slug']}: {state['secret']}")
+        if state["previous"]:
+            print(f"Previous secret, still accepted until you end the rotation: {state['previous']}")
+            print(
+                f"End the rotation once your backend signs with the new one: frontdesk tenant identity-secret "
+                f"end-rotation --tenant {tenant['slug']}"
+            )
+        elif args.action2 == "end-rotation":
+            print("The previous secret is no longer accepted.")
+        print(
+            "Your backend computes user_hash = hex(HMAC-SHA256(secret, user_id + ':' + ts)), keyed with the"
+            " secret's text (its 64 hex characters as UTF-8), ts in seconds."
+        )
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
 # -- visitors ------------------------------------------------------------------------------
 
 
@@ -319,7 +371,10 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         except NotFound:
             print(f"error: no visitor {args.visitor_id} in {tenant['slug']}", file=sys.stderr)
             return 1
-        print(f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone.")
+        print(
+            f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone."
+            " Running servers close the visitor's open widgets (4001) within a second."
+        )
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -678,6 +733,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="new visitors per client IP (default %(default)s)",
     )
     s.add_argument(
+        "--rate-ping",
+        default=_env("RATE_PING", "1/10"),
+        metavar="RATE",
+        help="WebSocket pings per connection; more close it with 1008 (default %(default)s)",
+    )
+    s.add_argument(
+        "--auth-timeout",
+        type=_positive_float,
+        default=_env("AUTH_TIMEOUT", "10"),
+        metavar="SECONDS",
+        help="time after the upgrade to send a successful hello/login/auth, else close 1013 (default %(default)s)",
+    )
+    s.add_argument(
+        "--max-sockets-per-ip",
+        type=_positive_int,
+        default=_env("MAX_SOCKETS_PER_IP", "256"),
+        metavar="N",
+        help="open sockets per client address; more are closed with 1013 (default %(default)s)",
+    )
+    s.add_argument(
         "--trust-proxy",
         action="store_true",
         default=_env("TRUST_PROXY", "") == "1",
@@ -725,6 +800,24 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     _json_arg(s)
     s.set_defaults(func=cmd_tenant_list)
+
+    s = _sub(
+        tsub,
+        "identity-secret",
+        "Show or rotate the secret your backend signs visitor identities with (identity verification).",
+        "frontdesk tenant identity-secret show --tenant demo",
+    )
+    s.add_argument(
+        "action2",
+        metavar="show|rotate|end-rotation",
+        choices=("show", "rotate", "end-rotation"),
+        help="show: print it; rotate: make a new one, the old one stays valid until end-rotation;"
+        " end-rotation: stop accepting the old one",
+    )
+    _db_arg(s)
+    s.add_argument("--tenant", help="tenant slug (optional when there is one tenant)")
+    _json_arg(s)
+    s.set_defaults(func=cmd_tenant_identity_secret)
 
     agent = _sub(sub, "agent", "Manage agents.", "frontdesk agent list --tenant demo")
     asub = agent.add_subparsers(dest="action", metavar="ACTION", required=True)

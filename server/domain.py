@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ __all__ = [
     "StatusAction",
     "Viewer",
     "display_name",
+    "identity_failure",
     "identity_hash",
     "may_see",
     "next_status",
@@ -89,15 +90,32 @@ def status_after_visitor_message(current: ConversationStatus) -> ConversationSta
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is looking: an agent of a tenant, or one visitor of a tenant."""
+    """Who is looking: an agent of a tenant, or one visitor of a tenant.
+
+    ``linked_visitors`` are the other visitors (browsers, devices) holding the
+    same *verified* identity as this visitor (same tenant, same ``user_id``,
+    each verified by HMAC): a verified user sees their conversations from every
+    device (PROTOCOL.md, "Identity"). Empty for an anonymous or unverified
+    visitor, so a claimed ``user_id`` alone never reaches anyone's chats.
+    """
 
     tenant_id: int
     agent_id: int | None = None
     visitor_id: int | None = None
+    linked_visitors: frozenset[int] = frozenset()
+    #: The visitor's ``user_id`` when verified (None otherwise).
+    verified_user: str | None = None
 
     @property
     def is_agent(self) -> bool:
         return self.agent_id is not None
+
+    @property
+    def visitor_scope(self) -> frozenset[int]:
+        """The visitors whose events this visitor viewer may see."""
+        if self.visitor_id is None:
+            return frozenset()
+        return self.linked_visitors | {self.visitor_id}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -123,8 +141,9 @@ def may_see(viewer: Viewer, event: EventRecord) -> bool:
     """The one authorization rule for pushing or replaying ``event``.
 
     Agents see every event of their own tenant. A visitor sees the events of
-    their own tenant that have a visitor view and are either theirs or
-    addressed to all visitors.
+    their own tenant that have a visitor view and are either addressed to all
+    visitors, theirs, or those of a visitor holding the same verified identity
+    (:attr:`Viewer.linked_visitors`).
     """
     if event.tenant_id != viewer.tenant_id:
         return False
@@ -132,7 +151,9 @@ def may_see(viewer: Viewer, event: EventRecord) -> bool:
         return True
     if event.visitor_payload is None:
         return False
-    return event.visitor_id is None or event.visitor_id == viewer.visitor_id
+    if event.visitor_id is None or event.visitor_id == viewer.visitor_id:
+        return True
+    return event.visitor_id in viewer.linked_visitors
 
 
 # --------------------------------------------------------------------------
@@ -418,11 +439,33 @@ def identity_hash(secret: str, user_id: str, ts: int) -> str:
 def verify_identity(secret: str, user_id: str, ts: int | None, user_hash: str | None, now_s: float) -> bool:
     """Constant-time check of a visitor's identity hash, refusing a timestamp
     more than :data:`IDENTITY_MAX_AGE_S` away from ``now_s``."""
-    if not user_hash or ts is None or abs(now_s - ts) > IDENTITY_MAX_AGE_S:
-        return False
-    # Compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
-    expected = identity_hash(secret, user_id, ts).encode()
-    return hmac.compare_digest(expected, user_hash.lower().encode("utf-8", "replace"))
+    return identity_failure((secret,), user_id, ts, user_hash, now_s) is None
+
+
+def identity_failure(
+    secrets: Sequence[str], user_id: str, ts: int | None, user_hash: str | None, now_s: float
+) -> str | None:
+    """Why an identity claim fails verification, or None when ``user_hash`` is
+    the HMAC of ``user_id:ts`` under one of ``secrets`` (the current one and,
+    during a rotation, the previous one).
+
+    The key is the secret *as text*: the UTF-8 bytes of the 64-character hex
+    string, not the 32 bytes it spells. ``ts`` (seconds) may be at most
+    :data:`IDENTITY_MAX_AGE_S` before or after ``now_s``; a timestamp further
+    in the past or in the future is refused before any comparison. Each
+    comparison is constant-time (``hmac.compare_digest`` on bytes: a non-ASCII
+    hash is a plain refusal, not a TypeError).
+    """
+    if ts is None or user_hash is None:
+        return "identity verification needs both ts and user_hash"
+    if abs(now_s - ts) > IDENTITY_MAX_AGE_S:
+        return "identity timestamp is more than 24 hours from the server's time"
+    given = user_hash.lower().encode("utf-8", "replace")
+    ok = False
+    for secret in secrets:
+        if secret:  # every secret is compared: the time taken does not say which matched
+            ok |= hmac.compare_digest(identity_hash(secret, user_id, ts).encode(), given)
+    return None if ok else "identity verification failed: user_hash does not match"
 
 
 def display_name(name: str | None, visitor_id: int) -> str:

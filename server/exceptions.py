@@ -2,29 +2,46 @@
 
 The tree::
 
-    FrontdeskError
-     ├── StoreError              the store could not do what was asked
-     │    ├── NotFound           no such object in the caller's scope
-     │    ├── Conflict           the object's state moved on
-     │    ├── Forbidden          the caller may not do this
-     │    ├── SchemaError        the database is not at a usable schema
-     │    └── Unavailable        the database cannot be written or read right now
-     │                           (disk full, read-only, I/O error, connection lost)
-     └── DurabilityError         the database refuses the durability settings
+    FrontdeskError                 every error the server raises on purpose
+     ├── ProtocolError             a request refused with one ``error`` frame
+     │    │                        (``code``, ``message``, ``field``, ``ref``)
+     │    ├── NotFound             not_found: no such object in the caller's scope
+     │    ├── Conflict             conflict: the object's state moved on
+     │    └── InvalidState         invalid: a session transition its state does not allow
+     ├── StoreError                the store could not do what was asked
+     │    ├── NotFound             (also a ProtocolError, above)
+     │    ├── Conflict             (also a ProtocolError, above)
+     │    ├── RateLimited          a limit kept in the store (shared by every node) is spent
+     │    ├── SchemaError          the database is not at a usable schema
+     │    └── Unavailable          the database cannot be written or read right now
+     │                             (disk full, read-only, I/O error, connection lost)
+     └── DurabilityError           the database refuses the durability settings
 
-Handlers turn ``NotFound``, ``Conflict`` and ``Forbidden`` into the protocol's
-``not_found``, ``conflict`` and ``forbidden`` error codes, and ``Unavailable``
-into the retryable ``unavailable``.
+Whatever a request raises inside this tree becomes exactly one ``error`` frame
+(PROTOCOL.md, "Errors") and the connection lives on: the connection loop
+catches :class:`ProtocolError` and nothing narrower. The store raises
+``NotFound`` and ``Conflict`` from inside its write transactions (the
+transaction rolls back), which is why they are store errors as well.
+``Unavailable`` is not a refusal of the request but a transient failure: the
+connection loop answers it with the retryable ``unavailable`` and a message
+without paths.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the protocol package imports this module, not the other way round at run time
+    from .protocol import ErrorCode
+
 __all__ = [
     "Conflict",
     "DurabilityError",
-    "Forbidden",
     "FrontdeskError",
+    "InvalidState",
     "NotFound",
+    "ProtocolError",
+    "RateLimited",
     "SchemaError",
     "StoreError",
     "Unavailable",
@@ -35,20 +52,53 @@ class FrontdeskError(Exception):
     """Base of every error the server raises on purpose."""
 
 
+class ProtocolError(FrontdeskError):
+    """A request that cannot be processed; becomes one ``error`` frame.
+
+    ``ref`` is the request's ``ref`` when it could be read, so the client can
+    match the error to its request. ``field`` names the one request field at
+    fault, when there is one (PROTOCOL.md, "Errors").
+    """
+
+    def __init__(self, code: ErrorCode, message: str, ref: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+        self.field = field
+
+
 class StoreError(FrontdeskError):
     """The store could not do what was asked."""
 
 
-class NotFound(StoreError):
+def _code(name: str) -> ErrorCode:
+    from .protocol import ErrorCode  # late: protocol imports this module
+
+    return ErrorCode(name)
+
+
+class NotFound(ProtocolError, StoreError):
     """No such object in the caller's scope (another tenant's counts as none)."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(_code("not_found"), message, field=field)
 
-class Conflict(StoreError):
+
+class Conflict(ProtocolError, StoreError):
     """The object's state moved on; the client should re-read and decide."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(_code("conflict"), message, field=field)
 
-class Forbidden(StoreError):
-    """The caller is authenticated but may not do this."""
+
+class RateLimited(StoreError):
+    """A budget kept in the database (so that it holds across nodes) is spent;
+    nothing was stored. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SchemaError(StoreError):
@@ -72,3 +122,11 @@ class Unavailable(StoreError):
         #: The cause in fixed words ("disk full", "read-only", "I/O error",
         #: "database unreachable", "storage error"), for /healthz (which anyone may read).
         self.reason = reason or message
+
+
+class InvalidState(ProtocolError):
+    """A socket's session was asked for a transition its state does not allow
+    (``hub.ClientState``): answered ``invalid``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_code("invalid"), message)

@@ -2,9 +2,9 @@
 
 A handler receives the parsed request and the client it came from, checks
 that the client may do it, runs the store operation, and returns the reply's
-fields. It raises :class:`ProtocolError` or a store error (``NotFound``,
-``Conflict``, ``Forbidden``), which the connection loop turns into an
-``error`` frame. Handlers never touch the socket directly: replies and pushes
+typed result (:data:`protocol.RESULTS`). It raises :class:`ProtocolError`
+(``NotFound`` and ``Conflict`` from the store are ones too), which the
+connection loop turns into an ``error`` frame. Handlers never touch the socket directly: replies and pushes
 go through the client's queue, so their order is kept.
 """
 
@@ -21,24 +21,21 @@ from typing import Any
 from . import auth, domain
 from . import protocol as p
 from .domain import StatusAction, Viewer
-from .exceptions import Conflict, NotFound
+from .exceptions import Conflict, NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
 from .store import Store, _sql
 from .tenants import TenantCache
 
-__all__ = ["REPLAY_FROM", "Handlers", "Limits"]
+__all__ = ["Handlers", "Limits"]
 
 log = logging.getLogger("frontdesk.server.handlers")
 JSON = dict[str, Any]
-Handler = Callable[[Client, Any], Awaitable[JSON | None]]
+Handler = Callable[[Client, Any], Awaitable[p.Result | None]]
 
 #: Events read from the store per round trip while replaying.
 REPLAY_PAGE = 2000
-#: Key a hello/subscribe reply carries (and the connection loop pops) when a
-#: replay must follow the reply.
-REPLAY_FROM = "_replay_from"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +57,10 @@ class Handlers:
         self.tenants = tenants
         self.limits = limits
         self.login_throttle = auth.LoginThrottle()
+        #: Several nodes share the store (PostgreSQL): the per-visitor message
+        #: budget is then also kept in the database. One SQLite server per file
+        #: is enforced, so there the in-memory bucket is already the whole truth.
+        self.shared_store = getattr(store, "broadcast", None) is not None
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
         self._visitor: dict[type[p.Request], Handler] = {
@@ -96,44 +97,70 @@ class Handlers:
             p.ConfigGet: self.config_get,
             p.ConfigSet: self.config_set,
             p.VisitorGet: self.visitor_get,
+            p.IdentitySecretGet: self.identity_secret,
+            p.IdentitySecretRotate: self.identity_secret,
+            p.IdentitySecretEndRotation: self.identity_secret,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
 
-    async def dispatch(self, client: Client, request: p.Request) -> JSON | None:
-        """Run the handler for ``request``; the reply's fields, or None when the
-        handler has already queued its own reply (``logout``)."""
-        if client.state is not ClientState.READY and not isinstance(request, self._openers[client.endpoint]):
+    async def dispatch(self, client: Client, request: p.Request) -> p.Result | None:
+        """Run the handler for ``request``; the reply's result, or None when the
+        handler has already queued its own reply (``logout``). A
+        :class:`protocol.Resume` result with ``replay_from`` set asks the caller
+        to :meth:`stream_replay` once the reply is queued."""
+        if not client.authenticated and not isinstance(request, self._openers[client.endpoint]):
             first = " or ".join(t.TYPE for t in self._openers[client.endpoint])
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"send {first} first", request.ref)
         table = self._visitor if client.endpoint is Endpoint.VISITOR else self._agent
-        return await table[type(request)](client, request)
+        try:
+            return await table[type(request)](client, request)
+        except NotFound:
+            if client.visitor_id is not None and client.state is not ClientState.NEW and await self._erased(client):
+                # A request racing `frontdesk visitor erase` (PROTOCOL.md, "Erasure").
+                raise ProtocolError(
+                    ErrorCode.UNAUTHORIZED, "this visitor was erased; start a new session", request.ref
+                ) from None
+            raise
+
+    async def _erased(self, client: Client) -> bool:
+        """Whether the visitor of ``client`` no longer exists."""
+        assert client.visitor_id is not None
+        return await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id) is None
 
     # -- shared -------------------------------------------------------------------------
 
-    async def ping(self, client: Client, req: p.Ping) -> JSON:
-        return {"server_time": _sql.now_ms()}
+    async def ping(self, client: Client, req: p.Ping) -> p.PingResult:
+        return p.PingResult(server_time=_sql.now_ms())
 
-    async def typing(self, client: Client, req: p.Typing) -> JSON:
+    async def typing(self, client: Client, req: p.Typing) -> p.Result:
+        conv = await self._conversation_for(client, req.conversation_id)
         if client.visitor_id is not None:
-            conv = await self._conversation_for(client, req.conversation_id)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id,
-                "typing",
-                {"conversation_id": conv["id"], "is_typing": req.is_typing, "visitor_id": client.visitor_id},
-            )
+            typing = p.VisitorTyping(conversation_id=conv["id"], is_typing=req.is_typing, visitor_id=client.visitor_id)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(typing))
         else:
-            conv = await self._conversation_for(client, req.conversation_id)
-            data = {"conversation_id": conv["id"], "is_typing": req.is_typing, "name": client.agent_name}
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", data)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id, "typing", {**data, "agent_id": client.agent_id}, skip=client
+            assert client.agent_id is not None
+            to_visitor = p.AgentTypingToVisitor(
+                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name
             )
-        return {}
+            to_agents = p.AgentTyping(
+                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name, agent_id=client.agent_id
+            )
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", p.to_wire(to_visitor))
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(to_agents), skip=client)
+        return p.Result()
 
-    async def seen(self, client: Client, req: p.Seen) -> JSON:
+    async def seen(self, client: Client, req: p.Seen) -> p.Result:
         side = "visitor" if client.visitor_id is not None else "agent"
         conv = await self._conversation_for(client, req.conversation_id)
+        if req.seq > conv["last_seq"]:
+            # PROTOCOL.md, "seen": a client cannot have read what does not exist yet.
+            raise ProtocolError(
+                ErrorCode.INVALID,
+                f"field 'seq' is beyond the conversation's last_seq ({conv['last_seq']})",
+                req.ref,
+                field="seq",
+            )
         await self.store.write(
             _sql.mark_seen,
             client.tenant_id,
@@ -141,18 +168,19 @@ class Handlers:
             visitor_id=client.visitor_id,
             conversation_id=conv["id"],
             seq=req.seq,
+            actor_id=client.agent_id,
         )
-        data = {"conversation_id": conv["id"], "seq": req.seq, "side": side}
+        seen = p.SeenUpTo(conversation_id=conv["id"], seq=req.seq, side=side)
         if side == "visitor":
-            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", data)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(seen))
         else:
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", data)
-            self.hub.push_ephemeral_to_agents(
-                client.tenant_id, "seen", {**data, "agent_id": client.agent_id}, skip=client
-            )
-        return {}
+            assert client.agent_id is not None
+            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", p.to_wire(seen))
+            agent_seen = p.AgentSeen(conversation_id=conv["id"], seq=req.seq, side=side, agent_id=client.agent_id)
+            self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(agent_seen), skip=client)
+        return p.Result()
 
-    async def history(self, client: Client, req: p.History) -> JSON:
+    async def history(self, client: Client, req: p.History) -> p.HistoryResult:
         return await self.store.read(
             _sql.history,
             client.tenant_id,
@@ -170,18 +198,21 @@ class Handlers:
     def _replay(self, client: Client, since: int | None, epoch: str | None, last: int, floor: int) -> JSON:
         """Register-then-replay (PROTOCOL.md, "Resuming"). The client must
         already be held and registered, and ``last``/``floor`` read after that
-        (:func:`_sql.cursor_state`). Returns the reply's cursor fields; when a
-        replay must follow, they carry :data:`REPLAY_FROM`, else the client is
-        released to live delivery here."""
+        (:func:`_sql.cursor_state`). Returns the :class:`protocol.Resume`
+        fields; when a replay must follow, ``replay_from`` is its cursor, else
+        the client is released to live delivery here.
+
+        A ``since`` without ``epoch`` (or from another database), in the future
+        or older than the pruned floor gets ``reset_required``."""
         assert client.viewer is not None
-        cursor = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
+        cursor: JSON = {"epoch": self.store.epoch, "last_event_id": last, "reset_required": False}
         if since is None or epoch != self.store.epoch or since > last or since < floor:
             # Nothing to replay: live events (including any that arrived while
             # the cursor was read) flow at once; clients dedupe by event_id.
             cursor["reset_required"] = since is not None
             client.release(0)
             return cursor
-        cursor[REPLAY_FROM] = since
+        cursor["replay_from"] = since
         return cursor
 
     async def stream_replay(self, client: Client, since: int) -> None:
@@ -206,8 +237,8 @@ class Handlers:
 
     # -- visitor ------------------------------------------------------------------------
 
-    async def hello(self, client: Client, req: p.Hello) -> JSON:
-        if client.state is ClientState.READY:
+    async def hello(self, client: Client, req: p.Hello) -> p.HelloResult:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "hello was already sent on this connection", req.ref)
         tenant = self.tenants.by_id(client.tenant_id)
         meta = _visitor_meta(req.meta)
@@ -221,54 +252,81 @@ class Handlers:
             token = auth.new_token()
             visitor = await self.store.write(_sql.create_visitor, client.tenant_id, auth.token_hash(token), meta)
         assert token is not None
-        client.visitor_id = visitor["id"]
-        client.token_hash = auth.token_hash(token)
-        client.viewer = Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
         if req.identity:
-            visitor = await self._identify(client, req.identity, req.ref) or visitor
-        client.hold()
+            visitor = await self._identify(client, req.identity, req.ref, visitor_id=visitor["id"]) or visitor
+        # The verified identity's other visitors are known before the socket is
+        # registered, so none of their live events can slip past it.
+        viewer = await self._viewer_of(client, visitor)
+        client.start_visitor(visitor["id"], auth.token_hash(token), viewer)
         self.hub.attach_visitor(client)
-        client.state = ClientState.READY
-        last, floor, conversations = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
+        last, floor, conversations, _ = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
         cursor = self._replay(client, req.since, req.epoch, last, floor)
-        return {
-            "token": token,
-            "visitor": _sql.visitor_obj(visitor),
-            "config": domain.public_config(tenant.config),
-            "conversations": conversations,
-            "agents_online": self.hub.any_agent_online(client.tenant_id),
-            "within_hours": domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
+        return p.HelloResult(
+            token=token,
+            visitor=_sql.visitor_obj(visitor),
+            config=p.PublicConfig.of(tenant.config),
+            conversations=conversations,
+            agents_online=self.hub.any_agent_online(client.tenant_id),
+            within_hours=domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
             **cursor,
-        }
+        )
 
-    async def _identify(self, client: Client, identity: dict[str, Any], ref: str | None) -> _sql.Row | None:
+    async def _viewer_of(self, client: Client, visitor: _sql.Row) -> Viewer:
+        """The viewer of a visitor socket: with a verified identity, it also
+        sees the visitors verified as the same user (``domain.may_see``)."""
+        if not visitor["verified"] or visitor["user_id"] is None:
+            return Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
+        scope = await self.store.read(_sql.visitor_scope, client.tenant_id, visitor["id"])
+        return Viewer(
+            tenant_id=client.tenant_id,
+            visitor_id=visitor["id"],
+            linked_visitors=frozenset(scope) - {visitor["id"]},
+            verified_user=visitor["user_id"],
+        )
+
+    async def _identify(
+        self, client: Client, identity: dict[str, Any], ref: str | None, *, visitor_id: int | None = None
+    ) -> _sql.Row | None:
+        """Check and store an identity claim (PROTOCOL.md, "Identity").
+
+        A claim with a ``user_hash`` or a ``ts`` must verify (against the
+        current secret or, during a rotation, the previous one): if it does
+        not, nothing of it is stored and the answer is ``forbidden`` with the
+        reason, whatever ``require_identity`` says. A ``user_id`` without
+        either is stored unverified, unless the tenant requires identity.
+        """
         fields: dict[str, Any] = {}
         for key, limit in (("name", 200), ("email", 254)):
             value = identity.get(key)
             if isinstance(value, str) and value.strip():
                 fields[key] = value.strip()[:limit]
         user_id = identity.get("user_id")
+        verified = False
         if user_id is not None:
             if not isinstance(user_id, str) or not 0 < len(user_id) <= 256:
                 raise ProtocolError(ErrorCode.INVALID, "identity.user_id must be a string of 1 to 256 characters", ref)
             tenant = self.tenants.by_id(client.tenant_id)
             ts = identity.get("ts")
             user_hash = identity.get("user_hash")
-            ok = (
-                isinstance(ts, int)
-                and isinstance(user_hash, str)
-                and domain.verify_identity(tenant.secret, user_id, ts, user_hash, time.time())
-            )
-            if tenant.config.get("require_identity") and not ok:
-                raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification failed (bad or stale user_hash)", ref)
-            fields["user_id"] = user_id
-            fields["verified"] = int(ok)
-        if not fields:
+            if ts is not None or user_hash is not None:
+                if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(user_hash, str):
+                    raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification needs both ts and user_hash", ref)
+                secrets = await self.store.read(_sql.identity_secrets, client.tenant_id)
+                failure = domain.identity_failure(secrets, user_id, ts, user_hash, time.time())
+                if failure is not None:
+                    raise ProtocolError(ErrorCode.FORBIDDEN, failure, ref)
+                verified = True
+            elif tenant.config.get("require_identity"):
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "this site requires a verified identity (user_id, ts and user_hash)", ref
+                )
+        if not fields and user_id is None:
             return None
-        assert client.visitor_id is not None
-        return await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
+        visitor_id = visitor_id or client.visitor_id
+        assert visitor_id is not None
+        return await self.store.write(_sql.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields)
 
-    async def identify(self, client: Client, req: p.Identify) -> JSON:
+    async def identify(self, client: Client, req: p.Identify) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
         identity = {
             "user_id": req.user_id,
@@ -279,38 +337,51 @@ class Handlers:
         }
         visitor = await self._identify(client, identity, req.ref)
         assert visitor is not None
-        return {"visitor": _sql.visitor_obj(visitor)}
+        viewer = await self._viewer_of(client, visitor)
+        if viewer != client.viewer:
+            self.hub.set_visitor_viewer(client, viewer)
+        conversations = await self.store.read(_sql.scope_conversations, client.tenant_id, sorted(viewer.visitor_scope))
+        return p.IdentifyResult(visitor=_sql.visitor_obj(visitor), conversations=conversations)
 
     async def _require_identity(self, client: Client, ref: str | None) -> None:
         tenant = self.tenants.by_id(client.tenant_id)
         if tenant.config.get("require_identity"):
             assert client.visitor_id is not None
             visitor = await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id)
-            if not visitor or not visitor["verified"]:
+            if visitor is None:
+                raise NotFound("no such visitor")  # erased meanwhile: dispatch answers unauthorized
+            if not visitor["verified"]:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref
                 )
 
-    async def conversation_start(self, client: Client, req: p.ConversationStart) -> JSON:
+    async def conversation_start(self, client: Client, req: p.ConversationStart) -> p.ConversationResult:
         await self._require_identity(client, req.ref)
         assert client.visitor_id is not None
         row, _ = await self.store.write(_sql.start_conversation, client.tenant_id, client.visitor_id)
-        return {"conversation": _sql.conversation_obj(row)}
+        return p.ConversationResult(conversation=_sql.conversation_obj(row))
 
-    async def message_send(self, client: Client, req: p.MessageSend) -> JSON:
+    async def message_send(self, client: Client, req: p.MessageSend) -> p.MessageAck:
         assert client.visitor_id is not None
         if not self.visitor_messages.take(client.visitor_id):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref)
         await self._require_identity(client, req.ref)
-        return await self.store.write(
-            _sql.post_message,
-            client.tenant_id,
-            author_kind="visitor",
-            author_id=client.visitor_id,
-            conversation_id=req.conversation_id,
-            client_id=req.client_id,
-            body=req.body,
-        )
+        rate = self.limits.per_visitor
+        try:
+            # The node's bucket above turns a flood away cheaply; this one, in
+            # the database, holds the budget across every node.
+            return await self.store.write(
+                _sql.post_message,
+                client.tenant_id,
+                author_kind="visitor",
+                author_id=client.visitor_id,
+                conversation_id=req.conversation_id,
+                client_id=req.client_id,
+                body=req.body,
+                budget=(rate.per_second, rate.burst) if self.shared_store else None,
+            )
+        except RateLimited:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref) from None
 
     def _visitor_write(self, client: Client, ref: str | None) -> None:
         """Take from the visitor's write budget (all its sockets): profile and
@@ -319,59 +390,72 @@ class Handlers:
         if not self.visitor_messages.take(client.visitor_id):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending updates too fast", ref)
 
-    async def profile_update(self, client: Client, req: p.ProfileUpdate) -> JSON:
+    async def profile_update(self, client: Client, req: p.ProfileUpdate) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
         fields = {k: v.strip() for k, v in (("name", req.name), ("email", req.email)) if v is not None}
         if "email" in fields and fields["email"] and ("@" not in fields["email"] or " " in fields["email"]):
             raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
         assert client.visitor_id is not None
         row = await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
-        return {"visitor": _sql.visitor_obj(row)}
+        return p.VisitorResult(visitor=_sql.visitor_obj(row))
 
-    async def page(self, client: Client, req: p.Page) -> JSON:
+    async def page(self, client: Client, req: p.Page) -> p.Result:
         self._visitor_write(client, req.ref)
         fields = {"page_url": req.url, "page_title": req.title, "referrer": req.referrer}
         assert client.visitor_id is not None
         await self.store.write(
             _sql.update_visitor, client.tenant_id, client.visitor_id, {k: v for k, v in fields.items() if v is not None}
         )
-        return {}
+        return p.Result()
 
     # -- agent: session -----------------------------------------------------------------
 
     def _open_agent(self, client: Client, agent: _sql.Row, token: str) -> None:
-        client.agent_id = agent["id"]
-        client.agent_name = agent["name"]
-        client.role = agent["role"]
-        client.tenant_id = agent["tenant_id"]
-        client.token_hash = auth.token_hash(token)
-        client.viewer = Viewer(tenant_id=agent["tenant_id"], agent_id=agent["id"])
-        client.state = ClientState.READY
+        client.authenticate(
+            agent_id=agent["id"],
+            tenant_id=agent["tenant_id"],
+            name=agent["name"],
+            role=agent["role"],
+            token_hash=auth.token_hash(token),
+        )
         self.hub.attach_agent(client)
 
     async def _session_reply(self, agent: _sql.Row) -> JSON:
+        """The :class:`protocol.SessionResult` fields; the agent is online (this socket)."""
         tenant = await self.tenants.get(agent["tenant_id"])
         last = await self.store.read(_sql.last_event_id)
         return {
-            "agent": _sql.agent_obj(agent),
-            "tenant": {"id": tenant.id, "slug": tenant.slug, "name": tenant.name, "site_key": tenant.site_key},
+            "agent": _sql.with_presence(_sql.agent_obj(agent), True),
+            "tenant": p.Tenant(id=tenant.id, slug=tenant.slug, name=tenant.name, site_key=tenant.site_key),
             "epoch": self.store.epoch,
             "last_event_id": last,
         }
 
-    async def login(self, client: Client, req: p.Login) -> JSON:
-        if client.state is ClientState.READY:
+    async def login(self, client: Client, req: p.Login) -> p.LoginResult:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already logged in", req.ref)
-        wait = self.login_throttle.retry_after(req.email, client.ip)
+        throttle = self.login_throttle
+        wait = throttle.retry_after(None, client.ip)
         if wait > 0:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {int(wait) + 1} seconds", req.ref
             )
         # Count the attempt before the slow hash, so a burst of parallel logins
-        # cannot overrun the limit; a success takes it back.
+        # cannot overrun the limit; a success takes it back. The per-account
+        # count lives in the database, so it is exact across nodes; the
+        # per-address one is this node's.
+        account = req.email.strip().lower()
+        try:
+            await self.store.write(_sql.login_attempt, account, throttle.per_account, int(throttle.window_s * 1000))
+        except RateLimited as exc:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many failed logins; try again in {int(exc.retry_after) + 1} seconds",
+                req.ref,
+            ) from None
         stamp = time.monotonic()
-        self.login_throttle.failed(req.email, client.ip, stamp)
-        candidates = await self.store.read(_agents_by_email, req.email.strip().lower(), req.tenant)
+        throttle.failed(None, client.ip, stamp)
+        candidates = await self.store.read(_agents_by_email, account, req.tenant)
         if len(candidates) > 1:
             raise ProtocolError(ErrorCode.INVALID, "this email is an agent in several tenants; pass 'tenant'", req.ref)
         agent = candidates[0] if candidates else None
@@ -380,15 +464,15 @@ class Handlers:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong email or password", req.ref)
         if not agent["active"]:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this agent account is disabled", req.ref)
-        self.login_throttle.succeeded(req.email, client.ip, stamp)
+        throttle.succeeded(req.email, client.ip, stamp)
         token = auth.new_token()
-        await self.store.write(_insert_token, auth.token_hash(token), agent["id"])
+        await self.store.write(_insert_token, auth.token_hash(token), agent["id"], account)
         self._open_agent(client, agent, token)
         log.info("agent %s logged in from %s", agent["id"], client.ip)
-        return {"token": token, **await self._session_reply(agent)}
+        return p.LoginResult(token=token, **await self._session_reply(agent))
 
-    async def auth(self, client: Client, req: p.Auth) -> JSON:
-        if client.state is ClientState.READY:
+    async def auth(self, client: Client, req: p.Auth) -> p.SessionResult:
+        if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "this connection is already authenticated", req.ref)
         # Per address only: a shared "token" account would let anyone lock every
         # console out of resuming with five junk tokens.
@@ -400,25 +484,24 @@ class Handlers:
             self.login_throttle.failed(None, client.ip)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid or revoked token; log in again", req.ref)
         self._open_agent(client, agent, req.token)
-        return await self._session_reply(agent)
+        return p.SessionResult(**await self._session_reply(agent))
 
     async def logout(self, client: Client, req: p.Logout) -> None:
         assert client.token_hash is not None
         await self.store.write(_delete_token, client.token_hash)
         self.hub.revoke_token(client.token_hash, keep=client)
-        client.push(p.encode_reply(req.ref, {}))
+        client.push(p.encode_reply(req.ref, p.Result()))
         client.close(CloseCode.NORMAL, "logged out")
 
-    async def subscribe(self, client: Client, req: p.Subscribe) -> JSON:
-        if client.subscribed:
+    async def subscribe(self, client: Client, req: p.Subscribe) -> p.SubscribeResult:
+        if client.state is not ClientState.AUTHENTICATED:
             raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
-        client.hold()
         self.hub.subscribe_agent(client)
         last, floor = await self.store.read(_sql.cursor_state)
-        return self._replay(client, req.since, req.epoch, last, floor)
+        return p.SubscribeResult(**self._replay(client, req.since, req.epoch, last, floor))
 
-    async def snapshot(self, client: Client, req: p.Snapshot) -> JSON:
-        def read(tx: _sql.Tx) -> JSON:
+    async def snapshot(self, client: Client, req: p.Snapshot) -> p.SnapshotResult:
+        def read(tx: _sql.Tx) -> p.SnapshotResult:
             conversations, next_cursor = _sql.list_conversations(
                 tx,
                 client.tenant_id,
@@ -429,17 +512,21 @@ class Handlers:
                 cursor=req.cursor,
                 limit=req.limit,
             )
-            return {"conversations": conversations, "next_cursor": next_cursor, "last_event_id": _sql.last_event_id(tx)}
+            return p.SnapshotResult(
+                conversations=conversations,
+                next_cursor=next_cursor,
+                epoch=self.store.epoch,
+                last_event_id=_sql.last_event_id(tx),
+            )
 
         try:
-            result = await self.store.read(read)
+            return await self.store.read(read)
         except NotFound as exc:
-            raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref) from None
-        return {**result, "epoch": self.store.epoch}
+            raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref, field="cursor") from None
 
     # -- agent: writes ------------------------------------------------------------------
 
-    async def reply(self, client: Client, req: p.Reply) -> JSON:
+    async def reply(self, client: Client, req: p.Reply) -> p.MessageAck:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.post_message,
@@ -451,7 +538,7 @@ class Handlers:
             body=req.body,
         )
 
-    async def note(self, client: Client, req: p.Note) -> JSON:
+    async def note(self, client: Client, req: p.Note) -> p.NoteAck:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.post_note,
@@ -462,7 +549,7 @@ class Handlers:
             body=req.body,
         )
 
-    async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> JSON:
+    async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.change_status,
@@ -473,7 +560,7 @@ class Handlers:
             client_id=req.client_id,
         )
 
-    async def assign(self, client: Client, req: p.Assign | p.Unassign) -> JSON:
+    async def assign(self, client: Client, req: p.Assign | p.Unassign) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
             _sql.assign,
@@ -486,16 +573,16 @@ class Handlers:
 
     # -- agent: tenant --------------------------------------------------------------------
 
-    async def agents(self, client: Client, req: p.Agents) -> JSON:
+    async def agents(self, client: Client, req: p.Agents) -> p.AgentsResult:
         rows = await self.store.read(_agents_of_tenant, client.tenant_id)
         online = self.hub.agents_online(client.tenant_id)
-        return {"agents": [{**_sql.agent_obj(r), "online": r["id"] in online} for r in rows]}
+        return p.AgentsResult(agents=[_sql.with_presence(_sql.agent_obj(r), r["id"] in online) for r in rows])
 
     def _require_admin(self, client: Client, req: p.Request) -> None:
         if client.role != "admin":
             raise ProtocolError(ErrorCode.FORBIDDEN, f"admins only: {req.TYPE}", req.ref)
 
-    async def agent_add(self, client: Client, req: p.AgentAdd) -> JSON:
+    async def agent_add(self, client: Client, req: p.AgentAdd) -> p.AgentAddResult:
         self._require_admin(client, req)
         email = req.email.strip().lower()
         if "@" not in email:
@@ -505,15 +592,15 @@ class Handlers:
         agent = await self.store.write(
             _sql.create_agent, client.tenant_id, email, req.name.strip(), req.role, password_hash
         )
-        return {"agent": {**agent, "online": False}, "password": password}
+        return p.AgentAddResult(agent=_sql.with_presence(agent, False), password=password)
 
-    async def agent_update(self, client: Client, req: p.AgentUpdate) -> JSON:
+    async def agent_update(self, client: Client, req: p.AgentUpdate) -> p.AgentResult:
         self._require_admin(client, req)
         changes: dict[str, Any] = {"name": req.name, "role": req.role, "active": req.active}
         if req.password is not None:
             changes["password_hash"] = await asyncio.to_thread(auth.hash_password, req.password)
 
-        def update(tx: _sql.Tx) -> JSON:
+        def update(tx: _sql.Tx) -> p.AgentProfile:
             target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (req.agent_id, client.tenant_id))
             if target is None:
                 raise NotFound("no such agent in this tenant")
@@ -525,27 +612,71 @@ class Handlers:
         # Sockets of a disabled, demoted or re-passworded agent follow the
         # agent.updated event (FrontdeskServer._agent_changed), on every node.
         agent = await self.store.write(update)
-        return {"agent": {**agent, "online": agent["id"] in self.hub.agents_online(client.tenant_id)}}
+        return p.AgentResult(agent=_sql.with_presence(agent, agent.id in self.hub.agents_online(client.tenant_id)))
 
-    async def config_get(self, client: Client, req: p.ConfigGet) -> JSON:
-        return {"config": self.tenants.by_id(client.tenant_id).config}
+    async def config_get(self, client: Client, req: p.ConfigGet) -> p.ConfigResult:
+        return p.ConfigResult(config=p.WidgetConfig.of(self.tenants.by_id(client.tenant_id).config))
 
-    async def config_set(self, client: Client, req: p.ConfigSet) -> JSON:
+    async def config_set(self, client: Client, req: p.ConfigSet) -> p.ConfigResult:
         self._require_admin(client, req)
         try:
             patch = domain.validate_config_patch(req.config)
         except domain.ConfigError as exc:
-            raise ProtocolError(ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref) from None
+            # Every bad value, over-long ones included, is `invalid` naming the
+            # key (PROTOCOL.md, "Widget configuration").
+            raise ProtocolError(
+                ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref, field=f"config.{exc.key}"
+            ) from None
         assert client.agent_id is not None
         config = await self.store.write(_sql.set_config, client.tenant_id, patch, client.agent_id)
-        return {"config": config}
+        return p.ConfigResult(config=config)
 
-    async def visitor_get(self, client: Client, req: p.VisitorGet) -> JSON:
+    async def identity_secret(
+        self, client: Client, req: p.IdentitySecretGet | p.IdentitySecretRotate | p.IdentitySecretEndRotation
+    ) -> p.IdentitySecretResult:
+        """Admin only: show, rotate, or end the rotation of the identity secret."""
+        self._require_admin(client, req)
+        if isinstance(req, p.IdentitySecretGet):
+            state = await self.store.read(_sql.identity_secret_state, client.tenant_id)
+        else:
+            new = auth.new_secret() if isinstance(req, p.IdentitySecretRotate) else None
+            state = await self.store.write(_sql.rotate_identity_secret, client.tenant_id, new)
+            log.info("agent %s %s the identity secret", client.agent_id, "rotated" if new else "ended rotation of")
+        return p.IdentitySecretResult(identity_secret=p.IdentitySecret(**state))
+
+    # -- committed events that change open visitor sockets ----------------------------
+
+    def on_committed(self, events: list[domain.EventRecord]) -> None:
+        """Keep this node's visitor sockets in step with changes committed on
+        any node: an erased visitor's sockets close with 4001 "erased"; a
+        visitor newly verified as a user joins the scope of that user's
+        sockets here (their other devices)."""
+        for event in events:
+            if event.kind == "visitor.erased":
+                self._visitor_erased(int(event.payload["visitor_id"]))
+            elif event.kind == "visitor.updated" and event.payload.get("verified") and event.payload.get("user_id"):
+                self._visitor_verified(event.tenant_id, int(event.payload["id"]), str(event.payload["user_id"]))
+
+    def _visitor_erased(self, visitor_id: int) -> None:
+        for sock in self.hub.visitor_sockets(visitor_id):
+            if sock.visitor_id == visitor_id:
+                sock.close_when_idle(CloseCode.ERASED, "erased")
+            elif sock.viewer is not None:
+                linked = sock.viewer.linked_visitors - {visitor_id}
+                self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
+
+    def _visitor_verified(self, tenant_id: int, visitor_id: int, user_id: str) -> None:
+        for sock in self.hub.verified_sockets(tenant_id, user_id):
+            if sock.viewer is not None and visitor_id not in sock.viewer.visitor_scope:
+                linked = sock.viewer.linked_visitors | {visitor_id}
+                self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
+
+    async def visitor_get(self, client: Client, req: p.VisitorGet) -> p.VisitorDetails:
         visitor = await self.store.read(_visitor_by_id, client.tenant_id, req.visitor_id)
         if visitor is None:
             raise NotFound(f"no visitor {req.visitor_id}")
         conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, req.visitor_id)
-        return {"visitor": _sql.visitor_obj(visitor), "conversations": conversations}
+        return p.VisitorDetails(visitor=_sql.visitor_obj(visitor), conversations=conversations)
 
 
 # -- small store functions used only here ------------------------------------------
@@ -574,11 +705,15 @@ def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
     return tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY name, id", (tenant_id,))
 
 
-def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int) -> None:
+def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int, account: str | None = None) -> None:
+    """Store a new agent token; with ``account``, the successful login also
+    clears that account's failed attempts (:func:`_sql.login_succeeded`)."""
     tx.run(
         "INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)",
         (token_hash, agent_id, _sql.now_ms()),
     )
+    if account is not None:
+        _sql.login_succeeded(tx, account)
 
 
 def _delete_token(tx: _sql.Tx, token_hash: str) -> None:

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from . import protocol
 from .domain import EventRecord, Viewer, may_see
+from .exceptions import InvalidState
 from .protocol import CloseCode, Endpoint
 
 __all__ = ["MAX_QUEUED_BYTES", "MAX_QUEUED_FRAMES", "Client", "Hub"]
@@ -50,15 +51,35 @@ CLOSE_GRACE_S: Final = 2.0
 
 
 class ClientState(enum.Enum):
-    """Where a socket stands in its session."""
+    """Where a socket stands in its session (PROTOCOL.md, "Visitor endpoint",
+    "Agent endpoint"). Only :class:`Client`'s methods move a socket from one
+    state to another; a move the table below does not allow raises
+    :class:`~frontdesk.server.exceptions.InvalidState`.
 
-    NEW = "new"  #: connected, not yet past hello/login
-    READY = "ready"  #: authenticated; requests are served
-    CLOSING = "closing"  #: being closed; nothing more is queued
+    ======================  ==========================================  =============
+    from                    to                                          by
+    ======================  ==========================================  =============
+    NEW                     LIVE (visitor)                              start_visitor
+    NEW                     AUTHENTICATED (agent)                       authenticate
+    AUTHENTICATED           LIVE (agent)                                subscribe
+    any                     CLOSING                                     close
+    ======================  ==========================================  =============
+    """
+
+    NEW = "new"  #: upgraded, not yet authenticated: only hello (visitor) or login/auth (agent) is served
+    AUTHENTICATED = "authenticated"  #: an agent past login/auth, not subscribed: requests served, no events pushed
+    LIVE = "live"  #: a visitor past hello, or a subscribed agent: events are pushed (held while a replay runs)
+    CLOSING = "closing"  #: being closed: nothing more is served or queued
 
 
 class Client:
     """One open socket and its session.
+
+    The session is a guarded state machine (:class:`ClientState`): the
+    transitions :meth:`start_visitor`, :meth:`authenticate`, :meth:`subscribe`
+    and :meth:`close` are the only writers of :attr:`state` and of the
+    identity fields, and raise :class:`InvalidState` on a move the table does
+    not allow (a second ``hello``, ``login`` after ``auth``, ...).
 
     ``hold()``/``release()`` implement the gap-free resume of PROTOCOL.md
     ("Resuming"): while held, live events are kept aside; ``release`` sends
@@ -76,12 +97,12 @@ class Client:
         "bucket",
         "busy",
         "close_after_reply",
+        "close_unless_authenticated",
         "endpoint",
         "ip",
         "role",
         "state",
         "strikes",
-        "subscribed",
         "tenant_id",
         "token_hash",
         "viewer",
@@ -89,19 +110,19 @@ class Client:
         "ws",
     )
 
-    def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str) -> None:
+    def __init__(self, ws: ServerConnection, endpoint: Endpoint, ip: str, *, tenant_id: int = 0) -> None:
         self.ws = ws
         self.endpoint = endpoint
         self.ip = ip
         self.state = ClientState.NEW
-        self.tenant_id: int = 0
+        #: A visitor socket's tenant (its site key's) from the start; an agent's from authenticate.
+        self.tenant_id = tenant_id
         self.agent_id: int | None = None
         self.agent_name: str | None = None
         self.role: str | None = None
         self.visitor_id: int | None = None
         self.token_hash: str | None = None
         self.viewer: Viewer | None = None
-        self.subscribed = False
         self._queue: collections.deque[str] = collections.deque()
         self._queued_bytes = 0
         self._sender: asyncio.Task[None] | None = None
@@ -114,6 +135,60 @@ class Client:
         self.busy = False
         #: A close that waits until the request in hand has been answered.
         self.close_after_reply: tuple[CloseCode, str] | None = None
+        #: The authentication deadline passed while a request was in hand:
+        #: close after its reply unless that reply authenticated the socket.
+        self.close_unless_authenticated: tuple[CloseCode, str] | None = None
+
+    # -- session ------------------------------------------------------------------
+
+    @property
+    def authenticated(self) -> bool:
+        """Past hello (visitor) or login/auth (agent), and not closing."""
+        return self.state is ClientState.AUTHENTICATED or self.state is ClientState.LIVE
+
+    @property
+    def subscribed(self) -> bool:
+        """Receiving live events: a visitor past hello, an agent past subscribe."""
+        return self.state is ClientState.LIVE
+
+    def _move(self, expected: ClientState, to: ClientState, what: str, endpoint: Endpoint) -> None:
+        if self.endpoint is not endpoint:
+            raise InvalidState(f"{what} on a {self.endpoint.value} socket")
+        if self.state is not expected:
+            raise InvalidState(f"{what} on a socket that is {self.state.value}, not {expected.value}")
+        self.state = to
+
+    def start_visitor(self, visitor_id: int, token_hash: str, viewer: Viewer | None = None) -> None:
+        """NEW → LIVE: the socket speaks for visitor ``visitor_id`` (of the
+        tenant its site key named) and sees what ``viewer`` may see (by default
+        that visitor alone); live events are held until :meth:`release`."""
+        self._move(ClientState.NEW, ClientState.LIVE, "start_visitor", Endpoint.VISITOR)
+        self.visitor_id = visitor_id
+        self.token_hash = token_hash
+        self.viewer = viewer or Viewer(tenant_id=self.tenant_id, visitor_id=visitor_id)
+        self.hold()
+
+    def authenticate(self, *, agent_id: int, tenant_id: int, name: str, role: str, token_hash: str) -> None:
+        """NEW → AUTHENTICATED: the socket speaks for agent ``agent_id``."""
+        self._move(ClientState.NEW, ClientState.AUTHENTICATED, "authenticate", Endpoint.AGENT)
+        self.agent_id = agent_id
+        self.tenant_id = tenant_id
+        self.agent_name = name
+        self.role = role
+        self.token_hash = token_hash
+        self.viewer = Viewer(tenant_id=tenant_id, agent_id=agent_id)
+
+    def subscribe(self) -> None:
+        """AUTHENTICATED → LIVE (agent): live events are held until :meth:`release`."""
+        self._move(ClientState.AUTHENTICATED, ClientState.LIVE, "subscribe", Endpoint.AGENT)
+        self.hold()
+
+    def agent_changed(self, name: str, role: str) -> None:
+        """An authenticated agent's name or role changed (on any node)."""
+        if self.agent_id is None:
+            raise InvalidState("agent_changed on a socket with no agent")
+        self.agent_name = name
+        self.role = role
 
     # -- sending ------------------------------------------------------------------
 
@@ -259,11 +334,14 @@ class Hub:
 
     def __init__(self) -> None:
         self.clients: set[Client] = set()
+        self._per_ip: collections.Counter[str] = collections.Counter()
         self._agents: dict[int, set[Client]] = collections.defaultdict(set)  # tenant -> subscribed agent sockets
         self._agent_sockets: dict[int, set[Client]] = collections.defaultdict(set)  # agent id -> sockets
         self._visitors: dict[int, set[Client]] = collections.defaultdict(set)  # visitor id -> sockets
         self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
         self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
+        #: (tenant, verified user id) -> visitor sockets holding that identity
+        self._identities: dict[tuple[int, str], set[Client]] = collections.defaultdict(set)
         self._online_agents: dict[int, set[int]] = collections.defaultdict(set)  # tenant -> agent ids online
         #: Sends never-stored pushes and token revocations to the other nodes
         #: (set when the store spans several nodes, e.g. PostgreSQL); None alone.
@@ -277,7 +355,14 @@ class Hub:
     # -- registration -----------------------------------------------------------------
 
     def add(self, client: Client) -> None:
-        self.clients.add(client)
+        """Register a newly upgraded socket (counted against its address)."""
+        if client not in self.clients:
+            self.clients.add(client)
+            self._per_ip[client.ip] += 1
+
+    def sockets_from(self, ip: str) -> int:
+        """Open sockets registered from client address ``ip``."""
+        return self._per_ip.get(ip, 0)
 
     def attach_agent(self, client: Client) -> None:
         """Record an authenticated agent socket; announces presence on change."""
@@ -292,23 +377,59 @@ class Hub:
             self._presence_changed(client.tenant_id, before)
 
     def subscribe_agent(self, client: Client) -> None:
+        """Move an authenticated agent socket to LIVE (held) and fan out to it."""
+        client.subscribe()
         self._agents[client.tenant_id].add(client)
-        client.subscribed = True
 
     def attach_visitor(self, client: Client) -> None:
-        assert client.visitor_id is not None
-        self._visitors[client.visitor_id].add(client)
+        """Record a visitor socket under its visitor and, for a verified
+        identity, under every visitor of its scope (``Viewer.linked_visitors``)."""
+        assert client.visitor_id is not None and client.subscribed
+        for visitor_id in self._scope(client):
+            self._visitors[visitor_id].add(client)
         self._tenant_visitors[client.tenant_id].add(client)
-        client.subscribed = True
+        if client.viewer is not None and client.viewer.verified_user is not None:
+            self._identities[(client.tenant_id, client.viewer.verified_user)].add(client)
+
+    @staticmethod
+    def _scope(client: Client) -> frozenset[int]:
+        if client.viewer is not None and client.viewer.visitor_id is not None:
+            return client.viewer.visitor_scope
+        return frozenset() if client.visitor_id is None else frozenset({client.visitor_id})
+
+    def set_visitor_viewer(self, client: Client, viewer: Viewer) -> None:
+        """Replace an attached visitor socket's viewer (its identity or linked
+        visitors changed), moving its registrations to match."""
+        attached = client.subscribed
+        if attached:
+            self._detach_visitor(client)
+        client.viewer = viewer
+        if attached:
+            self.attach_visitor(client)
+
+    def verified_sockets(self, tenant_id: int, user_id: str) -> list[Client]:
+        """This node's visitor sockets verified as ``user_id`` in the tenant."""
+        return list(self._identities.get((tenant_id, user_id), ()))
+
+    def _detach_visitor(self, client: Client) -> None:
+        for visitor_id in self._scope(client):
+            _discard(self._visitors, visitor_id, client)
+        _discard(self._tenant_visitors, client.tenant_id, client)
+        if client.viewer is not None and client.viewer.verified_user is not None:
+            _discard(self._identities, (client.tenant_id, client.viewer.verified_user), client)
 
     def remove(self, client: Client) -> None:
         """Forget a closed socket."""
+        if client not in self.clients:
+            return
         self.clients.discard(client)
+        self._per_ip[client.ip] -= 1
+        if self._per_ip[client.ip] <= 0:
+            del self._per_ip[client.ip]
         if client.token_hash:
             _discard(self._tokens, client.token_hash, client)
         if client.visitor_id is not None:
-            _discard(self._visitors, client.visitor_id, client)
-            _discard(self._tenant_visitors, client.tenant_id, client)
+            self._detach_visitor(client)
         if client.agent_id is not None:
             _discard(self._agents, client.tenant_id, client)
             _discard(self._agent_sockets, client.agent_id, client)

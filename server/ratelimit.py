@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["BucketMap", "Rate", "TokenBucket", "parse_rate"]
@@ -38,18 +39,28 @@ def parse_rate(text: str) -> Rate:
     return rate
 
 
+Clock = Callable[[], float]
+
+
 class TokenBucket:
-    """A classic token bucket; :meth:`take` is O(1) and allocation-free."""
+    """A classic token bucket; :meth:`take` is O(1) and allocation-free.
 
-    __slots__ = ("rate", "stamp", "tokens")
+    It starts full (``burst`` tokens) and refills at ``per_second`` up to
+    ``burst``. Time comes from ``clock`` (``time.monotonic`` unless a test
+    injects one), or from ``now`` passed to :meth:`take`.
+    """
 
-    def __init__(self, rate: Rate) -> None:
+    __slots__ = ("clock", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: Rate, clock: Clock = time.monotonic) -> None:
         self.rate = rate
+        self.clock = clock
         self.tokens = rate.burst
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     def take(self, now: float | None = None, cost: float = 1.0) -> bool:
-        now = time.monotonic() if now is None else now
+        """Take ``cost`` tokens if there are that many; whether it did."""
+        now = self.clock() if now is None else now
         self.tokens = min(self.rate.burst, self.tokens + (now - self.stamp) * self.rate.per_second)
         self.stamp = now
         if self.tokens >= cost:
@@ -62,15 +73,20 @@ class BucketMap:
     """Buckets by key (an IP, a visitor id), least recently used dropped first
     beyond ``max_keys`` so an address spray cannot grow memory without bound."""
 
-    def __init__(self, rate: Rate, max_keys: int = 100_000) -> None:
+    def __init__(self, rate: Rate, max_keys: int = 100_000, clock: Clock = time.monotonic) -> None:
         self.rate = rate
         self.max_keys = max_keys
+        self.clock = clock
         self._buckets: OrderedDict[object, TokenBucket] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def take(self, key: object, now: float | None = None) -> bool:
+        """Take a token from ``key``'s bucket (a new key starts full)."""
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.rate)
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.clock)
             if len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
         else:

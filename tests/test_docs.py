@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from frontdesk.server import domain
 from frontdesk.server import protocol as p
 from frontdesk.server.cli import build_parser
+
+from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = (ROOT / "docs" / "PROTOCOL.md").read_text()
@@ -56,3 +62,134 @@ def test_the_readme_gives_the_two_commands_first() -> None:
     """`make run` and `make test` come before any other section."""
     first_section = README.split("\n## ")[1]
     assert "make run" in first_section and "make test" in first_section
+
+
+# -- the typed layer against PROTOCOL.md: every field of every object, reply and event ---------------
+
+_TICKED = re.compile(r"`([a-z_]+)`")
+
+
+def _section(title: str) -> str:
+    start = PROTOCOL.index(f"\n## {title}\n")
+    end = PROTOCOL.find("\n## ", start + 1)
+    return PROTOCOL[start : end if end >= 0 else None]
+
+
+#: The doc's name of each object → its type.
+OBJECTS: dict[str, type[Any]] = {
+    "Message": p.Message,
+    "Note": p.PrivateNote,
+    "Conversation": p.Conversation,
+    "Visitor": p.Visitor,
+    "Agent": p.Agent,
+    "Tenant": p.Tenant,
+}
+#: Names the Events table uses for objects that have no JSON example of their own.
+NAMED = {
+    **{name: set(p.wire_fields(cls)) for name, cls in OBJECTS.items()},
+    "Agent profile": set(p.wire_fields(p.AgentProfile)),
+    "Widget configuration": set(p.wire_fields(p.WidgetConfig)),
+    "Public configuration": set(p.wire_fields(p.PublicConfig)),
+}
+
+
+def _example(name: str) -> dict[str, Any]:
+    """The JSON example under **name** in the Objects section."""
+    objects = _section("Objects")
+    at = objects.index(f"\n**{name}**")
+    block = objects[objects.index("```json\n", at) + 8 : objects.index("```", objects.index("```json\n", at) + 8)]
+    return dict(json.loads(block.replace("…", "")))
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTS))
+def test_every_object_field_is_in_its_protocol_md_example(name: str) -> None:
+    """Each object's JSON example in PROTOCOL.md has exactly the fields the typed layer sends."""
+    assert list(_example(name)) == list(p.wire_fields(OBJECTS[name]))
+
+
+def test_conversation_with_visitor_is_documented() -> None:
+    """The agents' conversation shape is a Conversation plus `visitor`, as PROTOCOL.md says."""
+    extra = set(p.wire_fields(p.ConversationWithVisitor)) - set(p.wire_fields(p.Conversation))
+    assert extra == {"visitor"}
+    assert "**Conversation with visitor**" in PROTOCOL and "a Conversation plus `visitor`" in PROTOCOL
+
+
+def test_widget_configuration_types_match_the_config_table() -> None:
+    """The configuration table, the defaults and the typed configs name the same keys; visitors get the public ones."""
+    table = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", _section("Widget configuration"), re.M)}
+    assert table == set(domain.DEFAULT_CONFIG) == set(p.wire_fields(p.WidgetConfig))
+    assert set(p.wire_fields(p.PublicConfig)) == table - domain.PRIVATE_CONFIG_KEYS
+
+
+def _endpoint_rows(title: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in _section(title).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "type_"), sorted(p.RESULTS, key=lambda k: (k[0].value, k[1])), ids=lambda v: getattr(v, "value", v)
+)
+def test_every_reply_field_is_in_the_endpoint_table(endpoint: p.Endpoint, type_: str) -> None:
+    """Each request's reply column in PROTOCOL.md lists exactly the fields of its typed result, in order."""
+    title = "Visitor endpoint" if endpoint is p.Endpoint.VISITOR else "Agent endpoint"
+    _, fields, reply, _ = _endpoint_rows(title)[type_]
+    assert _TICKED.findall(reply) == list(p.wire_fields(p.RESULTS[(endpoint, type_)]))
+    cls = p.request_types(endpoint)[type_]
+    declared = [f.name for f in dataclasses.fields(cls) if f.name != "ref"]
+    documented = re.findall(r"`([a-z_]+)\??`", re.sub(r"\([^)]*\)", "", fields))
+    assert documented == declared, "request fields"
+
+
+def _shapes(cell: str) -> set[frozenset[str]]:
+    """The field sets an Events-table cell describes ("Name + `a`, `b` or `c`, `d`")."""
+    if cell == "—":
+        return set()
+    shapes = set()
+    for part in cell.split(" or "):
+        fields: set[str] = set()
+        head, _, rest = part.partition(" + ")
+        if head in NAMED:
+            fields |= NAMED[head]
+            part = rest
+        fields |= set(_TICKED.findall(part))
+        shapes.add(frozenset(fields))
+    return shapes
+
+
+@pytest.mark.parametrize("kind", p.EVENT_KINDS)
+def test_every_event_field_is_in_the_events_table(kind: str) -> None:
+    """Each event kind's data, per endpoint, has exactly the fields the Events table of PROTOCOL.md gives."""
+    rows = {}
+    for line in _section("Events").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    _, agents, visitors = rows[kind]
+    agent_types, visitor_types = p.EVENT_DATA[kind]
+    assert _shapes(agents) == {frozenset(p.wire_fields(c)) for c in agent_types}, "agent endpoint"
+    assert _shapes(visitors) == {frozenset(p.wire_fields(c)) for c in visitor_types}, "visitor endpoint"
+
+
+def test_the_error_frame_fields_are_documented() -> None:
+    """The error frame example shows every field of ErrorFrame, plus its type."""
+    errors = _section("Frames")
+    example = json.loads(
+        errors[errors.index('{"type": "error"') : errors.index("}", errors.index('{"type": "error"')) + 1]
+    )
+    assert list(example) == ["type", *p.wire_fields(p.ErrorFrame)]
+
+
+def test_init_json_keys_are_documented(tmp_path: Path) -> None:
+    """Every key `frontdesk init --json` prints, on a first run and a repeated one, is in PROTOCOL.md's table."""
+    table = _section("Provisioning: `frontdesk init --json`")
+    documented = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", table, re.M)}
+    db = f"sqlite:///{tmp_path / 'fd.db'}"
+    seen: set[str] = set()
+    for _ in range(2):
+        out = run_cli("init", "--db", db, "--json").stdout
+        seen |= set(json.loads(out))
+    assert seen == documented

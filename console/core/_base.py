@@ -147,11 +147,6 @@ class CoreBase:
 
     # -- announcements ---------------------------------------------------------------
 
-    def _emit_reset(self) -> None:
-        """Tell the listeners to reload every conversation."""
-        total = self._cache.unread_total() if self._cache is not None else 0
-        self._emit("on_conversations_changed", ConversationChanges(reset=True, unread_total=total))
-
     def _emit_agents(self) -> None:
         self._emit("on_agents_changed", self._cache.agents() if self._cache is not None else [])
 
@@ -180,14 +175,13 @@ class CoreBase:
 
 def conversation_changes(cache: Cache, applied: Applied) -> ConversationChanges | None:
     """The inbox change-set of a cache write: the changed conversations' new
-    rows and old filter keys, or a reset; None when no conversation changed."""
+    rows, or a reset; None when no conversation changed."""
     if applied.reload_all:
         return ConversationChanges(reset=True, unread_total=cache.unread_total())
     if not applied.conversations:
         return None
     rows: dict[int, ConversationRow | None] = {cid: cache.conversation(cid) for cid in applied.conversations}
-    before = {cid: key for cid, key in applied.before.items() if cid in rows}
-    return ConversationChanges(rows=rows, before=before, unread_total=cache.unread_total())
+    return ConversationChanges(rows=rows, unread_total=cache.unread_total())
 
 
 def thread_changes(cache: Cache, applied: Applied) -> list[ThreadChanges]:

@@ -145,7 +145,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._stopping = False
         self.outbox_count = cache.outbox_count()
         self.last_synced_at = cache.last_synced_at()
-        self._emit_reset()
+        self._announce(Applied(reload_all=True))  # every model reloads
         self._emit("on_outbox_changed", self.outbox_count)
         self._loop_task = self._tasks.spawn(self._run(), name="frontdesk-sync")
 
@@ -231,8 +231,20 @@ class ConsoleCore(DrainMixin, SyncMixin):
             raise ServerError("invalid", "the server sent no agent")
         await self.cache.store_agent(reply.agent)
         self._emit_agents()
-        self._emit_reset()  # assignee names
+        self._announce(Applied(reload_all=True))  # assignee names
         return reply.agent
+
+    async def identity_secret(self, action: str = "get") -> dict[str, Any]:
+        """Admin: the identity secret (``get``), a new one (``rotate``: the old
+        one stays accepted as ``previous``), or the end of a rotation
+        (``end_rotation``). Returns ``{"secret", "previous", "rotated_at"}``;
+        never cached. Raises OfflineError / ServerError."""
+        if action not in ("get", "rotate", "end_rotation"):
+            raise ValueError(f"unknown identity secret action {action!r}")
+        state = (await self._call(f"identity_secret.{action}")).get("identity_secret")
+        if not isinstance(state, dict):
+            raise ServerError("invalid", "the server sent no identity secret")
+        return state
 
     async def fetch_visitor(self, visitor_id: int) -> None:
         """Refresh a visitor's details and conversations from the server."""

@@ -190,16 +190,15 @@ class ConversationChanges:
 
     ``reset``: reload everything (a snapshot, a logout, an erasure, an agent's
     new name on every line). Otherwise ``rows`` maps each changed conversation
-    to its new row (None: it is gone), and ``before`` maps those whose status
-    or assignee may have moved to their key before the change (None: it did
-    not exist); a conversation absent from ``before`` kept its key. With both,
-    a model can move, insert and remove rows and keep its filter's count
-    without re-querying. ``unread_total`` is the tray badge's new figure.
+    to its new row, read when the change is announced (None: it is gone); a
+    model can move, insert and remove rows without re-reading its window, and
+    recounts its filter (a count adjusted by old and new filter keys drifts
+    when writes commit faster than they are announced). ``unread_total`` is
+    the tray badge's new figure.
     """
 
     reset: bool = False
     rows: Mapping[int, ConversationRow | None] = dataclasses.field(default_factory=dict)
-    before: Mapping[int, MembershipKey | None] = dataclasses.field(default_factory=dict)
     unread_total: int = 0
 
     @property

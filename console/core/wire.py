@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 from .rows import AgentRow
 
 __all__ = [
+    "KNOWN_KINDS",
     "VISITOR_FIELDS",
     "AgentReply",
     "AgentUpdated",
@@ -91,12 +92,31 @@ VISITOR_FIELDS: Final[tuple[str, ...]] = (
 )
 
 
+#: SQLite stores signed 64-bit integers: a larger one raises OverflowError in
+#: the cache write and would roll back (and wedge) the whole batch.
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**63 - 1
+
+
 def _opt_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An int the cache can store, or None (absent) for anything else,
+    including an int outside int64."""
+    if isinstance(value, int) and not isinstance(value, bool) and _INT_MIN <= value <= _INT_MAX:
+        return value
+    return None
 
 
 def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    """A str the cache can store, or None (absent) for anything else,
+    including a str with a lone surrogate (JSON allows ``"\\ud800"``; UTF-8,
+    and so SQLite, does not: it raises UnicodeEncodeError)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _dict(value: Any) -> Wire | None:
@@ -205,6 +225,12 @@ def message(obj: Any, *, note: bool = False) -> Message | None:
         return None
     mid, cid = _opt_int(d.get("id")), _opt_int(d.get("conversation_id"))
     if mid is None or cid is None:
+        return None
+    # A seq or body the cache cannot store (out of int64, a lone surrogate)
+    # makes the message malformed, rather than stored as seq 0 or empty.
+    if (d.get("seq") is not None and _opt_int(d["seq"]) is None) or (
+        d.get("body") is not None and _opt_str(d["body"]) is None
+    ):
         return None
     return Message(
         id=mid,
@@ -334,6 +360,25 @@ class Event:
     kind: str
     event_id: int | None
     data: EventData
+
+
+#: The event kinds this console applies (PROTOCOL.md, "Events"); any other
+#: kind is ignored quietly, while one of these with malformed data is logged.
+KNOWN_KINDS: Final[frozenset[str]] = frozenset(
+    {
+        "message.created",
+        "note.created",
+        "conversation.created",
+        "conversation.updated",
+        "seen",
+        "agent.updated",
+        "visitor.updated",
+        "visitor.erased",
+        "config.updated",
+        "typing",
+        "presence",
+    }
+)
 
 
 def event(frame: Any) -> Event:

@@ -261,12 +261,17 @@ class InboxModel(QAbstractListModel):
     def apply(self, changes: ConversationChanges) -> None:
         """Apply a change-set from the core: changed rows move to their place
         in the order, rows that left the filter go, rows that joined it come
-        in (when they fall inside the loaded window), and the count follows
-        the rows' old and new filter keys. A reset reloads.
+        in (when they fall inside the loaded window). A reset reloads.
+
+        The count is recounted afterwards (one indexed COUNT; the window is
+        not re-read). Adjusting it by the rows' old and new filter keys
+        drifts: those keys are captured when a write commits, but the rows
+        are read when it is announced, so two writes committed before the
+        first is announced, or a reload in between, count a change twice.
 
         During a search, whether a changed row matches the text is asked of
-        the cache for those rows only, and the count is recounted (a new
-        message can make a conversation match)."""
+        the cache for those rows only (a new message can make a
+        conversation match)."""
         if changes.reset:
             self.reload()
             return
@@ -276,25 +281,22 @@ class InboxModel(QAbstractListModel):
         if self._query is not None and cache is not None:
             searched = cache.matching_search(changes.rows, self._query)
         complete = len(self._rows) >= self._total  # the whole filter is loaded
-        loaded = {r.id for r in self._rows}
         new_rows = [r for r in self._rows if r.id not in changes.rows]
-        delta = 0
         for cid, row in sorted(changes.rows.items()):
-            now_in = row is not None and matches_filter(self._filter, _membership(row), me)
-            if searched is not None:
-                now_in = now_in and cid in searched
-            if cid in changes.before:
-                was_in = matches_filter(self._filter, changes.before[cid], me)
-            else:  # its status and assignee did not change
-                was_in = row is not None and matches_filter(self._filter, _membership(row), me)
-            if searched is not None:
-                was_in = cid in loaded
-            delta += int(now_in) - int(was_in)
-            if row is None or not now_in:
+            if row is None or not matches_filter(self._filter, _membership(row), me):
                 continue
+            if searched is not None and cid not in searched:
+                continue
+            # A row past the end of a partial window belongs to a page not
+            # loaded yet: fetchMore (offset paging) will bring it.
             pos = bisect.bisect_left([_order(r) for r in new_rows], _order(row))
-            if pos < len(new_rows) or complete or not new_rows:
+            if pos < len(new_rows) or complete:
                 new_rows.insert(pos, row)
+        if not new_rows and not complete:
+            # The whole window left, and what follows it is not loaded: the
+            # loaded rows no longer say where the next page starts.
+            self.reload()
+            return
         if not complete and len(new_rows) > len(self._rows) and len(self._rows) >= self.PAGE:
             new_rows = new_rows[: max(self.PAGE, len(self._rows))]
         self.syncing = True
@@ -302,10 +304,8 @@ class InboxModel(QAbstractListModel):
             _sync_rows(self, self._rows, new_rows, lambda r: r.id)
         finally:
             self.syncing = False
-        if searched is not None and cache is not None:
+        if cache is not None:
             self._set_total(cache.count_conversations(self._filter, self._query, me))
-        else:
-            self._set_total(max(len(self._rows), self._total + delta))
         self._set_unread_total(changes.unread_total)
         self.refreshed.emit()
 
@@ -412,12 +412,23 @@ ThreadRow = ThreadItem | DayMarker
 
 
 def _with_days(items: list[ThreadItem], now_ms: int) -> list[ThreadRow]:
+    """``items`` with a day marker before each run of one day's items.
+
+    A day can come back (a reply queued yesterday, still pending, follows
+    today's messages); its marker then gets a key of its own
+    (``d<day>/<n>``), since :func:`_sync_rows` needs unique keys."""
     rows: list[ThreadRow] = []
     last_day = None
+    seen: dict[str, int] = {}
     for item in items:
         day = local_datetime(item.created_at).date()
         if day != last_day:
-            rows.append(DayMarker(f"d{day.isoformat()}", item.created_at, day_label(item.created_at, now_ms)))
+            key = f"d{day.isoformat()}"
+            n = seen.get(key, 0)
+            seen[key] = n + 1
+            if n:
+                key = f"{key}/{n}"
+            rows.append(DayMarker(key, item.created_at, day_label(item.created_at, now_ms)))
             last_day = day
         rows.append(item)
     return rows
@@ -519,11 +530,9 @@ class ThreadModel(QAbstractListModel):
         self.set_loading(False)
         self.conversation_changed.emit(conversation_id)
 
-    def refresh(self, conversation_id: int | None = None) -> None:
-        """Re-read the thread window from the cache (when ``conversation_id``
-        is the shown one or None): on a reset, and when the window widens."""
-        if conversation_id is not None and conversation_id != self._conversation_id:
-            return
+    def refresh(self) -> None:
+        """Re-read the thread window from the cache: on a reset, and when the
+        window widens."""
         _sync_rows(self, self._rows, self._read(), lambda r: r.key)
 
     def apply_items(self, changes: ThreadChanges) -> None:

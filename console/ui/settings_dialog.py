@@ -1,4 +1,4 @@
-"""The admin settings dialog: widget, pre-chat form, hours, domains, agents.
+"""The admin settings dialog: widget, pre-chat form, hours, domains, agents, identity.
 
 Only admins get here (the main window hides the action for plain agents, and
 the server refuses ``config.set`` from them anyway). Every field is checked
@@ -7,6 +7,8 @@ field*; the server's ``invalid`` error, which names the bad key, is shown
 the same way. Saving sends only the keys that changed (``config.set`` is a
 partial update); the server pushes ``config.updated`` to open widgets.
 Agents are added, disabled and re-roled at once, through their own calls.
+The identity secret is fetched only when the admin asks to see it, and
+rotated or its rotation ended at once, through ``identity_secret.*``.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class AdminApi(Protocol):
         self, email: str, name: str, role: str = "agent", password: str | None = None
     ) -> tuple[AgentRow, str]: ...
     async def update_agent(self, agent_id: int, **changes: Any) -> AgentRow: ...
+    async def identity_secret(self, action: str = "get") -> dict[str, Any]: ...
 
 
 #: Keys edited by this dialog, in the order errors are looked for.
@@ -126,7 +129,7 @@ def _page(inner: QWidget) -> QScrollArea:
 
 
 class SettingsDialog(QDialog):
-    """Tabs: Widget appearance, Pre-chat form, Business hours, Allowed domains, Agents."""
+    """Tabs: Widget appearance, Pre-chat form, Business hours, Allowed domains, Agents, Identity."""
 
     #: The server accepted a save; carries the full new config.
     saved = Signal(dict)
@@ -155,6 +158,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(_page(self._build_hours_tab()), "Business hours")
         self.tabs.addTab(_page(self._build_domains_tab()), "Allowed domains")
         self.tabs.addTab(self._build_agents_tab(), "Agents")
+        self.tabs.addTab(_page(self._build_identity_tab()), "Identity")
 
         self.status_label = _plain("", "dialogStatus")
         self.status_label.setWordWrap(True)
@@ -394,6 +398,95 @@ class SettingsDialog(QDialog):
         add.addWidget(self.new_password_label, 3, 0, 1, 4)
         layout.addWidget(add_box)
         return page
+
+    def _build_identity_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(18, 18, 18, 18)
+        layout.setSpacing(10)
+        intro = _plain(
+            "Your website's backend signs each logged-in user's id with this secret, so that the chat knows "
+            'who they are: user_hash = hex(HMAC-SHA256(secret, user_id + ":" + ts)), keyed with the secret\'s '
+            "text (its 64 hex characters), ts in seconds within 24 hours of now. A verified user sees their "
+            "conversations on every device.",
+            "hint",
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.identity_secret_edit = QLineEdit()
+        self.identity_secret_edit.setObjectName("identitySecret")
+        self.identity_secret_edit.setReadOnly(True)
+        self.identity_secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.identity_secret_edit.setPlaceholderText("Hidden: press Show to fetch it")
+        self.identity_secret_edit.setAccessibleName("Identity secret")
+        self.show_secret_button = QPushButton("Show")
+        self.show_secret_button.clicked.connect(self._on_show_secret_button_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.identity_secret_edit, 1)
+        row.addWidget(self.show_secret_button)
+        layout.addLayout(row)
+        self.previous_secret_label = _plain("", "hint")
+        self.previous_secret_label.setWordWrap(True)
+        self.previous_secret_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.previous_secret_label.hide()
+        layout.addWidget(self.previous_secret_label)
+        rotate_hint = _plain(
+            "Rotate makes a new secret; the old one keeps working until you end the rotation, so pages already "
+            "signed keep working while you deploy the new secret to your backend. After a leak, rotate and "
+            "end the rotation at once.",
+            "hint",
+        )
+        rotate_hint.setWordWrap(True)
+        layout.addWidget(rotate_hint)
+        self.rotate_secret_button = QPushButton("Rotate")
+        self.rotate_secret_button.clicked.connect(self._on_rotate_secret_button_clicked)
+        self.end_rotation_button = QPushButton("End rotation")
+        self.end_rotation_button.setEnabled(False)
+        self.end_rotation_button.clicked.connect(self._on_end_rotation_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.end_rotation_button)
+        buttons.addWidget(self.rotate_secret_button)
+        layout.addLayout(buttons)
+        self.identity_error = _error_label()
+        layout.addWidget(self.identity_error)
+        layout.addStretch(1)
+        return page
+
+    # ------------------------------------------------------------------ identity secret
+
+    async def identity_secret(self, action: str = "get") -> bool:
+        """Fetch (``get``), ``rotate`` or ``end_rotation`` the identity secret
+        and show the outcome; False (with the reason shown) when it failed."""
+        self.identity_error.hide()
+        try:
+            state = await self._api.identity_secret(action)
+        except (OfflineError, ServerError) as exc:
+            self.identity_error.setText(f"Could not reach the identity secret: {exc.message}")
+            self.identity_error.show()
+            return False
+        self.identity_secret_edit.setText(str(state.get("secret") or ""))
+        self.identity_secret_edit.setEchoMode(QLineEdit.EchoMode.Normal)
+        self.show_secret_button.setEnabled(False)
+        previous = state.get("previous")
+        self.previous_secret_label.setText(
+            f"Rotation in progress: the previous secret {previous} is still accepted." if previous else ""
+        )
+        self.previous_secret_label.setVisible(bool(previous))
+        self.end_rotation_button.setEnabled(bool(previous))
+        return True
+
+    @asyncSlot()
+    async def _on_show_secret_button_clicked(self) -> None:
+        await self.identity_secret("get")
+
+    @asyncSlot()
+    async def _on_rotate_secret_button_clicked(self) -> None:
+        await self.identity_secret("rotate")
+
+    @asyncSlot()
+    async def _on_end_rotation_button_clicked(self) -> None:
+        await self.identity_secret("end_rotation")
 
     # ------------------------------------------------------------------ loading
 

@@ -77,6 +77,11 @@ class _Rpc:
         self.events = 0
 
 
+def _cid(kind: int, a: int, b: int = 0) -> str:
+    """A distinct, UUID-shaped client_id (the protocol requires a UUID)."""
+    return f"{kind:08x}-0000-4000-8000-{a:08x}{b:04x}"
+
+
 def _rpc_frame(conn: WsConn, payload: bytes, now: int) -> None:
     st: _Rpc = conn.state
     obj = json.loads(payload)
@@ -301,7 +306,7 @@ class _Load:
                 mid = base + n
                 sent_at[n] = now
                 visitors[n % nv].send_text(
-                    f'{{"type":"message.send","ref":"m{mid}","client_id":"b{mid}","body":"b:{mid}:{now}"}}'
+                    f'{{"type":"message.send","ref":"m{mid}","client_id":"{_cid(1, mid)}","body":"b:{mid}:{now}"}}'
                 )
                 n += 1
             progress.update(n / total * 0.95, f"{rate:g}/s sent {n} delivered {step.deliveries}")
@@ -541,7 +546,7 @@ async def _flood_messages(conns: list[WsConn], per_conn: int, progress: Progress
         _pipeline(
             conn,
             [
-                f'{{"type":"message.send","ref":"f{j}","client_id":"f{i}-{j}","body":"catch-up {j}"}}'
+                f'{{"type":"message.send","ref":"f{j}","client_id":"{_cid(2, i, j)}","body":"catch-up {j}"}}'
                 for j in range(per_conn)
             ],
         )
@@ -629,7 +634,8 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
     for j in range(missed):
         for k, conv in enumerate(convs):
             plan[k % len(agents)].append(
-                f'{{"type":"reply","ref":"r","conversation_id":{conv},"client_id":"r{conv}-{j}","body":"missed {j}"}}'
+                f'{{"type":"reply","ref":"r","conversation_id":{conv},'
+                f'"client_id":"{_cid(3, conv, j)}","body":"missed {j}"}}'
             )
     for a, frames in zip(agents, plan, strict=True):
         a.state = _Counter()

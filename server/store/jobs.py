@@ -2,7 +2,7 @@
 
 DESIGN.md ("Growing it"): outgoing email, webhook deliveries, snooze
 wake-ups, follow-ups and cleanups are all "do this later, at least once,
-surviving a restart". Each is a row of ``jobs`` (migration 0007). A node
+surviving a restart". Each is a row of ``jobs`` (migration 0005). A node
 *claims* due rows by writing a lease (its name and an expiry) in the same
 transaction that reads them, runs them, then *completes* (deletes) or *fails*
 (reschedules with backoff, or marks dead) each one.

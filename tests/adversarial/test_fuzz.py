@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import json
 import os
 import random
@@ -135,6 +136,9 @@ def _valid(cls: type[p.Request]) -> dict[str, Any]:
             continue
         origin = _origin(hints[fld.name])
         meta = fld.metadata
+        if meta.get("uuid"):
+            out[fld.name] = "5c1f0d2e-8a4b-4c6d-9e7f-0123456789ab"
+            continue
         out[fld.name] = {int: meta.get("lo") or 1, bool: True, dict: {}}.get(
             origin, (meta.get("choices") or ["x" * max(meta.get("min_len") or 1, 1)])[0]
         )
@@ -165,6 +169,83 @@ def test_wrong_type_for_every_field_is_an_invalid_error_naming_it() -> None:
                 assert repr(fld.name) in err.value.message and err.value.ref == "r1", (name, fld.name, wrong)
                 checked += 1
     assert checked > 150
+
+
+# -- the other direction: what the server sends ------------------------------------------------
+
+
+def _strategy(hint: Any) -> st.SearchStrategy[Any]:
+    """Any value of a wire type: scalars over their whole JSON range, lists, nested objects."""
+    if hint is Any:
+        return json_values
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*(_strategy(a) for a in typing.get_args(hint)))
+    if origin is list:
+        return st.lists(_strategy(typing.get_args(hint)[0]), max_size=3)
+    if origin is dict:
+        return st.dictionaries(st.text(max_size=8), _strategy(typing.get_args(hint)[1]), max_size=3)
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        wire = set(p.wire_fields(hint))
+        return st.builds(hint, **{f.name: _strategy(hints[f.name]) for f in dataclasses.fields(hint) if f.name in wire})
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return st.sampled_from(list(hint))
+    return {
+        type(None): st.none(),
+        bool: st.booleans(),
+        int: st.integers(min_value=0, max_value=p.MAX_INT),
+        str: st.text(max_size=20),
+    }[hint]
+
+
+def _wire_types() -> list[type[Any]]:
+    found = {cls for cls in vars(p).values() if isinstance(cls, type) and dataclasses.is_dataclass(cls)}
+    return sorted((c for c in found if not issubclass(c, p.Request)), key=lambda c: c.__name__)
+
+
+@FUZZ
+@given(st.sampled_from(_wire_types()).flatmap(lambda cls: st.tuples(st.just(cls), _strategy(cls))))
+def test_every_server_type_round_trips_through_json(case: tuple[type[Any], Any]) -> None:
+    """Fuzz: every object, result, event data and frame type encodes to JSON and decodes back equal."""
+    cls, value = case
+    text = p.encode(value)
+    text.encode("utf-8")  # sendable
+    assert p.from_wire(cls, json.loads(text)) == value
+
+
+@FUZZ
+@given(
+    st.sampled_from(
+        [
+            (k, e, c)
+            for k, (a, v) in p.EVENT_DATA.items()
+            for e, cs in ((p.Endpoint.AGENT, a), (p.Endpoint.VISITOR, v))
+            for c in cs
+        ]
+    ).flatmap(lambda t: st.tuples(st.just(t), _strategy(t[2]), st.none() | st.integers(1, p.MAX_INT)))
+)
+def test_every_event_frame_round_trips(case: tuple[tuple[str, p.Endpoint, type[Any]], Any, int | None]) -> None:
+    """Fuzz: an event of every kind, for each audience, decodes on the client side into the frame that was sent."""
+    (kind, endpoint, _), data, event_id = case
+    frame = p.decode_frame(p.encode_event(kind, data, event_id=event_id, conversation_id=7), endpoint=endpoint)
+    assert frame == p.EventFrame(kind=kind, data=data, event_id=event_id, conversation_id=7)
+
+
+@FUZZ
+@given(
+    st.sampled_from(sorted(p.RESULTS.items(), key=lambda kv: (kv[0][0].value, kv[0][1]))).flatmap(
+        lambda kv: st.tuples(st.just(kv[1]), _strategy(kv[1]))
+    ),
+    st.none() | st.text(max_size=64),
+)
+def test_every_reply_and_error_frame_round_trips(case: tuple[type[p.Result], Any], ref: str | None) -> None:
+    """Fuzz: each request's reply (and an error frame) decodes on the client side into what the server encoded."""
+    result_type, result = case
+    reply = p.decode_frame(p.encode_reply(ref, result), endpoint=p.Endpoint.AGENT, result=result_type)
+    assert reply == p.ReplyFrame(ref=ref, result=result)
+    error = p.decode_frame(p.encode_error(ref, p.ErrorCode.CONFLICT, "moved on", "x"), endpoint=p.Endpoint.VISITOR)
+    assert error == p.ErrorFrame(ref=ref, code=p.ErrorCode.CONFLICT, message="moved on", field="x")
 
 
 NASTY: list[tuple[str, str | bytes]] = [

@@ -111,3 +111,12 @@ def test_environment_file_points_into_the_writable_directory() -> None:
     commented = re.findall(r"^#(FRONTDESK_[A-Z_]+)=", (PACKAGING / "frontdesk.env").read_text(), re.M)
     for key in [*env, *commented]:
         assert f'_env("{key.removeprefix("FRONTDESK_")}"' in cli, f"{key} is not read"
+
+
+def test_service_caps_memory_and_tasks_at_the_documented_values() -> None:
+    """The unit sets MemoryMax and TasksMax, and docs/OPERATIONS.md explains those exact values."""
+    unit = _unit("frontdesk.service")
+    operations = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    for key in ("MemoryMax", "TasksMax"):
+        assert len(unit.get(key, [])) == 1, f"{key} is not set once"
+        assert f"`{key}={unit[key][0]}`" in operations, f"OPERATIONS.md does not explain {key}={unit[key][0]}"

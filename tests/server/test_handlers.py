@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 from frontdesk.server.domain import identity_hash
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.support import RunningServer, ServerError, WsClient, new_client_id
 
@@ -304,5 +307,176 @@ def test_requests_before_authentication_are_refused(server: RunningServer) -> No
         assert frame["code"] == "unauthorized"
         await agent.close()
         await visitor.close()
+
+    asyncio.run(scenario())
+
+
+# -- the contract fixes of issue 10 (PROTOCOL.md) ------------------------------------------------
+
+
+async def _fence(client: WsClient) -> None:
+    """Every frame the server queued for ``client`` before now has arrived (each socket is FIFO)."""
+    await client.request("ping")
+
+
+def test_bad_fields_are_refused_naming_the_field(server: RunningServer) -> None:
+    """A blank body, a non-UUID client_id and an over-long ref are invalid with field set (ref: null for the ref)."""
+
+    async def scenario() -> None:
+        visitor, _ = await WsClient.visitor(server)
+        blank = await visitor.request_frame("message.send", client_id=new_client_id(), body=" \n\t ")
+        assert (blank["type"], blank["code"], blank["field"]) == ("error", "invalid", "body")
+        not_uuid = await visitor.request_frame("message.send", client_id="msg-1", body="hi")
+        assert (not_uuid["code"], not_uuid["field"]) == ("invalid", "client_id")
+        await visitor.send_raw('{"type":"ping","ref":"' + "r" * 65 + '"}')
+        await _fence(visitor)
+        errors = [f for f in visitor.frames if f["type"] == "error" and f.get("field") == "ref"]
+        assert len(errors) == 1 and errors[0]["ref"] is None and errors[0]["code"] == "invalid"
+        await visitor.close()
+
+    asyncio.run(scenario())
+
+
+def test_seen_beyond_last_seq_is_invalid_and_seen_by_agent_names_the_agent(server: RunningServer) -> None:
+    """seen past the newest message is refused (field seq); an agent's seen says who read it, a visitor's says null."""
+
+    async def scenario() -> None:
+        agent, login = await WsClient.agent(server)
+        visitor, _, cid = await chat(server)
+        frame = await agent.request_frame("seen", conversation_id=cid, seq=2)
+        assert (frame["code"], frame["field"]) == ("invalid", "seq")
+        await agent.request("seen", conversation_id=cid, seq=1)
+        update = await agent.next_event("conversation.updated", change="seen_by_agent")
+        assert update["data"]["actor_id"] == login["agent"]["id"]
+        seen_visitor = await visitor.next_event("conversation.updated", change="seen_by_agent")
+        assert "actor_id" not in seen_visitor["data"]
+        await agent.request("reply", conversation_id=cid, client_id=new_client_id(), body="hello")
+        await visitor.request("seen", conversation_id=cid, seq=2)
+        update = await agent.next_event("conversation.updated", change="seen_by_visitor")
+        assert update["data"]["actor_id"] is None
+        await agent.close()
+        await visitor.close()
+
+    asyncio.run(scenario())
+
+
+def test_visitor_messages_carry_the_visitors_display_name(server: RunningServer) -> None:
+    """author_name of a visitor message is their display name: then in the ack and the event, now in history."""
+
+    async def scenario() -> None:
+        agent, _ = await WsClient.agent(server)
+        visitor, hello = await WsClient.visitor(server)
+        ack = await visitor.request("message.send", client_id=new_client_id(), body="anonymous")
+        anonymous = hello["visitor"]["display_name"]
+        assert anonymous == f"Visitor #{hello['visitor']['id']}" and ack["message"]["author_name"] == anonymous
+        await visitor.request("profile.update", name="  Grace  ")
+        ack = await visitor.request("message.send", client_id=new_client_id(), body="named")
+        assert ack["message"]["author_name"] == "Grace"
+        pushed = await agent.next_event("message.created", body="named")
+        assert pushed["data"]["author_name"] == "Grace"
+        history = await agent.request("history", conversation_id=ack["conversation_id"])
+        assert [m["author_name"] for m in history["messages"]] == ["Grace", "Grace"]
+        await agent.close()
+        await visitor.close()
+
+    asyncio.run(scenario())
+
+
+def test_session_replies_and_agent_updates_have_the_documented_agent_shape(server: RunningServer) -> None:
+    """login and auth replies' agent has online true; disabling an agent says sessions_revoked true."""
+    password = server.add_agent("cy@demo.test", "Cy")
+
+    async def scenario() -> None:
+        admin, login = await WsClient.agent(server)
+        assert login["agent"]["online"] is True and login["agent"]["tenant_id"] == login["tenant"]["id"]
+        cy, cy_login = await WsClient.agent(server, "cy@demo.test", password, subscribe=False)
+        again = await WsClient.connect(server.agent_url)
+        assert (await again.request("auth", token=cy_login["token"]))["agent"]["online"] is True
+        await admin.request("agent.update", agent_id=cy_login["agent"]["id"], active=False)
+        update = await admin.next_event("agent.updated", id=cy_login["agent"]["id"], active=False)
+        assert update["data"]["sessions_revoked"] is True
+        assert (await cy.wait_closed())[0] == 1008
+        await admin.request("agent.update", agent_id=cy_login["agent"]["id"], name="Cy B")
+        update = await admin.next_event("agent.updated", name="Cy B")
+        assert update["data"]["sessions_revoked"] is False
+        await admin.close()
+        await again.close()
+
+    asyncio.run(scenario())
+
+
+def test_visitors_get_conversation_created_and_message_changes_only_inside_the_message(
+    server: RunningServer,
+) -> None:
+    """A visitor hears of their new conversation; a reopening or assigning message sends no conversation.updated."""
+
+    async def scenario() -> None:
+        agent, login = await WsClient.agent(server)
+        visitor, _, cid = await chat(server)
+        created = await visitor.next_event("conversation.created")
+        assert created["conversation_id"] == cid and "visitor" not in created["data"]
+        ack = await agent.request("reply", conversation_id=cid, client_id=new_client_id(), body="mine now")
+        assert ack["conversation"]["assignee_id"] == login["agent"]["id"]
+        await agent.request("pend", conversation_id=cid)
+        await agent.next_event("conversation.updated", change="pending")
+        again = await visitor.request("message.send", client_id=new_client_id(), body="still there?")
+        assert again["conversation"]["status"] == "open"
+        pushed = await agent.next_event("message.created", body="still there?")
+        assert pushed["data"]["conversation"]["status"] == "open"
+        await _fence(agent)
+        assert [f["data"]["change"] for f in agent.drain("conversation.updated")] == []
+        await agent.close()
+        await visitor.close()
+
+    asyncio.run(scenario())
+
+
+def test_cursor_rules(server: RunningServer) -> None:
+    """since without epoch resets; a bad since is invalid naming it; a good cursor replays."""
+
+    async def scenario() -> None:
+        agent, login = await WsClient.agent(server, subscribe=False)
+        reset = await agent.request("subscribe", since=0)
+        assert reset["reset_required"] is True
+        other = await WsClient.connect(server.agent_url)
+        await other.request("auth", token=login["token"])
+        for since in (-1, 2**53, "5", 1.5):
+            frame = await other.request_frame("subscribe", since=since, epoch=login["epoch"])
+            assert (frame["code"], frame["field"]) == ("invalid", "since"), since
+        ok = await other.request("subscribe", since=login["last_event_id"], epoch=login["epoch"])
+        assert ok["reset_required"] is False and "replay_from" not in ok
+        visitor, hello = await WsClient.visitor(server, since=0)
+        assert hello["reset_required"] is True
+        await agent.close()
+        await other.close()
+        await visitor.close()
+
+    asyncio.run(scenario())
+
+
+def test_over_long_config_values_are_invalid_naming_the_key(server: RunningServer) -> None:
+    """A configuration value over its limit is invalid (not too_large), with field config.KEY."""
+
+    async def scenario() -> None:
+        admin, _ = await WsClient.agent(server)
+        frame = await admin.request_frame("config.set", config={"greeting": "x" * 501})
+        assert (frame["code"], frame["field"]) == ("invalid", "config.greeting")
+        await admin.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_agent_endpoint_refuses_web_pages_but_not_its_own_origin(server: RunningServer) -> None:
+    """An agent socket with a foreign Origin gets HTTP 403; with the server's own origin, or none, it opens."""
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(server.agent_url, origin="https://evil.example"):  # type: ignore[arg-type]
+                pass
+        assert err.value.response.status_code == 403
+        for origin in (server.http_url, None):
+            async with connect(server.agent_url, origin=origin) as ws:  # type: ignore[arg-type]
+                await ws.send(json.dumps({"type": "ping", "ref": "1"}))
+                assert json.loads(await ws.recv())["code"] == "unauthorized"
 
     asyncio.run(scenario())

@@ -8,6 +8,8 @@ import pytest
 from frontdesk.server import protocol as p
 from frontdesk.server.protocol import Endpoint, ErrorCode, ProtocolError
 
+CID = "5c1f0d2e-8a4b-4c6d-9e7f-0123456789ab"
+
 
 def parse(obj: object, endpoint: Endpoint = Endpoint.VISITOR) -> p.Request:
     return p.parse_request(json.dumps(obj), endpoint=endpoint)
@@ -15,9 +17,9 @@ def parse(obj: object, endpoint: Endpoint = Endpoint.VISITOR) -> p.Request:
 
 def test_parses_a_message_send_into_its_dataclass() -> None:
     """A valid frame becomes the typed request with its ref and fields."""
-    req = parse({"type": "message.send", "ref": "1", "client_id": "abc", "body": "Hello!"})
+    req = parse({"type": "message.send", "ref": "1", "client_id": CID, "body": "Hello!"})
     assert isinstance(req, p.MessageSend)
-    assert (req.ref, req.client_id, req.body, req.conversation_id) == ("1", "abc", "Hello!", None)
+    assert (req.ref, req.client_id, req.body, req.conversation_id) == ("1", CID, "Hello!", None)
 
 
 def test_defaults_fill_missing_optional_fields() -> None:
@@ -33,9 +35,9 @@ def test_defaults_fill_missing_optional_fields() -> None:
         ("[1, 2]", "must be a JSON object"),
         ('{"ref": "1"}', "has no 'type'"),
         ('{"type": "nope", "ref": "1"}', "unknown type"),
-        ('{"type": "message.send", "client_id": "a"}', "'body' is required"),
-        ('{"type": "message.send", "client_id": "a", "body": 5}', "'body' must be a string"),
-        ('{"type": "message.send", "client_id": "a", "body": ""}', "'body' must not be empty"),
+        ('{"type": "message.send", "client_id": "' + CID + '"}', "'body' is required"),
+        ('{"type": "message.send", "client_id": "' + CID + '", "body": 5}', "'body' must be a string"),
+        ('{"type": "message.send", "client_id": "' + CID + '", "body": ""}', "'body' must not be empty"),
         ('{"type": "history", "conversation_id": true}', "must be an integer"),
         ('{"type": "history", "conversation_id": 0}', "must be between"),
         ('{"type": "history", "conversation_id": 99999999999999999999}', "must be between"),
@@ -62,7 +64,7 @@ def test_error_keeps_the_ref_when_it_could_be_read() -> None:
 def test_oversize_body_is_too_large() -> None:
     """A body over the limit gets too_large, not invalid."""
     with pytest.raises(ProtocolError) as err:
-        parse({"type": "message.send", "client_id": "a", "body": "x" * (p.MAX_BODY_CHARS + 1)})
+        parse({"type": "message.send", "client_id": CID, "body": "x" * (p.MAX_BODY_CHARS + 1)})
     assert err.value.code is ErrorCode.TOO_LARGE
 
 
@@ -110,6 +112,7 @@ def test_encoders_produce_the_documented_shapes() -> None:
         "ref": "2",
         "code": "forbidden",
         "message": "no",
+        "field": None,
     }
     event = json.loads(p.encode_event("message.created", {"body": "é"}, event_id=5, conversation_id=9))
     assert event == {
@@ -129,3 +132,116 @@ def test_every_request_type_is_registered_on_some_endpoint() -> None:
         c for c in vars(p).values() if isinstance(c, type) and issubclass(c, p.Request) and c is not p.Request
     }
     assert subclasses == registered
+
+
+@pytest.mark.parametrize("body", [" ", "\n\t  ", "\u3000"])
+def test_a_blank_body_is_invalid_naming_the_field(body: str) -> None:
+    """A body of whitespace only is refused as invalid, with field body."""
+    with pytest.raises(ProtocolError, match="must not be blank") as err:
+        parse({"type": "message.send", "ref": "1", "client_id": CID, "body": body})
+    assert (err.value.code, err.value.field, err.value.ref) == (ErrorCode.INVALID, "body", "1")
+
+
+@pytest.mark.parametrize("client_id", ["abc", "5c1f0d2e8a4b4c6d9e7f0123456789ab", CID + "0", "g" * 36])
+def test_client_id_must_be_a_uuid(client_id: str) -> None:
+    """Writes that create something take a UUID client_id; anything else is invalid naming client_id."""
+    for frame, endpoint in (
+        ({"type": "message.send", "client_id": client_id, "body": "hi"}, Endpoint.VISITOR),
+        ({"type": "note", "conversation_id": 1, "client_id": client_id, "body": "hi"}, Endpoint.AGENT),
+        ({"type": "resolve", "conversation_id": 1, "client_id": client_id}, Endpoint.AGENT),
+    ):
+        with pytest.raises(ProtocolError, match="must be a UUID") as err:
+            parse(frame, endpoint)
+        assert err.value.field == "client_id"
+
+
+def test_a_ref_over_64_characters_is_answered_with_a_null_ref() -> None:
+    """A ref that could not be echoed gets its error with ref null and field ref."""
+    with pytest.raises(ProtocolError) as err:
+        parse({"type": "ping", "ref": "r" * 65})
+    assert (err.value.code, err.value.ref, err.value.field) == (ErrorCode.INVALID, None, "ref")
+    frame = json.loads(p.encode_protocol_error(err.value))
+    assert frame["ref"] is None and frame["field"] == "ref"
+
+
+@pytest.mark.parametrize("since", ["5", 1.5, -1, 2**53, True])
+def test_bad_cursors_are_invalid(since: object) -> None:
+    """since that is not an integer in 0..2^53-1 is invalid, on subscribe and hello alike."""
+    for frame, endpoint in (({"type": "subscribe"}, Endpoint.AGENT), ({"type": "hello"}, Endpoint.VISITOR)):
+        with pytest.raises(ProtocolError) as err:
+            parse({**frame, "since": since, "epoch": "e"}, endpoint)
+        assert (err.value.code, err.value.field) == (ErrorCode.INVALID, "since")
+
+
+def test_field_errors_name_the_field_and_frame_errors_do_not() -> None:
+    """A wrong field sets field; a frame that is not JSON has none, and the error frame carries both."""
+    with pytest.raises(ProtocolError) as err:
+        parse({"type": "history", "ref": "1", "conversation_id": "x"})
+    assert err.value.field == "conversation_id"
+    assert json.loads(p.encode_protocol_error(err.value))["field"] == "conversation_id"
+    with pytest.raises(ProtocolError) as err:
+        p.parse_request("nope", endpoint=Endpoint.VISITOR)
+    assert err.value.field is None
+
+
+def test_every_request_type_has_a_result_type() -> None:
+    """Each request type on each endpoint maps to the typed result its reply carries."""
+    for endpoint in Endpoint:
+        for name in p.request_types(endpoint):
+            assert issubclass(p.RESULTS[(endpoint, name)], p.Result), (endpoint, name)
+    assert set(p.RESULTS) == {(e, n) for e in Endpoint for n in p.request_types(e)}
+
+
+def test_every_event_kind_has_data_types() -> None:
+    """EVENT_DATA declares the data of every kind, for at least one audience."""
+    assert set(p.EVENT_DATA) == set(p.EVENT_KINDS)
+    assert all(agents or visitors for agents, visitors in p.EVENT_DATA.values())
+
+
+def test_server_only_fields_stay_off_the_wire() -> None:
+    """A Resume's replay cursor is read by the server and never sent."""
+    result = p.SubscribeResult(epoch="e", last_event_id=3, reset_required=False, replay_from=2)
+    assert json.loads(p.encode_reply("1", result)) == {
+        "type": "reply",
+        "ref": "1",
+        "epoch": "e",
+        "last_event_id": 3,
+        "reset_required": False,
+    }
+    assert "replay_from" not in p.wire_fields(p.SubscribeResult)
+
+
+def test_decode_frame_reads_replies_errors_and_events_back() -> None:
+    """The client side: a reply decodes into its result type, an error into ErrorFrame, an event by kind."""
+    reply = p.decode_frame('{"type":"reply","ref":"1","server_time":5}', endpoint=Endpoint.AGENT, result=p.PingResult)
+    assert reply == p.ReplyFrame(ref="1", result=p.PingResult(server_time=5))
+    error = p.decode_frame(p.encode_error("2", ErrorCode.INVALID, "bad", "body"), endpoint=Endpoint.VISITOR)
+    assert error == p.ErrorFrame(ref="2", code=ErrorCode.INVALID, message="bad", field="body")
+    event = p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": 4}, event_id=9), endpoint=Endpoint.AGENT)
+    assert event == p.EventFrame(kind="visitor.erased", data=p.VisitorErased(visitor_id=4), event_id=9)
+    with pytest.raises(ValueError, match="never sent on the visitor endpoint"):
+        p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": 4}, event_id=9), endpoint=Endpoint.VISITOR)
+    with pytest.raises(ValueError, match="visitor_id"):
+        p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": "4"}), endpoint=Endpoint.AGENT)
+
+
+def test_server_only_fields_exist_only_at_the_top_of_results() -> None:
+    """No wire type nests a type with server-only fields, so the encoder drops them at the top and nowhere else."""
+    import dataclasses
+    import typing
+
+    hidden = {
+        c
+        for c in vars(p).values()
+        if isinstance(c, type) and dataclasses.is_dataclass(c) and len(p.wire_fields(c)) != len(dataclasses.fields(c))
+    }
+    assert hidden and all(issubclass(c, p.Resume) for c in hidden)
+    for cls in vars(p).values():
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls) and not issubclass(cls, p.Request):
+            assert not any(h.__name__ in str(t) for t in typing.get_type_hints(cls).values() for h in hidden), cls
+    assert "replay_from" not in p.encode(
+        p.SubscribeResult(epoch="e", last_event_id=1, reset_required=False, replay_from=1)
+    )
+    assert "replay_from" not in p.to_wire(
+        p.SubscribeResult(epoch="e", last_event_id=1, reset_required=False, replay_from=1)
+    )

@@ -46,13 +46,7 @@ PREVIEW_CHARS: Final = 200
 
 @dataclasses.dataclass
 class Applied:
-    """What a write changed: the core turns it into listener calls.
-
-    ``before`` maps each conversation whose inbox row may have changed to its
-    membership key before the write, ``(eff_status, eff_assignee_id)``, or
-    None when it did not exist; the cache fills it (see
-    ``Cache._track``) so the UI can update filter counts without a re-query.
-    """
+    """What a write changed: the core turns it into listener calls."""
 
     conversations: set[int] = dataclasses.field(default_factory=set)
     threads: set[int] = dataclasses.field(default_factory=set)
@@ -65,7 +59,6 @@ class Applied:
     outbox: bool = False
     notifications: list[Notification] = dataclasses.field(default_factory=list)
     cursor: int | None = None
-    before: dict[int, tuple[str, int | None] | None] = dataclasses.field(default_factory=dict)
 
     def touch(self, conversation_id: int, key: str) -> None:
         """Record that thread item ``key`` of a conversation changed."""
@@ -84,8 +77,6 @@ class Applied:
         self.outbox = self.outbox or other.outbox
         self.notifications.extend(other.notifications)
         self.cursor = other.cursor if other.cursor is not None else self.cursor
-        for cid, key in other.before.items():
-            self.before.setdefault(cid, key)
 
 
 def set_cursor(db: Db, epoch: str | None, last_event_id: int | None) -> None:
@@ -327,5 +318,7 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     elif isinstance(data, wire.ConfigUpdated):
         set_meta(db, "config", data.config)
         out.config = data.config
+    elif isinstance(data, wire.Unknown) and ev.kind in wire.KNOWN_KINDS:
+        log.warning("ignoring event %s: malformed %r data", ev.event_id, ev.kind)
     else:
         log.debug("ignoring event kind %r", ev.kind)

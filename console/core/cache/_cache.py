@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .. import wire
 from ..rows import AgentRow
@@ -32,6 +33,20 @@ from ._writer import Writer
 __all__ = ["Cache"]
 
 log = logging.getLogger("frontdesk.console.cache")
+
+#: What storing an event's *data* can raise (an int beyond int64, a string
+#: UTF-8 cannot encode, a value SQLite cannot bind or a constraint it breaks),
+#: as opposed to the database failing (``OperationalError``).
+_BAD_DATA: Final = (
+    OverflowError,
+    UnicodeError,
+    ValueError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
 
 
 class Cache(OutboxMixin, QueriesMixin):
@@ -86,7 +101,14 @@ class Cache(OutboxMixin, QueriesMixin):
         """Apply events in order, and move the cursor to the last one, in one
         transaction. Durable events at or below the cursor are skipped;
         events without an ``event_id`` (ephemeral ``seen``, ``presence``) do
-        not move it."""
+        not move it.
+
+        Each event is applied under its own SAVEPOINT: one whose data the
+        cache cannot store (:data:`_BAD_DATA`) is rolled back alone, logged at
+        WARNING and skipped, and the cursor moves past it; failing the batch
+        would replay the same event on every reconnect and wedge the sync. A
+        failure of the database itself (``sqlite3.OperationalError``: disk
+        full, I/O error) still fails the whole batch, which is retried."""
 
         def job(db: Db) -> Applied:
             out = Applied()
@@ -94,7 +116,22 @@ class Cache(OutboxMixin, QueriesMixin):
             for ev in events:
                 if ev.event_id is not None and cursor is not None and ev.event_id <= cursor:
                     continue  # already applied (live events overlap a snapshot)
-                apply_event(db, ev, out, notify)
+                one = Applied()
+                db.execute("SAVEPOINT apply_event")
+                try:
+                    apply_event(db, ev, one, notify)
+                except _BAD_DATA as exc:
+                    db.execute("ROLLBACK TO apply_event")
+                    db.execute("RELEASE apply_event")
+                    log.warning(
+                        "skipping event %s (kind %r) the cache cannot store: %s",
+                        ev.event_id,
+                        ev.kind,
+                        type(exc).__name__,
+                    )
+                else:
+                    db.execute("RELEASE apply_event")
+                    out.merge(one)
                 if ev.event_id is not None:
                     cursor = ev.event_id
             if cursor is not None:

@@ -105,46 +105,6 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         future.set_result(result)
 
 
-# The writer connection records each conversation's inbox membership key
-# (eff_status, eff_assignee_id) as it was before the first change of a write,
-# so the change-set can say whether a row entered or left a filter without the
-# UI re-counting. TEMP objects live on that connection only.
-_TRACKING = (
-    "CREATE TEMP TABLE IF NOT EXISTS conv_before "
-    "(id INTEGER PRIMARY KEY, eff_status TEXT, eff_assignee_id INTEGER, existed INTEGER NOT NULL)",
-    # NOT EXISTS rather than OR IGNORE: a trigger's conflict clause yields to
-    # the firing statement's (an upsert), so it cannot be relied on.
-    "CREATE TEMP TRIGGER IF NOT EXISTS conv_before_insert BEFORE INSERT ON main.conversations "
-    "WHEN NOT EXISTS (SELECT 1 FROM conv_before WHERE id = new.id) BEGIN "
-    "INSERT INTO conv_before SELECT new.id, c.eff_status, c.eff_assignee_id, c.id IS NOT NULL "
-    "FROM (SELECT 1) LEFT JOIN main.conversations c ON c.id = new.id; END",
-    "CREATE TEMP TRIGGER IF NOT EXISTS conv_before_update BEFORE UPDATE ON main.conversations "
-    "WHEN NOT EXISTS (SELECT 1 FROM conv_before WHERE id = old.id) BEGIN "
-    "INSERT INTO conv_before VALUES (old.id, old.eff_status, old.eff_assignee_id, 1); END",
-    "CREATE TEMP TRIGGER IF NOT EXISTS conv_before_delete BEFORE DELETE ON main.conversations "
-    "WHEN NOT EXISTS (SELECT 1 FROM conv_before WHERE id = old.id) BEGIN "
-    "INSERT INTO conv_before VALUES (old.id, old.eff_status, old.eff_assignee_id, 1); END",
-)
-
-
-def _tracked(fn: Callable[[Db], Applied]) -> Callable[[Db], Applied]:
-    """Wrap a write job so its :class:`Applied` carries ``before``."""
-
-    def job(db: Db) -> Applied:
-        for sql in _TRACKING:
-            db.execute(sql)
-        db.execute("DELETE FROM conv_before")
-        out = fn(db)
-        for cid, status, assignee, existed in db.execute(
-            "SELECT id, eff_status, eff_assignee_id, existed FROM conv_before"
-        ).fetchall():
-            out.before.setdefault(cid, (status, assignee) if existed else None)
-        db.execute("DELETE FROM conv_before")
-        return out
-
-    return job
-
-
 class Store:
     """What the cache's parts share: the reader connection and the writer.
 
@@ -172,6 +132,5 @@ class Store:
         return self._writer.submit_sync(fn)
 
     async def write_applied(self, fn: Callable[[Db], Applied]) -> Applied:
-        """:meth:`write` for a job that reports what it changed; the result
-        also says each changed conversation's inbox membership before it."""
-        return await self.write(_tracked(fn))
+        """:meth:`write` for a job that reports what it changed."""
+        return await self.write(fn)

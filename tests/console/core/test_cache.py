@@ -437,8 +437,8 @@ def test_bulk_snapshot_does_not_block_the_loop(cache: Cache) -> None:
     assert took > 0.1 and worst_gap < took / 3, (took, worst_gap)
 
 
-def test_writes_report_each_conversations_filter_key_before_the_change(cache: Cache) -> None:
-    """A write's change-set says each touched conversation's (status, assignee) before it, None when it is new."""
+def test_writes_report_each_conversation_they_changed(cache: Cache) -> None:
+    """A write's Applied names every conversation whose inbox row it changed (events, actions, a rename)."""
     arun(cache.apply_snapshot(W.convs([conv(1), conv(2, assignee=7)]), epoch="e", last_event_id=1))
     applied = arun(
         cache.apply_events(
@@ -446,16 +446,87 @@ def test_writes_report_each_conversations_filter_key_before_the_change(cache: Ca
                 [
                     event(2, "conversation.updated", conv(1, status="resolved")),
                     event(3, "conversation.created", conv(3)),
-                    event(4, "conversation.updated", conv(1, status="open")),  # the first key wins
                 ]
             )
         )
     )
-    assert applied.before == {1: ("open", None), 3: None}
+    assert applied.conversations == {1, 3}
     oid, queued = arun(cache.queue("unassign", 2, "c-1", {}, NOW))
-    assert queued.before == {2: ("open", 7)} and queued.conversations == {2}
+    assert queued.conversations == {2}
     assert cache.conversation(2).assignee_id is None  # type: ignore[union-attr]
     renamed = arun(cache.apply_events(W.events([event(5, "visitor.updated", {"id": 101, "name": "Ann"})])))
-    assert renamed.conversations == {1} and renamed.before == {}  # the row changed, its filter key did not
+    assert renamed.conversations == {1}
     failed = arun(cache.outbox_failed(oid, "conflict", "no"))
-    assert failed.before == {2: ("open", None)}
+    assert failed.conversations == {2} and cache.conversation(2).assignee_id == 7  # type: ignore[union-attr]
+
+
+def test_unstorable_values_do_not_stop_later_events(cache: Cache, caplog: pytest.LogCaptureFixture) -> None:
+    """A message with seq 2**64 or a lone surrogate in its body is skipped with a WARNING; later events apply."""
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    huge = {**msg(1, 1, 1, "too big"), "seq": 2**64}
+    broken = msg(2, 1, 1, "bad \ud800 text")
+    with caplog.at_level("WARNING", logger="frontdesk.console.cache"):
+        arun(
+            cache.apply_events(
+                W.events(
+                    [
+                        event(11, "message.created", huge),
+                        event(12, "message.created", broken),
+                        event(13, "message.created", msg(3, 1, 1, "fine")),
+                    ]
+                )
+            )
+        )
+    assert [i.body for i in cache.thread(1)] == ["fine"]
+    assert cache.cursor() == ("e1", 13)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("11" in w and "message.created" in w for w in warned), warned
+    assert any("12" in w and "message.created" in w for w in warned), warned
+
+
+def test_an_event_the_cache_cannot_store_is_skipped_alone(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event whose write raises a data error is rolled back alone and logged; the batch and cursor go on."""
+    from frontdesk.console.core.cache import _apply
+
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    real = _apply.insert_item
+
+    def overflow_on_second(db: Any, m: Any) -> bool:
+        if m.seq == 2:
+            real(db, m)  # half-written, then the rest fails: the savepoint undoes it
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return real(db, m)
+
+    monkeypatch.setattr(_apply, "insert_item", overflow_on_second)
+    with caplog.at_level("WARNING", logger="frontdesk.console.cache"):
+        applied = arun(
+            cache.apply_events(
+                W.events(
+                    [
+                        event(11, "message.created", msg(1, 1, 1, "first")),
+                        event(12, "message.created", msg(2, 1, 2, "second")),
+                        event(13, "message.created", msg(3, 1, 3, "third")),
+                    ]
+                )
+            )
+        )
+    assert [i.body for i in cache.thread(1)] == ["first", "third"]
+    assert cache.cursor() == ("e1", 13)
+    assert applied.items[1] == {"m1", "m3"}
+    assert any("12" in r.getMessage() and "message.created" in r.getMessage() for r in caplog.records)
+
+
+def test_malformed_known_event_is_logged_at_warning(cache: Cache, caplog: pytest.LogCaptureFixture) -> None:
+    """A known event kind with malformed data is logged at WARNING with its kind and event_id; unknown kinds are not."""
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    with caplog.at_level("DEBUG", logger="frontdesk.console.cache"):
+        arun(
+            cache.apply_events(
+                W.events([event(11, "conversation.updated", {"id": "x"}), event(12, "future.kind", {"a": 1})])
+            )
+        )
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "11" in warned[0] and "conversation.updated" in warned[0]
+    assert cache.cursor() == ("e1", 12)

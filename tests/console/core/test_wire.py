@@ -81,3 +81,14 @@ def test_replies() -> None:
     assert write.event_id == 8 and write.message is None and write.conversation is not None
     assert wire.config_reply({"config": []}) is None and wire.agents_reply({"agents": "x"}) == []
     assert wire.agent_reply({"agent": {"id": 4}, "password": "p"}) == wire.AgentReply(wire.agent({"id": 4}), "p")  # type: ignore[arg-type]
+
+
+def test_values_the_cache_cannot_store_are_rejected() -> None:
+    """Ints outside int64 and strings with a lone surrogate are absent; a message carrying one is malformed."""
+    c = wire.conversation({"id": 9, "last_seq": 2**63, "preview": "a\udc80b", "last_activity": -(2**63)})
+    assert c is not None and c.last_seq is None and c.preview is None and c.last_activity == -(2**63)
+    assert wire.conversation({"id": 2**64}) is None
+    assert wire.message({"id": 1, "conversation_id": 9, "seq": 2**64, "body": "x"}) is None
+    assert wire.message({"id": 1, "conversation_id": 9, "seq": 1, "body": "\ud800"}) is None
+    ok = wire.message({"id": 1, "conversation_id": 9, "seq": 2**63 - 1, "body": "fine \U0001f600"})
+    assert ok is not None and ok.seq == 2**63 - 1 and ok.body == "fine \U0001f600"

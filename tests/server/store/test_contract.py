@@ -18,6 +18,7 @@ import pytest
 from frontdesk.server import domain
 from frontdesk.server.domain import EventRecord, StatusAction, Viewer
 from frontdesk.server.exceptions import Conflict, NotFound
+from frontdesk.server.protocol import to_wire
 from frontdesk.server.store import Store, _sql, open_store, sqlite_path
 
 T = TypeVar("T")
@@ -44,11 +45,11 @@ class World:
 def _seed(tx: _sql.Tx) -> World:
     t1 = _sql.create_tenant(tx, "acme", "Acme", "site-acme", "secret-acme", {})
     t2 = _sql.create_tenant(tx, "other", "Other", "site-other", "secret-other", {})
-    admin = _sql.create_agent(tx, t1["id"], "ada@acme.test", "Ada", "admin", "hash")
-    agent = _sql.create_agent(tx, t1["id"], "bob@acme.test", "Bob", "agent", "hash")
-    disabled = _sql.create_agent(tx, t1["id"], "dan@acme.test", "Dan", "agent", "hash")
+    admin = to_wire(_sql.create_agent(tx, t1["id"], "ada@acme.test", "Ada", "admin", "hash"))
+    agent = to_wire(_sql.create_agent(tx, t1["id"], "bob@acme.test", "Bob", "agent", "hash"))
+    disabled = to_wire(_sql.create_agent(tx, t1["id"], "dan@acme.test", "Dan", "agent", "hash"))
     _sql.update_agent(tx, t1["id"], disabled["id"], {"active": False})
-    foreign = _sql.create_agent(tx, t2["id"], "eve@other.test", "Eve", "admin", "hash")
+    foreign = to_wire(_sql.create_agent(tx, t2["id"], "eve@other.test", "Eve", "admin", "hash"))
     alice = _sql.create_visitor(tx, t1["id"], "tok-alice", {"name": "Alice", "email": "alice@example.com"})
     carol = _sql.create_visitor(tx, t1["id"], "tok-carol", {"name": "Carol", "verified": True})
     stranger = _sql.create_visitor(tx, t2["id"], "tok-stranger", {"name": "Stranger"})
@@ -88,16 +89,23 @@ async def seed(store: Store) -> World:
 async def say(
     store: Store, w: World, visitor: int, body: str, *, conversation_id: int | None = None, client_id: str | None = None
 ) -> dict[str, Any]:
-    """A visitor message; its result."""
-    return await store.write(
-        _sql.post_message,
-        w.tenant,
-        author_kind="visitor",
-        author_id=visitor,
-        conversation_id=conversation_id,
-        client_id=client_id or _sql._dumps(body) + str(id(body)) + str(_sql.now_ms()),
-        body=body,
+    """A visitor message; its result (as JSON data)."""
+    return await _wired(
+        store.write(
+            _sql.post_message,
+            w.tenant,
+            author_kind="visitor",
+            author_id=visitor,
+            conversation_id=conversation_id,
+            client_id=client_id or _sql._dumps(body) + str(id(body)) + str(_sql.now_ms()),
+            body=body,
+        )
     )
+
+
+async def _wired(result: Awaitable[Any]) -> Any:
+    """A store operation's typed result as the JSON data a client would get."""
+    return to_wire(await result)
 
 
 _counter = iter(range(1, 1_000_000))
@@ -110,25 +118,29 @@ def cid() -> str:
 async def reply(
     store: Store, w: World, agent: int, conversation_id: int, body: str, client_id: str | None = None
 ) -> Any:
-    return await store.write(
-        _sql.post_message,
-        w.tenant,
-        author_kind="agent",
-        author_id=agent,
-        conversation_id=conversation_id,
-        client_id=client_id or cid(),
-        body=body,
+    return await _wired(
+        store.write(
+            _sql.post_message,
+            w.tenant,
+            author_kind="agent",
+            author_id=agent,
+            conversation_id=conversation_id,
+            client_id=client_id or cid(),
+            body=body,
+        )
     )
 
 
 async def status(store: Store, w: World, conversation_id: int, action: str, client_id: str | None = None) -> Any:
-    return await store.write(
-        _sql.change_status,
-        w.tenant,
-        agent_id=w.admin,
-        conversation_id=conversation_id,
-        action=StatusAction(action),
-        client_id=client_id,
+    return await _wired(
+        store.write(
+            _sql.change_status,
+            w.tenant,
+            agent_id=w.admin,
+            conversation_id=conversation_id,
+            action=StatusAction(action),
+            client_id=client_id,
+        )
     )
 
 
@@ -240,7 +252,7 @@ def test_post_message_updates_the_conversation_in_the_same_transaction(store_url
         assert row["preview"] == "Hello there friend"
         assert row["last_activity"] == first["server_time"] == first["message"]["created_at"]
         assert (row["unread_agent"], row["unread_visitor"], row["last_seq"]) == (1, 0, 1)
-        assert _sql.conversation_obj(row) == first["conversation"]
+        assert to_wire(_sql.conversation_obj(row)) == first["conversation"]
         await status(store, w, c_id, "pend")
         answer = await reply(store, w, w.agent, c_id, "x" * 300)
         row = await conv(store, w, c_id)
@@ -315,7 +327,7 @@ def test_one_open_conversation_per_visitor(store_url: str) -> None:
         await status(store, w, row["id"], "resolve")
         fresh, created = await store.write(_sql.start_conversation, w.tenant, w.alice)
         assert created and fresh["id"] != row["id"]
-        assert [c["id"] for c in await store.read(_sql.visitor_conversations, w.tenant, w.alice)] == [
+        assert [c.id for c in await store.read(_sql.visitor_conversations, w.tenant, w.alice)] == [
             fresh["id"],
             row["id"],
         ]
@@ -365,13 +377,15 @@ def test_assign_rules(store_url: str) -> None:
         c_id = (await say(store, w, w.alice, "hi", client_id=cid()))["conversation_id"]
 
         async def assign(assignee: int | None, *, tenant: int | None = None, client_id: str | None = None) -> Any:
-            return await store.write(
-                _sql.assign,
-                tenant or w.tenant,
-                agent_id=w.admin,
-                conversation_id=c_id,
-                assignee_id=assignee,
-                client_id=client_id,
+            return await _wired(
+                store.write(
+                    _sql.assign,
+                    tenant or w.tenant,
+                    agent_id=w.admin,
+                    conversation_id=c_id,
+                    assignee_id=assignee,
+                    client_id=client_id,
+                )
             )
 
         done = await assign(w.agent, client_id="a1")
@@ -478,23 +492,27 @@ def test_history_pages_backwards_with_notes(store_url: str) -> None:
             else:
                 await reply(store, w, w.agent, c_id, f"m{i}")
             if i in (3, 6):
-                note = await store.write(
-                    _sql.post_note,
-                    w.tenant,
-                    agent_id=w.agent,
-                    conversation_id=c_id,
-                    client_id=f"n{i}",
-                    body=f"after m{i}",
+                note = await _wired(
+                    store.write(
+                        _sql.post_note,
+                        w.tenant,
+                        agent_id=w.agent,
+                        conversation_id=c_id,
+                        client_id=f"n{i}",
+                        body=f"after m{i}",
+                    )
                 )
                 note_at[f"after m{i}"] = note["seq"]
-        again = await store.write(
-            _sql.post_note, w.tenant, agent_id=w.agent, conversation_id=c_id, client_id="n3", body="resent"
+        again = await _wired(
+            store.write(_sql.post_note, w.tenant, agent_id=w.agent, conversation_id=c_id, client_id="n3", body="resent")
         )
         assert again["note"]["body"] == "after m3"  # idempotent
 
         async def page(before: int | None, *, notes: bool = True, visitor: int | None = None) -> Any:
-            return await store.read(
-                _sql.history, w.tenant, c_id, visitor_id=visitor, before_seq=before, limit=3, include_notes=notes
+            return await _wired(
+                store.read(
+                    _sql.history, w.tenant, c_id, visitor_id=visitor, before_seq=before, limit=3, include_notes=notes
+                )
             )
 
         last = await page(None)
@@ -507,7 +525,7 @@ def test_history_pages_backwards_with_notes(store_url: str) -> None:
         first = await page(middle["messages"][0]["seq"])
         assert [m["body"] for m in first["messages"]] == ["m1"] and not first["has_more"]
         assert first["notes"] == []
-        assert [m["author_name"] for m in middle["messages"]] == ["Bob", None, "Bob"]
+        assert [m["author_name"] for m in middle["messages"]] == ["Bob", "Alice", "Bob"]  # the visitor's name
         as_visitor = await page(None, notes=False, visitor=w.alice)
         assert "notes" not in as_visitor and [m["seq"] for m in as_visitor["messages"]] == [5, 6, 7]
         assert note_at == {"after m3": 1, "after m6": 2}
@@ -543,7 +561,7 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
                 cursor=None,
                 limit=50,
             )
-            return [x["id"] for x in page]
+            return [x.id for x in page]
 
         everything = await ids("all")
         assert len(everything) == 7 and set(everything[:2]) == {a, extra[4]}  # newest messages first (ms ties: id)
@@ -588,8 +606,8 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
                 cursor=cursor,
                 limit=3,
             )
-            seen += [x["id"] for x in page]
-            assert all(x["visitor"]["display_name"] for x in page)
+            seen += [x.id for x in page]
+            assert all(x.visitor.display_name for x in page)
             if cursor is None:
                 break
         assert seen == everything

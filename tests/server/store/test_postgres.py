@@ -146,7 +146,7 @@ def test_each_node_publishes_every_event_once_in_order(pg_url: str) -> None:
         await eventually(lambda: a.ids[-1:] == every[-1:] and b.ids[-1:] == every[-1:], "both nodes caught up")
         # Both nodes opened before anything was written: each published all of it.
         assert a.ids == every and b.ids == every
-        acked = {r["event_id"] for rs in results for r in rs}
+        acked = {r.event_id for rs in results for r in rs}
         assert acked <= set(every)
         assert b.store.caught_up > 0  # some came from reading the log
 
@@ -159,10 +159,10 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
     async def scenario(a: Node, b: Node) -> None:
         w = await a.store.write(_seed)
         first = await say(a, w, w.alice, "start")
-        c_id = first["conversation_id"]
+        c_id = first.conversation_id
 
         async def visitor_side() -> list[int]:
-            return [(await say(a, w, w.alice, f"v{i}", c_id))["seq"] for i in range(20)]
+            return [(await say(a, w, w.alice, f"v{i}", c_id)).seq for i in range(20)]
 
         async def agent_side() -> list[int]:
             out = []
@@ -176,7 +176,7 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
                     client_id=cid(),
                     body=f"a{i}",
                 )
-                out.append(r["seq"])
+                out.append(r.seq)
             return out
 
         v, g = await asyncio.gather(visitor_side(), agent_side())
@@ -225,7 +225,7 @@ def test_listener_reconnects_after_losing_its_connection(pg_url: str) -> None:
         )
         assert len(killed) == 2
         r = await say(a, w, w.alice, "after the outage")
-        await eventually(lambda: r["event_id"] in b.ids, "node b heard of node a's message")
+        await eventually(lambda: r.event_id in b.ids, "node b heard of node a's message")
 
     two_nodes(pg_url, scenario, poll_interval=0.3)
 
@@ -243,8 +243,8 @@ def test_writer_survives_a_lost_connection(pg_url: str) -> None:
                 )
             )
             r = await say(node, w, w.alice, "still here")
-            assert r["seq"] == 1
-            assert r["event_id"] in node.ids
+            assert r.seq == 1
+            assert r.event_id in node.ids
 
     asyncio.run(main())
 
@@ -269,7 +269,7 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                     await node.store.write(doomed)
                 r = await say(node, w, w.alice, "hello")
                 got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
-                assert got == [str(r["event_id"])]
+                assert got == [str(r.event_id)]
             finally:
                 await listener.close()
 
@@ -359,7 +359,7 @@ def test_a_read_only_database_answers_unavailable_and_health_says_so(pg_url: str
             _admin(f"ALTER DATABASE {db} RESET default_transaction_read_only")
             _kick_writer(db)
             r = await say(node, w, w.alice, "stored")
-            assert r["seq"] == 1  # nothing of the refused write was stored
+            assert r.seq == 1  # nothing of the refused write was stored
             assert await node.store.check_writable() == (True, None)
 
     asyncio.run(main())
@@ -451,7 +451,7 @@ def test_a_job_that_times_out_fails_alone_and_the_storage_stays_healthy(pg_url: 
             )
             assert isinstance(outcomes[1], psycopg.errors.QueryCanceled), outcomes[1]
             assert isinstance(outcomes[3], psycopg.errors.DeadlockDetected), outcomes[3]
-            assert [o["seq"] for o in (outcomes[0], outcomes[2], outcomes[4])] == [1, 2, 3], outcomes
+            assert [o.seq for o in (outcomes[0], outcomes[2], outcomes[4])] == [1, 2, 3], outcomes
             assert node.store.health.writable and node.store.health.error is None
             assert await node.store.check_writable() == (True, None)
 

@@ -1,4 +1,4 @@
--- 0007: the one durable job table; see the SQLite migration of the same name.
+-- 0005: the one durable job table; see the SQLite migration of the same name.
 CREATE TABLE jobs (
     id           BIGSERIAL PRIMARY KEY,
     kind         TEXT NOT NULL,

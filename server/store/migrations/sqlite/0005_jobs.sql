@@ -1,4 +1,4 @@
--- 0007: the one durable job table (DESIGN.md, "Growing it"). Anything that
+-- 0005: the one durable job table (DESIGN.md, "Growing it"). Anything that
 -- must happen later, at least once, surviving a restart (emails, webhook
 -- deliveries, snooze wake-ups, cleanups) is a row here: a due time, attempts
 -- with backoff, and a lease so that exactly one node runs it at a time.

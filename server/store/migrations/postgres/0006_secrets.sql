@@ -1,4 +1,4 @@
--- 0008: the one secret store; see the SQLite migration of the same name.
+-- 0006: the one secret store; see the SQLite migration of the same name.
 CREATE TABLE secrets (
     tenant_id  BIGINT NOT NULL REFERENCES tenants(id),
     name       TEXT NOT NULL,

@@ -1,4 +1,4 @@
--- 0008: the one secret store (DESIGN.md, "Growing it"). SMTP passwords,
+-- 0006: the one secret store (DESIGN.md, "Growing it"). SMTP passwords,
 -- webhook secrets, link-signing keys: each is a row here, sealed with the
 -- operator's key (server/secrets.py) so the database and its backups never
 -- hold a secret in the clear. Never in a tenant's config blob.

@@ -1,0 +1,310 @@
+"""The hub and its clients, pure (server/hub.py): the session state machine,
+gap-free resume (hold / deliver / release), fan-out and per-address counts.
+No server and no sockets: a fake connection records what would be sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+from frontdesk.server.domain import EventRecord
+from frontdesk.server.exceptions import InvalidState
+from frontdesk.server.hub import MAX_QUEUED_FRAMES, Client, ClientState, Hub
+from frontdesk.server.protocol import CloseCode, Endpoint
+
+
+class FakeConnection:
+    """Stands in for a websockets ServerConnection: no transport (so every frame
+    goes through the client's queue), and ``send``/``close`` recorded."""
+
+    transport = None
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed: tuple[int, str] | None = None
+
+    async def send(self, frame: str) -> None:
+        self.sent.append(frame)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coro)
+
+
+async def settle() -> None:
+    """Let the client's sender task (and a close task) run to completion."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def client(endpoint: Endpoint = Endpoint.AGENT, ip: str = "10.0.0.1") -> tuple[Client, FakeConnection]:
+    conn = FakeConnection()
+    return Client(conn, endpoint, ip), conn  # type: ignore[arg-type]
+
+
+def agent(tenant_id: int = 1, agent_id: int = 2, ip: str = "10.0.0.1") -> tuple[Client, FakeConnection]:
+    c, conn = client(Endpoint.AGENT, ip)
+    c.authenticate(agent_id=agent_id, tenant_id=tenant_id, name="Ada", role="agent", token_hash=f"t{agent_id}")
+    return c, conn
+
+
+def sent_ids(conn: FakeConnection) -> list[int | None]:
+    return [json.loads(f).get("event_id") for f in conn.sent]
+
+
+def event(event_id: int, tenant_id: int = 1, visitor_id: int | None = 7, public: bool = True) -> EventRecord:
+    payload = {"n": event_id}
+    return EventRecord(event_id, tenant_id, "message.created", 3, visitor_id, payload, payload if public else None, 0)
+
+
+# -- the session state machine ---------------------------------------------------------------
+
+
+def test_a_new_socket_is_not_authenticated() -> None:
+    """A socket starts NEW: not authenticated, not receiving events."""
+    c, _ = client()
+    assert c.state is ClientState.NEW and not c.authenticated and not c.subscribed
+
+
+def test_agent_goes_new_authenticated_live() -> None:
+    """authenticate sets the agent's identity (NEW → AUTHENTICATED); subscribe
+    makes it LIVE; each may happen once, in that order."""
+    c, _ = client(Endpoint.AGENT)
+    with pytest.raises(InvalidState):
+        c.subscribe()  # not before authenticating
+    c.authenticate(agent_id=5, tenant_id=3, name="Ada", role="admin", token_hash="h")
+    assert c.state is ClientState.AUTHENTICATED and c.authenticated and not c.subscribed
+    assert (c.agent_id, c.tenant_id, c.role, c.token_hash) == (5, 3, "admin", "h")
+    assert c.viewer is not None and c.viewer.agent_id == 5 and c.viewer.tenant_id == 3
+    with pytest.raises(InvalidState):
+        c.authenticate(agent_id=6, tenant_id=3, name="Eve", role="admin", token_hash="h2")
+    assert c.agent_id == 5  # a refused transition changes nothing
+    c.subscribe()
+    assert c.state is ClientState.LIVE and c.subscribed
+    with pytest.raises(InvalidState):
+        c.subscribe()
+
+
+def test_visitor_goes_new_live_once() -> None:
+    """start_visitor makes a visitor socket LIVE for that visitor of its tenant, once."""
+    conn = FakeConnection()
+    c = Client(conn, Endpoint.VISITOR, "10.0.0.1", tenant_id=4)  # type: ignore[arg-type]
+    c.start_visitor(9, "vh")
+    assert c.state is ClientState.LIVE and c.authenticated
+    assert c.viewer is not None and (c.viewer.tenant_id, c.viewer.visitor_id) == (4, 9)
+    with pytest.raises(InvalidState):
+        c.start_visitor(10, "other")
+    assert c.visitor_id == 9
+
+
+def test_transitions_belong_to_their_endpoint() -> None:
+    """An agent socket cannot become a visitor, nor a visitor socket an agent."""
+    a, _ = client(Endpoint.AGENT)
+    with pytest.raises(InvalidState):
+        a.start_visitor(1, "h")
+    v, _ = client(Endpoint.VISITOR)
+    with pytest.raises(InvalidState):
+        v.authenticate(agent_id=1, tenant_id=1, name="x", role="agent", token_hash="h")
+    with pytest.raises(InvalidState):
+        v.subscribe()
+    assert a.state is ClientState.NEW and v.state is ClientState.NEW
+
+
+def test_close_is_final_and_drops_later_frames() -> None:
+    """close() moves any state to CLOSING, sends the close once, and frames pushed
+    afterwards are dropped; no transition leaves CLOSING."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.close(CloseCode.POLICY, "bye")
+        c.close(CloseCode.NORMAL, "again")  # ignored
+        c.push('{"type":"event"}')
+        await settle()
+        assert c.state is ClientState.CLOSING and not c.authenticated
+        assert conn.closed == (1008, "bye") and conn.sent == []
+        with pytest.raises(InvalidState):
+            c.subscribe()
+
+    run(scenario())
+
+
+def test_close_flushes_what_was_queued_first() -> None:
+    """A close after a reply sends the reply, then the close frame."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.push('{"type":"reply","ref":"1"}')
+        c.close(CloseCode.NORMAL, "logged out")
+        await settle()
+        assert conn.sent == ['{"type":"reply","ref":"1"}'] and conn.closed == (1000, "logged out")
+
+    run(scenario())
+
+
+# -- hold / deliver / release ------------------------------------------------------------------
+
+
+def test_live_events_are_sent_in_order_and_each_event_id_once() -> None:
+    """Not held: each event goes out as it comes, and an event_id at or below the
+    newest one sent is skipped."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        for event_id in (1, 2, 2, 3, 1):
+            c.deliver(event_id, json.dumps({"event_id": event_id}))
+        await settle()
+        assert sent_ids(conn) == [1, 2, 3]
+
+    run(scenario())
+
+
+def test_held_events_wait_for_release_and_skip_what_the_replay_covered() -> None:
+    """While held, live events are kept aside; release(N) sends, in order, only
+    those newer than N (the replay read the rest), then the client is live."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.hold()
+        for event_id in (11, 12, 13, 14):  # published while the replay reads up to 12
+            c.deliver(event_id, json.dumps({"event_id": event_id}))
+        await settle()
+        assert conn.sent == []
+        for event_id in (10, 11, 12):  # the replay itself
+            c.push(json.dumps({"event_id": event_id}))
+        c.release(12)
+        c.deliver(14, json.dumps({"event_id": 14}))  # a late duplicate publish
+        c.deliver(15, json.dumps({"event_id": 15}))
+        await settle()
+        assert sent_ids(conn) == [10, 11, 12, 13, 14, 15]
+
+    run(scenario())
+
+
+def test_release_with_nothing_replayed_sends_every_held_event() -> None:
+    """release(0) (no replay: a reset or no cursor) sends every held event once."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.hold()
+        for event_id in (5, 6, 6, 7):
+            c.deliver(event_id, json.dumps({"event_id": event_id}))
+        c.release(0)
+        await settle()
+        assert sent_ids(conn) == [5, 6, 7]
+
+    run(scenario())
+
+
+def test_an_event_the_replay_already_sent_is_not_sent_live() -> None:
+    """An event committed before the replay read it but published after the
+    release is skipped (the replay sent it): no duplicate."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.hold()
+        c.push(json.dumps({"event_id": 20}))
+        c.release(20)
+        c.deliver(20, json.dumps({"event_id": 20}))
+        c.deliver(21, json.dumps({"event_id": 21}))
+        await settle()
+        assert sent_ids(conn) == [20, 21]
+
+    run(scenario())
+
+
+def test_ephemeral_pushes_are_not_held() -> None:
+    """Frames with no event_id (typing, presence) go out at once even while held:
+    they are never replayed, so holding them buys nothing."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.hold()
+        c.deliver(30, json.dumps({"event_id": 30}))
+        c.deliver(None, json.dumps({"kind": "typing"}))
+        await settle()
+        assert sent_ids(conn) == [None]
+        c.release(0)
+        await settle()
+        assert sent_ids(conn) == [None, 30]
+
+    run(scenario())
+
+
+def test_too_many_held_events_close_the_socket_with_1013() -> None:
+    """More than MAX_QUEUED_FRAMES events held during one resume close the socket
+    with 1013 (resume again), dropping the held frames instead of growing."""
+
+    async def scenario() -> None:
+        c, conn = agent()
+        c.hold()
+        for event_id in range(1, MAX_QUEUED_FRAMES + 2):
+            c.deliver(event_id, json.dumps({"event_id": event_id}))
+        await settle()
+        assert c.state is ClientState.CLOSING
+        assert conn.closed is not None and conn.closed[0] == 1013 and conn.sent == []
+
+    run(scenario())
+
+
+# -- the hub ---------------------------------------------------------------------------------------
+
+
+def test_hub_counts_open_sockets_per_address() -> None:
+    """add/remove keep the per-address count the socket cap reads; both are
+    idempotent, and an address with no sockets left is forgotten."""
+    hub = Hub()
+    a, _ = client(ip="10.1.0.1")
+    b, _ = client(ip="10.1.0.1")
+    c, _ = client(ip="10.1.0.2")
+    for x in (a, b, c, a):
+        hub.add(x)
+    assert (hub.sockets_from("10.1.0.1"), hub.sockets_from("10.1.0.2"), hub.sockets_from("10.1.0.3")) == (2, 1, 0)
+    hub.remove(a)
+    hub.remove(a)
+    assert hub.sockets_from("10.1.0.1") == 1
+    hub.remove(b)
+    hub.remove(c)
+    assert hub.sockets_from("10.1.0.1") == 0 and hub.clients == set()
+
+
+def test_publish_reaches_exactly_those_who_may_see_each_event() -> None:
+    """An event goes to the subscribed agents of its tenant and to its own visitor;
+    not to another tenant, another visitor, an agent not subscribed, or a visitor
+    when it has no visitor view (a note)."""
+
+    async def scenario() -> None:
+        hub = Hub()
+        live, live_conn = agent(tenant_id=1, agent_id=2)
+        idle, idle_conn = agent(tenant_id=1, agent_id=3)
+        for a in (live, idle):  # both online before anyone subscribes: no presence pushes in the way
+            hub.add(a)
+            hub.attach_agent(a)
+        hub.subscribe_agent(live)  # idle stays authenticated, never subscribed
+        live.release(0)
+        other, other_conn = agent(tenant_id=2, agent_id=4)
+        hub.add(other)
+        hub.attach_agent(other)
+        hub.subscribe_agent(other)
+        other.release(0)
+        visitors = {}
+        for visitor_id in (7, 8):
+            conn = FakeConnection()
+            v = Client(conn, Endpoint.VISITOR, "10.0.0.1", tenant_id=1)  # type: ignore[arg-type]
+            v.start_visitor(visitor_id, f"v{visitor_id}")
+            hub.add(v)
+            hub.attach_visitor(v)
+            v.release(0)
+            visitors[visitor_id] = conn
+        hub.publish([event(1, visitor_id=7), event(2, visitor_id=8), event(3, visitor_id=7, public=False)])
+        await settle()
+        assert sent_ids(live_conn) == [1, 2, 3]
+        assert idle_conn.sent == [] and other_conn.sent == []
+        assert sent_ids(visitors[7]) == [1] and sent_ids(visitors[8]) == [2]
+
+    run(scenario())
