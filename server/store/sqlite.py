@@ -404,6 +404,12 @@ class SQLiteStore(Store):
                 if attempt == 1 and _out_of_space(exc) and self._free_log(conn):
                     continue  # nothing committed: running the batch again is safe
                 self._failed(batch, exc)
+                if _out_of_space(exc):
+                    # The failed attempt left log pages allocated past its
+                    # end: give them back before answering (the callers learn
+                    # of a full disk only once its space is free for others;
+                    # this does not wait for readers either).
+                    self._checkpoint(conn, "TRUNCATE")
                 external, events = [], []
             else:
                 # Only a committed write proves the storage writable (the idle
