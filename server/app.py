@@ -48,7 +48,9 @@ MAX_STRIKES = 20
 #: ``/widget/NAME.js``: a lazily loaded widget module, ``widget/NAME.js`` beside widget.js.
 _WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
 #: What a client is told when the storage fails (the log has the details).
-UNAVAILABLE_MESSAGE = "the server cannot store this right now; nothing was stored, retry later"
+UNAVAILABLE_MESSAGE = (
+    "the server cannot store this right now; it may not have been stored, retry with the same client_id"
+)
 
 
 @dataclasses.dataclass
@@ -127,12 +129,17 @@ class FrontdeskServer:
         lock = getattr(self.store, "acquire_server_lock", None)
         if lock is not None:
             lock()  # first: it checks the files, and marks the store as the serving one
-        await self.store.open()
-        writable, error = await self.store.check_writable(max_age=0)
+        try:
+            await self.store.open()
+            writable, error = await self.store.check_writable()
+        except BaseException:
+            await self.store.close()  # releases the lock: a later start in this process may take it
+            raise
         if not writable:
             await self.store.close()
             where = getattr(self.store, "path", "the database")
             raise FrontdeskError(f"cannot write {where}: {error}; refusing to start")
+        self.store.start_probing()
         self.store.on_commit = self._on_commit
         broadcast = getattr(self.store, "broadcast", None)
         if broadcast is not None:  # several nodes share the store: relay what is never stored
@@ -303,8 +310,10 @@ class FrontdeskServer:
 
     async def _healthz(self) -> Response:
         """200 while the server can write its database, else 503 with the
-        storage error (the cause only, never a path: anyone may read this)."""
-        writable, error = await self.store.check_writable()
+        storage error in fixed words (never a path, host or user: anyone may
+        read this). The outcome of the last write: a request never writes (the
+        store probes by itself when idle, ``Store.start_probing``)."""
+        writable, error = self.store.health.writable, self.store.health.error
         try:
             schema: int | None = await self.store.schema_version()
         except Unavailable as exc:

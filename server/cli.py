@@ -586,7 +586,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 f"run: frontdesk migrate --db {args.db}",
             )
             if not missing:  # a probe write: one meta row, committed like any write
-                writable, error = await store.check_writable(max_age=0)
+                writable, error = await store.check_writable()
                 check(
                     writable,
                     "database writable" if writable else f"database writable: {error}",

@@ -111,13 +111,16 @@ class DurabilityError(FrontdeskError):
 
 class Unavailable(StoreError):
     """The database cannot do this right now: the disk is full, a file or the
-    database is read-only, an I/O error, a lost connection. Nothing was stored;
-    the same request may succeed later. ``str()`` names the file or database
-    (for the operator); clients get the protocol's ``unavailable`` instead."""
+    database is read-only, an I/O error, a lost connection. The write may or
+    may not have been stored (a failed COMMIT has an unknown outcome); the same
+    request, with the same ``client_id``, may succeed later. ``str()`` names the
+    file or database (for the operator); clients get the protocol's
+    ``unavailable`` instead."""
 
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
-        #: The cause without paths, for /healthz (which anyone may read).
+        #: The cause in fixed words ("disk full", "read-only", "I/O error",
+        #: "database unreachable", "storage error"), for /healthz (which anyone may read).
         self.reason = reason or message
 
 

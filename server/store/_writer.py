@@ -18,7 +18,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["MAX_BATCH", "STOP", "Job", "WriteHealth", "resolve", "take_batch"]
+__all__ = [
+    "DISK_FULL",
+    "IO_ERROR",
+    "MAX_BATCH",
+    "READ_ONLY",
+    "STOP",
+    "STORAGE_ERROR",
+    "UNREACHABLE",
+    "Job",
+    "WriteHealth",
+    "resolve",
+    "take_batch",
+]
+
+#: The only words ``/healthz`` (which anyone may read) publishes about a
+#: storage failure: the full text (paths, hosts, ports, users) goes to the log
+#: and ``frontdesk verify`` only.
+DISK_FULL: Final = "disk full"
+READ_ONLY: Final = "read-only"
+IO_ERROR: Final = "I/O error"
+UNREACHABLE: Final = "database unreachable"
+STORAGE_ERROR: Final = "storage error"
 
 #: Most jobs one transaction takes; bounds the latency a batch adds to its
 #: first member while still amortising the commit.
@@ -80,8 +101,12 @@ class WriteHealth:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.writable = True
-        #: The storage failure of the last write, without paths (``None`` when writable).
+        #: The storage failure of the last write in the fixed words above
+        #: (:data:`DISK_FULL` …), for ``/healthz``; ``None`` when writable.
         self.error: str | None = None
+        #: The same failure in full (it may name files, hosts, users): for the
+        #: log and ``frontdesk verify`` only.
+        self.detail: str | None = None
         #: ``time.monotonic()`` of the last outcome (0: no write yet).
         self.checked_at = 0.0
 
@@ -89,14 +114,16 @@ class WriteHealth:
         """Record a committed write; whether the storage was failing until now."""
         with self._lock:
             recovered = not self.writable
-            self.writable, self.error, self.checked_at = True, None, time.monotonic()
+            self.writable, self.error, self.detail, self.checked_at = True, None, None, time.monotonic()
             return recovered
 
-    def failed(self, error: str) -> bool:
-        """Record a storage failure; whether this is news (it was writable)."""
+    def failed(self, error: str, detail: str | None = None) -> bool:
+        """Record a storage failure (``error`` one of the fixed words, ``detail``
+        the full text); whether this is news (it was writable)."""
         with self._lock:
             news = self.writable
             self.writable, self.error, self.checked_at = False, error, time.monotonic()
+            self.detail = detail or error
             return news
 
     def age(self) -> float:

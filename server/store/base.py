@@ -16,7 +16,10 @@ only that function's work and is re-raised to its caller.
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
+import logging
+import os
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -30,6 +33,7 @@ from ._writer import WriteHealth
 
 __all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store", "probe_write"]
 
+log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 CommitListener = Callable[[list[EventRecord]], None]
@@ -52,10 +56,18 @@ REQUIRED_TABLES = (
 )
 
 
-#: /healthz reuses the last write's outcome when it is younger than this
-#: (seconds), and else writes a probe: a flood of health checks cannot turn
-#: into a flood of commits.
-PROBE_INTERVAL_S = 1.0
+def _probe_interval() -> float:
+    try:
+        return max(0.01, float(os.environ.get("FRONTDESK_PROBE_INTERVAL_S") or 1.0))
+    except ValueError:
+        return 1.0
+
+
+#: How often (seconds) a serving store writes a probe row when nothing else
+#: was written meanwhile, so ``/healthz`` (which only reports the last
+#: outcome, and never writes) notices a disk that filled while idle. The
+#: environment variable ``FRONTDESK_PROBE_INTERVAL_S`` sets it (default 1).
+PROBE_INTERVAL_S = _probe_interval()
 
 
 def probe_write(tx: Tx) -> None:
@@ -127,14 +139,58 @@ class Store(abc.ABC):
         """The durability settings in force, for ``verify`` and ``/healthz``."""
         return {}
 
-    async def check_writable(self, *, max_age: float = PROBE_INTERVAL_S) -> tuple[bool, str | None]:
-        """(whether a write commits now, the storage error if not): the last
-        write's outcome when it is younger than ``max_age`` seconds, else the
-        outcome of a probe write (one ``meta`` row). Needs the schema."""
-        if self.health.checked_at == 0.0 or self.health.age() > max_age:
-            with contextlib.suppress(Unavailable):  # recorded in self.health (and logged) by the writer
-                await self.write(probe_write)
-        return self.health.writable, self.health.error
+    #: Seconds between the idle probes of :meth:`start_probing` (a knob tests set).
+    probe_interval: float = PROBE_INTERVAL_S
+    _probe: asyncio.Future[None] | None = None
+    _prober: asyncio.Task[None] | None = None
+
+    async def probe(self) -> None:
+        """Write one probe row (its outcome lands in :attr:`health`). Single
+        flight: a caller arriving while a probe is in progress waits for that
+        one instead of queueing another commit."""
+        if self._probe is None or self._probe.done():
+
+            async def run() -> None:
+                with contextlib.suppress(Unavailable):  # recorded in self.health (and logged) by the writer
+                    await self.write(probe_write)
+
+            self._probe = asyncio.ensure_future(run())
+        await asyncio.shield(self._probe)
+
+    async def check_writable(self) -> tuple[bool, str | None]:
+        """(whether a write commits now, the storage error in full if not),
+        from a probe write. For the start-up check and ``frontdesk verify``;
+        ``/healthz`` reads :attr:`health` instead. Needs the schema."""
+        await self.probe()
+        return self.health.writable, self.health.detail
+
+    def start_probing(self) -> None:
+        """From the serving process: every :attr:`probe_interval` seconds in
+        which nothing was written, write a probe row (one at a time), so the
+        last outcome that ``/healthz`` reports stays fresh. Stopped by ``close``."""
+        if self._prober is None:
+            self._prober = asyncio.ensure_future(self._probe_loop())
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self.probe_interval - self.health.age()))
+            if self.health.age() >= self.probe_interval:
+                try:
+                    await self.probe()
+                except RuntimeError:  # closed under us
+                    return
+                except Exception:  # not the storage (that is in self.health): a bug, but keep probing
+                    log.exception("the storage probe failed")
+
+    async def _stop_probing(self) -> None:
+        prober, self._prober = self._prober, None
+        if prober is not None:
+            prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await prober
+        if self._probe is not None and not self._probe.done():
+            with contextlib.suppress(Exception):
+                await self._probe
 
     def _publish(self, events: list[EventRecord]) -> None:
         if events and self.on_commit is not None:

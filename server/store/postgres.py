@@ -110,7 +110,18 @@ from psycopg.rows import dict_row
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, SchemaError, Unavailable
 from . import _sql
-from ._writer import STOP, Job, WriteHealth, resolve, take_batch
+from ._writer import (
+    DISK_FULL,
+    IO_ERROR,
+    READ_ONLY,
+    STOP,
+    STORAGE_ERROR,
+    UNREACHABLE,
+    Job,
+    WriteHealth,
+    resolve,
+    take_batch,
+)
 from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
@@ -132,18 +143,44 @@ MAX_BROADCAST_BYTES = 7900
 CATCH_UP_PAGE = 1000
 
 
-def _storage_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` is the database failing (connection, disk, I/O,
-    read-only, shutting down) rather than the statement."""
-    if isinstance(exc, psycopg.OperationalError):
+def _storage_failure(exc: BaseException, conn: Conn | None = None) -> bool:
+    """Whether ``exc`` is the database failing (connection lost or refused,
+    disk full, I/O error, read-only, shutting down) rather than the statement.
+
+    ``OperationalError`` alone says little: it also covers a deadlock
+    (40P01), a serialization failure (40001), a statement or lock timeout
+    (57014, 55P03) and exceeded limits (54xxx), which fail one request and
+    say nothing about the storage. So: a broken connection, a connection
+    error without a SQLSTATE (refused, unreachable), or the SQLSTATEs of
+    classes 08 (connection), 58 (system, I/O) and 53100 (disk full), 57P0x
+    (shutdown, crash, cannot connect now) and 25006 (read-only transaction)."""
+    if conn is not None and conn.broken:
         return True
     state = getattr(exc, "sqlstate", None) or ""
-    return state[:2] in ("08", "53", "57", "58") or state == "25006"
+    if not state:
+        return isinstance(exc, psycopg.OperationalError)
+    return state[:2] in ("08", "58") or state == "53100" or state.startswith("57P0") or state == "25006"
+
+
+def _public(exc: BaseException) -> str:
+    """The failure in the fixed words ``/healthz`` may publish (never a host, port or user)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "53100":
+        return DISK_FULL
+    if state == "25006":
+        return READ_ONLY
+    if state[:2] == "58":
+        return IO_ERROR
+    if not state or state[:2] == "08" or state.startswith("57P0"):
+        return UNREACHABLE if isinstance(exc, psycopg.Error) else STORAGE_ERROR
+    return STORAGE_ERROR
 
 
 def _unavailable(exc: BaseException, what: str) -> Unavailable:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    return Unavailable(f"cannot {what} the PostgreSQL database: {reason}", reason)
+    """``Unavailable`` with the full text (for the log, ``frontdesk verify``)
+    and the cause in fixed words as its reason (for ``/healthz``)."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return Unavailable(f"cannot {what} the PostgreSQL database: {detail}", _public(exc))
 
 
 class _Committing(Exception):
@@ -304,6 +341,7 @@ class PostgresStore(Store):
             self._listener = asyncio.create_task(self._listen_loop(), name="frontdesk-pg-listener")
 
     async def close(self) -> None:
+        await self._stop_probing()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -427,7 +465,7 @@ class PostgresStore(Store):
 
     def _fail(self, batch: list[Job], exc: BaseException) -> None:
         error = _unavailable(exc, "write")
-        self.health.failed(error.reason)
+        self.health.failed(error.reason, str(error))
         for job in batch:
             job.outcome = (False, error)
         assert self._loop is not None
@@ -464,9 +502,9 @@ class PostgresStore(Store):
             if not conn.closed and not conn.broken:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
-            if _storage_failure(exc):
+            if _storage_failure(exc, conn):
                 exc = _unavailable(exc, "write")
-                news = self.health.failed(exc.reason)
+                news = self.health.failed(exc.reason, str(exc))
                 writes = sum(job.fn is not probe_write for job in batch)
                 if writes:
                     log.error("%s; %d writes not stored (clients retry)", exc, writes)
@@ -507,7 +545,7 @@ class PostgresStore(Store):
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
             except BaseException as exc:  # one bad job must not sink the batch
-                if _storage_failure(exc):
+                if _storage_failure(exc, conn):
                     raise  # the database, not the job: the whole batch fails (or runs again)
                 conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
                 job.outcome = (False, exc)
@@ -671,7 +709,7 @@ class PostgresStore(Store):
                         conn.execute("COMMIT")
             except psycopg.Error as exc:
                 if not conn.broken or attempt == 2:
-                    if not _storage_failure(exc):
+                    if not _storage_failure(exc, conn):
                         raise
                     log.error("cannot read the PostgreSQL database: %s", " ".join(str(exc).split()))
                     raise _unavailable(exc, "read") from None

@@ -13,15 +13,18 @@
   batch, and :attr:`SQLiteStore.health` records them.
 - Little disk space: a one-message commit appends ~70 KB of write-ahead log
   and the automatic checkpoint waits for ~4 MB, so freed space went to log
-  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed by a
-  ``TRUNCATE`` checkpoint (the log's space goes back to the file system), and
-  a write that fails for space runs once more after one.
-- A serving store keeps the highest event id it has handed out in a file
-  beside the database (:attr:`SQLiteStore.mark_path`, not inside it, so a
-  restored copy cannot bring back an old value). A database whose events are
-  behind that mark under the same epoch was restored from a copy: it gets a
-  new epoch, and every client refetches instead of resuming over event ids
-  that are handed out again (PROTOCOL.md, "Resuming").
+  growth. Below :data:`LOW_SPACE_BYTES` free, every batch is followed, once
+  its callers are answered, by a checkpoint that never waits for readers
+  (``PASSIVE``; ``TRUNCATE``, which gives the log's space back to the file
+  system, when the log is over :data:`TRUNCATE_WAL_BYTES`), and a write that
+  fails for space runs once more after one.
+- A serving store keeps a mark in a file beside the database
+  (:attr:`SQLiteStore.mark_path`, not inside it, so a restored copy cannot
+  bring back an old value): the database file's device and inode, and the
+  highest event id handed out under each recent epoch. A database that is
+  behind the mark of its epoch, is another file, or has events but no mark,
+  gets a new epoch at start, and every client refetches instead of resuming
+  over event ids that are handed out again (PROTOCOL.md, "Resuming").
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -45,7 +49,17 @@ from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError, Unavailable
 from . import _sql
-from ._writer import STOP, Job, WriteHealth, resolve, take_batch
+from ._writer import (
+    DISK_FULL,
+    IO_ERROR,
+    READ_ONLY,
+    STOP,
+    STORAGE_ERROR,
+    Job,
+    WriteHealth,
+    resolve,
+    take_batch,
+)
 from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
 
 __all__ = ["SQLiteStore", "restore_copy"]
@@ -64,6 +78,17 @@ SPACE_WARNING_S = 60.0
 #: checkpoint (and the database file needs room to take the log's pages, so a
 #: log that already filled the disk cannot be checkpointed any more).
 LOW_SPACE_BYTES = 16 << 20
+#: A write-ahead log at least this large (a one-message commit appends ~70 KB)
+#: is checkpointed with ``TRUNCATE`` when space is low: its space goes back
+#: to the file system, so a full disk shows at once instead of writes living
+#: on the log's leftover room. A smaller one (a probe row) only ``PASSIVE``.
+TRUNCATE_WAL_BYTES = 64 << 10
+#: How long (ms) a connection waits for a lock another process holds.
+BUSY_TIMEOUT_MS = 10000
+#: The most epochs whose high-water mark :attr:`SQLiteStore.mark_path` keeps.
+MARK_EPOCHS = 8
+#: Size of the mark's one record (rewritten in place with one ``pwrite``).
+MARK_BYTES = 1024
 
 _SQLITE_FULL = 13
 #: Primary result codes (https://www.sqlite.org/rescode.html) that say the
@@ -81,6 +106,28 @@ def _storage_failure(exc: BaseException) -> bool:
 
 def _out_of_space(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_FULL
+
+
+def _public(exc: BaseException) -> str:
+    """The storage failure in the fixed words ``/healthz`` may publish."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        return {_SQLITE_FULL: DISK_FULL, 8: READ_ONLY, 10: IO_ERROR, 11: IO_ERROR}.get(code, STORAGE_ERROR)
+    if isinstance(exc, OSError):
+        return {
+            errno.ENOSPC: DISK_FULL,
+            errno.EDQUOT: DISK_FULL,
+            errno.EROFS: READ_ONLY,
+            errno.EACCES: READ_ONLY,
+            errno.EPERM: READ_ONLY,
+            errno.EIO: IO_ERROR,
+        }.get(exc.errno or 0, STORAGE_ERROR)
+    return STORAGE_ERROR
+
+
+def _unavailable(message: str, exc: BaseException) -> Unavailable:
+    """``Unavailable`` saying ``message: <the cause>``, with the cause in fixed words as its reason."""
+    return Unavailable(f"{message}: {_reason(exc)}", _public(exc))
 
 
 def _reason(exc: BaseException) -> str:
@@ -135,6 +182,14 @@ class SQLiteStore(Store):
         self._mark_fd: int | None = None
         self._mark_dirty = False
         self._space_warned = 0.0
+        #: Below this much free space, every batch is followed by a checkpoint (a knob tests set).
+        self.low_space_bytes = LOW_SPACE_BYTES
+        #: A log this large is checkpointed with TRUNCATE when space is low (a knob tests set).
+        self.truncate_wal_bytes = TRUNCATE_WAL_BYTES
+        #: The high-water mark of each epoch a serving store has handed out events under.
+        self._mark_epochs: dict[str, int] = {}
+        #: (st_dev, st_ino) of the database file this store serves.
+        self._db_ident: tuple[int, int] | None = None
         #: Where a serving store keeps the highest event id it handed out.
         self.mark_path = self.path.with_name(f".{self.path.name}.served")
 
@@ -143,7 +198,7 @@ class SQLiteStore(Store):
     def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if readonly:
             conn.execute("PRAGMA query_only = 1")
@@ -186,7 +241,7 @@ class SQLiteStore(Store):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise Unavailable(f"cannot create {self.path.parent}: {_reason(exc)}", _reason(exc)) from None
+            raise _unavailable(f"cannot create {self.path.parent}", exc) from None
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._writer = threading.Thread(
             target=self._writer_main, args=(ready,), name="frontdesk-sqlite-writer", daemon=True
@@ -196,6 +251,7 @@ class SQLiteStore(Store):
         self._pool = concurrent.futures.ThreadPoolExecutor(self._readers, thread_name_prefix="frontdesk-sqlite-reader")
 
     async def close(self) -> None:
+        await self._stop_probing()
         if self._writer is not None:
             self._queue.put(STOP)
             await asyncio.to_thread(self._writer.join)
@@ -263,17 +319,19 @@ class SQLiteStore(Store):
             self.durability_settings = self._check_durability(conn)
             if self._migrate:
                 self.migrate_sync(conn)
-                self._detect_restore(conn)
+                if self._serving:  # not in a CLI command beside the server: the mark is the server's
+                    self._detect_restore(conn)
                 self.epoch = str(conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
                 self._seen_event_id = int(conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM events").fetchone()[0])
                 if self._serving:
+                    self._db_ident = _ident(self.path)
                     self._open_mark()
                     self._write_mark(_high_water(conn), sync=True)
         except BaseException as exc:
             if conn is not None:
                 conn.close()
             if _storage_failure(exc):
-                exc = Unavailable(f"cannot open {self.path}: {_reason(exc)}", _reason(exc))
+                exc = _unavailable(f"cannot open {self.path}", exc)
             ready.set_exception(exc)
             return
         ready.set_result(None)
@@ -335,6 +393,7 @@ class SQLiteStore(Store):
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         events: list[EventRecord] = []
         external: list[EventRecord] = []
+        low_space = False
         for attempt in (1, 2):
             try:
                 external, events = self._transact(conn, batch)
@@ -345,35 +404,40 @@ class SQLiteStore(Store):
                 if attempt == 1 and _out_of_space(exc) and self._free_log(conn):
                     continue  # nothing committed: running the batch again is safe
                 self._failed(batch, exc)
+                if _out_of_space(exc):
+                    # The failed attempt left log pages allocated past its
+                    # end: give them back before answering (the callers learn
+                    # of a full disk only once its space is free for others;
+                    # this does not wait for readers either).
+                    self._checkpoint(conn, "TRUNCATE")
                 external, events = [], []
             else:
                 # Only a committed write proves the storage writable (the idle
                 # poll commits a transaction that wrote nothing).
                 if any(ok for ok, _ in (job.outcome for job in batch)) and self.health.succeeded():
                     log.warning("the database %s is writable again", self.path)
-                if batch and self.free_bytes() < LOW_SPACE_BYTES:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                low_space = bool(batch) and self.free_bytes() < self.low_space_bytes
             break
         events = external + events
         if events:
             self._seen_event_id = max(self._seen_event_id, events[-1].event_id)
             if self._serving:
                 self._write_mark(events[-1].event_id)
-        if not batch and not events:
-            return
-        self.batches += 1
-        self.batched_jobs += len(batch)
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._settle, batch, events)
+        if batch or events:
+            self.batches += 1
+            self.batched_jobs += len(batch)
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._settle, batch, events)
+        if low_space:  # after the callers are answered: a checkpoint must never delay an ack
+            self._low_space_checkpoint(conn)
 
     def _failed(self, batch: list[Job], exc: BaseException) -> None:
         """Answer every job of a batch that did not commit, and log it once."""
         outcome: BaseException = exc
         if _storage_failure(exc):
             reason = _reason(exc)
-            outcome = Unavailable(f"cannot write {self.path}: {reason}", reason)
-            news = self.health.failed(reason)
+            outcome = _unavailable(f"cannot write {self.path}", exc)
+            news = self.health.failed(outcome.reason, reason)
             writes = sum(job.fn is not probe_write for job in batch)
             if writes:
                 log.error("cannot write %s: %s; %d writes not stored (clients retry)", self.path, reason, writes)
@@ -389,18 +453,42 @@ class SQLiteStore(Store):
         try:
             st = os.statvfs(self.path.parent)
         except OSError:
-            return LOW_SPACE_BYTES  # unknown: assume little
+            return 0  # unknown: count it as little
         return st.f_bavail * st.f_frsize
+
+    def _wal_path(self) -> Path:
+        return self.path.with_name(self.path.name + "-wal")
+
+    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> bool:
+        """``PRAGMA wal_checkpoint(mode)`` without waiting: the busy timeout
+        is 0 meanwhile, so an open reader makes it do what it can at once
+        (as PASSIVE) instead of holding the writer, and every ack behind it,
+        for :data:`BUSY_TIMEOUT_MS`. Whether it completed."""
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        except sqlite3.Error as exc:  # the database file may need space to grow, too
+            log.debug("checkpoint (%s) failed: %s", mode, exc)
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return not busy
+
+    def _low_space_checkpoint(self, conn: sqlite3.Connection) -> None:
+        """After a batch was answered, with little space left: copy the log
+        into the database, so it never grows towards the automatic
+        checkpoint; truncate it (its space goes back to the file system)
+        only when it is large, PASSIVE otherwise."""
+        mode = "TRUNCATE" if _size(self._wal_path()) >= self.truncate_wal_bytes else "PASSIVE"
+        self._checkpoint(conn, mode)
 
     def _free_log(self, conn: sqlite3.Connection) -> bool:
         """After a write failed for space: copy the write-ahead log into the
         database and truncate it to zero bytes, which gives its space back to
-        the file system. Whether it completed (readers can hold it up)."""
-        size = _size(self.path.with_name(self.path.name + "-wal"))
-        try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.Error as exc:  # the database file may need space to grow, too
-            log.debug("checkpoint after a full disk failed: %s", exc)
+        the file system. Whether it completed (readers can hold it up; it
+        does not wait for them)."""
+        size = _size(self._wal_path())
+        if not self._checkpoint(conn, "TRUNCATE"):
             return False
         if time.monotonic() - self._space_warned > SPACE_WARNING_S:
             self._space_warned = time.monotonic()
@@ -410,52 +498,99 @@ class SQLiteStore(Store):
                 self.path,
                 size // 1024,
             )
-        return not busy
+        return True
 
     # -- restores: the high-water mark -------------------------------------------------------
 
     def _detect_restore(self, conn: sqlite3.Connection) -> None:
-        """Give the database a new epoch if its events are behind what a server
-        handed out under the same epoch (a copy was put back: event ids will
-        be handed out again, for other events)."""
-        mark = self._read_mark()
-        if mark is None:
+        """Give the database a new epoch when it may not be the one this
+        server handed events out from, so that no client resumes over event
+        ids that will be handed out again, for other events:
+
+        - its events are behind the mark of its epoch (an older copy put back);
+        - it is another file than the one served (another device or inode: a
+          copy put back, a file-system restore of the file alone);
+        - it has events but no mark (the first start of a version that keeps
+          one, or a mark lost or not restored with it): one refetch, to be safe.
+
+        Only a serving store runs this (:attr:`_serving`). A restore that
+        brings the mark back as it was with the database (a snapshot of the
+        whole directory) cannot be seen: run ``frontdesk restore`` for it."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row is None:
             return
-        epoch = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        high = _high_water(conn)
-        if epoch is None or str(epoch[0]) != mark.get("epoch") or high >= int(mark.get("last_event_id", 0)):
+        epoch, high, ident = str(row[0]), _high_water(conn), _ident(self.path)
+        mark = self._read_mark()
+        why: str | None = None
+        if mark is None:
+            self._mark_epochs = {}
+            if high > 0:
+                why = (
+                    f"it has events (the last is {high}) but there is no {self.mark_path.name} beside it (the first"
+                    " start of a version that keeps one, or the mark was lost or not restored with the database)"
+                )
+        else:
+            self._mark_epochs = dict(mark["epochs"])
+            served = self._mark_epochs.get(epoch)
+            if served is not None and high < served:
+                why = f"it was restored from a copy: its last event is {high}, but event {served} was handed out"
+            elif served is not None and mark["ident"] is not None and ident is not None and mark["ident"] != ident:
+                why = (
+                    "it was restored from a copy: it is not the file this server served (device and inode"
+                    f" {mark['ident'][0]}:{mark['ident'][1]}, now {ident[0]}:{ident[1]})"
+                )
+        if why is None:
             return
         new = uuid.uuid4().hex
         conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (new,))
-        log.warning(
-            "%s was restored from a copy: its last event is %d, but event %d was handed out already;"
-            " new epoch %s, so every client refetches instead of resuming",
-            self.path,
-            high,
-            int(mark["last_event_id"]),
-            new,
-        )
+        log.warning("%s: %s; new epoch %s, so every client refetches instead of resuming", self.path, why, new)
 
     def _read_mark(self) -> dict[str, Any] | None:
+        """The mark as ``{"epochs": {epoch: last event id}, "ident": (dev, ino) or None}``;
+        ``None`` when there is none, or it cannot be read."""
         try:
-            data = json.loads(self.mark_path.read_text(encoding="utf-8") or "null")
+            data = json.loads(self.mark_path.read_text(encoding="utf-8").strip() or "null")
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        try:
+            if "epochs" in data:
+                epochs = {str(k): int(v) for k, v in dict(data["epochs"]).items()}
+            else:  # the first version's mark: one epoch, no file identity
+                epochs = {str(data["epoch"]): int(data["last_event_id"])}
+            ident = (int(data["dev"]), int(data["ino"])) if "ino" in data else None
+        except (KeyError, TypeError, ValueError):
+            return None
+        return {"epochs": epochs, "ident": ident}
 
     def _open_mark(self) -> None:
         try:
             self._mark_fd = os.open(self.mark_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise Unavailable(f"cannot write {self.mark_path}: {_reason(exc)}", _reason(exc)) from None
+            raise _unavailable(f"cannot write {self.mark_path}", exc) from None
 
     def _write_mark(self, last_event_id: int, *, sync: bool = False) -> None:
-        """Record the highest event id handed out (before any client can see
-        it: called after COMMIT, before the batch is settled). One ``pwrite``
-        of a fixed-size record; fsynced at start and when idle."""
+        """Record the highest event id handed out under the current epoch
+        (before any client can see it: called after COMMIT, before the batch
+        is settled), beside those of the last :data:`MARK_EPOCHS` epochs and
+        the database file's identity. One ``pwrite`` of a fixed-size record;
+        fsynced at start and when idle."""
         if self._mark_fd is None:
             return
-        record = json.dumps({"epoch": self.epoch, "last_event_id": last_event_id}).encode().ljust(127) + b"\n"
+        self._mark_epochs.pop(self.epoch, None)
+        self._mark_epochs[self.epoch] = last_event_id  # the newest last
+        while len(self._mark_epochs) > MARK_EPOCHS:
+            del self._mark_epochs[next(iter(self._mark_epochs))]  # forget the oldest epoch
+        while True:
+            data: dict[str, Any] = {"epochs": self._mark_epochs}
+            if self._db_ident is not None:
+                data["dev"], data["ino"] = self._db_ident
+            encoded = json.dumps(data, separators=(",", ":")).encode()
+            if len(encoded) < MARK_BYTES or len(self._mark_epochs) <= 1:
+                break
+            del self._mark_epochs[next(iter(self._mark_epochs))]  # forget the oldest epoch
+        record = encoded.ljust(MARK_BYTES - 1) + b"\n"
         try:
             os.pwrite(self._mark_fd, record, 0)
             if sync:
@@ -499,7 +634,7 @@ class SQLiteStore(Store):
             if not _storage_failure(exc):
                 raise
             log.error("cannot read %s: %s", self.path, exc)
-            raise Unavailable(f"cannot read {self.path}: {exc}", str(exc)) from None
+            raise Unavailable(f"cannot read {self.path}: {exc}", _public(exc)) from None
 
     async def read(self, fn: Callable[Concatenate[_sql.Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._pool is None:
@@ -545,7 +680,7 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 if not _storage_failure(exc):
                     raise
-                raise Unavailable(f"cannot write the backup {target}: {exc}", str(exc)) from None
+                raise Unavailable(f"cannot write the backup {target}: {exc}", _public(exc)) from None
             finally:
                 dst.close()
                 src.close()
@@ -568,7 +703,7 @@ class SQLiteStore(Store):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise Unavailable(f"cannot create {directory}: {_reason(exc)}", _reason(exc)) from None
+            raise _unavailable(f"cannot create {directory}", exc) from None
         for part in (
             self.path,
             self.path.with_name(self.path.name + "-wal"),
@@ -579,12 +714,12 @@ class SQLiteStore(Store):
             except FileNotFoundError:
                 self._check_can_create(part)
             except OSError as exc:
-                raise Unavailable(f"cannot write {part}: {_reason(exc)}", _reason(exc)) from None
+                raise _unavailable(f"cannot write {part}", exc) from None
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             handle = open(lock_path, "a+")  # noqa: SIM115 - held until close()
         except OSError as exc:
-            raise Unavailable(f"cannot open the lock file {lock_path}: {_reason(exc)}", _reason(exc)) from None
+            raise _unavailable(f"cannot open the lock file {lock_path}", exc) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -599,11 +734,11 @@ class SQLiteStore(Store):
     def _check_can_create(path: Path) -> None:
         directory = path.parent
         if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            raise Unavailable(f"cannot create {path}: Read-only file system", "Read-only file system")
+            raise Unavailable(f"cannot create {path}: Read-only file system", READ_ONLY)
         if not os.access(directory, os.W_OK | os.X_OK):
             raise Unavailable(
                 f"cannot create {path}: Permission denied (the directory {directory} is not writable)",
-                "Permission denied",
+                READ_ONLY,
             )
 
 
@@ -612,6 +747,15 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _ident(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``: another after a copy is put in its place."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _high_water(conn: sqlite3.Connection) -> int:

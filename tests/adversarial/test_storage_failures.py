@@ -177,12 +177,17 @@ def _stored(db: Path, scratch: Path) -> dict[int, str]:
 # -- items 5, 6 and 8: a full disk ----------------------------------------------------------------
 
 
-def test_a_full_disk_answers_unavailable_is_monitored_and_recovers_without_loss(tmp_path: Path) -> None:
+def test_a_full_disk_answers_unavailable_is_monitored_and_recovers_without_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fault: the disk under the database fills up. Writes answer `unavailable`
     (retryable), with one log line per failure and no traceback; /healthz
     answers 503 and `frontdesk verify` fails; when a little space returns (less
     than the write-ahead log would take without a checkpoint), every write
     succeeds again at once, and every acked message is stored."""
+    # No idle probes: a failed probe truncates the write-ahead log, and the
+    # space that frees would let `verify`'s own probe through a "full" disk.
+    monkeypatch.setenv("FRONTDESK_PROBE_INTERVAL_S", "3600")
     with Tmpfs(tmp_path / "mnt", "3m") as fs:
         server = _server_in(fs, tmp_path / "server.log")
         filler = fs.path / "filler"

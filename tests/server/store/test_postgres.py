@@ -5,16 +5,25 @@ surviving lost connections."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
 from frontdesk.server.domain import EventRecord
 from frontdesk.server.exceptions import DurabilityError
 from frontdesk.server.store import _sql
-from frontdesk.server.store.postgres import CHANNEL, WRITE_LOCK, PostgresStore, translate
+from frontdesk.server.store.postgres import (
+    CHANNEL,
+    WRITE_LOCK,
+    PostgresStore,
+    _storage_failure,
+    _unavailable,
+    translate,
+)
 
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, unused_port
 
 from .test_contract import World, _seed, cid
 
@@ -339,19 +348,19 @@ def test_a_read_only_database_answers_unavailable_and_health_says_so(pg_url: str
     async def main() -> None:
         async with Node(pg_url) as node:
             w = await node.store.write(_seed)
-            assert await node.store.check_writable(max_age=0) == (True, None)
+            assert await node.store.check_writable() == (True, None)
             _admin(f"ALTER DATABASE {db} SET default_transaction_read_only = on")
             _kick_writer(db)
             with pytest.raises(Unavailable) as caught:
                 await say(node, w, w.alice, "refused")
             assert "read-only" in caught.value.reason
-            writable, error = await node.store.check_writable(max_age=0)
+            writable, error = await node.store.check_writable()
             assert writable is False and error is not None and "read-only" in error
             _admin(f"ALTER DATABASE {db} RESET default_transaction_read_only")
             _kick_writer(db)
             r = await say(node, w, w.alice, "stored")
             assert r.seq == 1  # nothing of the refused write was stored
-            assert await node.store.check_writable(max_age=0) == (True, None)
+            assert await node.store.check_writable() == (True, None)
 
     asyncio.run(main())
 
@@ -379,3 +388,105 @@ def test_a_pg_restore_gets_a_new_epoch(pg_url: str, tmp_path: Any) -> None:
     restored = asyncio.run(epoch())
     assert restored != first
     assert asyncio.run(epoch()) == restored
+
+
+# -- what is a storage failure, and what /healthz may say about it -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "storage", "words"),
+    [
+        (psycopg.errors.DeadlockDetected, False, None),  # 40P01
+        (psycopg.errors.SerializationFailure, False, None),  # 40001
+        (psycopg.errors.QueryCanceled, False, None),  # 57014: statement timeout
+        (psycopg.errors.LockNotAvailable, False, None),  # 55P03: lock timeout
+        (psycopg.errors.ProgramLimitExceeded, False, None),  # 54000
+        (psycopg.errors.DiskFull, True, "disk full"),  # 53100
+        (psycopg.errors.ReadOnlySqlTransaction, True, "read-only"),  # 25006
+        (psycopg.errors.IoError, True, "I/O error"),  # 58030
+        (psycopg.errors.AdminShutdown, True, "database unreachable"),  # 57P01
+        (psycopg.errors.ConnectionFailure, True, "database unreachable"),  # 08006
+    ],
+)
+def test_only_storage_sqlstates_count_as_storage_failures(error: type[Exception], storage: bool, words: str) -> None:
+    """Deadlocks, timeouts and limits fail a statement; connection, disk, I/O, read-only and shutdown
+    SQLSTATEs fail the storage, and /healthz names them in fixed words."""
+    exc = error("detail naming host db.internal port 6543 user frontdesk_owner")
+    assert _storage_failure(exc) is storage
+    if words is not None:
+        assert _unavailable(exc, "write").reason == words
+
+
+def test_a_refused_connection_is_unreachable_without_naming_the_host() -> None:
+    """A connection error (no SQLSTATE) is a storage failure, published as "database unreachable"."""
+    exc = psycopg.OperationalError(
+        'connection to server at "10.9.8.7", port 6543 failed: Connection refused (user "secret_user")'
+    )
+    assert _storage_failure(exc)
+    error = _unavailable(exc, "write")
+    assert error.reason == "database unreachable" and "10.9.8.7" in str(error)
+
+
+def test_a_job_that_times_out_fails_alone_and_the_storage_stays_healthy(pg_url: str) -> None:
+    """A job cancelled by its own statement timeout (57014, an OperationalError) fails with that
+    error; the other jobs of its batch commit, and the health stays writable."""
+
+    def slow(tx: _sql.Tx) -> None:
+        tx.run("SET LOCAL statement_timeout = 50")
+        tx.one("SELECT pg_sleep(5)")
+
+    def deadlocked(tx: _sql.Tx) -> None:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            outcomes = await asyncio.gather(
+                say(node, w, w.alice, "before"),
+                node.store.write(slow),
+                say(node, w, w.alice, "between"),
+                node.store.write(deadlocked),
+                say(node, w, w.alice, "after"),
+                return_exceptions=True,
+            )
+            assert isinstance(outcomes[1], psycopg.errors.QueryCanceled), outcomes[1]
+            assert isinstance(outcomes[3], psycopg.errors.DeadlockDetected), outcomes[3]
+            assert [o.seq for o in (outcomes[0], outcomes[2], outcomes[4])] == [1, 2, 3], outcomes
+            assert node.store.health.writable and node.store.health.error is None
+            assert await node.store.check_writable() == (True, None)
+
+    asyncio.run(main())
+
+
+def test_healthz_does_not_name_an_unreachable_database(pg_url: str, tmp_path: Any) -> None:
+    """When PostgreSQL becomes unreachable, /healthz says "database unreachable" and names none of
+    its host, port or user; `check_writable` (for `frontdesk verify`) keeps the full text."""
+    from frontdesk.server.app import FrontdeskServer, ServerSettings
+
+    from tests.server.test_http import _raw_get
+    from tests.support import run_cli
+
+    run_cli("init", "--db", pg_url, "--json", "--admin-password", "admin-password-1")
+    db = pg_url.rpartition("/")[2]
+    hidden_user, hidden_port = "frontdesk_hidden_user", str(unused_port())
+
+    async def main() -> None:
+        app = FrontdeskServer(ServerSettings(db_url=pg_url, host="127.0.0.1", port=0))
+        await app.start()
+        try:
+            store = app.store
+            assert isinstance(store, PostgresStore)
+            store.probe_interval = 3600.0
+            store.url = f"postgresql://{hidden_user}@127.0.0.1:{hidden_port}/{db}?connect_timeout=3"
+            _kick_writer(db)  # the writer reconnects to the unreachable URL
+            writable, detail = await store.check_writable()
+            assert writable is False and detail is not None and hidden_port in detail
+            status, body = await _raw_get(app.port, "/healthz")
+            health = json.loads(body)
+            assert status == 503 and health["storage"] == {"writable": False, "error": "database unreachable"}
+            for secret in (hidden_user, hidden_port, "127.0.0.1"):
+                assert secret not in body.decode(), body
+        finally:
+            await app.stop()
+
+    asyncio.run(main())
