@@ -58,12 +58,12 @@ def test_the_message_budget_is_taken_inside_the_write(store_url: str) -> None:
             await store.write(_send, tenant, visitor, 3)
         assert refused.value.retry_after > 0
         again = await store.write(_send, tenant, visitor, 0)  # the same client_id: the original, no token
-        assert again["seq"] == acks[0]["seq"] == 1
+        assert again.seq == acks[0].seq == 1
         history = await store.read(
-            _sql.history, tenant, acks[0]["conversation_id"], visitor_id=visitor, before_seq=None, limit=50,
+            _sql.history, tenant, acks[0].conversation_id, visitor_id=visitor, before_seq=None, limit=50,
             include_notes=False,
         )  # fmt: skip
-        assert [m["body"] for m in history["messages"]] == ["m0", "m1", "m2"]
+        assert [m.body for m in history.messages] == ["m0", "m1", "m2"]
 
     _run(store_url, body)
 
