@@ -48,7 +48,8 @@ def test_server_source_never_imports_the_console() -> None:
 
 
 def test_running_the_console_loads_no_other_server_module() -> None:
-    """Importing every console module (core, UI, app) loads frontdesk.server.protocol, nothing else of the server."""
+    """Importing every console module (core, UI, app) loads frontdesk.server.protocol and its exception tree
+    (frontdesk.server.exceptions, where ProtocolError lives), nothing else of the server."""
     console = ROOT / "console"
     modules = sorted(
         "frontdesk.console." + ".".join(p.relative_to(console).with_suffix("").parts).removesuffix(".__init__")
@@ -59,7 +60,8 @@ def test_running_the_console_loads_no_other_server_module() -> None:
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('frontdesk.server'))\n"
         "print(loaded)\n"
-        "sys.exit(0 if set(loaded) <= {'frontdesk.server', 'frontdesk.server.protocol'} else 1)\n"
+        "protocol_layer = {'frontdesk.server', 'frontdesk.server.protocol', 'frontdesk.server.exceptions'}\n"
+        "sys.exit(0 if set(loaded) <= protocol_layer else 1)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
