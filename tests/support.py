@@ -73,10 +73,6 @@ def unused_port() -> int:
         return int(s.getsockname()[1])
 
 
-#: Deprecated spelling kept until the widget and console test packages move to port 0.
-free_port = unused_port
-
-
 def new_client_id() -> str:
     return str(uuid.uuid4())
 

@@ -121,17 +121,7 @@ def _server_in(fs: Tmpfs, log_path: Path) -> PrefixedServer:
     init = fs.cli("init", "--db", db_url, "--json", "--admin-password", "admin-password-1")
     assert init.returncode == 0, init.stderr
     info = json.loads(init.stdout)
-    server = PrefixedServer(
-        db_url=db_url,
-        port=0,
-        site_key=info["site_key"],
-        admin_email=info["admin_email"],
-        admin_password=info["admin_password"],
-        tenant_slug=info["tenant_slug"],
-        identity_secret=info["identity_secret"],
-        log_path=log_path,
-        extra_args=RELAXED_LIMITS,
-    )
+    server = PrefixedServer.from_init(db_url, info, log_path=log_path, extra_args=RELAXED_LIMITS)
     server.prefix = tuple(fs.command())
     server.start()
     return server

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import RELAXED_LIMITS, RunningServer, WsClient, free_port, new_client_id, run_cli, start_server
+from tests.support import RELAXED_LIMITS, RunningServer, WsClient, new_client_id, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -271,25 +271,15 @@ def test_a_copy_put_back_by_hand_is_detected_at_start(tmp_path: Path) -> None:
 def test_pg_dump_and_pg_restore_make_clients_refetch(tmp_path: Path) -> None:
     """The documented PostgreSQL backup (pg_dump -Fc) restored with pg_restore --clean: the server
     sees that the tables were recreated, and a client offline during the restore refetches."""
-    from tests.server.store.conftest import create_pg_database, drop_pg_database, pg_unavailable
+    from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
 
-    reason = pg_unavailable() or (None if shutil.which("pg_dump") and shutil.which("pg_restore") else "no pg_dump")
-    if reason:
-        pytest.skip(reason)
+    require_pg()
+    if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
+        pytest.skip("no pg_dump/pg_restore")
     url = create_pg_database()
     try:
         info = json.loads(run_cli("init", "--db", url, "--json", "--admin-password", "admin-password-1").stdout)
-        server = RunningServer(
-            db_url=url,
-            port=free_port(),
-            site_key=info["site_key"],
-            admin_email=info["admin_email"],
-            admin_password=info["admin_password"],
-            tenant_slug=info["tenant_slug"],
-            identity_secret=info["identity_secret"],
-            log_path=tmp_path / "server.log",
-            extra_args=RELAXED_LIMITS,
-        )
+        server = RunningServer.from_init(url, info, log_path=tmp_path / "server.log", extra_args=RELAXED_LIMITS)
         server.start()
         dump = tmp_path / "frontdesk.dump"
         try:
