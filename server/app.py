@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import signal
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,6 +34,8 @@ from .exceptions import FrontdeskError, Unavailable
 from .guard import ASYNCIO_ACCEPT_MESSAGE, AcceptReport, GuardedConnection, listen, log_every
 from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
+from .jobs import Clock, SystemClock
+from .keepalive import KeepaliveSweeper
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
@@ -73,6 +76,9 @@ class ServerSettings:
     max_sockets_per_ip: int = 256
     #: WebSocket pings a connection may send (control frames; over it: close 1008).
     rate_ping: Rate = dataclasses.field(default_factory=lambda: Rate(1, 10))
+    #: Seconds between the server's keepalive pings to each socket; a ping still unanswered one interval later
+    #: closes the socket with 1011 (server/keepalive.py).
+    keepalive_interval: float = 20.0
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> Response:
@@ -103,8 +109,12 @@ def _asset(name: str) -> bytes | None:
 class FrontdeskServer:
     """The server: open a store, serve sockets and HTTP, fan out events."""
 
-    def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
+    def __init__(self, settings: ServerSettings, store: Store | None = None, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        #: Time for the keepalive sweeper (tests pass a ManualClock).
+        self.clock: Clock = clock or SystemClock()
+        self.keepalive = KeepaliveSweeper(self._open_sockets, interval_s=settings.keepalive_interval, clock=self.clock)
+        self._keepalive_task: asyncio.Task[None] | None = None
         self.store = store or open_store(settings.db_url)
         self.hub = Hub()
         self.tenants = TenantCache(self.store)
@@ -172,8 +182,9 @@ class FrontdeskServer:
                         max_queue=16,
                         write_limit=64 * 1024,
                         close_timeout=5,
-                        ping_interval=20,
-                        ping_timeout=20,
+                        # One sweeper pings every socket (server/keepalive.py): no keepalive task per socket.
+                        ping_interval=None,
+                        ping_timeout=None,
                         server_header=f"Frontdesk/{__version__}",
                         create_connection=connection_class,
                         backlog=backlog,
@@ -185,6 +196,11 @@ class FrontdeskServer:
             raise
         bound = next(iter(self._servers[0].sockets))
         self.port = bound.getsockname()[1]
+        self._keepalive_task = spawn(self.keepalive.run())
+
+    def _open_sockets(self) -> Iterator[ServerConnection]:
+        for server in self._servers:
+            yield from server.connections
 
     async def _presence_heartbeat(self) -> None:
         """Re-announce this node's online agents so other nodes keep counting them."""
@@ -196,6 +212,9 @@ class FrontdeskServer:
         """Close every socket with 1001, finish queued writes, close the store."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        self.keepalive.stop()
+        if self._keepalive_task is not None:
+            await self._keepalive_task
         await self._close_servers()
         await self.store.close()
         asyncio.get_running_loop().set_exception_handler(self._loop_handler)

@@ -123,7 +123,8 @@ class Client:
         self.visitor_id: int | None = None
         self.token_hash: str | None = None
         self.viewer: Viewer | None = None
-        self._queue: collections.deque[str] = collections.deque()
+        #: Frames waiting for the sender task; None while nothing waits (an idle socket holds no deque: 760 bytes).
+        self._queue: collections.deque[str] | None = None
         self._queued_bytes = 0
         self._sender: asyncio.Task[None] | None = None
         self._held: list[tuple[int, str]] | None = None
@@ -197,7 +198,7 @@ class Client:
         after :meth:`close` are dropped."""
         if self.state is ClientState.CLOSING:
             return
-        if len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES:
+        if self._queue is not None and (len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES):
             log.warning("closing a %s socket from %s: too slow to read its events", self.endpoint.value, self.ip)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume", flush=False)
             return
@@ -208,6 +209,8 @@ class Client:
             # own synchronous send; it skips a socket that is no longer open.
             broadcast((self.ws,), frame)
             return
+        if self._queue is None:
+            self._queue = collections.deque()
         self._queue.append(frame)
         self._queued_bytes += len(frame)
         if self._sender is None:
@@ -220,12 +223,14 @@ class Client:
                 self._queued_bytes -= len(frame)
                 await self.ws.send(frame)
         except ConnectionClosed:
-            self._queue.clear()
+            self._queue = None
             self._queued_bytes = 0
         except Exception:
             log.exception("sending to a %s socket failed", self.endpoint.value)
         finally:
             self._sender = None
+            if not self._queue:
+                self._queue = None
 
     def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
         """Close the socket with ``code``. With ``flush``, what is already
@@ -240,7 +245,7 @@ class Client:
             return
         self.state = ClientState.CLOSING
         if not flush:
-            self._queue.clear()
+            self._queue = None
             self._queued_bytes = 0
         sender = self._sender
 
@@ -295,7 +300,7 @@ class Client:
         a long replay streams at the client's pace instead of tripping the
         slow-reader cut-off."""
         while (
-            len(self._queue) > MAX_QUEUED_FRAMES // 8 or self._queued_bytes > MAX_QUEUED_BYTES // 8
+            len(self._queue or ()) > MAX_QUEUED_FRAMES // 8 or self._queued_bytes > MAX_QUEUED_BYTES // 8
         ) and self._sender is not None:
             await asyncio.shield(self._sender)
 
