@@ -358,20 +358,25 @@ class FrontdeskServer:
         addr = ws.remote_address
         return str(addr[0]) if addr else "?"
 
+    async def _socket_target(self, ws: ServerConnection) -> tuple[Endpoint, int | None]:
+        """The endpoint of an upgraded socket and its tenant: a visitor's from its site key (None when the key is
+        unknown now), 0 for an agent (its tenant comes with its login). A method of its own so that the path and
+        query strings die here instead of living in the connection's frame for hours."""
+        assert ws.request is not None
+        path, _, query = ws.request.path.partition("?")
+        if path != "/v1/visitor":
+            return Endpoint.AGENT, 0
+        tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
+        return Endpoint.VISITOR, None if tenant is None else tenant.id
+
     async def _connection(self, ws: ServerConnection) -> None:
         """One socket, from the upgrade to the close. Nothing a peer sends
         may raise out of here (websockets would log a traceback and close
         with 1011): a frame that trips an unexpected error gets ``invalid``."""
-        assert ws.request is not None
-        path, _, query = ws.request.path.partition("?")
-        endpoint = Endpoint.VISITOR if path == "/v1/visitor" else Endpoint.AGENT
-        tenant_id = 0  # an agent's tenant comes with its login
-        if endpoint is Endpoint.VISITOR:
-            tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
-            if tenant is None:  # deleted between the handshake and now
-                await ws.close(int(CloseCode.POLICY), "unknown site key")
-                return
-            tenant_id = tenant.id
+        endpoint, tenant_id = await self._socket_target(ws)
+        if tenant_id is None:  # deleted between the handshake and now
+            await ws.close(int(CloseCode.POLICY), "unknown site key")
+            return
         client = Client(ws, endpoint, self._client_ip(ws), tenant_id=tenant_id)
         client.bucket = TokenBucket(self.settings.rate_conn)
         # Counted and registered with no await in between, so the cap is exact.

@@ -342,7 +342,7 @@ class Hub:
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._agents: dict[int, set[Client]] = collections.defaultdict(set)  # tenant -> subscribed agent sockets
         self._agent_sockets: dict[int, set[Client]] = collections.defaultdict(set)  # agent id -> sockets
-        self._visitors: dict[int, set[Client]] = collections.defaultdict(set)  # visitor id -> sockets
+        self._visitors = _SocketIndex()  # visitor id -> sockets
         self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
         self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
         #: (tenant, verified user id) -> visitor sockets holding that identity
@@ -391,7 +391,7 @@ class Hub:
         identity, under every visitor of its scope (``Viewer.linked_visitors``)."""
         assert client.visitor_id is not None and client.subscribed
         for visitor_id in self._scope(client):
-            self._visitors[visitor_id].add(client)
+            self._visitors.add(visitor_id, client)
         self._tenant_visitors[client.tenant_id].add(client)
         if client.viewer is not None and client.viewer.verified_user is not None:
             self._identities[(client.tenant_id, client.viewer.verified_user)].add(client)
@@ -418,7 +418,7 @@ class Hub:
 
     def _detach_visitor(self, client: Client) -> None:
         for visitor_id in self._scope(client):
-            _discard(self._visitors, visitor_id, client)
+            self._visitors.discard(visitor_id, client)
         _discard(self._tenant_visitors, client.tenant_id, client)
         if client.viewer is not None and client.viewer.verified_user is not None:
             _discard(self._identities, (client.tenant_id, client.viewer.verified_user), client)
@@ -590,6 +590,44 @@ class Hub:
         self._remote_online[node] = (time.monotonic() + PRESENCE_EXPIRY_S, known)
         for tenant_id, was in before.items():
             self._announce(tenant_id, was, self.agents_online(tenant_id))
+
+
+class _SocketIndex:
+    """key -> the sockets filed under it, for keys that usually have one socket (a visitor's tab).
+
+    A single socket is stored as itself and only a second one makes a set: an idle visitor socket then costs the
+    index one dict entry instead of a set of its own (about 220 bytes; docs/PERFORMANCE.md, "Idle memory").
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, Client | set[Client]] = {}
+
+    def add(self, key: Any, client: Client) -> None:
+        found = self._entries.get(key)
+        if found is None:
+            self._entries[key] = client
+        elif isinstance(found, set):
+            found.add(client)
+        elif found is not client:
+            self._entries[key] = {found, client}
+
+    def discard(self, key: Any, client: Client) -> None:
+        found = self._entries.get(key)
+        if found is client:
+            del self._entries[key]
+        elif isinstance(found, set):
+            found.discard(client)
+            if len(found) == 1:
+                self._entries[key] = next(iter(found))
+
+    def get(self, key: Any, default: Iterable[Client] = ()) -> Iterable[Client]:
+        """The sockets under ``key`` (a snapshot is the caller's to take), or ``default``."""
+        found = self._entries.get(key)
+        if found is None:
+            return default
+        return found if isinstance(found, set) else (found,)
 
 
 def _discard(index: dict[Any, set[Client]], key: Any, client: Client) -> None:
