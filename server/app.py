@@ -36,6 +36,7 @@ from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
+from .store import tenants as store_tenants
 from .tenants import TenantCache
 
 __all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
@@ -303,10 +304,8 @@ class FrontdeskServer:
 
     async def demo_tenant(self) -> Any:
         """The tenant the demo page embeds: slug ``demo`` if any, else the first."""
-        rows = await self.store.read(
-            lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1")
-        )
-        return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
+        found = await self.store.read(store_tenants.demo_tenant)
+        return await self.tenants.by_site_key(found.site_key) if found else None
 
     async def _healthz(self) -> Response:
         """200 while the server can write its database, else 503 with the

@@ -2,8 +2,9 @@
 
 A backend implements a handful of primitives (:meth:`Store.write`,
 :meth:`Store.read`, migrations, close); every operation is then one function
-of ``_sql`` run through them, so SQLite and PostgreSQL share one
-implementation of the rules, and one contract test suite checks both.
+of the store's operation modules (``messages``, ``conversations`` …) run
+through them, so SQLite and PostgreSQL share one implementation of the
+rules, and one contract test suite checks both.
 
 Contract of :meth:`Store.write`: the function runs inside a transaction; its
 result is returned only after that transaction has COMMITted durably ("acked

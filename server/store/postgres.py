@@ -1,6 +1,6 @@
 """The scale-out store: one PostgreSQL database shared by several server nodes.
 
-The same operations as SQLite (``_sql``) run through the same two primitives;
+The same operations as SQLite (``messages``, ``conversations`` …) run through the same two primitives;
 this module only decides how transactions are opened, batched, committed and
 announced to the other nodes.
 
@@ -19,7 +19,7 @@ One global write lock
     node exactly as SQLite's single writer serializes them on one node, which
     buys three things at once:
 
-    - ``_sql`` stays correct unchanged: its check-then-insert steps (the
+    - the operations stay correct unchanged: their check-then-insert steps (the
       idempotency record, "one open conversation per visitor", agent e-mails)
       were written for one writer and would race under plain READ COMMITTED;
     - ``event_id`` values (a BIGSERIAL, taken while the lock is held) become
