@@ -298,12 +298,13 @@ def cmd_agent_disable(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
         agent = await _agent_by_email(store, tenant.id, args.email)
-        if agent.role == "admin" and agent.active:
-            admins = await store.read(agents.count_active_admins, tenant.id)
-            if admins <= 1:
-                print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
-                return 1
-        await store.write(agents.update_agent, tenant.id, agent.id, {"active": bool(args.enable)})
+        try:
+            # The last-active-admin rule is checked inside this write (agents.update_agent), so a
+            # concurrent demotion from a console cannot slip past it.
+            await store.write(agents.update_agent, tenant.id, agent.id, {"active": bool(args.enable)})
+        except Conflict:
+            print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
+            return 1
         print(f"{'Enabled' if args.enable else 'Disabled'} {agent.email}; their tokens are revoked.")
         return 0
 

@@ -420,6 +420,45 @@ def test_assign_rules(store_url: str) -> None:
     run(store_url, scenario)
 
 
+def test_the_last_active_admin_cannot_be_disabled_or_demoted(store_url: str) -> None:
+    """update_agent refuses (Conflict) to disable or demote the tenant's last active admin, and changes nothing."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        published: list[EventRecord] = []
+        store.on_commit = published.extend
+        for change in ({"active": False}, {"role": "agent"}):
+            with pytest.raises(Conflict, match="at least one active admin"):
+                await store.write(agents.update_agent, w.tenant, w.admin, change)
+        assert published == []
+        assert await store.read(agents.count_active_admins, w.tenant) == 1
+        renamed = await store.write(agents.update_agent, w.tenant, w.admin, {"name": "Ada L."})  # not a demotion
+        assert (renamed.role, renamed.active, renamed.name) == ("admin", True, "Ada L.")
+
+    run(store_url, scenario)
+
+
+def test_two_concurrent_demotions_cannot_both_pass(store_url: str) -> None:
+    """With two active admins, disabling one and demoting the other at once: exactly one commits, the other
+    gets Conflict, because the rule is checked inside each write transaction (not read before it)."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        second = await store.write(agents.create_agent, w.tenant, "grace@acme.test", "Grace", "admin", "hash")
+        for _ in range(3):  # several rounds: the two writes land in one batch or in two
+            outcomes = await asyncio.gather(
+                store.write(agents.update_agent, w.tenant, w.admin, {"active": False}),
+                store.write(agents.update_agent, w.tenant, second.id, {"role": "agent"}),
+                return_exceptions=True,
+            )
+            assert sorted(type(o).__name__ for o in outcomes) == ["AgentProfile", "Conflict"]
+            assert await store.read(agents.count_active_admins, w.tenant) == 1
+            await store.write(agents.update_agent, w.tenant, w.admin, {"active": True, "role": "admin"})
+            await store.write(agents.update_agent, w.tenant, second.id, {"active": True, "role": "admin"})
+
+    run(store_url, scenario)
+
+
 def test_visitor_and_tenant_scope(store_url: str) -> None:
     """Another visitor's or another tenant's conversation is NotFound for every operation."""
 
