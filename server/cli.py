@@ -407,11 +407,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
 
     async def go(store: Store) -> int:
-        backup = getattr(store, "backup", None)
-        if backup is None:
+        if not store.capabilities.backup:
             print("error: use pg_dump for PostgreSQL backups (docs/OPERATIONS.md)", file=sys.stderr)
             return 1
-        await backup(args.output)
+        await store.backup(args.output)
         print(f"Backed up to {args.output}.")
         return 0
 

@@ -60,7 +60,7 @@ class Handlers:
         #: Several nodes share the store (PostgreSQL): the per-visitor message
         #: budget is then also kept in the database. One SQLite server per file
         #: is enforced, so there the in-memory bucket is already the whole truth.
-        self.shared_store = getattr(store, "broadcast", None) is not None
+        self.shared_store = store.capabilities.shared
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
         self._visitor: dict[type[p.Request], Handler] = {

@@ -122,7 +122,7 @@ from ._writer import (
     resolve,
     take_batch,
 )
-from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
+from .base import REQUIRED_TABLES, Capabilities, Store, probe_write, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
@@ -256,11 +256,10 @@ class PostgresStore(Store):
     """A store in the PostgreSQL database at ``url`` (``postgresql://…``)."""
 
     DIALECT = "postgres"
+    capabilities = Capabilities(shared=True, server_lock=False, backup=False)
 
     #: Seconds between catch-up reads when no notification arrives.
     poll_interval: float = 1.0
-    #: Called on the event loop with each message another node broadcast.
-    on_broadcast: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, url: str, *, readers: int = 4) -> None:
         self.url = url

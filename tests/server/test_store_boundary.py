@@ -55,6 +55,21 @@ def _sql_texts(source: str, where: str) -> list[str]:
     return found
 
 
+def _store_probes(source: str, where: str) -> list[str]:
+    """``getattr``/``hasattr`` on a store: its optional abilities are declared (``Store.capabilities``)."""
+    found = []
+    for node in ast.walk(ast.parse(source, where)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and node.args
+            and "store" in ast.unparse(node.args[0]).lower()
+        ):
+            found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
 def _scan(check: Callable[[str, str], list[str]]) -> list[str]:
     return [hit for p in _outside_the_store() for hit in check(p.read_text("utf-8"), str(p.relative_to(ROOT)))]
 
@@ -69,6 +84,13 @@ def test_no_server_module_outside_the_store_contains_sql() -> None:
     assert _scan(_sql_texts) == []
 
 
+def test_no_server_module_probes_a_store_for_abilities() -> None:
+    """Optional store abilities (backup, the server lock, cross-node broadcast) are read from
+    Store.capabilities, never found with getattr/hasattr (the store's own modules included)."""
+    every = [p for p in sorted(SERVER.rglob("*.py"))]
+    assert [hit for p in every for hit in _store_probes(p.read_text("utf-8"), str(p.relative_to(ROOT)))] == []
+
+
 def test_the_checks_catch_what_they_look_for() -> None:
     """The detectors flag a private import, a SQL literal and a statement run on a transaction, not a hint."""
     source = (
@@ -81,3 +103,4 @@ def test_the_checks_catch_what_they_look_for() -> None:
     )
     assert len(_private_imports(source, "sample.py")) == 2
     assert len(_sql_texts(source, "sample.py")) == 2  # the operator's hint is not a statement
+    assert len(_store_probes("b = getattr(self.store, 'backup', None)\nhasattr(store, 'x')\n", "s.py")) == 2

@@ -12,6 +12,7 @@ import dataclasses
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -31,6 +32,7 @@ from frontdesk.server.store import (
     tenants,
     visitors,
 )
+from frontdesk.server.store.base import Unsupported
 
 T = TypeVar("T")
 
@@ -227,6 +229,37 @@ def test_epoch_stable_across_reopen(store_url: str) -> None:
 
 
 # -- messages ---------------------------------------------------------------------------------
+
+
+def test_capabilities_are_declared_and_kept(store_url: str, tmp_path: Path) -> None:
+    """Each backend declares its optional abilities (base.Capabilities); what it declares works, and what it
+    lacks raises Unsupported instead of being found missing with getattr."""
+    is_sqlite = store_url.startswith("sqlite")
+
+    async def scenario(store: Store) -> None:
+        caps = store.capabilities
+        assert (caps.shared, caps.server_lock, caps.backup) == (not is_sqlite, is_sqlite, is_sqlite)
+        await seed(store)
+        copy = tmp_path / "copy.db"
+        if caps.backup:
+            await store.backup(str(copy))
+            restored = open_store(f"sqlite:///{copy}")
+            await restored.open()
+            try:
+                assert [t.slug for t in await restored.read(tenants.all_tenants)] == ["acme", "other"]
+            finally:
+                await restored.close()
+        else:
+            with pytest.raises(Unsupported):
+                await store.backup(str(copy))
+        if caps.shared:
+            await store.broadcast({"kind": "ping"})  # best effort to the other nodes: there are none here
+        else:
+            with pytest.raises(Unsupported):
+                await store.broadcast({"kind": "ping"})
+        assert "@" not in store.location  # never a user or password of a URL
+
+    run(store_url, scenario)
 
 
 def test_post_message_assigns_gap_free_seq_and_increasing_event_ids(store_url: str) -> None:
