@@ -39,6 +39,7 @@ from .keepalive import KeepaliveSweeper
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket
 from .store import Store, open_store
+from .store import tenants as store_tenants
 from .tenants import TenantCache
 
 __all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
@@ -136,9 +137,8 @@ class FrontdeskServer:
 
         Refuses (``FrontdeskError``, one line naming the file and the cause)
         to serve a database it cannot write: every write would fail."""
-        lock = getattr(self.store, "acquire_server_lock", None)
-        if lock is not None:
-            lock()  # first: it checks the files, and marks the store as the serving one
+        if self.store.capabilities.server_lock:
+            self.store.acquire_server_lock()  # first: it checks the files, and marks the store as the serving one
         try:
             await self.store.open()
             writable, error = await self.store.check_writable()
@@ -147,19 +147,18 @@ class FrontdeskServer:
             raise
         if not writable:
             await self.store.close()
-            where = getattr(self.store, "path", "the database")
-            raise FrontdeskError(f"cannot write {where}: {error}; refusing to start")
+            raise FrontdeskError(f"cannot write {self.store.location}: {error}; refusing to start")
         self.store.start_probing()
         self.store.on_commit = self._on_commit
-        broadcast = getattr(self.store, "broadcast", None)
-        if broadcast is not None:  # several nodes share the store: relay what is never stored
+        if self.store.capabilities.shared:  # several nodes share the store: relay what is never stored
+            broadcast = self.store.broadcast
 
             def relay(message: dict[str, Any]) -> None:
                 spawn(broadcast(message))
 
             self.hub.relay = relay
             self._heartbeat = spawn(self._presence_heartbeat())
-            self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
+            self.store.on_broadcast = self.hub.relayed
         await self.tenants.load()
         loop = asyncio.get_running_loop()
         self._loop_handler = loop.get_exception_handler()
@@ -322,10 +321,8 @@ class FrontdeskServer:
 
     async def demo_tenant(self) -> Any:
         """The tenant the demo page embeds: slug ``demo`` if any, else the first."""
-        rows = await self.store.read(
-            lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1")
-        )
-        return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
+        found = await self.store.read(store_tenants.demo_tenant)
+        return await self.tenants.by_site_key(found.site_key) if found else None
 
     async def _healthz(self) -> Response:
         """200 while the server can write its database, else 503 with the

@@ -1,6 +1,6 @@
 """The scale-out store: one PostgreSQL database shared by several server nodes.
 
-The same operations as SQLite (``_sql``) run through the same two primitives;
+The same operations as SQLite (``messages``, ``conversations`` …) run through the same two primitives;
 this module only decides how transactions are opened, batched, committed and
 announced to the other nodes.
 
@@ -19,7 +19,7 @@ One global write lock
     node exactly as SQLite's single writer serializes them on one node, which
     buys three things at once:
 
-    - ``_sql`` stays correct unchanged: its check-then-insert steps (the
+    - the operations stay correct unchanged: their check-then-insert steps (the
       idempotency record, "one open conversation per visitor", agent e-mails)
       were written for one writer and would race under plain READ COMMITTED;
     - ``event_id`` values (a BIGSERIAL, taken while the lock is held) become
@@ -122,7 +122,7 @@ from ._writer import (
     resolve,
     take_batch,
 )
-from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
+from .base import REQUIRED_TABLES, Capabilities, Store, probe_write, shipped_migrations
 
 __all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
 
@@ -256,11 +256,10 @@ class PostgresStore(Store):
     """A store in the PostgreSQL database at ``url`` (``postgresql://…``)."""
 
     DIALECT = "postgres"
+    capabilities = Capabilities(shared=True, server_lock=False, backup=False)
 
     #: Seconds between catch-up reads when no notification arrives.
     poll_interval: float = 1.0
-    #: Called on the event loop with each message another node broadcast.
-    on_broadcast: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, url: str, *, readers: int = 4) -> None:
         self.url = url

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from frontdesk.server.domain import EventRecord
 from frontdesk.server.exceptions import DurabilityError
-from frontdesk.server.store import _sql
+from frontdesk.server.store import _sql, conversations, events, messages
 from frontdesk.server.store.postgres import (
     CHANNEL,
     WRITE_LOCK,
@@ -75,7 +75,7 @@ async def all_event_ids(node: Node) -> list[int]:
 
 async def say(node: Node, w: World, visitor: int, body: str, conversation_id: int | None = None) -> Any:
     return await node.store.write(
-        _sql.post_message,
+        messages.post_message,
         w.tenant,
         author_kind="visitor",
         author_id=visitor,
@@ -168,7 +168,7 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
             out = []
             for i in range(20):
                 r = await b.store.write(
-                    _sql.post_message,
+                    messages.post_message,
                     w.tenant,
                     author_kind="agent",
                     author_id=w.agent,
@@ -262,7 +262,7 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                 await listener.execute(f"LISTEN {CHANNEL}")
 
                 def doomed(tx: _sql.Tx) -> None:
-                    _sql.append_event(tx, w.tenant, "test.doomed", {})
+                    events.append_event(tx, w.tenant, "test.doomed", {})
                     raise RuntimeError("no")
 
                 with pytest.raises(RuntimeError):
@@ -313,7 +313,7 @@ def test_reads_survive_lost_connections(pg_url: str) -> None:
             )
             assert killed
             results = await asyncio.gather(
-                *(node.store.read(_sql.visitor_conversations, w.tenant, w.alice) for _ in range(8))
+                *(node.store.read(conversations.visitor_conversations, w.tenant, w.alice) for _ in range(8))
             )
             assert results == [[]] * 8
 

@@ -1,0 +1,157 @@
+"""The event log: every stored change, in one tenant-wide ``event_id`` order.
+
+Operations that change something append their events with
+:func:`append_event` in the same transaction; the backend publishes them
+after COMMIT. Readers resume from a cursor (:func:`events_after`,
+:func:`cursor_state`); ``frontdesk prune`` deletes old events
+(:func:`prune_before`) and moves the floor below which cursors get
+``reset_required``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import domain, protocol
+from ..domain import EventRecord
+from ._sql import Tx, dumps, get_meta, now_ms, record_from_row, set_meta
+
+__all__ = [
+    "append_event",
+    "cursor_state",
+    "events_after",
+    "last_event_id",
+    "new_epoch",
+    "prune_before",
+    "prune_events",
+    "record_from_row",
+]
+
+
+def append_event(
+    tx: Tx,
+    tenant_id: int,
+    kind: str,
+    payload: Any,
+    *,
+    conversation_id: int | None = None,
+    visitor_id: int | None = None,
+    visitor_payload: Any = None,
+    created_at: int | None = None,
+) -> int:
+    """Append one event to the log and to ``tx.events``; its ``event_id``.
+
+    ``payload`` (agents) and ``visitor_payload`` (visitors; None: they never
+    see it) are the kind's :data:`protocol.EVENT_DATA` types, kept as JSON."""
+    created = created_at or now_ms()
+    payload = protocol.to_wire(payload)
+    visitor_payload = None if visitor_payload is None else protocol.to_wire(visitor_payload)
+    row = tx.one(
+        "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
+        (
+            tenant_id,
+            kind,
+            conversation_id,
+            visitor_id,
+            dumps(payload),
+            None if visitor_payload is None else dumps(visitor_payload),
+            created,
+        ),
+    )
+    assert row is not None
+    event_id = int(row["event_id"])
+    tx.events.append(
+        EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created)
+    )
+    return event_id
+
+
+def set_event_payload(tx: Tx, event_id: int, data: Any, visitor_data: Any) -> None:
+    """Fill in a payload that needed the event's own id (messages carry it)."""
+    payload = protocol.to_wire(data)
+    visitor_payload = (
+        payload if visitor_data is data else None if visitor_data is None else protocol.to_wire(visitor_data)
+    )
+    text = dumps(payload)
+    visitor_text = text if visitor_payload is payload else None if visitor_payload is None else dumps(visitor_payload)
+    tx.run("UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?", (text, visitor_text, event_id))
+    for i, rec in enumerate(tx.events):
+        if rec.event_id == event_id:
+            tx.events[i] = EventRecord(
+                rec.event_id,
+                rec.tenant_id,
+                rec.kind,
+                rec.conversation_id,
+                rec.visitor_id,
+                payload,
+                visitor_payload,
+                rec.created_at,
+            )
+
+
+def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[EventRecord]:
+    """Up to ``limit`` events after ``since`` that ``viewer`` may see, in order.
+
+    The SQL narrows by tenant (and visitor); :func:`domain.may_see` then
+    applies the same rule that live fan-out uses.
+    """
+    if viewer.is_agent:
+        rows = tx.all(
+            "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
+            (viewer.tenant_id, since, limit),
+        )
+    else:
+        # Two range scans of events_visitor: the visitor's own events and the
+        # tenant-wide ones (visitor_id IS NULL), not every tenant event after
+        # the cursor. "+tenant_id" keeps the planner off events_tenant.
+        # A verified visitor's scope also holds the visitors of the same identity.
+        scope = sorted(viewer.visitor_scope)
+        marks = ", ".join("?" * len(scope))
+        rows = tx.all(
+            f"SELECT * FROM (SELECT * FROM events WHERE visitor_id IN ({marks}) AND event_id > ? AND +tenant_id = ?"
+            " AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS visitor_events"
+            " UNION ALL SELECT * FROM (SELECT * FROM events WHERE visitor_id IS NULL AND event_id > ?"
+            " AND +tenant_id = ? AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS tenant_events"
+            " ORDER BY event_id LIMIT ?",
+            (*scope, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
+        )
+    return [r for r in map(record_from_row, rows) if domain.may_see(viewer, r)]
+
+
+def last_event_id(tx: Tx) -> int:
+    """The newest event_id ever handed out (never below the pruned floor)."""
+    row = tx.one("SELECT COALESCE(MAX(event_id), 0) AS m FROM events")
+    floor = int(get_meta(tx, "events_floor") or 0)
+    return max(int(row["m"]) if row else 0, floor)
+
+
+def prune_events(tx: Tx, before_event_id: int) -> int:
+    """Delete events up to ``before_event_id``; cursors older than that then
+    get ``reset_required``. Returns the number deleted."""
+    floor = int(get_meta(tx, "events_floor") or 0)
+    if before_event_id <= floor:
+        return 0
+    n = tx.run("DELETE FROM events WHERE event_id <= ?", (before_event_id,))
+    set_meta(tx, "events_floor", str(before_event_id))
+    return n
+
+
+def cursor_state(tx: Tx) -> tuple[int, int]:
+    """(newest event_id, pruned floor): what a resume cursor is checked against."""
+    return last_event_id(tx), int(get_meta(tx, "events_floor") or 0)
+
+
+def prune_before(tx: Tx, created_before_ms: int) -> tuple[int, int]:
+    """Delete every event created before ``created_before_ms`` (and any older
+    id): (events deleted, the new floor). Cursors at or below the floor then
+    get ``reset_required``."""
+    row = tx.one("SELECT MAX(event_id) AS e FROM events WHERE created_at < ?", (created_before_ms,))
+    upto = int(row["e"]) if row and row["e"] is not None else 0
+    return prune_events(tx, upto), upto
+
+
+def new_epoch(tx: Tx, epoch: str) -> None:
+    """Name the database anew (after a restore): every client's cursor then
+    needs a reset. Nodes pick it up when they start."""
+    set_meta(tx, "epoch", epoch)
