@@ -250,7 +250,7 @@ def test_writer_survives_a_lost_connection(pg_url: str) -> None:
 
 
 def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
-    """A committed batch announces its last event_id on the channel, and a rolled-back one announces nothing."""
+    """A committed batch announces its tenant and last event_id on the channel; a rolled-back one announces nothing."""
 
     async def main() -> None:
         import psycopg
@@ -269,7 +269,7 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                     await node.store.write(doomed)
                 r = await say(node, w, w.alice, "hello")
                 got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
-                assert got == [str(r.event_id)]
+                assert got == [f"{w.tenant}:{r.event_id}"]
             finally:
                 await listener.close()
 
