@@ -31,6 +31,7 @@ workloads (default: all of them):
   catchup     an agent offline for 10,000 events: reconnect to caught up; and a reconnect storm
               of 5,000 visitors resuming with 20 missed messages each
   console     the console cache's cold start and FTS search, run by frontdesk-console --bench-cache
+  tenants     (alone, with --pg-url) PostgreSQL: 1 node × 1 tenant, N nodes × N tenants, N nodes × 1 tenant
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
@@ -65,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--site-key", help="with --url: the tenant's site key")
     g.add_argument("--email", help="with --url: an agent's email")
     g.add_argument("--password", help="with --url: that agent's password")
+    g = p.add_argument_group("tenants (PostgreSQL, store level; not part of 'all')")
+    g.add_argument(
+        "--pg-url",
+        metavar="URL",
+        help="tenants: a PostgreSQL URL whose role may CREATE DATABASE (a scratch database is made and dropped)",
+    )
+    g.add_argument("--nodes", type=int, default=3, help="tenants: nodes in the multi-node shapes (%(default)s)")
+    g.add_argument("--writers", type=int, default=20, help="tenants: closed-loop writers per node (%(default)s)")
     g = p.add_argument_group("load shape")
     g.add_argument("--visitors", type=int, default=d.visitors, help="latency/throughput visitors (%(default)s)")
     g.add_argument("--agents", type=int, default=d.agents, help="latency/throughput agents (%(default)s)")
@@ -376,6 +385,8 @@ def _table(report: JSON) -> str:
 def main(argv: list[str]) -> int:
     """Entry point of ``frontdesk bench ARGS…``; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.workloads == ["tenants"]:
+        return _tenants_main(args, argv)
     unknown = [w for w in args.workloads if w not in (*WORKLOADS, "all")]
     if unknown:
         print(f"frontdesk bench: unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
@@ -437,6 +448,41 @@ def main(argv: list[str]) -> int:
         if args.plot:
             print(f"plot: {report['plot']}")
     return 1 if _errors(report) else 0
+
+
+def _tenants_main(args: argparse.Namespace, argv: list[str]) -> int:
+    """``frontdesk bench tenants``: PostgreSQL throughput with nodes and tenants (server/bench/_tenants.py)."""
+    from ._tenants import tenants
+
+    if not args.pg_url:
+        print(
+            "frontdesk bench tenants: needs --pg-url postgresql://… (a role that may CREATE DATABASE)", file=sys.stderr
+        )
+        return 2
+    progress = Progress(not args.no_progress)
+    machine = _targets.machine_info()
+    shapes = asyncio.run(
+        tenants(args.pg_url, nodes=args.nodes, writers=args.writers, duration=args.duration, progress=progress)
+    )
+    report = {"command": "frontdesk bench " + " ".join(argv), "machine": machine, "tenants": shapes}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print("shape                     msgs/s   ack p50 ms  ack p99 ms  db µs/msg  lock wait µs/msg  msgs/tx")
+    for key, label in (
+        ("one_node_one_tenant", "1 node × 1 tenant"),
+        ("nodes_own_tenants", f"{args.nodes} nodes × {args.nodes} tenants"),
+        ("nodes_one_tenant", f"{args.nodes} nodes × 1 tenant"),
+    ):
+        s = shapes[key]
+        ack = s["ack_ms"] or {}
+        print(
+            f"{label:<24} {s['msgs_per_s']:>8} {ack.get('p50', '-'):>11} {ack.get('p99', '-'):>11}"
+            f" {s['db_transaction_us_per_msg']:>10} {s['lock_wait_us_per_msg']:>17} {s['messages_per_transaction']:>8}"
+        )
+    load = machine.get("loadavg_at_start")
+    print(f"\nmachine: {machine.get('cores')} cores, load {load} at start")
+    return 0
 
 
 def _errors(report: JSON) -> list[str]:

@@ -122,3 +122,29 @@ def test_console_workload_runs_the_console_as_a_process() -> None:
     assert res["available"] is True, res
     assert res["conversations"] == 30 and res["messages"] == 120
     assert res["cold_start_ms"] >= 0 and res["search_hits"] >= 0
+
+
+@pytest.mark.postgres
+def test_tenants_tiny_run_measures_each_shape_and_drops_its_databases() -> None:
+    """bench tenants runs its three PostgreSQL shapes, acks messages in each, and leaves no scratch database."""
+    from tests.server.store.conftest import PG_ADMIN_URL, require_pg
+
+    require_pg()
+    code, report, err = bench("tenants", "--pg-url", PG_ADMIN_URL, "--nodes", "2", "--writers", "2", "--duration", "1")
+    assert code == 0, err
+    shapes = report["tenants"]
+    assert [(s["nodes"], s["tenants"]) for s in shapes.values()] == [(1, 1), (2, 2), (2, 1)]
+    for shape in shapes.values():
+        assert shape["msgs_per_s"] > 0 and shape["ack_ms"]["p99"] >= shape["ack_ms"]["p50"]
+        assert shape["lock_wait_us_per_msg"] >= 0 and shape["db_transaction_us_per_msg"] > 0
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'frontdesk_bench_%'").fetchall()
+    assert left == []
+
+
+def test_tenants_without_a_database_url_says_what_it_needs() -> None:
+    """bench tenants without --pg-url exits 2 and names the option."""
+    proc = subprocess.run([*BENCH, "tenants"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "--pg-url" in proc.stderr
