@@ -22,6 +22,8 @@ JSON = dict[str, Any]
 WORKLOADS = ("latency", "throughput", "idle", "catchup", "console")
 #: Workloads that --baseline also runs against the bare relay.
 BASELINED = ("latency", "throughput", "idle")
+#: Workloads that --pg-url also runs against one node on a scratch PostgreSQL database.
+ON_POSTGRES = ("latency", "throughput")
 
 EPILOG = """\
 workloads (default: all of them):
@@ -70,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--pg-url",
         metavar="URL",
-        help="tenants: a PostgreSQL URL whose role may CREATE DATABASE (a scratch database is made and dropped)",
+        help="a PostgreSQL URL whose role may CREATE DATABASE (a scratch database is made and dropped): tenants"
+        " needs it, and latency/throughput then also run one node on PostgreSQL beside the SQLite one",
     )
     g.add_argument("--nodes", type=int, default=3, help="tenants: nodes in the multi-node shapes (%(default)s)")
     g.add_argument("--writers", type=int, default=20, help="tenants: closed-loop writers per node (%(default)s)")
@@ -153,6 +156,8 @@ class _Runner:
     def target(self, kind: str) -> Target:
         if kind == "relay":
             return _targets.start_relay(self.server_cpu)
+        if kind == "postgres":
+            return _targets.start_frontdesk(self.server_cpu, pg_admin_url=self.args.pg_url)
         if self.args.url:
             return _targets.remote_frontdesk(self.args.url, self.args.site_key, self.args.email, self.args.password)
         return _targets.start_frontdesk(self.server_cpu, self.args.db_dir)
@@ -274,6 +279,28 @@ def _rows(report: JSON) -> list[JSON]:
             ok=None if a is None else a >= 50000,
             ratio=_ratio(a, b),
         )
+    for workload, metric, keys in (
+        ("latency", "visitor→agent p99 on PostgreSQL (ms)", ("latency_ms", "p99")),
+        ("latency", "server CPU on PostgreSQL (cores)", ("server_cpu",)),
+        ("throughput", "best msgs/s on PostgreSQL, one node", ("best_rate",)),
+    ):
+        pg = _get(w.get(workload), "postgres")
+        if pg is None:
+            continue
+        a, b = _get(pg, *keys), _get(w[workload].get("frontdesk"), *keys)
+        r = _ratio(a, b)
+        if workload == "throughput":
+            add(
+                workload,
+                metric,
+                a,
+                b,
+                target="≥ 0.8× SQLite (relay column: SQLite)",
+                ratio=r,
+                ok=None if r is None else r >= 0.8,
+            )
+        else:
+            add(workload, metric, a, b, target="relay column: SQLite", ratio=r)
     if "idle" in w:
         fd, rl = w["idle"].get("frontdesk"), w["idle"].get("relay")
         a, b = _get(fd, "rss_per_connection_kib"), _get(rl, "rss_per_connection_kib")
@@ -415,10 +442,14 @@ def main(argv: list[str]) -> int:
     for name in workloads:
         sides: JSON = {}
         kinds = ["frontdesk", "relay"] if args.baseline and name in BASELINED else ["frontdesk"]
+        if args.pg_url and name in ON_POSTGRES:
+            kinds.insert(1, "postgres")  # the same workload on one node on PostgreSQL, side by side
         for kind in kinds:
             if name == "latency":
                 res = runner.run(kind, _workloads.latency)
                 samples[kind] = res.pop("_latency_samples", None)
+                if kind == "postgres":
+                    samples.pop(kind, None)  # the CDF plot compares the SQLite server with the relay
             elif name == "throughput":
                 res = runner.run(kind, _workloads.throughput)
             elif name == "idle":

@@ -148,3 +148,23 @@ def test_tenants_without_a_database_url_says_what_it_needs() -> None:
     """bench tenants without --pg-url exits 2 and names the option."""
     proc = subprocess.run([*BENCH, "tenants"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "--pg-url" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_latency_with_a_postgres_url_runs_one_node_on_postgresql_beside_sqlite() -> None:
+    """--pg-url adds a PostgreSQL node to latency: it delivers everything, is summarized beside SQLite, and its
+    scratch database is dropped."""
+    from tests.server.store.conftest import PG_ADMIN_URL, require_pg
+
+    require_pg()
+    args = ("latency", "--visitors", "5", "--agents", "1", "--rate", "50", "--duration", "1", "--pg-url", PG_ADMIN_URL)
+    code, report, err = bench(*args)
+    assert code == 0, err
+    pg = report["workloads"]["latency"]["postgres"]
+    assert pg["sent"] == 50 and pg["lost"] == 0 and pg["duplicates"] == 0
+    assert any(row["metric"] == "visitor→agent p99 on PostgreSQL (ms)" for row in report["summary"])
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'frontdesk_bench_%'").fetchall()
+    assert left == []
