@@ -39,8 +39,9 @@ run: $(STAMP)
 	@exec $(BIN)/frontdesk serve --db "$(DB)" --host "$(HOST)" --port "$(PORT)"
 
 # System packages the tests use: Chromium for the widget, desktop-file-utils and
-# appstream to validate the console's desktop files. Installed only when missing.
-APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream
+# appstream to validate the console's desktop files, dbus for the session bus the
+# desktop-notification tests start. Installed only when missing.
+APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream dbus-daemon:dbus
 chromium:
 	@missing=""; for pair in $(APT_TEST_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \

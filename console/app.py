@@ -211,9 +211,10 @@ class _Session:
 
     async def work(self) -> tuple[str, str]:
         """Show the main window until sign-out, session end or quit."""
+        from frontdesk.console.core.notifier import SystemNotifier
         from frontdesk.console.ui.mainwindow import MainWindow
 
-        window = MainWindow(self.core, self.prefs)
+        window = MainWindow(self.core, self.prefs, notifier=SystemNotifier())
         self.window = window
         window.attach()
         window.show()

@@ -25,7 +25,8 @@ from frontdesk.console.core import (
     OfflineError,
     ThreadChanges,
 )
-from PySide6.QtCore import Qt, QTimer, Signal
+from frontdesk.console.core.notifier import Notifier
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
@@ -33,7 +34,7 @@ from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
 from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
-from .notifications import Banner, Notifier, Sound
+from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
 from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         use_tray: bool | None = None,
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -117,10 +119,19 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self.notifier = Notifier(
-            preferences, self.banner, self._is_on_screen, app_icon=app_icon(), sound=sound, use_tray=use_tray
+        self.notifier = NotificationCenter(
+            preferences,
+            self.banner,
+            self._is_on_screen,
+            app_icon=app_icon(),
+            window=self,
+            desktop=notifier,
+            me=lambda: core.me.id if core.me is not None else None,
+            sound=sound,
+            use_tray=use_tray,
         )
         self.notifier.on_open = self._on_notifier_open
+        self.notifier.on_reply = self._on_notifier_reply
         self._build_actions()
         self._connect()
 
@@ -317,7 +328,7 @@ class MainWindow(QMainWindow):
         self.thread_model.apply_items(changes)
 
     def _on_core_notification_raised(self, notification: Notification) -> None:
-        self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)
+        self.notifier.notify_core(notification)
 
     def _on_core_typing_changed(self, conversation_id: int, is_typing: bool, who: object) -> None:
         if conversation_id != self._open_id:
@@ -413,6 +424,10 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
         self._on_visitor_conversation_selected(conversation_id)
+
+    def _on_notifier_reply(self, conversation_id: int, body: str) -> None:
+        # A reply typed in the desktop notification: the outbox, like any other.
+        spawn(self._run("send the reply", self.core.reply(conversation_id, body)), name=f"reply-{conversation_id}")
 
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
@@ -552,6 +567,21 @@ class MainWindow(QMainWindow):
         if self.settings_dialog is not None:
             self.settings_dialog.deleteLater()
             self.settings_dialog = None
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange:
+            self._on_activation_changed()
+
+    def _on_activation_changed(self) -> None:
+        active = self.isActiveWindow()
+        # The core raises no notification for the focused conversation: it is
+        # focused only while the agent can see it (issue 13, item 1).
+        self.core.focused_conversation = (self._open_id or None) if active else None
+        if active:
+            # A message that arrived while the window was in the background is
+            # read now that the agent looks at it (issue 13, item 3).
+            self._seen_timer.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.notifier.close()

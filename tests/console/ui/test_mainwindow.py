@@ -287,3 +287,33 @@ def test_visitor_message_on_screen_is_marked_seen_once(
     qtbot.waitUntil(lambda: not window.thread_model.conversation.unread)  # type: ignore[union-attr]
     assert core.calls.count(("seen", 1)) == 2
     assert window.windowTitle() == "Frontdesk"  # the unread count went back to zero
+
+
+def test_message_arriving_in_the_background_is_seen_when_the_window_is_activated(
+    qtbot: Any, window: MainWindow, core: FakeCore
+) -> None:
+    """Open conversation, window in the background: the message stays unread and notifies; activating marks it seen."""
+    from PySide6.QtWidgets import QWidget
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.open_conversation(1)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 1, timeout=WAIT_MS)
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=WAIT_MS)
+    assert core.focused_conversation is None  # the core may notify about it now
+    arrived = message(12, 1, 3, "Still there?", at=NOW + 1000)
+    arrived["conversation"] = {"id": 1, "last_seq": 3, "unread_agent": 1, "last_activity": NOW + 1000}
+    frame = {"type": "event", "kind": "message.created", "event_id": 50, "data": arrived}
+    core.announce(run(qtbot, core.cache.apply_events(W.events([frame]))))
+    qtbot.waitUntil(lambda: window.thread_model.conversation.unread == 1, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert window.notifier.notify_core(Notification("new_message", 1, "Maya Patel", "Still there?"))
+    assert core.calls.count(("seen", 1)) == 1
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.thread_model.conversation.unread, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert core.focused_conversation == 1
