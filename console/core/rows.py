@@ -81,6 +81,8 @@ class ConversationRow:
     failed_actions: int  #: outbox items for it the server rejected
     visitor_user_id: str | None = None  #: the user id the visitor's site claimed (identify)
     visitor_verified: bool = False  #: the claim was verified with the tenant's identity secret
+    visitor_seen_seq: int = 0  #: the visitor read the messages up to this seq (their widget's ``seen``)
+    visitor_seen_at: int | None = None  #: when (ms) the console heard it live; None: only replayed
 
     @property
     def identity_unverified(self) -> bool:

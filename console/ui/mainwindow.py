@@ -26,8 +26,8 @@ from frontdesk.console.core import (
     ThreadChanges,
 )
 from frontdesk.console.core.notifier import Notifier
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from .bridge import CoreBridge
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.core = core
         self.preferences = preferences
         self._clock = clock
+        self._open_url = open_url
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
@@ -253,6 +255,7 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
+        self.thread_pane.view.link_activated.connect(self._on_thread_link_activated)
         self.preferences.changed.connect(self._on_preferences_changed)
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
@@ -432,6 +435,12 @@ class MainWindow(QMainWindow):
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
             self.open_conversation(conversation_id)
+
+    def _on_thread_link_activated(self, url: str) -> None:
+        # The system browser, for http(s) only (a message is the visitor's text).
+        link = QUrl(url, QUrl.ParsingMode.StrictMode)
+        if link.isValid() and link.scheme().lower() in ("http", "https") and link.host():
+            self._open_url(link)
 
     def _on_thread_older_requested(self) -> None:
         model = self.thread_model

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -296,7 +297,21 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
                     "new_conversation", c.id, _visitor_label(db, c.id), c.preview or "", assignee_id=_assignee(db, c.id)
                 )
             )
-        elif notify and data.change == "assigned" and c.assignee_id is not None and c.assignee_id != before:
+        if data.change == "seen_by_visitor" and c.last_seq:
+            # The durable side of the visitor's ``seen`` (replayed on resume):
+            # everything up to last_seq was read; when is unknown here.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = NULL "
+                "WHERE id = ? AND visitor_seen_seq < ?",
+                [c.last_seq, c.id, c.last_seq],
+            )
+        if (
+            existed is not None
+            and notify
+            and data.change == "assigned"
+            and c.assignee_id is not None
+            and c.assignee_id != before
+        ):
             # Assigned or transferred: the core keeps it only for the new assignee.
             out.notifications.append(
                 Notification(
@@ -311,6 +326,14 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     elif isinstance(data, wire.Seen):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
+            out.conversations.add(data.conversation_id)
+        elif data.side == "visitor" and data.seq > 0:
+            # Ephemeral and live: the receipt's time is when it arrived.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = ? WHERE id = ? "
+                "AND (visitor_seen_seq < ? OR (visitor_seen_seq = ? AND visitor_seen_at IS NULL))",
+                [data.seq, int(time.time() * 1000), data.conversation_id, data.seq, data.seq],
+            )
             out.conversations.add(data.conversation_id)
     elif isinstance(data, wire.AgentUpdated):
         upsert_agent(db, data.agent)

@@ -543,3 +543,20 @@ def test_assignment_to_someone_raises_an_assigned_notification(cache: Cache) -> 
     assert not arun(cache.apply_events(W.events([event(3, "conversation.updated", again)]))).notifications
     applied = arun(cache.apply_events(W.events([event(4, "message.created", msg(5, 1, 2, "Still there?"))])))
     assert [(n.kind, n.assignee_id) for n in applied.notifications] == [("new_message", 7)]
+
+
+def test_the_visitors_read_receipt_is_kept(cache: Cache) -> None:
+    """A live visitor ``seen`` records its seq and time; the durable seen_by_visitor (a replay) the seq only."""
+    arun(cache.apply_snapshot(W.convs([conv(1, last_seq=3), conv(2, last_seq=2)]), epoch="e", last_event_id=1))
+    assert (cache.conversation(1).visitor_seen_seq, cache.conversation(1).visitor_seen_at) == (0, None)  # type: ignore[union-attr]
+    replayed = {**conv(2, last_seq=2), "change": "seen_by_visitor", "actor_id": None}
+    arun(cache.apply_events(W.events([event(2, "conversation.updated", replayed)])))
+    assert (cache.conversation(2).visitor_seen_seq, cache.conversation(2).visitor_seen_at) == (2, None)  # type: ignore[union-attr]
+    seen = {"type": "event", "kind": "seen", "data": {"conversation_id": 2, "seq": 2, "side": "visitor"}}
+    applied = arun(cache.apply_events(W.events([seen])))
+    assert applied.conversations == {2}
+    row = cache.conversation(2)
+    assert row is not None and row.visitor_seen_seq == 2 and row.visitor_seen_at is not None
+    older = {"type": "event", "kind": "seen", "data": {"conversation_id": 2, "seq": 1, "side": "visitor"}}
+    arun(cache.apply_events(W.events([older])))
+    assert cache.conversation(2).visitor_seen_seq == 2  # type: ignore[union-attr]
