@@ -34,7 +34,10 @@ run: $(STAMP)
 	@echo "Demo site:  http://$(HOST):$(PORT)/   (the chat widget is in its corner)"
 	@echo "Console:    $(BIN)/frontdesk console --server http://$(HOST):$(PORT)"
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		(sleep 2; $(BIN)/frontdesk console --server "http://$(HOST):$(PORT)") & \
+		missing=$$($(BIN)/python -c 'import os; from frontdesk.console import _xcb; print(" ".join(_xcb.missing()) if _xcb.uses_xcb(os.environ) else "")'); \
+		if [ -n "$$missing" ]; then \
+			echo "The console needs X11 libraries Qt's xcb plugin loads: sudo apt-get install $$missing"; \
+		else (sleep 2; $(BIN)/frontdesk console --server "http://$(HOST):$(PORT)") & fi; \
 	fi
 	@exec $(BIN)/frontdesk serve --db "$(DB)" --host "$(HOST)" --port "$(PORT)"
 

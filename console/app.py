@@ -80,15 +80,25 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    log.debug("frontdesk-console %s on Python %s, %s", version(), sys.version.split()[0], sys.platform)
     if args.bench_cache is not None:
         return _bench(args)
     if args.smoke:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
+    from frontdesk.console import _xcb
+
+    missing = _xcb.problem()
+    if missing is not None:
+        # Before the QApplication: Qt would abort without naming the library.
+        print(f"error: {missing}", file=sys.stderr)
+        return 1
+
     try:
         import qasync
         from frontdesk.console.ui._refcount import guard
         from frontdesk.console.ui.theme import apply_theme
+        from PySide6.QtCore import qVersion
         from PySide6.QtWidgets import QApplication
     except ImportError as exc:
         print(f"error: the console's Qt parts are missing ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
@@ -102,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setDesktopFileName("org.frontdesk.Console")  # ties windows to packaging/linux's .desktop entry
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
+    log.debug("Qt %s, platform %s", qVersion(), app.platformName())
     coro = _smoke(app, args) if args.smoke else _run(app, args)
     try:
         result: int = qasync.run(coro)
@@ -142,6 +153,7 @@ async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
         window.show()
         await asyncio.sleep(0.2)  # the Qt loop lays out and paints meanwhile
         ok = window.isVisible() and window.inbox.isVisible()
+        log.debug("smoke: main window %s", "shown" if ok else "NOT shown")
         window.detach()
         window.close()
         await asyncio.sleep(0)
@@ -168,6 +180,7 @@ class _Session:
         self.window: MainWindow | None = None
         self.dialog: LoginDialog | None = None
         self.core = ConsoleCore(self.url, self.data_dir, self.tokens)
+        log.debug("server %s, preferences %s, data dir %s", self.url, self.prefs.path, self.data_dir or "(default)")
         self.quitting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         app.aboutToQuit.connect(lambda: _settle(self.quitting, "quit"))
 
@@ -241,6 +254,7 @@ class _Session:
 async def _run(app: QApplication, args: argparse.Namespace) -> int:
     session = _Session(app, args)
     resumed = await session.core.resume()
+    log.debug("stored session %s", "resumed" if resumed else "absent: showing the login dialog")
     message = ""
     while True:
         if not resumed and not await session.login(message):

@@ -96,7 +96,10 @@ class MainWindow(QMainWindow):
         self.inbox = InboxPane(self.inbox_model)
         self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
         self.visitor = VisitorPane(self.history_model, clock=clock)
-        self.banner = Banner()
+        central = QWidget()
+        # The banner floats over the top of the window's content (never in the
+        # layout): showing it moves nothing under the pointer.
+        self.banner = Banner(central)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
 
@@ -113,11 +116,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setSizes([360, 640, 300])
-        central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 

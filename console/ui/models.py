@@ -738,6 +738,8 @@ class AgentsModel(QAbstractTableModel):
                 "Active" if agent.active else "Disabled",
                 "Online" if agent.online else "Offline",
             )[col]
+        if role == Qt.ItemDataRole.ToolTipRole and col in (0, 1):
+            return agent.name if col == 0 else agent.email
         if role == Qt.ItemDataRole.ForegroundRole and not agent.active:
             from PySide6.QtGui import QColor
 

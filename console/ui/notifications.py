@@ -29,10 +29,11 @@ from frontdesk.console.core import Notification
 from frontdesk.console.core.notifier import Alert, NotificationPolicy, Notifier, SoundPlayer
 from frontdesk.console.ui.preferences import Preferences
 from frontdesk.console.ui.tasks import spawn
-from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter
 from PySide6.QtWidgets import (
     QApplication,
+    QGraphicsDropShadowEffect,
     QHBoxLayout,
     QLabel,
     QSystemTrayIcon,
@@ -50,11 +51,17 @@ TITLES = {"new_conversation": "New conversation", "new_message": "{name}", "assi
 
 
 class Banner(QWidget):
-    """An in-app notification strip: title, body, Open and dismiss buttons.
+    """An in-app notification card: title, body, Open and dismiss buttons.
 
-    Used when the system has no tray. It hides itself after a while; a newer
-    notification replaces the one shown.
+    Used when the desktop has no notification service and there is no tray.
+    It floats over the top of its parent (an overlay, never in a layout), so
+    showing it moves nothing under the agent's pointer (issue 13, item 6). It
+    hides itself after a while; a newer notification replaces the one shown.
     """
+
+    #: Its widest, and its distance from the parent's top edge.
+    MAX_WIDTH = 560
+    TOP = 10
 
     #: The agent clicked Open; carries the conversation id.
     open_requested = Signal(int)
@@ -99,7 +106,28 @@ class Banner(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(timeout_ms)
         self._timer.timeout.connect(self.hide)
+        shadow = QGraphicsDropShadowEffect(self)
+        shadow.setBlurRadius(24)
+        shadow.setOffset(0, 4)
+        shadow.setColor(QColor(16, 24, 40, 70))
+        self.setGraphicsEffect(shadow)
+        if parent is not None:
+            parent.installEventFilter(self)
         self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.place()
+        return super().eventFilter(watched, event)
+
+    def place(self) -> None:
+        """Centre the card at the top of its parent, over what is there."""
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        width = max(200, min(self.MAX_WIDTH, parent.width() - 32))
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
+        self.setGeometry((parent.width() - width) // 2, self.TOP, width, height)
 
     @property
     def title(self) -> str:
@@ -121,6 +149,7 @@ class Banner(QWidget):
         self._conversation_id = conversation_id
         self._title.setText(title)
         self._body.setText(" ".join(body.split())[:200])
+        self.place()
         self.show()
         if self.parentWidget() is not None:
             self.raise_()

@@ -133,7 +133,7 @@ def test_actions_resolve_assign_and_unassign(qtbot: Any, window: MainWindow, cor
     window.inbox.select_conversation(1)
     qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: ("assign", 1, 1) in core.calls, timeout=WAIT_MS)
-    assert window.thread_pane.header.subtitle.text().endswith("Assigned to you  ·  1 change waiting to sync")
+    assert window.thread_pane.header.subtitle.full_text().endswith("Assigned to you  ·  1 change waiting to sync")
     window.unassign_action.trigger()
     qtbot.waitUntil(lambda: ("unassign", 1) in core.calls, timeout=WAIT_MS)
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
