@@ -17,7 +17,7 @@ help:
 	@echo "make run          start the server on SQLite with a demo tenant (and the console where there is a display)"
 	@echo "make test         install what the tests need and run every test"
 	@echo "make lint         ruff and mypy --strict"
-	@echo "make screenshots  regenerate docs/screenshots/ (needs Xvfb)"
+	@echo "make screenshots  regenerate docs/screenshots/ (Xvfb, dunst, dbus, ImageMagick from apt)"
 	@echo "make bench        run the benchmark against a fresh server"
 
 $(BIN)/python:
@@ -70,7 +70,10 @@ lint: $(STAMP)
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p frontdesk.server -p frontdesk.console
 
 screenshots: $(STAMP) chromium
-	@command -v Xvfb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; }
+	@missing=""; for pair in Xvfb:xvfb dunst:dunst dbus-daemon:dbus import:imagemagick; do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	$(BIN)/python -m frontdesk.console.ui.screenshots docs/screenshots
 	FRONTDESK_UPDATE_SCREENSHOTS=1 QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/widget/test_a11y.py -k screenshots
 

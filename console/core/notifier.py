@@ -222,6 +222,10 @@ class SystemNotifier:
         log.debug("desktop notification capabilities: %s", sorted(c.name for c in self._capabilities))
         return self._capabilities
 
+    async def available(self) -> bool:
+        """Whether the platform's notification service answers now."""
+        return await self._get_capabilities() is not None
+
     async def can_reply(self) -> bool:
         """Whether the notification service offers an inline reply field."""
         from desktop_notifier import Capability
