@@ -43,11 +43,17 @@ run: $(STAMP)
 
 # System packages the tests use: Chromium for the widget, desktop-file-utils and
 # appstream to validate the console's desktop files, dbus for the session bus the
-# desktop-notification tests start. Installed only when missing.
-APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream dbus-daemon:dbus
+# desktop-notification tests start, Xvfb for the one test that needs X11 (the
+# taskbar badge). Installed only when missing.
+APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream dbus-daemon:dbus \
+	Xvfb:xvfb
+# The libraries Qt's xcb plugin loads (the taskbar-badge test runs the console under Xvfb).
+APT_TEST_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
+	libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
 chromium:
 	@missing=""; for pair in $(APT_TEST_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	for pkg in $(APT_TEST_LIBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing for the tests (apt):$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi

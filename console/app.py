@@ -107,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     guard()  # PySide6 6.12.0 loses references on signals (see _refcount)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
     assert isinstance(app, QApplication)
-    app.setApplicationName("Frontdesk")
-    app.setOrganizationName("Frontdesk")
-    app.setDesktopFileName("org.frontdesk.Console")  # ties windows to packaging/linux's .desktop entry
+    identify(app)
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     log.debug("Qt %s, platform %s", qVersion(), app.platformName())
@@ -119,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def identify(app: QApplication) -> None:
+    """Name the application: its windows, its notifications' app name and its
+    taskbar badge (the Unity LauncherEntry signal names the desktop entry) all
+    point at packaging/linux's ``org.frontdesk.Console.desktop``."""
+    app.setApplicationName("Frontdesk")
+    app.setOrganizationName("Frontdesk")
+    app.setDesktopFileName("org.frontdesk.Console")
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -676,3 +676,23 @@ def test_an_agent_is_notified_when_a_colleague_assigns_them(server: RunningServe
         await core.stop()
 
     arun(main())
+
+
+def test_the_visitors_seen_reaches_the_cache(server: RunningServer, data_dir: Path) -> None:
+    """A visitor's widget reports seen: the console's cache records the receipt (seq and time) live."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "Hello?")
+        core, _ = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        await core.reply(cid, "Hi! How can I help?")
+        await wait_until(lambda: core.outbox_count == 0, what="reply acked")
+        await visitor.request("seen", conversation_id=cid, seq=2)
+        # The durable seen_by_visitor (seq only) comes first, then the live ``seen`` with the time.
+        receipt = lambda: core.cache.conversation(cid)  # noqa: E731
+        await wait_until(lambda: (receipt().visitor_seen_seq, receipt().visitor_seen_at is not None) == (2, True))  # type: ignore[union-attr]
+        await visitor.close()
+        await core.stop()
+
+    arun(main())

@@ -117,3 +117,94 @@ def test_without_a_notification_service_the_banner_shows(
     qtbot.waitUntil(lambda: window.notifier.delivered == ["banner"], timeout=WAIT_MS)
     assert window.banner.isVisible() and window.banner.title == "New conversation"
     assert sound.played == 1 and alerts == [window]
+
+
+_BADGE_SCRIPT = """
+import sys
+from pathlib import Path
+from frontdesk.console.app import identify
+from frontdesk.console.ui.notifications import Banner, NotificationCenter
+from frontdesk.console.ui.preferences import Preferences
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+app = QApplication([])
+identify(app)
+prefs = Preferences(Path(sys.argv[1]))
+center = NotificationCenter(prefs, Banner(), lambda cid: False, app_icon=QIcon(), use_tray=False)
+center.set_unread(7)
+QTimer.singleShot(200, lambda: center.set_unread(0))
+QTimer.singleShot(400, app.quit)
+app.exec()
+"""
+
+
+def test_the_unread_count_reaches_the_taskbar_entry_under_x11(session_bus: str, tmp_path: Any) -> None:
+    """Under X11 the count goes out as Unity's LauncherEntry Update (KDE Plasma, Ubuntu's dock) for our .desktop."""
+    import asyncio
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from dbus_fast import Message, MessageType
+    from dbus_fast.aio import MessageBus
+    from frontdesk.console import _xcb
+
+    if shutil.which("Xvfb") is None or _xcb.missing():
+        pytest.fail("needs Xvfb and the xcb libraries (the Makefile's test step installs them)")
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            display = f":{pipe.readline().strip()}"
+
+        async def main() -> list[tuple[str, str, dict[str, Any]]]:
+            bus = await MessageBus(bus_address=session_bus).connect()
+            updates: list[tuple[str, str, dict[str, Any]]] = []
+
+            def on_message(message: Message) -> None:
+                if message.message_type is MessageType.SIGNAL and message.member == "Update":
+                    uri, props = message.body
+                    updates.append((message.path, uri, {k: v.value for k, v in props.items()}))
+
+            bus.add_message_handler(on_message)
+            await bus.call(
+                Message(
+                    destination="org.freedesktop.DBus",
+                    path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus",
+                    member="AddMatch",
+                    signature="s",
+                    body=["type='signal',interface='com.canonical.Unity.LauncherEntry'"],
+                )
+            )
+            env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "DBUS_SESSION_BUS_ADDRESS": session_bus}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _BADGE_SCRIPT, str(tmp_path / "prefs.json"), env=env
+            )
+            assert await asyncio.wait_for(proc.wait(), 60) == 0
+            for _ in range(100):  # the signals may still be in flight when the app exits
+                if len(updates) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            bus.disconnect()
+            await bus.wait_for_disconnect()
+            return updates
+
+        updates = asyncio.run(main())
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    assert updates[0] == (
+        "/com/canonical/unity/launcherentry/Frontdesk",
+        "application://org.frontdesk.Console.desktop",
+        {"count": 7, "count-visible": True},
+    )
+    assert updates[-1][2]["count-visible"] is False
