@@ -101,6 +101,11 @@ class PreferencesDialog(QDialog):
             row.addWidget(edit)
         row.addStretch(1)
         layout.addLayout(row)
+        quiet = self.checks.get("quiet_hours")
+        if quiet is not None:
+            for edit in self.times.values():
+                edit.setEnabled(quiet.isChecked())
+                quiet.toggled.connect(edit.setEnabled)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addSpacing(6)
