@@ -168,8 +168,13 @@ class CoreBase:
             self._emit_agents()
         if applied.config is not None:
             self._emit("on_config_changed", applied.config)
+        me = self.me.id if self.me is not None else None
         for notification in coalesce(applied.notifications):
-            if notification.conversation_id != self._focused:
+            if notification.kind == "assigned":
+                # Only the new assignee hears of it, and not when they assigned it themselves.
+                if me is not None and notification.assignee_id == me and notification.actor_id != me:
+                    self._emit("on_notification", notification)
+            elif notification.conversation_id != self._focused:
                 self._emit("on_notification", notification)
 
 
@@ -199,14 +204,23 @@ def thread_changes(cache: Cache, applied: Applied) -> list[ThreadChanges]:
 def coalesce(notifications: list[Notification]) -> list[Notification]:
     """One notification per conversation per batch (a catch-up after a night
     offline must not pop up hundreds): the latest message's text, and
-    ``new_conversation`` if the conversation is new in this batch."""
+    ``new_conversation`` if the conversation is new in this batch. An
+    assignment is kept apart (its last one per conversation): it is news of
+    its own, for one agent only."""
     if len(notifications) <= 1:
         return notifications
     latest: dict[int, Notification] = {}
+    assigned: dict[int, Notification] = {}
     new: set[int] = set()
     for n in notifications:
+        if n.kind == "assigned":
+            assigned[n.conversation_id] = n
+            continue
         latest.pop(n.conversation_id, None)  # re-insert: ordered by latest activity
         latest[n.conversation_id] = n
         if n.kind == "new_conversation":
             new.add(n.conversation_id)
-    return [dataclasses.replace(n, kind="new_conversation") if n.conversation_id in new else n for n in latest.values()]
+    messages = [
+        dataclasses.replace(n, kind="new_conversation") if n.conversation_id in new else n for n in latest.values()
+    ]
+    return [*messages, *assigned.values()]

@@ -278,6 +278,8 @@ class ConversationChanged:
     """``conversation.created`` / ``conversation.updated``."""
 
     conversation: Conversation
+    change: str | None = None  #: ``conversation.updated``'s change (assigned, resolved, seen_by_visitor ...)
+    actor_id: int | None = None  #: the agent who made the change (None: the visitor, or not said)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -286,6 +288,7 @@ class Seen:
 
     conversation_id: int
     side: str  #: visitor or agent
+    seq: int = 0  #: read up to this seq
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -393,10 +396,12 @@ def event(frame: Any) -> Event:
         data = MessageCreated(m) if m is not None else None
     elif kind in ("conversation.created", "conversation.updated"):
         c = conversation(raw)
-        data = ConversationChanged(c) if c is not None else None
+        change, actor = _opt_str(raw.get("change")), _opt_int(raw.get("actor_id"))
+        data = ConversationChanged(c, change, actor) if c is not None else None
     elif kind == "seen":
         cid = _opt_int(raw.get("conversation_id")) or _opt_int(f.get("conversation_id"))
-        data = Seen(cid, _opt_str(raw.get("side")) or "") if cid is not None else None
+        seq = _opt_int(raw.get("seq")) or 0
+        data = Seen(cid, _opt_str(raw.get("side")) or "", seq) if cid is not None else None
     elif kind == "agent.updated":
         a = agent(raw)
         data = AgentUpdated(a) if a is not None else None

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .fitting import ChipBar
 from .models import FILTER_LABELS, InboxModel, Roles
 from .theme import C
 
@@ -33,6 +34,16 @@ ROW_HEIGHT = 78
 #: Shown beside a visitor's name when their claimed identity is not verified.
 UNVERIFIED_TAG = "Unverified"
 PAD = 16
+
+#: What each filter says when it has nothing (issue 13, item 6).
+EMPTY_TEXT: dict[str, str] = {
+    "mine": "Nothing assigned to you.\nConversations you take or are given appear here.",
+    "unassigned": "No unassigned conversations.\nNew ones wait here until someone takes them.",
+    "open": "No open conversations.\nNew conversations appear here as they arrive.",
+    "pending": "Nothing pending.\nConversations waiting on the visitor appear here.",
+    "resolved": "Nothing resolved yet.\nResolved conversations are kept here.",
+    "all": "No conversations yet.\nThey appear here as visitors write.",
+}
 
 
 class InboxDelegate(QStyledItemDelegate):
@@ -190,8 +201,6 @@ class InboxPane(QFrame):
         self.filter_buttons: dict[str, QPushButton] = {}
         self._filters = QButtonGroup(self)
         self._filters.setExclusive(True)
-        chips = QHBoxLayout()
-        chips.setSpacing(2)
         for n, (name, label) in enumerate(FILTER_LABELS):
             button = QPushButton(label)
             button.setObjectName("filterChip")
@@ -201,8 +210,8 @@ class InboxPane(QFrame):
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             self._filters.addButton(button, n)
             self.filter_buttons[name] = button
-            chips.addWidget(button)
-        chips.addStretch(1)
+        #: The chips that fit, and a More menu for the others (never clipped).
+        self.chip_bar = ChipBar(list(self.filter_buttons.values()))
         self.filter_buttons[model.filter].setChecked(True)
         self._filters.idClicked.connect(self._on_filters_id_clicked)
 
@@ -238,7 +247,7 @@ class InboxPane(QFrame):
         top.setSpacing(10)
         top.addLayout(head)
         top.addWidget(self.search)
-        top.addLayout(chips)
+        top.addWidget(self.chip_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -281,8 +290,7 @@ class InboxPane(QFrame):
             if self.model.query:
                 self.empty_label.setText("No conversations match your search.")
             else:
-                label = dict(FILTER_LABELS).get(self.model.filter, "")
-                self.empty_label.setText(f"Nothing in “{label}”.\nNew conversations appear here as they arrive.")
+                self.empty_label.setText(EMPTY_TEXT.get(self.model.filter, "Nothing here."))
         self.empty_label.setVisible(empty)
         self.view.setVisible(not empty)
 

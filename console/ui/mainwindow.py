@@ -25,15 +25,16 @@ from frontdesk.console.core import (
     OfflineError,
     ThreadChanges,
 )
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from frontdesk.console.core.notifier import Notifier
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
 from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
-from .notifications import Banner, Notifier, Sound
+from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
 from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
@@ -70,6 +71,8 @@ class MainWindow(QMainWindow):
         use_tray: bool | None = None,
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+        open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -78,6 +81,7 @@ class MainWindow(QMainWindow):
         self.core = core
         self.preferences = preferences
         self._clock = clock
+        self._open_url = open_url
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
@@ -92,7 +96,10 @@ class MainWindow(QMainWindow):
         self.inbox = InboxPane(self.inbox_model)
         self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
         self.visitor = VisitorPane(self.history_model, clock=clock)
-        self.banner = Banner()
+        central = QWidget()
+        # The banner floats over the top of the window's content (never in the
+        # layout): showing it moves nothing under the pointer.
+        self.banner = Banner(central)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
 
@@ -109,18 +116,25 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setSizes([360, 640, 300])
-        central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self.notifier = Notifier(
-            preferences, self.banner, self._is_on_screen, app_icon=app_icon(), sound=sound, use_tray=use_tray
+        self.notifier = NotificationCenter(
+            preferences,
+            self.banner,
+            self._is_on_screen,
+            app_icon=app_icon(),
+            window=self,
+            desktop=notifier,
+            me=lambda: core.me.id if core.me is not None else None,
+            sound=sound,
+            use_tray=use_tray,
         )
         self.notifier.on_open = self._on_notifier_open
+        self.notifier.on_reply = self._on_notifier_reply
         self._build_actions()
         self._connect()
 
@@ -242,6 +256,7 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
+        self.thread_pane.view.link_activated.connect(self._on_thread_link_activated)
         self.preferences.changed.connect(self._on_preferences_changed)
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
@@ -317,7 +332,7 @@ class MainWindow(QMainWindow):
         self.thread_model.apply_items(changes)
 
     def _on_core_notification_raised(self, notification: Notification) -> None:
-        self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)
+        self.notifier.notify_core(notification)
 
     def _on_core_typing_changed(self, conversation_id: int, is_typing: bool, who: object) -> None:
         if conversation_id != self._open_id:
@@ -414,9 +429,19 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         self._on_visitor_conversation_selected(conversation_id)
 
+    def _on_notifier_reply(self, conversation_id: int, body: str) -> None:
+        # A reply typed in the desktop notification: the outbox, like any other.
+        spawn(self._run("send the reply", self.core.reply(conversation_id, body)), name=f"reply-{conversation_id}")
+
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
             self.open_conversation(conversation_id)
+
+    def _on_thread_link_activated(self, url: str) -> None:
+        # The system browser, for http(s) only (a message is the visitor's text).
+        link = QUrl(url, QUrl.ParsingMode.StrictMode)
+        if link.isValid() and link.scheme().lower() in ("http", "https") and link.host():
+            self._open_url(link)
 
     def _on_thread_older_requested(self) -> None:
         model = self.thread_model
@@ -552,6 +577,21 @@ class MainWindow(QMainWindow):
         if self.settings_dialog is not None:
             self.settings_dialog.deleteLater()
             self.settings_dialog = None
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange:
+            self._on_activation_changed()
+
+    def _on_activation_changed(self) -> None:
+        active = self.isActiveWindow()
+        # The core raises no notification for the focused conversation: it is
+        # focused only while the agent can see it (issue 13, item 1).
+        self.core.focused_conversation = (self._open_id or None) if active else None
+        if active:
+            # A message that arrived while the window was in the background is
+            # read now that the agent looks at it (issue 13, item 3).
+            self._seen_timer.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.notifier.close()

@@ -40,7 +40,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
-from .formatting import day_label, local_datetime, one_line, relative_time
+from .formatting import clock_time, day_label, local_datetime, one_line, relative_time
 
 __all__ = [
     "FILTER_LABELS",
@@ -152,6 +152,10 @@ def _sync_rows(
         model.dataChanged.emit(model.index(target, 0), model.index(target, last_column))
         target += 1
     assert len(rows) == len(new_rows)
+
+
+def _receipt(row: ConversationRow) -> tuple[int, int | None]:
+    return row.visitor_seen_seq, row.visitor_seen_at
 
 
 # ----------------------------------------------------------------------------- inbox
@@ -488,13 +492,36 @@ class ThreadModel(QAbstractListModel):
 
     def apply(self, changes: ConversationChanges) -> None:
         """Take the shown conversation's new row from a change-set."""
+        before = self._conversation
         if changes.reset:
             self._conversation = self._read_conversation()
         elif self._conversation_id in changes.rows:
             self._conversation = changes.rows[self._conversation_id]
         else:
             return
+        after = self._conversation
+        if self._rows and (before is None or after is None or _receipt(before) != _receipt(after)):
+            # The visitor read something: the agent messages' "Seen" lines change.
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
         self.conversation_updated.emit()
+
+    def receipt(self, item: ThreadItem) -> str | None:
+        """The visitor's read receipt for an agent message: "Seen" once the
+        visitor's widget said it read up to the message's seq, with the time
+        on the newest such message when it is known; None when not seen."""
+        conversation = self._conversation
+        if conversation is None or item.kind != "agent" or not item.seq or item.id is None:
+            return None
+        seen = conversation.visitor_seen_seq
+        if item.seq > seen:
+            return None
+        newest = max(
+            (r.seq for r in self._rows if isinstance(r, ThreadItem) and r.kind == "agent" and r.seq and r.seq <= seen),
+            default=0,
+        )
+        if item.seq == newest and conversation.visitor_seen_at is not None:
+            return f"Seen {clock_time(conversation.visitor_seen_at)}"
+        return "Seen"
 
     @property
     def loading(self) -> bool:
@@ -711,6 +738,8 @@ class AgentsModel(QAbstractTableModel):
                 "Active" if agent.active else "Disabled",
                 "Online" if agent.online else "Offline",
             )[col]
+        if role == Qt.ItemDataRole.ToolTipRole and col in (0, 1):
+            return agent.name if col == 0 else agent.email
         if role == Qt.ItemDataRole.ForegroundRole and not agent.active:
             from PySide6.QtGui import QColor
 

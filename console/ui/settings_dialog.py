@@ -17,7 +17,7 @@ import logging
 from typing import Any, Protocol
 
 from frontdesk.console.core import AgentRow, OfflineError, ServerError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -338,6 +338,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._register("require_identity", 3))
         return page
 
+    def _fit_agent_columns(self, *_args: object) -> None:
+        QTimer.singleShot(0, self.agents_view.horizontalHeader().resizeSections)
+
     def _build_agents_tab(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -351,8 +354,18 @@ class SettingsDialog(QDialog):
         self.agents_view.verticalHeader().hide()
         self.agents_view.setShowGrid(False)
         header = self.agents_view.horizontalHeader()
+        # Names are never cut (issue 13, item 6): every column but Email fits its
+        # contents; Email takes what is left and elides in the middle (tooltips
+        # carry the whole text).
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.agents_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.agents_view.setWordWrap(False)
+        # Rows that arrive after the view was laid out (the list loads after the
+        # dialog opens) do not re-fit ResizeToContents sections: re-fit them.
+        for change in (self.agents_model.rowsInserted, self.agents_model.dataChanged, self.agents_model.modelReset):
+            change.connect(self._fit_agent_columns)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.agents_view.selectionModel().currentRowChanged.connect(self._on_agents_current_row_changed)
         self.toggle_active_button = QPushButton("Disable")

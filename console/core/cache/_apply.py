@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from .. import wire
 from ..rows import AgentRow, Notification, visitor_label
@@ -241,6 +242,11 @@ def _visitor_label(db: Db, cid: int) -> str:
     return visitor_label(row[1], row[0])
 
 
+def _assignee(db: Db, cid: int) -> int | None:
+    row = db.execute("SELECT assignee_id FROM conversations WHERE id = ?", [cid]).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: int | None) -> None:
     """Store a message or note (from an event or a write reply)."""
     cid = m.conversation_id
@@ -268,10 +274,8 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
             # A conversation is announced with its first message, not when the
             # widget merely opened it: one notification, with something to read.
             label, text = _visitor_label(db, cid), m.body[:PREVIEW_CHARS]
-            if m.seq == 1:
-                out.notifications.append(Notification("new_conversation", cid, label, text))
-            else:
-                out.notifications.append(Notification("new_message", cid, label, text))
+            kind: Literal["new_conversation", "new_message"] = "new_conversation" if m.seq == 1 else "new_message"
+            out.notifications.append(Notification(kind, cid, label, text, assignee_id=_assignee(db, cid)))
     if inserted or acked is not None:
         out.conversations.add(cid)
 
@@ -284,13 +288,52 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     elif isinstance(data, wire.ConversationChanged):
         c = data.conversation
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
+        before = _assignee(db, c.id)
         upsert_conversation(db, c, ev.event_id)
         out.conversations.add(c.id)
         if existed is None and notify and c.status != "resolved" and (c.last_seq or 0) > 0:
-            out.notifications.append(Notification("new_conversation", c.id, _visitor_label(db, c.id), c.preview or ""))
+            out.notifications.append(
+                Notification(
+                    "new_conversation", c.id, _visitor_label(db, c.id), c.preview or "", assignee_id=_assignee(db, c.id)
+                )
+            )
+        if data.change == "seen_by_visitor" and c.last_seq:
+            # The durable side of the visitor's ``seen`` (replayed on resume):
+            # everything up to last_seq was read; when is unknown here.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = NULL "
+                "WHERE id = ? AND visitor_seen_seq < ?",
+                [c.last_seq, c.id, c.last_seq],
+            )
+        if (
+            existed is not None
+            and notify
+            and data.change == "assigned"
+            and c.assignee_id is not None
+            and c.assignee_id != before
+        ):
+            # Assigned or transferred: the core keeps it only for the new assignee.
+            out.notifications.append(
+                Notification(
+                    "assigned",
+                    c.id,
+                    _visitor_label(db, c.id),
+                    c.preview or "",
+                    assignee_id=c.assignee_id,
+                    actor_id=data.actor_id,
+                )
+            )
     elif isinstance(data, wire.Seen):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
+            out.conversations.add(data.conversation_id)
+        elif data.side == "visitor" and data.seq > 0:
+            # Ephemeral and live: the receipt's time is when it arrived.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = ? WHERE id = ? "
+                "AND (visitor_seen_seq < ? OR (visitor_seen_seq = ? AND visitor_seen_at IS NULL))",
+                [data.seq, int(time.time() * 1000), data.conversation_id, data.seq, data.seq],
+            )
             out.conversations.add(data.conversation_id)
     elif isinstance(data, wire.AgentUpdated):
         upsert_agent(db, data.agent)

@@ -41,7 +41,7 @@ def _like(text: str) -> str:
 CONV_COLUMNS: Final = (
     "c.id, c.visitor_id, v.name, v.email, c.eff_status, c.eff_assignee_id, a.name, c.preview, "
     "c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
-    "v.user_id, v.verified"
+    "v.user_id, v.verified, c.visitor_seen_seq, c.visitor_seen_at"
 )
 CONV_FROM: Final = (
     "FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id LEFT JOIN agents a ON a.id = c.eff_assignee_id"
@@ -66,6 +66,8 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
         failed_actions=r[13],
         visitor_user_id=r[14],
         visitor_verified=bool(r[15]),
+        visitor_seen_seq=r[16],
+        visitor_seen_at=r[17],
     )
 
 

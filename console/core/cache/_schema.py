@@ -114,10 +114,18 @@ def _m2_conversation_version(db: Db) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
+def _m3_visitor_seen(db: Db) -> None:
+    # The visitor's read receipt: the seq they read up to, and when the
+    # console learned it live (ms; NULL when only a replayed event said so).
+    db.execute("ALTER TABLE conversations ADD COLUMN visitor_seen_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE conversations ADD COLUMN visitor_seen_at INTEGER")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
+    (3, "visitor_seen", _m3_visitor_seen),
 )
 
 

@@ -45,6 +45,8 @@ class ThreadView(QListView):
     #: Context menu actions on an outbox item.
     retry_requested = Signal(int)
     discard_requested = Signal(int)
+    #: An http(s) link in a message was clicked; carries the URL.
+    link_activated = Signal(str)
 
     def __init__(self, my_name: Callable[[], str | None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +63,7 @@ class ThreadView(QListView):
         self.customContextMenuRequested.connect(self._on_self_custom_context_menu_requested)
         self.delegate = ThreadDelegate(self, my_name)
         self.delegate.retry_requested.connect(self.retry_requested)
+        self.delegate.link_activated.connect(self.link_activated)
         self.setItemDelegate(self.delegate)
         self._stick_to_bottom = True
         self._anchor_from_bottom: int | None = None
@@ -111,6 +114,7 @@ class ThreadView(QListView):
         index = self.indexAt(event.position().toPoint())
         rect = self.delegate.retry_rect(index) if index.isValid() else None
         over = rect is not None and rect.contains(event.position().toPoint())
+        over = over or (index.isValid() and self.delegate.link_at(index, event.position().toPoint()) is not None)
         self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
         super().mouseMoveEvent(event)
 
