@@ -131,25 +131,21 @@ def _spawn(args: list[str], log_path: Path, cpu: int | None) -> tuple[subprocess
     raise RuntimeError(f"{args[2:5]} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
+#: The name prefix of the bench's scratch PostgreSQL databases.
+SCRATCH_PREFIX = "frontdesk_bench_"
+
+
 def create_scratch_pg(admin_url: str) -> str:
     """A new empty PostgreSQL database ``frontdesk_bench_<random>`` beside ``admin_url``'s; its URL."""
-    import uuid
+    from ..store.postgres import create_database
 
-    import psycopg
-
-    name = f"frontdesk_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{admin_url.rpartition('/')[0]}/{name}"
+    return create_database(admin_url, SCRATCH_PREFIX)
 
 
 def drop_scratch_pg(admin_url: str, url: str) -> None:
-    import psycopg
+    from ..store.postgres import drop_database
 
-    name = url.rpartition("/")[2]
-    assert name.startswith("frontdesk_bench_")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_database(admin_url, url, SCRATCH_PREFIX)
 
 
 def start_frontdesk(

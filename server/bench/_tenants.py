@@ -30,28 +30,19 @@ __all__ = ["tenants"]
 JSON = dict[str, Any]
 
 
-def _with_db(admin_url: str, name: str) -> str:
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}"
-
-
 async def _shape(admin_url: str, nodes: int, tenants: int, writers: int, duration: float, progress: Progress) -> JSON:
-    import psycopg
-
-    from ..store import _sql, agents, messages, visitors
+    from ..store import agents, messages, visitors
     from ..store import tenants as tenant_ops
     from ..store.postgres import PostgresStore
+    from ._targets import create_scratch_pg, drop_scratch_pg
 
-    name = f"frontdesk_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = _with_db(admin_url, name)
+    url = create_scratch_pg(admin_url)
     stores = [PostgresStore(url) for _ in range(nodes)]
     try:
         for store in stores:
             await store.open()
 
-        def seed(tx: _sql.Tx) -> list[tuple[int, list[int]]]:
+        def seed(tx: Any) -> list[tuple[int, list[int]]]:
             made = []
             for t in range(tenants):
                 tenant = tenant_ops.create_tenant(tx, f"t{t}", f"Tenant {t}", f"site-{t}", f"secret-{t}", {})
@@ -117,8 +108,7 @@ async def _shape(admin_url: str, nodes: int, tenants: int, writers: int, duratio
     finally:
         for store in stores:
             await store.close()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_scratch_pg(admin_url, url)
 
 
 def _pick(world: list[tuple[int, list[int]]], node: int, writer: int, writers: int) -> tuple[int, int]:

@@ -143,7 +143,15 @@ from ._writer import (
 )
 from .base import REQUIRED_TABLES, Capabilities, Store, probe_write, shipped_migrations
 
-__all__ = ["BROADCAST_CHANNEL", "CHANNEL", "TENANT_LOCK", "WRITE_LOCK", "PostgresStore"]
+__all__ = [
+    "BROADCAST_CHANNEL",
+    "CHANNEL",
+    "TENANT_LOCK",
+    "WRITE_LOCK",
+    "PostgresStore",
+    "create_database",
+    "drop_database",
+]
 
 log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
@@ -333,6 +341,26 @@ def _parse_notify(payload: str) -> dict[int, int] | None:
         return {int(t): int(e) for t, colon, e in pairs if colon} if all(colon for _, colon, _ in pairs) else None
     except ValueError:
         return None
+
+
+def create_database(admin_url: str, prefix: str) -> str:
+    """A new empty database ``<prefix><random>`` on the server of ``admin_url`` (whose role may CREATE DATABASE);
+    its URL. For throwaway databases: the benchmark's scratch databases."""
+    if not prefix.isidentifier() or prefix != prefix.lower():
+        raise ValueError(f"a database name prefix must be a lowercase identifier: {prefix!r}")
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+def drop_database(admin_url: str, url: str, prefix: str) -> None:
+    """Drop the database of ``url``, made by :func:`create_database` with ``prefix`` (any other name is refused)."""
+    name = url.rpartition("/")[2]
+    if not (name.startswith(prefix) and name.isidentifier()):
+        raise ValueError(f"refusing to drop {name!r}: not a {prefix}… database")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class PostgresStore(Store):
