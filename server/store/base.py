@@ -78,6 +78,7 @@ class Capabilities:
     #: online backup; PostgreSQL uses ``pg_dump``).
     backup: bool = False
 
+
 #: Tables ``frontdesk verify`` expects to find.
 REQUIRED_TABLES = (
     "meta",

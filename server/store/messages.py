@@ -8,6 +8,9 @@ protocol's :class:`~frontdesk.server.protocol.MessageAck`, and a repeated
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from .. import domain, protocol
 from ..domain import ConversationStatus
 from ..exceptions import Conflict, NotFound, RateLimited
@@ -16,7 +19,6 @@ from ._sql import (
     Tx,
     conversation_obj,
     idempotent,
-    message_fields,
     message_obj,
     note_obj,
     now_ms,
@@ -26,7 +28,7 @@ from ._sql import (
 )
 from .agents import agent_name
 from .conversations import conversation_row, open_conversation_in, start_conversation_row
-from .events import append_event, set_event_payload
+from .events import append_event, next_event_id_sql
 from .visitors import visitor_name
 
 __all__ = ["history", "post_message", "post_note", "take_token"]
@@ -70,29 +72,169 @@ def post_message(
 ) -> protocol.MessageAck:
     """Store one visitor or agent message (DESIGN.md, write path step 3).
 
-    In this one transaction: the idempotency check, the conversation's next
-    ``seq``, the message, its ``message.created`` event, and the conversation's
-    last activity, preview, unread count and status. A repeated ``client_id``
-    returns the original result and stores nothing.
+    In this one transaction: the conversation's next ``seq``, last activity,
+    preview, unread count, status and assignee; the message; its
+    ``message.created`` event, written once with its payload. A repeated
+    ``client_id`` (per sender and conversation; for a visitor without
+    ``conversation_id``, per sender) returns the original result and stores
+    nothing: the message row is the idempotency record (unique index
+    ``messages_client``), and the original ack is rebuilt from it and its event.
 
     A visitor without ``conversation_id`` writes to their open conversation
-    (created if needed); an agent may not write to a resolved conversation.
-    ``budget`` (per second, burst) charges the visitor's shared message bucket
-    (:func:`take_token`) once the message is known to be new.
+    (created if needed); an agent may not write to a resolved conversation
+    (``Conflict``). ``budget`` (per second, burst) charges the visitor's
+    shared message bucket (:func:`take_token`) once the message is known to
+    be new; ``RateLimited`` then rolls the whole write back.
+
+    The common case (a visitor in their own open conversation, an agent in an
+    unresolved one, a new ``client_id``) is three statements: the
+    conversation's update, which also checks scope, status and
+    ``client_id`` and returns the next event id and the author's name; the
+    message; the event. Anything else takes the checked path below.
     """
-    sender = f"{author_kind}:{author_id}"
     is_visitor = author_kind == "visitor"
-    prior = idempotent(
-        tx, protocol.MessageAck, sender, None if conversation_id is None else str(conversation_id), client_id
+    now = now_ms()
+    if is_visitor:
+        target = "id = ?" if conversation_id is not None else "id = (SELECT id FROM conversations WHERE visitor_id = ?"
+        target += "" if conversation_id is not None else " AND status <> 'resolved')"
+        updated = tx.one(
+            f"UPDATE conversations SET {_ADVANCE}, status = 'open', unread_agent = unread_agent + 1"
+            f" WHERE {target} AND tenant_id = ? AND visitor_id = ? AND status <> 'resolved'"
+            f" AND NOT EXISTS ({_SAME_CLIENT_ID}{'' if conversation_id is None else ' AND conversation_id = ?'})"
+            f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id,"
+            " (SELECT name FROM visitors WHERE id = ?) AS author_name",
+            (
+                now,
+                preview_of(body),
+                author_id if conversation_id is None else conversation_id,
+                tenant_id,
+                author_id,
+                author_id,
+                client_id,
+                author_kind,
+                *(() if conversation_id is None else (conversation_id,)),
+                author_id,
+            ),
+        )
+    elif conversation_id is not None:
+        # The first agent to answer an unassigned conversation takes it.
+        updated = tx.one(
+            f"UPDATE conversations SET {_ADVANCE}, assignee_id = COALESCE(assignee_id, ?),"
+            " unread_visitor = unread_visitor + 1 WHERE id = ? AND tenant_id = ? AND status <> 'resolved'"
+            f" AND NOT EXISTS ({_SAME_CLIENT_ID} AND conversation_id = ?)"
+            f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id,"
+            " (SELECT name FROM agents WHERE id = ?) AS author_name",
+            (
+                now,
+                preview_of(body),
+                author_id,
+                conversation_id,
+                tenant_id,
+                author_id,
+                client_id,
+                author_kind,
+                conversation_id,
+                author_id,
+            ),
+        )
+    else:
+        raise NotFound("conversation_id is required")
+    if updated is None:
+        return _post_checked(
+            tx,
+            tenant_id,
+            author_kind=author_kind,
+            author_id=author_id,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            body=body,
+            budget=budget,
+            now=now,
+        )
+    if is_visitor and budget is not None:
+        take_token(tx, f"visitor:{author_id}", *budget)
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now)
+
+
+#: The columns every message moves (parameters: the time, the preview).
+_ADVANCE = "last_seq = last_seq + 1, last_activity = ?, preview = ?"
+#: A message of this sender with this client_id (parameters: author_id, client_id, author_kind);
+#: the unique index messages_client answers it.
+_SAME_CLIENT_ID = "SELECT 1 FROM messages WHERE author_id = ? AND client_id = ? AND author_kind = ?"
+
+
+def _store_message(
+    tx: Tx, tenant_id: int, updated: Row, author_kind: str, author_id: int, client_id: str, body: str, now: int
+) -> protocol.MessageAck:
+    """The message row and its event, once the conversation is ``updated``
+    (a row with ``next_event_id`` and the author's raw ``author_name``)."""
+    conversation_id, seq, event_id = int(updated["id"]), int(updated["last_seq"]), int(updated["next_event_id"])
+    row = tx.one(
+        "INSERT INTO messages (conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (conversation_id, seq, author_kind, author_id, client_id, body, now, event_id),
     )
+    assert row is not None
+    name = updated["author_name"]
+    fields: dict[str, Any] = {
+        "id": int(row["id"]),
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "author_kind": author_kind,
+        "author_id": author_id,
+        "author_name": domain.display_name(name, author_id) if author_kind == "visitor" else name,
+        "client_id": client_id,
+        "body": body,
+        "created_at": now,
+        "event_id": event_id,
+    }
+    message = protocol.Message(**fields)
+    conversation = conversation_obj(updated)
+    data = protocol.MessageCreated(**fields, conversation=conversation)
+    append_event(
+        tx,
+        tenant_id,
+        "message.created",
+        data,
+        conversation_id=conversation_id,
+        visitor_id=updated["visitor_id"],
+        visitor_payload=data,
+        created_at=now,
+        event_id=event_id,
+    )
+    return protocol.MessageAck(
+        client_id=client_id,
+        conversation_id=conversation_id,
+        seq=seq,
+        event_id=event_id,
+        server_time=now,
+        message=message,
+        conversation=conversation,
+    )
+
+
+def _post_checked(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    budget: tuple[float, float] | None,
+    now: int,
+) -> protocol.MessageAck:
+    """:func:`post_message` when its one-statement checks did not pass: a
+    repeated ``client_id``, no open conversation yet, a conversation of the
+    visitor's verified scope, a resolved one, or none in scope (``NotFound``)."""
+    is_visitor = author_kind == "visitor"
+    prior = _prior_ack(tx, author_kind, author_id, conversation_id, client_id)
     if prior is not None:
         return prior
     if is_visitor and budget is not None:
         take_token(tx, f"visitor:{author_id}", *budget)
-    now = now_ms()
     if conversation_id is None:
-        if not is_visitor:
-            raise NotFound("conversation_id is required")
         conv, _ = start_conversation_row(tx, tenant_id, author_id)
     else:
         conv = conversation_row(tx, tenant_id, conversation_id, author_id if is_visitor else None)
@@ -105,52 +247,71 @@ def post_message(
             raise Conflict("this conversation is closed; write in your open conversation")
         unread = "unread_agent = unread_agent + 1"
         assignee_id = conv["assignee_id"]
+        name_of = "(SELECT name FROM visitors WHERE id = ?)"
     else:
         if status is ConversationStatus.RESOLVED:
             raise Conflict("the conversation was resolved; reopen it to reply")
         new_status = status
         unread = "unread_visitor = unread_visitor + 1"
-        # The first agent to answer an unassigned conversation takes it.
         assignee_id = conv["assignee_id"] if conv["assignee_id"] is not None else author_id
+        name_of = "(SELECT name FROM agents WHERE id = ?)"
     updated = tx.one(
-        f"UPDATE conversations SET last_seq = last_seq + 1, last_activity = ?, preview = ?, status = ?,"
-        f" assignee_id = ?, {unread} WHERE id = ? RETURNING *",
-        (now, preview_of(body), new_status.value, assignee_id, conv["id"]),
+        f"UPDATE conversations SET {_ADVANCE}, status = ?, assignee_id = ?, {unread} WHERE id = ?"
+        f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id, {name_of} AS author_name",
+        (now, preview_of(body), new_status.value, assignee_id, conv["id"], author_id),
     )
     assert updated is not None
-    seq = int(updated["last_seq"])
-    author_name = visitor_name(tx, author_id) if is_visitor else agent_name(tx, author_id)
-    conversation = conversation_obj(updated)
-    event_id = append_event(
-        tx, tenant_id, "message.created", {}, conversation_id=conv["id"], visitor_id=conv["visitor_id"], created_at=now
-    )
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now)
+
+
+def _prior_ack(
+    tx: Tx, author_kind: str, author_id: int, conversation_id: int | None, client_id: str
+) -> protocol.MessageAck | None:
+    """The ack of the message this sender already stored with ``client_id``
+    (in ``conversation_id``, or in any conversation when it is None), rebuilt
+    from the message and its event's data, which hold the conversation as it
+    was then; None for a new ``client_id``. Where ``frontdesk prune`` has
+    deleted that event, the conversation is read as it is now."""
+    where = "" if conversation_id is None else " AND m.conversation_id = ?"
     row = tx.one(
-        "INSERT INTO messages (conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (conv["id"], seq, author_kind, author_id, client_id, body, now, event_id),
+        "SELECT m.*, e.payload FROM messages m LEFT JOIN events e ON e.event_id = m.event_id"
+        f" WHERE m.author_id = ? AND m.client_id = ? AND m.author_kind = ?{where} ORDER BY m.id LIMIT 1",
+        (author_id, client_id, author_kind, *(() if conversation_id is None else (conversation_id,))),
     )
-    assert row is not None
-    fields = message_fields(row, author_name)
-    message = protocol.Message(**fields)
-    data = protocol.MessageCreated(**fields, conversation=conversation)
-    set_event_payload(tx, event_id, data, data)
-    result = protocol.MessageAck(
+    if row is None:
+        return None
+    if row["payload"] is not None:
+        data = protocol.from_wire(protocol.MessageCreated, json.loads(row["payload"]))
+        message = protocol.Message(**{name: getattr(data, name) for name in protocol.wire_fields(protocol.Message)})
+        conversation = data.conversation
+    else:
+        conv = conversation_row(tx, _tenant_of(tx, row["conversation_id"]), row["conversation_id"])
+        author = visitor_name(tx, author_id) if author_kind == "visitor" else agent_name(tx, author_id)
+        message = message_obj(row, author)
+        conversation = conversation_obj(conv)
+    return protocol.MessageAck(
         client_id=client_id,
-        conversation_id=conv["id"],
-        seq=seq,
-        event_id=event_id,
-        server_time=now,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        event_id=message.event_id,
+        server_time=message.created_at,
         message=message,
         conversation=conversation,
     )
-    remember(tx, sender, str(conv["id"]), client_id, result)
-    return result
+
+
+def _tenant_of(tx: Tx, conversation_id: int) -> int:
+    row = tx.one("SELECT tenant_id FROM conversations WHERE id = ?", (conversation_id,))
+    assert row is not None
+    return int(row["tenant_id"])
 
 
 def post_note(
     tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str
 ) -> protocol.NoteAck:
-    """Store a private note; visitors never see it (no visitor payload)."""
+    """Store a private note; visitors never see it (no visitor payload). Its
+    event is written once, with its payload; a repeated ``client_id`` returns
+    the original result."""
     sender = f"agent:{agent_id}"
     prior = idempotent(tx, protocol.NoteAck, sender, f"note:{conversation_id}", client_id)
     if prior is not None:
@@ -158,20 +319,21 @@ def post_note(
     conv = conversation_row(tx, tenant_id, conversation_id)
     now = now_ms()
     updated = tx.one(
-        "UPDATE conversations SET last_note_seq = last_note_seq + 1 WHERE id = ? RETURNING last_note_seq",
-        (conv["id"],),
+        "UPDATE conversations SET last_note_seq = last_note_seq + 1 WHERE id = ?"
+        f" RETURNING last_note_seq, {next_event_id_sql(tx)} AS next_event_id,"
+        " (SELECT name FROM agents WHERE id = ?) AS author_name",
+        (conv["id"], agent_id),
     )
     assert updated is not None
-    seq = int(updated["last_note_seq"])
-    event_id = append_event(tx, tenant_id, "note.created", {}, conversation_id=conv["id"], created_at=now)
+    seq, event_id = int(updated["last_note_seq"]), int(updated["next_event_id"])
     row = tx.one(
         "INSERT INTO notes (conversation_id, seq, agent_id, client_id, body, created_at, event_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (conv["id"], seq, agent_id, client_id, body, now, event_id),
     )
     assert row is not None
-    note = note_obj(row, agent_name(tx, agent_id))
-    set_event_payload(tx, event_id, note, None)
+    note = note_obj(row, updated["author_name"])
+    append_event(tx, tenant_id, "note.created", note, conversation_id=conv["id"], created_at=now, event_id=event_id)
     result = protocol.NoteAck(
         client_id=client_id, conversation_id=conv["id"], seq=seq, event_id=event_id, server_time=now, note=note
     )
