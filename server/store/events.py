@@ -19,6 +19,7 @@ from ._sql import Tx, dumps, get_meta, now_ms, record_from_row, set_meta
 __all__ = [
     "append_event",
     "cursor_state",
+    "event_insert",
     "events_after",
     "last_event_id",
     "new_epoch",
@@ -49,28 +50,68 @@ def append_event(
     payload carries its own id (``message.created``) passes ``event_id``,
     taken earlier in the same transaction with :func:`next_event_id_sql`, so
     that its row is written once, complete."""
+    if event_id is not None:
+        sql, params = event_insert(
+            tx,
+            tenant_id,
+            kind,
+            payload,
+            conversation_id=conversation_id,
+            visitor_id=visitor_id,
+            visitor_payload=visitor_payload,
+            created_at=created_at or now_ms(),
+            event_id=event_id,
+        )
+        tx.run(sql, params)
+        return event_id
     created = created_at or now_ms()
+    wire, visitor_wire, text, visitor_text = _encoded(payload, visitor_payload)
+    row = tx.one(
+        "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
+        (tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created),
+    )
+    assert row is not None
+    event_id = int(row["event_id"])
+    tx.events.append(EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, wire, visitor_wire, created))
+    return event_id
+
+
+def event_insert(
+    tx: Tx,
+    tenant_id: int,
+    kind: str,
+    payload: Any,
+    *,
+    conversation_id: int | None,
+    visitor_id: int | None,
+    visitor_payload: Any,
+    created_at: int,
+    event_id: int,
+) -> tuple[str, tuple[Any, ...]]:
+    """The ``INSERT`` (sql, parameters) of an event whose id is already taken
+    (:func:`next_event_id_sql`), for an operation that sends it as part of a
+    larger statement (one round trip on PostgreSQL). The event joins
+    ``tx.events`` now: the caller must run the statement in this transaction
+    (an exception rolls both back)."""
+    wire, visitor_wire, text, visitor_text = _encoded(payload, visitor_payload)
+    tx.events.append(
+        EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, wire, visitor_wire, created_at)
+    )
+    return (
+        "INSERT INTO events (event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event_id, tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created_at),
+    )
+
+
+def _encoded(payload: Any, visitor_payload: Any) -> tuple[Any, Any, str, str | None]:
+    """(wire payload, wire visitor payload, their JSON texts); one encoding when both are the same object."""
     same = visitor_payload is payload
     wire = protocol.to_wire(payload)
     visitor_wire = wire if same else None if visitor_payload is None else protocol.to_wire(visitor_payload)
     text = dumps(wire)
-    visitor_text = text if same else None if visitor_wire is None else dumps(visitor_wire)
-    if event_id is None:
-        row = tx.one(
-            "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
-            (tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created),
-        )
-        assert row is not None
-        event_id = int(row["event_id"])
-    else:
-        tx.run(
-            "INSERT INTO events (event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (event_id, tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created),
-        )
-    tx.events.append(EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, wire, visitor_wire, created))
-    return event_id
+    return wire, visitor_wire, text, text if same else None if visitor_wire is None else dumps(visitor_wire)
 
 
 def next_event_id_sql(tx: Tx) -> str:

@@ -28,7 +28,7 @@ from ._sql import (
 )
 from .agents import agent_name
 from .conversations import conversation_row, open_conversation_in, start_conversation_row
-from .events import append_event, next_event_id_sql
+from .events import append_event, event_insert, next_event_id_sql
 from .visitors import visitor_name
 
 __all__ = ["history", "post_message", "post_note", "take_token"]
@@ -45,16 +45,25 @@ def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
     each statement is a round trip on the message's write path. A node whose
     clock is behind the bucket's stamp adds nothing rather than taking away.
     """
+    sql, params = _take_token_statement(key, per_second, burst)
+    row = tx.one(sql, params)
+    assert row is not None
+    _check_tokens(float(row["tokens"]), per_second)
+
+
+def _take_token_statement(key: str, per_second: float, burst: float) -> tuple[str, tuple[Any, ...]]:
+    """:func:`take_token`'s upsert (sql, parameters), returning the bucket's ``tokens`` after the take."""
     now = now_ms()
     refill = "CASE WHEN ? > rate_buckets.stamp THEN (? - rate_buckets.stamp) * ? ELSE 0 END"
     level = f"rate_buckets.tokens + {refill}"
-    row = tx.one(
+    return (
         "INSERT INTO rate_buckets (key, tokens, stamp) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
         f" tokens = (CASE WHEN {level} > ? THEN ? ELSE {level} END) - 1, stamp = ? RETURNING tokens",
         (key, float(burst) - 1, now, now, now, per_second / 1000, burst, burst, now, now, per_second / 1000, now),
     )
-    assert row is not None
-    tokens = float(row["tokens"])
+
+
+def _check_tokens(tokens: float, per_second: float) -> None:
     if tokens < 0:
         raise RateLimited("you are sending messages too fast", -tokens / per_second)
 
@@ -101,8 +110,7 @@ def post_message(
             f"UPDATE conversations SET {_ADVANCE}, status = 'open', unread_agent = unread_agent + 1"
             f" WHERE {target} AND tenant_id = ? AND visitor_id = ? AND status <> 'resolved'"
             f" AND NOT EXISTS ({_SAME_CLIENT_ID}{'' if conversation_id is None else ' AND conversation_id = ?'})"
-            f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id,"
-            " (SELECT name FROM visitors WHERE id = ?) AS author_name",
+            f" {_returning(tx, '(SELECT name FROM visitors WHERE id = ?)')}",
             (
                 now,
                 preview_of(body),
@@ -122,8 +130,7 @@ def post_message(
             f"UPDATE conversations SET {_ADVANCE}, assignee_id = COALESCE(assignee_id, ?),"
             " unread_visitor = unread_visitor + 1 WHERE id = ? AND tenant_id = ? AND status <> 'resolved'"
             f" AND NOT EXISTS ({_SAME_CLIENT_ID} AND conversation_id = ?)"
-            f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id,"
-            " (SELECT name FROM agents WHERE id = ?) AS author_name",
+            f" {_returning(tx, '(SELECT name FROM agents WHERE id = ?)')}",
             (
                 now,
                 preview_of(body),
@@ -151,9 +158,19 @@ def post_message(
             budget=budget,
             now=now,
         )
-    if is_visitor and budget is not None:
-        take_token(tx, f"visitor:{author_id}", *budget)
-    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now)
+    charge = (f"visitor:{author_id}", *budget) if is_visitor and budget is not None else None
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now, charge)
+
+
+def _returning(tx: Tx, name_of: str) -> str:
+    """The conversation update's RETURNING: the row, the ids the message and
+    its event will take, and ``name_of`` (the author's name) as ``author_name``.
+    PostgreSQL takes the message's id too, so that the message and its event
+    go in one statement (one round trip)."""
+    clause = f"RETURNING *, {next_event_id_sql(tx)} AS next_event_id, {name_of} AS author_name"
+    if tx.dialect == "postgres":
+        clause += ", nextval(pg_get_serial_sequence('messages', 'id')) AS next_message_id"
+    return clause
 
 
 #: The columns every message moves (parameters: the time, the preview).
@@ -164,20 +181,40 @@ _SAME_CLIENT_ID = "SELECT 1 FROM messages WHERE author_id = ? AND client_id = ? 
 
 
 def _store_message(
-    tx: Tx, tenant_id: int, updated: Row, author_kind: str, author_id: int, client_id: str, body: str, now: int
+    tx: Tx,
+    tenant_id: int,
+    updated: Row,
+    author_kind: str,
+    author_id: int,
+    client_id: str,
+    body: str,
+    now: int,
+    charge: tuple[str, float, float] | None = None,
 ) -> protocol.MessageAck:
     """The message row and its event, once the conversation is ``updated``
-    (a row with ``next_event_id`` and the author's raw ``author_name``)."""
+    (a row from :func:`_returning`); ``charge`` (bucket key, per second,
+    burst) takes a token from a shared bucket (:func:`take_token`) too.
+
+    SQLite: two or three statements (no round trips there). PostgreSQL, where
+    each statement is a round trip: one, the inserts and the take as one
+    statement of data-modifying CTEs, the message's id taken in advance."""
     conversation_id, seq, event_id = int(updated["id"]), int(updated["last_seq"]), int(updated["next_event_id"])
-    row = tx.one(
-        "INSERT INTO messages (conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (conversation_id, seq, author_kind, author_id, client_id, body, now, event_id),
-    )
-    assert row is not None
+    message_columns = "conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id"
+    message_values = (conversation_id, seq, author_kind, author_id, client_id, body, now, event_id)
+    together = tx.dialect == "postgres"
+    if together:
+        message_id = int(updated["next_message_id"])
+    else:
+        if charge is not None:
+            take_token(tx, *charge)
+        row = tx.one(
+            f"INSERT INTO messages ({message_columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", message_values
+        )
+        assert row is not None
+        message_id = int(row["id"])
     name = updated["author_name"]
     fields: dict[str, Any] = {
-        "id": int(row["id"]),
+        "id": message_id,
         "conversation_id": conversation_id,
         "seq": seq,
         "author_kind": author_kind,
@@ -191,7 +228,7 @@ def _store_message(
     message = protocol.Message(**fields)
     conversation = conversation_obj(updated)
     data = protocol.MessageCreated(**fields, conversation=conversation)
-    append_event(
+    event_sql, event_params = event_insert(
         tx,
         tenant_id,
         "message.created",
@@ -202,6 +239,21 @@ def _store_message(
         created_at=now,
         event_id=event_id,
     )
+    if not together:
+        tx.run(event_sql, event_params)
+    else:
+        sql = (
+            f"WITH stored_message AS (INSERT INTO messages (id, {message_columns})"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)), stored_event AS ({event_sql})"
+        )
+        params: tuple[Any, ...] = (message_id, *message_values, *event_params)
+        if charge is None:
+            tx.run(f"{sql} SELECT 1", params)
+        else:
+            take_sql, take_params = _take_token_statement(*charge)
+            row = tx.one(f"{sql}, taken AS ({take_sql}) SELECT tokens FROM taken", (*params, *take_params))
+            assert row is not None
+            _check_tokens(float(row["tokens"]), charge[1])
     return protocol.MessageAck(
         client_id=client_id,
         conversation_id=conversation_id,
@@ -257,7 +309,7 @@ def _post_checked(
         name_of = "(SELECT name FROM agents WHERE id = ?)"
     updated = tx.one(
         f"UPDATE conversations SET {_ADVANCE}, status = ?, assignee_id = ?, {unread} WHERE id = ?"
-        f" RETURNING *, {next_event_id_sql(tx)} AS next_event_id, {name_of} AS author_name",
+        f" {_returning(tx, name_of)}",
         (now, preview_of(body), new_status.value, assignee_id, conv["id"], author_id),
     )
     assert updated is not None

@@ -363,9 +363,12 @@ class _Counting:
 
 
 def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_url: str) -> None:
-    """A visitor message in their open conversation and an agent's reply are 3 statements each (the conversation's
-    update, the message, the event inserted once with its payload: no UPDATE of events); a resend is 2 and stores
-    nothing (issue 10: one event row per message, written once; issue 12: statements per message)."""
+    """A visitor message in their open conversation and an agent's reply are 3 statements each on SQLite (the
+    conversation's update, the message, the event inserted once with its payload: no UPDATE of events) and 2 round
+    trips on PostgreSQL (the inserts as one statement); a resend is 2 and stores nothing (issue 10: one event row
+    per message, written once; issue 12: statements per message)."""
+
+    expected = 3 if store_url.startswith("sqlite") else 2
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
@@ -384,12 +387,13 @@ def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_u
             ack, statements = await store.write(
                 counted, **visitor, conversation_id=conversation_id, client_id=f"v-{conversation_id}"
             )
-            assert len(statements) == 3, statements
+            assert len(statements) == expected, statements
         ack, statements = await store.write(
             counted, author_kind="agent", author_id=w.agent, conversation_id=c_id, client_id="a-1", body="hello"
         )
-        assert len(statements) == 3, statements
-        assert [s.split()[0] for s in statements if " events " in f" {s} "] == ["INSERT"]
+        assert len(statements) == expected, statements
+        assert sum("INSERT INTO events" in s for s in statements) == 1
+        assert not any("UPDATE events" in s for s in statements)
         stored = await rows(store, "SELECT * FROM events WHERE kind = 'message.created' ORDER BY event_id")
         assert len(stored) == 4  # one row per message
         by_id = {e.event_id: e for e in published}
