@@ -435,6 +435,50 @@ def test_a_resend_returns_the_original_ack_whatever_happened_since(store_url: st
     run(store_url, scenario)
 
 
+def test_migration_0007_keeps_resends_of_earlier_messages_idempotent(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at schema 6 (messages with client_writes records) upgrades: the message records go, the notes'
+    stay, and a resend of a message stored before the upgrade still returns its original ack and stores nothing."""
+    from frontdesk.server.store import base
+
+    backend = "frontdesk.server.store.sqlite" if store_url.startswith("sqlite") else "frontdesk.server.store.postgres"
+    monkeypatch.setattr(f"{backend}.shipped_migrations", lambda dialect: base.shipped_migrations(dialect)[:6])
+
+    async def before(store: Store) -> tuple[World, dict[str, Any]]:
+        assert await store.schema_version() == 6
+        w = await seed(store)
+        first = await say(store, w, w.alice, "before the upgrade", client_id="old-1")
+        await reply(store, w, w.agent, first["conversation_id"], "noted")
+
+        def as_version_6_stored_it(tx: _sql.Tx) -> None:  # the record the old post_message kept beside the message
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"visitor:{w.alice}", str(first["conversation_id"]), "old-1", _sql.dumps(first), 1),
+            )
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"agent:{w.agent}", f"note:{first['conversation_id']}", "note-1", "{}", 1),
+            )
+
+        await store.write(as_version_6_stored_it)
+        return w, first
+
+    w, first = run(store_url, before)
+    monkeypatch.undo()
+
+    async def after(store: Store) -> None:
+        assert await store.schema_version() == store.latest_schema_version() >= 7
+        assert [r["scope"] for r in await rows(store, "SELECT scope FROM client_writes")] == [
+            f"note:{first['conversation_id']}"
+        ]
+        again = await say(store, w, w.alice, "resent", client_id="old-1", conversation_id=first["conversation_id"])
+        assert again == first
+        assert len(await rows(store, "SELECT id FROM messages")) == 2
+
+    run(store_url, after)
+
+
 def test_client_id_is_distinct_per_sender_and_conversation(store_url: str) -> None:
     """The same client_id from another sender, or in another conversation, is a new message."""
 
