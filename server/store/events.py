@@ -19,9 +19,11 @@ from ._sql import Tx, dumps, get_meta, now_ms, record_from_row, set_meta
 __all__ = [
     "append_event",
     "cursor_state",
+    "event_insert",
     "events_after",
     "last_event_id",
     "new_epoch",
+    "next_event_id_sql",
     "prune_before",
     "prune_events",
     "record_from_row",
@@ -38,56 +40,95 @@ def append_event(
     visitor_id: int | None = None,
     visitor_payload: Any = None,
     created_at: int | None = None,
+    event_id: int | None = None,
 ) -> int:
     """Append one event to the log and to ``tx.events``; its ``event_id``.
 
     ``payload`` (agents) and ``visitor_payload`` (visitors; None: they never
-    see it) are the kind's :data:`protocol.EVENT_DATA` types, kept as JSON."""
+    see it; the same object: both see the same data, encoded once) are the
+    kind's :data:`protocol.EVENT_DATA` types, kept as JSON. An event whose
+    payload carries its own id (``message.created``) passes ``event_id``,
+    taken earlier in the same transaction with :func:`next_event_id_sql`, so
+    that its row is written once, complete."""
+    if event_id is not None:
+        sql, params = event_insert(
+            tx,
+            tenant_id,
+            kind,
+            payload,
+            conversation_id=conversation_id,
+            visitor_id=visitor_id,
+            visitor_payload=visitor_payload,
+            created_at=created_at or now_ms(),
+            event_id=event_id,
+        )
+        tx.run(sql, params)
+        return event_id
     created = created_at or now_ms()
-    payload = protocol.to_wire(payload)
-    visitor_payload = None if visitor_payload is None else protocol.to_wire(visitor_payload)
+    wire, visitor_wire, text, visitor_text = _encoded(payload, visitor_payload)
     row = tx.one(
         "INSERT INTO events (tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
-        (
-            tenant_id,
-            kind,
-            conversation_id,
-            visitor_id,
-            dumps(payload),
-            None if visitor_payload is None else dumps(visitor_payload),
-            created,
-        ),
+        (tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created),
     )
     assert row is not None
     event_id = int(row["event_id"])
-    tx.events.append(
-        EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload, created)
-    )
+    tx.events.append(EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, wire, visitor_wire, created))
     return event_id
 
 
-def set_event_payload(tx: Tx, event_id: int, data: Any, visitor_data: Any) -> None:
-    """Fill in a payload that needed the event's own id (messages carry it)."""
-    payload = protocol.to_wire(data)
-    visitor_payload = (
-        payload if visitor_data is data else None if visitor_data is None else protocol.to_wire(visitor_data)
+def event_insert(
+    tx: Tx,
+    tenant_id: int,
+    kind: str,
+    payload: Any,
+    *,
+    conversation_id: int | None,
+    visitor_id: int | None,
+    visitor_payload: Any,
+    created_at: int,
+    event_id: int,
+) -> tuple[str, tuple[Any, ...]]:
+    """The ``INSERT`` (sql, parameters) of an event whose id is already taken
+    (:func:`next_event_id_sql`), for an operation that sends it as part of a
+    larger statement (one round trip on PostgreSQL). The event joins
+    ``tx.events`` now: the caller must run the statement in this transaction
+    (an exception rolls both back)."""
+    wire, visitor_wire, text, visitor_text = _encoded(payload, visitor_payload)
+    tx.events.append(
+        EventRecord(event_id, tenant_id, kind, conversation_id, visitor_id, wire, visitor_wire, created_at)
     )
-    text = dumps(payload)
-    visitor_text = text if visitor_payload is payload else None if visitor_payload is None else dumps(visitor_payload)
-    tx.run("UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?", (text, visitor_text, event_id))
-    for i, rec in enumerate(tx.events):
-        if rec.event_id == event_id:
-            tx.events[i] = EventRecord(
-                rec.event_id,
-                rec.tenant_id,
-                rec.kind,
-                rec.conversation_id,
-                rec.visitor_id,
-                payload,
-                visitor_payload,
-                rec.created_at,
-            )
+    return (
+        "INSERT INTO events (event_id, tenant_id, kind, conversation_id, visitor_id, payload, visitor_payload,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event_id, tenant_id, kind, conversation_id, visitor_id, text, visitor_text, created_at),
+    )
+
+
+def _encoded(payload: Any, visitor_payload: Any) -> tuple[Any, Any, str, str | None]:
+    """(wire payload, wire visitor payload, their JSON texts); one encoding when both are the same object."""
+    same = visitor_payload is payload
+    wire = protocol.to_wire(payload)
+    visitor_wire = wire if same else None if visitor_payload is None else protocol.to_wire(visitor_payload)
+    text = dumps(wire)
+    return wire, visitor_wire, text, text if same else None if visitor_wire is None else dumps(visitor_wire)
+
+
+def next_event_id_sql(tx: Tx) -> str:
+    """A SQL expression, for a ``RETURNING`` clause of a statement the
+    operation runs anyway, that takes the ``event_id`` the next
+    :func:`append_event` of this transaction must pass: the value the
+    events table would assign itself (SQLite's AUTOINCREMENT counter, never
+    reused; PostgreSQL's sequence, taken under the cluster-wide write lock,
+    so ids still become visible in increasing order). Use it once per
+    appended event."""
+    if tx.dialect == "postgres":
+        return "nextval(pg_get_serial_sequence('events', 'event_id'))"
+    # AUTOINCREMENT's own rule: one more than the larger of its counter and the largest id present.
+    return (
+        "(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),"
+        " COALESCE((SELECT MAX(event_id) FROM events), 0)) + 1)"
+    )
 
 
 def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[EventRecord]:

@@ -150,8 +150,9 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
         f"DELETE FROM events WHERE visitor_id = ? OR conversation_id IN ({conv})",
         (visitor_id, visitor_id),
     )
-    # Agents' records are scoped "<id>" (messages) or "<what>:<id>" (notes,
-    # status changes, assignment); each keeps a copy of what it wrote.
+    # Agents' records are scoped "<what>:<id>" (notes, status changes,
+    # assignment); each keeps a copy of what it wrote. (Bare "<id>" scopes were
+    # messages' records before migration 0007; messages are their own records now.)
     tx.run(
         "DELETE FROM client_writes WHERE sender = ? OR EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = ?"
         " AND (client_writes.scope = CAST(c.id AS TEXT) OR client_writes.scope LIKE ('%:' || CAST(c.id AS TEXT))))",

@@ -33,6 +33,7 @@ from frontdesk.server.store import (
     visitors,
 )
 from frontdesk.server.store.base import Unsupported
+from frontdesk.server.store.events import record_from_row
 
 T = TypeVar("T")
 
@@ -339,6 +340,143 @@ def test_repeated_client_id_returns_the_original_result(store_url: str) -> None:
         assert [e.kind for e in published].count("message.created") == 2
 
     run(store_url, scenario)
+
+
+class _Counting:
+    """A Tx that records every statement it runs (the transaction's own, not the writer's BEGIN/COMMIT)."""
+
+    def __init__(self, tx: _sql.Tx) -> None:
+        self.tx, self.statements = tx, list[str]()
+        self.events, self.dialect = tx.events, tx.dialect
+
+    def one(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.one(sql, params)
+
+    def all(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.all(sql, params)
+
+    def run(self, sql: str, params: Any = ()) -> int:
+        self.statements.append(sql)
+        return self.tx.run(sql, params)
+
+
+def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_url: str) -> None:
+    """A visitor message in their open conversation and an agent's reply are 3 statements each on SQLite (the
+    conversation's update, the message, the event inserted once with its payload: no UPDATE of events) and 2 round
+    trips on PostgreSQL (the inserts as one statement); a resend is 2 and stores nothing (issue 10: one event row
+    per message, written once; issue 12: statements per message)."""
+
+    expected = 3 if store_url.startswith("sqlite") else 2
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "opens the conversation", client_id="c-0")
+        c_id = first["conversation_id"]
+        published: list[EventRecord] = []
+        store.on_commit = published.extend
+
+        def counted(tx: _sql.Tx, **kwargs: Any) -> tuple[Any, list[str]]:
+            counting = _Counting(tx)
+            result = messages.post_message(counting, w.tenant, **kwargs)  # type: ignore[arg-type]
+            return to_wire(result), counting.statements
+
+        visitor = {"author_kind": "visitor", "author_id": w.alice, "body": "again"}
+        for conversation_id in (c_id, None):  # explicit, and "my open conversation"
+            ack, statements = await store.write(
+                counted, **visitor, conversation_id=conversation_id, client_id=f"v-{conversation_id}"
+            )
+            assert len(statements) == expected, statements
+        ack, statements = await store.write(
+            counted, author_kind="agent", author_id=w.agent, conversation_id=c_id, client_id="a-1", body="hello"
+        )
+        assert len(statements) == expected, statements
+        assert sum("INSERT INTO events" in s for s in statements) == 1
+        assert not any("UPDATE events" in s for s in statements)
+        stored = await rows(store, "SELECT * FROM events WHERE kind = 'message.created' ORDER BY event_id")
+        assert len(stored) == 4  # one row per message
+        by_id = {e.event_id: e for e in published}
+        last = stored[-1]
+        assert (
+            record_from_row(last).payload
+            == by_id[last["event_id"]].payload
+            == {**ack["message"], "conversation": ack["conversation"]}
+        )
+        assert ack["event_id"] == last["event_id"] and ack["message"]["event_id"] == last["event_id"]
+        published.clear()
+        again, statements = await store.write(
+            counted, author_kind="agent", author_id=w.agent, conversation_id=c_id, client_id="a-1", body="hello"
+        )
+        assert again == ack and len(statements) == 2 and published == []
+
+    run(store_url, scenario)
+
+
+def test_a_resend_returns_the_original_ack_whatever_happened_since(store_url: str) -> None:
+    """A resent client_id returns the ack as it was (the conversation as of then), also after other messages, a
+    resolve, and an event pruned away (then the message is the same and the conversation is read as it is)."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "original", client_id="same")
+        c_id = first["conversation_id"]
+        await reply(store, w, w.agent, c_id, "hi", client_id="agent-1")
+        await status(store, w, c_id, "resolve")
+        assert await say(store, w, w.alice, "x", client_id="same", conversation_id=c_id) == first
+        assert await say(store, w, w.alice, "x", client_id="same") == first  # no open conversation: still the same
+        assert [c.id for c in await store.read(conversations.visitor_conversations, w.tenant, w.alice)] == [c_id]
+        await store.write(events.prune_events, first["event_id"])
+        pruned = await say(store, w, w.alice, "x", client_id="same", conversation_id=c_id)
+        assert pruned["message"] == first["message"] and pruned["event_id"] == first["event_id"]
+        assert pruned["conversation"]["status"] == "resolved"  # read now: its state at the time was pruned
+        assert (await conv(store, w, c_id)).last_seq == 2
+
+    run(store_url, scenario)
+
+
+def test_migration_0007_keeps_resends_of_earlier_messages_idempotent(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at schema 6 (messages with client_writes records) upgrades: the message records go, the notes'
+    stay, and a resend of a message stored before the upgrade still returns its original ack and stores nothing."""
+    from frontdesk.server.store import base
+
+    backend = "frontdesk.server.store.sqlite" if store_url.startswith("sqlite") else "frontdesk.server.store.postgres"
+    monkeypatch.setattr(f"{backend}.shipped_migrations", lambda dialect: base.shipped_migrations(dialect)[:6])
+
+    async def before(store: Store) -> tuple[World, dict[str, Any]]:
+        assert await store.schema_version() == 6
+        w = await seed(store)
+        first = await say(store, w, w.alice, "before the upgrade", client_id="old-1")
+        await reply(store, w, w.agent, first["conversation_id"], "noted")
+
+        def as_version_6_stored_it(tx: _sql.Tx) -> None:  # the record the old post_message kept beside the message
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"visitor:{w.alice}", str(first["conversation_id"]), "old-1", _sql.dumps(first), 1),
+            )
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"agent:{w.agent}", f"note:{first['conversation_id']}", "note-1", "{}", 1),
+            )
+
+        await store.write(as_version_6_stored_it)
+        return w, first
+
+    w, first = run(store_url, before)
+    monkeypatch.undo()
+
+    async def after(store: Store) -> None:
+        assert await store.schema_version() == store.latest_schema_version() >= 7
+        assert [r["scope"] for r in await rows(store, "SELECT scope FROM client_writes")] == [
+            f"note:{first['conversation_id']}"
+        ]
+        again = await say(store, w, w.alice, "resent", client_id="old-1", conversation_id=first["conversation_id"])
+        assert again == first
+        assert len(await rows(store, "SELECT id FROM messages")) == 2
+
+    run(store_url, after)
 
 
 def test_client_id_is_distinct_per_sender_and_conversation(store_url: str) -> None:
