@@ -77,8 +77,8 @@ def update_agent(tx: Tx, tenant_id: int, agent_id: int, changes: Mapping[str, An
     ``NotFound`` for an agent of another tenant; ``Conflict`` when the change
     would leave the tenant without an active admin (disabling or demoting the
     last one). The check runs in this write transaction, which the single
-    writer (SQLite) or the cluster-wide write lock (PostgreSQL) serializes
-    with every other write: two concurrent demotions cannot both pass it.
+    writer (SQLite) or the tenant's write lock (PostgreSQL) serializes
+    with every other write of the tenant: two concurrent demotions cannot both pass it.
     """
     row = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (agent_id, tenant_id))
     if row is None:

@@ -119,8 +119,8 @@ def next_event_id_sql(tx: Tx) -> str:
     operation runs anyway, that takes the ``event_id`` the next
     :func:`append_event` of this transaction must pass: the value the
     events table would assign itself (SQLite's AUTOINCREMENT counter, never
-    reused; PostgreSQL's sequence, taken under the cluster-wide write lock,
-    so ids still become visible in increasing order). Use it once per
+    reused; PostgreSQL's sequence, taken under the tenant's write lock,
+    so a tenant's ids still become visible in increasing order). Use it once per
     appended event."""
     if tx.dialect == "postgres":
         return "nextval(pg_get_serial_sequence('events', 'event_id'))"

@@ -38,7 +38,7 @@ def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
     """Take one token from the shared bucket ``key`` (full at ``burst``,
     refilled at ``per_second``), or raise :class:`RateLimited`; the caller's
     write then rolls back, the bucket with it. Inside the write transaction:
-    SQLite's single writer, and on PostgreSQL the cluster-wide write lock,
+    SQLite's single writer, and on PostgreSQL the tenant's write lock,
     make every take exact.
 
     One statement (an upsert computing the refill), because on PostgreSQL
