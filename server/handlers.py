@@ -25,7 +25,7 @@ from .exceptions import Conflict, NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
-from .store import Store, _sql
+from .store import Store, _sql, edits
 from .tenants import TenantCache
 
 __all__ = ["Handlers", "Limits"]
@@ -63,6 +63,8 @@ class Handlers:
         self.shared_store = getattr(store, "broadcast", None) is not None
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
+        #: Wall-clock milliseconds for time rules (the edit window); tests put a ManualClock's here.
+        self.now_ms: Callable[[], int] = _sql.now_ms
         self._visitor: dict[type[p.Request], Handler] = {
             p.Hello: self.hello,
             p.Identify: self.identify,
@@ -73,6 +75,8 @@ class Handlers:
             p.Seen: self.seen,
             p.ProfileUpdate: self.profile_update,
             p.Page: self.page,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
             p.Ping: self.ping,
         }
         self._agent: dict[type[p.Request], Handler] = {
@@ -100,6 +104,9 @@ class Handlers:
             p.IdentitySecretGet: self.identity_secret,
             p.IdentitySecretRotate: self.identity_secret,
             p.IdentitySecretEndRotation: self.identity_secret,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
+            p.MessageOriginals: self.message_originals,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
@@ -570,6 +577,27 @@ class Handlers:
             assignee_id=req.agent_id if isinstance(req, p.Assign) else None,
             client_id=req.client_id,
         )
+
+    async def message_change(self, client: Client, req: p.MessageEdit | p.MessageDelete) -> p.MessageChange:
+        """Edit or delete one's own message (PROTOCOL.md, "Editing and deleting")."""
+        if client.agent_id is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "visitors cannot edit or delete messages", req.ref)
+        window = int(self.tenants.by_id(client.tenant_id).config.get("edit_window_minutes", 10))
+        return await self.store.write(
+            edits.change_message,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            seq=req.seq,
+            body=req.body if isinstance(req, p.MessageEdit) else None,
+            now=self.now_ms(),
+            window_ms=window * 60_000,
+            client_id=req.client_id,
+        )
+
+    async def message_originals(self, client: Client, req: p.MessageOriginals) -> p.MessageOriginalsResult:
+        self._require_admin(client, req)
+        return await self.store.read(edits.originals, client.tenant_id, req.conversation_id, req.seq)
 
     # -- agent: tenant --------------------------------------------------------------------
 

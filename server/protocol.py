@@ -99,7 +99,14 @@ __all__ = [
     "LoginResult",
     "Message",
     "MessageAck",
+    "MessageChange",
     "MessageCreated",
+    "MessageDelete",
+    "MessageEdit",
+    "MessageOriginal",
+    "MessageOriginals",
+    "MessageOriginalsResult",
+    "MessageUpdated",
     "NoteAck",
     "PingResult",
     "PrivateNote",
@@ -186,6 +193,7 @@ class CloseCode(enum.IntEnum):
 #: Every ``kind`` of pushed event (PROTOCOL.md, "Events").
 EVENT_KINDS: Final = (
     "message.created",  # a visitor or agent message; data also carries the updated conversation
+    "message.updated",  # a message was edited or deleted by its author
     "note.created",  # a private note (agents only)
     "conversation.created",  # a visitor started a conversation
     "conversation.updated",  # status, assignee or unread counts changed
@@ -585,6 +593,41 @@ class Unassign(Request):
     client_id: str | None = _opt_client_id()
 
 
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEdit(Request):
+    """Replace the text of one's own message, within the tenant's
+    ``edit_window_minutes``. Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.edit"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    body: str = _body()
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDelete(Request):
+    """Delete one's own message, within the tenant's ``edit_window_minutes``.
+    Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.delete"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageOriginals(Request):
+    """Admin only: the texts a message had before its edits and deletion."""
+
+    TYPE: ClassVar[str] = "message.originals"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+
+
 @_register(*_A)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Agents(Request):
@@ -701,9 +744,11 @@ class Message:
     author_id: int
     author_name: str | None  #: the agent's name, or the visitor's display name, when sent
     client_id: str
-    body: str
+    body: str  #: "" once deleted
     created_at: int
     event_id: int
+    edited_at: int | None = None  #: when its author last edited it (PROTOCOL.md, "Editing and deleting")
+    deleted: bool = False  #: its author deleted it; ``body`` is then empty
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -826,6 +871,7 @@ class WidgetConfig(PublicConfig):
 
     allowed_origins: list[str]
     require_identity: bool
+    edit_window_minutes: int
 
 
 # --------------------------------------------------------------------------
@@ -942,6 +988,32 @@ class ConversationChange(Result):
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class MessageChange(Result):
+    """``message.edit`` and ``message.delete``: the message as it is now."""
+
+    message: Message
+    conversation: Conversation
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginal:
+    """One text a message had before an edit or its deletion (admins only)."""
+
+    body: str
+    change: str  #: edited or deleted
+    agent_id: int | None
+    changed_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginalsResult(Result):
+    """``message.originals``: oldest first."""
+
+    originals: list[MessageOriginal]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class HistoryResult(Result):
     """``history`` on the visitor endpoint."""
 
@@ -1032,6 +1104,8 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "reply"): MessageAck,
     (Endpoint.AGENT, "note"): NoteAck,
     **{(Endpoint.AGENT, t): ConversationChange for t in ("resolve", "reopen", "pend", "assign", "unassign")},
+    **{(e, t): MessageChange for e in Endpoint for t in ("message.edit", "message.delete")},
+    (Endpoint.AGENT, "message.originals"): MessageOriginalsResult,
     (Endpoint.AGENT, "agents"): AgentsResult,
     (Endpoint.AGENT, "agent.add"): AgentAddResult,
     (Endpoint.AGENT, "agent.update"): AgentResult,
@@ -1057,6 +1131,13 @@ class MessageCreated(Message):
     ``conversation`` and gets no ``conversation.updated`` of its own."""
 
     conversation: Conversation
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageUpdated(MessageCreated):
+    """``message.updated``: the Message as it is now (``edited_at`` or
+    ``deleted`` set) plus the Conversation (its ``preview`` follows an edit of
+    the newest message)."""
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1156,6 +1237,7 @@ class VisitorErased:
 #: or None). None: that audience never gets the kind. Several types: any of them.
 EVENT_DATA: Final[Mapping[str, tuple[tuple[type[Any], ...], tuple[type[Any], ...]]]] = {
     "message.created": ((MessageCreated,), (MessageCreated,)),
+    "message.updated": ((MessageUpdated,), (MessageUpdated,)),
     "note.created": ((PrivateNote,), ()),
     "conversation.created": ((ConversationWithVisitor,), (Conversation,)),
     "conversation.updated": ((ConversationUpdated,), (VisitorConversationUpdated,)),
