@@ -24,6 +24,7 @@ from frontdesk.console.core import (
     Notification,
     OfflineError,
     ThreadChanges,
+    ThreadItem,
 )
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -90,7 +91,9 @@ class MainWindow(QMainWindow):
         self.history_model = VisitorConversationsModel(core, self, clock=clock)
 
         self.inbox = InboxPane(self.inbox_model)
-        self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
+        self.thread_pane = ThreadPane(
+            self.thread_model, self.agents_model.agents, self._my_name, may_change=self._may_change_message
+        )
         self.visitor = VisitorPane(self.history_model, clock=clock)
         self.banner = Banner()
         self.status = StatusBar(self)
@@ -242,6 +245,9 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
+        self.thread_pane.view.edit_requested.connect(self._on_thread_edit_requested)
+        self.thread_pane.view.delete_requested.connect(self._on_thread_delete_requested)
+        self.thread_pane.composer.edit_submitted.connect(self._on_composer_edit_submitted)
         self.preferences.changed.connect(self._on_preferences_changed)
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
@@ -517,6 +523,28 @@ class MainWindow(QMainWindow):
     @asyncSlot(int)
     async def _on_thread_discard_requested(self, outbox_id: int) -> None:
         await self._run("discard", self.core.discard(outbox_id))
+
+    def _may_change_message(self, item: ThreadItem) -> bool:
+        """Whether the agent's own message is still within the tenant's edit
+        window (the server decides; this only hides actions it would refuse)."""
+        config = self.core.cache.config() or {}
+        window = config.get("edit_window_minutes", 10)
+        minutes = window if isinstance(window, int) else 10
+        return self._clock() * 1000 - item.created_at < minutes * 60_000
+
+    def _on_thread_edit_requested(self, item: ThreadItem) -> None:
+        if item.seq is not None:
+            self.thread_pane.composer.start_editing(item.seq, item.body)
+
+    @asyncSlot(object)
+    async def _on_thread_delete_requested(self, item: ThreadItem) -> None:
+        if self._open_id and item.seq is not None:
+            await self._run("delete the message", self.core.delete_message(self._open_id, item.seq))
+
+    @asyncSlot(int, str)
+    async def _on_composer_edit_submitted(self, seq: int, body: str) -> None:
+        if self._open_id:
+            await self._run("edit the message", self.core.edit_message(self._open_id, seq, body))
 
     # ------------------------------------------------------------------ dialogs
 

@@ -29,6 +29,7 @@ __all__ = [
     "Applied",
     "apply_event",
     "apply_message",
+    "apply_message_update",
     "insert_item",
     "recompute",
     "replace_agents",
@@ -203,7 +204,7 @@ def insert_item(db: Db, m: wire.Message) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
-        "author_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "author_name, body, created_at, edited_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             "note" if m.private else "message",
             m.id,
@@ -214,9 +215,33 @@ def insert_item(db: Db, m: wire.Message) -> bool:
             m.author_name,
             m.body,
             m.created_at,
+            m.edited_at,
+            int(m.deleted),
         ],
     )
+    if cur.rowcount == 0 and (m.edited_at is not None or m.deleted):
+        # Already cached, and since edited or deleted (a history page, a resent reply's record).
+        _update_item(db, m)
     return cur.rowcount > 0
+
+
+def _update_item(db: Db, m: wire.Message) -> int:
+    """Give a cached message its current text and edit state; the rows changed."""
+    return db.execute(
+        "UPDATE items SET body = ?, edited_at = ?, deleted = ? WHERE kind = 'message' AND server_id = ?",
+        [m.body, m.edited_at, int(m.deleted), m.id],
+    ).rowcount
+
+
+def apply_message_update(db: Db, m: wire.Message, out: Applied, version: int | None) -> None:
+    """An agent edited or deleted a message (``message.updated``, or the reply
+    to this console's own ``message.edit``/``message.delete``): the cached item
+    and the conversation's preview follow. Never notifies."""
+    if _update_item(db, m):
+        out.touch(m.conversation_id, f"m{m.id}")
+    if m.conversation is not None:
+        upsert_conversation(db, m.conversation, version)
+        out.conversations.add(m.conversation_id)
 
 
 def _drop_acked(db: Db, client_id: str | None) -> int | None:
@@ -281,6 +306,8 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     data = ev.data
     if isinstance(data, wire.MessageCreated):
         apply_message(db, data.message, out, notify, ev.event_id)
+    elif isinstance(data, wire.MessageUpdated):
+        apply_message_update(db, data.message, out, ev.event_id)
     elif isinstance(data, wire.ConversationChanged):
         c = data.conversation
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()

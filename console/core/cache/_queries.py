@@ -76,7 +76,13 @@ _ACTION_TEXT: Final[dict[str, str]] = {
     "pend": "Mark the conversation pending",
     "assign": "Assign to {agent}",
     "unassign": "Remove the assignee",
+    "message.edit": "Edit your message: {body}",
+    "message.delete": "Delete your message",
 }
+#: The thread's item columns; ``_stored_item`` reads them in this order.
+_ITEM_COLUMNS: Final = (
+    "id, kind, server_id, seq, author_kind, author_name, body, created_at, author_id, edited_at, deleted"
+)
 
 
 class QueriesMixin(Store):
@@ -172,7 +178,7 @@ class QueriesMixin(Store):
             cond = " AND seq < ?"
             params.append(before)
         msgs = db.execute(
-            "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "  # noqa: S608
+            f"SELECT {_ITEM_COLUMNS} FROM items "  # noqa: S608
             f"WHERE conversation_id = ? AND kind = 'message'{cond} ORDER BY seq DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
@@ -188,10 +194,7 @@ class QueriesMixin(Store):
                 [conversation_id, before],
             ).fetchone()
             hi = None if nxt is None else nxt[0]
-        note_sql = (
-            "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "
-            "WHERE conversation_id = ? AND kind = 'note'"
-        )
+        note_sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE conversation_id = ? AND kind = 'note'"  # noqa: S608
         note_params: list[Any] = [conversation_id]
         if lo is not None:
             note_sql += " AND created_at >= ?"
@@ -203,13 +206,16 @@ class QueriesMixin(Store):
         rows = sorted([*msgs, *notes], key=lambda r: (r[7], r[1] == "note", r[3]))
         conv = self.conversation(conversation_id)
         visitor_name = conv.visitor_name if conv is not None else "Visitor"
-        items = [self._stored_item(r, visitor_name) for r in rows]
+        me = self.me()
+        items = [self._stored_item(r, visitor_name, me.id if me else None) for r in rows]
         if before is None:
             items.extend(self._outbox_items(conversation_id))
         return items
 
     @staticmethod
-    def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor") -> ThreadItem:
+    def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor", my_id: int | None = None) -> ThreadItem:
+        """A thread item from a row of :data:`_ITEM_COLUMNS` (or of its first
+        eight columns: then not ``mine``, never edited)."""
         kind: ThreadKind
         if r[1] == "note":
             kind = "note"
@@ -227,6 +233,9 @@ class QueriesMixin(Store):
             body=r[6],
             created_at=r[7],
             delivery="sent",
+            mine=kind == "agent" and len(r) > 8 and my_id is not None and r[8] == my_id,
+            edited=len(r) > 9 and r[9] is not None,
+            deleted=len(r) > 10 and bool(r[10]),
         )
 
     def _outbox_items(self, conversation_id: int, outbox_id: int | None = None) -> list[ThreadItem]:
@@ -251,7 +260,9 @@ class QueriesMixin(Store):
                 agent_id = raw_id if isinstance(raw_id, int) else None
                 agent = self.agent(agent_id) if agent_id is not None else None
                 agent_name = agent.name if agent is not None else f"agent #{agent_id}"
-                body = _ACTION_TEXT.get(ob.action, ob.action).format(agent=agent_name)
+                body = _ACTION_TEXT.get(ob.action, ob.action).format(
+                    agent=agent_name, body=str(ob.payload.get("body", ""))
+                )
             items.append(
                 ThreadItem(
                     kind=kind,
@@ -281,7 +292,7 @@ class QueriesMixin(Store):
                 item = found[0] if found else None
             else:
                 r = self._db.execute(
-                    "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "
+                    f"SELECT {_ITEM_COLUMNS} FROM items "  # noqa: S608
                     "WHERE conversation_id = ? AND kind = ? AND server_id = ?",
                     [conversation_id, "note" if prefix == "n" else "message", number],
                 ).fetchone()
@@ -289,7 +300,8 @@ class QueriesMixin(Store):
                     if visitor_name is None:
                         conv = self.conversation(conversation_id)
                         visitor_name = conv.visitor_name if conv is not None else "Visitor"
-                    item = self._stored_item(r, visitor_name)
+                    me = self.me()
+                    item = self._stored_item(r, visitor_name, me.id if me else None)
             out[key] = item
         return out
 

@@ -114,10 +114,18 @@ def _m2_conversation_version(db: Db) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
+def _m3_message_edits(db: Db) -> None:
+    # An agent edited or deleted a message (PROTOCOL.md, "Editing and deleting"):
+    # the item keeps only the current text, as the server does.
+    db.execute("ALTER TABLE items ADD COLUMN edited_at INTEGER")
+    db.execute("ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
+    (3, "message_edits", _m3_message_edits),
 )
 
 

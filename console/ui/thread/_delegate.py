@@ -72,6 +72,11 @@ def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, i
     return layout, math.ceil(widest) + 1, math.ceil(height)
 
 
+def shown_body(item: ThreadItem) -> str:
+    """The text a bubble shows: a deleted message says so (PROTOCOL.md, "Editing and deleting")."""
+    return "Message deleted" if item.deleted else item.body
+
+
 @dataclasses.dataclass(slots=True)
 class _Geometry:
     """Where each part of one thread item is painted, relative to its row."""
@@ -122,12 +127,16 @@ class ThreadDelegate(QStyledItemDelegate):
         parts.append(clock_time(item.created_at))
         if self._is_mine(item):
             parts.append({"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+        if item.edited and not item.deleted:
+            parts.append("edited")
         return " · ".join(p for p in parts if p)
 
     def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
         cache_key = (item.key, item.delivery, width)
         cached = self._cache.get(cache_key)
-        if cached is not None and cached.layout.text() == item.body.replace("\r\n", "\n").replace("\n", "\u2028"):
+        if cached is not None and cached.layout.text() == shown_body(item).replace("\r\n", "\n").replace(
+            "\n", "\u2028"
+        ):
             return cached
         if len(self._cache) > 4000:
             self._cache.clear()
@@ -143,7 +152,7 @@ class ThreadDelegate(QStyledItemDelegate):
             box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
             return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
         max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
-        layout, text_w, text_h = _layout_text(item.body or " ", self._body_font, max_text_w)
+        layout, text_w, text_h = _layout_text(shown_body(item) or " ", self._body_font, max_text_w)
         text = QRect(0, 0, text_w, text_h)
         header_h = meta_fm.height() + 4 if item.kind == "note" else 0
         inner_w = text.width()
@@ -230,7 +239,7 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setFont(self._header_font)
             painter.setPen(C.NOTE_TEXT)
             painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
-        painter.setPen(ink)
+        painter.setPen(C.MUTED if item.deleted else ink)
         geo.layout.draw(painter, QPointF(geo.text.topLeft()))
         painter.setOpacity(1.0)
         painter.setFont(self._meta_font)
