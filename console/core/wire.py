@@ -290,6 +290,8 @@ class ConversationChanged:
     """``conversation.created`` / ``conversation.updated``."""
 
     conversation: Conversation
+    change: str | None = None  #: ``conversation.updated``: what changed
+    actor_id: int | None = None  #: the agent who changed it (None: the visitor)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -410,7 +412,8 @@ def event(frame: Any) -> Event:
         data = MessageUpdated(m) if m is not None else None
     elif kind in ("conversation.created", "conversation.updated"):
         c = conversation(raw)
-        data = ConversationChanged(c) if c is not None else None
+        change, actor = _opt_str(raw.get("change")), _opt_int(raw.get("actor_id"))
+        data = ConversationChanged(c, change, actor) if c is not None else None
     elif kind == "seen":
         cid = _opt_int(raw.get("conversation_id")) or _opt_int(f.get("conversation_id"))
         data = Seen(cid, _opt_str(raw.get("side")) or "") if cid is not None else None

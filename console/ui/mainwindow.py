@@ -26,9 +26,9 @@ from frontdesk.console.core import (
     ThreadChanges,
     ThreadItem,
 )
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
@@ -62,6 +62,9 @@ class MainWindow(QMainWindow):
 
     #: How long a typing indicator stays without a refresh from the server.
     TYPING_EXPIRY_MS = 8000
+    #: The inbox keeps its order this long after a key was pressed in it
+    #: (and all the while the composer has the focus).
+    ORDER_HOLD_S = 1.5
 
     def __init__(
         self,
@@ -252,6 +255,14 @@ class MainWindow(QMainWindow):
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
         self.history_model.visitor_changed.connect(self._on_history_model_visitor_changed)
+        self._last_inbox_key = float("-inf")
+        self._order_hold_timer = QTimer(self)
+        self._order_hold_timer.setSingleShot(True)
+        self._order_hold_timer.timeout.connect(self.update_order_hold)
+        self.inbox.view.installEventFilter(self)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_app_focus_changed)
 
     def attach(self) -> None:
         """Start listening to the core and show what the cache has right now."""
@@ -523,6 +534,27 @@ class MainWindow(QMainWindow):
     @asyncSlot(int)
     async def _on_thread_discard_requested(self, outbox_id: int) -> None:
         await self._run("discard", self.core.discard(outbox_id))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.inbox.view and event.type() == QEvent.Type.KeyPress:
+            self._last_inbox_key = self._clock()
+            self.update_order_hold()
+        return super().eventFilter(watched, event)
+
+    def _on_app_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        del old, new
+        self.update_order_hold()
+
+    def update_order_hold(self) -> None:
+        """Hold the inbox's order while the agent types in the composer or has
+        just pressed a key in the list (a row that moved under the keyboard
+        would take the next key press elsewhere); release it otherwise."""
+        typing = self.thread_pane.composer.edit.hasFocus()
+        recent = self._clock() - self._last_inbox_key < self.ORDER_HOLD_S
+        self.inbox_model.set_order_held(typing or recent)
+        if recent and not typing:
+            left = self.ORDER_HOLD_S - (self._clock() - self._last_inbox_key)
+            self._order_hold_timer.start(max(50, int(left * 1000) + 20))
 
     def _may_change_message(self, item: ThreadItem) -> bool:
         """Whether the agent's own message is still within the tenant's edit

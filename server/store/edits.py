@@ -138,9 +138,7 @@ def _scrub(tx: Tx, message: Row, author_name: str | None, preview: str, new_even
             data = json.loads(text)
             _redact(data, event["kind"], message["id"], current, preview if in_stretch else None)
             texts.append(_sql._dumps(data))
-        tx.run(
-            "UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?", (*texts, event["event_id"])
-        )
+        tx.run("UPDATE events SET payload = ?, visitor_payload = ? WHERE event_id = ?", (*texts, event["event_id"]))
     # The author's own write record (a resend of the reply's client_id returns it).
     record = tx.one(
         "SELECT result FROM client_writes WHERE sender = ? AND scope = ? AND client_id = ?",

@@ -39,9 +39,7 @@ def test_edit_and_delete_show_live_and_after_a_reload(page: Page, server: Runnin
     expect(widget.message("Your order ships tomorrow").locator(".mt")).to_contain_text("edited")
 
 
-def test_a_resuming_widget_never_receives_the_taken_back_text(
-    page: Page, server: RunningServer, agent: Agent
-) -> None:
+def test_a_resuming_widget_never_receives_the_taken_back_text(page: Page, server: RunningServer, agent: Agent) -> None:
     """Edits and a deletion made while the widget was disconnected arrive in the replay on resume; no frame
     the widget receives holds the original or deleted text."""
     received: list[str] = []

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from .. import wire
 from ..rows import AgentRow, Notification, visitor_label
+from ._activity import TRAIL_CHANGES, record_activity
 from ._schema import Db, set_meta
 
 __all__ = [
@@ -280,6 +281,12 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
     if inserted and not m.private:
         visitor = m.author_kind == "visitor"
         if m.conversation is not None:
+            if visitor and m.conversation.status == "open":
+                old = db.execute("SELECT status FROM conversations WHERE id = ?", [cid]).fetchone()
+                if old is not None and old[0] == "resolved":  # the trail: the visitor's message reopened it
+                    line = record_activity(db, cid, version, "open", None, None, at=m.created_at - 1)
+                    if line is not None:
+                        out.touch(cid, f"a{line}")
             # The server sends the conversation as it is after this message.
             upsert_conversation(db, m.conversation, version)
         else:
@@ -313,6 +320,10 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
         upsert_conversation(db, c, ev.event_id)
         out.conversations.add(c.id)
+        if ev.kind == "conversation.updated" and data.change in TRAIL_CHANGES:
+            line = record_activity(db, c.id, ev.event_id, data.change or "", data.actor_id, c.assignee_id)
+            if line is not None:
+                out.touch(c.id, f"a{line}")
         if existed is None and notify and c.status != "resolved" and (c.last_seq or 0) > 0:
             out.notifications.append(Notification("new_conversation", c.id, _visitor_label(db, c.id), c.preview or ""))
     elif isinstance(data, wire.Seen):
@@ -337,6 +348,7 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         vid = data.visitor_id
         conv = "SELECT id FROM conversations WHERE visitor_id = ?"
         db.execute(f"DELETE FROM items WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+        db.execute(f"DELETE FROM activity WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute(f"DELETE FROM outbox WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute("DELETE FROM conversations WHERE visitor_id = ?", [vid])
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])

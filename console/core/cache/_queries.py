@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from ..rows import FILTERS, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow, visitor_label
 from ..wire import VISITOR_FIELDS
+from ._activity import ACTIVITY_COLUMNS, activity_item, activity_rows
 from ._outbox import OUTBOX_COLUMNS, outbox_item
 from ._schema import get_meta
 from ._writer import Store
@@ -204,10 +205,13 @@ class QueriesMixin(Store):
             note_params.append(hi)
         notes = db.execute(note_sql, note_params).fetchall()
         rows = sorted([*msgs, *notes], key=lambda r: (r[7], r[1] == "note", r[3]))
+        trail = activity_rows(db, conversation_id, lo, hi)
         conv = self.conversation(conversation_id)
         visitor_name = conv.visitor_name if conv is not None else "Visitor"
         me = self.me()
         items = [self._stored_item(r, visitor_name, me.id if me else None) for r in rows]
+        if trail:  # the activity trail's quiet lines, among the messages by time (_activity.py)
+            items = sorted([*items, *trail], key=lambda i: (i.created_at, i.kind == "note", i.seq or 0))
         if before is None:
             items.extend(self._outbox_items(conversation_id))
         return items
@@ -290,6 +294,12 @@ class QueriesMixin(Store):
             if prefix == "o":
                 found = self._outbox_items(conversation_id, number)
                 item = found[0] if found else None
+            elif prefix == "a":
+                line = self._db.execute(
+                    f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id = ?", [number]  # noqa: S608
+                ).fetchone()
+                me = self.me()
+                item = None if line is None else activity_item(self._db, line, me.id if me else None)
             else:
                 r = self._db.execute(
                     f"SELECT {_ITEM_COLUMNS} FROM items "  # noqa: S608

@@ -121,11 +121,28 @@ def _m3_message_edits(db: Db) -> None:
     db.execute("ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
 
 
+def _m4_activity(db: Db) -> None:
+    # The activity trail (_activity.py): one line per status or assignee change.
+    db.execute(
+        """CREATE TABLE activity (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER UNIQUE,
+            conversation_id INTEGER NOT NULL,
+            change TEXT NOT NULL,
+            actor_id INTEGER,
+            assignee_id INTEGER,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX activity_thread ON activity (conversation_id, created_at)")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
     (3, "message_edits", _m3_message_edits),
+    (4, "activity", _m4_activity),
 )
 
 

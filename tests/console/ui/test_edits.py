@@ -31,7 +31,7 @@ def test_agent_edits_and_deletes_their_reply(
     consoles: list[Console],  # noqa: F811 - the fixture imported above
     visitors: list[WsClient],  # noqa: F811
 ) -> None:
-    """"Edit message" puts the reply in the composer; saving sends message.edit through the outbox and the
+    """ "Edit message" puts the reply in the composer; saving sends message.edit through the outbox and the
     thread says "edited"; "Delete message" leaves "Message deleted"; the visitor hears both; a visitor's
     message offers neither action."""
     admin = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
