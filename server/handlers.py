@@ -25,7 +25,7 @@ from .exceptions import Conflict, NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
-from .store import Store, _sql, edits
+from .store import Store, _sql, agents_self, edits
 from .tenants import TenantCache
 
 __all__ = ["Handlers", "Limits"]
@@ -107,6 +107,8 @@ class Handlers:
             p.MessageEdit: self.message_change,
             p.MessageDelete: self.message_change,
             p.MessageOriginals: self.message_originals,
+            p.AvailabilitySet: self.availability_set,
+            p.MeUpdate: self.me_update,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
@@ -418,6 +420,7 @@ class Handlers:
     # -- agent: session -----------------------------------------------------------------
 
     def _open_agent(self, client: Client, agent: _sql.Row, token: str) -> None:
+        self.hub.set_away(agent["tenant_id"], agent["id"], bool(agent.get("away")))
         client.authenticate(
             agent_id=agent["id"],
             tenant_id=agent["tenant_id"],
@@ -599,6 +602,46 @@ class Handlers:
         self._require_admin(client, req)
         return await self.store.read(edits.originals, client.tenant_id, req.conversation_id, req.seq)
 
+    # -- agent: oneself -------------------------------------------------------------------
+
+    async def availability_set(self, client: Client, req: p.AvailabilitySet) -> p.AgentResult:
+        """Away or back Online; visitors follow through ``on_committed``."""
+        assert client.agent_id is not None
+        agent = await self.store.write(agents_self.set_away, client.tenant_id, client.agent_id, req.away)
+        self.hub.set_away(client.tenant_id, client.agent_id, agent.away)  # at once here; other nodes on commit
+        return p.AgentResult(agent=_sql.with_presence(agent, True))
+
+    async def me_update(self, client: Client, req: p.MeUpdate) -> p.AgentResult:
+        """One's own name and/or password; a new password needs the current
+        one (``forbidden`` when it is wrong) and closes one's other sessions."""
+        assert client.agent_id is not None and client.token_hash is not None
+        name = req.name.strip() if req.name is not None else None
+        password_hash = None
+        if req.password is not None:
+            if req.current_password is None:
+                raise ProtocolError(
+                    ErrorCode.INVALID, "a new password needs current_password", req.ref, field="current_password"
+                )
+            row = await self.store.read(_agent_row, client.agent_id)
+            stored = row["password_hash"] if row else None
+            ok = await asyncio.to_thread(auth.verify_password, stored, req.current_password)
+            if not ok:
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "the current password is wrong", req.ref, field="current_password"
+                )
+            password_hash = await asyncio.to_thread(auth.hash_password, req.password)
+        agent, revoked = await self.store.write(
+            agents_self.update_self,
+            client.tenant_id,
+            client.agent_id,
+            name=name,
+            password_hash=password_hash,
+            keep_token_hash=client.token_hash,
+        )
+        for token_hash in revoked:
+            self.hub.revoke_token(token_hash)
+        return p.AgentResult(agent=_sql.with_presence(agent, True))
+
     # -- agent: tenant --------------------------------------------------------------------
 
     async def agents(self, client: Client, req: p.Agents) -> p.AgentsResult:
@@ -684,6 +727,8 @@ class Handlers:
                 self._visitor_erased(int(event.payload["visitor_id"]))
             elif event.kind == "visitor.updated" and event.payload.get("verified") and event.payload.get("user_id"):
                 self._visitor_verified(event.tenant_id, int(event.payload["id"]), str(event.payload["user_id"]))
+            elif event.kind == "agent.updated":  # availability.set on any node (store/agents_self.py)
+                self.hub.set_away(event.tenant_id, int(event.payload["id"]), bool(event.payload.get("away")))
 
     def _visitor_erased(self, visitor_id: int) -> None:
         for sock in self.hub.visitor_sockets(visitor_id):
@@ -727,6 +772,10 @@ def _agent_by_token(tx: _sql.Tx, token_hash: str) -> _sql.Row | None:
     return tx.one(
         "SELECT a.* FROM agent_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?", (token_hash,)
     )
+
+
+def _agent_row(tx: _sql.Tx, agent_id: int) -> _sql.Row | None:
+    return tx.one("SELECT * FROM agents WHERE id = ?", (agent_id,))
 
 
 def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:

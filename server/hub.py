@@ -348,6 +348,9 @@ class Hub:
         self.relay: Callable[[dict[str, Any]], None] | None = None
         #: This node's name in relayed presence.
         self.node_id = uuid.uuid4().hex[:12]
+        #: Agents who set themselves Away (tenant -> agent ids): online, but not
+        #: "someone is there" for visitors (set_away; kept from agent.updated).
+        self._away: dict[int, set[int]] = collections.defaultdict(set)
         #: Other nodes' online agents: node -> (expiry, tenant -> agent ids).
         self._remote_online: dict[str, tuple[float, dict[int, frozenset[int]]]] = {}
         self.events_published = 0
@@ -453,7 +456,19 @@ class Hub:
         return online
 
     def any_agent_online(self, tenant_id: int) -> bool:
-        return bool(self._online_agents.get(tenant_id)) or bool(self.agents_online(tenant_id))
+        """Whether someone is there for visitors: an agent online and not away."""
+        return bool(self.agents_online(tenant_id) - self._away.get(tenant_id, set()))
+
+    def set_away(self, tenant_id: int, agent_id: int, away: bool) -> None:
+        """Record an agent's availability; visitors hear when that changes
+        whether anyone is there."""
+        before = self.any_agent_online(tenant_id)
+        (self._away[tenant_id].add if away else self._away[tenant_id].discard)(agent_id)
+        after = self.any_agent_online(tenant_id)
+        if before != after:
+            frame = protocol.encode_event("presence", {"agents_online": after})
+            for client in self._tenant_visitors.get(tenant_id, ()):
+                client.push(frame)
 
     def sockets_of_token(self, token_hash: str) -> list[Client]:
         return list(self._tokens.get(token_hash, ()))
@@ -561,8 +576,9 @@ class Hub:
         for agent_id in sorted(before ^ after):
             data = {"agent_id": agent_id, "online": agent_id in after}
             self.push_ephemeral_to_agents(tenant_id, "presence", data, relay=False)
-        if bool(before) != bool(after):
-            frame = protocol.encode_event("presence", {"agents_online": bool(after)})
+        away = self._away.get(tenant_id, set())
+        if bool(before - away) != bool(after - away):
+            frame = protocol.encode_event("presence", {"agents_online": bool(after - away)})
             for client in self._tenant_visitors.get(tenant_id, ()):
                 client.push(frame)
 

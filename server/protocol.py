@@ -630,6 +630,28 @@ class MessageOriginals(Request):
 
 @_register(*_A)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AvailabilitySet(Request):
+    """Set oneself Away (``away``: true) or back Online. Visitors hear that
+    someone is there only while an agent is online and not away."""
+
+    TYPE: ClassVar[str] = "availability.set"
+    away: bool = _f()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MeUpdate(Request):
+    """Change one's own display name and/or password; a new password needs
+    the current one, and ends one's other sessions (not this one)."""
+
+    TYPE: ClassVar[str] = "me.update"
+    name: str | None = _f(min_len=1, max_len=200, text=True, default=None)
+    password: str | None = _f(min_len=8, max_len=1024, default=None)
+    current_password: str | None = _f(min_len=1, max_len=1024, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Agents(Request):
     """The tenant's agents with their presence."""
 
@@ -822,6 +844,7 @@ class AgentProfile:
     name: str
     role: str  #: admin or agent
     active: bool
+    away: bool = False  #: set themselves Away (or went idle): visitors are not told someone is there
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1106,6 +1129,8 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     **{(Endpoint.AGENT, t): ConversationChange for t in ("resolve", "reopen", "pend", "assign", "unassign")},
     **{(e, t): MessageChange for e in Endpoint for t in ("message.edit", "message.delete")},
     (Endpoint.AGENT, "message.originals"): MessageOriginalsResult,
+    (Endpoint.AGENT, "availability.set"): AgentResult,
+    (Endpoint.AGENT, "me.update"): AgentResult,
     (Endpoint.AGENT, "agents"): AgentsResult,
     (Endpoint.AGENT, "agent.add"): AgentAddResult,
     (Endpoint.AGENT, "agent.update"): AgentResult,

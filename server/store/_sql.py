@@ -139,6 +139,7 @@ def agent_obj(row: Row) -> protocol.AgentProfile:
         name=row["name"],
         role=row["role"],
         active=bool(row["active"]),
+        away=bool(row.get("away")),  # migration 0009 (store/agents_self.py)
     )
 
 

@@ -17,3 +17,7 @@ CREATE TABLE message_originals (
 );
 CREATE INDEX message_originals_message ON message_originals (message_id, id);
 CREATE INDEX message_originals_conversation ON message_originals (conversation_id);
+
+-- An agent's availability (PROTOCOL.md, "availability.set"): away agents do
+-- not count as "someone is there" for visitors.
+ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0;

@@ -1,4 +1,4 @@
--- 0009: agents edit or delete their own messages; see the SQLite migration of the same name.
+-- 0009: message edits and agent availability; see the SQLite migration of the same name.
 ALTER TABLE messages ADD COLUMN edited_at BIGINT;
 ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
 
@@ -14,3 +14,5 @@ CREATE TABLE message_originals (
 );
 CREATE INDEX message_originals_message ON message_originals (message_id, id);
 CREATE INDEX message_originals_conversation ON message_originals (conversation_id);
+
+ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0;
