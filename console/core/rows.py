@@ -55,6 +55,7 @@ class AgentRow:
     role: str  #: "admin" or "agent"
     active: bool
     online: bool
+    away: bool = False  #: set themselves Away (availability.set), or went idle
 
     @property
     def is_admin(self) -> bool:

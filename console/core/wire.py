@@ -265,6 +265,7 @@ def agent(obj: Any) -> AgentRow | None:
         role=_opt_str(d.get("role")) or "agent",
         active=bool(d.get("active", True)),
         online=bool(d.get("online", False)),
+        away=d.get("away") is True,
     )
 
 

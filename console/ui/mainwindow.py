@@ -28,14 +28,16 @@ from frontdesk.console.core import (
 )
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
+from .idle import IdleSource, IdleWatcher, system_idle_source
 from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
 from .notifications import Banner, Notifier, Sound
 from .preferences import Preferences
+from .profile import ProfileDialog
 from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         use_tray: bool | None = None,
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
+        idle_source: IdleSource | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
         self.core = core
         self.preferences = preferences
         self._clock = clock
+        self._idle_source = idle_source
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
@@ -181,6 +185,7 @@ class MainWindow(QMainWindow):
         self.reply_mode_action = A("Write a reply", lambda: self._compose(False), "Ctrl+R")
         self.note_mode_action = A("Write a private note", lambda: self._compose(True), "Ctrl+Shift+N")
         self.preferences_action = A("Preferences…", self.open_preferences, "Ctrl+,")
+        self.profile_action = A("Your profile…", self.open_profile)
         self.settings_action = A("Settings…", self.open_settings, "Ctrl+Shift+S")
         self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
         self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
@@ -190,6 +195,7 @@ class MainWindow(QMainWindow):
         menubar = self.menuBar()
         file_menu = menubar.addMenu("&Frontdesk")
         file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.profile_action)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
@@ -230,6 +236,7 @@ class MainWindow(QMainWindow):
         s.thread_changed.connect(self._on_core_thread_changed)
         s.outbox_changed.connect(self.status.set_outbox_count)
         s.agents_changed.connect(self.agents_model.set_agents)
+        s.agents_changed.connect(self._on_core_agents_changed_availability)
         s.synced.connect(self.status.set_synced)
         s.notification_raised.connect(self._on_core_notification_raised)
         s.typing_changed.connect(self._on_core_typing_changed)
@@ -255,6 +262,18 @@ class MainWindow(QMainWindow):
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
         self.history_model.visitor_changed.connect(self._on_history_model_visitor_changed)
+        # Availability: the Online/Away switch, and OS-idle auto-away (idle.py).
+        self.availability_button = QToolButton()
+        self.availability_button.setObjectName("availabilityButton")
+        self.availability_button.setToolTip("Your availability: colleagues and visitors see it")
+        self.availability_button.clicked.connect(self._on_availability_button_clicked)
+        self.status.addPermanentWidget(self.availability_button)
+        self._show_availability()
+        app_instance = QApplication.instance()
+        source = self._idle_source or system_idle_source(app_instance or self, self)
+        self.idle = IdleWatcher(source, self._away_after_minutes, self)
+        self.idle.away_requested.connect(self._on_idle_away_requested)
+        self.idle.start()
         self._last_inbox_key = float("-inf")
         self._order_hold_timer = QTimer(self)
         self._order_hold_timer.setSingleShot(True)
@@ -535,6 +554,45 @@ class MainWindow(QMainWindow):
     async def _on_thread_discard_requested(self, outbox_id: int) -> None:
         await self._run("discard", self.core.discard(outbox_id))
 
+    # ------------------------------------------------------------------ availability
+
+    @property
+    def away(self) -> bool:
+        """Whether this agent is Away, as the server last said."""
+        me = self.core.me
+        return me is not None and me.away
+
+    def _show_availability(self) -> None:
+        away = self.away
+        self.availability_button.setText("● Away" if away else "● Online")
+        self.availability_button.setProperty("away", away)
+        self.availability_button.style().unpolish(self.availability_button)
+        self.availability_button.style().polish(self.availability_button)
+
+    def _away_after_minutes(self) -> int:
+        value = self.preferences.get("away_after_minutes")
+        return value if isinstance(value, int) else 0
+
+    def _on_core_agents_changed_availability(self, agents: list[AgentRow]) -> None:
+        del agents
+        self._show_availability()
+
+    @asyncSlot()
+    async def _on_availability_button_clicked(self) -> None:
+        self.idle.chose()
+        await self.set_away(not self.away)
+
+    @asyncSlot(bool)
+    async def _on_idle_away_requested(self, away: bool) -> None:
+        if away and self.away:
+            return
+        await self.set_away(away)
+
+    async def set_away(self, away: bool) -> None:
+        """Ask the server to set this agent Away or back Online."""
+        await self._run("change your availability", self.core.set_away(away))
+        self._show_availability()
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.inbox.view and event.type() == QEvent.Type.KeyPress:
             self._last_inbox_key = self._clock()
@@ -590,6 +648,16 @@ class MainWindow(QMainWindow):
     def open_preferences(self) -> PreferencesDialog:
         """Show the agent's preferences."""
         dialog = PreferencesDialog(self.preferences, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_profile(self) -> ProfileDialog | None:
+        """Show the agent's own profile: display name and password."""
+        me = self.core.me
+        if me is None:
+            return None
+        dialog = ProfileDialog(me, self.core.update_me, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

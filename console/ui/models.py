@@ -743,7 +743,7 @@ class AgentsModel(QAbstractTableModel):
                 agent.email,
                 "Admin" if agent.role == "admin" else "Agent",
                 "Active" if agent.active else "Disabled",
-                "Online" if agent.online else "Offline",
+                ("Away" if agent.away else "Online") if agent.online else "Offline",
             )[col]
         if role == Qt.ItemDataRole.ForegroundRole and not agent.active:
             from PySide6.QtGui import QColor

@@ -42,6 +42,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("sound", bool, True, "Play a sound with notifications."),
     Setting("notify_new_conversation", bool, True, "Notify when a visitor starts a new conversation."),
     Setting("notify_new_message", bool, True, "Notify on a visitor message in a conversation not on screen."),
+    Setting("away_after_minutes", int, 10, "Go Away after this many idle minutes, and back on activity (0: never)."),
 )
 
 _BY_NAME = {s.name: s for s in SCHEMA}

@@ -104,10 +104,10 @@ def upsert_visitor(db: Db, v: wire.Visitor) -> None:
 def upsert_agent(db: Db, agent: AgentRow) -> None:
     """Store an agent."""
     db.execute(
-        "INSERT INTO agents (id, email, name, role, active, online) VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO agents (id, email, name, role, active, online, away) VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
-        "active = excluded.active, online = excluded.online",
-        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online)],
+        "active = excluded.active, online = excluded.online, away = excluded.away",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online), int(agent.away)],
     )
 
 
@@ -331,7 +331,9 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
             out.conversations.add(data.conversation_id)
     elif isinstance(data, wire.AgentUpdated):
-        upsert_agent(db, data.agent)
+        # agent.updated carries no presence (an Agent profile): keep what presence said.
+        was = db.execute("SELECT online FROM agents WHERE id = ?", [data.agent.id]).fetchone()
+        upsert_agent(db, dataclasses.replace(data.agent, online=bool(was[0])) if was else data.agent)
         out.agents = True
         # The assignee's name shows on inbox lines.
         out.reload_all = True

@@ -366,16 +366,16 @@ class QueriesMixin(Store):
     def agents(self) -> list[AgentRow]:
         """The tenant's agents, by name."""
         rows = self._db.execute(
-            "SELECT id, email, name, role, active, online FROM agents ORDER BY name COLLATE NOCASE, id"
+            "SELECT id, email, name, role, active, online, away FROM agents ORDER BY name COLLATE NOCASE, id"
         ).fetchall()
-        return [AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6])) for r in rows]
 
     def agent(self, agent_id: int) -> AgentRow | None:
         """One agent, or None."""
         r = self._db.execute(
-            "SELECT id, email, name, role, active, online FROM agents WHERE id = ?", [agent_id]
+            "SELECT id, email, name, role, active, online, away FROM agents WHERE id = ?", [agent_id]
         ).fetchone()
-        return None if r is None else AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]))
+        return None if r is None else AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6]))
 
     def me(self) -> AgentRow | None:
         """The agent this cache belongs to, as last seen by the server."""
@@ -383,7 +383,9 @@ class QueriesMixin(Store):
         if not isinstance(me, dict):
             return None
         try:
-            return AgentRow(**{f.name: me[f.name] for f in dataclasses.fields(AgentRow)})
+            # A field added later (away) may be missing from an older record.
+            names = [f.name for f in dataclasses.fields(AgentRow) if f.name in me or f.name != "away"]
+            return AgentRow(**{name: me[name] for name in names})
         except KeyError:
             return None
 

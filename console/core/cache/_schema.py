@@ -137,12 +137,18 @@ def _m4_activity(db: Db) -> None:
     db.execute("CREATE INDEX activity_thread ON activity (conversation_id, created_at)")
 
 
+def _m5_agent_away(db: Db) -> None:
+    # An agent's availability (PROTOCOL.md, availability.set), shown to colleagues.
+    db.execute("ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
     (3, "message_edits", _m3_message_edits),
     (4, "activity", _m4_activity),
+    (5, "agent_away", _m5_agent_away),
 )
 
 
