@@ -28,7 +28,17 @@ from frontdesk.console.core import (
 )
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtNetwork import QNetworkInformation
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
@@ -77,6 +87,7 @@ class MainWindow(QMainWindow):
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
         idle_source: IdleSource | None = None,
+        network: QObject | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -86,6 +97,13 @@ class MainWindow(QMainWindow):
         self.preferences = preferences
         self._clock = clock
         self._idle_source = idle_source
+        #: The OS says when the network is back (QNetworkInformation, or a test's stand-in).
+        self._network = network if network is not None else _network_information()
+        if self._network is not None:
+            self._network.reachabilityChanged.connect(self._on_network_reachability_changed)  # type: ignore[attr-defined]
+        #: Asks whether to quit with changes still waiting to sync; tests replace it.
+        self.ask_quit: Callable[[int], bool] = self._ask_quit_dialog
+        self._quitting = False
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
@@ -190,13 +208,15 @@ class MainWindow(QMainWindow):
         self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
         self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
         self.sign_out_action = A("Sign out", self.sign_out_requested.emit)
-        self.quit_action = A("Quit", self.close, "Ctrl+Q")
+        self.quit_action = A("Quit", self.request_quit, "Ctrl+Q")
+        self.reconnect_action = A("Reconnect now", self.reconnect_now, "Ctrl+Shift+R")
 
         menubar = self.menuBar()
         file_menu = menubar.addMenu("&Frontdesk")
         file_menu.addAction(self.preferences_action)
         file_menu.addAction(self.profile_action)
         file_menu.addAction(self.settings_action)
+        file_menu.addAction(self.reconnect_action)
         file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
         file_menu.addAction(self.quit_action)
@@ -681,7 +701,60 @@ class MainWindow(QMainWindow):
             self.settings_dialog.deleteLater()
             self.settings_dialog = None
 
+    # ------------------------------------------------------------------ connection and quitting
+
+    def reconnect_now(self) -> None:
+        """Try the server at once instead of waiting out the backoff."""
+        if self.core.state is not ConnectionState.ONLINE:
+            self.status.showMessage("Reconnecting…", 3000)
+        self.core.reconnect_now()
+
+    def _on_network_reachability_changed(self, reachability: Any) -> None:
+        if reachability == QNetworkInformation.Reachability.Online:
+            log.info("the network is back: reconnecting now")
+            self.core.reconnect_now()
+
+    def _ask_quit_dialog(self, pending: int) -> bool:
+        changes = "1 change is" if pending == 1 else f"{pending} changes are"
+        answer = QMessageBox.question(
+            self,
+            "Quit Frontdesk?",
+            f"{changes} waiting to sync. Nothing is lost: they are kept and sent the next time you are online."
+            "\n\nQuit anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _may_quit(self) -> bool:
+        pending = self.core.outbox_count
+        return pending == 0 or self.ask_quit(pending)
+
+    def request_quit(self) -> bool:
+        """Quit, asking first when changes wait to sync; False if the agent stayed."""
+        if not self._may_quit():
+            return False
+        self._quitting = True
+        self.close()
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The window's own close button asks too (a programmatic close does not).
+        if event.spontaneous() and not self._quitting and not self._may_quit():
+            event.ignore()
+            return
         self.notifier.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def _network_information() -> QObject | None:
+    """The OS's network reachability (QNetworkInformation), or None where Qt
+    has no backend for it (then only the backoff brings the console back)."""
+    try:
+        if QNetworkInformation.loadDefaultBackend():
+            return QNetworkInformation.instance()
+    except (AttributeError, RuntimeError):  # pragma: no cover - an older Qt
+        pass
+    log.debug("no QNetworkInformation backend: reconnecting on the backoff only")
+    return None
