@@ -52,3 +52,16 @@ def test_the_away_box_never_covers_the_newest_message(page: Page, server: Runnin
     assert box and away and last
     assert box["y"] - 1 <= last["y"], (last, box)  # all of it, not just its last line
     assert last["y"] + last["height"] <= min(box["y"] + box["height"], away["y"]) + 1, (last, box, away)
+
+
+def test_an_agent_going_away_turns_the_header_away(page: Page, server: RunningServer, agent: Agent) -> None:
+    """The only agent online setting themselves Away (availability.set) shows "Away right now" and the away box;
+    back Online restores "we reply in a few minutes"."""
+    widget = open_widget(page, server.http_url + "/")
+    expect(widget.host.locator(".ps")).to_have_text("Online \u00b7 we reply in a few minutes")
+    agent.request("availability.set", away=True)
+    expect(widget.host.locator(".ps")).to_have_text("Away right now")
+    expect(widget.away).to_be_visible()
+    agent.request("availability.set", away=False)
+    expect(widget.host.locator(".ps")).to_have_text("Online \u00b7 we reply in a few minutes")
+    expect(widget.away).to_be_hidden()
