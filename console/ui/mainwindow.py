@@ -285,6 +285,7 @@ class MainWindow(QMainWindow):
         # Availability: the Online/Away switch, and OS-idle auto-away (idle.py).
         self.availability_button = QToolButton()
         self.availability_button.setObjectName("availabilityButton")
+        self.availability_button.setAutoRaise(True)
         self.availability_button.setToolTip("Your availability: colleagues and visitors see it")
         self.availability_button.clicked.connect(self._on_availability_button_clicked)
         self.status.addPermanentWidget(self.availability_button)

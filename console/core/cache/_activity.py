@@ -3,8 +3,9 @@ conversation, kept from the events the console already receives and shown in
 the thread as quiet system lines (issue 13, item 4).
 
 A line is placed among the messages by the moment it was applied: events are
-applied in ``event_id`` order, so the newest message cached at that moment is
-the last one before it (events carry no time of their own). Replayed events
+applied in ``event_id`` order, so the newest message at that moment (cached,
+or the conversation's ``last_activity`` when its messages are not cached yet)
+is the last one before it (events carry no time of their own). Replayed events
 keep their ``event_id`` (unique here), so a replay adds nothing twice.
 """
 
@@ -34,10 +35,14 @@ def record_activity(
     at: int | None = None,
 ) -> int | None:
     """Keep one line of the trail; its id, or None when that event was already
-    kept. ``at`` defaults to just after the newest cached message."""
+    kept. ``at`` defaults to just after the newest message: the newest cached,
+    or the conversation's ``last_activity`` (its newest message on the server,
+    as of this event) when its messages are not cached yet."""
     if at is None:
         row = db.execute(
-            "SELECT max(created_at) FROM items WHERE conversation_id = ? AND kind = 'message'", [conversation_id]
+            "SELECT max(coalesce((SELECT max(created_at) FROM items WHERE conversation_id = ? AND kind = 'message'),"
+            " 0), coalesce((SELECT last_activity FROM conversations WHERE id = ?), 0))",
+            [conversation_id, conversation_id],
         ).fetchone()
         at = int(row[0] or 0) + 1
     cur = db.execute(
