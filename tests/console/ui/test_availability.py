@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from frontdesk.console.ui.models import Roles
+from PySide6.QtWidgets import QMenu
 
 from tests.support import RunningServer, WsClient
 
@@ -30,7 +31,8 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     consoles: list[Console],  # noqa: F811
     visitors: list[WsClient],  # noqa: F811
 ) -> None:
-    """The status bar switch sets the agent Away: a visitor hears nobody is there and a colleague sees "Away";
+    """The status bar switch sets the agent Away: a visitor hears nobody is there and a colleague sees "Away"
+    (agents list, assign menu);
     back Online by the switch; then idle past the preference goes Away, and activity comes back."""
     password = server.add_agent("bea@demo.test", "Bea")
     admin = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
@@ -49,6 +51,9 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     pushed = run(qtbot, visitor.next_event("presence"), LONG_MS)
     assert pushed["data"] == {"agents_online": False}
     qtbot.waitUntil(lambda: _away_in_list(bea, me.id), timeout=LONG_MS)
+    menu = QMenu()
+    bea.window.thread_pane.header.fill_assign_menu(menu)
+    assert f"●  {me.name}   (away)" in [a.text() for a in menu.actions()]
     button.click()
     qtbot.waitUntil(lambda: button.text() == "● Online", timeout=LONG_MS)
     run(qtbot, visitor.next_event("presence", agents_online=True), LONG_MS)
