@@ -711,7 +711,7 @@ class MainWindow(QMainWindow):
         self.core.reconnect_now()
 
     def _on_network_reachability_changed(self, reachability: Any) -> None:
-        if reachability == QNetworkInformation.Reachability.Online:
+        if reachability == QNetworkInformation.Reachability.Online and self.core.state is not ConnectionState.ONLINE:
             log.info("the network is back: reconnecting now")
             self.core.reconnect_now()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from frontdesk.console.core import Backoff
+from frontdesk.console.core import Backoff, ConnectionState
 from frontdesk.console.core._base import RECONNECT_CAP_S
 from frontdesk.console.ui.mainwindow import MainWindow
 from frontdesk.console.ui.preferences import Preferences
@@ -43,12 +43,15 @@ def test_the_reconnect_wait_never_exceeds_the_cap() -> None:
 def test_network_back_and_reconnect_now_skip_the_wait(
     qtbot: Any, core: FakeCore, prefs: Preferences, monkeypatch: Any
 ) -> None:
-    """The OS saying the network is Online, and the "Reconnect now" action, each ask the core to try at once;
-    a network going away does not."""
+    """Offline, the OS saying the network is Online, and the "Reconnect now" action, each ask the core to try at
+    once; a network going away does not, nor the network coming back while already online."""
     calls: list[str] = []
     monkeypatch.setattr(core, "reconnect_now", lambda: calls.append("now"), raising=False)
     network = _Network()
     win = _window(qtbot, core, prefs, network)
+    network.reachabilityChanged.emit(QNetworkInformation.Reachability.Online)
+    assert calls == []  # online already
+    core.state = ConnectionState.OFFLINE
     network.reachabilityChanged.emit(QNetworkInformation.Reachability.Disconnected)
     assert calls == []
     network.reachabilityChanged.emit(QNetworkInformation.Reachability.Online)
