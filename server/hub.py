@@ -560,6 +560,10 @@ class Hub:
             elif op == "revoke":
                 self.revoke_token(str(message["token_hash"]), relay=False)
             elif op == "presence":
+                # "away": the relaying node's online agents who are away, so a node that started
+                # after an agent went away still counts them right (older nodes send none).
+                for t, ids in (message.get("away") or {}).items():
+                    self._away[int(t)].update(int(a) for a in ids)
                 self._remote_presence(str(message["node"]), {int(t): ids for t, ids in message["tenants"].items()})
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed relayed message")
@@ -590,7 +594,8 @@ class Hub:
             return
         ids = self._online_agents.keys() if tenant_ids is None else tenant_ids
         tenants = {str(t): sorted(self._online_agents.get(t, ())) for t in ids}
-        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants})
+        away = {str(t): sorted(self._away.get(t, set()) & self._online_agents.get(t, set())) for t in ids}
+        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants, "away": away})
 
     def _remote_presence(self, node: str, tenants: dict[int, Any]) -> None:
         if node == self.node_id:
