@@ -668,6 +668,8 @@ class ThreadModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.body
         if role == Qt.ItemDataRole.ToolTipRole:
+            if row.key.startswith("a"):
+                return None  # an activity trail line: its time is only where it sits among the messages
             if row.delivery == "failed":
                 return f"Not delivered: {row.error or 'rejected by the server'}"
             return local_datetime(row.created_at).strftime("%A %d %B %Y, %H:%M:%S")
