@@ -117,7 +117,7 @@ class ThreadDelegate(QStyledItemDelegate):
         return max(200, self._view.viewport().width())
 
     def _is_mine(self, item: ThreadItem) -> bool:
-        if item.outbox_id is not None:
+        if item.outbox_id is not None or item.mine:  # mine: by author id, so a rename keeps it
             return True
         name = self._my_name()
         return item.kind in ("agent", "note") and name is not None and item.author_name == name
