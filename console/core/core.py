@@ -268,6 +268,14 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._announce(Applied(reload_all=True))  # assignee names
         return agent
 
+    async def message_originals(self, conversation_id: int, seq: int) -> list[dict[str, Any]]:
+        """Admin: the texts message ``seq`` had before its edits and deletion,
+        oldest first (``body``, ``change``, ``agent_id``, ``changed_at``).
+        Raises OfflineError / ServerError."""
+        reply = await self._call("message.originals", conversation_id=conversation_id, seq=seq)
+        found = reply.get("originals")
+        return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
+
     async def identity_secret(self, action: str = "get") -> dict[str, Any]:
         """Admin: the identity secret (``get``), a new one (``rotate``: the old
         one stays accepted as ``previous``), or the end of a rotation

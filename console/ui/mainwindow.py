@@ -117,7 +117,11 @@ class MainWindow(QMainWindow):
 
         self.inbox = InboxPane(self.inbox_model)
         self.thread_pane = ThreadPane(
-            self.thread_model, self.agents_model.agents, self._my_name, may_change=self._may_change_message
+            self.thread_model,
+            self.agents_model.agents,
+            self._my_name,
+            may_change=self._may_change_message,
+            is_admin=lambda: self.core.me is not None and self.core.me.is_admin,
         )
         self.visitor = VisitorPane(self.history_model, clock=clock)
         self.banner = Banner()
@@ -277,6 +281,7 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
         self.thread_pane.view.edit_requested.connect(self._on_thread_edit_requested)
         self.thread_pane.view.delete_requested.connect(self._on_thread_delete_requested)
+        self.thread_pane.view.originals_requested.connect(self._on_thread_originals_requested)
         self.thread_pane.composer.edit_submitted.connect(self._on_composer_edit_submitted)
         self.preferences.changed.connect(self._on_preferences_changed)
         self.inbox_model.unread_total_changed.connect(self._update_unread)
@@ -651,6 +656,28 @@ class MainWindow(QMainWindow):
     async def _on_thread_delete_requested(self, item: ThreadItem) -> None:
         if self._open_id and item.seq is not None:
             await self._run("delete the message", self.core.delete_message(self._open_id, item.seq))
+
+    @asyncSlot(object)
+    async def _on_thread_originals_requested(self, item: ThreadItem) -> None:
+        if self._open_id and item.seq is not None:
+            await self.show_originals(self._open_id, item.seq)
+
+    async def show_originals(self, conversation_id: int, seq: int) -> QMessageBox | None:
+        """Admins: show the texts a message had before its edits and deletion."""
+        try:
+            originals = await self.core.message_originals(conversation_id, seq)
+        except CoreError as exc:
+            self.status.showMessage(f"Could not load the original text: {exc}", 8000)
+            return None
+        lines = [
+            f"{'Deleted' if o.get('change') == 'deleted' else 'Replaced'}: {o.get('body', '')}" for o in originals
+        ]
+        box = QMessageBox(QMessageBox.Icon.Information, "Original text", "\n\n".join(lines) or "Nothing kept.")
+        box.setParent(self, box.windowFlags())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
 
     @asyncSlot(int, str)
     async def _on_composer_edit_submitted(self, seq: int, body: str) -> None:

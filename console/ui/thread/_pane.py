@@ -37,12 +37,13 @@ class ThreadPane(QWidget):
         parent: QWidget | None = None,
         *,
         may_change: Callable[[ThreadItem], bool] = lambda item: False,
+        is_admin: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("threadPane")
         self.model = model
         self.header = ConversationHeader(agents)
-        self.view = ThreadView(my_name, may_change=may_change)
+        self.view = ThreadView(my_name, may_change=may_change, is_admin=is_admin)
         self.view.setModel(model)
         self.loading_label = plain_label("Loading earlier messages…", "hint")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -48,6 +48,8 @@ class ThreadView(QListView):
     #: Context menu actions on this agent's own message (a ThreadItem).
     edit_requested = Signal(object)
     delete_requested = Signal(object)
+    #: An admin asked for the texts an edited or deleted message had (a ThreadItem).
+    originals_requested = Signal(object)
 
     def __init__(
         self,
@@ -55,8 +57,10 @@ class ThreadView(QListView):
         parent: QWidget | None = None,
         *,
         may_change: Callable[[ThreadItem], bool] = lambda item: False,
+        is_admin: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(parent)
+        self.is_admin = is_admin
         #: Whether an own message may still be edited or deleted (its window is open).
         self.may_change = may_change
         self.setObjectName("threadView")
@@ -164,4 +168,6 @@ class ThreadView(QListView):
         elif row.mine and not row.deleted and row.seq is not None and self.may_change(row):
             actions.append(("Edit message", lambda: self.edit_requested.emit(row)))
             actions.append(("Delete message", lambda: self.delete_requested.emit(row)))
+        if (row.edited or row.deleted) and row.seq is not None and self.is_admin():
+            actions.append(("Show the original text", lambda: self.originals_requested.emit(row)))
         return actions

@@ -31,9 +31,9 @@ def test_agent_edits_and_deletes_their_reply(
     consoles: list[Console],  # noqa: F811 - the fixture imported above
     visitors: list[WsClient],  # noqa: F811
 ) -> None:
-    """ "Edit message" puts the reply in the composer; saving sends message.edit through the outbox and the
-    thread says "edited"; "Delete message" leaves "Message deleted"; the visitor hears both; a visitor's
-    message offers neither action."""
+    """The agent's reply: "Edit message" puts it in the composer; saving sends message.edit through the outbox
+    and the thread says "edited"; "Delete message" leaves "Message deleted"; the visitor hears both; a
+    visitor's message offers neither action; an admin can still read the original text."""
     admin = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
     consoles.append(admin)
     visitor = _visitor(qtbot, server, visitors)
@@ -70,7 +70,11 @@ def test_agent_edits_and_deletes_their_reply(
     assert gone["data"]["deleted"] is True
     qtbot.waitUntil(lambda: (i := _item(admin, "")) is not None and i.deleted, timeout=LONG_MS)
     deleted = _item(admin, "")
-    assert deleted is not None and [label for label, _ in view.item_actions(deleted)] == ["Copy text"]
+    assert deleted is not None
+    assert [label for label, _ in view.item_actions(deleted)] == ["Copy text", "Show the original text"]  # admin
+    box = run(qtbot, window.show_originals(cid, deleted.seq or 0), LONG_MS)
+    assert box is not None and box.text() == "Deleted: Wrong chat, sorry"
+    box.close()
     qtbot.waitUntil(lambda: window.status.outbox_text == "", timeout=LONG_MS)  # both acked
 
 
