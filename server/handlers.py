@@ -25,7 +25,7 @@ from .exceptions import NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
-from .store import Store, agents, conversations, events, messages, now_ms, tenants, visitors
+from .store import Store, agents, agents_self, conversations, edits, events, messages, now_ms, tenants, visitors
 from .tenants import TenantCache
 
 __all__ = ["Handlers", "Limits"]
@@ -63,6 +63,8 @@ class Handlers:
         self.shared_store = store.capabilities.shared
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
+        #: Wall-clock milliseconds for time rules (the edit window); tests put a ManualClock's here.
+        self.now_ms: Callable[[], int] = now_ms
         self._visitor: dict[type[p.Request], Handler] = {
             p.Hello: self.hello,
             p.Identify: self.identify,
@@ -73,6 +75,8 @@ class Handlers:
             p.Seen: self.seen,
             p.ProfileUpdate: self.profile_update,
             p.Page: self.page,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
             p.Ping: self.ping,
         }
         self._agent: dict[type[p.Request], Handler] = {
@@ -100,6 +104,11 @@ class Handlers:
             p.IdentitySecretGet: self.identity_secret,
             p.IdentitySecretRotate: self.identity_secret,
             p.IdentitySecretEndRotation: self.identity_secret,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
+            p.MessageOriginals: self.message_originals,
+            p.AvailabilitySet: self.availability_set,
+            p.MeUpdate: self.me_update,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
@@ -421,6 +430,7 @@ class Handlers:
     # -- agent: session -----------------------------------------------------------------
 
     def _open_agent(self, client: Client, agent: p.AgentProfile, token: str) -> None:
+        self.hub.set_away(agent.tenant_id, agent.id, agent.away)
         client.authenticate(
             agent_id=agent.id,
             tenant_id=agent.tenant_id,
@@ -574,6 +584,66 @@ class Handlers:
             client_id=req.client_id,
         )
 
+    async def message_change(self, client: Client, req: p.MessageEdit | p.MessageDelete) -> p.MessageChange:
+        """Edit or delete one's own message (PROTOCOL.md, "Editing and deleting")."""
+        if client.agent_id is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "visitors cannot edit or delete messages", req.ref)
+        window = int(self.tenants.by_id(client.tenant_id).config.get("edit_window_minutes", 10))
+        return await self.store.write(
+            edits.change_message,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            seq=req.seq,
+            body=req.body if isinstance(req, p.MessageEdit) else None,
+            now=self.now_ms(),
+            window_ms=window * 60_000,
+            client_id=req.client_id,
+        )
+
+    async def message_originals(self, client: Client, req: p.MessageOriginals) -> p.MessageOriginalsResult:
+        self._require_admin(client, req)
+        return await self.store.read(edits.originals, client.tenant_id, req.conversation_id, req.seq)
+
+    # -- agent: oneself -------------------------------------------------------------------
+
+    async def availability_set(self, client: Client, req: p.AvailabilitySet) -> p.AgentResult:
+        """Away or back Online; visitors follow through ``on_committed``."""
+        assert client.agent_id is not None
+        agent = await self.store.write(agents_self.set_away, client.tenant_id, client.agent_id, req.away)
+        self.hub.set_away(client.tenant_id, client.agent_id, agent.away)  # at once here; other nodes on commit
+        return p.AgentResult(agent=agents.with_presence(agent, True))
+
+    async def me_update(self, client: Client, req: p.MeUpdate) -> p.AgentResult:
+        """One's own name and/or password; a new password needs the current
+        one (``forbidden`` when it is wrong) and closes one's other sessions."""
+        assert client.agent_id is not None and client.token_hash is not None
+        name = req.name.strip() if req.name is not None else None
+        password_hash = None
+        if req.password is not None:
+            if req.current_password is None:
+                raise ProtocolError(
+                    ErrorCode.INVALID, "a new password needs current_password", req.ref, field="current_password"
+                )
+            stored = await self.store.read(agents_self.password_hash_of, client.tenant_id, client.agent_id)
+            ok = await asyncio.to_thread(auth.verify_password, stored, req.current_password)
+            if not ok:
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "the current password is wrong", req.ref, field="current_password"
+                )
+            password_hash = await asyncio.to_thread(auth.hash_password, req.password)
+        agent, revoked = await self.store.write(
+            agents_self.update_self,
+            client.tenant_id,
+            client.agent_id,
+            name=name,
+            password_hash=password_hash,
+            keep_token_hash=client.token_hash,
+        )
+        for token_hash in revoked:
+            self.hub.revoke_token(token_hash)
+        return p.AgentResult(agent=agents.with_presence(agent, True))
+
     # -- agent: tenant --------------------------------------------------------------------
 
     async def agents(self, client: Client, req: p.Agents) -> p.AgentsResult:
@@ -652,6 +722,8 @@ class Handlers:
                 self._visitor_erased(int(event.payload["visitor_id"]))
             elif event.kind == "visitor.updated" and event.payload.get("verified") and event.payload.get("user_id"):
                 self._visitor_verified(event.tenant_id, int(event.payload["id"]), str(event.payload["user_id"]))
+            elif event.kind == "agent.updated":  # availability.set on any node (store/agents_self.py)
+                self.hub.set_away(event.tenant_id, int(event.payload["id"]), bool(event.payload.get("away")))
 
     def _visitor_erased(self, visitor_id: int) -> None:
         for sock in self.hub.visitor_sockets(visitor_id):

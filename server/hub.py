@@ -353,6 +353,9 @@ class Hub:
         self.relay: Callable[[dict[str, Any]], None] | None = None
         #: This node's name in relayed presence.
         self.node_id = uuid.uuid4().hex[:12]
+        #: Agents who set themselves Away (tenant -> agent ids): online, but not
+        #: "someone is there" for visitors (set_away; kept from agent.updated).
+        self._away: dict[int, set[int]] = collections.defaultdict(set)
         #: Other nodes' online agents: node -> (expiry, tenant -> agent ids).
         self._remote_online: dict[str, tuple[float, dict[int, frozenset[int]]]] = {}
         self.events_published = 0
@@ -458,7 +461,19 @@ class Hub:
         return online
 
     def any_agent_online(self, tenant_id: int) -> bool:
-        return bool(self._online_agents.get(tenant_id)) or bool(self.agents_online(tenant_id))
+        """Whether someone is there for visitors: an agent online and not away."""
+        return bool(self.agents_online(tenant_id) - self._away.get(tenant_id, set()))
+
+    def set_away(self, tenant_id: int, agent_id: int, away: bool) -> None:
+        """Record an agent's availability; visitors hear when that changes
+        whether anyone is there."""
+        before = self.any_agent_online(tenant_id)
+        (self._away[tenant_id].add if away else self._away[tenant_id].discard)(agent_id)
+        after = self.any_agent_online(tenant_id)
+        if before != after:
+            frame = protocol.encode_event("presence", {"agents_online": after})
+            for client in self._tenant_visitors.get(tenant_id, ()):
+                client.push(frame)
 
     def sockets_of_token(self, token_hash: str) -> list[Client]:
         return list(self._tokens.get(token_hash, ()))
@@ -550,6 +565,10 @@ class Hub:
             elif op == "revoke":
                 self.revoke_token(str(message["token_hash"]), relay=False)
             elif op == "presence":
+                # "away": the relaying node's online agents who are away, so a node that started
+                # after an agent went away still counts them right (older nodes send none).
+                for t, ids in (message.get("away") or {}).items():
+                    self._away[int(t)].update(int(a) for a in ids)
                 self._remote_presence(str(message["node"]), {int(t): ids for t, ids in message["tenants"].items()})
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed relayed message")
@@ -566,8 +585,9 @@ class Hub:
         for agent_id in sorted(before ^ after):
             data = {"agent_id": agent_id, "online": agent_id in after}
             self.push_ephemeral_to_agents(tenant_id, "presence", data, relay=False)
-        if bool(before) != bool(after):
-            frame = protocol.encode_event("presence", {"agents_online": bool(after)})
+        away = self._away.get(tenant_id, set())
+        if bool(before - away) != bool(after - away):
+            frame = protocol.encode_event("presence", {"agents_online": bool(after - away)})
             for client in self._tenant_visitors.get(tenant_id, ()):
                 client.push(frame)
 
@@ -579,7 +599,8 @@ class Hub:
             return
         ids = self._online_agents.keys() if tenant_ids is None else tenant_ids
         tenants = {str(t): sorted(self._online_agents.get(t, ())) for t in ids}
-        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants})
+        away = {str(t): sorted(self._away.get(t, set()) & self._online_agents.get(t, set())) for t in ids}
+        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants, "away": away})
 
     def _remote_presence(self, node: str, tenants: dict[int, Any]) -> None:
         if node == self.node_id:

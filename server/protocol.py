@@ -99,7 +99,14 @@ __all__ = [
     "LoginResult",
     "Message",
     "MessageAck",
+    "MessageChange",
     "MessageCreated",
+    "MessageDelete",
+    "MessageEdit",
+    "MessageOriginal",
+    "MessageOriginals",
+    "MessageOriginalsResult",
+    "MessageUpdated",
     "NoteAck",
     "PingResult",
     "PrivateNote",
@@ -186,6 +193,7 @@ class CloseCode(enum.IntEnum):
 #: Every ``kind`` of pushed event (PROTOCOL.md, "Events").
 EVENT_KINDS: Final = (
     "message.created",  # a visitor or agent message; data also carries the updated conversation
+    "message.updated",  # a message was edited or deleted by its author
     "note.created",  # a private note (agents only)
     "conversation.created",  # a visitor started a conversation
     "conversation.updated",  # status, assignee or unread counts changed
@@ -585,6 +593,63 @@ class Unassign(Request):
     client_id: str | None = _opt_client_id()
 
 
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEdit(Request):
+    """Replace the text of one's own message, within the tenant's
+    ``edit_window_minutes``. Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.edit"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    body: str = _body()
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDelete(Request):
+    """Delete one's own message, within the tenant's ``edit_window_minutes``.
+    Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.delete"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageOriginals(Request):
+    """Admin only: the texts a message had before its edits and deletion."""
+
+    TYPE: ClassVar[str] = "message.originals"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AvailabilitySet(Request):
+    """Set oneself Away (``away``: true) or back Online. Visitors hear that
+    someone is there only while an agent is online and not away."""
+
+    TYPE: ClassVar[str] = "availability.set"
+    away: bool = _f()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MeUpdate(Request):
+    """Change one's own display name and/or password; a new password needs
+    the current one, and ends one's other sessions (not this one)."""
+
+    TYPE: ClassVar[str] = "me.update"
+    name: str | None = _f(min_len=1, max_len=200, text=True, default=None)
+    password: str | None = _f(min_len=8, max_len=1024, default=None)
+    current_password: str | None = _f(min_len=1, max_len=1024, default=None)
+
+
 @_register(*_A)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Agents(Request):
@@ -701,9 +766,11 @@ class Message:
     author_id: int
     author_name: str | None  #: the agent's name, or the visitor's display name, when sent
     client_id: str
-    body: str
+    body: str  #: "" once deleted
     created_at: int
     event_id: int
+    edited_at: int | None = None  #: when its author last edited it (PROTOCOL.md, "Editing and deleting")
+    deleted: bool = False  #: its author deleted it; ``body`` is then empty
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -777,6 +844,7 @@ class AgentProfile:
     name: str
     role: str  #: admin or agent
     active: bool
+    away: bool = False  #: set themselves Away (or went idle): visitors are not told someone is there
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -826,6 +894,7 @@ class WidgetConfig(PublicConfig):
 
     allowed_origins: list[str]
     require_identity: bool
+    edit_window_minutes: int
 
 
 # --------------------------------------------------------------------------
@@ -942,6 +1011,32 @@ class ConversationChange(Result):
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class MessageChange(Result):
+    """``message.edit`` and ``message.delete``: the message as it is now."""
+
+    message: Message
+    conversation: Conversation
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginal:
+    """One text a message had before an edit or its deletion (admins only)."""
+
+    body: str
+    change: str  #: edited or deleted
+    agent_id: int | None
+    changed_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginalsResult(Result):
+    """``message.originals``: oldest first."""
+
+    originals: list[MessageOriginal]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class HistoryResult(Result):
     """``history`` on the visitor endpoint."""
 
@@ -1032,6 +1127,10 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "reply"): MessageAck,
     (Endpoint.AGENT, "note"): NoteAck,
     **{(Endpoint.AGENT, t): ConversationChange for t in ("resolve", "reopen", "pend", "assign", "unassign")},
+    **{(e, t): MessageChange for e in Endpoint for t in ("message.edit", "message.delete")},
+    (Endpoint.AGENT, "message.originals"): MessageOriginalsResult,
+    (Endpoint.AGENT, "availability.set"): AgentResult,
+    (Endpoint.AGENT, "me.update"): AgentResult,
     (Endpoint.AGENT, "agents"): AgentsResult,
     (Endpoint.AGENT, "agent.add"): AgentAddResult,
     (Endpoint.AGENT, "agent.update"): AgentResult,
@@ -1057,6 +1156,13 @@ class MessageCreated(Message):
     ``conversation`` and gets no ``conversation.updated`` of its own."""
 
     conversation: Conversation
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageUpdated(MessageCreated):
+    """``message.updated``: the Message as it is now (``edited_at`` or
+    ``deleted`` set) plus the Conversation (its ``preview`` follows an edit of
+    the newest message)."""
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1156,6 +1262,7 @@ class VisitorErased:
 #: or None). None: that audience never gets the kind. Several types: any of them.
 EVENT_DATA: Final[Mapping[str, tuple[tuple[type[Any], ...], tuple[type[Any], ...]]]] = {
     "message.created": ((MessageCreated,), (MessageCreated,)),
+    "message.updated": ((MessageUpdated,), (MessageUpdated,)),
     "note.created": ((PrivateNote,), ()),
     "conversation.created": ((ConversationWithVisitor,), (Conversation,)),
     "conversation.updated": ((ConversationUpdated,), (VisitorConversationUpdated,)),

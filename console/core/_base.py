@@ -28,9 +28,14 @@ from .listener import CoreListener
 from .rows import AgentRow, ConversationChanges, ConversationRow, Notification, ThreadChanges
 from .state import ConnectionState, check_transition
 
-__all__ = ["CoreBase", "SessionEnded", "coalesce", "conversation_changes", "thread_changes"]
+__all__ = ["RECONNECT_CAP_S", "CoreBase", "SessionEnded", "coalesce", "conversation_changes", "thread_changes"]
 
 log = logging.getLogger("frontdesk.console.sync")
+
+#: The longest wait between two connection attempts (issue 13, item 5: back
+#: within 2 s of the server returning). An attempt on a dead server costs a
+#: refused TCP connect; the jitter (Backoff) keeps a fleet of consoles apart.
+RECONNECT_CAP_S = 1.5
 
 
 class SessionEnded(Exception):
@@ -75,7 +80,7 @@ class CoreBase:
         self.keyring_available = token_store.available()
         self._connect = connect or default_connect
         self._clock = clock
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(initial=0.5, maximum=RECONNECT_CAP_S)
         self._outbox_backoff = outbox_backoff or Backoff(initial=0.5, maximum=10.0)
         self._timeout = request_timeout
         self.state = ConnectionState.OFFLINE

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -38,6 +39,7 @@ from ._link import LinkClosed, _Link
 from ._sync import SyncMixin
 from ._tasks import TaskSet
 from .cache import Applied, Cache, cache_path
+from .cache._schema import set_meta
 from .exceptions import LoginError, ServerError
 from .rows import AgentRow
 from .state import ConnectionState
@@ -233,6 +235,46 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._emit_agents()
         self._announce(Applied(reload_all=True))  # assignee names
         return reply.agent
+
+    async def set_away(self, away: bool) -> AgentRow:
+        """Set this agent Away (or back Online) on the server: colleagues see
+        it, and visitors are told nobody is there when no one else is.
+        Raises OfflineError / ServerError."""
+        reply = wire.agent_reply(await self._call("availability.set", away=away))
+        if reply is None:
+            raise ServerError("invalid", "the server sent no agent")
+        return await self._stored_me(reply.agent)
+
+    async def update_me(
+        self, *, name: str | None = None, password: str | None = None, current_password: str | None = None
+    ) -> AgentRow:
+        """Change this agent's display name and/or password (a new password
+        needs the current one: ``forbidden`` when it is wrong). Raises
+        OfflineError / ServerError."""
+        fields = {
+            k: v for k, v in {"name": name, "password": password, "current_password": current_password}.items() if v
+        }
+        reply = wire.agent_reply(await self._call("me.update", **fields))
+        if reply is None:
+            raise ServerError("invalid", "the server sent no agent")
+        return await self._stored_me(reply.agent)
+
+    async def _stored_me(self, agent: AgentRow) -> AgentRow:
+        await self.cache.store_agent(agent)
+        record = dataclasses.asdict(agent)
+        await self.cache.write(lambda db: set_meta(db, "me", record))  # the offline start's "me" too
+        self.me = agent
+        self._emit_agents()
+        self._announce(Applied(reload_all=True))  # assignee names
+        return agent
+
+    async def message_originals(self, conversation_id: int, seq: int) -> list[dict[str, Any]]:
+        """Admin: the texts message ``seq`` had before its edits and deletion,
+        oldest first (``body``, ``change``, ``agent_id``, ``changed_at``).
+        Raises OfflineError / ServerError."""
+        reply = await self._call("message.originals", conversation_id=conversation_id, seq=seq)
+        found = reply.get("originals")
+        return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
 
     async def identity_secret(self, action: str = "get") -> dict[str, Any]:
         """Admin: the identity secret (``get``), a new one (``rotate``: the old

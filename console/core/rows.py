@@ -35,7 +35,9 @@ FILTERS: Final[tuple[str, ...]] = ("all", "mine", "unassigned", "open", "pending
 
 ThreadKind = Literal["visitor", "agent", "system", "note"]
 Delivery = Literal["sent", "pending", "failed"]
-OutboxAction = Literal["reply", "note", "resolve", "reopen", "pend", "assign", "unassign"]
+OutboxAction = Literal[
+    "reply", "note", "resolve", "reopen", "pend", "assign", "unassign", "message.edit", "message.delete"
+]
 
 
 def visitor_label(visitor_id: int, name: str | None) -> str:
@@ -53,6 +55,7 @@ class AgentRow:
     role: str  #: "admin" or "agent"
     active: bool
     online: bool
+    away: bool = False  #: set themselves Away (availability.set), or went idle
 
     @property
     def is_admin(self) -> bool:
@@ -112,6 +115,9 @@ class ThreadItem:
     delivery: Delivery
     error: str | None = None  #: the server's reason when delivery is "failed"
     outbox_id: int | None = None  #: for retry()/discard() on outbox items
+    mine: bool = False  #: a message this agent wrote (they may edit or delete it for a while)
+    edited: bool = False  #: its author edited it (PROTOCOL.md, "Editing and deleting")
+    deleted: bool = False  #: its author deleted it; ``body`` is empty
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

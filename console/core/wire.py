@@ -40,6 +40,7 @@ __all__ = [
     "HistoryPage",
     "Message",
     "MessageCreated",
+    "MessageUpdated",
     "Presence",
     "Seen",
     "SessionReply",
@@ -215,6 +216,8 @@ class Message:
     private: bool = False
     #: In ``message.created``: the conversation as it is after this message.
     conversation: Conversation | None = None
+    edited_at: int | None = None  #: its author edited it then (``message.updated``)
+    deleted: bool = False  #: its author deleted it
 
 
 def message(obj: Any, *, note: bool = False) -> Message | None:
@@ -244,6 +247,8 @@ def message(obj: Any, *, note: bool = False) -> Message | None:
         client_id=_opt_str(d.get("client_id")),
         private=note,
         conversation=conversation(d.get("conversation")),
+        edited_at=_opt_int(d.get("edited_at")),
+        deleted=d.get("deleted") is True,
     )
 
 
@@ -260,6 +265,7 @@ def agent(obj: Any) -> AgentRow | None:
         role=_opt_str(d.get("role")) or "agent",
         active=bool(d.get("active", True)),
         online=bool(d.get("online", False)),
+        away=d.get("away") is True,
     )
 
 
@@ -269,6 +275,13 @@ def agent(obj: Any) -> AgentRow | None:
 @dataclasses.dataclass(frozen=True, slots=True)
 class MessageCreated:
     """``message.created`` / ``note.created``."""
+
+    message: Message
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MessageUpdated:
+    """``message.updated``: an agent edited or deleted their message."""
 
     message: Message
 
@@ -344,6 +357,7 @@ class Unknown:
 
 EventData = (
     MessageCreated
+    | MessageUpdated
     | ConversationChanged
     | Seen
     | AgentUpdated
@@ -370,6 +384,7 @@ class Event:
 KNOWN_KINDS: Final[frozenset[str]] = frozenset(
     {
         "message.created",
+        "message.updated",
         "note.created",
         "conversation.created",
         "conversation.updated",
@@ -394,6 +409,9 @@ def event(frame: Any) -> Event:
     if kind in ("message.created", "note.created"):
         m = message(raw, note=kind == "note.created")
         data = MessageCreated(m) if m is not None else None
+    elif kind == "message.updated":
+        m = message(raw)
+        data = MessageUpdated(m) if m is not None else None
     elif kind in ("conversation.created", "conversation.updated"):
         c = conversation(raw)
         change, actor = _opt_str(raw.get("change")), _opt_int(raw.get("actor_id"))

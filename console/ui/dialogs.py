@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QSpinBox,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -106,6 +107,22 @@ class PreferencesDialog(QDialog):
             for edit in self.times.values():
                 edit.setEnabled(quiet.isChecked())
                 quiet.toggled.connect(edit.setEnabled)
+        #: Spin box per whole-number setting (minutes).
+        self.numbers: dict[str, QSpinBox] = {}
+        for setting in SCHEMA:
+            if setting.type is not int:
+                continue
+            box = QSpinBox()
+            box.setRange(0, 480)
+            box.setSuffix(" min")
+            box.setSpecialValueText("never")
+            box.setValue(int(preferences.get(setting.name)))
+            box.valueChanged.connect(lambda value, name=setting.name: self._preferences.set(name, int(value)))
+            self.numbers[setting.name] = box
+            row = QHBoxLayout()
+            row.addWidget(_plain(setting.description), 1)
+            row.addWidget(box)
+            layout.addLayout(row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addSpacing(6)

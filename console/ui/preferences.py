@@ -51,6 +51,7 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("quiet_hours", bool, False, "Quiet hours: no notifications between the times below."),
     Setting("quiet_from", str, "22:00", "Quiet hours start (HH:MM, local time)."),
     Setting("quiet_until", str, "08:00", "Quiet hours end (HH:MM, local time)."),
+    Setting("away_after_minutes", int, 10, "Go Away after this many idle minutes, and back on activity (0: never)."),
 )
 
 _BY_NAME = {s.name: s for s in SCHEMA}

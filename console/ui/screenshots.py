@@ -8,6 +8,7 @@ the machine's fonts) and saves:
 - ``console-main.png``: the inbox, a conversation, the visitor's details;
 - ``console-note.png``: a thread with a private note, composer in note mode;
 - ``console-settings.png``: the admin settings dialog;
+- ``console-trail.png``: the activity trail, an edited reply, the agent Away;
 - ``console-offline.png``: the server gone: Offline, a queued reply;
 - ``console-notification.png``: a desktop notification, drawn by ``dunst``
   under ``Xvfb`` on a private D-Bus session bus over the console's window
@@ -511,6 +512,20 @@ async def render(out: Path) -> None:
             dialog.grab().save(str(out / "console-settings.png"))
             dialog.reject()
             await _settle()
+
+            # The activity trail, an edited reply and availability (issue 13, items 4 and 5).
+            await core.pend(lucas)
+            await core.reopen(lucas)
+            await core.assign(lucas, core.me.id if core.me else 1)
+            sorry = next(i for i in core.cache.thread(lucas) if i.body.startswith("Sorry about that"))
+            await core.edit_message(lucas, sorry.seq or 0, "Sorry about that, Lucas. A new parcel ships today.")
+            await core.set_away(True)
+            await _wait(lambda: core.outbox_count == 0)
+            window.inbox.set_filter("open")
+            window.inbox.select_conversation(lucas)
+            await _settle(1.5)
+            window.grab().save(str(out / "console-trail.png"))
+            await core.set_away(False)
 
             server.stop()
             await _wait(lambda: core.state is not ConnectionState.ONLINE)

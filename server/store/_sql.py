@@ -77,6 +77,8 @@ def message_fields(row: Row, author_name: str | None) -> JSONDict:
         "body": row["body"],
         "created_at": row["created_at"],
         "event_id": row["event_id"],
+        "edited_at": row.get("edited_at"),  # migration 0009 (store/edits.py)
+        "deleted": bool(row.get("deleted")),
     }
 
 
@@ -146,6 +148,7 @@ def agent_obj(row: Row) -> protocol.AgentProfile:
         name=row["name"],
         role=row["role"],
         active=bool(row["active"]),
+        away=bool(row.get("away")),  # migration 0009 (store/agents_self.py)
     )
 
 

@@ -144,6 +144,7 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
     if tx.one("SELECT 1 FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)) is None:
         raise NotFound("no such visitor")
     conv = "SELECT id FROM conversations WHERE visitor_id = ?"
+    tx.run(f"DELETE FROM message_originals WHERE conversation_id IN ({conv})", (visitor_id,))  # store/edits.py
     tx.run(f"DELETE FROM messages WHERE conversation_id IN ({conv})", (visitor_id,))
     tx.run(f"DELETE FROM notes WHERE conversation_id IN ({conv})", (visitor_id,))
     tx.run(

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 
 from .. import wire
 from ..rows import AgentRow, Notification, visitor_label
+from ._activity import TRAIL_CHANGES, record_activity
 from ._schema import Db, set_meta
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Applied",
     "apply_event",
     "apply_message",
+    "apply_message_update",
     "insert_item",
     "recompute",
     "replace_agents",
@@ -103,10 +105,10 @@ def upsert_visitor(db: Db, v: wire.Visitor) -> None:
 def upsert_agent(db: Db, agent: AgentRow) -> None:
     """Store an agent."""
     db.execute(
-        "INSERT INTO agents (id, email, name, role, active, online) VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO agents (id, email, name, role, active, online, away) VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
-        "active = excluded.active, online = excluded.online",
-        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online)],
+        "active = excluded.active, online = excluded.online, away = excluded.away",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online), int(agent.away)],
     )
 
 
@@ -204,7 +206,7 @@ def insert_item(db: Db, m: wire.Message) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
-        "author_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "author_name, body, created_at, edited_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             "note" if m.private else "message",
             m.id,
@@ -215,9 +217,33 @@ def insert_item(db: Db, m: wire.Message) -> bool:
             m.author_name,
             m.body,
             m.created_at,
+            m.edited_at,
+            int(m.deleted),
         ],
     )
+    if cur.rowcount == 0 and (m.edited_at is not None or m.deleted):
+        # Already cached, and since edited or deleted (a history page, a resent reply's record).
+        _update_item(db, m)
     return cur.rowcount > 0
+
+
+def _update_item(db: Db, m: wire.Message) -> int:
+    """Give a cached message its current text and edit state; the rows changed."""
+    return db.execute(
+        "UPDATE items SET body = ?, edited_at = ?, deleted = ? WHERE kind = 'message' AND server_id = ?",
+        [m.body, m.edited_at, int(m.deleted), m.id],
+    ).rowcount
+
+
+def apply_message_update(db: Db, m: wire.Message, out: Applied, version: int | None) -> None:
+    """An agent edited or deleted a message (``message.updated``, or the reply
+    to this console's own ``message.edit``/``message.delete``): the cached item
+    and the conversation's preview follow. Never notifies."""
+    if _update_item(db, m):
+        out.touch(m.conversation_id, f"m{m.id}")
+    if m.conversation is not None:
+        upsert_conversation(db, m.conversation, version)
+        out.conversations.add(m.conversation_id)
 
 
 def _drop_acked(db: Db, client_id: str | None) -> int | None:
@@ -261,6 +287,12 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
     if inserted and not m.private:
         visitor = m.author_kind == "visitor"
         if m.conversation is not None:
+            if visitor and m.conversation.status == "open":
+                old = db.execute("SELECT status FROM conversations WHERE id = ?", [cid]).fetchone()
+                if old is not None and old[0] == "resolved":  # the trail: the visitor's message reopened it
+                    line = record_activity(db, cid, version, "open", None, None, at=m.created_at - 1)
+                    if line is not None:
+                        out.touch(cid, f"a{line}")
             # The server sends the conversation as it is after this message.
             upsert_conversation(db, m.conversation, version)
         else:
@@ -285,12 +317,18 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
     data = ev.data
     if isinstance(data, wire.MessageCreated):
         apply_message(db, data.message, out, notify, ev.event_id)
+    elif isinstance(data, wire.MessageUpdated):
+        apply_message_update(db, data.message, out, ev.event_id)
     elif isinstance(data, wire.ConversationChanged):
         c = data.conversation
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
         before = _assignee(db, c.id)
         upsert_conversation(db, c, ev.event_id)
         out.conversations.add(c.id)
+        if ev.kind == "conversation.updated" and data.change in TRAIL_CHANGES:
+            line = record_activity(db, c.id, ev.event_id, data.change or "", data.actor_id, c.assignee_id)
+            if line is not None:
+                out.touch(c.id, f"a{line}")
         if existed is None and notify and c.status != "resolved" and (c.last_seq or 0) > 0:
             out.notifications.append(
                 Notification(
@@ -336,7 +374,9 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
             )
             out.conversations.add(data.conversation_id)
     elif isinstance(data, wire.AgentUpdated):
-        upsert_agent(db, data.agent)
+        # agent.updated carries no presence (an Agent profile): keep what presence said.
+        was = db.execute("SELECT online FROM agents WHERE id = ?", [data.agent.id]).fetchone()
+        upsert_agent(db, dataclasses.replace(data.agent, online=bool(was[0])) if was else data.agent)
         out.agents = True
         # The assignee's name shows on inbox lines.
         out.reload_all = True
@@ -353,6 +393,7 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         vid = data.visitor_id
         conv = "SELECT id FROM conversations WHERE visitor_id = ?"
         db.execute(f"DELETE FROM items WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+        db.execute(f"DELETE FROM activity WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute(f"DELETE FROM outbox WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute("DELETE FROM conversations WHERE visitor_id = ?", [vid])
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])

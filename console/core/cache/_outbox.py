@@ -14,7 +14,7 @@ from typing import Any, Final, cast
 
 from .. import wire
 from ..rows import OutboxAction, OutboxItem
-from ._apply import Applied, apply_message, recompute, upsert_conversation
+from ._apply import Applied, apply_message, apply_message_update, recompute, upsert_conversation
 from ._schema import Db
 from ._writer import Store
 
@@ -80,7 +80,9 @@ class OutboxMixin(Store):
             out = Applied(outbox=True, conversations={item.conversation_id})
             out.touch(item.conversation_id, f"o{item.id}")
             db.execute("DELETE FROM outbox WHERE id = ?", [item.id])
-            if reply.message is not None:
+            if reply.message is not None and item.action in ("message.edit", "message.delete"):
+                apply_message_update(db, reply.message, out, reply.event_id)
+            elif reply.message is not None:
                 apply_message(db, reply.message, out, False, reply.event_id)
             if reply.note is not None:
                 apply_message(db, reply.note, out, False, reply.event_id)

@@ -121,11 +121,42 @@ def _m3_visitor_seen(db: Db) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN visitor_seen_at INTEGER")
 
 
+def _m4_message_edits(db: Db) -> None:
+    # An agent edited or deleted a message (PROTOCOL.md, "Editing and deleting"):
+    # the item keeps only the current text, as the server does.
+    db.execute("ALTER TABLE items ADD COLUMN edited_at INTEGER")
+    db.execute("ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+
+
+def _m5_activity(db: Db) -> None:
+    # The activity trail (_activity.py): one line per status or assignee change.
+    db.execute(
+        """CREATE TABLE activity (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER UNIQUE,
+            conversation_id INTEGER NOT NULL,
+            change TEXT NOT NULL,
+            actor_id INTEGER,
+            assignee_id INTEGER,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX activity_thread ON activity (conversation_id, created_at)")
+
+
+def _m6_agent_away(db: Db) -> None:
+    # An agent's availability (PROTOCOL.md, availability.set), shown to colleagues.
+    db.execute("ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
     (3, "visitor_seen", _m3_visitor_seen),
+    (4, "message_edits", _m4_message_edits),
+    (5, "activity", _m5_activity),
+    (6, "agent_away", _m6_agent_away),
 )
 
 

@@ -97,6 +97,11 @@ def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, i
     return layout, math.ceil(widest) + 1, math.ceil(height)
 
 
+def shown_body(item: ThreadItem) -> str:
+    """The text a bubble shows: a deleted message says so (PROTOCOL.md, "Editing and deleting")."""
+    return "Message deleted" if item.deleted else item.body
+
+
 @dataclasses.dataclass(slots=True)
 class _Geometry:
     """Where each part of one thread item is painted, relative to its row."""
@@ -140,7 +145,7 @@ class ThreadDelegate(QStyledItemDelegate):
         return max(200, self._view.viewport().width())
 
     def _is_mine(self, item: ThreadItem) -> bool:
-        if item.outbox_id is not None:
+        if item.outbox_id is not None or item.mine:  # mine: by author id, so a rename keeps it
             return True
         name = self._my_name()
         return item.kind in ("agent", "note") and name is not None and item.author_name == name
@@ -152,12 +157,16 @@ class ThreadDelegate(QStyledItemDelegate):
             model = self._view.model()
             receipt = model.receipt(item) if isinstance(model, ThreadModel) and item.delivery == "sent" else None
             parts.append(receipt or {"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+        if item.edited and not item.deleted:
+            parts.append("edited")
         return " · ".join(p for p in parts if p)
 
     def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
         cache_key = (item.key, item.delivery, width)
         cached = self._cache.get(cache_key)
-        if cached is not None and cached.layout.text() == item.body.replace("\r\n", "\n").replace("\n", "\u2028"):
+        if cached is not None and cached.layout.text() == shown_body(item).replace("\r\n", "\n").replace(
+            "\n", "\u2028"
+        ):
             return cached
         if len(self._cache) > 4000:
             self._cache.clear()
@@ -173,7 +182,7 @@ class ThreadDelegate(QStyledItemDelegate):
             box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
             return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
         max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
-        layout, text_w, text_h = _layout_text(item.body or " ", self._body_font, max_text_w)
+        layout, text_w, text_h = _layout_text(shown_body(item) or " ", self._body_font, max_text_w)
         text = QRect(0, 0, text_w, text_h)
         header_h = meta_fm.height() + 4 if item.kind == "note" else 0
         inner_w = text.width()
@@ -261,7 +270,7 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setFont(self._header_font)
             painter.setPen(C.NOTE_TEXT)
             painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
-        painter.setPen(ink)
+        painter.setPen(C.MUTED if item.deleted else ink)
         geo.layout.draw(painter, QPointF(geo.text.topLeft()), self._link_formats(geo, ink if mine else C.ACCENT))
         painter.setOpacity(1.0)
         painter.setFont(self._meta_font)

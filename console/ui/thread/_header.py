@@ -135,9 +135,10 @@ class ConversationHeader(QFrame):
         if not agents:
             menu.addAction("No agents known yet (connect to load them)").setEnabled(False)
         for agent in agents:
-            label = f"{'●' if agent.online else '○'}  {agent.name}" + ("   (assigned)" if agent.id == current else "")
-            action = menu.addAction(label)
-            action.setToolTip("Online" if agent.online else "Offline")
+            away = agent.online and agent.away
+            label = f"{'●' if agent.online else '○'}  {agent.name}" + ("   (away)" if away else "")
+            action = menu.addAction(label + ("   (assigned)" if agent.id == current else ""))
+            action.setToolTip(("Away" if away else "Online") if agent.online else "Offline")
             action.setEnabled(agent.id != current)
             action.triggered.connect(lambda _checked=False, a=agent.id: self.assign_requested.emit(a))
         menu.addSeparator()

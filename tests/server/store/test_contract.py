@@ -25,6 +25,7 @@ from frontdesk.server.store import (
     _sql,
     agents,
     conversations,
+    edits,
     events,
     messages,
     open_store,
@@ -942,12 +943,23 @@ def test_prune_events_sets_a_floor(store_url: str) -> None:
 
 
 def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
-    """Erasing a visitor removes their messages, notes, events, client_writes, conversations and row; others stay."""
+    """Erasing a visitor removes their messages, edit originals, notes, events, client_writes, conversations and
+    row; others stay."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
         a1 = await say(store, w, w.alice, "alice-secret-1", client_id=cid())
-        await reply(store, w, w.agent, a1["conversation_id"], "agent-to-alice", client_id="ag-1")
+        sent = await reply(store, w, w.agent, a1["conversation_id"], "agent-to-alice", client_id="ag-1")
+        await store.write(  # an edit keeps the original for admins (store/edits.py): erasure removes it too
+            edits.change_message,
+            w.tenant,
+            agent_id=w.agent,
+            conversation_id=a1["conversation_id"],
+            seq=sent["seq"],
+            body="agent-edit-for-alice",
+            now=sent["server_time"],
+            window_ms=60_000,
+        )
         await store.write(
             messages.post_note,
             w.tenant,
@@ -962,12 +974,13 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
         c = await say(store, w, w.carol, "carol stays", client_id=cid())
         assert await store.write(visitors.erase_visitor, w.tenant, w.alice) == 2
         dump = []
-        for table in ("messages", "notes", "events", "client_writes", "conversations", "visitors"):
+        for table in ("messages", "message_originals", "notes", "events", "client_writes", "conversations", "visitors"):
             dump += [str(r) for r in await rows(store, f"SELECT * FROM {table}")]  # noqa: S608 - fixed names
         text = "\n".join(dump)
         for trace in (
             "alice-secret",
             "agent-to-alice",
+            "agent-edit-for-alice",
             "note-about-alice",
             "alice.example",
             "Alice",
