@@ -8,7 +8,7 @@ import pytest
 from frontdesk.server import protocol
 from frontdesk.server.domain import Viewer
 from frontdesk.server.exceptions import Conflict, Forbidden, NotFound
-from frontdesk.server.store import Store, _sql, edits
+from frontdesk.server.store import Store, edits, events, messages, now_ms
 
 from .test_contract import World, cid, reply, rows, run, say, seed, status
 
@@ -26,7 +26,7 @@ async def change(
             conversation_id=conversation_id,
             seq=seq,
             body=body,
-            now=kw.pop("now", _sql.now_ms()),
+            now=kw.pop("now", now_ms()),
             window_ms=kw.pop("window_ms", WINDOW),
             **kw,
         )
@@ -37,12 +37,12 @@ async def visible_text(store: Store, w: World, visitor: int) -> str:
     """Everything a resuming visitor (and an agent) would be sent: replay and history."""
     viewer = Viewer(tenant_id=w.tenant, visitor_id=visitor)
     agent = Viewer(tenant_id=w.tenant, agent_id=w.agent)
-    replay = await store.read(_sql.events_after, viewer, 0, 1000)
-    replay += await store.read(_sql.events_after, agent, 0, 1000)
+    replay = await store.read(events.events_after, viewer, 0, 1000)
+    replay += await store.read(events.events_after, agent, 0, 1000)
     parts = [protocol.encode(r.visitor_payload) + protocol.encode(r.payload) for r in replay]
     for conv in await rows(store, "SELECT id FROM conversations WHERE visitor_id = ?", (visitor,)):
         page = await store.read(
-            _sql.history, w.tenant, conv["id"], visitor_id=visitor, before_seq=None, limit=50, include_notes=False
+            messages.history, w.tenant, conv["id"], visitor_id=visitor, before_seq=None, limit=50, include_notes=False
         )
         parts.append(protocol.encode(page))
     parts += [str(r) for r in await rows(store, "SELECT * FROM conversations")]
@@ -73,7 +73,7 @@ def test_edit_replaces_the_text_everywhere_a_client_reads(store_url: str) -> Non
         assert "wrong-customer-secret" not in text
         assert "Fixed text" in text
         history = await store.read(
-            _sql.history, w.tenant, c, visitor_id=w.alice, before_seq=None, limit=50, include_notes=False
+            messages.history, w.tenant, c, visitor_id=w.alice, before_seq=None, limit=50, include_notes=False
         )
         assert [m.body for m in history.messages] == ["hello", "Fixed text"]
         assert history.messages[1].edited_at is not None
