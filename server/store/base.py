@@ -52,6 +52,7 @@ REQUIRED_TABLES = (
     "client_writes",
     "jobs",
     "secrets",
+    "search_entries",
     "schema_migrations",
 )
 

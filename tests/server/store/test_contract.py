@@ -20,6 +20,7 @@ from frontdesk.server.domain import EventRecord, StatusAction, Viewer
 from frontdesk.server.exceptions import Conflict, NotFound
 from frontdesk.server.protocol import to_wire
 from frontdesk.server.store import Store, _sql, open_store, sqlite_path
+from frontdesk.server.store import search as store_search
 
 T = TypeVar("T")
 
@@ -707,7 +708,7 @@ def test_prune_events_sets_a_floor(store_url: str) -> None:
 
 
 def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
-    """Erasing a visitor removes their messages, notes, events, client_writes, conversations and row; others stay."""
+    """Erasing a visitor removes their messages, notes, events, client_writes, search entries, rows; others stay."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
@@ -743,6 +744,11 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
         assert await rows(store, "SELECT event_id FROM events WHERE visitor_id = ?", (w.alice,)) == []
         assert await rows(store, "SELECT * FROM client_writes WHERE scope = ?", (str(a1["conversation_id"]),)) == []
         assert "carol stays" in text
+        # The search index (0008) forgets them too: no entry, no hit, for a message or a note.
+        entries = await rows(store, "SELECT DISTINCT conversation_id FROM search_entries")
+        assert entries == [{"conversation_id": c["conversation_id"]}]
+        for words in (["alice"], ["secret"], ["note", "about"], ["agent", "to"]):
+            assert await store.read(store_search.search, w.tenant, words) == ([], None)
         erased = await rows(store, "SELECT kind, payload FROM events WHERE kind = 'visitor.erased'")
         assert len(erased) == 1
         assert (await conv(store, w, c["conversation_id"]))["last_seq"] == 1
