@@ -25,6 +25,7 @@ from frontdesk.console.core import (
     OfflineError,
     ThreadChanges,
 )
+from frontdesk.console.core.search import Searcher
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
@@ -35,6 +36,7 @@ from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
 from .notifications import Banner, Notifier, Sound
 from .preferences import Preferences
+from .search import SearchModel
 from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
@@ -89,7 +91,8 @@ class MainWindow(QMainWindow):
         self.agents_model = AgentsModel(core, self)
         self.history_model = VisitorConversationsModel(core, self, clock=clock)
 
-        self.inbox = InboxPane(self.inbox_model)
+        self.search_model = SearchModel(Searcher(core), self, clock=clock)
+        self.inbox = InboxPane(self.inbox_model, search_model=self.search_model)
         self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
         self.visitor = VisitorPane(self.history_model, clock=clock)
         self.banner = Banner()
@@ -278,6 +281,7 @@ class MainWindow(QMainWindow):
 
     def _on_core_conversations_changed(self, changes: ConversationChanges) -> None:
         self.inbox_model.apply(changes)
+        self.search_model.apply(changes)
         self.thread_model.apply(changes)
         self.history_model.apply(changes)
         if self._open_id and self.thread_model.conversation is None:
