@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import re
@@ -1661,9 +1662,19 @@ def search_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
 
 def search_matches(text: str, words: list[str]) -> bool:
     """Whether ``text`` matches a query: every query word begins some word of
-    it (the server's rule, for clients that search their own cache)."""
-    found = {m.group().lower() for m in _SEARCH_WORD.finditer(text)}
-    return bool(words) and all(any(f.startswith(w) for f in found) for w in words)
+    it (the server's rule, also for clients that search their own cache)."""
+    if not words:
+        return False
+    low = text.lower()
+    return all(start.search(low) for start in _word_starts(tuple(words)))
+
+
+@functools.lru_cache(maxsize=256)
+def _word_starts(words: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """A pattern per word that finds it where a word of the text begins (not
+    after a letter or digit): one C-level search per word instead of
+    splitting the text, for the server's scan of the newest messages."""
+    return tuple(re.compile(r"(?<![^\W_])" + re.escape(w)) for w in words)
 
 
 def search_snippet(body: str, words: list[str], width: int = SEARCH_SNIPPET_CHARS) -> tuple[str, list[list[int]]]:

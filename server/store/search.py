@@ -16,11 +16,18 @@ rebuilt from its words (letters and digits only), each quoted, so FTS syntax
 
 Results are conversations ordered by their newest matching entry, newest
 first, one hit per conversation, paged by that entry's id (``before``).
+
+Collecting a page reads the newest entries' text first and tests it here
+(``protocol.search_matches``, the same rule): a common word ("the", "order")
+fills a page from a few hundred entries, where the index would first build
+the full list of a prefix's postings (hundreds of thousands at a million
+messages). When matches are rare among the newest entries, the index takes
+over from where the scan stopped; a rare word is cheap there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import protocol
@@ -29,8 +36,20 @@ from ._sql import Row, Tx
 
 __all__ = ["MAX_BEFORE", "fts5_query", "search", "tsquery"]
 
-#: Entries read per round while collecting a page (one hit per conversation).
+#: Entries read per round from the index while collecting a page (one hit per conversation).
 _BATCH = 200
+#: The scan of the newest entries' text (see :func:`_candidates`): rows per
+#: round, the most it reads, and the share of matches under which it hands
+#: over to the index.
+_SCAN_BATCH = 250
+_SCAN_MAX = 4_000
+_SCAN_MIN_RATE = 0.10
+#: An entry's text, from its message or note.
+_BODY = "COALESCE(m.body, n.body) AS body"
+_BODY_JOINS = (
+    "LEFT JOIN messages m ON e.kind = 'message' AND m.id = e.source_id"
+    " LEFT JOIN notes n ON e.kind = 'note' AND n.id = e.source_id"
+)
 #: The largest entry id a ``before`` cursor may name.
 MAX_BEFORE = protocol.MAX_INT
 
@@ -65,20 +84,63 @@ def _matching(tx: Tx, tenant_id: int, words: Sequence[str], status: str | None, 
 
 def _matched_from(tx: Tx, conversation_id: int, words: Sequence[str], since: int) -> bool:
     """Whether the conversation has a matching entry with an id ≥ ``since``
-    (then an earlier page already returned it)."""
-    if tx.dialect == "sqlite":
-        row = tx.one(
-            "SELECT 1 FROM search_fts WHERE search_fts MATCH ? AND rowid IN"
-            " (SELECT id FROM search_entries WHERE conversation_id = ? AND id >= ?) LIMIT 1",
-            (fts5_query(words), conversation_id, since),
+    (then an earlier page already returned it). Reads the conversation's
+    newer texts: a prefix query on the index would cost more for a common word."""
+    rows = tx.all(
+        f"SELECT {_BODY} FROM search_entries e {_BODY_JOINS} WHERE e.conversation_id = ? AND e.id >= ?",
+        (conversation_id, since),
+    )
+    return any(protocol.search_matches(r["body"], list(words)) for r in rows)
+
+
+def _scanned(
+    tx: Tx, tenant_id: int, words: Sequence[str], status: str | None, below: int
+) -> Iterator[Row | int]:
+    """The tenant's newest entries below ``below``, their text tested here:
+    yields the matching entries, newest first, then (once) the id below
+    which it stopped, when the index should take over (or nothing more, at
+    the end). It stops when matches are rare (the index then costs less) or
+    after :data:`_SCAN_MAX` entries."""
+    status_join = " JOIN conversations c ON c.id = e.conversation_id AND c.status = ?" if status else ""
+    status_args: tuple[Any, ...] = (status,) if status else ()
+    word_list = list(words)
+    scanned = matched = 0
+    while scanned < _SCAN_MAX:
+        rows = tx.all(
+            f"SELECT e.id, e.conversation_id, e.kind, e.source_id, {_BODY} FROM search_entries e"
+            f"{status_join} {_BODY_JOINS} WHERE e.tenant_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?",
+            (*status_args, tenant_id, below, _SCAN_BATCH),
         )
+        for row in rows:
+            below = row["id"]
+            if protocol.search_matches(row["body"], word_list):
+                matched += 1
+                yield row
+        scanned += len(rows)
+        if len(rows) < _SCAN_BATCH:
+            return
+        if matched < scanned * _SCAN_MIN_RATE:
+            break
+    yield below
+
+
+def _candidates(tx: Tx, tenant_id: int, words: Sequence[str], status: str | None, below: int) -> Iterator[Row]:
+    """Every matching entry of the tenant below ``below``, newest first: the
+    newest by reading their text (a common word fills a page from a few
+    hundred), the rest from the index (where a rare word is cheap)."""
+    for item in _scanned(tx, tenant_id, words, status, below):
+        if isinstance(item, int):
+            below = item
+            break
+        yield item
     else:
-        row = tx.one(
-            "SELECT 1 FROM search_entries WHERE conversation_id = ? AND id >= ?"
-            " AND words @@ to_tsquery('simple', ?) LIMIT 1",
-            (conversation_id, since, tsquery(words)),
-        )
-    return row is not None
+        return
+    while True:
+        rows = _matching(tx, tenant_id, words, status, below, _BATCH)
+        yield from rows
+        if len(rows) < _BATCH:
+            return
+        below = rows[-1]["id"]
 
 
 def _conversations(tx: Tx, tenant_id: int, ids: Sequence[int]) -> dict[int, protocol.ConversationWithVisitor]:
@@ -133,20 +195,15 @@ def search(
     found: list[Row] = []
     seen: set[int] = set()
     below = MAX_BEFORE + 1 if before is None else before
-    while len(found) <= limit:
-        rows = _matching(tx, tenant_id, words, status, below, _BATCH)
-        for row in rows:
-            below = row["id"]
-            cid = row["conversation_id"]
-            if cid in seen:
-                continue
-            seen.add(cid)
-            if before is not None and _matched_from(tx, cid, words, before):
-                continue  # its newest match is at or after the cursor: an earlier page had it
-            found.append(row)
-            if len(found) > limit:
-                break
-        if len(rows) < _BATCH:
+    for row in _candidates(tx, tenant_id, words, status, below):
+        cid = row["conversation_id"]
+        if cid in seen:
+            continue
+        seen.add(cid)
+        if before is not None and _matched_from(tx, cid, words, before):
+            continue  # its newest match is at or after the cursor: an earlier page had it
+        found.append(row)
+        if len(found) > limit:
             break
     more = len(found) > limit
     found = found[:limit]

@@ -71,8 +71,21 @@ async def _find(store: Store, tenant: int, q: str, **kw: Any) -> list[protocol.S
     return hits
 
 
-def test_the_same_queries_find_the_same_conversations(store_url: str) -> None:
-    """Every query of the shared table finds exactly its conversations; FTS syntax in a query is plain text."""
+@pytest.fixture(params=["scan", "index", "mixed"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which way the matches are collected: reading the newest texts (the default
+    on small data), the index alone (what rare words take on large data), or
+    the first two texts and then the index from where they stopped."""
+    if request.param == "index":
+        monkeypatch.setattr(store_search, "_SCAN_MAX", 0)
+    elif request.param == "mixed":
+        monkeypatch.setattr(store_search, "_SCAN_BATCH", 2)
+        monkeypatch.setattr(store_search, "_SCAN_MIN_RATE", 1.01)
+    return str(request.param)
+
+
+def test_the_same_queries_find_the_same_conversations(store_url: str, path: str) -> None:
+    """Every query of the shared table finds exactly its conversations, reading the texts or the index alike."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
@@ -124,7 +137,7 @@ def test_search_is_scoped_to_the_tenant(store_url: str) -> None:
     run(store_url, scenario)
 
 
-def test_notes_are_found_and_status_narrows(store_url: str) -> None:
+def test_notes_are_found_and_status_narrows(store_url: str, path: str) -> None:
     """A private note matches (kind "note"); ``status`` keeps only conversations of that status."""
 
     async def scenario(store: Store) -> None:
@@ -152,7 +165,7 @@ def test_notes_are_found_and_status_narrows(store_url: str) -> None:
     run(store_url, scenario)
 
 
-def test_pages_hold_each_conversation_once(store_url: str) -> None:
+def test_pages_hold_each_conversation_once(store_url: str, path: str) -> None:
     """Paging with ``before`` walks every matching conversation once, newest match first, then ends."""
 
     async def scenario(store: Store) -> None:
@@ -177,7 +190,7 @@ def test_pages_hold_each_conversation_once(store_url: str) -> None:
     run(store_url, scenario)
 
 
-def test_edits_and_deletions_keep_the_index_in_step(store_url: str) -> None:
+def test_edits_and_deletions_keep_the_index_in_step(store_url: str, path: str) -> None:
     """A message whose body changes is found by its new words only; a deleted one is not found."""
 
     async def scenario(store: Store) -> None:

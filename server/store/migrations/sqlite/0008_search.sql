@@ -21,6 +21,7 @@ CREATE TABLE search_entries (
     source_id       INTEGER NOT NULL,
     UNIQUE (kind, source_id)
 );
+CREATE INDEX search_entries_tenant ON search_entries(tenant_id, id);
 CREATE INDEX search_entries_conversation ON search_entries(conversation_id, id);
 
 CREATE VIRTUAL TABLE search_fts USING fts5(
