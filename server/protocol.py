@@ -1629,6 +1629,8 @@ def is_finite_number(value: Any) -> bool:
 SEARCH_MAX_WORDS: Final = 8
 #: The length a snippet aims for, in characters (plus "…" where it is cut).
 SEARCH_SNIPPET_CHARS: Final = 160
+#: At most this many characters come before the first match in a snippet.
+_SNIPPET_LEAD: Final = 20
 _SEARCH_WORD: Final = re.compile(r"[^\W_]+")
 
 
@@ -1684,11 +1686,14 @@ def search_snippet(body: str, words: list[str], width: int = SEARCH_SNIPPET_CHAR
     flat = "".join(" " if c in "\r\n\t\v\f" else c for c in body)  # one for one: offsets stay valid
     spans = search_spans(flat, words)
     start = 0
-    if spans and spans[0][1] > width:
-        start = max(0, spans[0][0] - width // 4)
-        space = flat.rfind(" ", 0, start)
-        if start - space < 20 and space >= 0:
-            start = space + 1
+    if spans and spans[0][0] > _SNIPPET_LEAD:
+        # Start shortly before the first match: a list row shows ~40 characters.
+        start = spans[0][0] - _SNIPPET_LEAD
+        if flat[start - 1].isalnum():  # inside a word: begin at the next one
+            space = flat.find(" ", start, spans[0][0])
+            start = space + 1 if space >= 0 else spans[0][0]
+        while start < spans[0][0] and flat[start].isspace():
+            start += 1
     end = min(len(flat), start + width)
     if end < len(flat):
         space = flat.rfind(" ", start + width // 2, end)
