@@ -90,7 +90,18 @@ def test_unknown_workload_is_refused() -> None:
 def test_help_lists_the_workloads() -> None:
     """`frontdesk bench --help` names every workload and the baseline option."""
     proc = subprocess.run([*BENCH, "--help"], capture_output=True, text=True, timeout=60, check=True)
-    for word in ("latency", "throughput", "idle", "catchup", "console", "search", "--baseline", "--json", "--plot", "--url"):
+    for word in (
+        "latency",
+        "throughput",
+        "idle",
+        "catchup",
+        "console",
+        "search",
+        "--baseline",
+        "--json",
+        "--plot",
+        "--url",
+    ):
         assert word in proc.stdout
 
 
