@@ -67,6 +67,7 @@ class SearchResults:
     hits: tuple[SearchHit, ...]
     state: SearchState
     detail: str = ""  #: why the server did not answer (FAILED)
+    next_before: str | None = None  #: the server has more (older matches): pass to :meth:`Searcher.more`
 
     @property
     def from_cache_only(self) -> bool:
@@ -215,11 +216,41 @@ class Searcher:
             remote = [h for h in server_hits(cache, reply) if _in_scope(h.conversation, scope, me)]
             # The rows of the cache's hits may have changed while the server answered: read them again.
             local = cache_hits(cache, text, scope, me, self._limit)
-            results = SearchResults(text, scope, tuple(merge(local, remote)), SearchState.COMPLETE)
+            results = SearchResults(
+                text, scope, tuple(merge(local, remote)), SearchState.COMPLETE, next_before=reply.next_before
+            )
         if generation != self._generation:
             return None
         on_results(results)
         return results
+
+    async def more(self, results: SearchResults, on_results: Callable[[SearchResults], None]) -> SearchResults | None:
+        """The server's next page of ``results`` (older matches) merged into
+        them and reported; ``results`` unchanged when there is no next page.
+        Offline or refused, the hits stay and no next page is offered."""
+        if results.next_before is None:
+            return results
+        generation = self._generation
+        status = results.scope if results.scope in _SERVER_STATUSES else None
+        me = self._source.me.id if self._source.me is not None else None
+        try:
+            reply = await self._source.search(
+                results.text, status=status, before=results.next_before, limit=min(self._limit, 100)
+            )
+        except OfflineError:
+            new = dataclasses.replace(results, state=SearchState.OFFLINE, next_before=None)
+        except ServerError as exc:
+            log.warning("the server's search failed: %s", exc)
+            new = dataclasses.replace(
+                results, state=SearchState.FAILED, detail=exc.message or exc.code, next_before=None
+            )
+        else:
+            remote = [h for h in server_hits(self._source.cache, reply) if _in_scope(h.conversation, results.scope, me)]
+            new = dataclasses.replace(results, hits=tuple(merge(results.hits, remote)), next_before=reply.next_before)
+        if generation != self._generation:
+            return None
+        on_results(new)
+        return new
 
 
 def _in_scope(row: ConversationRow, scope: str, me: int | None) -> bool:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QFont
 
 from .formatting import one_line, relative_time
-from .models import Roles
+from .models import Roles, _sync_rows
 from .tasks import spawn
 
 __all__ = ["SearchModel", "search_note"]
@@ -57,6 +57,7 @@ class SearchModel(QAbstractListModel):
         self._clock = clock
         self._hits: list[SearchHit] = []
         self._results: SearchResults | None = None
+        self._fetching = False
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -75,11 +76,27 @@ class SearchModel(QAbstractListModel):
         self._show(None)
 
     def _show(self, results: SearchResults | None) -> None:
-        self.beginResetModel()
+        previous = self._results
         self._results = results
-        self._hits = list(results.hits) if results is not None else []
-        self.endResetModel()
+        if (
+            results is not None
+            and previous is not None
+            and (previous.text, previous.scope) == (results.text, results.scope)
+        ):
+            # The same search, more complete: move rows rather than reset
+            # (the view keeps its selection and scroll position).
+            _sync_rows(self, self._hits, list(results.hits), lambda h: h.conversation.id)
+        else:
+            self.beginResetModel()
+            self._hits = list(results.hits) if results is not None else []
+            self.endResetModel()
         self.results_changed.emit()
+
+    async def _more(self, results: SearchResults) -> None:
+        try:
+            await self._searcher.more(results, self._show)
+        finally:
+            self._fetching = False
 
     def apply(self, changes: ConversationChanges) -> None:
         """Keep the shown rows' conversations current; a conversation that
@@ -112,6 +129,17 @@ class SearchModel(QAbstractListModel):
 
     def rowCount(self, parent: _Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._hits)
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        results = self._results
+        return not parent.isValid() and not self._fetching and results is not None and results.next_before is not None
+
+    def fetchMore(self, parent: _Index) -> None:
+        """Ask the server for the next page of older matches (when it said it has one)."""
+        if not self.canFetchMore(parent) or self._results is None:
+            return
+        self._fetching = True
+        spawn(self._more(self._results), name="search-more")
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._hits) or index.column() != 0:

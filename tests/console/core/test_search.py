@@ -176,3 +176,26 @@ def test_core_search_stores_what_the_cache_lacked(server: RunningServer, data_di
         await visitor.close()
 
     arun(main())
+
+
+def test_more_merges_the_servers_next_page(cache: Cache) -> None:
+    """more() asks the server for the page before ``next_before`` and merges it in; then there is no more."""
+
+    async def main() -> tuple[SearchResults | None, SearchResults | None, list[tuple[str, str | None]]]:
+        source = Source(cache, protocol.SearchResult(hits=[_server_hit(8, "PDF", NOW - 10**8)], next_before="41"))
+        searcher = Searcher(source)
+        first = await searcher.run("pdf", "all", lambda r: None)
+        assert first is not None and first.next_before == "41"
+        source.reply = protocol.SearchResult(
+            hits=[_server_hit(2, "old PDF", NOW - 10**9, "pending"), _server_hit(9, "older PDF", NOW - 10**9)],
+            next_before=None,
+        )
+        second = await searcher.more(first, lambda r: None)
+        return first, second, source.asked
+
+    first, second, asked = arun(main())
+    assert first is not None and second is not None
+    assert [h.conversation.id for h in first.hits] == [2, 3, 8]
+    assert [h.conversation.id for h in second.hits] == [2, 3, 8, 9]  # 2 keeps its newer match
+    assert second.next_before is None and second.state is SearchState.COMPLETE
+    assert asked == [("pdf", None), ("pdf", None)]

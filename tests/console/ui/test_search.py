@@ -12,7 +12,7 @@ from frontdesk.console.ui.models import Roles
 from frontdesk.console.ui.preferences import Preferences
 from frontdesk.console.ui.search import SearchModel
 from frontdesk.server import protocol
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from .conftest import NOW, WAIT_MS, FakeCore, conversation, fill, message
 
@@ -153,3 +153,19 @@ def test_search_model_passes_the_model_tester(qtbot: Any, qtmodeltester: Any, co
     qtbot.waitUntil(lambda: model.results is not None and model.results.state.value == "complete", timeout=WAIT_MS)
     qtmodeltester.check(model)
     assert model.rowCount() == 1 and model.index(0, 0).data(Roles.HIGHLIGHTS) == ((0, 6),)
+
+
+def test_scrolling_to_the_end_fetches_the_servers_next_page(qtbot: Any, window: MainWindow, core: FakeCore) -> None:
+    """While the server says it has more, fetchMore merges its next page into the rows (older matches at the end)."""
+    core.search_reply = protocol.SearchResult(hits=[], next_before="7")
+    _search(qtbot, window, "pdf")
+    model = window.search_model
+    qtbot.waitUntil(lambda: model.results is not None and model.results.next_before == "7", timeout=WAIT_MS)
+    old = conversation(9, "Old Customer", status="resolved", last_activity=NOW - 86_400_000 * 90)
+    core.search_reply = protocol.SearchResult(
+        hits=[_hit(old, "a PDF", "pdf", at=NOW - 86_400_000 * 90)], next_before=None
+    )
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    qtbot.waitUntil(lambda: [r[0] for r in _shown(window)] == [2, 3, 9], timeout=WAIT_MS)
+    assert not model.canFetchMore(QModelIndex())
