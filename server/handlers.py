@@ -26,6 +26,7 @@ from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
 from .store import Store, agents, agents_self, conversations, edits, events, messages, now_ms, tenants, visitors
+from .store import search as store_search
 from .tenants import TenantCache
 
 __all__ = ["Handlers", "Limits"]
@@ -101,6 +102,7 @@ class Handlers:
             p.ConfigGet: self.config_get,
             p.ConfigSet: self.config_set,
             p.VisitorGet: self.visitor_get,
+            p.Search: self.search,
             p.IdentitySecretGet: self.identity_secret,
             p.IdentitySecretRotate: self.identity_secret,
             p.IdentitySecretEndRotation: self.identity_secret,
@@ -747,6 +749,27 @@ class Handlers:
             visitor=visitor,
             conversations=await self.store.read(conversations.visitor_conversations, client.tenant_id, req.visitor_id),
         )
+
+    async def search(self, client: Client, req: p.Search) -> p.SearchResult:
+        """Full-text search of the agent's tenant (PROTOCOL.md, "Search")."""
+        words = p.search_words(req.q)
+        if not words:
+            raise ProtocolError(
+                ErrorCode.INVALID, "the query has no letters or digits to search for", req.ref, field="q"
+            )
+        before = None
+        if req.before is not None:
+            if (
+                not req.before.isascii()
+                or not req.before.isdigit()
+                or not 0 < int(req.before) <= store_search.MAX_BEFORE
+            ):
+                raise ProtocolError(ErrorCode.INVALID, "field 'before' is not a search cursor", req.ref, field="before")
+            before = int(req.before)
+        hits, next_before = await self.store.read(
+            store_search.search, client.tenant_id, words, status=req.status, before=before, limit=req.limit
+        )
+        return p.SearchResult(hits=hits, next_before=None if next_before is None else str(next_before))
 
 
 def _visitor_meta(meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import re
@@ -71,6 +72,9 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_INT",
     "RESULTS",
+    "SEARCH_MAX_WORDS",
+    "SEARCH_SNIPPET_CHARS",
+    "SEARCH_STATUSES",
     "Agent",
     "AgentAddResult",
     "AgentHistoryResult",
@@ -116,6 +120,10 @@ __all__ = [
     "Request",
     "Result",
     "Resume",
+    "Search",
+    "SearchHit",
+    "SearchMatch",
+    "SearchResult",
     "SeenUpTo",
     "ServerFrame",
     "SessionResult",
@@ -140,6 +148,10 @@ __all__ = [
     "from_wire",
     "parse_request",
     "request_types",
+    "search_matches",
+    "search_snippet",
+    "search_spans",
+    "search_words",
     "to_wire",
     "wire_fields",
 ]
@@ -658,6 +670,24 @@ class Agents(Request):
     TYPE: ClassVar[str] = "agents"
 
 
+SEARCH_STATUSES: Final = ("open", "pending", "resolved")
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Search(Request):
+    """Full-text search of the tenant's messages and notes (PROTOCOL.md,
+    "Search"): conversations whose newest matching message or note is newest
+    first, one hit per conversation. ``before`` is the ``next_before`` of the
+    previous page. A query with no word to search for is ``invalid``."""
+
+    TYPE: ClassVar[str] = "search"
+    q: str = _f(min_len=1, max_len=200, text=True)
+    status: str | None = _f(choices=SEARCH_STATUSES, default=None)
+    before: str | None = _opt_str(32)
+    limit: int = _f(lo=1, hi=100, default=20)
+
+
 ROLES: Final = ("admin", "agent")
 
 
@@ -1106,6 +1136,37 @@ class VisitorDetails(Result):
     conversations: list[Conversation]
 
 
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchMatch:
+    """The newest message or note of a conversation that matches a ``search``
+    (PROTOCOL.md, "Search"): a plain-text ``snippet`` of its body and where
+    the query's words are in it, so a client highlights without tokenizing."""
+
+    kind: str  #: "message" or "note"
+    id: int  #: the Message's or Note's id
+    seq: int
+    author_kind: str  #: visitor, agent or system
+    created_at: int
+    snippet: str  #: plain text, at most ~160 characters, "…" where cut
+    highlights: list[list[int]]  #: [start, end) offsets in code points into ``snippet``
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchHit:
+    """One conversation found by ``search``, with its newest match."""
+
+    conversation: ConversationWithVisitor
+    match: SearchMatch
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchResult(Result):
+    """``search``; ``next_before`` is null on the last page."""
+
+    hits: list[SearchHit]
+    next_before: str | None
+
+
 #: The result of each request type (both endpoints where they differ).
 RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     **{(e, "ping"): PingResult for e in Endpoint},
@@ -1137,6 +1198,7 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "config.get"): ConfigResult,
     (Endpoint.AGENT, "config.set"): ConfigResult,
     (Endpoint.AGENT, "visitor.get"): VisitorDetails,
+    (Endpoint.AGENT, "search"): SearchResult,
     **{
         (Endpoint.AGENT, t): IdentitySecretResult
         for t in ("identity_secret.get", "identity_secret.rotate", "identity_secret.end_rotation")
@@ -1663,3 +1725,89 @@ def is_finite_number(value: Any) -> bool:
     if isinstance(value, int):
         return True
     return isinstance(value, float) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------
+# Search text (PROTOCOL.md, "Search"): what a word is, and where a query's
+# words are in a text. One definition, used by the server to build its index
+# queries and snippets, and by clients that search their own cache.
+
+#: At most this many words of a ``search`` query are used; the rest are ignored.
+SEARCH_MAX_WORDS: Final = 8
+#: The length a snippet aims for, in characters (plus "…" where it is cut).
+SEARCH_SNIPPET_CHARS: Final = 160
+#: At most this many characters come before the first match in a snippet.
+_SNIPPET_LEAD: Final = 20
+_SEARCH_WORD: Final = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search query, as both backends' indexes see them:
+    maximal runs of Unicode letters and digits, lowercased (FTS5's
+    ``unicode61`` tokenizer without diacritics removal; PostgreSQL's
+    ``simple`` configuration over the same runs). Duplicates are dropped,
+    and so is any word that begins another word of the query (``inv`` beside
+    ``invoice`` adds nothing). At most :data:`SEARCH_MAX_WORDS`. Everything
+    else, FTS syntax included (quotes, ``*``, ``-``, ``NEAR``, parentheses),
+    is a separator or a plain word; an empty list means nothing to search."""
+    words: list[str] = []
+    for word in _SEARCH_WORD.findall(text.lower()):
+        if any(w.startswith(word) for w in words):
+            continue
+        words = [w for w in words if not word.startswith(w)]
+        words.append(word)
+    return words[:SEARCH_MAX_WORDS]
+
+
+def search_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` offsets (in code points) of every word of ``text``
+    that begins with one of ``words`` (as :func:`search_words` returns them):
+    a match is a word that starts with a query word."""
+    if not words:
+        return []
+    prefixes = tuple(words)
+    return [m.span() for m in _SEARCH_WORD.finditer(text) if m.group().lower().startswith(prefixes)]
+
+
+def search_matches(text: str, words: list[str]) -> bool:
+    """Whether ``text`` matches a query: every query word begins some word of
+    it (the server's rule, also for clients that search their own cache)."""
+    if not words:
+        return False
+    low = text.lower()
+    return all(start.search(low) for start in _word_starts(tuple(words)))
+
+
+@functools.lru_cache(maxsize=256)
+def _word_starts(words: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """A pattern per word that finds it where a word of the text begins (not
+    after a letter or digit): one C-level search per word instead of
+    splitting the text, for the server's scan of the newest messages."""
+    return tuple(re.compile(r"(?<![^\W_])" + re.escape(w)) for w in words)
+
+
+def search_snippet(body: str, words: list[str], width: int = SEARCH_SNIPPET_CHARS) -> tuple[str, list[list[int]]]:
+    """A plain-text excerpt of ``body`` around its first match, on one line,
+    with "…" where it was cut, and the ``[start, end)`` offsets of the matches
+    inside the excerpt. Offsets count code points of the returned text."""
+    flat = "".join(" " if c in "\r\n\t\v\f" else c for c in body)  # one for one: offsets stay valid
+    spans = search_spans(flat, words)
+    start = 0
+    if spans and spans[0][0] > _SNIPPET_LEAD:
+        # Start shortly before the first match: a list row shows ~40 characters.
+        start = spans[0][0] - _SNIPPET_LEAD
+        if flat[start - 1].isalnum():  # inside a word: begin at the next one
+            space = flat.find(" ", start, spans[0][0])
+            start = space + 1 if space >= 0 else spans[0][0]
+        while start < spans[0][0] and flat[start].isspace():
+            start += 1
+    end = min(len(flat), start + width)
+    if end < len(flat):
+        space = flat.rfind(" ", start + width // 2, end)
+        if space > 0:
+            end = space
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(flat) else ""
+    shift = len(head) - start
+    highlights = [[max(a, start) + shift, min(b, end) + shift] for a, b in spans if b > start and a < end]
+    return head + flat[start:end] + tail, highlights

@@ -31,6 +31,8 @@ import dataclasses
 import logging
 from typing import Any
 
+from frontdesk.server import protocol
+
 from . import wire
 from ._base import coalesce
 from ._connection import Backoff, Connect, WebSocketLike, agent_endpoint
@@ -297,6 +299,24 @@ class ConsoleCore(DrainMixin, SyncMixin):
         if reply.visitor is not None:
             applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
         self._announce(applied)
+
+    async def search(
+        self, text: str, *, status: str | None = None, before: str | None = None, limit: int = 20
+    ) -> protocol.SearchResult:
+        """The server's full-text search (PROTOCOL.md, "Search"): what the
+        cache may not hold (older history, conversations never synced). The
+        conversations found that the cache lacks are stored (and announced),
+        so a hit opens like any cached conversation. Raises OfflineError /
+        ServerError (``invalid`` for a query without words)."""
+        reply = await self._call("search", q=text, status=status, before=before, limit=limit)
+        try:
+            result = protocol.from_wire(protocol.SearchResult, reply)
+        except ValueError as exc:
+            raise ServerError("invalid", f"the server sent a malformed search reply ({exc})") from None
+        found = [wire.conversation(protocol.to_wire(hit.conversation)) for hit in result.hits]
+        if found:
+            self._announce(await self.cache.store_conversations(c for c in found if c is not None))
+        return result
 
     async def mark_seen(self, conversation_id: int) -> None:
         """Mark the conversation read: locally at once, on the server when online."""

@@ -27,6 +27,7 @@ from frontdesk.console.core import (
     ThreadItem,
 )
 from frontdesk.console.core.notifier import Notifier
+from frontdesk.console.core.search import Searcher
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtNetwork import QNetworkInformation
@@ -49,6 +50,7 @@ from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, Visitor
 from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
 from .profile import ProfileDialog
+from .search import SearchModel
 from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
@@ -119,7 +121,8 @@ class MainWindow(QMainWindow):
         self.agents_model = AgentsModel(core, self)
         self.history_model = VisitorConversationsModel(core, self, clock=clock)
 
-        self.inbox = InboxPane(self.inbox_model)
+        self.search_model = SearchModel(Searcher(core), self, clock=clock)
+        self.inbox = InboxPane(self.inbox_model, search_model=self.search_model)
         self.thread_pane = ThreadPane(
             self.thread_model,
             self.agents_model.agents,
@@ -355,6 +358,7 @@ class MainWindow(QMainWindow):
 
     def _on_core_conversations_changed(self, changes: ConversationChanges) -> None:
         self.inbox_model.apply(changes)
+        self.search_model.apply(changes)
         self.thread_model.apply(changes)
         self.history_model.apply(changes)
         if self._open_id and self.thread_model.conversation is None:

@@ -81,6 +81,7 @@ class Roles:
     KIND = Qt.ItemDataRole.UserRole + 8  #: thread: visitor/agent/system/note/day
     DELIVERY = Qt.ItemDataRole.UserRole + 9  #: thread: sent/pending/failed
     UNVERIFIED = Qt.ItemDataRole.UserRole + 10  #: inbox: the visitor's claimed identity is not verified (bool)
+    HIGHLIGHTS = Qt.ItemDataRole.UserRole + 11  #: search: [start, end) offsets of the matches in PREVIEW
 
 
 class CacheSource(Protocol):

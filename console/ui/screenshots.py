@@ -7,6 +7,7 @@ the machine's fonts) and saves:
 
 - ``console-main.png``: the inbox, a conversation, the visitor's details;
 - ``console-note.png``: a thread with a private note, composer in note mode;
+- ``console-search.png``: a search across every status, matches highlighted;
 - ``console-settings.png``: the admin settings dialog;
 - ``console-trail.png``: the activity trail, an edited reply, the agent Away;
 - ``console-offline.png``: the server gone: Offline, a queued reply;
@@ -455,7 +456,7 @@ async def _desktop_notification(out: Path, folder: Path, window: Any, conversati
 
 
 async def render(out: Path) -> None:
-    """Build the demo, drive the console, save the four PNGs into ``out``."""
+    """Build the demo, drive the console, save the five PNGs into ``out``."""
     from frontdesk.console.core import ConnectionState, ConsoleCore, MemoryTokenStore
     from frontdesk.console.ui.mainwindow import MainWindow
     from frontdesk.console.ui.preferences import Preferences
@@ -502,6 +503,16 @@ async def render(out: Path) -> None:
             window.grab().save(str(out / "console-note.png"))
             window.thread_pane.composer.edit.clear()
             window.thread_pane.composer.set_note_mode(False)
+
+            # Search across every status, the matches highlighted in the snippets.
+            window.inbox.search.setText("can")
+            window.inbox.apply_search_now()
+            results = window.search_model
+            await _wait(lambda: results.results is not None and results.results.state.value == "complete")
+            await _settle(0.6)
+            window.grab().save(str(out / "console-search.png"))
+            window.inbox.search.clear()
+            window.inbox.apply_search_now()
 
             dialog = window.open_settings()
             assert dialog is not None
@@ -561,7 +572,14 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app)
     with contextlib.suppress(KeyboardInterrupt):
         qasync.run(render(args.outdir))
-    for name in ("console-main", "console-notification", "console-note", "console-settings", "console-offline"):
+    for name in (
+        "console-main",
+        "console-notification",
+        "console-note",
+        "console-search",
+        "console-settings",
+        "console-offline",
+    ):
         print(args.outdir / f"{name}.png")
     return 0
 

@@ -19,7 +19,7 @@ from ._workloads import BenchError, LoadOptions
 __all__ = ["main"]
 
 JSON = dict[str, Any]
-WORKLOADS = ("latency", "throughput", "idle", "catchup", "console")
+WORKLOADS = ("latency", "throughput", "idle", "catchup", "console", "search")
 #: Workloads that --baseline also runs against the bare relay.
 BASELINED = ("latency", "throughput", "idle")
 #: Workloads that --pg-url also runs against one node on a scratch PostgreSQL database.
@@ -34,12 +34,15 @@ workloads (default: all of them):
               of 5,000 visitors resuming with 20 missed messages each
   console     the console cache's cold start and FTS search, run by frontdesk-console --bench-cache
   tenants     (alone, with --pg-url) PostgreSQL: 1 node × 1 tenant, N nodes × N tenants, N nodes × 1 tenant
+  search      1,000,000 messages loaded through the store, then the agents' search request timed
+              over common, rare, prefix and status-narrowed queries (--search-db for PostgreSQL)
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
   frontdesk bench latency --rate 500 --duration 10 --json
   frontdesk bench latency --visitors 5 --agents 1 --rate 50 --duration 1
   frontdesk bench throughput --baseline --plot docs/perf/latency-cdf.png
+  frontdesk bench search --search-db postgresql://127.0.0.1/empty_db
 """
 
 
@@ -102,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--console-messages", type=int, default=d.console_messages, help="console: messages cached (%(default)s)"
     )
+    g.add_argument(
+        "--search-messages", type=int, default=d.search_messages, help="search: messages loaded (%(default)s)"
+    )
+    g.add_argument(
+        "--search-rounds", type=int, default=d.search_rounds, help="search: times each query is sent (%(default)s)"
+    )
+    g.add_argument(
+        "--search-db",
+        metavar="URL",
+        help="search: load into this EMPTY database (e.g. postgresql://…) instead of a temporary SQLite file",
+    )
     return p
 
 
@@ -119,6 +133,8 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         "catchup_events",
         "console_conversations",
         "console_messages",
+        "search_messages",
+        "search_rounds",
     ):
         if getattr(args, name) < 1:
             raise SystemExit(f"frontdesk bench: --{name.replace('_', '-')} must be at least 1")
@@ -138,6 +154,8 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         storm_missed=args.storm_missed,
         console_conversations=args.console_conversations,
         console_messages=args.console_messages,
+        search_messages=args.search_messages,
+        search_rounds=args.search_rounds,
     )
 
 
@@ -348,6 +366,17 @@ def _rows(report: JSON) -> list[JSON]:
         for k, v in c.items():
             if k not in ("available", "cold_start_ms") and isinstance(v, int | float):
                 add("console", k, v)
+    if "search" in w:
+        fd = w["search"].get("frontdesk") or {}
+        for cls, figures in (_get(fd, "latency_ms") or {}).items():
+            p99 = _get(figures, "p99")
+            add(
+                "search",
+                f"{_get(fd, 'backend')} {_get(fd, 'messages'):,} msgs, {cls} p50 / p99 (ms)",
+                f"{_fmt(_get(figures, 'p50'))} / {_fmt(p99)}",
+                target="p99 ≤ 100 ms" if cls == "all" else "",
+                ok=None if cls != "all" or p99 is None else p99 <= 100,
+            )
     return rows
 
 
@@ -464,6 +493,8 @@ def main(argv: list[str]) -> int:
                     "catchup": runner.run(kind, _workloads.catchup),
                     "storm": runner.run(kind, _workloads.storm),
                 }
+            elif name == "search":
+                res = _search_workload(args, opts, runner, progress)
             else:
                 res = _workloads.console(opts, progress)
             sides[kind] = res
@@ -514,6 +545,16 @@ def _tenants_main(args: argparse.Namespace, argv: list[str]) -> int:
     load = machine.get("loadavg_at_start")
     print(f"\nmachine: {machine.get('cores')} cores, load {load} at start")
     return 0
+def _search_workload(args: argparse.Namespace, opts: LoadOptions, runner: _Runner, progress: Progress) -> JSON:
+    from ._search import search
+
+    try:
+        return search(
+            args.search_db, opts.search_messages, opts.search_rounds, runner.server_cpu, args.db_dir, progress
+        )
+    except (BenchError, OSError, RuntimeError, ValueError) as exc:
+        progress.end("failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _errors(report: JSON) -> list[str]:

@@ -58,6 +58,8 @@ class LoadOptions:
     storm_missed: int = 20
     console_conversations: int = 10_000
     console_messages: int = 100_000
+    search_messages: int = 1_000_000
+    search_rounds: int = 20
 
 
 # -- connections and setup requests --------------------------------------------------------

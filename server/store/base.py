@@ -93,6 +93,7 @@ REQUIRED_TABLES = (
     "client_writes",
     "jobs",
     "secrets",
+    "search_entries",
     "schema_migrations",
 )
 

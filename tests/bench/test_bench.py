@@ -90,7 +90,18 @@ def test_unknown_workload_is_refused() -> None:
 def test_help_lists_the_workloads() -> None:
     """`frontdesk bench --help` names every workload and the baseline option."""
     proc = subprocess.run([*BENCH, "--help"], capture_output=True, text=True, timeout=60, check=True)
-    for word in ("latency", "throughput", "idle", "catchup", "console", "--baseline", "--json", "--plot", "--url"):
+    for word in (
+        "latency",
+        "throughput",
+        "idle",
+        "catchup",
+        "console",
+        "search",
+        "--baseline",
+        "--json",
+        "--plot",
+        "--url",
+    ):
         assert word in proc.stdout
 
 
@@ -168,3 +179,34 @@ def test_latency_with_a_postgres_url_runs_one_node_on_postgresql_beside_sqlite()
     with psycopg.connect(PG_ADMIN_URL) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'frontdesk_bench_%'").fetchall()
     assert left == []
+
+
+def _check_search_report(report: dict[str, Any], backend: str) -> None:
+    res = report["workloads"]["search"]["frontdesk"]
+    assert res["backend"] == backend and res["messages"] == 400 and res["conversations"] == 20
+    assert set(res["latency_ms"]) == {"all", "common", "rare", "prefix", "narrowed"}
+    assert res["latency_ms"]["all"]["count"] == len(res["queries"])
+    assert res["hits_per_query"]["the"] > 0 and res["hits_per_query"]["zzqxv"] == 0
+    assert any(r["metric"].endswith("all p50 / p99 (ms)") for r in report["summary"])
+
+
+def test_search_tiny_run_loads_through_the_store_and_times_each_query_class() -> None:
+    """`bench search` loads a tiny data set into SQLite, serves it, and reports p50/p99 per query class."""
+    code, report, err = bench("search", "--search-messages", "400", "--search-rounds", "1")
+    assert code == 0, err
+    _check_search_report(report, "sqlite")
+
+
+@pytest.mark.postgres
+def test_search_tiny_run_on_postgres() -> None:
+    """`bench search --search-db postgresql://…` does the same on an empty PostgreSQL database."""
+    from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
+
+    require_pg()
+    url = create_pg_database()
+    try:
+        code, report, err = bench("search", "--search-messages", "400", "--search-rounds", "1", "--search-db", url)
+    finally:
+        drop_pg_database(url)
+    assert code == 0, err
+    _check_search_report(report, "postgresql")

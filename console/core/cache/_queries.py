@@ -159,6 +159,31 @@ class QueriesMixin(Store):
         sql = f"SELECT c.id FROM conversations c{where} AND c.id IN ({marks})"  # noqa: S608
         return {int(r[0]) for r in self._db.execute(sql, [*params, *wanted]).fetchall()}
 
+    def search_hits(
+        self, text: str, filter: str = "all", me: int | None = None, limit: int = 50
+    ) -> list[tuple[ConversationRow, str | None, int | None]]:
+        """The conversations :meth:`conversations` finds for ``text`` under
+        ``filter`` (most recent activity first, at most ``limit``), each with
+        the body and time of its newest matching message or note, or
+        (None, None) when only the visitor's name or email matches."""
+        rows = self.conversations(filter, text, me, limit)
+        match = fts_query(text)
+        newest: dict[int, tuple[str, int]] = {}
+        if rows and match is not None:
+            marks = ", ".join("?" for _ in rows)
+            found = self._db.execute(
+                "SELECT i.conversation_id, i.body, MAX(i.created_at) FROM items_fts "  # noqa: S608 - marks only
+                f"JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ? AND i.conversation_id IN ({marks}) "
+                "GROUP BY i.conversation_id",
+                [match, *(r.id for r in rows)],
+            ).fetchall()
+            newest = {int(cid): (str(body), int(at)) for cid, body, at in found}
+        out: list[tuple[ConversationRow, str | None, int | None]] = []
+        for row in rows:
+            body, at = newest.get(row.id, (None, None))
+            out.append((row, body, at))
+        return out
+
     def conversation(self, conversation_id: int) -> ConversationRow | None:
         """One inbox row by id, or None when not cached."""
         r = self._db.execute(f"SELECT {CONV_COLUMNS} {CONV_FROM} WHERE c.id = ?", [conversation_id]).fetchone()

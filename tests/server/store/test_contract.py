@@ -33,6 +33,7 @@ from frontdesk.server.store import (
     tenants,
     visitors,
 )
+from frontdesk.server.store import search as store_search
 from frontdesk.server.store.base import Unsupported
 from frontdesk.server.store.events import record_from_row
 
@@ -943,8 +944,8 @@ def test_prune_events_sets_a_floor(store_url: str) -> None:
 
 
 def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
-    """Erasing a visitor removes their messages, edit originals, notes, events, client_writes, conversations and
-    row; others stay."""
+    """Erasing a visitor removes their messages, edit originals, notes, events, client_writes, search entries,
+    conversations and row; others stay."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
@@ -991,6 +992,11 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
         assert await rows(store, "SELECT event_id FROM events WHERE visitor_id = ?", (w.alice,)) == []
         assert await rows(store, "SELECT * FROM client_writes WHERE scope = ?", (str(a1["conversation_id"]),)) == []
         assert "carol stays" in text
+        # The search index (0008) forgets them too: no entry, no hit, for a message or a note.
+        entries = await rows(store, "SELECT DISTINCT conversation_id FROM search_entries")
+        assert entries == [{"conversation_id": c["conversation_id"]}]
+        for words in (["alice"], ["secret"], ["note", "about"], ["agent", "to"]):
+            assert await store.read(store_search.search, w.tenant, words) == ([], None)
         erased = await rows(store, "SELECT kind, payload FROM events WHERE kind = 'visitor.erased'")
         assert len(erased) == 1
         assert (await conv(store, w, c["conversation_id"])).last_seq == 1
