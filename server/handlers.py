@@ -235,16 +235,13 @@ class Handlers:
         assert client.viewer is not None
         upto = since
         while True:
-            page = await self.store.read(events.events_after, client.viewer, upto, REPLAY_PAGE)
-            for event in page:
-                payload = event.payload if client.visitor_id is None else event.visitor_payload
-                assert payload is not None
-                client.push(
-                    p.encode_event(event.kind, payload, event_id=event.event_id, conversation_id=event.conversation_id)
-                )
-                upto = event.event_id
+            # The stored JSON goes out as it is: no decode and re-encode per replayed event.
+            frames, last_read, more = await self.store.read(events.replay_frames, client.viewer, upto, REPLAY_PAGE)
+            for frame in frames:
+                client.push(frame)
                 await client.drained()
-            if len(page) < REPLAY_PAGE:
+            upto = last_read
+            if not more:
                 break
         client.release(upto)
 

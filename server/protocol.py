@@ -288,6 +288,16 @@ def encode_event(
     return encode(frame)
 
 
+def encode_stored_event(kind: str, data_json: str, *, event_id: int, conversation_id: int | None) -> str:
+    """The push frame of a stored event whose ``data`` is already JSON text (as the event log keeps it).
+
+    Byte for byte what :func:`encode_event` makes of the decoded data (the log's JSON was written by :func:`encode`),
+    without decoding and re-encoding it: a replay after a reconnect sends thousands of these (issue 12).
+    """
+    conversation = "" if conversation_id is None else f',"conversation_id":{conversation_id:d}'
+    return f'{{"type":"event","kind":{encode(kind)},"event_id":{event_id:d}{conversation},"data":{data_json}}}'
+
+
 # --------------------------------------------------------------------------
 # Field declarations.
 

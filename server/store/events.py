@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import domain, protocol
 from ..domain import EventRecord
-from ._sql import Tx, dumps, get_meta, now_ms, record_from_row, set_meta
+from ._sql import Row, Tx, dumps, get_meta, now_ms, record_from_row, set_meta
 
 __all__ = [
     "append_event",
@@ -27,6 +27,7 @@ __all__ = [
     "prune_before",
     "prune_events",
     "record_from_row",
+    "replay_frames",
 ]
 
 
@@ -137,6 +138,11 @@ def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[
     The SQL narrows by tenant (and visitor); :func:`domain.may_see` then
     applies the same rule that live fan-out uses.
     """
+    return [r for r in map(record_from_row, _event_rows_after(tx, viewer, since, limit)) if domain.may_see(viewer, r)]
+
+
+def _event_rows_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[Row]:
+    """The rows behind :func:`events_after` and :func:`replay_frames`: narrowed by SQL, not yet by ``may_see``."""
     if viewer.is_agent:
         rows = tx.all(
             "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
@@ -157,7 +163,38 @@ def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[
             " ORDER BY event_id LIMIT ?",
             (*scope, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
         )
-    return [r for r in map(record_from_row, rows) if domain.may_see(viewer, r)]
+    return rows
+
+
+def replay_frames(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> tuple[list[str], int, bool]:
+    """The push frames of what :func:`events_after` returns, each built around the stored JSON as it is: no
+    decoding, no encoding (a reconnect storm replays thousands; issue 12). The frames are the ones live fan-out
+    sends for the same events (``protocol.encode_stored_event``).
+
+    Returns (frames, the last event_id read, whether ``limit`` rows were read: then more may follow after it).
+    """
+    frames: list[str] = []
+    rows = _event_rows_after(tx, viewer, since, limit)
+    for row in rows:
+        record = EventRecord(
+            row["event_id"],
+            row["tenant_id"],
+            row["kind"],
+            row["conversation_id"],
+            row["visitor_id"],
+            row["payload"],
+            row["visitor_payload"],
+            row["created_at"],
+        )
+        if not domain.may_see(viewer, record):
+            continue
+        data = row["payload"] if viewer.is_agent else row["visitor_payload"]
+        frames.append(
+            protocol.encode_stored_event(
+                record.kind, data, event_id=record.event_id, conversation_id=record.conversation_id
+            )
+        )
+    return frames, int(rows[-1]["event_id"]) if rows else since, len(rows) >= limit
 
 
 def last_event_id(tx: Tx) -> int:
