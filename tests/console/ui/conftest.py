@@ -203,6 +203,8 @@ class FakeCore:
         self.set_config_error: ServerError | None = None
         #: What ``search`` answers: a SearchResult, or an exception it raises.
         self.search_reply: protocol.SearchResult | Exception = protocol.SearchResult(hits=[], next_before=None)
+        #: Replies by the ``before`` cursor asked for, when a test pages (else :attr:`search_reply`).
+        self.search_pages: dict[str | None, protocol.SearchResult] = {}
 
     @property
     def cache(self) -> Cache:
@@ -291,11 +293,12 @@ class FakeCore:
     ) -> protocol.SearchResult:
         """As the core: the server's hits, their conversations stored in the cache when new."""
         self.calls.append(("search", text, status))
-        if isinstance(self.search_reply, Exception):
-            raise self.search_reply
-        found = W.convs([protocol.to_wire(h.conversation) for h in self.search_reply.hits])
+        reply = self.search_pages.get(before, self.search_reply)
+        if isinstance(reply, Exception):
+            raise reply
+        found = W.convs([protocol.to_wire(h.conversation) for h in reply.hits])
         self.announce(await self.cache.store_conversations(found))
-        return self.search_reply
+        return reply
 
     async def get_config(self) -> dict[str, Any]:
         return dict(self.config)
