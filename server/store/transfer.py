@@ -7,6 +7,7 @@ that adds a table needs nothing here, and the contract is checked afterwards ins
 
 - each table's row count, and an order-independent checksum of its rows (the sum of a hash per row, so neither
   side's sort order or collation matters), compared between source and target;
+- derived tables (the search index) rebuilt by the target's own triggers as their source rows arrive;
 - every id sequence moved past the highest id SQLite ever handed out (its ``sqlite_sequence``, which is higher
   than ``MAX(id)`` after an erasure), so ids are never reused on the new database either.
 
@@ -35,6 +36,9 @@ log = logging.getLogger("frontdesk.server.store.transfer")
 #: Tables each database keeps for itself: its migration record is written by its own migrations, and ``meta``
 #: holds per-database bookkeeping (only the epoch is carried over, on purpose).
 _OWN_TABLES = frozenset({"schema_migrations", "meta", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"})
+#: Tables the target's triggers fill from the rows they derive from (the search index: migration 0008), so they are
+#: rebuilt as ``messages`` and ``notes`` are copied, never copied themselves.
+_DERIVED_TABLES = frozenset({"search_entries"})
 #: ``meta`` keys carried to the target: the epoch, so clients resume instead of refetching.
 _CARRIED_META = ("epoch",)
 #: Rows per COPY chunk and per progress line.
@@ -253,21 +257,22 @@ def _copy(src: sqlite3.Connection, conn: Any, *, replace: bool, new_epoch: bool,
         )
     source_tables = _sqlite_tables(src)
     target_tables = _pg_tables(conn)
-    shared = [t for t in source_tables if t in target_tables and t not in _OWN_TABLES]
-    missing = sorted(set(source_tables) - set(target_tables) - _OWN_TABLES)
+    shared = [t for t in source_tables if t in target_tables and t not in _OWN_TABLES | _DERIVED_TABLES]
+    derived = sorted(t for t in _DERIVED_TABLES if t in target_tables)
+    missing = sorted(set(source_tables) - set(target_tables) - _OWN_TABLES - _DERIVED_TABLES)
     if missing:
         raise FrontdeskError(f"the target has no table for {', '.join(missing)}; is it a Frontdesk database?")
     order = _fk_order(conn, shared)
     plan = {t: [c for c in source_tables[t] if c in target_tables[t]] for t in order}
     with conn.transaction():
-        busy = _target_is_empty(conn, order)
+        busy = _target_is_empty(conn, [*order, *derived])
         if busy and not replace:
             raise FrontdeskError(
                 f"the target is not empty ({', '.join(busy)} hold rows); pass --replace to delete them first"
             )
         if busy:
             log.warning("deleting the target's rows in %s", ", ".join(busy))
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in order) + " RESTART IDENTITY CASCADE")
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in [*order, *derived]) + " RESTART IDENTITY CASCADE")
         for table, columns in plan.items():
             _copy_rows(src, conn, table, columns, progress)
         _advance_sequences(src, conn, order)

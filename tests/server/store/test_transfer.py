@@ -96,6 +96,9 @@ def test_a_migrated_installation_resumes_without_a_reset_and_never_reuses_ids(pg
             await agent.next_event("message.created", body="Still there?")
             history = await agent.request("history", conversation_id=known["conversation_id"])
             assert [m["body"] for m in history["messages"]][:3] == ["Where is my order?", "Here", "Still there?"]
+            # The search index is derived: the target's triggers rebuilt it from the copied messages.
+            found = await agent.request("search", q="order")
+            assert [h["conversation"]["id"] for h in found["hits"]] == [known["conversation_id"]]
 
             # New writes continue the sequences: no event id and no conversation id is handed out twice.
             newcomer, _ = await WsClient.visitor(pg)
