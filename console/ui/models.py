@@ -328,8 +328,9 @@ class InboxModel(QAbstractListModel):
 
     def set_order_held(self, held: bool) -> None:
         """Hold the rows' order (the agent is typing, or moving through the list
-        with the keyboard): changed rows are updated where they are, and
-        moves, arrivals and departures wait. Releasing applies them at once."""
+        with the keyboard): changed rows are updated where they are, new
+        conversations come in (:meth:`_hold`), and moves and departures wait.
+        Releasing applies them at once."""
         if held == self._order_held:
             return
         self._order_held = held
@@ -338,14 +339,37 @@ class InboxModel(QAbstractListModel):
             self.apply(changes)
 
     def _hold(self, changes: ConversationChanges) -> None:
-        """Keep ``changes`` for the release; show the new values of rows on screen now."""
+        """Keep ``changes`` for the release; show the new values of rows on screen now, and let new conversations
+        in. An arrival is inserted where the order puts it among the rows as they stand (a new chat: the top), so
+        the rows already shown keep their order relative to each other and "next conversation" still means the
+        row below; an agent typing a reply still sees a new chat come in."""
         rows = {**(self._held.rows if self._held is not None else {}), **changes.rows}
         self._held = ConversationChanges(rows=rows, unread_total=changes.unread_total)
+        shown = {row.id for row in self._rows}
         for n, row in enumerate(self._rows):
             new = changes.rows.get(row.id)
             if new is not None:
                 self._rows[n] = new
                 self.dataChanged.emit(self.index(n, 0), self.index(n, 0))
+        me = self._me()
+        cache = self._cache()
+        arrivals = {
+            cid: row
+            for cid, row in changes.rows.items()
+            if cid not in shown and row is not None and matches_filter(self._filter, _membership(row), me)
+        }
+        if arrivals and self._query is not None and cache is not None:
+            searched = cache.matching_search(arrivals, self._query)
+            arrivals = {cid: row for cid, row in arrivals.items() if cid in searched}
+        for _cid, row in sorted(arrivals.items()):
+            pos = 0
+            while pos < len(self._rows) and _order(self._rows[pos]) < _order(row):
+                pos += 1
+            self.beginInsertRows(QModelIndex(), pos, pos)
+            self._rows.insert(pos, row)
+            self.endInsertRows()
+        if arrivals and cache is not None:
+            self._set_total(cache.count_conversations(self._filter, self._query, me))
         self._set_unread_total(changes.unread_total)
 
     def _set_unread_total(self, total: int) -> None:

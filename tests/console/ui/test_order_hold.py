@@ -98,3 +98,22 @@ def test_no_resort_right_after_a_key_in_the_list(qtbot: Any, window: MainWindow,
     window.update_order_hold()
     assert not window.inbox_model.order_held
     assert _ids(window) == [3, 1, 2]
+
+
+def test_a_new_conversation_comes_in_while_the_agent_types(qtbot: Any, window: MainWindow, core: FakeCore) -> None:
+    """A new chat shows at the top while the composer has the focus; the rows already shown keep their order."""
+    window.open_conversation(3)
+    window.activateWindow()
+    edit = window.thread_pane.composer.edit
+    edit.setFocus()
+    qtbot.waitUntil(edit.hasFocus)
+    assert window.inbox_model.order_held
+    fresh = conversation(4, "Maria", last_seq=1, preview="Can I change my plan?", last_activity=NOW + 9000)
+    created = {"type": "event", "kind": "conversation.created", "event_id": 70, "data": fresh}
+    core.announce(run(qtbot, core.cache.apply_events(W.events([created]))))
+    assert _ids(window) == [4, 1, 2, 3]
+    _arrive(qtbot, core, 3, 2, "Still moving?", 71)  # a move still waits for the release
+    assert _ids(window) == [4, 1, 2, 3]
+    window.inbox.view.setFocus()
+    qtbot.waitUntil(lambda: not window.inbox_model.order_held)
+    assert _ids(window) == [4, 3, 1, 2]
