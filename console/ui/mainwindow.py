@@ -309,7 +309,9 @@ class MainWindow(QMainWindow):
         self.availability_button = QToolButton()
         self.availability_button.setObjectName("availabilityButton")
         self.availability_button.setAutoRaise(True)
-        self.availability_button.setToolTip("Your availability: colleagues and visitors see it")
+        self.availability_button.setToolTip(
+            "Your availability, Available or Away (click to switch): colleagues and visitors see it"
+        )
         self.availability_button.clicked.connect(self._on_availability_button_clicked)
         self.status.addPermanentWidget(self.availability_button)
         self._show_availability()
@@ -619,7 +621,8 @@ class MainWindow(QMainWindow):
 
     def _show_availability(self) -> None:
         away = self.away
-        self.availability_button.setText("● Away" if away else "● Online")
+        # "Available", not "Online": the connection's own "Online" sits at the other end of the status bar.
+        self.availability_button.setText("● You: Away" if away else "● You: Available")
         self.availability_button.setProperty("away", away)
         self.availability_button.style().unpolish(self.availability_button)
         self.availability_button.style().polish(self.availability_button)

@@ -45,9 +45,9 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     run(qtbot, bea.core.list_agents())
     visitor = _visitor(qtbot, server, visitors)
     button = admin.window.availability_button
-    assert button.text() == "● Online"
+    assert button.text() == "● You: Available"
     button.click()
-    qtbot.waitUntil(lambda: button.text() == "● Away", timeout=LONG_MS)
+    qtbot.waitUntil(lambda: button.text() == "● You: Away", timeout=LONG_MS)
     pushed = run(qtbot, visitor.next_event("presence"), LONG_MS)
     assert pushed["data"] == {"agents_online": False}
     qtbot.waitUntil(lambda: _away_in_list(bea, me.id), timeout=LONG_MS)
@@ -55,7 +55,7 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     bea.window.thread_pane.header.fill_assign_menu(menu)
     assert f"●  {me.name}   (away)" in [a.text() for a in menu.actions()]
     button.click()
-    qtbot.waitUntil(lambda: button.text() == "● Online", timeout=LONG_MS)
+    qtbot.waitUntil(lambda: button.text() == "● You: Available", timeout=LONG_MS)
     run(qtbot, visitor.next_event("presence", agents_online=True), LONG_MS)
 
     idle = [0.0]
@@ -69,4 +69,4 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     idle[0] = 1
     watcher.poll(away_now=admin.window.away)
     qtbot.waitUntil(lambda: not admin.window.away, timeout=LONG_MS)
-    assert button.text() == "● Online"
+    assert button.text() == "● You: Available"
