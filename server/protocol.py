@@ -94,6 +94,7 @@ __all__ = [
     "ErrorCode",
     "ErrorFrame",
     "EventFrame",
+    "FrameError",
     "HelloResult",
     "HistoryResult",
     "LoginResult",
@@ -1504,19 +1505,58 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     return value
 
 
+class FrameError(ValueError):
+    """A server frame that does not fit the protocol (raised by :func:`decode_frame`).
+
+    It carries what could still be read, so a client can answer for the frame
+    instead of dropping it in silence: ``ref``, the request a malformed reply
+    or error answers (fail that request); ``kind`` and ``event_id`` of a
+    malformed event or one of a kind this client does not know (move the
+    resume cursor past it, rather than replay it on every reconnect).
+    """
+
+    def __init__(
+        self, message: str, *, ref: str | None = None, kind: str | None = None, event_id: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.kind = kind
+        self.event_id = event_id
+
+
 def decode_frame(
-    text: str, *, endpoint: Endpoint, result: type[Result] | None = None
+    text: str,
+    *,
+    endpoint: Endpoint,
+    result: type[Result] | None = None,
+    results: Mapping[str, type[Result]] | None = None,
 ) -> ReplyFrame | ErrorFrame | EventFrame:
     """Parse a frame the server sent to a client on ``endpoint`` (the client's
     side of the wire). A reply's fields depend on the request it answers:
     ``result`` is that request's :data:`RESULTS` type (a plain
-    :class:`Result` keeps none of them). Raises :class:`ValueError` for a
-    frame that does not fit the protocol.
+    :class:`Result` keeps none of them); or ``results`` maps the ``ref`` of
+    each request waiting for its reply to its type (a client with several
+    requests in flight). Raises :class:`FrameError` (a :class:`ValueError`)
+    for a frame that does not fit the protocol.
     """
-    obj = decode(text)
+    try:
+        obj = decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError(f"a server frame is not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ValueError("a server frame is a JSON object")
+        raise FrameError("a server frame is a JSON object")
     frame_type = obj.get("type")
+    ref = obj.get("ref") if frame_type in ("reply", "error") and isinstance(obj.get("ref"), str) else None
+    kind = obj.get("kind") if frame_type == "event" and isinstance(obj.get("kind"), str) else None
+    raw_id = obj.get("event_id") if frame_type == "event" else None
+    event_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+    try:
+        return _frame(obj, frame_type, endpoint, results.get(ref) if results and ref is not None else result)
+    except ValueError as exc:
+        raise FrameError(str(exc), ref=ref, kind=kind, event_id=event_id) from None
+
+
+def _frame(obj: JSON, frame_type: Any, endpoint: Endpoint, result: type[Result] | None) -> ServerFrame:
     if frame_type == "reply":
         return ReplyFrame(ref=_convert(str | None, obj.get("ref"), "ref"), result=from_wire(result or Result, obj))
     if frame_type == "error":

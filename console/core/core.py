@@ -20,7 +20,8 @@ Split by job: the sync loop (:mod:`._sync`), the outbox drainer and actions
 (:mod:`._drain`), which agent last used a server (:mod:`._accounts`), the
 shared state and announcements (:mod:`._base`). This module holds the
 session (login, resume, start, stop, logout) and the online-only calls.
-Every wire dict is taken apart in :mod:`.wire`.
+Frames are decoded by the protocol layer in :mod:`._link`: everything here
+reads typed results.
 """
 
 from __future__ import annotations
@@ -30,14 +31,25 @@ import contextlib
 import logging
 from typing import Any
 
-from . import wire
+from frontdesk.server.protocol import (
+    AgentAddResult,
+    AgentResult,
+    AgentsResult,
+    ConfigResult,
+    IdentitySecretResult,
+    LoginResult,
+    Result,
+    VisitorDetails,
+    to_wire,
+)
+
 from ._base import coalesce
 from ._connection import Backoff, Connect, WebSocketLike, agent_endpoint
 from ._drain import DrainMixin
 from ._link import LinkClosed, _Link
 from ._sync import SyncMixin
 from ._tasks import TaskSet
-from .cache import Applied, Cache, cache_path
+from .cache import Applied, Cache, cache_path, config_values
 from .exceptions import LoginError, ServerError
 from .rows import AgentRow
 from .state import ConnectionState
@@ -92,7 +104,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         tasks = TaskSet()
         tasks.spawn(link.run(), name="frontdesk-login-reader", log_errors=False)
         try:
-            reply = wire.session_reply(await link.request("login", email=email, password=password, tenant=tenant))
+            reply = await link.request(LoginResult, "login", email=email, password=password, tenant=tenant)
         except ServerError as exc:
             raise _login_error(exc) from None
         except (LinkClosed, TimeoutError) as exc:
@@ -100,8 +112,6 @@ class ConsoleCore(DrainMixin, SyncMixin):
         finally:
             await link.close()
             await tasks.cancel_all()
-        if reply.token is None or reply.agent is None:
-            raise LoginError("other", "The server sent an unexpected login reply.")
         if self._loop_task is not None and not self._loop_task.done():
             await self.stop()  # a new session replaces the running one; start() again
         self._email = email
@@ -112,8 +122,8 @@ class ConsoleCore(DrainMixin, SyncMixin):
             self._tokens.delete(self.server_url, email)
         self._accounts.remember(self.server_url, email)
         cache = self._open_cache(email)
-        await cache.store_session(reply.agent, reply.tenant)
-        self.me = reply.agent
+        self.me = AgentRow.of(reply.agent)
+        await cache.store_session(self.me, to_wire(reply.tenant))
         log.info("logged in as agent %d", self.me.id)
         return self.me
 
@@ -171,7 +181,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         link = self._link
         if link is not None:
             with contextlib.suppress(ServerError, LinkClosed, TimeoutError):
-                await link.request("logout")
+                await link.request(Result, "logout")
         if self._email is not None:
             self._tokens.delete(self.server_url, self._email)
         self._token = None
@@ -186,25 +196,22 @@ class ConsoleCore(DrainMixin, SyncMixin):
 
     async def get_config(self) -> dict[str, Any]:
         """The full widget configuration. Raises OfflineError / ServerError."""
-        config = wire.config_reply(await self._call("config.get"))
-        if config is None:
-            raise ServerError("invalid", "the server sent no config")
+        config = (await self._call(ConfigResult, "config.get")).config
         await self.cache.store_config(config)
-        return config
+        return config_values(config)
 
     async def set_config(self, partial: dict[str, Any]) -> dict[str, Any]:
         """Admin: change some configuration keys; returns the full config.
         ``ServerError("invalid", ...)`` names a bad key."""
-        config = wire.config_reply(await self._call("config.set", config=partial))
-        if config is None:
-            raise ServerError("invalid", "the server sent no config")
+        config = (await self._call(ConfigResult, "config.set", config=partial)).config
         await self.cache.store_config(config)
-        self._emit("on_config_changed", config)
-        return config
+        values = config_values(config)
+        self._emit("on_config_changed", values)
+        return values
 
     async def list_agents(self) -> list[AgentRow]:
         """The tenant's agents with presence (also cached)."""
-        agents = wire.agents_reply(await self._call("agents"))
+        agents = [AgentRow.of(a) for a in (await self._call(AgentsResult, "agents")).agents]
         await self.cache.store_agents(agents)
         self._emit_agents()
         return agents
@@ -214,25 +221,22 @@ class ConsoleCore(DrainMixin, SyncMixin):
     ) -> tuple[AgentRow, str]:
         """Admin: add an agent; returns it and its password (generated when
         not given; shown once, never stored)."""
-        reply = wire.agent_reply(await self._call("agent.add", email=email, name=name, role=role, password=password))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        await self.cache.store_agent(reply.agent)
+        reply = await self._call(AgentAddResult, "agent.add", email=email, name=name, role=role, password=password)
+        agent = AgentRow.of(reply.agent)
+        await self.cache.store_agent(agent)
         self._emit_agents()
-        return reply.agent, reply.password or password or ""
+        return agent, reply.password or password or ""
 
     async def update_agent(self, agent_id: int, **changes: Any) -> AgentRow:
         """Admin: change ``name``, ``role``, ``active`` or ``password``."""
         unknown = set(changes) - {"name", "role", "active", "password"}
         if unknown:
             raise ValueError(f"unknown agent fields: {', '.join(sorted(unknown))}")
-        reply = wire.agent_reply(await self._call("agent.update", agent_id=agent_id, **changes))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        await self.cache.store_agent(reply.agent)
+        agent = AgentRow.of((await self._call(AgentResult, "agent.update", agent_id=agent_id, **changes)).agent)
+        await self.cache.store_agent(agent)
         self._emit_agents()
         self._announce(Applied(reload_all=True))  # assignee names
-        return reply.agent
+        return agent
 
     async def identity_secret(self, action: str = "get") -> dict[str, Any]:
         """Admin: the identity secret (``get``), a new one (``rotate``: the old
@@ -241,19 +245,15 @@ class ConsoleCore(DrainMixin, SyncMixin):
         never cached. Raises OfflineError / ServerError."""
         if action not in ("get", "rotate", "end_rotation"):
             raise ValueError(f"unknown identity secret action {action!r}")
-        state = (await self._call(f"identity_secret.{action}")).get("identity_secret")
-        if not isinstance(state, dict):
-            raise ServerError("invalid", "the server sent no identity secret")
-        return state
+        reply = await self._call(IdentitySecretResult, f"identity_secret.{action}")
+        return dict(to_wire(reply.identity_secret))
 
     async def fetch_visitor(self, visitor_id: int) -> None:
         """Refresh a visitor's details and conversations from the server."""
-        reply = wire.visitor_reply(await self._call("visitor.get", visitor_id=visitor_id))
-        if reply.visitor is not None:
-            await self.cache.store_visitor(reply.visitor)
+        reply = await self._call(VisitorDetails, "visitor.get", visitor_id=visitor_id)
+        await self.cache.store_visitor(reply.visitor)
         applied = await self.cache.store_conversations(reply.conversations)
-        if reply.visitor is not None:
-            applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
+        applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
         self._announce(applied)
 
     async def mark_seen(self, conversation_id: int) -> None:

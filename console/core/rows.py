@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from frontdesk.server.protocol import Agent
+
 __all__ = [
     "FILTERS",
     "AgentRow",
@@ -53,6 +55,11 @@ class AgentRow:
     role: str  #: "admin" or "agent"
     active: bool
     online: bool
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentRow:
+        """The row of a protocol Agent."""
+        return cls(agent.id, agent.email, agent.name, agent.role, agent.active, agent.online)
 
     @property
     def is_admin(self) -> bool:

@@ -245,3 +245,23 @@ def test_server_only_fields_exist_only_at_the_top_of_results() -> None:
     assert "replay_from" not in p.to_wire(
         p.SubscribeResult(epoch="e", last_event_id=1, reset_required=False, replay_from=1)
     )
+
+
+def test_decode_frame_picks_the_result_by_ref_and_says_what_it_could_read() -> None:
+    """``results`` maps refs to result types; a frame that does not fit raises FrameError carrying the reply's
+    ref, or the event's kind and event_id, so a client can fail the request or move its cursor past the event."""
+    reply = p.decode_frame(
+        '{"type":"reply","ref":"7","server_time":5}', endpoint=Endpoint.AGENT, results={"7": p.PingResult}
+    )
+    assert isinstance(reply, p.ReplyFrame) and reply.result == p.PingResult(server_time=5)
+    with pytest.raises(p.FrameError) as bad_reply:
+        p.decode_frame('{"type":"reply","ref":"7"}', endpoint=Endpoint.AGENT, results={"7": p.PingResult})
+    assert bad_reply.value.ref == "7" and bad_reply.value.event_id is None
+    with pytest.raises(p.FrameError) as bad_event:
+        p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": "4"}, event_id=9), endpoint=Endpoint.AGENT)
+    assert (bad_event.value.kind, bad_event.value.event_id, bad_event.value.ref) == ("visitor.erased", 9, None)
+    with pytest.raises(p.FrameError) as unknown:
+        p.decode_frame(p.encode_event("future.kind", {}, event_id=10), endpoint=Endpoint.AGENT)
+    assert (unknown.value.kind, unknown.value.event_id) == ("future.kind", 10)
+    with pytest.raises(ValueError):  # FrameError is a ValueError, as decode_frame always raised
+        p.decode_frame("[1]", endpoint=Endpoint.AGENT)

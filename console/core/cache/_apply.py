@@ -1,7 +1,7 @@
 """The rules that turn the server's objects and events into cache rows.
 
 Each function runs on the writer thread, inside the caller's transaction, and
-takes typed objects from :mod:`..wire` (never wire dicts). What a write changed
+takes the protocol layer's typed objects (never wire dicts). What a write changed
 is collected in an :class:`Applied`, which the core turns into listener calls.
 
 Optimistic actions: the ``conversations`` table keeps the server's ``status``
@@ -20,15 +20,34 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from .. import wire
+from frontdesk.server.protocol import (
+    EVENT_KINDS,
+    AgentPresence,
+    AgentUpdated,
+    ConfigUpdated,
+    Conversation,
+    ConversationWithVisitor,
+    EventFrame,
+    Message,
+    MessageCreated,
+    PrivateNote,
+    SeenUpTo,
+    Visitor,
+    VisitorErased,
+    WidgetConfig,
+    wire_fields,
+)
+
 from ..rows import AgentRow, Notification, visitor_label
 from ._schema import Db, set_meta
 
 __all__ = [
     "PREVIEW_CHARS",
+    "VISITOR_COLUMNS",
     "Applied",
     "apply_event",
     "apply_message",
+    "config_values",
     "insert_item",
     "recompute",
     "replace_agents",
@@ -42,6 +61,16 @@ log = logging.getLogger("frontdesk.console.cache")
 
 #: Longest preview kept for an inbox line.
 PREVIEW_CHARS: Final = 200
+
+#: The ``visitors`` table's columns: the Visitor object's fields (PROTOCOL.md,
+#: "Visitor"), declared once in the protocol layer.
+VISITOR_COLUMNS: Final[tuple[str, ...]] = tuple(f for f in wire_fields(Visitor) if f != "display_name")
+
+
+def config_values(config: WidgetConfig) -> dict[str, Any]:
+    """The widget configuration as the plain mapping the cache keeps and the
+    settings dialog edits (the WidgetConfig fields only: no ``updated_by``)."""
+    return {name: getattr(config, name) for name in wire_fields(WidgetConfig)}
 
 
 @dataclasses.dataclass
@@ -85,18 +114,15 @@ def set_cursor(db: Db, epoch: str | None, last_event_id: int | None) -> None:
     set_meta(db, "last_event_id", last_event_id)
 
 
-def upsert_visitor(db: Db, v: wire.Visitor) -> None:
-    """Store a visitor; fields the server did not send keep their value."""
-    row = dict(v.values)
-    if "verified" in row:
-        row["verified"] = 1 if row["verified"] else 0
-    cols = list(row)  # a subset of the fixed wire.VISITOR_FIELDS names
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id") or "id = id"
-    db.execute(
-        f"INSERT INTO visitors ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "  # noqa: S608
-        f"ON CONFLICT (id) DO UPDATE SET {updates}",
-        [row[c] for c in cols],
-    )
+_UPSERT_VISITOR: Final = (
+    f"INSERT INTO visitors ({', '.join(VISITOR_COLUMNS)}) VALUES ({', '.join('?' for _ in VISITOR_COLUMNS)}) "  # noqa: S608
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in VISITOR_COLUMNS if c != 'id')}"
+)
+
+
+def upsert_visitor(db: Db, v: Visitor) -> None:
+    """Store a visitor."""
+    db.execute(_UPSERT_VISITOR, [getattr(v, c) for c in VISITOR_COLUMNS])
 
 
 def upsert_agent(db: Db, agent: AgentRow) -> None:
@@ -109,6 +135,16 @@ def upsert_agent(db: Db, agent: AgentRow) -> None:
     )
 
 
+def update_agent_profile(db: Db, agent: AgentUpdated) -> None:
+    """Store an agent's profile (``agent.updated``); a known agent keeps its presence."""
+    db.execute(
+        "INSERT INTO agents (id, email, name, role, active, online) VALUES (?, ?, ?, ?, ?, 0) "
+        "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
+        "active = excluded.active",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active)],
+    )
+
+
 def replace_agents(db: Db, agents: Sequence[AgentRow]) -> None:
     """Make the agent table exactly ``agents`` (unless the list is empty)."""
     for a in agents:
@@ -118,8 +154,9 @@ def replace_agents(db: Db, agents: Sequence[AgentRow]) -> None:
         db.execute(f"DELETE FROM agents WHERE id NOT IN ({', '.join('?' for _ in ids)})", ids)  # noqa: S608
 
 
-def upsert_conversation(db: Db, c: wire.Conversation, version: int | None, *, force: bool = False) -> int:
-    """Store the server's view of a conversation; keeps columns it lacks.
+def upsert_conversation(db: Db, c: Conversation, version: int | None, *, force: bool = False) -> int:
+    """Store the server's view of a conversation (and its visitor, when it
+    comes with one).
 
     ``version`` is the ``event_id`` this state is as of (an event's own id,
     a write reply's ``event_id``). Events and write replies travel on
@@ -130,27 +167,21 @@ def upsert_conversation(db: Db, c: wire.Conversation, version: int | None, *, fo
     ``version``) overwrites whatever is cached.
     """
     cid = c.id
-    if c.visitor is not None:
+    if isinstance(c, ConversationWithVisitor):
         upsert_visitor(db, c.visitor)
-    old = db.execute(
-        "SELECT visitor_id, status, assignee_id, created_at, last_activity, last_seq, unread, preview, version "
-        "FROM conversations WHERE id = ?",
-        [cid],
-    ).fetchone()
-    if old is not None and not force and (version is None or version < old[8]):
+    old = db.execute("SELECT version FROM conversations WHERE id = ?", [cid]).fetchone()
+    if old is not None and not force and (version is None or version < old[0]):
         return cid
-    if old is None:
-        old = (0, "open", None, 0, 0, 0, 0, "", 0)
     row = {
         "version": version or 0,
-        "visitor_id": c.visitor_id if c.visitor_id is not None else old[0],
-        "status": c.status if c.status is not None else old[1],
-        "assignee_id": c.assignee_id if c.has_assignee else old[2],
-        "created_at": c.created_at if c.created_at is not None else old[3],
-        "last_activity": c.last_activity if c.last_activity is not None else old[4],
-        "last_seq": c.last_seq if c.last_seq is not None else old[5],
-        "unread": c.unread_agent if c.unread_agent is not None else old[6],
-        "preview": c.preview[:PREVIEW_CHARS] if c.preview is not None else old[7],
+        "visitor_id": c.visitor_id,
+        "status": c.status,
+        "assignee_id": c.assignee_id,
+        "created_at": c.created_at,
+        "last_activity": c.last_activity,
+        "last_seq": c.last_seq,
+        "unread": c.unread_agent,
+        "preview": c.preview[:PREVIEW_CHARS],
     }
     db.execute(
         "INSERT INTO conversations (id, visitor_id, status, assignee_id, eff_status, eff_assignee_id, "
@@ -189,7 +220,7 @@ def recompute(db: Db, cid: int) -> None:
         elif action == "pend":
             status = "pending"
         elif action == "assign":
-            assignee = json.loads(payload).get("agent_id")  # our own outbox payload, not a wire dict
+            assignee = json.loads(payload)["agent_id"]  # our own outbox payload: {"agent_id": int}
         elif action == "unassign":
             assignee = None
     db.execute(
@@ -199,13 +230,13 @@ def recompute(db: Db, cid: int) -> None:
     )
 
 
-def insert_item(db: Db, m: wire.Message) -> bool:
+def insert_item(db: Db, m: Message | PrivateNote) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
         "author_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            "note" if m.private else "message",
+            "note" if isinstance(m, PrivateNote) else "message",
             m.id,
             m.conversation_id,
             m.seq,
@@ -219,11 +250,9 @@ def insert_item(db: Db, m: wire.Message) -> bool:
     return cur.rowcount > 0
 
 
-def _drop_acked(db: Db, client_id: str | None) -> int | None:
+def _drop_acked(db: Db, client_id: str) -> int | None:
     """An item the server stored (seen by its client_id) leaves the outbox;
     returns its outbox id."""
-    if client_id is None:
-        return None
     row = db.execute("SELECT id FROM outbox WHERE client_id = ?", [client_id]).fetchone()
     if row is None:
         return None
@@ -241,9 +270,10 @@ def _visitor_label(db: Db, cid: int) -> str:
     return visitor_label(row[1], row[0])
 
 
-def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: int | None) -> None:
+def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, version: int | None) -> None:
     """Store a message or note (from an event or a write reply)."""
     cid = m.conversation_id
+    private = isinstance(m, PrivateNote)
     acked = _drop_acked(db, m.client_id)
     inserted = insert_item(db, m)
     if acked is not None:
@@ -251,10 +281,10 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
         out.touch(cid, f"o{acked}")
         recompute(db, cid)
     if inserted:
-        out.touch(cid, f"{'n' if m.private else 'm'}{m.id}")
-    if inserted and not m.private:
+        out.touch(cid, f"{'n' if private else 'm'}{m.id}")
+    if inserted and not private:
         visitor = m.author_kind == "visitor"
-        if m.conversation is not None:
+        if isinstance(m, MessageCreated):
             # The server sends the conversation as it is after this message.
             upsert_conversation(db, m.conversation, version)
         else:
@@ -276,36 +306,37 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
         out.conversations.add(cid)
 
 
-def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
-    """Apply one event. Idempotent: a replayed event changes nothing."""
+def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
+    """Apply one event (its data is the kind's typed object, or None when it
+    did not decode). Idempotent: a replayed event changes nothing."""
     data = ev.data
-    if isinstance(data, wire.MessageCreated):
-        apply_message(db, data.message, out, notify, ev.event_id)
-    elif isinstance(data, wire.ConversationChanged):
-        c = data.conversation
-        existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
-        upsert_conversation(db, c, ev.event_id)
-        out.conversations.add(c.id)
-        if existed is None and notify and c.status != "resolved" and (c.last_seq or 0) > 0:
-            out.notifications.append(Notification("new_conversation", c.id, _visitor_label(db, c.id), c.preview or ""))
-    elif isinstance(data, wire.Seen):
+    if isinstance(data, Message | PrivateNote):  # message.created (a MessageCreated), note.created
+        apply_message(db, data, out, notify, ev.event_id)
+    elif isinstance(data, Conversation):  # conversation.created / .updated
+        existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [data.id]).fetchone()
+        upsert_conversation(db, data, ev.event_id)
+        out.conversations.add(data.id)
+        if existed is None and notify and data.status != "resolved" and data.last_seq > 0:
+            label = _visitor_label(db, data.id)
+            out.notifications.append(Notification("new_conversation", data.id, label, data.preview))
+    elif isinstance(data, SeenUpTo):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
             out.conversations.add(data.conversation_id)
-    elif isinstance(data, wire.AgentUpdated):
-        upsert_agent(db, data.agent)
+    elif isinstance(data, AgentUpdated):
+        update_agent_profile(db, data)
         out.agents = True
         # The assignee's name shows on inbox lines.
         out.reload_all = True
-    elif isinstance(data, wire.Presence):
+    elif isinstance(data, AgentPresence):
         # Ephemeral (no event_id): an agent came online or went offline.
         db.execute("UPDATE agents SET online = ? WHERE id = ?", [int(data.online), data.agent_id])
         out.agents = True
-    elif isinstance(data, wire.VisitorUpdated):
-        upsert_visitor(db, data.visitor)
-        ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?", [data.visitor.id])]
+    elif isinstance(data, Visitor):  # visitor.updated
+        upsert_visitor(db, data)
+        ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?", [data.id])]
         out.conversations.update(ids)
-    elif isinstance(data, wire.VisitorErased):
+    elif isinstance(data, VisitorErased):
         # A data-protection erasure: leave no trace in the cache either.
         vid = data.visitor_id
         conv = "SELECT id FROM conversations WHERE visitor_id = ?"
@@ -315,10 +346,10 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])
         out.reload_all = True
         out.outbox = True
-    elif isinstance(data, wire.ConfigUpdated):
-        set_meta(db, "config", data.config)
-        out.config = data.config
-    elif isinstance(data, wire.Unknown) and ev.kind in wire.KNOWN_KINDS:
+    elif isinstance(data, ConfigUpdated):
+        out.config = config_values(data)
+        set_meta(db, "config", out.config)
+    elif data is None and ev.kind in EVENT_KINDS:
         log.warning("ignoring event %s: malformed %r data", ev.event_id, ev.kind)
     else:
         log.debug("ignoring event kind %r", ev.kind)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from ..rows import FILTERS, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow, visitor_label
-from ..wire import VISITOR_FIELDS
+from ._apply import VISITOR_COLUMNS
 from ._outbox import OUTBOX_COLUMNS, outbox_item
 from ._schema import get_meta
 from ._writer import Store
@@ -242,13 +242,12 @@ class QueriesMixin(Store):
             ob = outbox_item(r)
             kind: ThreadKind
             if ob.action == "reply":
-                kind, body = "agent", str(ob.payload.get("body", ""))
+                kind, body = "agent", str(ob.payload["body"])  # our own outbox payload
             elif ob.action == "note":
-                kind, body = "note", str(ob.payload.get("body", ""))
+                kind, body = "note", str(ob.payload["body"])
             else:
                 kind = "system"
-                raw_id = ob.payload.get("agent_id")  # our own outbox payload
-                agent_id = raw_id if isinstance(raw_id, int) else None
+                agent_id: int | None = ob.payload["agent_id"] if ob.action == "assign" else None
                 agent = self.agent(agent_id) if agent_id is not None else None
                 agent_name = agent.name if agent is not None else f"agent #{agent_id}"
                 body = _ACTION_TEXT.get(ob.action, ob.action).format(agent=agent_name)
@@ -324,12 +323,12 @@ class QueriesMixin(Store):
     def visitor(self, visitor_id: int) -> VisitorRow | None:
         """A visitor's details, or None when not cached."""
         r = self._db.execute(
-            f"SELECT {', '.join(VISITOR_FIELDS)} FROM visitors WHERE id = ?",  # noqa: S608
+            f"SELECT {', '.join(VISITOR_COLUMNS)} FROM visitors WHERE id = ?",  # noqa: S608
             [visitor_id],
         ).fetchone()
         if r is None:
             return None
-        values = dict(zip(VISITOR_FIELDS, r, strict=True))
+        values = dict(zip(VISITOR_COLUMNS, r, strict=True))
         values["verified"] = bool(values["verified"])
         return VisitorRow(**values)
 
@@ -358,7 +357,7 @@ class QueriesMixin(Store):
     def me(self) -> AgentRow | None:
         """The agent this cache belongs to, as last seen by the server."""
         me = get_meta(self._db, "me")
-        if not isinstance(me, dict):
+        if not isinstance(me, dict):  # own data: the cache's meta values, here and below
             return None
         try:
             return AgentRow(**{f.name: me[f.name] for f in dataclasses.fields(AgentRow)})
@@ -368,12 +367,12 @@ class QueriesMixin(Store):
     def config(self) -> dict[str, Any] | None:
         """The tenant's widget configuration as last seen, or None."""
         config = get_meta(self._db, "config")
-        return config if isinstance(config, dict) else None
+        return config if isinstance(config, dict) else None  # own data
 
     def last_synced_at(self) -> float | None:
         """When the cache last caught up with the server (unix seconds)."""
         at = get_meta(self._db, "last_synced_at")
-        return float(at) if isinstance(at, int | float) else None
+        return float(at) if isinstance(at, int | float) else None  # own data
 
     def unread_total(self) -> int:
         """Sum of unread visitor messages over non-resolved conversations (tray badge)."""
@@ -384,4 +383,4 @@ class QueriesMixin(Store):
         """The resume cursor: (epoch, last applied event_id)."""
         epoch = get_meta(self._db, "epoch")
         last = get_meta(self._db, "last_event_id")
-        return (epoch if isinstance(epoch, str) else None, last if isinstance(last, int) else None)
+        return (epoch if isinstance(epoch, str) else None, last if isinstance(last, int) else None)  # own data

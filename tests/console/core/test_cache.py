@@ -328,7 +328,8 @@ def test_seen_and_agents_and_config(cache: Cache) -> None:
         )
     )
     assert [a.name for a in cache.agents()] == ["Ada"]
-    assert cache.config() == {"color": "#000000"}
+    config = cache.config()
+    assert config is not None and config["color"] == "#000000" and "updated_by" not in config
 
 
 def test_new_visitor_message_notifies(cache: Cache) -> None:
