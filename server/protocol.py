@@ -63,6 +63,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a b
     _ORJSON = False
 
 __all__ = [
+    "CONFIG_FIELD",
+    "CONFIG_FIELDS",
     "EPHEMERAL_KINDS",
     "EVENT_DATA",
     "EVENT_KINDS",
@@ -71,6 +73,8 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_INT",
     "RESULTS",
+    "SNAPSHOT_FILTERS",
+    "SNAPSHOT_FILTER_RULES",
     "Agent",
     "AgentAddResult",
     "AgentHistoryResult",
@@ -82,7 +86,9 @@ __all__ = [
     "AgentTypingToVisitor",
     "AgentUpdated",
     "AgentsResult",
+    "ClientProtocol",
     "CloseCode",
+    "ConfigField",
     "ConfigResult",
     "ConfigUpdated",
     "Conversation",
@@ -97,6 +103,7 @@ __all__ = [
     "FrameError",
     "HelloResult",
     "HistoryResult",
+    "Incoming",
     "LoginResult",
     "Message",
     "MessageAck",
@@ -113,6 +120,7 @@ __all__ = [
     "SeenUpTo",
     "ServerFrame",
     "SessionResult",
+    "SnapshotFilter",
     "SnapshotResult",
     "SubscribeResult",
     "Tenant",
@@ -133,6 +141,7 @@ __all__ = [
     "encode_reply",
     "from_wire",
     "parse_request",
+    "read_frame",
     "request_types",
     "to_wire",
     "wire_fields",
@@ -497,7 +506,36 @@ class Subscribe(Request):
     epoch: str | None = _opt_str(64)
 
 
-SNAPSHOT_FILTERS: Final = ("all", "mine", "unassigned", "open", "pending", "resolved")
+@dataclasses.dataclass(frozen=True, slots=True)
+class SnapshotFilter:
+    """What a ``snapshot`` filter keeps (and the console's inbox tab of the
+    same name, which filters its cache by the same rule)."""
+
+    statuses: tuple[str, ...]  #: the conversation statuses it keeps
+    assignee: str | None = None  #: "me": assigned to the asking agent; "none": unassigned; None: anyone's
+
+    def matches(self, status: str, assignee_id: int | None, me: int | None) -> bool:
+        """Whether a conversation in ``status`` assigned to ``assignee_id`` is
+        kept, for agent ``me``."""
+        if status not in self.statuses:
+            return False
+        if self.assignee == "me":
+            return me is not None and assignee_id == me
+        if self.assignee == "none":
+            return assignee_id is None
+        return True
+
+
+#: Each ``snapshot`` filter's rule, by name (PROTOCOL.md, "snapshot").
+SNAPSHOT_FILTER_RULES: Final[Mapping[str, SnapshotFilter]] = {
+    "all": SnapshotFilter(("open", "pending", "resolved")),
+    "mine": SnapshotFilter(("open", "pending"), "me"),
+    "unassigned": SnapshotFilter(("open", "pending"), "none"),
+    "open": SnapshotFilter(("open",)),
+    "pending": SnapshotFilter(("pending",)),
+    "resolved": SnapshotFilter(("resolved",)),
+}
+SNAPSHOT_FILTERS: Final = tuple(SNAPSHOT_FILTER_RULES)
 
 
 @_register(*_A)
@@ -827,6 +865,67 @@ class WidgetConfig(PublicConfig):
 
     allowed_origins: list[str]
     require_identity: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigField:
+    """One key of the widget configuration, declared once (PROTOCOL.md,
+    "Widget configuration"). The server's defaults and checks
+    (``domain.DEFAULT_CONFIG``, ``validate_config_patch``), the console's
+    settings dialog and its checks, and the widget's fallbacks (compared by
+    ``tests/widget/test_config_defaults.py``) all read it; ``tests/test_docs.py``
+    compares it with the doc's table."""
+
+    name: str
+    type: type  #: str, bool, list or dict
+    default: Any
+    description: str  #: the "meaning" column of PROTOCOL.md's table
+    max_len: int | None = None  #: text: most characters; list: most entries
+    required: bool = False  #: text that must not be blank
+    choices: tuple[str, ...] | None = None
+    public: bool = True  #: visitors receive it (the public configuration)
+
+
+#: Every widget configuration key, in the order of :class:`WidgetConfig`.
+CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
+    ConfigField("business_name", str, "", "shown in the widget header", max_len=80),
+    ConfigField("color", str, "#2563eb", "launcher and header colour"),
+    ConfigField("position", str, "right", "launcher corner", choices=("right", "left")),
+    ConfigField("greeting", str, "Hi there! How can we help?", "first message shown", max_len=500),
+    ConfigField("launcher_label", str, "Chat with us", "launcher's accessible label", max_len=40, required=True),
+    ConfigField(
+        "away_message",
+        str,
+        "We're away right now. Leave a message and your email, and we'll get back to you.",
+        "shown when no agent is online or outside business hours",
+        max_len=500,
+    ),
+    ConfigField(
+        "business_hours",
+        dict,
+        {"enabled": False, "timezone": "UTC", "days": {}},
+        "`days` maps `mon`…`sun` to a list of `[\"HH:MM\", \"HH:MM\"]` ranges",
+    ),
+    ConfigField(
+        "prechat",
+        dict,
+        {"enabled": False, "fields": [{"name": "name", "required": False}, {"name": "email", "required": False}]},
+        "pre-chat form; field names are `name` and `email`",
+    ),
+    ConfigField("sound", bool, True, "play a sound on new agent messages"),
+    ConfigField(
+        "allowed_origins",
+        list,
+        [],
+        "`example.com` or `localhost:8080`; exact match of the `Origin` host (and port when given)",
+        max_len=100,
+        public=False,
+    ),
+    ConfigField("require_identity", bool, False, "visitors must pass identity verification to send", public=False),
+)
+
+#: :data:`CONFIG_FIELDS` by name.
+CONFIG_FIELD: Final[Mapping[str, ConfigField]] = {f.name: f for f in CONFIG_FIELDS}
 
 
 # --------------------------------------------------------------------------
@@ -1543,6 +1642,18 @@ def decode_frame(
         obj = decode(text)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"a server frame is not JSON: {exc}") from None
+    return read_frame(obj, endpoint=endpoint, result=result, results=results)
+
+
+def read_frame(
+    obj: Any,
+    *,
+    endpoint: Endpoint,
+    result: type[Result] | None = None,
+    results: Mapping[str, type[Result]] | None = None,
+) -> ReplyFrame | ErrorFrame | EventFrame:
+    """:func:`decode_frame` for a frame already parsed from JSON (for a client
+    that keeps the parsed frame too, such as the tests' clients)."""
     if not isinstance(obj, dict):
         raise FrameError("a server frame is a JSON object")
     frame_type = obj.get("type")
@@ -1596,3 +1707,87 @@ def is_finite_number(value: Any) -> bool:
     if isinstance(value, int):
         return True
     return isinstance(value, float) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------
+# The client side of a socket, sans I/O.
+
+
+@dataclasses.dataclass(slots=True)
+class Incoming:
+    """What :meth:`ClientProtocol.receive` made of one server frame.
+
+    ``frame`` is the typed frame, or None when the frame does not fit the
+    protocol (``error`` says why; for an event that keeps an ``event_id``,
+    a client moves its cursor past it). ``answers`` is the ref of the
+    request this reply or error answers (None: an event, or a frame for no
+    request of ours). ``raw`` is the parsed JSON, for a client (a test) that
+    looks at the wire itself; None when the text was not JSON.
+    """
+
+    frame: ReplyFrame | ErrorFrame | EventFrame | None
+    answers: str | None = None
+    error: FrameError | None = None
+    raw: Any = None
+
+
+class ClientProtocol:
+    """One client socket's side of the protocol, sans I/O: it numbers the
+    requests, remembers the result type each one awaits (:data:`RESULTS`),
+    and turns the server's frames into typed values. Every Python client
+    shares it: the console's link, the tests' clients and the bench's setup;
+    each brings its own transport (a ``websockets`` connection, or the
+    bench's bare :class:`asyncio.Protocol`, which must stay cheap per message).
+
+    Use::
+
+        client = ClientProtocol(Endpoint.AGENT)
+        ref, text = client.request("login", email=email, password=password)
+        send(text)
+        ...
+        incoming = client.receive(received_text)
+        if incoming.answers is not None:
+            ...  # resolve request incoming.answers with incoming.frame (or incoming.error)
+        elif isinstance(incoming.frame, EventFrame):
+            ...  # an event
+    """
+
+    def __init__(self, endpoint: Endpoint, *, ref_prefix: str = "") -> None:
+        self.endpoint = endpoint
+        self._prefix = ref_prefix
+        self._next = 0
+        #: The result type each request in flight awaits, by ref.
+        self.pending: dict[str, type[Result]] = {}
+
+    def request(self, kind: str, **fields: Any) -> tuple[str, str]:
+        """A request frame of type ``kind`` with a new ``ref``: (ref, text).
+        Fields are sent as given (a client that must not send nulls leaves
+        them out). A type this endpoint does not know awaits a plain
+        :class:`Result` (the server answers it with an error)."""
+        self._next += 1
+        ref = f"{self._prefix}{self._next}"
+        self.pending[ref] = RESULTS.get((self.endpoint, kind), Result)
+        return ref, encode({"type": kind, "ref": ref, **fields})
+
+    def forget(self, ref: str) -> None:
+        """Stop waiting for the reply to ``ref`` (a timeout, a closed socket)."""
+        self.pending.pop(ref, None)
+
+    def receive(self, text: str | bytes) -> Incoming:
+        """Read one frame the server sent; never raises."""
+        try:
+            raw = decode(text.decode() if isinstance(text, bytes) else text)
+        except (ValueError, RecursionError) as exc:
+            return Incoming(None, error=FrameError(f"a server frame is not JSON: {exc}"))
+        try:
+            frame = read_frame(raw, endpoint=self.endpoint, results=self.pending)
+        except FrameError as exc:
+            answers = exc.ref if exc.ref is not None and exc.ref in self.pending else None
+            if answers is not None:
+                del self.pending[answers]
+            return Incoming(None, answers=answers, error=exc, raw=raw)
+        answers = None
+        if not isinstance(frame, EventFrame) and frame.ref is not None and frame.ref in self.pending:
+            answers = frame.ref
+            del self.pending[answers]
+        return Incoming(frame, answers=answers, raw=raw)

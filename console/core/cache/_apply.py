@@ -38,7 +38,7 @@ from frontdesk.server.protocol import (
     wire_fields,
 )
 
-from ..rows import AgentRow, Notification, visitor_label
+from ..rows import UNKNOWN_VISITOR, AgentRow, Notification
 from ._schema import Db, set_meta
 
 __all__ = [
@@ -64,7 +64,7 @@ PREVIEW_CHARS: Final = 200
 
 #: The ``visitors`` table's columns: the Visitor object's fields (PROTOCOL.md,
 #: "Visitor"), declared once in the protocol layer.
-VISITOR_COLUMNS: Final[tuple[str, ...]] = tuple(f for f in wire_fields(Visitor) if f != "display_name")
+VISITOR_COLUMNS: Final[tuple[str, ...]] = wire_fields(Visitor)
 
 
 def config_values(config: WidgetConfig) -> dict[str, Any]:
@@ -261,13 +261,13 @@ def _drop_acked(db: Db, client_id: str) -> int | None:
 
 
 def _visitor_label(db: Db, cid: int) -> str:
+    """The visitor's display name (the server's), for a notification."""
     row = db.execute(
-        "SELECT v.name, c.visitor_id FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?",
+        "SELECT coalesce(v.display_name, v.name) FROM conversations c JOIN visitors v ON v.id = c.visitor_id "
+        "WHERE c.id = ?",
         [cid],
     ).fetchone()
-    if row is None:
-        return "A visitor"
-    return visitor_label(row[1], row[0])
+    return str(row[0]) if row is not None and row[0] else UNKNOWN_VISITOR
 
 
 def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, version: int | None) -> None:

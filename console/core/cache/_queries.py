@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from ..rows import FILTERS, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow, visitor_label
+from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES
+
+from ..rows import FILTERS, UNKNOWN_VISITOR, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow
 from ._apply import VISITOR_COLUMNS
 from ._outbox import OUTBOX_COLUMNS, outbox_item
 from ._schema import get_meta
@@ -39,8 +41,8 @@ def _like(text: str) -> str:
 
 
 CONV_COLUMNS: Final = (
-    "c.id, c.visitor_id, v.name, v.email, c.eff_status, c.eff_assignee_id, a.name, c.preview, "
-    "c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
+    "c.id, c.visitor_id, coalesce(v.display_name, v.name), v.email, c.eff_status, c.eff_assignee_id, a.name, "
+    "c.preview, c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
     "v.user_id, v.verified"
 )
 CONV_FROM: Final = (
@@ -52,7 +54,7 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
     return ConversationRow(
         id=r[0],
         visitor_id=r[1],
-        visitor_name=visitor_label(r[1], r[2]),
+        visitor_name=r[2] or UNKNOWN_VISITOR,
         visitor_email=r[3],
         status=r[4],
         assignee_id=r[5],
@@ -85,16 +87,17 @@ class QueriesMixin(Store):
     def _where(self, filter: str, query: str | None, me: int | None) -> tuple[str, list[Any]]:
         if filter not in FILTERS:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
+        rule = SNAPSHOT_FILTER_RULES[filter]
         clauses: list[str] = []
         params: list[Any] = []
-        if filter == "mine":
-            clauses.append("c.eff_assignee_id = ? AND c.eff_status != 'resolved'")
+        if rule.statuses != SNAPSHOT_FILTER_RULES["all"].statuses:  # "all" needs no clause (nor its index)
+            clauses.append(f"c.eff_status IN ({', '.join('?' for _ in rule.statuses)})")
+            params.extend(rule.statuses)
+        if rule.assignee == "me":
+            clauses.append("c.eff_assignee_id = ?")
             params.append(me if me is not None else -1)
-        elif filter == "unassigned":
-            clauses.append("c.eff_assignee_id IS NULL AND c.eff_status != 'resolved'")
-        elif filter in ("open", "pending", "resolved"):
-            clauses.append("c.eff_status = ?")
-            params.append(filter)
+        elif rule.assignee == "none":
+            clauses.append("c.eff_assignee_id IS NULL")
         if query is not None and query.strip():
             text = query.strip()
             match = fts_query(text)
@@ -330,6 +333,8 @@ class QueriesMixin(Store):
             return None
         values = dict(zip(VISITOR_COLUMNS, r, strict=True))
         values["verified"] = bool(values["verified"])
+        # A row cached before display names (schema 3) has none until the refetch.
+        values["display_name"] = values["display_name"] or values["name"] or UNKNOWN_VISITOR
         return VisitorRow(**values)
 
     def visitor_conversations(self, visitor_id: int) -> list[ConversationRow]:

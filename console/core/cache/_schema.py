@@ -114,10 +114,20 @@ def _m2_conversation_version(db: Db) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
+def _m3_visitor_display_name(db: Db) -> None:
+    # The name the server shows for a visitor (their name, or "Visitor #ID"):
+    # the console shows the server's, rather than a copy of its rule. Rows
+    # cached before have none: the cursor goes, so the next connection
+    # refetches a snapshot, which brings every visitor's display_name.
+    db.execute("ALTER TABLE visitors ADD COLUMN display_name TEXT")
+    db.execute("DELETE FROM meta WHERE key = 'last_event_id'")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
+    (3, "visitor_display_name", _m3_visitor_display_name),
 )
 
 

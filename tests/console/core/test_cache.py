@@ -531,3 +531,38 @@ def test_malformed_known_event_is_logged_at_warning(cache: Cache, caplog: pytest
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "11" in warned[0] and "conversation.updated" in warned[0]
     assert cache.cursor() == ("e1", 12)
+
+
+def test_visitor_names_are_the_servers_display_name(cache: Cache) -> None:
+    """The inbox, the visitor details and notifications show the server's display_name, not a rule of their own."""
+    blank = {"id": 101, "name": "  ", "display_name": "Visitor #101"}
+    arun(cache.apply_snapshot(W.convs([conv(1, visitor=blank)]), epoch="e1", last_event_id=10))
+    assert cache.conversation(1).visitor_name == "Visitor #101"  # type: ignore[union-attr]
+    visitor = cache.visitor(101)
+    assert visitor is not None and visitor.display_name == "Visitor #101" and visitor.name == "  "
+    renamed = {"id": 101, "name": "Ann", "display_name": "Ann"}
+    applied = arun(
+        cache.apply_events(
+            W.events([event(11, "visitor.updated", renamed), event(12, "message.created", msg(1, 1, 1, "hi"))])
+        )
+    )
+    assert cache.conversation(1).visitor_name == "Ann"  # type: ignore[union-attr]
+    assert [n.title for n in applied.notifications] == ["Ann"]
+
+
+def test_display_name_migration_drops_the_cursor(tmp_path: Path) -> None:
+    """Opening a cache from before display names (schema 2) forgets the cursor, so the next sync refetches a
+    snapshot with every visitor's display_name; the epoch stays (a changed server is still noticed)."""
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    cache = Cache.open(path)
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    cache.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM migrations WHERE version >= 3")
+        db.execute("ALTER TABLE visitors DROP COLUMN display_name")
+    cache = Cache.open(path)
+    try:
+        assert cache.cursor() == ("e1", None)
+        assert cache.conversation(1) is not None  # the rows stay, shown until the refetch
+    finally:
+        cache.close()
