@@ -4,7 +4,9 @@ Matches requests to replies by ``ref`` (PROTOCOL.md, "Requests"), hands
 pushed events to a callback in arrival order, and reports how the socket
 closed. It holds no session state: the core builds one per connection.
 
-Frames are decoded here, by the protocol layer (``decode_frame``): a reply
+Frames are read here by the protocol layer's client side
+(:class:`~frontdesk.server.protocol.ClientProtocol`, which the tests and the
+bench use too): a reply
 comes out as its request's typed result (:data:`~frontdesk.server.protocol.RESULTS`),
 an event as an :class:`~frontdesk.server.protocol.EventFrame` whose data is
 the kind's typed object (:data:`~frontdesk.server.protocol.EVENT_DATA`).
@@ -14,13 +16,13 @@ Nothing behind the link sees a wire dict.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from frontdesk.server.protocol import (
     RESULTS,
+    ClientProtocol,
     CloseCode,
     Endpoint,
     ErrorFrame,
@@ -94,10 +96,8 @@ class _Link:
         self._ws = ws
         self._on_event = on_event
         self._timeout = timeout
-        self._refs = itertools.count(1)
+        self._protocol = ClientProtocol(Endpoint.AGENT)
         self._pending: dict[str, asyncio.Future[Result]] = {}
-        #: The result type each request in flight expects, by ref.
-        self._expected: dict[str, type[Result]] = {}
         self.closed: LinkClosed | None = None
 
     async def run(self) -> LinkClosed:
@@ -120,38 +120,29 @@ class _Link:
             return closed
 
     def _dispatch(self, text: str) -> None:
-        try:
-            frame = decode_frame(text, endpoint=Endpoint.AGENT, results=self._expected)
-        except FrameError as exc:
-            if exc.ref is not None and exc.ref in self._pending:
-                log.warning("malformed reply to request %s: %s", exc.ref, exc)
-                self._answer(exc.ref, ServerError("invalid", f"the server sent a malformed reply: {exc}"))
+        incoming = self._protocol.receive(text)
+        frame, error = incoming.frame, incoming.error
+        if incoming.answers is not None:
+            future = self._pending.pop(incoming.answers, None)
+            if future is None or future.done():
                 return
-            event = unreadable_event(exc)
+            if isinstance(frame, ReplyFrame):
+                future.set_result(frame.result)
+            elif isinstance(frame, ErrorFrame):
+                future.set_exception(ServerError(frame.code.value, frame.message))
+            else:
+                log.warning("malformed reply to request %s: %s", incoming.answers, error)
+                future.set_exception(ServerError("invalid", f"the server sent a malformed reply: {error}"))
+        elif isinstance(frame, EventFrame):
+            self._on_event(frame)
+        elif isinstance(frame, ErrorFrame):
+            log.info("server error without a request: %s: %s", frame.code, frame.message)
+        elif error is not None:
+            event = unreadable_event(error)
             if event is not None:
                 self._on_event(event)  # the cache logs it and moves its cursor past it
             else:
-                log.warning("ignoring a frame that does not fit the protocol: %s", exc)
-            return
-        if isinstance(frame, EventFrame):
-            self._on_event(frame)
-        elif frame.ref is None or frame.ref not in self._pending:
-            if isinstance(frame, ErrorFrame):
-                log.info("server error without a request: %s: %s", frame.code, frame.message)
-        elif isinstance(frame, ErrorFrame):
-            self._answer(frame.ref, ServerError(frame.code.value, frame.message))
-        else:
-            self._answer(frame.ref, frame)
-
-    def _answer(self, ref: str, outcome: ReplyFrame | ServerError) -> None:
-        future = self._pending.pop(ref)
-        self._expected.pop(ref, None)
-        if future.done():
-            return
-        if isinstance(outcome, ServerError):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome.result)
+                log.warning("ignoring a frame that does not fit the protocol: %s", error)
 
     def _fail(self, closed: LinkClosed) -> None:
         self.closed = closed
@@ -159,7 +150,6 @@ class _Link:
             if not future.done():
                 future.set_exception(closed)
         self._pending.clear()
-        self._expected.clear()
 
     async def request(self, result: type[_R], kind: str, **fields: Any) -> _R:
         """Send a request and wait for its reply, decoded as the request's
@@ -177,17 +167,15 @@ class _Link:
         expected = RESULTS[(Endpoint.AGENT, kind)]
         if not issubclass(expected, result):
             raise TypeError(f"a {kind} reply is a {expected.__name__}, not a {result.__name__}")
-        ref = str(next(self._refs))
+        ref, text = self._protocol.request(kind, **{k: v for k, v in fields.items() if v is not None})
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending[ref] = future
-        self._expected[ref] = expected
-        frame = {"type": kind, "ref": ref, **{k: v for k, v in fields.items() if v is not None}}
         try:
-            await self._ws.send(encode(frame))
+            await self._ws.send(text)
             reply = await asyncio.wait_for(future, self._timeout)
         except Exception as exc:
             self._pending.pop(ref, None)
-            self._expected.pop(ref, None)
+            self._protocol.forget(ref)
             if isinstance(exc, LinkClosed | ServerError | TimeoutError):
                 raise
             code, reason = _close_info(exc)
