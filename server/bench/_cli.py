@@ -30,7 +30,7 @@ workloads (default: all of them):
   idle        10,000 idle visitors past hello: server RSS per connection
   catchup     an agent offline for 10,000 events: reconnect to caught up; and a reconnect storm
               of 5,000 visitors resuming with 20 missed messages each
-  console     the console cache's cold start and FTS search, run by frontdesk-console --bench-cache
+  console     the console's start to its first painted inbox, warm and cold (frontdesk-console as a process)
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--console-messages", type=int, default=d.console_messages, help="console: messages cached (%(default)s)"
     )
+    g.add_argument(
+        "--console-runs", type=int, default=d.console_runs, help="console: warm and cold starts each (%(default)s)"
+    )
     return p
 
 
@@ -107,6 +110,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         "catchup_events",
         "console_conversations",
         "console_messages",
+        "console_runs",
     ):
         if getattr(args, name) < 1:
             raise SystemExit(f"frontdesk bench: --{name.replace('_', '-')} must be at least 1")
@@ -126,6 +130,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         storm_missed=args.storm_missed,
         console_conversations=args.console_conversations,
         console_messages=args.console_messages,
+        console_runs=args.console_runs,
     )
 
 
@@ -304,13 +309,20 @@ def _rows(report: JSON) -> list[JSON]:
         elif c.get("cold_start_ms") is not None:
             add(
                 "console",
-                "cold start to loaded inbox (ms)",
+                "cold start to the first painted inbox (ms)",
                 c["cold_start_ms"],
                 target="≤ 1000 ms",
                 ok=c["cold_start_ms"] <= 1000,
             )
+            add(
+                "console",
+                "warm start to the first painted inbox (ms)",
+                c["warm_start_ms"],
+                target="≤ 500 ms",
+                ok=c["warm_start_ms"] <= 500,
+            )
         for k, v in c.items():
-            if k not in ("available", "cold_start_ms") and isinstance(v, int | float):
+            if k not in ("available", "cold_start_ms", "warm_start_ms") and isinstance(v, int | float):
                 add("console", k, v)
     return rows
 

@@ -185,3 +185,24 @@ def test_bench_cache_prints_the_cold_start_as_json(tmp_path: Path) -> None:
     assert {"open_ms", "first_page_ms", "cold_start_ms", "search_ms", "search_hits"} <= set(result)
     refused = subprocess.run([*command, "--bench-conversations", "0"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "at least 1" in refused.stderr
+
+
+def test_bench_first_paint_starts_on_the_bench_cache_and_reports_the_paint(tmp_path: Path) -> None:
+    """`--bench-first-paint DIR` resumes the bench agent on the cache `--bench-cache` filled, offline and
+    offscreen, prints when the inbox (its default tab) first painted with rows, and its CPU time; exits cleanly."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    app = [sys.executable, "-m", "frontdesk.console.app"]
+    fill = [*app, "--bench-cache", str(tmp_path), "--bench-conversations", "5", "--bench-messages", "10"]
+    subprocess.run(fill, capture_output=True, text=True, timeout=120, check=True)
+    started = time.monotonic_ns()
+    proc = subprocess.run(
+        [*app, "--bench-first-paint", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["rows"] >= 1 and report["cpu_s"] > 0 and report["first_paint_ns"] > started
+    assert "Traceback" not in proc.stderr
