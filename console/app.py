@@ -291,14 +291,18 @@ class _Session:
         self.window = window
         if self.on_window is not None:
             self.on_window(window)
-        window.attach()
-        window.show()
-        await self.core.start()
-        window.update_role()
         outcome: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
         window.sign_out_requested.connect(lambda: _settle(outcome, ("sign_out", "")))
         window.session_ended.connect(lambda reason: _settle(outcome, ("ended", reason)))
         window.closed.connect(lambda: _settle(outcome, ("quit", "")))
+        window.attach()
+        window.show()
+        # The inbox paints from the cache first; then the network starts (its
+        # imports and connect would otherwise delay the first paint).
+        await _first_paint(window)
+        if not outcome.done():
+            await self.core.start()
+            window.update_role()
         waiters: set[asyncio.Future[Any]] = {outcome, self.quitting}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         result = outcome.result() if outcome.done() else ("quit", "")
@@ -311,6 +315,35 @@ class _Session:
         window.deleteLater()
         self.window = None
         return result
+
+
+#: Longest the network waits for the window's first paint (a window that is
+#: never exposed, e.g. on another workspace, must not keep the console offline).
+FIRST_PAINT_WAIT = 1.0
+
+
+async def _first_paint(window: MainWindow) -> None:
+    """Return once the inbox list has painted (or after :data:`FIRST_PAINT_WAIT` seconds)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    class Watch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                asyncio.get_running_loop().call_soon(_settle, painted, None)  # after this paint has run
+            return False
+
+    viewport = window.inbox.view.viewport()
+    watch = Watch(viewport)
+    viewport.installEventFilter(watch)
+    try:
+        await asyncio.wait_for(asyncio.shield(painted), FIRST_PAINT_WAIT)
+    except TimeoutError:
+        log.info("the window did not paint within %.1f s; starting the network anyway", FIRST_PAINT_WAIT)
+    finally:
+        viewport.removeEventFilter(watch)
+        watch.deleteLater()
 
 
 async def _run(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from frontdesk.console.core import (
     AgentRow,
@@ -35,12 +35,14 @@ from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
 from .notifications import Banner, Notifier, Sound
 from .preferences import Preferences
-from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
 from .theme import app_icon
 from .thread import ThreadPane
 from .visitor import VisitorPane
+
+if TYPE_CHECKING:  # imported when first opened: the first paint does not need it (issue 13, item 7)
+    from .settings_dialog import SettingsDialog
 
 __all__ = ["MainWindow"]
 
@@ -541,6 +543,8 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Only admins can change settings.", 5000)
             return None
         if self.settings_dialog is None:
+            from .settings_dialog import SettingsDialog
+
             self.settings_dialog = SettingsDialog(self.core, self.agents_model, self, me_id=me.id)
             self.settings_dialog.finished.connect(self._on_settings_dialog_finished)
         self.settings_dialog.open()

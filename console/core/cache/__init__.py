@@ -1,4 +1,4 @@
-"""The console's local cache: SQLite through sqlite-utils.
+"""The console's local cache: SQLite (the standard library's sqlite3).
 
 One file per server and agent, in ``platformdirs.user_data_dir("frontdesk")``
 unless a directory is given, created with mode 0600. It holds what the agent

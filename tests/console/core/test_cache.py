@@ -566,3 +566,26 @@ def test_display_name_migration_drops_the_cursor(tmp_path: Path) -> None:
         assert cache.conversation(1) is not None  # the rows stay, shown until the refetch
     finally:
         cache.close()
+
+
+def test_db_atomic_commits_rolls_back_and_nests(tmp_path: Path) -> None:
+    """The cache connection commits a statement on its own, a block on success, and undoes a failed block;
+    a nested block is a savepoint that fails alone."""
+    from frontdesk.console.core.cache._schema import connect
+
+    db = connect(tmp_path / "t.sqlite3")
+    try:
+        db.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ZeroDivisionError), db.atomic():
+            db.execute("INSERT INTO t VALUES (2)")
+            _ = 1 / 0
+        with db.atomic():
+            db.execute("INSERT INTO t VALUES (3)")
+            with pytest.raises(sqlite3.IntegrityError), db.atomic():
+                db.execute("INSERT INTO t VALUES (4)")
+                db.execute("INSERT INTO t VALUES (3)")
+        assert not db.conn.in_transaction
+        assert [r[0] for r in sqlite3.connect(tmp_path / "t.sqlite3").execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+    finally:
+        db.close()
