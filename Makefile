@@ -17,7 +17,7 @@ help:
 	@echo "make run          start the server on SQLite with a demo tenant (and the console where there is a display)"
 	@echo "make test         install what the tests need and run every test"
 	@echo "make lint         ruff and mypy --strict"
-	@echo "make screenshots  regenerate docs/screenshots/ (needs Xvfb)"
+	@echo "make screenshots  regenerate docs/screenshots/ (Xvfb, dunst, dbus, ImageMagick from apt)"
 	@echo "make bench        run the benchmark against a fresh server"
 
 $(BIN)/python:
@@ -34,16 +34,27 @@ run: $(STAMP)
 	@echo "Demo site:  http://$(HOST):$(PORT)/   (the chat widget is in its corner)"
 	@echo "Console:    $(BIN)/frontdesk console --server http://$(HOST):$(PORT)"
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		(sleep 2; $(BIN)/frontdesk console --server "http://$(HOST):$(PORT)") & \
+		missing=$$($(BIN)/python -c 'import os; from frontdesk.console import _xcb; print(" ".join(_xcb.missing()) if _xcb.uses_xcb(os.environ) else "")'); \
+		if [ -n "$$missing" ]; then \
+			echo "The console needs X11 libraries Qt's xcb plugin loads: sudo apt-get install $$missing"; \
+		else (sleep 2; $(BIN)/frontdesk console --server "http://$(HOST):$(PORT)") & fi; \
 	fi
 	@exec $(BIN)/frontdesk serve --db "$(DB)" --host "$(HOST)" --port "$(PORT)"
 
 # System packages the tests use: Chromium for the widget, desktop-file-utils and
-# appstream to validate the console's desktop files. Installed only when missing.
-APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream
+# appstream to validate the console's desktop files, dbus for the session bus the
+# desktop-notification tests start, Xvfb for the one test that needs X11 (the
+# taskbar badge), nginx as the load balancer in front of several nodes.
+# Installed only when missing.
+APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream dbus-daemon:dbus \
+	Xvfb:xvfb nginx:nginx-light
+# The libraries Qt's xcb plugin loads (the taskbar-badge test runs the console under Xvfb).
+APT_TEST_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
+	libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
 chromium:
 	@missing=""; for pair in $(APT_TEST_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	for pkg in $(APT_TEST_LIBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing for the tests (apt):$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -66,7 +77,10 @@ lint: $(STAMP)
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p frontdesk.server -p frontdesk.console
 
 screenshots: $(STAMP) chromium
-	@command -v Xvfb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; }
+	@missing=""; for pair in Xvfb:xvfb dunst:dunst dbus-daemon:dbus import:imagemagick; do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	$(BIN)/python -m frontdesk.console.ui.screenshots docs/screenshots
 	FRONTDESK_UPDATE_SCREENSHOTS=1 QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q tests/widget/test_a11y.py -k screenshots
 

@@ -102,15 +102,26 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if log.isEnabledFor(logging.DEBUG):  # version() imports importlib.metadata: not on a normal start
+        log.debug("frontdesk-console %s on Python %s, %s", version(), sys.version.split()[0], sys.platform)
     if args.bench_cache is not None:
         return _bench(args)
     if args.smoke or args.bench_first_paint is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
+    from frontdesk.console import _xcb
+
+    missing = _xcb.problem()
+    if missing is not None:
+        # Before the QApplication: Qt would abort without naming the library.
+        print(f"error: {missing}", file=sys.stderr)
+        return 1
+
     try:
         import qasync
         from frontdesk.console.ui._refcount import guard
         from frontdesk.console.ui.theme import apply_theme
+        from PySide6.QtCore import qVersion
         from PySide6.QtWidgets import QApplication
     except ImportError as exc:
         print(f"error: the console's Qt parts are missing ({exc}); pip install 'frontdesk[console]'", file=sys.stderr)
@@ -119,11 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     guard()  # PySide6 6.12.0 loses references on signals (see _refcount)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
     assert isinstance(app, QApplication)
-    app.setApplicationName("Frontdesk")
-    app.setOrganizationName("Frontdesk")
-    app.setDesktopFileName("org.frontdesk.Console")  # ties windows to packaging/linux's .desktop entry
+    identify(app)
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
+    log.debug("Qt %s, platform %s", qVersion(), app.platformName())
     if args.bench_first_paint is not None:
         coro = _bench_first_paint(app, args)
     else:
@@ -133,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def identify(app: QApplication) -> None:
+    """Name the application: its windows, its notifications' app name and its
+    taskbar badge (the Unity LauncherEntry signal names the desktop entry) all
+    point at packaging/linux's ``org.frontdesk.Console.desktop``."""
+    app.setApplicationName("Frontdesk")
+    app.setOrganizationName("Frontdesk")
+    app.setDesktopFileName("org.frontdesk.Console")
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -209,6 +228,7 @@ async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
         window.show()
         await asyncio.sleep(0.2)  # the Qt loop lays out and paints meanwhile
         ok = window.isVisible() and window.inbox.isVisible()
+        log.debug("smoke: main window %s", "shown" if ok else "NOT shown")
         window.detach()
         window.close()
         await asyncio.sleep(0)
@@ -242,6 +262,7 @@ class _Session:
         self.on_window = on_window
         self.dialog: LoginDialog | None = None
         self.core = ConsoleCore(self.url, self.data_dir, self.tokens)
+        log.debug("server %s, preferences %s, data dir %s", self.url, self.prefs.path, self.data_dir or "(default)")
         self.quitting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         app.aboutToQuit.connect(lambda: _settle(self.quitting, "quit"))
 
@@ -285,9 +306,10 @@ class _Session:
 
     async def work(self) -> tuple[str, str]:
         """Show the main window until sign-out, session end or quit."""
+        from frontdesk.console.core.notifier import SystemNotifier
         from frontdesk.console.ui.mainwindow import MainWindow
 
-        window = MainWindow(self.core, self.prefs)
+        window = MainWindow(self.core, self.prefs, notifier=SystemNotifier())
         self.window = window
         if self.on_window is not None:
             self.on_window(window)
@@ -355,6 +377,7 @@ async def _run(
 ) -> int:
     session = _Session(app, args, tokens, on_window)
     resumed = await session.core.resume()
+    log.debug("stored session %s", "resumed" if resumed else "absent: showing the login dialog")
     message = ""
     while True:
         if not resumed and not await session.login(message):

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import signal
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,9 +34,12 @@ from .exceptions import FrontdeskError, Unavailable
 from .guard import ASYNCIO_ACCEPT_MESSAGE, AcceptReport, GuardedConnection, listen, log_every
 from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
+from .jobs import Clock, SystemClock
+from .keepalive import KeepaliveSweeper
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket, default_rate
 from .store import Store, open_store
+from .store import tenants as store_tenants
 from .tenants import TenantCache
 
 __all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
@@ -74,6 +78,9 @@ class ServerSettings:
     max_sockets_per_ip: int = 256
     #: WebSocket pings a connection may send (control frames; over it: close 1008).
     rate_ping: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_ping"))
+    #: Seconds between the server's keepalive pings to each socket; a ping still unanswered one interval later
+    #: closes the socket with 1011 (server/keepalive.py).
+    keepalive_interval: float = 20.0
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> Response:
@@ -104,8 +111,12 @@ def _asset(name: str) -> bytes | None:
 class FrontdeskServer:
     """The server: open a store, serve sockets and HTTP, fan out events."""
 
-    def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
+    def __init__(self, settings: ServerSettings, store: Store | None = None, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        #: Time for the keepalive sweeper (tests pass a ManualClock).
+        self.clock: Clock = clock or SystemClock()
+        self.keepalive = KeepaliveSweeper(self._open_sockets, interval_s=settings.keepalive_interval, clock=self.clock)
+        self._keepalive_task: asyncio.Task[None] | None = None
         self.store = store or open_store(settings.db_url)
         self.hub = Hub()
         self.tenants = TenantCache(self.store)
@@ -127,9 +138,8 @@ class FrontdeskServer:
 
         Refuses (``FrontdeskError``, one line naming the file and the cause)
         to serve a database it cannot write: every write would fail."""
-        lock = getattr(self.store, "acquire_server_lock", None)
-        if lock is not None:
-            lock()  # first: it checks the files, and marks the store as the serving one
+        if self.store.capabilities.server_lock:
+            self.store.acquire_server_lock()  # first: it checks the files, and marks the store as the serving one
         try:
             await self.store.open()
             writable, error = await self.store.check_writable()
@@ -138,19 +148,18 @@ class FrontdeskServer:
             raise
         if not writable:
             await self.store.close()
-            where = getattr(self.store, "path", "the database")
-            raise FrontdeskError(f"cannot write {where}: {error}; refusing to start")
+            raise FrontdeskError(f"cannot write {self.store.location}: {error}; refusing to start")
         self.store.start_probing()
         self.store.on_commit = self._on_commit
-        broadcast = getattr(self.store, "broadcast", None)
-        if broadcast is not None:  # several nodes share the store: relay what is never stored
+        if self.store.capabilities.shared:  # several nodes share the store: relay what is never stored
+            broadcast = self.store.broadcast
 
             def relay(message: dict[str, Any]) -> None:
                 spawn(broadcast(message))
 
             self.hub.relay = relay
             self._heartbeat = spawn(self._presence_heartbeat())
-            self.store.on_broadcast = self.hub.relayed  # type: ignore[attr-defined]
+            self.store.on_broadcast = self.hub.relayed
         await self.tenants.load()
         loop = asyncio.get_running_loop()
         self._loop_handler = loop.get_exception_handler()
@@ -173,8 +182,9 @@ class FrontdeskServer:
                         max_queue=16,
                         write_limit=64 * 1024,
                         close_timeout=5,
-                        ping_interval=20,
-                        ping_timeout=20,
+                        # One sweeper pings every socket (server/keepalive.py): no keepalive task per socket.
+                        ping_interval=None,
+                        ping_timeout=None,
                         server_header=f"Frontdesk/{__version__}",
                         create_connection=connection_class,
                         backlog=backlog,
@@ -186,6 +196,11 @@ class FrontdeskServer:
             raise
         bound = next(iter(self._servers[0].sockets))
         self.port = bound.getsockname()[1]
+        self._keepalive_task = spawn(self.keepalive.run())
+
+    def _open_sockets(self) -> Iterator[ServerConnection]:
+        for server in self._servers:
+            yield from server.connections
 
     async def _presence_heartbeat(self) -> None:
         """Re-announce this node's online agents so other nodes keep counting them."""
@@ -197,6 +212,9 @@ class FrontdeskServer:
         """Close every socket with 1001, finish queued writes, close the store."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        self.keepalive.stop()
+        if self._keepalive_task is not None:
+            await self._keepalive_task
         await self._close_servers()
         await self.store.close()
         asyncio.get_running_loop().set_exception_handler(self._loop_handler)
@@ -304,10 +322,8 @@ class FrontdeskServer:
 
     async def demo_tenant(self) -> Any:
         """The tenant the demo page embeds: slug ``demo`` if any, else the first."""
-        rows = await self.store.read(
-            lambda tx: tx.all("SELECT site_key, slug FROM tenants ORDER BY (slug = 'demo') DESC, id LIMIT 1")
-        )
-        return await self.tenants.by_site_key(rows[0]["site_key"]) if rows else None
+        found = await self.store.read(store_tenants.demo_tenant)
+        return await self.tenants.by_site_key(found.site_key) if found else None
 
     async def _healthz(self) -> Response:
         """200 while the server can write its database, else 503 with the
@@ -340,20 +356,25 @@ class FrontdeskServer:
         addr = ws.remote_address
         return str(addr[0]) if addr else "?"
 
+    async def _socket_target(self, ws: ServerConnection) -> tuple[Endpoint, int | None]:
+        """The endpoint of an upgraded socket and its tenant: a visitor's from its site key (None when the key is
+        unknown now), 0 for an agent (its tenant comes with its login). A method of its own so that the path and
+        query strings die here instead of living in the connection's frame for hours."""
+        assert ws.request is not None
+        path, _, query = ws.request.path.partition("?")
+        if path != "/v1/visitor":
+            return Endpoint.AGENT, 0
+        tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
+        return Endpoint.VISITOR, None if tenant is None else tenant.id
+
     async def _connection(self, ws: ServerConnection) -> None:
         """One socket, from the upgrade to the close. Nothing a peer sends
         may raise out of here (websockets would log a traceback and close
         with 1011): a frame that trips an unexpected error gets ``invalid``."""
-        assert ws.request is not None
-        path, _, query = ws.request.path.partition("?")
-        endpoint = Endpoint.VISITOR if path == "/v1/visitor" else Endpoint.AGENT
-        tenant_id = 0  # an agent's tenant comes with its login
-        if endpoint is Endpoint.VISITOR:
-            tenant = await self.tenants.by_site_key(parse_qs(query).get("site", [""])[0])
-            if tenant is None:  # deleted between the handshake and now
-                await ws.close(int(CloseCode.POLICY), "unknown site key")
-                return
-            tenant_id = tenant.id
+        endpoint, tenant_id = await self._socket_target(ws)
+        if tenant_id is None:  # deleted between the handshake and now
+            await ws.close(int(CloseCode.POLICY), "unknown site key")
+            return
         client = Client(ws, endpoint, self._client_ip(ws), tenant_id=tenant_id)
         client.bucket = TokenBucket(self.settings.rate_conn)
         # Counted and registered with no await in between, so the cap is exact.

@@ -24,7 +24,8 @@ from . import protocol as p
 from .app import ServerSettings, public_url, run
 from .exceptions import Conflict, FrontdeskError, NotFound
 from .ratelimit import RATE_SETTINGS, parse_rate
-from .store import DEFAULT_DB_URL, Store, _sql, open_store
+from .store import DEFAULT_DB_URL, Store, agents, events, now_ms, open_store, tenants, visitors
+from .store.tenants import Tenant
 
 __all__ = ["main"]
 
@@ -96,8 +97,8 @@ def _snippet(base_url: str, site_key: str) -> str:
     return f'<script src="{base_url}/widget.js" data-site="{site_key}" async></script>'
 
 
-async def _find_tenant(store: Store, slug: str | None) -> _sql.Row:
-    rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
+async def _find_tenant(store: Store, slug: str | None) -> Tenant:
+    rows = await store.read(tenants.all_tenants)
     if slug is None:
         if len(rows) == 1:
             return rows[0]
@@ -105,7 +106,7 @@ async def _find_tenant(store: Store, slug: str | None) -> _sql.Row:
             raise SystemExit("error: there is no tenant yet; run `frontdesk init` first")
         raise SystemExit("error: several tenants exist; pass --tenant SLUG (see `frontdesk tenant list`)")
     for row in rows:
-        if row["slug"] == slug:
+        if row.slug == slug:
             return row
     raise SystemExit(f"error: no tenant with slug {slug!r} (see `frontdesk tenant list`)")
 
@@ -114,6 +115,7 @@ async def _find_tenant(store: Store, slug: str | None) -> _sql.Row:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    rates: dict[str, Any] = {rate.name: parse_rate(getattr(args, rate.name)) for rate in RATE_SETTINGS}
     settings = ServerSettings(
         db_url=args.db,
         host=args.host,
@@ -121,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         trust_proxy=args.trust_proxy,
         auth_timeout=args.auth_timeout,
         max_sockets_per_ip=args.max_sockets_per_ip,
-        **{rate.name: parse_rate(getattr(args, rate.name)) for rate in RATE_SETTINGS},
+        **rates,
     )
 
     def ready(server: Any) -> None:
@@ -141,41 +143,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # -- init / tenant ----------------------------------------------------------------------------
 
 
-async def _create_tenant(store: Store, slug: str, name: str, origins: list[str]) -> _sql.Row:
+async def _create_tenant(store: Store, slug: str, name: str, origins: list[str]) -> Tenant:
     from .domain import validate_config_patch
 
     config = validate_config_patch({"allowed_origins": origins})
-    return await store.write(_sql.create_tenant, slug, name, auth.new_site_key(), auth.new_secret(), config)
+    return await store.write(tenants.create_tenant, slug, name, auth.new_site_key(), auth.new_secret(), config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
-        existing = await store.read(lambda tx: tx.one("SELECT * FROM tenants WHERE slug = ?", (args.slug,)))
+        existing = await store.read(tenants.tenant_by_slug, args.slug)
         if existing is not None:
-            agents = await store.read(
-                lambda tx: tx.all("SELECT email FROM agents WHERE tenant_id = ? AND role = 'admin'", (existing["id"],))
-            )
+            admins = [a for a in await store.read(agents.list_agents, existing.id) if a.role == "admin"]
+            admins.sort(key=lambda a: a.id)
             if args.json:
                 print(
                     json.dumps(
                         {
                             "created": False,
                             "tenant_slug": args.slug,
-                            "site_key": existing["site_key"],
-                            "admin_email": agents[0]["email"] if agents else None,
+                            "site_key": existing.site_key,
+                            "admin_email": admins[0].email if admins else None,
                         }
                     )
                 )
             else:
                 print(f"Tenant {args.slug!r} already exists; nothing changed.")
-                print(f"Widget snippet:\n  {_snippet(args.public_url, existing['site_key'])}")
+                print(f"Widget snippet:\n  {_snippet(args.public_url, existing.site_key)}")
             return 0
         tenant = await _create_tenant(store, args.slug, args.name, args.origin or DEMO_ORIGINS)
         password = args.admin_password or auth.generate_password()
         password_hash = await asyncio.to_thread(auth.hash_password, password)
         await store.write(
-            _sql.create_agent,
-            tenant["id"],
+            agents.create_agent,
+            tenant.id,
             args.admin_email.lower(),
             args.admin_name,
             "admin",
@@ -188,10 +189,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                     {
                         "created": True,
                         "tenant_slug": args.slug,
-                        "site_key": tenant["site_key"],
+                        "site_key": tenant.site_key,
                         "admin_email": args.admin_email.lower(),
                         "admin_password": password,
-                        "identity_secret": tenant["secret"],
+                        "identity_secret": tenant.secret,
                     }
                 )
             )
@@ -205,7 +206,7 @@ def cmd_init(args: argparse.Namespace) -> int:
                   password: {password}
 
                 Widget snippet for your site:
-                  {_snippet(args.public_url, tenant["site_key"])}
+                  {_snippet(args.public_url, tenant.site_key)}
                 """)
             )
         return 0
@@ -215,18 +216,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_tenant_add(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
-        if await store.read(lambda tx: tx.one("SELECT 1 FROM tenants WHERE slug = ?", (args.slug,))):
+        if await store.read(tenants.tenant_by_slug, args.slug):
             print(f"error: a tenant with slug {args.slug!r} already exists", file=sys.stderr)
             return 1
         tenant = await _create_tenant(store, args.slug, args.name, args.origin or [])
         if args.json:
-            print(
-                json.dumps(
-                    {"tenant_slug": args.slug, "site_key": tenant["site_key"], "identity_secret": tenant["secret"]}
-                )
-            )
+            print(json.dumps({"tenant_slug": args.slug, "site_key": tenant.site_key, "identity_secret": tenant.secret}))
         else:
-            print(f"Created tenant {args.slug!r}. Widget snippet:\n  {_snippet(args.public_url, tenant['site_key'])}")
+            print(f"Created tenant {args.slug!r}. Widget snippet:\n  {_snippet(args.public_url, tenant.site_key)}")
             print(f"Add its first admin: frontdesk agent add --tenant {args.slug} --email … --name … --role admin")
         return 0
 
@@ -235,12 +232,12 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
 
 def cmd_tenant_list(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
-        rows = await store.read(lambda tx: tx.all("SELECT * FROM tenants ORDER BY id"))
+        rows = await store.read(tenants.all_tenants)
         if args.json:
-            print(json.dumps([p.to_wire(_sql.tenant_obj(r)) for r in rows]))
+            print(json.dumps([p.to_wire(r.public()) for r in rows]))
         else:
             for r in rows:
-                print(f"{r['slug']:<20} {r['site_key']:<24} {r['name']}")
+                print(f"{r.slug:<20} {r.site_key:<24} {r.name}")
             if not rows:
                 print("No tenants yet; run `frontdesk init`.")
         return 0
@@ -258,7 +255,7 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
         password_hash = await asyncio.to_thread(auth.hash_password, password)
         try:
             agent = await store.write(
-                _sql.create_agent, tenant["id"], args.email.lower(), args.name, args.role, password_hash
+                agents.create_agent, tenant.id, args.email.lower(), args.name, args.role, password_hash
             )
         except Conflict as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -266,7 +263,7 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({**p.to_wire(agent), "password": password}))
         else:
-            print(f"Added {args.role} {agent.email} to {tenant['slug']}. Password (shown once): {password}")
+            print(f"Added {args.role} {agent.email} to {tenant.slug}. Password (shown once): {password}")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -275,24 +272,20 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
 def cmd_agent_list(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
-        rows = await store.read(
-            lambda tx: tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY id", (tenant["id"],))
-        )
+        rows = sorted(await store.read(agents.list_agents, tenant.id), key=lambda a: a.id)
         if args.json:
-            print(json.dumps([p.to_wire(_sql.agent_obj(r)) for r in rows]))
+            print(json.dumps([p.to_wire(r) for r in rows]))
         else:
             for r in rows:
-                state = "active" if r["active"] else "disabled"
-                print(f"{r['id']:>4}  {r['email']:<32} {r['role']:<6} {state:<8} {r['name']}")
+                state = "active" if r.active else "disabled"
+                print(f"{r.id:>4}  {r.email:<32} {r.role:<6} {state:<8} {r.name}")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
 
 
-async def _agent_by_email(store: Store, tenant_id: int, email: str) -> _sql.Row:
-    row = await store.read(
-        lambda tx: tx.one("SELECT * FROM agents WHERE tenant_id = ? AND email = ?", (tenant_id, email.lower()))
-    )
+async def _agent_by_email(store: Store, tenant_id: int, email: str) -> p.AgentProfile:
+    row = await store.read(agents.agent_by_email, tenant_id, email.lower())
     if row is None:
         raise SystemExit(f"error: no agent {email} in this tenant (see `frontdesk agent list`)")
     return row
@@ -301,14 +294,15 @@ async def _agent_by_email(store: Store, tenant_id: int, email: str) -> _sql.Row:
 def cmd_agent_disable(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
-        agent = await _agent_by_email(store, tenant["id"], args.email)
-        if agent["role"] == "admin" and agent["active"]:
-            admins = await store.read(_sql.count_active_admins, tenant["id"])
-            if admins <= 1:
-                print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
-                return 1
-        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"active": bool(args.enable)})
-        print(f"{'Enabled' if args.enable else 'Disabled'} {agent['email']}; their tokens are revoked.")
+        agent = await _agent_by_email(store, tenant.id, args.email)
+        try:
+            # The last-active-admin rule is checked inside this write (agents.update_agent), so a
+            # concurrent demotion from a console cannot slip past it.
+            await store.write(agents.update_agent, tenant.id, agent.id, {"active": bool(args.enable)})
+        except Conflict:
+            print("error: this is the tenant's last active admin; add another admin first", file=sys.stderr)
+            return 1
+        print(f"{'Enabled' if args.enable else 'Disabled'} {agent.email}; their tokens are revoked.")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -317,11 +311,11 @@ def cmd_agent_disable(args: argparse.Namespace) -> int:
 def cmd_agent_passwd(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
-        agent = await _agent_by_email(store, tenant["id"], args.email)
+        agent = await _agent_by_email(store, tenant.id, args.email)
         password = args.password or auth.generate_password()
         password_hash = await asyncio.to_thread(auth.hash_password, password)
-        await store.write(_sql.update_agent, tenant["id"], agent["id"], {"password_hash": password_hash})
-        print(f"New password for {agent['email']} (shown once): {password}")
+        await store.write(agents.update_agent, tenant.id, agent.id, {"password_hash": password_hash})
+        print(f"New password for {agent.email} (shown once): {password}")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -331,19 +325,19 @@ def cmd_tenant_identity_secret(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
         if args.action2 == "show":
-            state = await store.read(_sql.identity_secret_state, tenant["id"])
+            state = await store.read(tenants.identity_secret_state, tenant.id)
         else:
             new = auth.new_secret() if args.action2 == "rotate" else None
-            state = await store.write(_sql.rotate_identity_secret, tenant["id"], new)
+            state = await store.write(tenants.rotate_identity_secret, tenant.id, new)
         if args.json:
-            print(json.dumps({"tenant_slug": tenant["slug"], **state}))
+            print(json.dumps({"tenant_slug": tenant.slug, **p.to_wire(state)}))
             return 0
-        print(f"Identity secret of {tenant['slug']}: {state['secret']}")
-        if state["previous"]:
-            print(f"Previous secret, still accepted until you end the rotation: {state['previous']}")
+        print(f"Identity secret of {tenant.slug}: {state.secret}")
+        if state.previous:
+            print(f"Previous secret, still accepted until you end the rotation: {state.previous}")
             print(
                 f"End the rotation once your backend signs with the new one: frontdesk tenant identity-secret "
-                f"end-rotation --tenant {tenant['slug']}"
+                f"end-rotation --tenant {tenant.slug}"
             )
         elif args.action2 == "end-rotation":
             print("The previous secret is no longer accepted.")
@@ -363,9 +357,9 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
         try:
-            n = await store.write(_sql.erase_visitor, tenant["id"], args.visitor_id)
+            n = await store.write(visitors.erase_visitor, tenant.id, args.visitor_id)
         except NotFound:
-            print(f"error: no visitor {args.visitor_id} in {tenant['slug']}", file=sys.stderr)
+            print(f"error: no visitor {args.visitor_id} in {tenant.slug}", file=sys.stderr)
             return 1
         print(
             f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone."
@@ -383,15 +377,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.keep_days < 0:
         print("error: --keep-days must be 0 or more", file=sys.stderr)
         return 2
-    cutoff = _sql.now_ms() - int(args.keep_days * 86_400_000)
-
-    def prune(tx: _sql.Tx) -> tuple[int, int]:
-        row = tx.one("SELECT MAX(event_id) AS e FROM events WHERE created_at < ?", (cutoff,))
-        upto = int(row["e"]) if row and row["e"] is not None else 0
-        return _sql.prune_events(tx, upto), upto
+    cutoff = now_ms() - int(args.keep_days * 86_400_000)
 
     async def go(store: Store) -> int:
-        deleted, upto = await store.write(prune)
+        deleted, upto = await store.write(events.prune_before, cutoff)
         print(f"Pruned {deleted} event(s) up to event {upto}; older resume cursors now get reset_required.")
         return 0
 
@@ -415,11 +404,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
 
     async def go(store: Store) -> int:
-        backup = getattr(store, "backup", None)
-        if backup is None:
+        if not store.capabilities.backup:
             print("error: use pg_dump for PostgreSQL backups (docs/OPERATIONS.md)", file=sys.stderr)
             return 1
-        await backup(args.output)
+        await store.backup(args.output)
         print(f"Backed up to {args.output}.")
         return 0
 
@@ -488,11 +476,11 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
 
     async def go(store: Store) -> int:
         tenant = await _find_tenant(store, args.tenant)
-        names = await store.read(secret_ops.names, tenant["id"])
+        names = await store.read(secret_ops.names, tenant.id)
         if args.json:
-            print(json.dumps({"tenant_slug": tenant["slug"], "secrets": names}))
+            print(json.dumps({"tenant_slug": tenant.slug, "secrets": names}))
         else:
-            print("\n".join(names) if names else f"No secrets stored for {tenant['slug']}.")
+            print("\n".join(names) if names else f"No secrets stored for {tenant.slug}.")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -525,12 +513,45 @@ def cmd_restore(args: argparse.Namespace) -> int:
         import uuid
 
         epoch = uuid.uuid4().hex
-        await store.write(_sql.set_meta, "epoch", epoch)
+        await store.write(events.new_epoch, epoch)
         print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
         print("Start (or restart) every node now: a running node keeps handing out the old epoch.")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
+
+
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    from .store.transfer import migrate_database
+
+    shown: dict[str, int] = {}
+
+    def progress(table: str, done: int, total: int) -> None:
+        # One line per table when it starts and ends, and about every tenth of a big one.
+        step = max(total // 10, 1)
+        if done in (0, total) or done - shown.get(table, 0) >= step:
+            shown[table] = done
+            print(f"  {table}: {done:,} of {total:,} rows", file=sys.stderr, flush=True)
+
+    print(f"Copying {args.source} to {args.target} …", file=sys.stderr)
+    try:
+        report = asyncio.run(
+            migrate_database(
+                args.source, args.target, replace=args.replace, new_epoch=args.new_epoch, progress=progress
+            )
+        )
+    except FrontdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for table in report.tables:
+        rows = f"{table.target_rows:,} row{'' if table.target_rows == 1 else 's'}"
+        print(f"✓ {table.name}: {rows}, checksum matches")
+    if report.epoch_kept:
+        print(f"Kept the epoch ({report.epoch}): connected clients resume against the new database without a reset.")
+    else:
+        print(f"New epoch ({report.epoch}): every client refetches a snapshot on its next connection.")
+    print(f"Now serve from it: frontdesk serve --db {args.target}")
+    return 0
 
 
 # -- verify -------------------------------------------------------------------------------------
@@ -913,6 +934,21 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     s.add_argument("copy", nargs="?", metavar="FILE", help="the copy: frontdesk backup, VACUUM INTO (SQLite only)")
     s.set_defaults(func=cmd_restore)
+
+    s = _sub(
+        sub,
+        "migrate-db",
+        "Move an installation from SQLite to PostgreSQL (servers stopped): every row, id and cursor, then verified"
+        " by row counts and checksums.",
+        "frontdesk migrate-db --from sqlite:////var/lib/frontdesk/frontdesk.db --to postgresql://frontdesk@db/frontdesk",
+    )
+    s.add_argument("--from", dest="source", required=True, metavar="URL", help="the SQLite database, sqlite:///PATH")
+    s.add_argument("--to", dest="target", required=True, metavar="URL", help="the PostgreSQL database, postgresql://…")
+    s.add_argument("--replace", action="store_true", help="delete the rows a non-empty target holds first")
+    s.add_argument(
+        "--new-epoch", action="store_true", help="give the target a new epoch: clients refetch instead of resuming"
+    )
+    s.set_defaults(func=cmd_migrate_db)
 
     s = _sub(
         sub,

@@ -166,6 +166,8 @@ DEFAULT_CONFIG: Final[Mapping[str, Any]] = {f.name: f.default for f in CONFIG_FI
 
 #: Keys visitors never receive.
 PRIVATE_CONFIG_KEYS: Final = frozenset(f.name for f in CONFIG_FIELDS if not f.public)
+#: Longest edit window a tenant may set (a day); 0 turns editing and deleting off.
+MAX_EDIT_WINDOW_MINUTES: Final = CONFIG_FIELD["edit_window_minutes"].maximum or 0
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -311,6 +313,10 @@ def validate_config_patch(patch: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(value, list) or (limit is not None and len(value) > limit):
                 raise ConfigError(key, f"must be a list of at most {limit} host names")
             out[key] = sorted({validate_host_entry(v) for v in value})
+        elif key == "edit_window_minutes":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EDIT_WINDOW_MINUTES:
+                raise ConfigError(key, f"must be a whole number of minutes from 0 to {MAX_EDIT_WINDOW_MINUTES}")
+            out[key] = value
         else:
             raise ConfigError(str(key)[:60], "is not a configuration key")
     return out

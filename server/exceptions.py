@@ -7,10 +7,12 @@ The tree::
      │    │                        (``code``, ``message``, ``field``, ``ref``)
      │    ├── NotFound             not_found: no such object in the caller's scope
      │    ├── Conflict             conflict: the object's state moved on
+     │    ├── Forbidden            forbidden: the object is there but not the caller's to change
      │    └── InvalidState         invalid: a session transition its state does not allow
      ├── StoreError                the store could not do what was asked
      │    ├── NotFound             (also a ProtocolError, above)
      │    ├── Conflict             (also a ProtocolError, above)
+     │    ├── Forbidden            (also a ProtocolError, above)
      │    ├── RateLimited          a limit kept in the store (shared by every node) is spent
      │    ├── SchemaError          the database is not at a usable schema
      │    └── Unavailable          the database cannot be written or read right now
@@ -37,6 +39,7 @@ if TYPE_CHECKING:  # the protocol package imports this module, not the other way
 __all__ = [
     "Conflict",
     "DurabilityError",
+    "Forbidden",
     "FrontdeskError",
     "InvalidState",
     "NotFound",
@@ -90,6 +93,14 @@ class Conflict(ProtocolError, StoreError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(_code("conflict"), message, field=field)
+
+
+class Forbidden(ProtocolError, StoreError):
+    """The object exists in the caller's scope, but is not theirs to change
+    (another agent's message)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(_code("forbidden"), message, field=field)
 
 
 class RateLimited(StoreError):

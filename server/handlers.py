@@ -21,11 +21,12 @@ from typing import Any
 from . import auth, domain
 from . import protocol as p
 from .domain import StatusAction, Viewer
-from .exceptions import Conflict, NotFound, RateLimited
+from .exceptions import NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
-from .store import Store, _sql
+from .store import Store, agents, agents_self, conversations, edits, events, messages, now_ms, tenants, visitors
+from .store import search as store_search
 from .tenants import TenantCache
 
 __all__ = ["Handlers", "Limits"]
@@ -60,9 +61,11 @@ class Handlers:
         #: Several nodes share the store (PostgreSQL): the per-visitor message
         #: budget is then also kept in the database. One SQLite server per file
         #: is enforced, so there the in-memory bucket is already the whole truth.
-        self.shared_store = getattr(store, "broadcast", None) is not None
+        self.shared_store = store.capabilities.shared
         self.visitor_messages = BucketMap(limits.per_visitor)
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
+        #: Wall-clock milliseconds for time rules (the edit window); tests put a ManualClock's here.
+        self.now_ms: Callable[[], int] = now_ms
         self._visitor: dict[type[p.Request], Handler] = {
             p.Hello: self.hello,
             p.Identify: self.identify,
@@ -73,6 +76,8 @@ class Handlers:
             p.Seen: self.seen,
             p.ProfileUpdate: self.profile_update,
             p.Page: self.page,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
             p.Ping: self.ping,
         }
         self._agent: dict[type[p.Request], Handler] = {
@@ -97,9 +102,15 @@ class Handlers:
             p.ConfigGet: self.config_get,
             p.ConfigSet: self.config_set,
             p.VisitorGet: self.visitor_get,
+            p.Search: self.search,
             p.IdentitySecretGet: self.identity_secret,
             p.IdentitySecretRotate: self.identity_secret,
             p.IdentitySecretEndRotation: self.identity_secret,
+            p.MessageEdit: self.message_change,
+            p.MessageDelete: self.message_change,
+            p.MessageOriginals: self.message_originals,
+            p.AvailabilitySet: self.availability_set,
+            p.MeUpdate: self.me_update,
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
@@ -126,63 +137,63 @@ class Handlers:
     async def _erased(self, client: Client) -> bool:
         """Whether the visitor of ``client`` no longer exists."""
         assert client.visitor_id is not None
-        return await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id) is None
+        return await self.store.read(visitors.get_visitor, client.tenant_id, client.visitor_id) is None
 
     # -- shared -------------------------------------------------------------------------
 
     async def ping(self, client: Client, req: p.Ping) -> p.PingResult:
-        return p.PingResult(server_time=_sql.now_ms())
+        return p.PingResult(server_time=now_ms())
 
     async def typing(self, client: Client, req: p.Typing) -> p.Result:
         conv = await self._conversation_for(client, req.conversation_id)
         if client.visitor_id is not None:
-            typing = p.VisitorTyping(conversation_id=conv["id"], is_typing=req.is_typing, visitor_id=client.visitor_id)
+            typing = p.VisitorTyping(conversation_id=conv.id, is_typing=req.is_typing, visitor_id=client.visitor_id)
             self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(typing))
         else:
             assert client.agent_id is not None
             to_visitor = p.AgentTypingToVisitor(
-                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name
+                conversation_id=conv.id, is_typing=req.is_typing, name=client.agent_name
             )
             to_agents = p.AgentTyping(
-                conversation_id=conv["id"], is_typing=req.is_typing, name=client.agent_name, agent_id=client.agent_id
+                conversation_id=conv.id, is_typing=req.is_typing, name=client.agent_name, agent_id=client.agent_id
             )
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "typing", p.to_wire(to_visitor))
+            self.hub.push_ephemeral_to_visitor(conv.visitor_id, "typing", p.to_wire(to_visitor))
             self.hub.push_ephemeral_to_agents(client.tenant_id, "typing", p.to_wire(to_agents), skip=client)
         return p.Result()
 
     async def seen(self, client: Client, req: p.Seen) -> p.Result:
         side = "visitor" if client.visitor_id is not None else "agent"
         conv = await self._conversation_for(client, req.conversation_id)
-        if req.seq > conv["last_seq"]:
+        if req.seq > conv.last_seq:
             # PROTOCOL.md, "seen": a client cannot have read what does not exist yet.
             raise ProtocolError(
                 ErrorCode.INVALID,
-                f"field 'seq' is beyond the conversation's last_seq ({conv['last_seq']})",
+                f"field 'seq' is beyond the conversation's last_seq ({conv.last_seq})",
                 req.ref,
                 field="seq",
             )
         await self.store.write(
-            _sql.mark_seen,
+            conversations.mark_seen,
             client.tenant_id,
             side=side,
             visitor_id=client.visitor_id,
-            conversation_id=conv["id"],
+            conversation_id=conv.id,
             seq=req.seq,
             actor_id=client.agent_id,
         )
-        seen = p.SeenUpTo(conversation_id=conv["id"], seq=req.seq, side=side)
+        seen = p.SeenUpTo(conversation_id=conv.id, seq=req.seq, side=side)
         if side == "visitor":
             self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(seen))
         else:
             assert client.agent_id is not None
-            self.hub.push_ephemeral_to_visitor(conv["visitor_id"], "seen", p.to_wire(seen))
-            agent_seen = p.AgentSeen(conversation_id=conv["id"], seq=req.seq, side=side, agent_id=client.agent_id)
+            self.hub.push_ephemeral_to_visitor(conv.visitor_id, "seen", p.to_wire(seen))
+            agent_seen = p.AgentSeen(conversation_id=conv.id, seq=req.seq, side=side, agent_id=client.agent_id)
             self.hub.push_ephemeral_to_agents(client.tenant_id, "seen", p.to_wire(agent_seen), skip=client)
         return p.Result()
 
     async def history(self, client: Client, req: p.History) -> p.HistoryResult:
         return await self.store.read(
-            _sql.history,
+            messages.history,
             client.tenant_id,
             req.conversation_id,
             visitor_id=client.visitor_id,
@@ -191,14 +202,16 @@ class Handlers:
             include_notes=client.visitor_id is None,
         )
 
-    async def _conversation_for(self, client: Client, conversation_id: int) -> _sql.Row:
+    async def _conversation_for(self, client: Client, conversation_id: int) -> p.Conversation:
         """The conversation if ``client`` may act on it, else NotFound."""
-        return await self.store.read(_sql.get_conversation, client.tenant_id, conversation_id, client.visitor_id)
+        return await self.store.read(
+            conversations.get_conversation, client.tenant_id, conversation_id, client.visitor_id
+        )
 
     def _replay(self, client: Client, since: int | None, epoch: str | None, last: int, floor: int) -> JSON:
         """Register-then-replay (PROTOCOL.md, "Resuming"). The client must
         already be held and registered, and ``last``/``floor`` read after that
-        (:func:`_sql.cursor_state`). Returns the :class:`protocol.Resume`
+        (:func:`events.cursor_state`). Returns the :class:`protocol.Resume`
         fields; when a replay must follow, ``replay_from`` is its cursor, else
         the client is released to live delivery here.
 
@@ -222,16 +235,13 @@ class Handlers:
         assert client.viewer is not None
         upto = since
         while True:
-            events = await self.store.read(_sql.events_after, client.viewer, upto, REPLAY_PAGE)
-            for event in events:
-                payload = event.payload if client.visitor_id is None else event.visitor_payload
-                assert payload is not None
-                client.push(
-                    p.encode_event(event.kind, payload, event_id=event.event_id, conversation_id=event.conversation_id)
-                )
-                upto = event.event_id
+            # The stored JSON goes out as it is: no decode and re-encode per replayed event.
+            frames, last_read, more = await self.store.read(events.replay_frames, client.viewer, upto, REPLAY_PAGE)
+            for frame in frames:
+                client.push(frame)
                 await client.drained()
-            if len(events) < REPLAY_PAGE:
+            upto = last_read
+            if not more:
                 break
         client.release(upto)
 
@@ -245,48 +255,48 @@ class Handlers:
         visitor = None
         token = req.token
         if token:
-            visitor = await self.store.write(_sql.resume_visitor, client.tenant_id, auth.token_hash(token), meta)
+            visitor = await self.store.write(visitors.resume_visitor, client.tenant_id, auth.token_hash(token), meta)
         if visitor is None:
             if not self.new_visitors.take(client.ip):
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many new visitors from this address", req.ref)
             token = auth.new_token()
-            visitor = await self.store.write(_sql.create_visitor, client.tenant_id, auth.token_hash(token), meta)
+            visitor = await self.store.write(visitors.create_visitor, client.tenant_id, auth.token_hash(token), meta)
         assert token is not None
         if req.identity:
-            visitor = await self._identify(client, req.identity, req.ref, visitor_id=visitor["id"]) or visitor
+            visitor = await self._identify(client, req.identity, req.ref, visitor_id=visitor.id) or visitor
         # The verified identity's other visitors are known before the socket is
         # registered, so none of their live events can slip past it.
         viewer = await self._viewer_of(client, visitor)
-        client.start_visitor(visitor["id"], auth.token_hash(token), viewer)
+        client.start_visitor(visitor.id, auth.token_hash(token), viewer)
         self.hub.attach_visitor(client)
-        last, floor, conversations, _ = await self.store.read(_sql.hello_state, client.tenant_id, visitor["id"])
-        cursor = self._replay(client, req.since, req.epoch, last, floor)
+        state = await self.store.read(visitors.hello_state, client.tenant_id, visitor.id)
+        cursor = self._replay(client, req.since, req.epoch, state.last_event_id, state.floor)
         return p.HelloResult(
             token=token,
-            visitor=_sql.visitor_obj(visitor),
+            visitor=visitor,
             config=p.PublicConfig.of(tenant.config),
-            conversations=conversations,
+            conversations=state.conversations,
             agents_online=self.hub.any_agent_online(client.tenant_id),
             within_hours=domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
             **cursor,
         )
 
-    async def _viewer_of(self, client: Client, visitor: _sql.Row) -> Viewer:
+    async def _viewer_of(self, client: Client, visitor: p.Visitor) -> Viewer:
         """The viewer of a visitor socket: with a verified identity, it also
         sees the visitors verified as the same user (``domain.may_see``)."""
-        if not visitor["verified"] or visitor["user_id"] is None:
-            return Viewer(tenant_id=client.tenant_id, visitor_id=visitor["id"])
-        scope = await self.store.read(_sql.visitor_scope, client.tenant_id, visitor["id"])
+        if not visitor.verified or visitor.user_id is None:
+            return Viewer(tenant_id=client.tenant_id, visitor_id=visitor.id)
+        scope = await self.store.read(visitors.visitor_scope, client.tenant_id, visitor.id)
         return Viewer(
             tenant_id=client.tenant_id,
-            visitor_id=visitor["id"],
-            linked_visitors=frozenset(scope) - {visitor["id"]},
-            verified_user=visitor["user_id"],
+            visitor_id=visitor.id,
+            linked_visitors=frozenset(scope) - {visitor.id},
+            verified_user=visitor.user_id,
         )
 
     async def _identify(
         self, client: Client, identity: dict[str, Any], ref: str | None, *, visitor_id: int | None = None
-    ) -> _sql.Row | None:
+    ) -> p.Visitor | None:
         """Check and store an identity claim (PROTOCOL.md, "Identity").
 
         A claim with a ``user_hash`` or a ``ts`` must verify (against the
@@ -311,7 +321,7 @@ class Handlers:
             if ts is not None or user_hash is not None:
                 if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(user_hash, str):
                     raise ProtocolError(ErrorCode.FORBIDDEN, "identity verification needs both ts and user_hash", ref)
-                secrets = await self.store.read(_sql.identity_secrets, client.tenant_id)
+                secrets = await self.store.read(tenants.identity_secrets, client.tenant_id)
                 failure = domain.identity_failure(secrets, user_id, ts, user_hash, time.time())
                 if failure is not None:
                     raise ProtocolError(ErrorCode.FORBIDDEN, failure, ref)
@@ -324,7 +334,9 @@ class Handlers:
             return None
         visitor_id = visitor_id or client.visitor_id
         assert visitor_id is not None
-        return await self.store.write(_sql.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields)
+        return await self.store.write(
+            visitors.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields
+        )
 
     async def identify(self, client: Client, req: p.Identify) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
@@ -340,17 +352,20 @@ class Handlers:
         viewer = await self._viewer_of(client, visitor)
         if viewer != client.viewer:
             self.hub.set_visitor_viewer(client, viewer)
-        conversations = await self.store.read(_sql.scope_conversations, client.tenant_id, sorted(viewer.visitor_scope))
-        return p.IdentifyResult(visitor=_sql.visitor_obj(visitor), conversations=conversations)
+        scope = sorted(viewer.visitor_scope)
+        return p.IdentifyResult(
+            visitor=visitor,
+            conversations=await self.store.read(conversations.scope_conversations, client.tenant_id, scope),
+        )
 
     async def _require_identity(self, client: Client, ref: str | None) -> None:
         tenant = self.tenants.by_id(client.tenant_id)
         if tenant.config.get("require_identity"):
             assert client.visitor_id is not None
-            visitor = await self.store.read(_visitor_by_id, client.tenant_id, client.visitor_id)
+            visitor = await self.store.read(visitors.get_visitor, client.tenant_id, client.visitor_id)
             if visitor is None:
                 raise NotFound("no such visitor")  # erased meanwhile: dispatch answers unauthorized
-            if not visitor["verified"]:
+            if not visitor.verified:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "this site requires identity verification before chatting", ref
                 )
@@ -358,8 +373,8 @@ class Handlers:
     async def conversation_start(self, client: Client, req: p.ConversationStart) -> p.ConversationResult:
         await self._require_identity(client, req.ref)
         assert client.visitor_id is not None
-        row, _ = await self.store.write(_sql.start_conversation, client.tenant_id, client.visitor_id)
-        return p.ConversationResult(conversation=_sql.conversation_obj(row))
+        started = await self.store.write(conversations.start_conversation, client.tenant_id, client.visitor_id)
+        return p.ConversationResult(conversation=started.conversation)
 
     async def message_send(self, client: Client, req: p.MessageSend) -> p.MessageAck:
         assert client.visitor_id is not None
@@ -371,7 +386,7 @@ class Handlers:
             # The node's bucket above turns a flood away cheaply; this one, in
             # the database, holds the budget across every node.
             return await self.store.write(
-                _sql.post_message,
+                messages.post_message,
                 client.tenant_id,
                 author_kind="visitor",
                 author_id=client.visitor_id,
@@ -396,37 +411,41 @@ class Handlers:
         if "email" in fields and fields["email"] and ("@" not in fields["email"] or " " in fields["email"]):
             raise ProtocolError(ErrorCode.INVALID, "field 'email' is not an email address", req.ref)
         assert client.visitor_id is not None
-        row = await self.store.write(_sql.update_visitor, client.tenant_id, client.visitor_id, fields)
-        return p.VisitorResult(visitor=_sql.visitor_obj(row))
+        visitor = await self.store.write(visitors.update_visitor, client.tenant_id, client.visitor_id, fields)
+        return p.VisitorResult(visitor=visitor)
 
     async def page(self, client: Client, req: p.Page) -> p.Result:
         self._visitor_write(client, req.ref)
         fields = {"page_url": req.url, "page_title": req.title, "referrer": req.referrer}
         assert client.visitor_id is not None
         await self.store.write(
-            _sql.update_visitor, client.tenant_id, client.visitor_id, {k: v for k, v in fields.items() if v is not None}
+            visitors.update_visitor,
+            client.tenant_id,
+            client.visitor_id,
+            {k: v for k, v in fields.items() if v is not None},
         )
         return p.Result()
 
     # -- agent: session -----------------------------------------------------------------
 
-    def _open_agent(self, client: Client, agent: _sql.Row, token: str) -> None:
+    def _open_agent(self, client: Client, agent: p.AgentProfile, token: str) -> None:
+        self.hub.set_away(agent.tenant_id, agent.id, agent.away)
         client.authenticate(
-            agent_id=agent["id"],
-            tenant_id=agent["tenant_id"],
-            name=agent["name"],
-            role=agent["role"],
+            agent_id=agent.id,
+            tenant_id=agent.tenant_id,
+            name=agent.name,
+            role=agent.role,
             token_hash=auth.token_hash(token),
         )
         self.hub.attach_agent(client)
 
-    async def _session_reply(self, agent: _sql.Row) -> JSON:
+    async def _session_reply(self, agent: p.AgentProfile) -> JSON:
         """The :class:`protocol.SessionResult` fields; the agent is online (this socket)."""
-        tenant = await self.tenants.get(agent["tenant_id"])
-        last = await self.store.read(_sql.last_event_id)
+        tenant = await self.tenants.get(agent.tenant_id)
+        last = await self.store.read(events.last_event_id)
         return {
-            "agent": _sql.with_presence(_sql.agent_obj(agent), True),
-            "tenant": p.Tenant(id=tenant.id, slug=tenant.slug, name=tenant.name, site_key=tenant.site_key),
+            "agent": agents.with_presence(agent, True),
+            "tenant": tenant.public(),
             "epoch": self.store.epoch,
             "last_event_id": last,
         }
@@ -446,7 +465,7 @@ class Handlers:
         # per-address one is this node's.
         account = req.email.strip().lower()
         try:
-            await self.store.write(_sql.login_attempt, account, throttle.per_account, int(throttle.window_s * 1000))
+            await self.store.write(agents.login_attempt, account, throttle.per_account, int(throttle.window_s * 1000))
         except RateLimited as exc:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED,
@@ -455,20 +474,21 @@ class Handlers:
             ) from None
         stamp = time.monotonic()
         throttle.failed(None, client.ip, stamp)
-        candidates = await self.store.read(_agents_by_email, account, req.tenant)
+        candidates = await self.store.read(agents.accounts_by_email, account, req.tenant)
         if len(candidates) > 1:
             raise ProtocolError(ErrorCode.INVALID, "this email is an agent in several tenants; pass 'tenant'", req.ref)
-        agent = candidates[0] if candidates else None
-        ok = await asyncio.to_thread(auth.verify_password, agent["password_hash"] if agent else None, req.password)
-        if not ok or agent is None:
+        found = candidates[0] if candidates else None
+        ok = await asyncio.to_thread(auth.verify_password, found.password_hash if found else None, req.password)
+        if not ok or found is None:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "wrong email or password", req.ref)
-        if not agent["active"]:
+        agent = found.profile
+        if not agent.active:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this agent account is disabled", req.ref)
         throttle.succeeded(req.email, client.ip, stamp)
         token = auth.new_token()
-        await self.store.write(_insert_token, auth.token_hash(token), agent["id"], account)
+        await self.store.write(agents.start_session, auth.token_hash(token), agent.id, account)
         self._open_agent(client, agent, token)
-        log.info("agent %s logged in from %s", agent["id"], client.ip)
+        log.info("agent %s logged in from %s", agent.id, client.ip)
         return p.LoginResult(token=token, **await self._session_reply(agent))
 
     async def auth(self, client: Client, req: p.Auth) -> p.SessionResult:
@@ -479,16 +499,16 @@ class Handlers:
         wait = self.login_throttle.retry_after(None, client.ip)
         if wait > 0:
             raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many bad tokens; try again in {int(wait) + 1} s", req.ref)
-        agent = await self.store.read(_agent_by_token, auth.token_hash(req.token))
-        if agent is None or not agent["active"]:
+        found = await self.store.read(agents.account_by_token, auth.token_hash(req.token))
+        if found is None or not found.profile.active:
             self.login_throttle.failed(None, client.ip)
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid or revoked token; log in again", req.ref)
-        self._open_agent(client, agent, req.token)
-        return p.SessionResult(**await self._session_reply(agent))
+        self._open_agent(client, found.profile, req.token)
+        return p.SessionResult(**await self._session_reply(found.profile))
 
     async def logout(self, client: Client, req: p.Logout) -> None:
         assert client.token_hash is not None
-        await self.store.write(_delete_token, client.token_hash)
+        await self.store.write(agents.end_session, client.token_hash)
         self.hub.revoke_token(client.token_hash, keep=client)
         client.push(p.encode_reply(req.ref, p.Result()))
         client.close(CloseCode.NORMAL, "logged out")
@@ -497,14 +517,15 @@ class Handlers:
         if client.state is not ClientState.AUTHENTICATED:
             raise ProtocolError(ErrorCode.INVALID, "already subscribed on this connection", req.ref)
         self.hub.subscribe_agent(client)
-        last, floor = await self.store.read(_sql.cursor_state)
+        last, floor = await self.store.read(events.cursor_state)
         return p.SubscribeResult(**self._replay(client, req.since, req.epoch, last, floor))
 
     async def snapshot(self, client: Client, req: p.Snapshot) -> p.SnapshotResult:
-        def read(tx: _sql.Tx) -> p.SnapshotResult:
-            conversations, next_cursor = _sql.list_conversations(
-                tx,
+        try:
+            return await self.store.read(
+                conversations.snapshot,
                 client.tenant_id,
+                epoch=self.store.epoch,
                 filter=req.filter,
                 me=client.agent_id,
                 query=req.query,
@@ -512,15 +533,6 @@ class Handlers:
                 cursor=req.cursor,
                 limit=req.limit,
             )
-            return p.SnapshotResult(
-                conversations=conversations,
-                next_cursor=next_cursor,
-                epoch=self.store.epoch,
-                last_event_id=_sql.last_event_id(tx),
-            )
-
-        try:
-            return await self.store.read(read)
         except NotFound as exc:
             raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref, field="cursor") from None
 
@@ -529,7 +541,7 @@ class Handlers:
     async def reply(self, client: Client, req: p.Reply) -> p.MessageAck:
         assert client.agent_id is not None
         return await self.store.write(
-            _sql.post_message,
+            messages.post_message,
             client.tenant_id,
             author_kind="agent",
             author_id=client.agent_id,
@@ -541,7 +553,7 @@ class Handlers:
     async def note(self, client: Client, req: p.Note) -> p.NoteAck:
         assert client.agent_id is not None
         return await self.store.write(
-            _sql.post_note,
+            messages.post_note,
             client.tenant_id,
             agent_id=client.agent_id,
             conversation_id=req.conversation_id,
@@ -552,7 +564,7 @@ class Handlers:
     async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
-            _sql.change_status,
+            conversations.change_status,
             client.tenant_id,
             agent_id=client.agent_id,
             conversation_id=req.conversation_id,
@@ -563,7 +575,7 @@ class Handlers:
     async def assign(self, client: Client, req: p.Assign | p.Unassign) -> p.ConversationChange:
         assert client.agent_id is not None
         return await self.store.write(
-            _sql.assign,
+            conversations.assign,
             client.tenant_id,
             agent_id=client.agent_id,
             conversation_id=req.conversation_id,
@@ -571,12 +583,72 @@ class Handlers:
             client_id=req.client_id,
         )
 
+    async def message_change(self, client: Client, req: p.MessageEdit | p.MessageDelete) -> p.MessageChange:
+        """Edit or delete one's own message (PROTOCOL.md, "Editing and deleting")."""
+        if client.agent_id is None:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "visitors cannot edit or delete messages", req.ref)
+        window = int(self.tenants.by_id(client.tenant_id).config.get("edit_window_minutes", 10))
+        return await self.store.write(
+            edits.change_message,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            seq=req.seq,
+            body=req.body if isinstance(req, p.MessageEdit) else None,
+            now=self.now_ms(),
+            window_ms=window * 60_000,
+            client_id=req.client_id,
+        )
+
+    async def message_originals(self, client: Client, req: p.MessageOriginals) -> p.MessageOriginalsResult:
+        self._require_admin(client, req)
+        return await self.store.read(edits.originals, client.tenant_id, req.conversation_id, req.seq)
+
+    # -- agent: oneself -------------------------------------------------------------------
+
+    async def availability_set(self, client: Client, req: p.AvailabilitySet) -> p.AgentResult:
+        """Away or back Online; visitors follow through ``on_committed``."""
+        assert client.agent_id is not None
+        agent = await self.store.write(agents_self.set_away, client.tenant_id, client.agent_id, req.away)
+        self.hub.set_away(client.tenant_id, client.agent_id, agent.away)  # at once here; other nodes on commit
+        return p.AgentResult(agent=agents.with_presence(agent, True))
+
+    async def me_update(self, client: Client, req: p.MeUpdate) -> p.AgentResult:
+        """One's own name and/or password; a new password needs the current
+        one (``forbidden`` when it is wrong) and closes one's other sessions."""
+        assert client.agent_id is not None and client.token_hash is not None
+        name = req.name.strip() if req.name is not None else None
+        password_hash = None
+        if req.password is not None:
+            if req.current_password is None:
+                raise ProtocolError(
+                    ErrorCode.INVALID, "a new password needs current_password", req.ref, field="current_password"
+                )
+            stored = await self.store.read(agents_self.password_hash_of, client.tenant_id, client.agent_id)
+            ok = await asyncio.to_thread(auth.verify_password, stored, req.current_password)
+            if not ok:
+                raise ProtocolError(
+                    ErrorCode.FORBIDDEN, "the current password is wrong", req.ref, field="current_password"
+                )
+            password_hash = await asyncio.to_thread(auth.hash_password, req.password)
+        agent, revoked = await self.store.write(
+            agents_self.update_self,
+            client.tenant_id,
+            client.agent_id,
+            name=name,
+            password_hash=password_hash,
+            keep_token_hash=client.token_hash,
+        )
+        for token_hash in revoked:
+            self.hub.revoke_token(token_hash)
+        return p.AgentResult(agent=agents.with_presence(agent, True))
+
     # -- agent: tenant --------------------------------------------------------------------
 
     async def agents(self, client: Client, req: p.Agents) -> p.AgentsResult:
-        rows = await self.store.read(_agents_of_tenant, client.tenant_id)
+        profiles = await self.store.read(agents.list_agents, client.tenant_id)
         online = self.hub.agents_online(client.tenant_id)
-        return p.AgentsResult(agents=[_sql.with_presence(_sql.agent_obj(r), r["id"] in online) for r in rows])
+        return p.AgentsResult(agents=[agents.with_presence(a, a.id in online) for a in profiles])
 
     def _require_admin(self, client: Client, req: p.Request) -> None:
         if client.role != "admin":
@@ -590,9 +662,9 @@ class Handlers:
         password = req.password or auth.generate_password()
         password_hash = await asyncio.to_thread(auth.hash_password, password)
         agent = await self.store.write(
-            _sql.create_agent, client.tenant_id, email, req.name.strip(), req.role, password_hash
+            agents.create_agent, client.tenant_id, email, req.name.strip(), req.role, password_hash
         )
-        return p.AgentAddResult(agent=_sql.with_presence(agent, False), password=password)
+        return p.AgentAddResult(agent=agents.with_presence(agent, False), password=password)
 
     async def agent_update(self, client: Client, req: p.AgentUpdate) -> p.AgentResult:
         self._require_admin(client, req)
@@ -600,19 +672,12 @@ class Handlers:
         if req.password is not None:
             changes["password_hash"] = await asyncio.to_thread(auth.hash_password, req.password)
 
-        def update(tx: _sql.Tx) -> p.AgentProfile:
-            target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (req.agent_id, client.tenant_id))
-            if target is None:
-                raise NotFound("no such agent in this tenant")
-            demoting = target["role"] == "admin" and target["active"] and (req.role == "agent" or req.active is False)
-            if demoting and _sql.count_active_admins(tx, client.tenant_id) <= 1:
-                raise Conflict("a tenant needs at least one active admin")
-            return _sql.update_agent(tx, client.tenant_id, req.agent_id, changes)
-
         # Sockets of a disabled, demoted or re-passworded agent follow the
         # agent.updated event (FrontdeskServer._agent_changed), on every node.
-        agent = await self.store.write(update)
-        return p.AgentResult(agent=_sql.with_presence(agent, agent.id in self.hub.agents_online(client.tenant_id)))
+        # The last active admin cannot be disabled or demoted: agents.update_agent
+        # checks it inside this write (Conflict).
+        agent = await self.store.write(agents.update_agent, client.tenant_id, req.agent_id, changes)
+        return p.AgentResult(agent=agents.with_presence(agent, agent.id in self.hub.agents_online(client.tenant_id)))
 
     async def config_get(self, client: Client, req: p.ConfigGet) -> p.ConfigResult:
         return p.ConfigResult(config=p.WidgetConfig.of(self.tenants.by_id(client.tenant_id).config))
@@ -628,7 +693,7 @@ class Handlers:
                 ErrorCode.INVALID, f"config.{exc.key}: {exc.message}", req.ref, field=f"config.{exc.key}"
             ) from None
         assert client.agent_id is not None
-        config = await self.store.write(_sql.set_config, client.tenant_id, patch, client.agent_id)
+        config = await self.store.write(tenants.set_config, client.tenant_id, patch, client.agent_id)
         return p.ConfigResult(config=config)
 
     async def identity_secret(
@@ -637,12 +702,12 @@ class Handlers:
         """Admin only: show, rotate, or end the rotation of the identity secret."""
         self._require_admin(client, req)
         if isinstance(req, p.IdentitySecretGet):
-            state = await self.store.read(_sql.identity_secret_state, client.tenant_id)
+            state = await self.store.read(tenants.identity_secret_state, client.tenant_id)
         else:
             new = auth.new_secret() if isinstance(req, p.IdentitySecretRotate) else None
-            state = await self.store.write(_sql.rotate_identity_secret, client.tenant_id, new)
+            state = await self.store.write(tenants.rotate_identity_secret, client.tenant_id, new)
             log.info("agent %s %s the identity secret", client.agent_id, "rotated" if new else "ended rotation of")
-        return p.IdentitySecretResult(identity_secret=p.IdentitySecret(**state))
+        return p.IdentitySecretResult(identity_secret=state)
 
     # -- committed events that change open visitor sockets ----------------------------
 
@@ -656,6 +721,8 @@ class Handlers:
                 self._visitor_erased(int(event.payload["visitor_id"]))
             elif event.kind == "visitor.updated" and event.payload.get("verified") and event.payload.get("user_id"):
                 self._visitor_verified(event.tenant_id, int(event.payload["id"]), str(event.payload["user_id"]))
+            elif event.kind == "agent.updated":  # availability.set on any node (store/agents_self.py)
+                self.hub.set_away(event.tenant_id, int(event.payload["id"]), bool(event.payload.get("away")))
 
     def _visitor_erased(self, visitor_id: int) -> None:
         for sock in self.hub.visitor_sockets(visitor_id):
@@ -672,52 +739,34 @@ class Handlers:
                 self.hub.set_visitor_viewer(sock, dataclasses.replace(sock.viewer, linked_visitors=linked))
 
     async def visitor_get(self, client: Client, req: p.VisitorGet) -> p.VisitorDetails:
-        visitor = await self.store.read(_visitor_by_id, client.tenant_id, req.visitor_id)
+        visitor = await self.store.read(visitors.get_visitor, client.tenant_id, req.visitor_id)
         if visitor is None:
             raise NotFound(f"no visitor {req.visitor_id}")
-        conversations = await self.store.read(_sql.visitor_conversations, client.tenant_id, req.visitor_id)
-        return p.VisitorDetails(visitor=_sql.visitor_obj(visitor), conversations=conversations)
-
-
-# -- small store functions used only here ------------------------------------------
-
-
-def _visitor_by_id(tx: _sql.Tx, tenant_id: int, visitor_id: int) -> _sql.Row | None:
-    return tx.one("SELECT * FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id))
-
-
-def _agents_by_email(tx: _sql.Tx, email: str, tenant_slug: str | None) -> list[_sql.Row]:
-    if tenant_slug:
-        return tx.all(
-            "SELECT a.* FROM agents a JOIN tenants t ON t.id = a.tenant_id WHERE a.email = ? AND t.slug = ?",
-            (email, tenant_slug),
+        return p.VisitorDetails(
+            visitor=visitor,
+            conversations=await self.store.read(conversations.visitor_conversations, client.tenant_id, req.visitor_id),
         )
-    return tx.all("SELECT * FROM agents WHERE email = ?", (email,))
 
-
-def _agent_by_token(tx: _sql.Tx, token_hash: str) -> _sql.Row | None:
-    return tx.one(
-        "SELECT a.* FROM agent_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?", (token_hash,)
-    )
-
-
-def _agents_of_tenant(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
-    return tx.all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY name, id", (tenant_id,))
-
-
-def _insert_token(tx: _sql.Tx, token_hash: str, agent_id: int, account: str | None = None) -> None:
-    """Store a new agent token; with ``account``, the successful login also
-    clears that account's failed attempts (:func:`_sql.login_succeeded`)."""
-    tx.run(
-        "INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?, ?, ?)",
-        (token_hash, agent_id, _sql.now_ms()),
-    )
-    if account is not None:
-        _sql.login_succeeded(tx, account)
-
-
-def _delete_token(tx: _sql.Tx, token_hash: str) -> None:
-    tx.run("DELETE FROM agent_tokens WHERE token_hash = ?", (token_hash,))
+    async def search(self, client: Client, req: p.Search) -> p.SearchResult:
+        """Full-text search of the agent's tenant (PROTOCOL.md, "Search")."""
+        words = p.search_words(req.q)
+        if not words:
+            raise ProtocolError(
+                ErrorCode.INVALID, "the query has no letters or digits to search for", req.ref, field="q"
+            )
+        before = None
+        if req.before is not None:
+            if (
+                not req.before.isascii()
+                or not req.before.isdigit()
+                or not 0 < int(req.before) <= store_search.MAX_BEFORE
+            ):
+                raise ProtocolError(ErrorCode.INVALID, "field 'before' is not a search cursor", req.ref, field="before")
+            before = int(req.before)
+        hits, next_before = await self.store.read(
+            store_search.search, client.tenant_id, words, status=req.status, before=before, limit=req.limit
+        )
+        return p.SearchResult(hits=hits, next_before=None if next_before is None else str(next_before))
 
 
 def _visitor_meta(meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -123,7 +123,8 @@ class Client:
         self.visitor_id: int | None = None
         self.token_hash: str | None = None
         self.viewer: Viewer | None = None
-        self._queue: collections.deque[str] = collections.deque()
+        #: Frames waiting for the sender task; None while nothing waits (an idle socket holds no deque: 760 bytes).
+        self._queue: collections.deque[str] | None = None
         self._queued_bytes = 0
         self._sender: asyncio.Task[None] | None = None
         self._held: list[tuple[int, str]] | None = None
@@ -197,7 +198,7 @@ class Client:
         after :meth:`close` are dropped."""
         if self.state is ClientState.CLOSING:
             return
-        if len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES:
+        if self._queue is not None and (len(self._queue) >= MAX_QUEUED_FRAMES or self._queued_bytes > MAX_QUEUED_BYTES):
             log.warning("closing a %s socket from %s: too slow to read its events", self.endpoint.value, self.ip)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow to read; reconnect and resume", flush=False)
             return
@@ -208,6 +209,8 @@ class Client:
             # own synchronous send; it skips a socket that is no longer open.
             broadcast((self.ws,), frame)
             return
+        if self._queue is None:
+            self._queue = collections.deque()
         self._queue.append(frame)
         self._queued_bytes += len(frame)
         if self._sender is None:
@@ -220,12 +223,14 @@ class Client:
                 self._queued_bytes -= len(frame)
                 await self.ws.send(frame)
         except ConnectionClosed:
-            self._queue.clear()
+            self._queue = None
             self._queued_bytes = 0
         except Exception:
             log.exception("sending to a %s socket failed", self.endpoint.value)
         finally:
             self._sender = None
+            if not self._queue:
+                self._queue = None
 
     def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
         """Close the socket with ``code``. With ``flush``, what is already
@@ -240,7 +245,7 @@ class Client:
             return
         self.state = ClientState.CLOSING
         if not flush:
-            self._queue.clear()
+            self._queue = None
             self._queued_bytes = 0
         sender = self._sender
 
@@ -295,7 +300,7 @@ class Client:
         a long replay streams at the client's pace instead of tripping the
         slow-reader cut-off."""
         while (
-            len(self._queue) > MAX_QUEUED_FRAMES // 8 or self._queued_bytes > MAX_QUEUED_BYTES // 8
+            len(self._queue or ()) > MAX_QUEUED_FRAMES // 8 or self._queued_bytes > MAX_QUEUED_BYTES // 8
         ) and self._sender is not None:
             await asyncio.shield(self._sender)
 
@@ -337,7 +342,7 @@ class Hub:
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._agents: dict[int, set[Client]] = collections.defaultdict(set)  # tenant -> subscribed agent sockets
         self._agent_sockets: dict[int, set[Client]] = collections.defaultdict(set)  # agent id -> sockets
-        self._visitors: dict[int, set[Client]] = collections.defaultdict(set)  # visitor id -> sockets
+        self._visitors = _SocketIndex()  # visitor id -> sockets
         self._tenant_visitors: dict[int, set[Client]] = collections.defaultdict(set)
         self._tokens: dict[str, set[Client]] = collections.defaultdict(set)
         #: (tenant, verified user id) -> visitor sockets holding that identity
@@ -348,6 +353,9 @@ class Hub:
         self.relay: Callable[[dict[str, Any]], None] | None = None
         #: This node's name in relayed presence.
         self.node_id = uuid.uuid4().hex[:12]
+        #: Agents who set themselves Away (tenant -> agent ids): online, but not
+        #: "someone is there" for visitors (set_away; kept from agent.updated).
+        self._away: dict[int, set[int]] = collections.defaultdict(set)
         #: Other nodes' online agents: node -> (expiry, tenant -> agent ids).
         self._remote_online: dict[str, tuple[float, dict[int, frozenset[int]]]] = {}
         self.events_published = 0
@@ -386,7 +394,7 @@ class Hub:
         identity, under every visitor of its scope (``Viewer.linked_visitors``)."""
         assert client.visitor_id is not None and client.subscribed
         for visitor_id in self._scope(client):
-            self._visitors[visitor_id].add(client)
+            self._visitors.add(visitor_id, client)
         self._tenant_visitors[client.tenant_id].add(client)
         if client.viewer is not None and client.viewer.verified_user is not None:
             self._identities[(client.tenant_id, client.viewer.verified_user)].add(client)
@@ -413,7 +421,7 @@ class Hub:
 
     def _detach_visitor(self, client: Client) -> None:
         for visitor_id in self._scope(client):
-            _discard(self._visitors, visitor_id, client)
+            self._visitors.discard(visitor_id, client)
         _discard(self._tenant_visitors, client.tenant_id, client)
         if client.viewer is not None and client.viewer.verified_user is not None:
             _discard(self._identities, (client.tenant_id, client.viewer.verified_user), client)
@@ -453,7 +461,19 @@ class Hub:
         return online
 
     def any_agent_online(self, tenant_id: int) -> bool:
-        return bool(self._online_agents.get(tenant_id)) or bool(self.agents_online(tenant_id))
+        """Whether someone is there for visitors: an agent online and not away."""
+        return bool(self.agents_online(tenant_id) - self._away.get(tenant_id, set()))
+
+    def set_away(self, tenant_id: int, agent_id: int, away: bool) -> None:
+        """Record an agent's availability; visitors hear when that changes
+        whether anyone is there."""
+        before = self.any_agent_online(tenant_id)
+        (self._away[tenant_id].add if away else self._away[tenant_id].discard)(agent_id)
+        after = self.any_agent_online(tenant_id)
+        if before != after:
+            frame = protocol.encode_event("presence", {"agents_online": after})
+            for client in self._tenant_visitors.get(tenant_id, ()):
+                client.push(frame)
 
     def sockets_of_token(self, token_hash: str) -> list[Client]:
         return list(self._tokens.get(token_hash, ()))
@@ -545,6 +565,10 @@ class Hub:
             elif op == "revoke":
                 self.revoke_token(str(message["token_hash"]), relay=False)
             elif op == "presence":
+                # "away": the relaying node's online agents who are away, so a node that started
+                # after an agent went away still counts them right (older nodes send none).
+                for t, ids in (message.get("away") or {}).items():
+                    self._away[int(t)].update(int(a) for a in ids)
                 self._remote_presence(str(message["node"]), {int(t): ids for t, ids in message["tenants"].items()})
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed relayed message")
@@ -561,8 +585,9 @@ class Hub:
         for agent_id in sorted(before ^ after):
             data = {"agent_id": agent_id, "online": agent_id in after}
             self.push_ephemeral_to_agents(tenant_id, "presence", data, relay=False)
-        if bool(before) != bool(after):
-            frame = protocol.encode_event("presence", {"agents_online": bool(after)})
+        away = self._away.get(tenant_id, set())
+        if bool(before - away) != bool(after - away):
+            frame = protocol.encode_event("presence", {"agents_online": bool(after - away)})
             for client in self._tenant_visitors.get(tenant_id, ()):
                 client.push(frame)
 
@@ -574,7 +599,8 @@ class Hub:
             return
         ids = self._online_agents.keys() if tenant_ids is None else tenant_ids
         tenants = {str(t): sorted(self._online_agents.get(t, ())) for t in ids}
-        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants})
+        away = {str(t): sorted(self._away.get(t, set()) & self._online_agents.get(t, set())) for t in ids}
+        self.relay({"op": "presence", "node": self.node_id, "tenants": tenants, "away": away})
 
     def _remote_presence(self, node: str, tenants: dict[int, Any]) -> None:
         if node == self.node_id:
@@ -585,6 +611,44 @@ class Hub:
         self._remote_online[node] = (time.monotonic() + PRESENCE_EXPIRY_S, known)
         for tenant_id, was in before.items():
             self._announce(tenant_id, was, self.agents_online(tenant_id))
+
+
+class _SocketIndex:
+    """key -> the sockets filed under it, for keys that usually have one socket (a visitor's tab).
+
+    A single socket is stored as itself and only a second one makes a set: an idle visitor socket then costs the
+    index one dict entry instead of a set of its own (about 220 bytes; docs/PERFORMANCE.md, "Idle memory").
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, Client | set[Client]] = {}
+
+    def add(self, key: Any, client: Client) -> None:
+        found = self._entries.get(key)
+        if found is None:
+            self._entries[key] = client
+        elif isinstance(found, set):
+            found.add(client)
+        elif found is not client:
+            self._entries[key] = {found, client}
+
+    def discard(self, key: Any, client: Client) -> None:
+        found = self._entries.get(key)
+        if found is client:
+            del self._entries[key]
+        elif isinstance(found, set):
+            found.discard(client)
+            if len(found) == 1:
+                self._entries[key] = next(iter(found))
+
+    def get(self, key: Any, default: Iterable[Client] = ()) -> Iterable[Client]:
+        """The sockets under ``key`` (a snapshot is the caller's to take), or ``default``."""
+        found = self._entries.get(key)
+        if found is None:
+            return default
+        return found if isinstance(found, set) else (found,)
 
 
 def _discard(index: dict[Any, set[Client]], key: Any, client: Client) -> None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import re
@@ -73,6 +74,9 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_INT",
     "RESULTS",
+    "SEARCH_MAX_WORDS",
+    "SEARCH_SNIPPET_CHARS",
+    "SEARCH_STATUSES",
     "SNAPSHOT_FILTERS",
     "SNAPSHOT_FILTER_RULES",
     "Agent",
@@ -107,7 +111,14 @@ __all__ = [
     "LoginResult",
     "Message",
     "MessageAck",
+    "MessageChange",
     "MessageCreated",
+    "MessageDelete",
+    "MessageEdit",
+    "MessageOriginal",
+    "MessageOriginals",
+    "MessageOriginalsResult",
+    "MessageUpdated",
     "NoteAck",
     "PingResult",
     "PrivateNote",
@@ -117,6 +128,10 @@ __all__ = [
     "Request",
     "Result",
     "Resume",
+    "Search",
+    "SearchHit",
+    "SearchMatch",
+    "SearchResult",
     "SeenUpTo",
     "ServerFrame",
     "SessionResult",
@@ -143,6 +158,10 @@ __all__ = [
     "parse_request",
     "read_frame",
     "request_types",
+    "search_matches",
+    "search_snippet",
+    "search_spans",
+    "search_words",
     "to_wire",
     "wire_fields",
 ]
@@ -196,6 +215,7 @@ class CloseCode(enum.IntEnum):
 #: Every ``kind`` of pushed event (PROTOCOL.md, "Events").
 EVENT_KINDS: Final = (
     "message.created",  # a visitor or agent message; data also carries the updated conversation
+    "message.updated",  # a message was edited or deleted by its author
     "note.created",  # a private note (agents only)
     "conversation.created",  # a visitor started a conversation
     "conversation.updated",  # status, assignee or unread counts changed
@@ -276,6 +296,16 @@ def encode_event(
         frame["conversation_id"] = conversation_id
     frame["data"] = data
     return encode(frame)
+
+
+def encode_stored_event(kind: str, data_json: str, *, event_id: int, conversation_id: int | None) -> str:
+    """The push frame of a stored event whose ``data`` is already JSON text (as the event log keeps it).
+
+    Byte for byte what :func:`encode_event` makes of the decoded data (the log's JSON was written by :func:`encode`),
+    without decoding and re-encoding it: a replay after a reconnect sends thousands of these (issue 12).
+    """
+    conversation = "" if conversation_id is None else f',"conversation_id":{conversation_id:d}'
+    return f'{{"type":"event","kind":{encode(kind)},"event_id":{event_id:d}{conversation},"data":{data_json}}}'
 
 
 # --------------------------------------------------------------------------
@@ -624,12 +654,87 @@ class Unassign(Request):
     client_id: str | None = _opt_client_id()
 
 
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEdit(Request):
+    """Replace the text of one's own message, within the tenant's
+    ``edit_window_minutes``. Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.edit"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    body: str = _body()
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDelete(Request):
+    """Delete one's own message, within the tenant's ``edit_window_minutes``.
+    Visitors get ``forbidden``."""
+
+    TYPE: ClassVar[str] = "message.delete"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MessageOriginals(Request):
+    """Admin only: the texts a message had before its edits and deletion."""
+
+    TYPE: ClassVar[str] = "message.originals"
+    conversation_id: int = _id()
+    seq: int = _f(lo=1, hi=MAX_INT)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AvailabilitySet(Request):
+    """Set oneself Away (``away``: true) or back Online. Visitors hear that
+    someone is there only while an agent is online and not away."""
+
+    TYPE: ClassVar[str] = "availability.set"
+    away: bool = _f()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MeUpdate(Request):
+    """Change one's own display name and/or password; a new password needs
+    the current one, and ends one's other sessions (not this one)."""
+
+    TYPE: ClassVar[str] = "me.update"
+    name: str | None = _f(min_len=1, max_len=200, text=True, default=None)
+    password: str | None = _f(min_len=8, max_len=1024, default=None)
+    current_password: str | None = _f(min_len=1, max_len=1024, default=None)
+
+
 @_register(*_A)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Agents(Request):
     """The tenant's agents with their presence."""
 
     TYPE: ClassVar[str] = "agents"
+
+
+SEARCH_STATUSES: Final = ("open", "pending", "resolved")
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Search(Request):
+    """Full-text search of the tenant's messages and notes (PROTOCOL.md,
+    "Search"): conversations whose newest matching message or note is newest
+    first, one hit per conversation. ``before`` is the ``next_before`` of the
+    previous page. A query with no word to search for is ``invalid``."""
+
+    TYPE: ClassVar[str] = "search"
+    q: str = _f(min_len=1, max_len=200, text=True)
+    status: str | None = _f(choices=SEARCH_STATUSES, default=None)
+    before: str | None = _opt_str(32)
+    limit: int = _f(lo=1, hi=100, default=20)
 
 
 ROLES: Final = ("admin", "agent")
@@ -740,9 +845,11 @@ class Message:
     author_id: int
     author_name: str | None  #: the agent's name, or the visitor's display name, when sent
     client_id: str
-    body: str
+    body: str  #: "" once deleted
     created_at: int
     event_id: int
+    edited_at: int | None = None  #: when its author last edited it (PROTOCOL.md, "Editing and deleting")
+    deleted: bool = False  #: its author deleted it; ``body`` is then empty
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -816,6 +923,7 @@ class AgentProfile:
     name: str
     role: str  #: admin or agent
     active: bool
+    away: bool = False  #: set themselves Away (or went idle): visitors are not told someone is there
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -865,6 +973,7 @@ class WidgetConfig(PublicConfig):
 
     allowed_origins: list[str]
     require_identity: bool
+    edit_window_minutes: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -877,10 +986,11 @@ class ConfigField:
     compares it with the doc's table."""
 
     name: str
-    type: type  #: str, bool, list or dict
+    type: type  #: str, bool, int, list or dict
     default: Any
     description: str  #: the "meaning" column of PROTOCOL.md's table
     max_len: int | None = None  #: text: most characters; list: most entries
+    maximum: int | None = None  #: a whole number: the highest value (the lowest is 0)
     required: bool = False  #: text that must not be blank
     choices: tuple[str, ...] | None = None
     public: bool = True  #: visitors receive it (the public configuration)
@@ -904,7 +1014,7 @@ CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
         "business_hours",
         dict,
         {"enabled": False, "timezone": "UTC", "days": {}},
-        "`days` maps `mon`…`sun` to a list of `[\"HH:MM\", \"HH:MM\"]` ranges",
+        '`days` maps `mon`…`sun` to a list of `["HH:MM", "HH:MM"]` ranges',
     ),
     ConfigField(
         "prechat",
@@ -922,6 +1032,14 @@ CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
         public=False,
     ),
     ConfigField("require_identity", bool, False, "visitors must pass identity verification to send", public=False),
+    ConfigField(
+        "edit_window_minutes",
+        int,
+        10,
+        "how long after sending an agent may edit or delete their message; `0`: never",
+        maximum=24 * 60,
+        public=False,
+    ),
 )
 
 #: :data:`CONFIG_FIELDS` by name.
@@ -1042,6 +1160,32 @@ class ConversationChange(Result):
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class MessageChange(Result):
+    """``message.edit`` and ``message.delete``: the message as it is now."""
+
+    message: Message
+    conversation: Conversation
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginal:
+    """One text a message had before an edit or its deletion (admins only)."""
+
+    body: str
+    change: str  #: edited or deleted
+    agent_id: int | None
+    changed_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageOriginalsResult(Result):
+    """``message.originals``: oldest first."""
+
+    originals: list[MessageOriginal]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class HistoryResult(Result):
     """``history`` on the visitor endpoint."""
 
@@ -1111,6 +1255,37 @@ class VisitorDetails(Result):
     conversations: list[Conversation]
 
 
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchMatch:
+    """The newest message or note of a conversation that matches a ``search``
+    (PROTOCOL.md, "Search"): a plain-text ``snippet`` of its body and where
+    the query's words are in it, so a client highlights without tokenizing."""
+
+    kind: str  #: "message" or "note"
+    id: int  #: the Message's or Note's id
+    seq: int
+    author_kind: str  #: visitor, agent or system
+    created_at: int
+    snippet: str  #: plain text, at most ~160 characters, "…" where cut
+    highlights: list[list[int]]  #: [start, end) offsets in code points into ``snippet``
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchHit:
+    """One conversation found by ``search``, with its newest match."""
+
+    conversation: ConversationWithVisitor
+    match: SearchMatch
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SearchResult(Result):
+    """``search``; ``next_before`` is null on the last page."""
+
+    hits: list[SearchHit]
+    next_before: str | None
+
+
 #: The result of each request type (both endpoints where they differ).
 RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     **{(e, "ping"): PingResult for e in Endpoint},
@@ -1132,12 +1307,17 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "reply"): MessageAck,
     (Endpoint.AGENT, "note"): NoteAck,
     **{(Endpoint.AGENT, t): ConversationChange for t in ("resolve", "reopen", "pend", "assign", "unassign")},
+    **{(e, t): MessageChange for e in Endpoint for t in ("message.edit", "message.delete")},
+    (Endpoint.AGENT, "message.originals"): MessageOriginalsResult,
+    (Endpoint.AGENT, "availability.set"): AgentResult,
+    (Endpoint.AGENT, "me.update"): AgentResult,
     (Endpoint.AGENT, "agents"): AgentsResult,
     (Endpoint.AGENT, "agent.add"): AgentAddResult,
     (Endpoint.AGENT, "agent.update"): AgentResult,
     (Endpoint.AGENT, "config.get"): ConfigResult,
     (Endpoint.AGENT, "config.set"): ConfigResult,
     (Endpoint.AGENT, "visitor.get"): VisitorDetails,
+    (Endpoint.AGENT, "search"): SearchResult,
     **{
         (Endpoint.AGENT, t): IdentitySecretResult
         for t in ("identity_secret.get", "identity_secret.rotate", "identity_secret.end_rotation")
@@ -1157,6 +1337,13 @@ class MessageCreated(Message):
     ``conversation`` and gets no ``conversation.updated`` of its own."""
 
     conversation: Conversation
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class MessageUpdated(MessageCreated):
+    """``message.updated``: the Message as it is now (``edited_at`` or
+    ``deleted`` set) plus the Conversation (its ``preview`` follows an edit of
+    the newest message)."""
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1256,6 +1443,7 @@ class VisitorErased:
 #: or None). None: that audience never gets the kind. Several types: any of them.
 EVENT_DATA: Final[Mapping[str, tuple[tuple[type[Any], ...], tuple[type[Any], ...]]]] = {
     "message.created": ((MessageCreated,), (MessageCreated,)),
+    "message.updated": ((MessageUpdated,), (MessageUpdated,)),
     "note.created": ((PrivateNote,), ()),
     "conversation.created": ((ConversationWithVisitor,), (Conversation,)),
     "conversation.updated": ((ConversationUpdated,), (VisitorConversationUpdated,)),
@@ -1791,3 +1979,88 @@ class ClientProtocol:
             answers = frame.ref
             del self.pending[answers]
         return Incoming(frame, answers=answers, raw=raw)
+
+
+# Search text (PROTOCOL.md, "Search"): what a word is, and where a query's
+# words are in a text. One definition, used by the server to build its index
+# queries and snippets, and by clients that search their own cache.
+
+#: At most this many words of a ``search`` query are used; the rest are ignored.
+SEARCH_MAX_WORDS: Final = 8
+#: The length a snippet aims for, in characters (plus "…" where it is cut).
+SEARCH_SNIPPET_CHARS: Final = 160
+#: At most this many characters come before the first match in a snippet.
+_SNIPPET_LEAD: Final = 20
+_SEARCH_WORD: Final = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search query, as both backends' indexes see them:
+    maximal runs of Unicode letters and digits, lowercased (FTS5's
+    ``unicode61`` tokenizer without diacritics removal; PostgreSQL's
+    ``simple`` configuration over the same runs). Duplicates are dropped,
+    and so is any word that begins another word of the query (``inv`` beside
+    ``invoice`` adds nothing). At most :data:`SEARCH_MAX_WORDS`. Everything
+    else, FTS syntax included (quotes, ``*``, ``-``, ``NEAR``, parentheses),
+    is a separator or a plain word; an empty list means nothing to search."""
+    words: list[str] = []
+    for word in _SEARCH_WORD.findall(text.lower()):
+        if any(w.startswith(word) for w in words):
+            continue
+        words = [w for w in words if not word.startswith(w)]
+        words.append(word)
+    return words[:SEARCH_MAX_WORDS]
+
+
+def search_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """The ``[start, end)`` offsets (in code points) of every word of ``text``
+    that begins with one of ``words`` (as :func:`search_words` returns them):
+    a match is a word that starts with a query word."""
+    if not words:
+        return []
+    prefixes = tuple(words)
+    return [m.span() for m in _SEARCH_WORD.finditer(text) if m.group().lower().startswith(prefixes)]
+
+
+def search_matches(text: str, words: list[str]) -> bool:
+    """Whether ``text`` matches a query: every query word begins some word of
+    it (the server's rule, also for clients that search their own cache)."""
+    if not words:
+        return False
+    low = text.lower()
+    return all(start.search(low) for start in _word_starts(tuple(words)))
+
+
+@functools.lru_cache(maxsize=256)
+def _word_starts(words: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """A pattern per word that finds it where a word of the text begins (not
+    after a letter or digit): one C-level search per word instead of
+    splitting the text, for the server's scan of the newest messages."""
+    return tuple(re.compile(r"(?<![^\W_])" + re.escape(w)) for w in words)
+
+
+def search_snippet(body: str, words: list[str], width: int = SEARCH_SNIPPET_CHARS) -> tuple[str, list[list[int]]]:
+    """A plain-text excerpt of ``body`` around its first match, on one line,
+    with "…" where it was cut, and the ``[start, end)`` offsets of the matches
+    inside the excerpt. Offsets count code points of the returned text."""
+    flat = "".join(" " if c in "\r\n\t\v\f" else c for c in body)  # one for one: offsets stay valid
+    spans = search_spans(flat, words)
+    start = 0
+    if spans and spans[0][0] > _SNIPPET_LEAD:
+        # Start shortly before the first match: a list row shows ~40 characters.
+        start = spans[0][0] - _SNIPPET_LEAD
+        if flat[start - 1].isalnum():  # inside a word: begin at the next one
+            space = flat.find(" ", start, spans[0][0])
+            start = space + 1 if space >= 0 else spans[0][0]
+        while start < spans[0][0] and flat[start].isspace():
+            start += 1
+    end = min(len(flat), start + width)
+    if end < len(flat):
+        space = flat.rfind(" ", start + width // 2, end)
+        if space > 0:
+            end = space
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(flat) else ""
+    shift = len(head) - start
+    highlights = [[max(a, start) + shift, min(b, end) + shift] for a, b in spans if b > start and a < end]
+    return head + flat[start:end] + tail, highlights

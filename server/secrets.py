@@ -27,9 +27,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .exceptions import FrontdeskError
-from .store import Store
+from .store import Store, now_ms
 from .store import secrets as secret_ops
-from .store._sql import now_ms
 
 __all__ = ["KEYS_ENV", "KEY_FILE_ENV", "SecretBox", "SecretKeyError", "SecretStore", "generate_key", "load_box"]
 

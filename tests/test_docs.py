@@ -134,6 +134,8 @@ def test_config_table_row_matches_the_declaration(field: p.ConfigField) -> None:
     assert meaning == field.description
     if field.type is str and field.max_len is not None:
         assert kind == f"string ≤ {field.max_len}"
+    if field.type is int:
+        assert kind == f"integer 0–{field.maximum}"
     if field.choices is not None:
         assert kind == " \\| ".join(f"`{c}`" for c in field.choices)
     if field.name == "business_name":

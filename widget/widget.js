@@ -13,10 +13,9 @@
   // http -> ws, https -> wss: the socket lives on the host that served us.
   const SOCKET_URL = SCRIPT_URL.protocol.replace('http', 'ws') + '//' + SCRIPT_URL.host + '/v1/visitor?site=' +
     encodeURIComponent(SITE);
-  const STATUS_LABELS = {online: 'Online', connecting: 'Connecting', offline: 'Offline'};
   const noop = () => {};
 
-  // ---- the stored record: one per site, versioned ---------------------------------
+  // ---- the stored record: one per site, versioned
   // Version 1: the first widget's unversioned record under "frontdesk:SITE".
   const SCHEMA_VERSION = 2, STORAGE_KEY = 'frontdesk.widget:' + SITE, LEGACY_KEY = 'frontdesk:' + SITE;
   const SAVED = ['session', 'conversationId', 'config', 'panelOpen', 'prechatDone', 'pendingProfile'];
@@ -42,7 +41,7 @@
     return record || {};
   }
 
-  // ---- state: everything the widget knows ----------------------------------------------
+  // ---- state: everything the widget knows
   const stored = readStorage();
   const state = {
     session: null, // {token, visitorId}
@@ -101,7 +100,7 @@
     return ((hours.days || {})[parts.weekday.slice(0, 3).toLowerCase()] || []).some((r) => r[0] <= now && now < r[1]);
   }
 
-  // ---- the link: one socket to the server, and no DOM ----------------------------------
+  // ---- the link: one socket to the server, and no DOM
   // The owner has greeting(), onReady(reply, resumed), onHelloError, onEvent, onClose, onRefused.
   class Link {
     constructor(url, owner) {
@@ -191,8 +190,7 @@
       this.retryTimer = setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
     }
 
-    // The socket never opened. If plain HTTP works, the server refused us (origin,
-    // site key): stop after three refusals.
+    // Never opened, yet HTTP works: refused (origin, site key). Stop at the third.
     probe() {
       fetch(SCRIPT_URL, {mode: 'no-cors', cache: 'no-store'}).then(() => {
         if (++this.refusals >= 3) this.owner.onRefused(); else this.retry(1);
@@ -216,7 +214,7 @@
     }
   }
 
-  // ---- the view: reads state and renders ------------------------------------------------
+  // ---- the view: reads state and renders
   const ICON = '<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" ';
   const STROKE = 'fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"';
   const CSS = ':host{all:initial}' +
@@ -236,14 +234,14 @@
     '.av{flex:none;width:42px;height:42px;border-radius:50%;background:var(--on);color:var(--c);display:grid;place-items:center;font-size:18px;font-weight:700}' +
     '.tt{flex:1;min-width:0}.tt h2{margin:0;font-size:17px;font-weight:650;line-height:1.25;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}' +
     '.tt p{margin:3px 0 0;font-size:13px;display:flex;align-items:center;gap:7px}' +
-    '.pd{flex:none;width:8px;height:8px;border-radius:50%;background:#9ca3af;box-shadow:0 0 0 2px var(--on)}.here .pd{background:#22c55e}' +
+    '.pd{flex:none;width:8px;height:8px;border-radius:50%;background:#9ca3af;box-shadow:0 0 0 2px #fff,0 0 0 3px rgba(0,0,0,.3)}.here .pd{background:#22c55e}' +
     '.cl{flex:none;width:36px;height:36px;padding:0;border:0;border-radius:10px;background:none;color:var(--on);display:grid;place-items:center}.cl:hover{background:rgba(127,127,127,.22)}.cl svg{width:20px;height:20px}' +
-    '.m{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:16px 14px 6px;background:#f6f7f9}.m:focus-visible{outline-offset:-2px}' +
+    '.m{flex:1;min-height:96px;overflow-y:auto;overscroll-behavior:contain;padding:16px 14px 6px;background:#f6f7f9}.m:focus-visible{outline-offset:-2px}' +
     'ol{list-style:none;margin:0;padding:0}.r{display:flex;flex-direction:column;align-items:flex-start}.me{align-items:flex-end}' +
     '.who{margin:10px 0 4px 4px;font-size:12px;font-weight:600;color:#4b5563}' +
     '.bu{max-width:84%;margin-top:3px;padding:9px 13px;border:1px solid #e5e7eb;border-radius:18px 18px 18px 6px;background:#fff;white-space:pre-wrap;overflow-wrap:anywhere}' +
     '.me.s .bu{margin-top:10px}.me .bu{border-color:transparent;border-radius:18px 18px 6px 18px;background:var(--c);color:var(--on)}.bu a{color:inherit}' +
-    '.sys{align-items:center;margin:10px 0;font-size:12.5px;color:#4b5563}.sys .bu{background:none;border:0;padding:0}' +
+    '.del .bu{font-style:italic;color:#6b7280;background:none}.sys{align-items:center;margin:10px 0;font-size:12.5px;color:#4b5563}.sys .bu{background:none;border:0;padding:0}' +
     '.mt{display:flex;align-items:center;gap:6px;margin:3px 6px 8px;font-size:11.5px;color:#5b6270}' +
     '.failed .mt{color:#b91c1c}.rt{padding:0;border:0;background:none;color:#b91c1c;font-weight:650;text-decoration:underline}' +
     '.more{display:block;margin:0 auto 10px;padding:5px 12px;border:1px solid #d1d5db;border-radius:14px;background:#fff;font-size:12.5px}' +
@@ -258,14 +256,14 @@
     'input:focus{outline:2px solid var(--ring);outline-offset:-1px}' +
     '.bt{flex:none;padding:9px 16px;border:0;border-radius:10px;background:var(--c);color:var(--on);font-weight:600}' +
     '.nb{flex:none;padding:11px 16px;border-top:1px solid #e5e7eb;font-size:13px}.nb form{display:flex;gap:8px;margin-top:9px}' +
-    '.of{background:#fef3c7;color:#78350f;border-color:#fde68a}.aw{background:#f8fafc}.aw p{color:#1f2937}.aok{margin-top:6px!important;font-weight:600}' +
+    '.of{background:#fef3c7;color:#78350f;border-color:#fde68a}.aw{flex:0 1 auto;overflow:auto;background:#f8fafc}.aw p{color:#1f2937}.aok{margin-top:6px!important;font-weight:600}' +
     '.c{flex:none;display:flex;align-items:flex-end;gap:8px;padding:10px 10px 10px 16px;border-top:1px solid #e5e7eb;background:#fff}' +
     '.c:focus-within{box-shadow:inset 0 2px 0 var(--ring)}' +
     'textarea,textarea:focus-visible{flex:1;max-height:120px;padding:8px 0;border:0;outline:0;resize:none;background:none;font-size:15px;line-height:1.4}textarea::placeholder{color:#6b7280}' +
     '.sd{flex:none;width:38px;height:38px;padding:0;border:0;border-radius:50%;background:var(--c);color:var(--on);display:grid;place-items:center}.sd:disabled{opacity:.4;cursor:default}.sd svg{width:18px;height:18px}' +
     '.f{flex:none;display:flex;justify-content:space-between;padding:2px 16px 9px;background:#fff;font-size:11.5px;color:#5b6270}' +
     '.cs{display:inline-flex;align-items:center;gap:6px}.cs i{width:8px;height:8px;border-radius:50%;background:#eab308}' +
-    '.cs[data-state=online] i{background:#16a34a}.cs[data-state=offline] i{background:#dc2626}' +
+    '.cs[data-state=offline] i{background:#dc2626}' +
     '.pk{position:fixed;bottom:92px;right:20px;z-index:2147483000;width:300px;max-width:calc(100vw - 40px);border-radius:14px;background:#fff;box-shadow:0 10px 32px rgba(15,23,42,.2),0 1px 3px rgba(15,23,42,.1);animation:fdp .25s ease-out}.left .pk{right:auto;left:20px}' +
     '.pkb{display:block;width:100%;padding:14px 38px 14px 16px;border:0;border-radius:14px;background:none;text-align:left}' +
     '.pkn{display:block;margin-bottom:3px;font-size:12.5px;font-weight:650;color:#4b5563}.pkt{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;font-size:14px}' +
@@ -424,14 +422,14 @@
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
     if (config !== drawnConfig) renderConfig(drawnConfig = config);
 
-    $('.cs').setAttribute('data-state', state.connection);
-    setText($('.csl'), STATUS_LABELS[state.connection]);
+    // One status: the header says if someone is there; the footer, a connection that is not fine.
+    const away = !state.agentsOnline || !state.withinHours, live = state.connection == 'online', cs = $('.cs');
+    cs.setAttribute('data-state', state.connection);
+    cs.hidden = live;
+    setText($('.csl'), state.connection == 'offline' ? 'Offline' : state.reconnecting ? 'Reconnecting\u2026' : 'Connecting\u2026');
     $('.of').hidden = state.connection != 'offline';
-    // Presence is only known while connected; otherwise say so rather than guess.
-    const away = !state.agentsOnline || !state.withinHours, live = state.connection == 'online';
     $('.h').classList.toggle('here', live && !away);
-    setText($('.ps'), !live ? (state.reconnecting ? 'Reconnecting\u2026' : 'Connecting\u2026') :
-      away ? 'Away right now' : 'Online \u00b7 we reply in a few minutes');
+    setText($('.ps'), away ? 'Away right now' : (live ? 'Online \u00b7 w' : 'W') + 'e reply in a few minutes');
     $('.aw').hidden = !away;
     $('.ae').hidden = !!visitor.email || prechat;
     $('.aok').hidden = !visitor.email;
@@ -529,16 +527,16 @@
     const li = (rows.get(message) || [el('li')])[0], status = message.status;
     const seen = lastOwn && message.seq <= state.agentSeenSeq;
     const signature = [status, message.body, groupStart, groupEnd, seen, status == 'pending' && state.connection,
-      message.author_name].join('\n');
+      message.author_name, message.edited_at, message.deleted].join('\n');
     if ((rows.get(message) || [])[1] == signature) return li;
     rows.set(message, [li, signature]);
-    li.className = 'r ' + (own ? 'me ' : system ? 'sys ' : '') + (groupStart ? 's ' : '') + status;
+    li.className = 'r ' + (own ? 'me ' : system ? 'sys ' : '') + (groupStart ? 's ' : '') + (message.deleted ? 'del ' : '') + status;
     li.setAttribute('data-author', message.author_kind);
     li.setAttribute('data-status', status);
     li.textContent = '';
     if (!own && !system && groupStart) li.appendChild(el('span', 'who', message.author_name || state.config.business_name));
     const bubble = el('div', 'bu');
-    linkify(bubble, message.body);
+    linkify(bubble, message.deleted ? 'Message deleted' : message.body);
     li.appendChild(bubble);
     let meta = el('div', 'mt');
     if (status == 'failed') {
@@ -553,8 +551,9 @@
       meta.appendChild(retryButton);
     } else if (status == 'pending') {
       meta.textContent = state.connection == 'online' ? 'Sending\u2026' : 'Waiting for connection\u2026';
-    } else if (groupEnd && !system) {
-      meta.textContent = formatTime(message.created_at) + (own ? (seen ? ' \u00b7 Seen' : ' \u00b7 Sent') : '');
+    } else if (groupEnd && !system || message.edited_at) {
+      meta.textContent = formatTime(message.created_at) + (own ? (seen ? ' \u00b7 Seen' : ' \u00b7 Sent') : '') +
+        (message.edited_at && !message.deleted ? ' \u00b7 edited' : '');
     } else meta = null;
     if (meta) li.appendChild(meta);
     return li;
@@ -587,7 +586,7 @@
     } catch (e) { /* no audio */ }
   }
 
-  // ---- the actions: what the visitor and the server do to the state -----------
+  // ---- the actions: what the visitor and the server do to the state
   const subscribers = {};
   function emit(name, arg) {
     (subscribers[name] || []).slice().forEach((fn) => {
@@ -836,6 +835,9 @@
       if (!data.conversation_id) data.conversation_id = event.conversation_id;
       receiveMessage(data, true);
       persist();
+    } else if (kind == 'message.updated') { // an agent edited or deleted it (PROTOCOL.md, "Editing and deleting")
+      Object.assign(findMessage(data.id) || {}, data);
+      if (data.deleted && state.preview && state.preview.id == data.id) state.preview = null;
     } else if (kind == 'typing') {
       return agentTyping(data);
     } else if (kind == 'seen') {
@@ -858,8 +860,7 @@
     onReady: welcome,
     onEvent: receiveEvent,
     onHelloError(error) {
-      // Only a bad token loses the session; anything else (unavailable) keeps
-      // it, the thread and the outbox, and we retry after a backoff.
+      // Only a bad token loses the session; anything else keeps it, the thread and the outbox.
       if (error.code == 'unauthorized') forgetVisitor(true);
     },
     onClose(code, how) {
@@ -889,9 +890,8 @@
     }
   }, 30000);
 
-  // ---- extra modules, loaded when first needed -------------------------
-  // widget/NAME.js runs Frontdesk.define(NAME, core => exports); load(NAME)
-  // fetches it once and resolves to those exports.
+  // ---- extra modules, loaded when first needed
+  // widget/NAME.js runs Frontdesk.define(NAME, core => exports); load(NAME) fetches it once.
   const modules = new Map, loading = new Map, core = {state, link, refresh, el, root: () => root};
   function loadModule(name) {
     if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) return Promise.reject(Error('[Frontdesk] bad module name'));
@@ -945,7 +945,7 @@
     refresh();
   });
 
-  // ---- the public API: window.Frontdesk ----------------------------------------------------
+  // ---- the public API: window.Frontdesk
   const api = window.Frontdesk = {
     version: '1',
     open: () => setPanelOpen(true, true),

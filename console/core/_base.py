@@ -28,9 +28,14 @@ from .listener import CoreListener
 from .rows import AgentRow, ConversationChanges, ConversationRow, Notification, ThreadChanges
 from .state import ConnectionState, check_transition
 
-__all__ = ["CoreBase", "SessionEnded", "coalesce", "conversation_changes", "thread_changes"]
+__all__ = ["RECONNECT_CAP_S", "CoreBase", "SessionEnded", "coalesce", "conversation_changes", "thread_changes"]
 
 log = logging.getLogger("frontdesk.console.sync")
+
+#: The longest wait between two connection attempts (issue 13, item 5: back
+#: within 2 s of the server returning). An attempt on a dead server costs a
+#: refused TCP connect; the jitter (Backoff) keeps a fleet of consoles apart.
+RECONNECT_CAP_S = 1.5
 
 
 class SessionEnded(Exception):
@@ -75,7 +80,7 @@ class CoreBase:
         self.keyring_available = token_store.available()
         self._connect = connect or default_connect
         self._clock = clock
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(initial=0.5, maximum=RECONNECT_CAP_S)
         self._outbox_backoff = outbox_backoff or Backoff(initial=0.5, maximum=10.0)
         self._timeout = request_timeout
         self.state = ConnectionState.OFFLINE
@@ -168,8 +173,13 @@ class CoreBase:
             self._emit_agents()
         if applied.config is not None:
             self._emit("on_config_changed", applied.config)
+        me = self.me.id if self.me is not None else None
         for notification in coalesce(applied.notifications):
-            if notification.conversation_id != self._focused:
+            if notification.kind == "assigned":
+                # Only the new assignee hears of it, and not when they assigned it themselves.
+                if me is not None and notification.assignee_id == me and notification.actor_id != me:
+                    self._emit("on_notification", notification)
+            elif notification.conversation_id != self._focused:
                 self._emit("on_notification", notification)
 
 
@@ -199,14 +209,23 @@ def thread_changes(cache: Cache, applied: Applied) -> list[ThreadChanges]:
 def coalesce(notifications: list[Notification]) -> list[Notification]:
     """One notification per conversation per batch (a catch-up after a night
     offline must not pop up hundreds): the latest message's text, and
-    ``new_conversation`` if the conversation is new in this batch."""
+    ``new_conversation`` if the conversation is new in this batch. An
+    assignment is kept apart (its last one per conversation): it is news of
+    its own, for one agent only."""
     if len(notifications) <= 1:
         return notifications
     latest: dict[int, Notification] = {}
+    assigned: dict[int, Notification] = {}
     new: set[int] = set()
     for n in notifications:
+        if n.kind == "assigned":
+            assigned[n.conversation_id] = n
+            continue
         latest.pop(n.conversation_id, None)  # re-insert: ordered by latest activity
         latest[n.conversation_id] = n
         if n.kind == "new_conversation":
             new.add(n.conversation_id)
-    return [dataclasses.replace(n, kind="new_conversation") if n.conversation_id in new else n for n in latest.values()]
+    messages = [
+        dataclasses.replace(n, kind="new_conversation") if n.conversation_id in new else n for n in latest.values()
+    ]
+    return [*messages, *assigned.values()]

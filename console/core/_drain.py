@@ -112,6 +112,16 @@ class DrainMixin(CoreBase):
         """Queue removing the assignee; returns its outbox id."""
         return await self._queue("unassign", conversation_id, {})
 
+    async def edit_message(self, conversation_id: int, seq: int, body: str) -> int:
+        """Queue replacing the text of this agent's message ``seq``; returns its
+        outbox id. The server refuses (``conflict``) once its edit window has
+        passed; the item then fails with that reason."""
+        return await self._queue("message.edit", conversation_id, {"seq": seq, "body": self._check_body(body)})
+
+    async def delete_message(self, conversation_id: int, seq: int) -> int:
+        """Queue deleting this agent's message ``seq``; returns its outbox id."""
+        return await self._queue("message.delete", conversation_id, {"seq": seq})
+
     async def retry(self, outbox_id: int) -> None:
         """Send a failed outbox item again, with a fresh client_id (a rejected
         request stored nothing, and the server may remember the old id)."""

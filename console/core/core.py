@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -38,7 +39,10 @@ from frontdesk.server.protocol import (
     ConfigResult,
     IdentitySecretResult,
     LoginResult,
+    MessageOriginal,
+    MessageOriginalsResult,
     Result,
+    SearchResult,
     VisitorDetails,
     to_wire,
 )
@@ -50,6 +54,7 @@ from ._link import LinkClosed, _Link
 from ._sync import SyncMixin
 from ._tasks import TaskSet
 from .cache import Applied, Cache, cache_path, config_values
+from .cache._schema import set_meta
 from .exceptions import LoginError, ServerError
 from .rows import AgentRow
 from .state import ConnectionState
@@ -238,6 +243,40 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._announce(Applied(reload_all=True))  # assignee names
         return agent
 
+    async def set_away(self, away: bool) -> AgentRow:
+        """Set this agent Away (or back Online) on the server: colleagues see
+        it, and visitors are told nobody is there when no one else is.
+        Raises OfflineError / ServerError."""
+        reply = await self._call(AgentResult, "availability.set", away=away)
+        return await self._stored_me(AgentRow.of(reply.agent))
+
+    async def update_me(
+        self, *, name: str | None = None, password: str | None = None, current_password: str | None = None
+    ) -> AgentRow:
+        """Change this agent's display name and/or password (a new password
+        needs the current one: ``forbidden`` when it is wrong). Raises
+        OfflineError / ServerError."""
+        fields = {
+            k: v for k, v in {"name": name, "password": password, "current_password": current_password}.items() if v
+        }
+        reply = await self._call(AgentResult, "me.update", **fields)
+        return await self._stored_me(AgentRow.of(reply.agent))
+
+    async def _stored_me(self, agent: AgentRow) -> AgentRow:
+        await self.cache.store_agent(agent)
+        record = dataclasses.asdict(agent)
+        await self.cache.write(lambda db: set_meta(db, "me", record))  # the offline start's "me" too
+        self.me = agent
+        self._emit_agents()
+        self._announce(Applied(reload_all=True))  # assignee names
+        return agent
+
+    async def message_originals(self, conversation_id: int, seq: int) -> list[MessageOriginal]:
+        """Admin: the texts message ``seq`` had before its edits and deletion,
+        oldest first. Raises OfflineError / ServerError."""
+        reply = await self._call(MessageOriginalsResult, "message.originals", conversation_id=conversation_id, seq=seq)
+        return reply.originals
+
     async def identity_secret(self, action: str = "get") -> dict[str, Any]:
         """Admin: the identity secret (``get``), a new one (``rotate``: the old
         one stays accepted as ``previous``), or the end of a rotation
@@ -255,6 +294,19 @@ class ConsoleCore(DrainMixin, SyncMixin):
         applied = await self.cache.store_conversations(reply.conversations)
         applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
         self._announce(applied)
+
+    async def search(
+        self, text: str, *, status: str | None = None, before: str | None = None, limit: int = 20
+    ) -> SearchResult:
+        """The server's full-text search (PROTOCOL.md, "Search"): what the
+        cache may not hold (older history, conversations never synced). The
+        conversations found that the cache lacks are stored (and announced),
+        so a hit opens like any cached conversation. Raises OfflineError /
+        ServerError (``invalid`` for a query without words)."""
+        result = await self._call(SearchResult, "search", q=text, status=status, before=before, limit=limit)
+        if result.hits:
+            self._announce(await self.cache.store_conversations(hit.conversation for hit in result.hits))
+        return result
 
     async def mark_seen(self, conversation_id: int) -> None:
         """Mark the conversation read: locally at once, on the server when online."""

@@ -36,7 +36,9 @@ FILTERS: Final[tuple[str, ...]] = SNAPSHOT_FILTERS
 
 ThreadKind = Literal["visitor", "agent", "system", "note"]
 Delivery = Literal["sent", "pending", "failed"]
-OutboxAction = Literal["reply", "note", "resolve", "reopen", "pend", "assign", "unassign"]
+OutboxAction = Literal[
+    "reply", "note", "resolve", "reopen", "pend", "assign", "unassign", "message.edit", "message.delete"
+]
 
 
 #: The name shown for a visitor whose details the cache does not hold yet;
@@ -54,11 +56,12 @@ class AgentRow:
     role: str  #: "admin" or "agent"
     active: bool
     online: bool
+    away: bool = False  #: set themselves Away (availability.set), or went idle
 
     @classmethod
     def of(cls, agent: Agent) -> AgentRow:
         """The row of a protocol Agent."""
-        return cls(agent.id, agent.email, agent.name, agent.role, agent.active, agent.online)
+        return cls(agent.id, agent.email, agent.name, agent.role, agent.active, agent.online, agent.away)
 
     @property
     def is_admin(self) -> bool:
@@ -87,6 +90,8 @@ class ConversationRow:
     failed_actions: int  #: outbox items for it the server rejected
     visitor_user_id: str | None = None  #: the user id the visitor's site claimed (identify)
     visitor_verified: bool = False  #: the claim was verified with the tenant's identity secret
+    visitor_seen_seq: int = 0  #: the visitor read the messages up to this seq (their widget's ``seen``)
+    visitor_seen_at: int | None = None  #: when (ms) the console heard it live; None: only replayed
 
     @property
     def identity_unverified(self) -> bool:
@@ -116,6 +121,9 @@ class ThreadItem:
     delivery: Delivery
     error: str | None = None  #: the server's reason when delivery is "failed"
     outbox_id: int | None = None  #: for retry()/discard() on outbox items
+    mine: bool = False  #: a message this agent wrote (they may edit or delete it for a while)
+    edited: bool = False  #: its author edited it (PROTOCOL.md, "Editing and deleting")
+    deleted: bool = False  #: its author deleted it; ``body`` is empty
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -158,13 +166,22 @@ class Notification:
     show it (it knows what is on screen and whether the window is active).
 
     ``new_conversation`` comes with a conversation's first visitor message
-    (``body`` is that message); ``new_message`` with each later one. None is
-    raised for the conversation the UI marked as focused."""
+    (``body`` is that message); ``new_message`` with each later one. None of
+    these is raised for the conversation the UI marked as focused.
+    ``assigned``: another agent assigned (or transferred) the conversation to
+    this console's agent; raised even when it is focused (the window may be
+    in the background: the UI decides).
 
-    kind: Literal["new_conversation", "new_message"]
+    ``assignee_id`` is the conversation's assignee after the change (the UI
+    tells "a message in mine" from "in unassigned" by it); ``actor_id`` is
+    who assigned it."""
+
+    kind: Literal["new_conversation", "new_message", "assigned"]
     conversation_id: int
     title: str
     body: str
+    assignee_id: int | None = None
+    actor_id: int | None = None
 
 
 #: A conversation's inbox membership key: (status, assignee_id) with this

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTime
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
+    QSpinBox,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -84,6 +87,42 @@ class PreferencesDialog(QDialog):
             check.toggled.connect(lambda on, name=setting.name: self._preferences.set(name, bool(on)))
             self.checks[setting.name] = check
             layout.addWidget(check)
+        #: The quiet hours' bounds ("HH:MM" preferences), by setting name.
+        self.times: dict[str, QTimeEdit] = {}
+        row = QHBoxLayout()
+        row.setContentsMargins(24, 0, 0, 0)
+        for name, label in (("quiet_from", "From"), ("quiet_until", "until")):
+            edit = QTimeEdit()
+            edit.setObjectName(name)
+            edit.setDisplayFormat("HH:mm")
+            edit.setTime(QTime.fromString(preferences.get_str(name), "HH:mm"))
+            edit.timeChanged.connect(lambda t, name=name: self._preferences.set(name, t.toString("HH:mm")))
+            self.times[name] = edit
+            row.addWidget(_plain(label))
+            row.addWidget(edit)
+        row.addStretch(1)
+        layout.addLayout(row)
+        quiet = self.checks.get("quiet_hours")
+        if quiet is not None:
+            for edit in self.times.values():
+                edit.setEnabled(quiet.isChecked())
+                quiet.toggled.connect(edit.setEnabled)
+        #: Spin box per whole-number setting (minutes).
+        self.numbers: dict[str, QSpinBox] = {}
+        for setting in SCHEMA:
+            if setting.type is not int:
+                continue
+            box = QSpinBox()
+            box.setRange(0, 480)
+            box.setSuffix(" min")
+            box.setSpecialValueText("never")
+            box.setValue(int(preferences.get(setting.name)))
+            box.valueChanged.connect(lambda value, name=setting.name: self._preferences.set(name, int(value)))
+            self.numbers[setting.name] = box
+            row = QHBoxLayout()
+            row.addWidget(_plain(setting.description), 1)
+            row.addWidget(box)
+            layout.addLayout(row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addSpacing(6)

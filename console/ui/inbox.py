@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .fitting import ChipBar
 from .models import FILTER_LABELS, InboxModel, Roles
+from .search import SearchModel, search_note
 from .theme import C
 
 __all__ = ["InboxDelegate", "InboxPane"]
@@ -33,6 +35,16 @@ ROW_HEIGHT = 78
 #: Shown beside a visitor's name when their claimed identity is not verified.
 UNVERIFIED_TAG = "Unverified"
 PAD = 16
+
+#: What each filter says when it has nothing (issue 13, item 6).
+EMPTY_TEXT: dict[str, str] = {
+    "mine": "Nothing assigned to you.\nConversations you take or are given appear here.",
+    "unassigned": "No unassigned conversations.\nNew ones wait here until someone takes them.",
+    "open": "No open conversations.\nNew conversations appear here as they arrive.",
+    "pending": "Nothing pending.\nConversations waiting on the visitor appear here.",
+    "resolved": "Nothing resolved yet.\nResolved conversations are kept here.",
+    "all": "No conversations yet.\nThey appear here as visitors write.",
+}
 
 
 class InboxDelegate(QStyledItemDelegate):
@@ -125,13 +137,11 @@ class InboxDelegate(QStyledItemDelegate):
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, count)
         preview = str(index.data(Roles.PREVIEW) or "")
         painter.setFont(self._preview)
-        painter.setPen(C.TEXT if unread else C.TEXT_2)
         preview_rect = QRect(left, top2, right - left - (badge_w + 8 if badge_w else 0), preview_fm.height())
-        painter.drawText(
-            preview_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            preview_fm.elidedText(preview or "No messages yet", Qt.TextElideMode.ElideRight, preview_rect.width()),
-        )
+        shown = preview_fm.elidedText(preview or "No messages yet", Qt.TextElideMode.ElideRight, preview_rect.width())
+        _paint_highlights(painter, preview_rect, preview_fm, preview, shown, index.data(Roles.HIGHLIGHTS))
+        painter.setPen(C.TEXT if unread else C.TEXT_2)
+        painter.drawText(preview_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
 
         # Line 3: ● Status · Assignee
         top3 = preview_rect.bottom() + 5
@@ -159,6 +169,23 @@ class InboxDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def _paint_highlights(painter: QPainter, rect: QRect, fm: QFontMetrics, text: str, shown: str, spans: object) -> None:
+    """Mark the ``[start, end)`` spans of ``text`` (a search snippet) behind
+    the part of it that is ``shown`` (elided on the right)."""
+    if not spans or not isinstance(spans, list | tuple):
+        return
+    visible = len(shown) if shown == text else max(0, len(shown) - 1)  # minus the ellipsis
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(C.MATCH)
+    for start, end in spans:
+        end = min(end, visible)
+        if start >= end:
+            continue
+        x0 = rect.left() + fm.horizontalAdvance(text[:start])
+        x1 = rect.left() + fm.horizontalAdvance(text[:end])
+        painter.drawRoundedRect(QRect(x0 - 1, rect.top(), x1 - x0 + 2, rect.height()), 3, 3)
+
+
 class InboxPane(QFrame):
     """Filter tabs, a search box over the cache, and the conversation list."""
 
@@ -167,10 +194,13 @@ class InboxPane(QFrame):
 
     SEARCH_DELAY_MS = 200
 
-    def __init__(self, model: InboxModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: InboxModel, parent: QWidget | None = None, *, search_model: SearchModel | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("inboxPane")
         self.model = model
+        self.search_model = search_model
         title = QLabel("Inbox")
         title.setObjectName("paneTitle")
         title.setTextFormat(Qt.TextFormat.PlainText)
@@ -190,8 +220,6 @@ class InboxPane(QFrame):
         self.filter_buttons: dict[str, QPushButton] = {}
         self._filters = QButtonGroup(self)
         self._filters.setExclusive(True)
-        chips = QHBoxLayout()
-        chips.setSpacing(2)
         for n, (name, label) in enumerate(FILTER_LABELS):
             button = QPushButton(label)
             button.setObjectName("filterChip")
@@ -201,8 +229,8 @@ class InboxPane(QFrame):
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             self._filters.addButton(button, n)
             self.filter_buttons[name] = button
-            chips.addWidget(button)
-        chips.addStretch(1)
+        #: The chips that fit, and a More menu for the others (never clipped).
+        self.chip_bar = ChipBar(list(self.filter_buttons.values()))
         self.filter_buttons[model.filter].setChecked(True)
         self._filters.idClicked.connect(self._on_filters_id_clicked)
 
@@ -238,7 +266,7 @@ class InboxPane(QFrame):
         top.setSpacing(10)
         top.addLayout(head)
         top.addWidget(self.search)
-        top.addLayout(chips)
+        top.addWidget(self.chip_bar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -248,6 +276,8 @@ class InboxPane(QFrame):
         divider.setFixedHeight(1)
         layout.addWidget(divider)
         layout.addWidget(self.view, 1)
+        if search_model is not None:
+            self._build_search(search_model, top, layout)
         layout.addWidget(self.empty_label, 1)
         self._update_empty()
 
@@ -257,16 +287,21 @@ class InboxPane(QFrame):
         """Show filter ``name`` (as if its chip was clicked)."""
         self.filter_buttons[name].setChecked(True)
         self.model.set_filter(name)
+        self._on_search_scope_changed()
 
     def _on_filters_id_clicked(self, button_id: int) -> None:
         self.model.set_filter(FILTER_LABELS[button_id][0])
+        self._on_search_scope_changed()
 
     def _on_search_text_changed(self, text: str) -> None:
         del text
         self._search_timer.start()
 
     def _on_search_timer_timeout(self) -> None:
-        self.model.set_query(self.search.text())
+        if self.search_model is not None:
+            self._run_search()
+        else:
+            self.model.set_query(self.search.text())
 
     def apply_search_now(self) -> None:
         """Apply the search text without waiting for the typing pause."""
@@ -274,6 +309,9 @@ class InboxPane(QFrame):
         self._on_search_timer_timeout()
 
     def _update_empty(self) -> None:
+        if self.searching:
+            self._update_search_empty()
+            return
         total = self.model.total
         self.count_label.setText(str(total) if total else "")
         empty = self.model.rowCount() == 0
@@ -281,8 +319,7 @@ class InboxPane(QFrame):
             if self.model.query:
                 self.empty_label.setText("No conversations match your search.")
             else:
-                label = dict(FILTER_LABELS).get(self.model.filter, "")
-                self.empty_label.setText(f"Nothing in “{label}”.\nNew conversations appear here as they arrive.")
+                self.empty_label.setText(EMPTY_TEXT.get(self.model.filter, "Nothing here."))
         self.empty_label.setVisible(empty)
         self.view.setVisible(not empty)
 
@@ -290,31 +327,33 @@ class InboxPane(QFrame):
 
     def current_conversation_id(self) -> int:
         """The selected conversation, 0 for none."""
-        index = self.view.currentIndex()
+        index = self._list().currentIndex()
         value = index.data(Roles.ID) if index.isValid() else None
         return int(value) if value else 0
 
     def select_conversation(self, conversation_id: int) -> bool:
         """Select ``conversation_id`` if it is in the list; True when found."""
-        row = self.model.row_of(conversation_id)
+        model = self._list_model()
+        row = model.row_of(conversation_id)
         if row is None:
             return False
-        self.view.setCurrentIndex(self.model.index(row, 0))
-        self.view.scrollTo(self.model.index(row, 0))
+        self._list().setCurrentIndex(model.index(row, 0))
+        self._list().scrollTo(model.index(row, 0))
         return True
 
     def move_selection(self, step: int) -> None:
         """Select the next (step 1) or previous (step -1) conversation."""
-        rows = self.model.rowCount()
+        model, view = self._list_model(), self._list()
+        rows = model.rowCount()
         if not rows:
             return
-        current = self.view.currentIndex().row() if self.view.currentIndex().isValid() else -1
+        current = view.currentIndex().row() if view.currentIndex().isValid() else -1
         target = min(max(current + step, 0), rows - 1)
         if current < 0:
             target = 0
-        if target == rows - 1 and self.model.canFetchMore(QModelIndex()):
-            self.model.fetchMore(QModelIndex())
-        self.view.setCurrentIndex(self.model.index(target, 0))
+        if target == rows - 1 and model.canFetchMore(QModelIndex()):
+            model.fetchMore(QModelIndex())
+        view.setCurrentIndex(model.index(target, 0))
 
     def _on_selection_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         del previous
@@ -346,3 +385,120 @@ class InboxPane(QFrame):
         """Highlight ``conversation_id`` (opened from elsewhere) without re-emitting."""
         self._open_id = conversation_id
         self._on_model_refreshed()
+
+    # -- search across every status (console/core/search.py, console/ui/search.py)
+
+    @property
+    def searching(self) -> bool:
+        """Whether the list shows search results (the search box has text)."""
+        return self.search_model is not None and self.search_model.results is not None
+
+    def _build_search(self, search_model: SearchModel, top: QVBoxLayout, layout: QVBoxLayout) -> None:
+        self.scope_chip = QPushButton("")
+        self.scope_chip.setObjectName("filterChip")
+        self.scope_chip.setCheckable(True)
+        self.scope_chip.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.scope_chip.setToolTip("Search only the conversations of the current tab (default: every status)")
+        self.scope_chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.scope_chip.toggled.connect(self._on_scope_chip_toggled)
+        self.search_note = QLabel("")
+        self.search_note.setObjectName("countLabel")
+        self.search_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.search_note.setWordWrap(True)
+        self.search_bar = QWidget()
+        bar = QHBoxLayout(self.search_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.scope_chip)
+        bar.addWidget(self.search_note, 1)
+        top.addWidget(self.search_bar)
+        self.results_view = QListView()
+        self.results_view.setObjectName("searchResults")
+        self.results_view.setModel(search_model)
+        self.results_view.setItemDelegate(InboxDelegate(self.results_view))
+        self.results_view.setUniformItemSizes(True)
+        self.results_view.setMouseTracking(True)
+        self.results_view.setFrameShape(QFrame.Shape.NoFrame)
+        self.results_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.results_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.results_view.selectionModel().currentChanged.connect(self._on_results_current_changed)
+        layout.addWidget(self.results_view, 1)
+        search_model.results_changed.connect(self._on_search_model_results_changed)
+        self.search_bar.hide()
+        self.results_view.hide()
+        self._update_scope_chip()
+
+    def _scope(self) -> str:
+        """The search's scope: every status, or the current tab's when the chip is on."""
+        return self.model.filter if self.scope_chip.isChecked() else "all"
+
+    def _run_search(self) -> None:
+        assert self.search_model is not None
+        text = self.search.text().strip()
+        if text:
+            self.search_model.search(text, self._scope())
+        else:
+            self.search_model.clear()
+
+    def _update_scope_chip(self) -> None:
+        self.scope_chip.setText(f"Only in {dict(FILTER_LABELS).get(self.model.filter, self.model.filter)}")
+
+    def _on_search_scope_changed(self) -> None:
+        if self.search_model is None:
+            return
+        self._update_scope_chip()
+        if self.searching and self.scope_chip.isChecked():
+            self._run_search()
+
+    def _on_scope_chip_toggled(self, checked: bool) -> None:
+        del checked
+        if self.searching:
+            self._run_search()
+
+    def _list(self) -> QListView:
+        """The list on screen: the search results while searching, else the inbox."""
+        return self.results_view if self.searching else self.view
+
+    def _list_model(self) -> InboxModel | SearchModel:
+        return self.search_model if self.searching and self.search_model is not None else self.model
+
+    def _on_search_model_results_changed(self) -> None:
+        assert self.search_model is not None
+        self.search_bar.setVisible(self.searching)
+        self.search_note.setText(search_note(self.search_model.results))
+        if self.searching:
+            selection = self.results_view.selectionModel()
+            blocked = selection.blockSignals(True)
+            try:
+                row = self.search_model.row_of(self._open_id) if self._open_id else None
+                if row is not None:
+                    selection.setCurrentIndex(self.search_model.index(row, 0), selection.SelectionFlag.ClearAndSelect)
+            finally:
+                selection.blockSignals(blocked)
+        else:
+            self.results_view.hide()
+        self._update_empty()
+
+    def _update_search_empty(self) -> None:
+        assert self.search_model is not None
+        results = self.search_model.results
+        found = self.search_model.rowCount()
+        self.count_label.setText(str(found) if found else "")
+        if not found and results is not None:
+            text = f"No conversations match “{results.text}”."
+            if results.from_cache_only:
+                text += "\nOnly the local cache was searched: the server could not be asked."
+            elif results.state.value == "searching":
+                text = "Searching…"
+            self.empty_label.setText(text)
+        self.empty_label.setVisible(not found)
+        self.results_view.setVisible(bool(found))
+        self.view.setVisible(False)
+
+    def _on_results_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        del previous
+        assert self.search_model is not None
+        conversation_id = self.search_model.conversation_id(current.row()) if current.isValid() else 0
+        if conversation_id:
+            self._open_id = conversation_id
+            self.conversation_selected.emit(conversation_id)

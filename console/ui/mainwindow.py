@@ -24,17 +24,33 @@ from frontdesk.console.core import (
     Notification,
     OfflineError,
     ThreadChanges,
+    ThreadItem,
 )
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from frontdesk.console.core.notifier import Notifier
+from frontdesk.console.core.search import Searcher
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtNetwork import QNetworkInformation
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .bridge import CoreBridge
 from .dialogs import HelpDialog, PreferencesDialog
+from .idle import IdleSource, IdleWatcher, system_idle_source
 from .inbox import InboxPane
 from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
-from .notifications import Banner, Notifier, Sound
+from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
+from .profile import ProfileDialog
+from .search import SearchModel
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
 from .theme import app_icon
@@ -63,6 +79,9 @@ class MainWindow(QMainWindow):
 
     #: How long a typing indicator stays without a refresh from the server.
     TYPING_EXPIRY_MS = 8000
+    #: The inbox keeps its order this long after a key was pressed in it
+    #: (and all the while the composer has the focus).
+    ORDER_HOLD_S = 1.5
 
     def __init__(
         self,
@@ -72,6 +91,10 @@ class MainWindow(QMainWindow):
         use_tray: bool | None = None,
         sound: Sound | None = None,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+        open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl,
+        idle_source: IdleSource | None = None,
+        network: QObject | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -80,6 +103,15 @@ class MainWindow(QMainWindow):
         self.core = core
         self.preferences = preferences
         self._clock = clock
+        self._open_url = open_url
+        self._idle_source = idle_source
+        #: The OS says when the network is back (QNetworkInformation, or a test's stand-in).
+        self._network = network if network is not None else _network_information()
+        if self._network is not None:
+            self._network.reachabilityChanged.connect(self._on_network_reachability_changed)  # type: ignore[attr-defined]
+        #: Asks whether to quit with changes still waiting to sync; tests replace it.
+        self.ask_quit: Callable[[int], bool] = self._ask_quit_dialog
+        self._quitting = False
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
 
@@ -91,10 +123,20 @@ class MainWindow(QMainWindow):
         self.agents_model = AgentsModel(core, self)
         self.history_model = VisitorConversationsModel(core, self, clock=clock)
 
-        self.inbox = InboxPane(self.inbox_model)
-        self.thread_pane = ThreadPane(self.thread_model, self.agents_model.agents, self._my_name)
+        self.search_model = SearchModel(Searcher(core), self, clock=clock)
+        self.inbox = InboxPane(self.inbox_model, search_model=self.search_model)
+        self.thread_pane = ThreadPane(
+            self.thread_model,
+            self.agents_model.agents,
+            self._my_name,
+            may_change=self._may_change_message,
+            is_admin=lambda: self.core.me is not None and self.core.me.is_admin,
+        )
         self.visitor = VisitorPane(self.history_model, clock=clock)
-        self.banner = Banner()
+        central = QWidget()
+        # The banner floats over the top of the window's content (never in the
+        # layout): showing it moves nothing under the pointer.
+        self.banner = Banner(central)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
 
@@ -111,18 +153,25 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setSizes([360, 640, 300])
-        central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self.notifier = Notifier(
-            preferences, self.banner, self._is_on_screen, app_icon=app_icon(), sound=sound, use_tray=use_tray
+        self.notifier = NotificationCenter(
+            preferences,
+            self.banner,
+            self._is_on_screen,
+            app_icon=app_icon(),
+            window=self,
+            desktop=notifier,
+            me=lambda: core.me.id if core.me is not None else None,
+            sound=sound,
+            use_tray=use_tray,
         )
         self.notifier.on_open = self._on_notifier_open
+        self.notifier.on_reply = self._on_notifier_reply
         self._build_actions()
         self._connect()
 
@@ -177,16 +226,20 @@ class MainWindow(QMainWindow):
         self.reply_mode_action = A("Write a reply", lambda: self._compose(False), "Ctrl+R")
         self.note_mode_action = A("Write a private note", lambda: self._compose(True), "Ctrl+Shift+N")
         self.preferences_action = A("Preferences…", self.open_preferences, "Ctrl+,")
+        self.profile_action = A("Your profile…", self.open_profile)
         self.settings_action = A("Settings…", self.open_settings, "Ctrl+Shift+S")
         self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
         self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
         self.sign_out_action = A("Sign out", self.sign_out_requested.emit)
-        self.quit_action = A("Quit", self.close, "Ctrl+Q")
+        self.quit_action = A("Quit", self.request_quit, "Ctrl+Q")
+        self.reconnect_action = A("Reconnect now", self.reconnect_now, "Ctrl+Shift+R")
 
         menubar = self.menuBar()
         file_menu = menubar.addMenu("&Frontdesk")
         file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.profile_action)
         file_menu.addAction(self.settings_action)
+        file_menu.addAction(self.reconnect_action)
         file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
         file_menu.addAction(self.quit_action)
@@ -226,6 +279,7 @@ class MainWindow(QMainWindow):
         s.thread_changed.connect(self._on_core_thread_changed)
         s.outbox_changed.connect(self.status.set_outbox_count)
         s.agents_changed.connect(self.agents_model.set_agents)
+        s.agents_changed.connect(self._on_core_agents_changed_availability)
         s.synced.connect(self.status.set_synced)
         s.notification_raised.connect(self._on_core_notification_raised)
         s.typing_changed.connect(self._on_core_typing_changed)
@@ -244,10 +298,36 @@ class MainWindow(QMainWindow):
         self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
+        self.thread_pane.view.link_activated.connect(self._on_thread_link_activated)
+        self.thread_pane.view.edit_requested.connect(self._on_thread_edit_requested)
+        self.thread_pane.view.delete_requested.connect(self._on_thread_delete_requested)
+        self.thread_pane.view.originals_requested.connect(self._on_thread_originals_requested)
+        self.thread_pane.composer.edit_submitted.connect(self._on_composer_edit_submitted)
         self.preferences.changed.connect(self._on_preferences_changed)
         self.inbox_model.unread_total_changed.connect(self._update_unread)
         self.thread_model.conversation_updated.connect(self._on_thread_model_conversation_updated)
         self.history_model.visitor_changed.connect(self._on_history_model_visitor_changed)
+        # Availability: the Online/Away switch, and OS-idle auto-away (idle.py).
+        self.availability_button = QToolButton()
+        self.availability_button.setObjectName("availabilityButton")
+        self.availability_button.setAutoRaise(True)
+        self.availability_button.setToolTip("Your availability: colleagues and visitors see it")
+        self.availability_button.clicked.connect(self._on_availability_button_clicked)
+        self.status.addPermanentWidget(self.availability_button)
+        self._show_availability()
+        app_instance = QApplication.instance()
+        source = self._idle_source or system_idle_source(app_instance or self, self)
+        self.idle = IdleWatcher(source, self._away_after_minutes, self)
+        self.idle.away_requested.connect(self._on_idle_away_requested)
+        self.idle.start()
+        self._last_inbox_key = float("-inf")
+        self._order_hold_timer = QTimer(self)
+        self._order_hold_timer.setSingleShot(True)
+        self._order_hold_timer.timeout.connect(self.update_order_hold)
+        self.inbox.view.installEventFilter(self)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_app_focus_changed)
 
     def attach(self) -> None:
         """Start listening to the core and show what the cache has right now."""
@@ -280,6 +360,7 @@ class MainWindow(QMainWindow):
 
     def _on_core_conversations_changed(self, changes: ConversationChanges) -> None:
         self.inbox_model.apply(changes)
+        self.search_model.apply(changes)
         self.thread_model.apply(changes)
         self.history_model.apply(changes)
         if self._open_id and self.thread_model.conversation is None:
@@ -319,7 +400,7 @@ class MainWindow(QMainWindow):
         self.thread_model.apply_items(changes)
 
     def _on_core_notification_raised(self, notification: Notification) -> None:
-        self.notifier.notify(notification.kind, notification.conversation_id, notification.title, notification.body)
+        self.notifier.notify_core(notification)
 
     def _on_core_typing_changed(self, conversation_id: int, is_typing: bool, who: object) -> None:
         if conversation_id != self._open_id:
@@ -416,9 +497,19 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         self._on_visitor_conversation_selected(conversation_id)
 
+    def _on_notifier_reply(self, conversation_id: int, body: str) -> None:
+        # A reply typed in the desktop notification: the outbox, like any other.
+        spawn(self._run("send the reply", self.core.reply(conversation_id, body)), name=f"reply-{conversation_id}")
+
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
             self.open_conversation(conversation_id)
+
+    def _on_thread_link_activated(self, url: str) -> None:
+        # The system browser, for http(s) only (a message is the visitor's text).
+        link = QUrl(url, QUrl.ParsingMode.StrictMode)
+        if link.isValid() and link.scheme().lower() in ("http", "https") and link.host():
+            self._open_url(link)
 
     def _on_thread_older_requested(self) -> None:
         model = self.thread_model
@@ -520,6 +611,108 @@ class MainWindow(QMainWindow):
     async def _on_thread_discard_requested(self, outbox_id: int) -> None:
         await self._run("discard", self.core.discard(outbox_id))
 
+    # ------------------------------------------------------------------ availability
+
+    @property
+    def away(self) -> bool:
+        """Whether this agent is Away, as the server last said."""
+        me = self.core.me
+        return me is not None and me.away
+
+    def _show_availability(self) -> None:
+        away = self.away
+        self.availability_button.setText("● Away" if away else "● Online")
+        self.availability_button.setProperty("away", away)
+        self.availability_button.style().unpolish(self.availability_button)
+        self.availability_button.style().polish(self.availability_button)
+
+    def _away_after_minutes(self) -> int:
+        value = self.preferences.get("away_after_minutes")
+        return value if isinstance(value, int) else 0
+
+    def _on_core_agents_changed_availability(self, agents: list[AgentRow]) -> None:
+        del agents
+        self._show_availability()
+
+    @asyncSlot()
+    async def _on_availability_button_clicked(self) -> None:
+        self.idle.chose()
+        await self.set_away(not self.away)
+
+    @asyncSlot(bool)
+    async def _on_idle_away_requested(self, away: bool) -> None:
+        if away and self.away:
+            return
+        await self.set_away(away)
+
+    async def set_away(self, away: bool) -> None:
+        """Ask the server to set this agent Away or back Online."""
+        await self._run("change your availability", self.core.set_away(away))
+        self._show_availability()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.inbox.view and event.type() == QEvent.Type.KeyPress:
+            self._last_inbox_key = self._clock()
+            self.update_order_hold()
+        return super().eventFilter(watched, event)
+
+    def _on_app_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        del old, new
+        self.update_order_hold()
+
+    def update_order_hold(self) -> None:
+        """Hold the inbox's order while the agent types in the composer or has
+        just pressed a key in the list (a row that moved under the keyboard
+        would take the next key press elsewhere); release it otherwise."""
+        typing = self.thread_pane.composer.edit.hasFocus()
+        recent = self._clock() - self._last_inbox_key < self.ORDER_HOLD_S
+        self.inbox_model.set_order_held(typing or recent)
+        if recent and not typing:
+            left = self.ORDER_HOLD_S - (self._clock() - self._last_inbox_key)
+            self._order_hold_timer.start(max(50, int(left * 1000) + 20))
+
+    def _may_change_message(self, item: ThreadItem) -> bool:
+        """Whether the agent's own message is still within the tenant's edit
+        window (the server decides; this only hides actions it would refuse)."""
+        config = self.core.cache.config() or {}
+        window = config.get("edit_window_minutes", 10)
+        minutes = window if isinstance(window, int) else 10
+        return self._clock() * 1000 - item.created_at < minutes * 60_000
+
+    def _on_thread_edit_requested(self, item: ThreadItem) -> None:
+        if item.seq is not None:
+            self.thread_pane.composer.start_editing(item.seq, item.body)
+
+    @asyncSlot(object)
+    async def _on_thread_delete_requested(self, item: ThreadItem) -> None:
+        if self._open_id and item.seq is not None:
+            await self._run("delete the message", self.core.delete_message(self._open_id, item.seq))
+
+    @asyncSlot(object)
+    async def _on_thread_originals_requested(self, item: ThreadItem) -> None:
+        if self._open_id and item.seq is not None:
+            await self.show_originals(self._open_id, item.seq)
+
+    async def show_originals(self, conversation_id: int, seq: int) -> QMessageBox | None:
+        """Admins: show the texts a message had before its edits and deletion."""
+        try:
+            originals = await self.core.message_originals(conversation_id, seq)
+        except CoreError as exc:
+            self.status.showMessage(f"Could not load the original text: {exc}", 8000)
+            return None
+        lines = [f"{'Deleted' if o.change == 'deleted' else 'Replaced'}: {o.body}" for o in originals]
+        box = QMessageBox(QMessageBox.Icon.Information, "Original text", "\n\n".join(lines) or "Nothing kept.")
+        box.setParent(self, box.windowFlags())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    @asyncSlot(int, str)
+    async def _on_composer_edit_submitted(self, seq: int, body: str) -> None:
+        if self._open_id:
+            await self._run("edit the message", self.core.edit_message(self._open_id, seq, body))
+
     # ------------------------------------------------------------------ dialogs
 
     def open_help(self) -> HelpDialog:
@@ -532,6 +725,16 @@ class MainWindow(QMainWindow):
     def open_preferences(self) -> PreferencesDialog:
         """Show the agent's preferences."""
         dialog = PreferencesDialog(self.preferences, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_profile(self) -> ProfileDialog | None:
+        """Show the agent's own profile: display name and password."""
+        me = self.core.me
+        if me is None:
+            return None
+        dialog = ProfileDialog(me, self.core.update_me, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -557,7 +760,75 @@ class MainWindow(QMainWindow):
             self.settings_dialog.deleteLater()
             self.settings_dialog = None
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange:
+            self._on_activation_changed()
+
+    def _on_activation_changed(self) -> None:
+        active = self.isActiveWindow()
+        # The core raises no notification for the focused conversation: it is
+        # focused only while the agent can see it (issue 13, item 1).
+        self.core.focused_conversation = (self._open_id or None) if active else None
+        if active:
+            # A message that arrived while the window was in the background is
+            # read now that the agent looks at it (issue 13, item 3).
+            self._seen_timer.start()
+
+    # ------------------------------------------------------------------ connection and quitting
+
+    def reconnect_now(self) -> None:
+        """Try the server at once instead of waiting out the backoff."""
+        if self.core.state is not ConnectionState.ONLINE:
+            self.status.showMessage("Reconnecting…", 3000)
+        self.core.reconnect_now()
+
+    def _on_network_reachability_changed(self, reachability: Any) -> None:
+        if reachability == QNetworkInformation.Reachability.Online and self.core.state is not ConnectionState.ONLINE:
+            log.info("the network is back: reconnecting now")
+            self.core.reconnect_now()
+
+    def _ask_quit_dialog(self, pending: int) -> bool:
+        changes = "1 change is" if pending == 1 else f"{pending} changes are"
+        answer = QMessageBox.question(
+            self,
+            "Quit Frontdesk?",
+            f"{changes} waiting to sync. Nothing is lost: they are kept and sent the next time you are online."
+            "\n\nQuit anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _may_quit(self) -> bool:
+        pending = self.core.outbox_count
+        return pending == 0 or self.ask_quit(pending)
+
+    def request_quit(self) -> bool:
+        """Quit, asking first when changes wait to sync; False if the agent stayed."""
+        if not self._may_quit():
+            return False
+        self._quitting = True
+        self.close()
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The window's own close button asks too (a programmatic close does not).
+        if event.spontaneous() and not self._quitting and not self._may_quit():
+            event.ignore()
+            return
         self.notifier.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def _network_information() -> QObject | None:
+    """The OS's network reachability (QNetworkInformation), or None where Qt
+    has no backend for it (then only the backoff brings the console back)."""
+    try:
+        if QNetworkInformation.loadDefaultBackend():
+            return QNetworkInformation.instance()
+    except (AttributeError, RuntimeError):  # pragma: no cover - an older Qt
+        pass
+    log.debug("no QNetworkInformation backend: reconnecting on the backoff only")
+    return None

@@ -40,7 +40,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
-from .formatting import day_label, local_datetime, one_line, relative_time
+from .formatting import clock_time, day_label, local_datetime, one_line, relative_time
 
 __all__ = [
     "FILTER_LABELS",
@@ -81,6 +81,7 @@ class Roles:
     KIND = Qt.ItemDataRole.UserRole + 8  #: thread: visitor/agent/system/note/day
     DELIVERY = Qt.ItemDataRole.UserRole + 9  #: thread: sent/pending/failed
     UNVERIFIED = Qt.ItemDataRole.UserRole + 10  #: inbox: the visitor's claimed identity is not verified (bool)
+    HIGHLIGHTS = Qt.ItemDataRole.UserRole + 11  #: search: [start, end) offsets of the matches in PREVIEW
 
 
 class CacheSource(Protocol):
@@ -154,6 +155,10 @@ def _sync_rows(
     assert len(rows) == len(new_rows)
 
 
+def _receipt(row: ConversationRow) -> tuple[int, int | None]:
+    return row.visitor_seen_seq, row.visitor_seen_at
+
+
 # ----------------------------------------------------------------------------- inbox
 
 
@@ -196,6 +201,9 @@ class InboxModel(QAbstractListModel):
         self._query: str | None = None
         #: True while rows are being changed (views ignore selection noise then).
         self.syncing = False
+        #: While held, rows change in place and keep their order (set_order_held).
+        self._order_held = False
+        self._held: ConversationChanges | None = None
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -273,7 +281,11 @@ class InboxModel(QAbstractListModel):
         the cache for those rows only (a new message can make a
         conversation match)."""
         if changes.reset:
+            self._held = None
             self.reload()
+            return
+        if self._order_held:
+            self._hold(changes)
             return
         me = self._me()
         cache = self._cache()
@@ -308,6 +320,33 @@ class InboxModel(QAbstractListModel):
             self._set_total(cache.count_conversations(self._filter, self._query, me))
         self._set_unread_total(changes.unread_total)
         self.refreshed.emit()
+
+    @property
+    def order_held(self) -> bool:
+        """True while :meth:`set_order_held` keeps the rows where they are."""
+        return self._order_held
+
+    def set_order_held(self, held: bool) -> None:
+        """Hold the rows' order (the agent is typing, or moving through the list
+        with the keyboard): changed rows are updated where they are, and
+        moves, arrivals and departures wait. Releasing applies them at once."""
+        if held == self._order_held:
+            return
+        self._order_held = held
+        if not held and self._held is not None:
+            changes, self._held = self._held, None
+            self.apply(changes)
+
+    def _hold(self, changes: ConversationChanges) -> None:
+        """Keep ``changes`` for the release; show the new values of rows on screen now."""
+        rows = {**(self._held.rows if self._held is not None else {}), **changes.rows}
+        self._held = ConversationChanges(rows=rows, unread_total=changes.unread_total)
+        for n, row in enumerate(self._rows):
+            new = changes.rows.get(row.id)
+            if new is not None:
+                self._rows[n] = new
+                self.dataChanged.emit(self.index(n, 0), self.index(n, 0))
+        self._set_unread_total(changes.unread_total)
 
     def _set_unread_total(self, total: int) -> None:
         if total != self._unread_total:
@@ -488,13 +527,36 @@ class ThreadModel(QAbstractListModel):
 
     def apply(self, changes: ConversationChanges) -> None:
         """Take the shown conversation's new row from a change-set."""
+        before = self._conversation
         if changes.reset:
             self._conversation = self._read_conversation()
         elif self._conversation_id in changes.rows:
             self._conversation = changes.rows[self._conversation_id]
         else:
             return
+        after = self._conversation
+        if self._rows and (before is None or after is None or _receipt(before) != _receipt(after)):
+            # The visitor read something: the agent messages' "Seen" lines change.
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
         self.conversation_updated.emit()
+
+    def receipt(self, item: ThreadItem) -> str | None:
+        """The visitor's read receipt for an agent message: "Seen" once the
+        visitor's widget said it read up to the message's seq, with the time
+        on the newest such message when it is known; None when not seen."""
+        conversation = self._conversation
+        if conversation is None or item.kind != "agent" or not item.seq or item.id is None:
+            return None
+        seen = conversation.visitor_seen_seq
+        if item.seq > seen:
+            return None
+        newest = max(
+            (r.seq for r in self._rows if isinstance(r, ThreadItem) and r.kind == "agent" and r.seq and r.seq <= seen),
+            default=0,
+        )
+        if item.seq == newest and conversation.visitor_seen_at is not None:
+            return f"Seen {clock_time(conversation.visitor_seen_at)}"
+        return "Seen"
 
     @property
     def loading(self) -> bool:
@@ -547,16 +609,16 @@ class ThreadModel(QAbstractListModel):
             self.refresh()
             return
         items = [r for r in self._rows if isinstance(r, ThreadItem) and r.key not in changes.items]
-        shown = [i for i in items if i.outbox_id is None and i.kind != "note"]
+        shown = [i for i in items if i.outbox_id is None and i.kind != "note" and i.seq]  # messages only
         full = len(shown) >= self._window
         oldest = min(shown, key=lambda i: i.seq or 0, default=None)
         for item in changes.items.values():
             if item is None:
                 continue
             if full and oldest is not None and item.outbox_id is None:
-                if item.kind == "note" and item.created_at < oldest.created_at:
-                    continue
-                if item.kind != "note" and (item.seq or 0) < (oldest.seq or 0):
+                if (item.kind == "note" or not item.seq) and item.created_at < oldest.created_at:
+                    continue  # a note, or a line of the activity trail, placed by time
+                if item.kind != "note" and item.seq and item.seq < (oldest.seq or 0):
                     continue
             items.append(item)
         stored = sorted(
@@ -564,7 +626,7 @@ class ThreadModel(QAbstractListModel):
         )
         queued = sorted((i for i in items if i.outbox_id is not None), key=lambda i: i.outbox_id or 0)
         # New messages widen the window rather than push the oldest shown out.
-        self._window = max(self._window, sum(1 for i in stored if i.kind != "note"))
+        self._window = max(self._window, sum(1 for i in stored if i.kind != "note" and i.seq))
         _sync_rows(self, self._rows, _with_days([*stored, *queued], int(self._clock() * 1000)), lambda r: r.key)
 
     def oldest_seq(self) -> int | None:
@@ -634,6 +696,8 @@ class ThreadModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.body
         if role == Qt.ItemDataRole.ToolTipRole:
+            if row.key.startswith("a"):
+                return None  # an activity trail line: its time is only where it sits among the messages
             if row.delivery == "failed":
                 return f"Not delivered: {row.error or 'rejected by the server'}"
             return local_datetime(row.created_at).strftime("%A %d %B %Y, %H:%M:%S")
@@ -709,8 +773,10 @@ class AgentsModel(QAbstractTableModel):
                 agent.email,
                 "Admin" if agent.role == "admin" else "Agent",
                 "Active" if agent.active else "Disabled",
-                "Online" if agent.online else "Offline",
+                ("Away" if agent.away else "Online") if agent.online else "Offline",
             )[col]
+        if role == Qt.ItemDataRole.ToolTipRole and col in (0, 1):
+            return agent.name if col == 0 else agent.email
         if role == Qt.ItemDataRole.ForegroundRole and not agent.active:
             from PySide6.QtGui import QColor
 

@@ -1,23 +1,39 @@
-"""Desktop notifications: the tray where one exists, an in-app banner otherwise.
+"""Notifications as the agent meets them: desktop, attention, sound, badge.
 
-:class:`Notifier` decides *whether* to notify (the agent's preferences, and
-whether the conversation is already on screen) and *how*: a
-``QSystemTrayIcon.showMessage`` where the platform has a tray, otherwise the
-:class:`Banner` at the top of the main window. The tray icon (when there is
-one) and the window title show the unread count.
+:class:`NotificationCenter` decides *whether* to notify (the agent's
+preferences and quiet hours through the core's
+:class:`~frontdesk.console.core.notifier.NotificationPolicy`, and whether the
+conversation is already on screen) and *how*:
+
+1. a native desktop notification through the injected core
+   :class:`~frontdesk.console.core.notifier.Notifier` (D-Bus on Linux), whether
+   or not a tray exists; clicking it opens the conversation, and its inline
+   reply (where the desktop offers one) goes through the outbox like any reply;
+2. when the desktop has no notification service: the tray's message where a
+   tray exists, otherwise the in-window :class:`Banner`.
+
+Either way the window asks for attention (``QApplication.alert``: the
+taskbar entry flashes, the dock icon bounces) and the sound plays. The unread
+count goes on the taskbar/dock entry (``QGuiApplication.setBadgeNumber``:
+the macOS dock and Windows taskbar; on Linux Qt sends the Unity
+``LauncherEntry`` D-Bus signal that KDE Plasma's task manager and the Ubuntu
+and Dash-to-Dock docks read) and on the tray icon.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
+from frontdesk.console.core import Notification
+from frontdesk.console.core.notifier import Alert, NotificationPolicy, Notifier, SoundPlayer
 from frontdesk.console.ui.preferences import Preferences
-from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter
+from frontdesk.console.ui.tasks import spawn
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter
 from PySide6.QtWidgets import (
     QApplication,
+    QGraphicsDropShadowEffect,
     QHBoxLayout,
     QLabel,
     QSystemTrayIcon,
@@ -26,25 +42,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["Banner", "Notifier", "Sound", "badge_icon"]
+__all__ = ["Banner", "NotificationCenter", "Sound", "badge_icon"]
 
 log = logging.getLogger("frontdesk.console.ui.notifications")
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-#: Notification kind -> the preference that switches it on or off.
-KIND_SETTING = {
-    "new_conversation": "notify_new_conversation",
-    "new_message": "notify_new_message",
-}
+#: A notification's title per kind (its body is the visitor's words).
+TITLES = {"new_conversation": "New conversation", "new_message": "{name}", "assigned": "Assigned to you"}
 
 
 class Banner(QWidget):
-    """An in-app notification strip: title, body, Open and dismiss buttons.
+    """An in-app notification card: title, body, Open and dismiss buttons.
 
-    Used when the system has no tray. It hides itself after a while; a newer
-    notification replaces the one shown.
+    Used when the desktop has no notification service and there is no tray.
+    It floats over the top of its parent (an overlay, never in a layout), so
+    showing it moves nothing under the agent's pointer (issue 13, item 6). It
+    hides itself after a while; a newer notification replaces the one shown.
     """
+
+    #: Its widest, and its distance from the parent's top edge.
+    MAX_WIDTH = 560
+    TOP = 10
 
     #: The agent clicked Open; carries the conversation id.
     open_requested = Signal(int)
@@ -89,7 +106,28 @@ class Banner(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(timeout_ms)
         self._timer.timeout.connect(self.hide)
+        shadow = QGraphicsDropShadowEffect(self)
+        shadow.setBlurRadius(24)
+        shadow.setOffset(0, 4)
+        shadow.setColor(QColor(16, 24, 40, 70))
+        self.setGraphicsEffect(shadow)
+        if parent is not None:
+            parent.installEventFilter(self)
         self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.place()
+        return super().eventFilter(watched, event)
+
+    def place(self) -> None:
+        """Centre the card at the top of its parent, over what is there."""
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        width = max(200, min(self.MAX_WIDTH, parent.width() - 32))
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
+        self.setGeometry((parent.width() - width) // 2, self.TOP, width, height)
 
     @property
     def title(self) -> str:
@@ -111,6 +149,7 @@ class Banner(QWidget):
         self._conversation_id = conversation_id
         self._title.setText(title)
         self._body.setText(" ".join(body.split())[:200])
+        self.place()
         self.show()
         if self.parentWidget() is not None:
             self.raise_()
@@ -144,40 +183,33 @@ def badge_icon(base: QIcon, count: int, size: int = 64) -> QIcon:
     return QIcon(pixmap)
 
 
+def _set_badge(count: int) -> None:
+    app = QGuiApplication.instance()
+    if isinstance(app, QGuiApplication):
+        app.setBadgeNumber(max(0, count))
+
+
 class Sound:
-    """Plays the notification sound: QtMultimedia when installed, else a beep.
+    """The fallback sound (no desktop notification to carry it): the system's
+    player through :class:`SoundPlayer`, else the X bell. Tests replace it."""
 
-    PySide6-Essentials ships without QtMultimedia, so the beep is the usual
-    path there. Tests replace :meth:`play`.
-    """
-
-    def __init__(self) -> None:
-        self._effect: object | None = None
-        try:
-            from PySide6.QtCore import QUrl
-            from PySide6.QtMultimedia import QSoundEffect  # type: ignore[import-not-found,unused-ignore]
-
-            effect = QSoundEffect()
-            effect.setSource(QUrl.fromLocalFile(str(ASSETS / "notify.wav")))
-            effect.setVolume(0.6)
-            self._effect = effect
-        except ImportError:
-            self._effect = None
+    def __init__(self, player: SoundPlayer | None = None) -> None:
+        self._player = player if player is not None else SoundPlayer()
 
     def play(self) -> None:
         """Play the sound once."""
-        if self._effect is not None:
-            self._effect.play()  # type: ignore[attr-defined]
-        else:
+        if not self._player.play():
             QApplication.beep()
 
 
-class Notifier:
-    """Routes notifications to the tray or the banner, honouring preferences.
+class NotificationCenter:
+    """Routes the core's notifications (see the module docstring).
 
-    ``is_on_screen(conversation_id)`` tells whether the agent is looking at
-    that conversation right now (window active and the conversation open);
-    a new message there is not worth a notification.
+    ``is_on_screen(conversation_id)``: the agent is looking at it (window
+    active, conversation open); a message there is not worth a notification.
+    ``window``: what :func:`QApplication.alert` flashes. ``on_open`` and
+    ``on_reply`` are set by the window: open a conversation, queue a reply.
+    ``desktop`` None: no desktop notifications (tests, ``--smoke``).
     """
 
     def __init__(
@@ -187,6 +219,10 @@ class Notifier:
         is_on_screen: Callable[[int], bool],
         *,
         app_icon: QIcon,
+        window: QWidget | None = None,
+        desktop: Notifier | None = None,
+        policy: NotificationPolicy | None = None,
+        me: Callable[[], int | None] = lambda: None,
         sound: Sound | None = None,
         use_tray: bool | None = None,
     ) -> None:
@@ -194,60 +230,118 @@ class Notifier:
         self._banner = banner
         self._is_on_screen = is_on_screen
         self._app_icon = app_icon
+        self._window = window
+        self.desktop = desktop
+        self.policy = policy if policy is not None else NotificationPolicy(preferences.get)
+        self._me = me
         self.sound = sound if sound is not None else Sound()
         if use_tray is None:
             use_tray = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: QSystemTrayIcon | None = None
         self._last_conversation = 0
         self.on_open: Callable[[int], None] | None = None
+        self.on_reply: Callable[[int, str], None] | None = None
         if use_tray:
             self.tray = QSystemTrayIcon(app_icon)
             self.tray.setToolTip("Frontdesk")
             self.tray.messageClicked.connect(self._on_tray_message_clicked)
             self.tray.show()
         self.unread = 0
-        #: Notifications shown, newest last: (kind, conversation_id, title, body).
+        #: Notifications decided on, newest last: (kind, conversation_id, title, body).
         self.shown: list[tuple[str, int, str, str]] = []
+        #: How each was delivered, newest last: "desktop", "tray" or "banner".
+        self.delivered: list[str] = []
 
     @property
     def uses_tray(self) -> bool:
-        """True when notifications go to the system tray, False for the banner."""
+        """True when the fallback is the system tray, False for the banner."""
         return self.tray is not None
 
     def notify(self, kind: str, conversation_id: int, title: str, body: str) -> bool:
-        """Show a notification unless switched off or already on screen.
+        """Notify of ``kind`` (a core notification kind) without an assignee; see :meth:`notify_core`."""
+        return self.notify_core(Notification(kind, conversation_id, title, body))  # type: ignore[arg-type]
 
-        Returns True when one was shown.
+    def notify_core(self, notification: Notification) -> bool:
+        """Notify unless switched off, in quiet hours, or already on screen.
+
+        Returns True when a notification goes out (desktop or fallback).
         """
-        setting = KIND_SETTING.get(kind)
-        if setting is not None and not self._preferences.get_bool(setting):
+        cid = notification.conversation_id
+        if not self.policy.wants(notification, self._me()):
             return False
-        if kind == "new_message" and self._is_on_screen(conversation_id):
+        if notification.kind == "new_message" and self._is_on_screen(cid):
             return False
-        log.debug("notification %s for conversation %d", kind, conversation_id)
-        self.shown.append((kind, conversation_id, title, body))
-        self._last_conversation = conversation_id
-        if self.tray is not None:
-            self.tray.showMessage(title, " ".join(body.split())[:200], self._app_icon, 8000)
+        if self.policy.quiet():
+            log.debug("quiet hours: no notification for conversation %d", cid)
+            return False
+        title = TITLES[notification.kind].format(name=notification.title)
+        body = " ".join(notification.body.split())[:200]
+        if notification.kind != "new_message":
+            body = f"{notification.title}: {body}" if body else notification.title
+        log.debug("notification %s for conversation %d", notification.kind, cid)
+        self.shown.append((notification.kind, cid, title, body))
+        self._last_conversation = cid
+        if self._window is not None:
+            QApplication.alert(self._window)  # the taskbar entry flashes until the window is activated
+        sound = self.policy.sound()
+        if self.desktop is None:
+            self._fallback(cid, title, body, sound)
         else:
-            self._banner.show_notification(conversation_id, title, body)
-        if self._preferences.get_bool("sound"):
-            self.sound.play()
+            spawn(self._deliver(Alert(cid, title, body, sound=sound, reply=True)), name=f"notify-{cid}")
         return True
 
+    async def _deliver(self, alert: Alert) -> None:
+        assert self.desktop is not None
+        cid = alert.conversation_id
+        try:
+            shown = await self.desktop.send(
+                alert, on_clicked=lambda: self._open(cid), on_replied=lambda text: self._reply(cid, text)
+            )
+        except Exception:  # pragma: no cover - the Notifier contract says it never raises
+            log.exception("desktop notification failed")
+            shown = False
+        if shown:
+            self.delivered.append("desktop")
+        else:
+            self._fallback(cid, alert.title, alert.body, alert.sound)
+
+    def _fallback(self, cid: int, title: str, body: str, sound: bool) -> None:
+        if self.tray is not None:
+            self.tray.showMessage(title, body, self._app_icon, 8000)
+            self.delivered.append("tray")
+        else:
+            self._banner.show_notification(cid, title, body)
+            self.delivered.append("banner")
+        if sound:
+            self.sound.play()
+
+    def _open(self, conversation_id: int) -> None:
+        if self.on_open is not None:
+            self.on_open(conversation_id)
+
+    def _reply(self, conversation_id: int, text: str) -> None:
+        text = text.strip()
+        if text and self.on_reply is not None:
+            self.on_reply(conversation_id, text)
+
     def _on_tray_message_clicked(self) -> None:
-        if self.on_open is not None and self._last_conversation:
-            self.on_open(self._last_conversation)
+        if self._last_conversation:
+            self._open(self._last_conversation)
 
     def set_unread(self, count: int) -> None:
-        """Show the unread count on the tray icon."""
+        """Show the unread count on the taskbar/dock entry and the tray icon."""
         self.unread = count
+        _set_badge(count)
         if self.tray is not None:
             self.tray.setIcon(badge_icon(self._app_icon, count))
             self.tray.setToolTip(f"Frontdesk — {count} unread" if count else "Frontdesk")
 
     def close(self) -> None:
-        """Remove the tray icon."""
+        """Remove the tray icon and the badge; close the desktop notifier."""
+        _set_badge(0)
         if self.tray is not None:
             self.tray.hide()
             self.tray = None
+        if self.desktop is not None:
+            desktop, self.desktop = self.desktop, None
+            spawn(desktop.close(), name="notifier-close")

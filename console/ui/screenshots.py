@@ -7,8 +7,15 @@ the machine's fonts) and saves:
 
 - ``console-main.png``: the inbox, a conversation, the visitor's details;
 - ``console-note.png``: a thread with a private note, composer in note mode;
+- ``console-search.png``: a search across every status, matches highlighted;
 - ``console-settings.png``: the admin settings dialog;
-- ``console-offline.png``: the server gone: Offline, a queued reply.
+- ``console-trail.png``: the activity trail, an edited reply, the agent Away;
+- ``console-offline.png``: the server gone: Offline, a queued reply;
+- ``console-notification.png``: a desktop notification, drawn by ``dunst``
+  under ``Xvfb`` on a private D-Bus session bus over the console's window
+  (sent through the console's real path: ``NotificationCenter`` and
+  ``SystemNotifier``). Skipped with a note when Xvfb, dunst, dbus-daemon or
+  ImageMagick is missing (``make screenshots`` installs them).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -153,6 +161,8 @@ class DemoServer:
             check=True,
         )
         self.process: subprocess.Popen[bytes] | None = None
+        #: Each demo conversation's visitor token (to come back as them).
+        self.tokens: dict[int, str] = {}
         self.start()
 
     @property
@@ -188,6 +198,13 @@ class DemoServer:
 
     async def visitor(self, spec: dict[str, Any]) -> int:
         """Connect a visitor, set their profile, send their messages; the conversation id."""
+        return await self._visitor_session(spec, None)
+
+    async def visitor_sees(self, conversation_id: int) -> None:
+        """The visitor of ``conversation_id`` comes back and reads everything (their widget's ``seen``)."""
+        await self._visitor_session(None, conversation_id)
+
+    async def _visitor_session(self, spec: dict[str, Any] | None, seen: int | None) -> int:
         from websockets.asyncio.client import connect
         from websockets.typing import Origin
 
@@ -206,7 +223,13 @@ class DemoServer:
                             raise RuntimeError(frame)
                         return dict(frame)
 
-            await request("hello", meta=spec["meta"])
+            if spec is None:
+                assert seen is not None
+                hello = await request("hello", token=self.tokens[seen])
+                last = max(c["last_seq"] for c in hello["conversations"] if c["id"] == seen)
+                await request("seen", conversation_id=seen, seq=last)
+                return seen
+            hello = await request("hello", meta=spec["meta"])
             if spec["name"]:
                 await request("profile.update", name=spec["name"], email=spec["email"])
             cid = 0
@@ -214,6 +237,7 @@ class DemoServer:
                 reply = await request("message.send", client_id=str(uuid.uuid4()), body=body)
                 cid = int(reply["conversation_id"])
                 await asyncio.sleep(0.05)
+            self.tokens[cid] = hello["token"]
             return cid
 
 
@@ -231,8 +255,208 @@ async def _settle(seconds: float = 0.4) -> None:
     await asyncio.sleep(seconds)
 
 
+#: dunst's look for the screenshot: a light card like the console's own.
+DUNSTRC = """
+[global]
+    monitor = 0
+    follow = none
+    width = 400
+    height = 160
+    origin = top-right
+    offset = 20x20
+    notification_limit = 3
+    indicate_hidden = yes
+    transparency = 0
+    padding = 14
+    horizontal_padding = 16
+    text_icon_padding = 14
+    frame_width = 1
+    frame_color = "#d0d5dd"
+    gap_size = 8
+    separator_color = frame
+    font = Sans 10
+    line_height = 3
+    markup = full
+    format = "<span size='small' foreground='#5b6474'>%a</span>\\n<b>%s</b>\\n%b"
+    alignment = left
+    vertical_alignment = center
+    show_age_threshold = -1
+    ellipsize = end
+    show_indicators = no
+    icon_position = left
+    min_icon_size = 44
+    max_icon_size = 44
+    corner_radius = 0
+
+[urgency_low]
+    background = "#ffffff"
+    foreground = "#1d2433"
+    timeout = 0
+
+[urgency_normal]
+    background = "#ffffff"
+    foreground = "#1d2433"
+    timeout = 0
+
+[urgency_critical]
+    background = "#ffffff"
+    foreground = "#1d2433"
+    frame_color = "#f04438"
+    timeout = 0
+"""
+
+
+#: X's own socket and lock paths (fixed by the X11 convention, not our temp files).
+_X_SOCKET, _X_LOCK = "/tmp/.X11-unix/X{}", "/tmp/.X{}-lock"  # noqa: S108
+
+
+def _free_display() -> str:
+    for n in range(90, 200):
+        if not Path(_X_SOCKET.format(n)).exists() and not Path(_X_LOCK.format(n)).exists():
+            return f":{n}"
+    raise RuntimeError("no free X display number")
+
+
+class _XDesktop:
+    """A throwaway desktop for one screenshot: Xvfb (black root), a private
+    D-Bus session bus, and dunst serving org.freedesktop.Notifications on it."""
+
+    TOOLS = ("Xvfb", "dunst", "dbus-daemon", "import")
+
+    def __init__(self, folder: Path, width: int, height: int) -> None:
+        self.exe = {tool: shutil.which(tool) or "" for tool in self.TOOLS}
+        self.display = _free_display()
+        self._procs: list[subprocess.Popen[Any]] = []
+        try:
+            xvfb = [self.exe["Xvfb"], self.display, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-br"]
+            self._procs.append(subprocess.Popen(xvfb, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 15
+            while not Path(_X_SOCKET.format(self.display[1:])).exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Xvfb did not start")
+                time.sleep(0.05)
+            bus = subprocess.Popen(
+                [self.exe["dbus-daemon"], "--session", "--nofork", "--nopidfile", "--print-address=1"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            self._procs.append(bus)
+            assert bus.stdout is not None
+            self.bus_address = bus.stdout.readline().strip()
+            env = {**os.environ, "DISPLAY": self.display, "DBUS_SESSION_BUS_ADDRESS": self.bus_address}
+            rc = folder / "dunstrc"
+            rc.write_text(DUNSTRC, encoding="utf-8")
+            dunst = [self.exe["dunst"], "-config", str(rc)]
+            self._procs.append(subprocess.Popen(dunst, env=env, stderr=subprocess.DEVNULL))
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """The tools this machine lacks."""
+        return [tool for tool in cls.TOOLS if shutil.which(tool) is None]
+
+    def capture(self, target: Path) -> None:
+        """Save the whole X screen as ``target``."""
+        argv = [self.exe["import"], "-display", self.display, "-window", "root", str(target)]
+        subprocess.run(argv, check=True, timeout=30)
+
+    def close(self) -> None:
+        """Stop dunst, the bus and Xvfb."""
+        for proc in reversed(self._procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self._procs = []
+
+
+def _composite(desktop: Any, screen: Path, target: Path) -> None:
+    """Lay the popup dunst drew on the black X screen over the console's window image."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath
+
+    shot = QImage(str(screen))
+    black = QColor(0, 0, 0).rgb()
+    # dunst sits at the top right: scan that corner for its bounding box.
+    x0, y0 = max(0, shot.width() - 520), 0
+    x1, y1 = shot.width(), min(shot.height(), 400)
+    xs = [x for x in range(x0, x1) if any(shot.pixel(x, y) != black for y in range(y0, y1, 3))]
+    ys = [y for y in range(y0, y1) if any(shot.pixel(x, y) != black for x in range(x0, x1, 3))]
+    if not xs or not ys:
+        raise RuntimeError("dunst drew nothing")
+    box = QRectF(min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1)
+    image = desktop.toImage()
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QColor(0, 0, 0, 0))
+    for spread, alpha in ((10, 6), (7, 9), (4, 14), (2, 20)):
+        shadow = QPainterPath()
+        shadow.addRoundedRect(box.adjusted(-spread, -spread + 4, spread, spread + 4), 10 + spread, 10 + spread)
+        painter.fillPath(shadow, QColor(16, 24, 40, alpha))
+    card = QPainterPath()
+    card.addRoundedRect(box, 10, 10)
+    painter.setClipPath(card)
+    painter.drawImage(box, shot, box)
+    painter.setClipping(False)
+    painter.setPen(QColor("#d0d5dd"))  # dunst's frame, redrawn along the rounded corners
+    painter.drawPath(card)
+    painter.end()
+    image.save(str(target))
+
+
+async def _desktop_notification(out: Path, folder: Path, window: Any, conversation_id: int) -> Path | None:
+    """Draw a real desktop notification with dunst over the console (see the module docstring)."""
+    from frontdesk.console.core import Notification
+    from frontdesk.console.core.notifier import SystemNotifier
+    from PySide6.QtGui import QGuiApplication
+
+    absent = _XDesktop.missing()
+    if absent:
+        print(f"skipping console-notification.png: missing {', '.join(absent)}", file=sys.stderr)
+        return None
+    desktop = _XDesktop(folder, window.width(), window.height())
+    old_bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    try:
+        # The notification goes out as the console sends it: through the window's NotificationCenter.
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = desktop.bus_address
+        icon = folder / "frontdesk.png"
+        QGuiApplication.windowIcon().pixmap(96, 96).save(str(icon))
+        notifier = SystemNotifier(icon=icon)
+        for _ in range(100):  # dunst takes the bus name a moment after it starts
+            if await notifier.available():
+                break
+            await asyncio.sleep(0.1)
+        window.notifier.desktop = notifier
+        row = window.core.cache.conversation(conversation_id)
+        name = row.visitor_name if row is not None else "A visitor"
+        body = row.preview if row is not None else ""
+        shown = window.notifier.notify_core(Notification("new_message", conversation_id, name, body))
+        await _wait(lambda: bool(window.notifier.delivered), timeout=10)
+        await _settle(1.0)  # dunst draws
+        screen = folder / "screen.png"
+        desktop.capture(screen)
+        target = out / "console-notification.png"
+        _composite(window.grab(), screen, target)
+        window.notifier.desktop = None
+        await notifier.close()
+        return target if shown and window.notifier.delivered[-1] == "desktop" else None
+    finally:
+        if old_bus is None:
+            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        else:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = old_bus
+        desktop.close()
+
+
 async def render(out: Path) -> None:
-    """Build the demo, drive the console, save the four PNGs into ``out``."""
+    """Build the demo, drive the console, save the five PNGs into ``out``."""
     from frontdesk.console.core import ConnectionState, ConsoleCore, MemoryTokenStore
     from frontdesk.console.ui.mainwindow import MainWindow
     from frontdesk.console.ui.preferences import Preferences
@@ -256,18 +480,20 @@ async def render(out: Path) -> None:
             # A lived-in inbox: replies, a note, assignments, a resolved one.
             await core.assign(maya, core.me.id if core.me else 1)
             await core.reply(maya, "Hi Maya! Yes: from 10 seats the volume price applies automatically at renewal.")
-            await core.reply(maya, "I can also apply it today, pro rata, if you'd like.")
+            await core.reply(maya, "I can also apply it today, pro rata: https://shop.example.com/pricing")
             await core.assign(lucas, agents.get("Grace Hopper", 1))
             await core.note(lucas, "Courier confirms a failed delivery; reshipping today. Refund if not there by Fri.")
             await core.reply(lucas, "Sorry about that, Lucas. I've asked the courier and will update you shortly.")
             await core.resolve(sofia)
             await _wait(lambda: core.outbox_count == 0)
+            await server.visitor_sees(maya)  # the replies show "Seen"
             window.inbox.set_filter("open")
             await _settle(1.5)  # let the echoes of those actions arrive before opening one
             window.inbox.select_conversation(maya)
             await _wait(lambda: window.thread_model.rowCount() >= 4)
             await _settle(0.8)
             window.grab().save(str(out / "console-main.png"))
+            await _desktop_notification(out, folder, window, ids[4])
 
             window.inbox.select_conversation(lucas)
             await _wait(lambda: window.thread_model.rowCount() >= 3)
@@ -278,6 +504,16 @@ async def render(out: Path) -> None:
             window.thread_pane.composer.edit.clear()
             window.thread_pane.composer.set_note_mode(False)
 
+            # Search across every status, the matches highlighted in the snippets.
+            window.inbox.search.setText("can")
+            window.inbox.apply_search_now()
+            results = window.search_model
+            await _wait(lambda: results.results is not None and results.results.state.value == "complete")
+            await _settle(0.6)
+            window.grab().save(str(out / "console-search.png"))
+            window.inbox.search.clear()
+            window.inbox.apply_search_now()
+
             dialog = window.open_settings()
             assert dialog is not None
             await _wait(lambda: dialog.save_button.isEnabled())
@@ -287,6 +523,20 @@ async def render(out: Path) -> None:
             dialog.grab().save(str(out / "console-settings.png"))
             dialog.reject()
             await _settle()
+
+            # The activity trail, an edited reply and availability (issue 13, items 4 and 5).
+            await core.pend(lucas)
+            await core.reopen(lucas)
+            await core.assign(lucas, core.me.id if core.me else 1)
+            sorry = next(i for i in core.cache.thread(lucas) if i.body.startswith("Sorry about that"))
+            await core.edit_message(lucas, sorry.seq or 0, "Sorry about that, Lucas. A new parcel ships today.")
+            await core.set_away(True)
+            await _wait(lambda: core.outbox_count == 0)
+            window.inbox.set_filter("open")
+            window.inbox.select_conversation(lucas)
+            await _settle(1.5)
+            window.grab().save(str(out / "console-trail.png"))
+            await core.set_away(False)
 
             server.stop()
             await _wait(lambda: core.state is not ConnectionState.ONLINE)
@@ -322,7 +572,14 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app)
     with contextlib.suppress(KeyboardInterrupt):
         qasync.run(render(args.outdir))
-    for name in ("console-main", "console-note", "console-settings", "console-offline"):
+    for name in (
+        "console-main",
+        "console-notification",
+        "console-note",
+        "console-search",
+        "console-settings",
+        "console-offline",
+    ):
         print(args.outdir / f"{name}.png")
     return 0
 

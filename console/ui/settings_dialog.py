@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from frontdesk.console.core import AgentRow, OfflineError, ServerError
 from frontdesk.server.protocol import CONFIG_FIELD, CONFIG_FIELDS
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -323,7 +324,20 @@ class SettingsDialog(QDialog):
         self.require_identity_check = QCheckBox("Require identity verification (signed user ids) to send messages")
         layout.addWidget(self.require_identity_check)
         layout.addWidget(self._register("require_identity", 3))
+        edit_row = QHBoxLayout()
+        edit_row.addWidget(QLabel("Agents may edit or delete their messages for"))
+        self.edit_window_spin = QSpinBox()
+        self.edit_window_spin.setRange(0, CONFIG_FIELD["edit_window_minutes"].maximum or 0)
+        self.edit_window_spin.setSuffix(" min")
+        self.edit_window_spin.setSpecialValueText("never")  # 0 turns editing and deleting off
+        edit_row.addWidget(self.edit_window_spin)
+        edit_row.addStretch(1)
+        layout.addLayout(edit_row)
+        layout.addWidget(self._register("edit_window_minutes", 3))
         return page
+
+    def _fit_agent_columns(self, *_args: object) -> None:
+        QTimer.singleShot(0, self.agents_view.horizontalHeader().resizeSections)
 
     def _build_agents_tab(self) -> QWidget:
         page = QWidget()
@@ -338,8 +352,18 @@ class SettingsDialog(QDialog):
         self.agents_view.verticalHeader().hide()
         self.agents_view.setShowGrid(False)
         header = self.agents_view.horizontalHeader()
+        # Names are never cut (issue 13, item 6): every column but Email fits its
+        # contents; Email takes what is left and elides in the middle (tooltips
+        # carry the whole text).
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.agents_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.agents_view.setWordWrap(False)
+        # Rows that arrive after the view was laid out (the list loads after the
+        # dialog opens) do not re-fit ResizeToContents sections: re-fit them.
+        for change in (self.agents_model.rowsInserted, self.agents_model.dataChanged, self.agents_model.modelReset):
+            change.connect(self._fit_agent_columns)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.agents_view.selectionModel().currentRowChanged.connect(self._on_agents_current_row_changed)
         self.toggle_active_button = QPushButton("Disable")
@@ -538,6 +562,8 @@ class SettingsDialog(QDialog):
         for host in config.get("allowed_origins") or []:
             self.domains_list.addItem(str(host))
         self.require_identity_check.setChecked(bool(config.get("require_identity")))
+        window = config.get("edit_window_minutes", CONFIG_FIELD["edit_window_minutes"].default)
+        self.edit_window_spin.setValue(window if isinstance(window, int) else 0)
         self._clear_errors()
         self._set_editable(True)
 
@@ -615,12 +641,18 @@ class SettingsDialog(QDialog):
         values["business_hours"] = {"enabled": self.hours_enabled.isChecked(), "timezone": timezone, "days": days}
         values["allowed_origins"] = [self.domains_list.item(n).text() for n in range(self.domains_list.count())]
         values["require_identity"] = self.require_identity_check.isChecked()
+        values["edit_window_minutes"] = self.edit_window_spin.value()
         return values, problems
 
     def changes(self) -> dict[str, Any]:
         """The config keys whose form value differs from the loaded config."""
         values, _ = self.form_values()
-        return {k: v for k, v in values.items() if self._config.get(k) != v}
+        return self._changed(values)
+
+    def _changed(self, values: dict[str, Any]) -> dict[str, Any]:
+        # A key the loaded config lacks (an older server) counts as its declared default.
+        loaded = {f.name: f.default for f in CONFIG_FIELDS} | self._config
+        return {k: v for k, v in values.items() if loaded.get(k) != v}
 
     # ------------------------------------------------------------------ slots
 
@@ -670,7 +702,7 @@ class SettingsDialog(QDialog):
             self.tabs.setCurrentIndex(self._tab_of.get(first, 0))
             self.status_label.setText("Fix the highlighted fields, then save again.")
             return False
-        partial = {k: v for k, v in values.items() if self._config.get(k) != v}
+        partial = self._changed(values)
         if not partial:
             self.status_label.setText("No changes to save.")
             return True
@@ -769,5 +801,3 @@ class SettingsDialog(QDialog):
         self.new_password_label.show()
         self.agents_model.refresh()
         return True
-
-

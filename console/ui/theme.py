@@ -37,6 +37,7 @@ class C:
     FAILED_SOFT = QColor("#fef3f2")
     WARN = QColor("#9a5b00")  #: an unverified identity
     WARN_SOFT = QColor("#fff4e0")
+    MATCH = QColor("#ffe68a")  #: behind a search match in a snippet
     GREEN = QColor("#12b76a")
     AMBER = QColor("#f5a524")
     RED = QColor("#f04438")

@@ -19,9 +19,11 @@ from ._workloads import BenchError, LoadOptions
 __all__ = ["main"]
 
 JSON = dict[str, Any]
-WORKLOADS = ("latency", "throughput", "idle", "catchup", "console")
+WORKLOADS = ("latency", "throughput", "idle", "catchup", "console", "search")
 #: Workloads that --baseline also runs against the bare relay.
 BASELINED = ("latency", "throughput", "idle")
+#: Workloads that --pg-url also runs against one node on a scratch PostgreSQL database.
+ON_POSTGRES = ("latency", "throughput")
 
 EPILOG = """\
 workloads (default: all of them):
@@ -31,12 +33,16 @@ workloads (default: all of them):
   catchup     an agent offline for 10,000 events: reconnect to caught up; and a reconnect storm
               of 5,000 visitors resuming with 20 missed messages each
   console     the console's start to its first painted inbox, warm and cold (frontdesk-console as a process)
+  tenants     (alone, with --pg-url) PostgreSQL: 1 node × 1 tenant, N nodes × N tenants, N nodes × 1 tenant
+  search      1,000,000 messages loaded through the store, then the agents' search request timed
+              over common, rare, prefix and status-narrowed queries (--search-db for PostgreSQL)
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
   frontdesk bench latency --rate 500 --duration 10 --json
   frontdesk bench latency --visitors 5 --agents 1 --rate 50 --duration 1
   frontdesk bench throughput --baseline --plot docs/perf/latency-cdf.png
+  frontdesk bench search --search-db postgresql://127.0.0.1/empty_db
 """
 
 
@@ -65,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--site-key", help="with --url: the tenant's site key")
     g.add_argument("--email", help="with --url: an agent's email")
     g.add_argument("--password", help="with --url: that agent's password")
+    g = p.add_argument_group("tenants (PostgreSQL, store level; not part of 'all')")
+    g.add_argument(
+        "--pg-url",
+        metavar="URL",
+        help="a PostgreSQL URL whose role may CREATE DATABASE (a scratch database is made and dropped): tenants"
+        " needs it, and latency/throughput then also run one node on PostgreSQL beside the SQLite one",
+    )
+    g.add_argument("--nodes", type=int, default=3, help="tenants: nodes in the multi-node shapes (%(default)s)")
+    g.add_argument("--writers", type=int, default=20, help="tenants: closed-loop writers per node (%(default)s)")
     g = p.add_argument_group("load shape")
     g.add_argument("--visitors", type=int, default=d.visitors, help="latency/throughput visitors (%(default)s)")
     g.add_argument("--agents", type=int, default=d.agents, help="latency/throughput agents (%(default)s)")
@@ -93,6 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--console-runs", type=int, default=d.console_runs, help="console: warm and cold starts each (%(default)s)"
     )
+    g.add_argument(
+        "--search-messages", type=int, default=d.search_messages, help="search: messages loaded (%(default)s)"
+    )
+    g.add_argument(
+        "--search-rounds", type=int, default=d.search_rounds, help="search: times each query is sent (%(default)s)"
+    )
+    g.add_argument(
+        "--search-db",
+        metavar="URL",
+        help="search: load into this EMPTY database (e.g. postgresql://…) instead of a temporary SQLite file",
+    )
     return p
 
 
@@ -111,6 +137,8 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         "console_conversations",
         "console_messages",
         "console_runs",
+        "search_messages",
+        "search_rounds",
     ):
         if getattr(args, name) < 1:
             raise SystemExit(f"frontdesk bench: --{name.replace('_', '-')} must be at least 1")
@@ -131,6 +159,8 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         console_conversations=args.console_conversations,
         console_messages=args.console_messages,
         console_runs=args.console_runs,
+        search_messages=args.search_messages,
+        search_rounds=args.search_rounds,
     )
 
 
@@ -149,6 +179,8 @@ class _Runner:
     def target(self, kind: str) -> Target:
         if kind == "relay":
             return _targets.start_relay(self.server_cpu)
+        if kind == "postgres":
+            return _targets.start_frontdesk(self.server_cpu, pg_admin_url=self.args.pg_url)
         if self.args.url:
             return _targets.remote_frontdesk(self.args.url, self.args.site_key, self.args.email, self.args.password)
         return _targets.start_frontdesk(self.server_cpu, self.args.db_dir)
@@ -270,6 +302,28 @@ def _rows(report: JSON) -> list[JSON]:
             ok=None if a is None else a >= 50000,
             ratio=_ratio(a, b),
         )
+    for workload, metric, keys in (
+        ("latency", "visitor→agent p99 on PostgreSQL (ms)", ("latency_ms", "p99")),
+        ("latency", "server CPU on PostgreSQL (cores)", ("server_cpu",)),
+        ("throughput", "best msgs/s on PostgreSQL, one node", ("best_rate",)),
+    ):
+        pg = _get(w.get(workload), "postgres")
+        if pg is None:
+            continue
+        a, b = _get(pg, *keys), _get(w[workload].get("frontdesk"), *keys)
+        r = _ratio(a, b)
+        if workload == "throughput":
+            add(
+                workload,
+                metric,
+                a,
+                b,
+                target="≥ 0.8× SQLite (relay column: SQLite)",
+                ratio=r,
+                ok=None if r is None else r >= 0.8,
+            )
+        else:
+            add(workload, metric, a, b, target="relay column: SQLite", ratio=r)
     if "idle" in w:
         fd, rl = w["idle"].get("frontdesk"), w["idle"].get("relay")
         a, b = _get(fd, "rss_per_connection_kib"), _get(rl, "rss_per_connection_kib")
@@ -324,6 +378,17 @@ def _rows(report: JSON) -> list[JSON]:
         for k, v in c.items():
             if k not in ("available", "cold_start_ms", "warm_start_ms") and isinstance(v, int | float):
                 add("console", k, v)
+    if "search" in w:
+        fd = w["search"].get("frontdesk") or {}
+        for cls, figures in (_get(fd, "latency_ms") or {}).items():
+            p99 = _get(figures, "p99")
+            add(
+                "search",
+                f"{_get(fd, 'backend')} {_get(fd, 'messages'):,} msgs, {cls} p50 / p99 (ms)",
+                f"{_fmt(_get(figures, 'p50'))} / {_fmt(p99)}",
+                target="p99 ≤ 100 ms" if cls == "all" else "",
+                ok=None if cls != "all" or p99 is None else p99 <= 100,
+            )
     return rows
 
 
@@ -388,6 +453,8 @@ def _table(report: JSON) -> str:
 def main(argv: list[str]) -> int:
     """Entry point of ``frontdesk bench ARGS…``; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.workloads == ["tenants"]:
+        return _tenants_main(args, argv)
     unknown = [w for w in args.workloads if w not in (*WORKLOADS, "all")]
     if unknown:
         print(f"frontdesk bench: unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
@@ -416,10 +483,14 @@ def main(argv: list[str]) -> int:
     for name in workloads:
         sides: JSON = {}
         kinds = ["frontdesk", "relay"] if args.baseline and name in BASELINED else ["frontdesk"]
+        if args.pg_url and name in ON_POSTGRES:
+            kinds.insert(1, "postgres")  # the same workload on one node on PostgreSQL, side by side
         for kind in kinds:
             if name == "latency":
                 res = runner.run(kind, _workloads.latency)
                 samples[kind] = res.pop("_latency_samples", None)
+                if kind == "postgres":
+                    samples.pop(kind, None)  # the CDF plot compares the SQLite server with the relay
             elif name == "throughput":
                 res = runner.run(kind, _workloads.throughput)
             elif name == "idle":
@@ -434,6 +505,8 @@ def main(argv: list[str]) -> int:
                     "catchup": runner.run(kind, _workloads.catchup),
                     "storm": runner.run(kind, _workloads.storm),
                 }
+            elif name == "search":
+                res = _search_workload(args, opts, runner, progress)
             else:
                 res = _workloads.console(opts, progress)
             sides[kind] = res
@@ -449,6 +522,53 @@ def main(argv: list[str]) -> int:
         if args.plot:
             print(f"plot: {report['plot']}")
     return 1 if _errors(report) else 0
+
+
+def _tenants_main(args: argparse.Namespace, argv: list[str]) -> int:
+    """``frontdesk bench tenants``: PostgreSQL throughput with nodes and tenants (server/bench/_tenants.py)."""
+    from ._tenants import tenants
+
+    if not args.pg_url:
+        print(
+            "frontdesk bench tenants: needs --pg-url postgresql://… (a role that may CREATE DATABASE)", file=sys.stderr
+        )
+        return 2
+    progress = Progress(not args.no_progress)
+    machine = _targets.machine_info()
+    shapes = asyncio.run(
+        tenants(args.pg_url, nodes=args.nodes, writers=args.writers, duration=args.duration, progress=progress)
+    )
+    report = {"command": "frontdesk bench " + " ".join(argv), "machine": machine, "tenants": shapes}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print("shape                     msgs/s   ack p50 ms  ack p99 ms  db µs/msg  lock wait µs/msg  msgs/tx")
+    for key, label in (
+        ("one_node_one_tenant", "1 node × 1 tenant"),
+        ("nodes_own_tenants", f"{args.nodes} nodes × {args.nodes} tenants"),
+        ("nodes_one_tenant", f"{args.nodes} nodes × 1 tenant"),
+    ):
+        s = shapes[key]
+        ack = s["ack_ms"] or {}
+        print(
+            f"{label:<24} {s['msgs_per_s']:>8} {ack.get('p50', '-'):>11} {ack.get('p99', '-'):>11}"
+            f" {s['db_transaction_us_per_msg']:>10} {s['lock_wait_us_per_msg']:>17} {s['messages_per_transaction']:>8}"
+        )
+    load = machine.get("loadavg_at_start")
+    print(f"\nmachine: {machine.get('cores')} cores, load {load} at start")
+    return 0
+
+
+def _search_workload(args: argparse.Namespace, opts: LoadOptions, runner: _Runner, progress: Progress) -> JSON:
+    from ._search import search
+
+    try:
+        return search(
+            args.search_db, opts.search_messages, opts.search_rounds, runner.server_cpu, args.db_dir, progress
+        )
+    except (BenchError, OSError, RuntimeError, ValueError) as exc:
+        progress.end("failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _errors(report: JSON) -> list[str]:

@@ -22,6 +22,8 @@ __all__ = [
     "ProcStats",
     "Target",
     "cpu_seconds",
+    "create_scratch_pg",
+    "drop_scratch_pg",
     "machine_info",
     "pin",
     "raise_nofile",
@@ -65,6 +67,8 @@ class Target:
     process: subprocess.Popen[bytes] | None = None
     workdir: Path | None = None
     log_path: Path | None = None
+    #: (admin URL, database URL) of a scratch PostgreSQL database to drop when the target stops.
+    scratch_pg: tuple[str, str] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -92,6 +96,9 @@ class Target:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self.scratch_pg is not None:
+            drop_scratch_pg(*self.scratch_pg)
+            self.scratch_pg = None
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -124,11 +131,33 @@ def _spawn(args: list[str], log_path: Path, cpu: int | None) -> tuple[subprocess
     raise RuntimeError(f"{args[2:5]} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def start_frontdesk(cpu: int | None, db_dir: str | None = None, extra_args: list[str] | None = None) -> Target:
+#: The name prefix of the bench's scratch PostgreSQL databases.
+SCRATCH_PREFIX = "frontdesk_bench_"
+
+
+def create_scratch_pg(admin_url: str) -> str:
+    """A new empty PostgreSQL database ``frontdesk_bench_<random>`` beside ``admin_url``'s; its URL."""
+    from ..store.postgres import create_database
+
+    return create_database(admin_url, SCRATCH_PREFIX)
+
+
+def drop_scratch_pg(admin_url: str, url: str) -> None:
+    from ..store.postgres import drop_database
+
+    drop_database(admin_url, url, SCRATCH_PREFIX)
+
+
+def start_frontdesk(
+    cpu: int | None, db_dir: str | None = None, extra_args: list[str] | None = None, *, pg_admin_url: str | None = None
+) -> Target:
     """``frontdesk init`` + ``frontdesk serve`` on a fresh temporary SQLite
-    database (synchronous=FULL, as in production), rate limits raised."""
+    database (synchronous=FULL, as in production), rate limits raised; with
+    ``pg_admin_url``, on a scratch PostgreSQL database instead (dropped by :meth:`Target.stop`)."""
     workdir = Path(tempfile.mkdtemp(prefix="frontdesk-bench-", dir=db_dir))
     db = f"sqlite:///{workdir / 'bench.db'}"
+    if pg_admin_url is not None:
+        db = create_scratch_pg(pg_admin_url)
     cli = [*_python(), "-m", "frontdesk.server.cli", "--log-level", "WARNING"]
     init = subprocess.run(
         [*cli, "init", "--db", db, "--json", "--admin-password", BENCH_PASSWORD, "--slug", "bench"],
@@ -139,6 +168,8 @@ def start_frontdesk(cpu: int | None, db_dir: str | None = None, extra_args: list
     )
     if init.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
+        if pg_admin_url is not None:
+            drop_scratch_pg(pg_admin_url, db)
         raise RuntimeError(f"frontdesk init failed:\n{init.stderr}")
     info = json.loads(init.stdout)
     log_path = workdir / "server.log"
@@ -150,6 +181,8 @@ def start_frontdesk(cpu: int | None, db_dir: str | None = None, extra_args: list
         )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
+        if pg_admin_url is not None:
+            drop_scratch_pg(pg_admin_url, db)
         raise
     return Target(
         "frontdesk",
@@ -161,6 +194,7 @@ def start_frontdesk(cpu: int | None, db_dir: str | None = None, extra_args: list
         process=proc,
         workdir=workdir,
         log_path=log_path,
+        scratch_pg=None if pg_admin_url is None else (pg_admin_url, db),
     )
 
 

@@ -74,6 +74,8 @@ class LoadOptions:
     console_conversations: int = 10_000
     console_messages: int = 100_000
     console_runs: int = 3
+    search_messages: int = 1_000_000
+    search_rounds: int = 20
 
 
 # -- connections and setup requests --------------------------------------------------------

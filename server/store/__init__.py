@@ -1,5 +1,11 @@
 """Durable storage behind one small interface, chosen by URL.
 
+The operations are public modules grouped by aggregate (``tenants``,
+``agents``, ``visitors``, ``conversations``, ``messages``, ``events``,
+``jobs``, ``secrets``): functions of one transaction, run with
+``await store.write(messages.post_message, …)`` or ``store.read(…)``. No
+SQL is written outside this package (``tests/server/test_store_boundary.py``).
+
 ``sqlite:///var/frontdesk.db`` (a relative path) or ``sqlite:////abs/path.db``
 selects the embedded SQLite store; ``postgresql://…`` the PostgreSQL store
 (install the ``postgres`` extra).
@@ -9,9 +15,26 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from . import agents, conversations, events, jobs, messages, secrets, tenants, visitors
+from ._sql import now_ms
 from .base import REQUIRED_TABLES, Store
 
-__all__ = ["DEFAULT_DB_URL", "REQUIRED_TABLES", "Store", "open_store", "sqlite_path"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "REQUIRED_TABLES",
+    "Store",
+    "agents",
+    "conversations",
+    "events",
+    "jobs",
+    "messages",
+    "now_ms",
+    "open_store",
+    "secrets",
+    "sqlite_path",
+    "tenants",
+    "visitors",
+]
 
 DEFAULT_DB_URL = "sqlite:///var/frontdesk.db"
 

@@ -2,8 +2,9 @@
 
 A backend implements a handful of primitives (:meth:`Store.write`,
 :meth:`Store.read`, migrations, close); every operation is then one function
-of ``_sql`` run through them, so SQLite and PostgreSQL share one
-implementation of the rules, and one contract test suite checks both.
+of the store's operation modules (``messages``, ``conversations`` …) run
+through them, so SQLite and PostgreSQL share one implementation of the
+rules, and one contract test suite checks both.
 
 Contract of :meth:`Store.write`: the function runs inside a transaction; its
 result is returned only after that transaction has COMMITted durably ("acked
@@ -11,6 +12,12 @@ means stored"); the events it appended are passed to :attr:`Store.on_commit`
 on the event loop, in ``event_id`` order, after COMMIT and never for a
 transaction that rolled back. An exception raised by the function rolls back
 only that function's work and is re-raised to its caller.
+
+Optional abilities differ by backend; each is declared here, in
+:class:`Capabilities` (:attr:`Store.capabilities`), with its method on the
+interface. A caller asks ``store.capabilities.backup`` before calling
+:meth:`Store.backup`, never ``getattr(store, "backup")``; a method called on
+a backend without the ability raises :class:`Unsupported`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -31,12 +39,45 @@ from . import _sql
 from ._sql import Tx
 from ._writer import WriteHealth
 
-__all__ = ["PROBE_INTERVAL_S", "REQUIRED_TABLES", "CommitListener", "Store", "probe_write"]
+__all__ = [
+    "PROBE_INTERVAL_S",
+    "REQUIRED_TABLES",
+    "BroadcastListener",
+    "Capabilities",
+    "CommitListener",
+    "Store",
+    "Unsupported",
+    "probe_write",
+]
 
 log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 CommitListener = Callable[[list[EventRecord]], None]
+BroadcastListener = Callable[[dict[str, Any]], None]
+
+
+class Unsupported(Exception):
+    """This backend lacks the capability called on (see :class:`Capabilities`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do beyond the required interface."""
+
+    #: Several server nodes may share the database (PostgreSQL). Then limits
+    #: that must hold for the cluster are kept in the database, and what is
+    #: pushed but never stored (typing, presence) travels between nodes
+    #: through :meth:`Store.broadcast` / :attr:`Store.on_broadcast`.
+    shared: bool = False
+    #: One serving process per database, claimed by
+    #: :meth:`Store.acquire_server_lock` before :meth:`Store.open` (SQLite: two
+    #: servers on one file would each push only their own events).
+    server_lock: bool = False
+    #: :meth:`Store.backup` writes a consistent copy while serving (SQLite's
+    #: online backup; PostgreSQL uses ``pg_dump``).
+    backup: bool = False
+
 
 #: Tables ``frontdesk verify`` expects to find.
 REQUIRED_TABLES = (
@@ -52,6 +93,7 @@ REQUIRED_TABLES = (
     "client_writes",
     "jobs",
     "secrets",
+    "search_entries",
     "schema_migrations",
 )
 
@@ -99,6 +141,35 @@ class Store(abc.ABC):
     epoch: str = ""
     #: The outcome of the last write transaction (set by the writer thread).
     health: WriteHealth
+    #: What this backend can do beyond the required interface.
+    capabilities: Capabilities = Capabilities()
+    #: Called on the event loop with each message another node broadcast
+    #: (only with ``capabilities.shared``).
+    on_broadcast: BroadcastListener | None = None
+
+    @property
+    def location(self) -> str:
+        """The database, named for an operator's error message (a file path;
+        never a password)."""
+        return "the database"
+
+    def acquire_server_lock(self) -> None:
+        """Claim the database for this serving process; call before
+        :meth:`open`, held until :meth:`close`. Raises ``FrontdeskError`` when
+        another server holds it. A no-op without ``capabilities.server_lock``
+        (a shared database needs no claim)."""
+        return None
+
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (a JSON object) to every other node's
+        :attr:`on_broadcast`, best effort. :class:`Unsupported` without
+        ``capabilities.shared`` (one node: nobody to tell)."""
+        raise Unsupported(f"{type(self).__name__} is not shared by several nodes: nothing to broadcast to")
+
+    async def backup(self, target: str) -> None:
+        """Write a consistent copy of the live database to the file ``target``.
+        :class:`Unsupported` without ``capabilities.backup``."""
+        raise Unsupported(f"{type(self).__name__} has no built-in backup")
 
     @abc.abstractmethod
     async def open(self, *, migrate: bool = True) -> None:

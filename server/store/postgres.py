@@ -1,6 +1,6 @@
 """The scale-out store: one PostgreSQL database shared by several server nodes.
 
-The same operations as SQLite (``_sql``) run through the same two primitives;
+The same operations as SQLite (``messages``, ``conversations`` …) run through the same two primitives;
 this module only decides how transactions are opened, batched, committed and
 announced to the other nodes.
 
@@ -12,27 +12,41 @@ Writes
     COMMIT returned ("acked means stored"). One fsync covers many messages,
     and a node never holds more than one connection for writing.
 
-One global write lock
-    Every write transaction first takes ``pg_advisory_xact_lock(WRITE_LOCK)``
-    and holds it to COMMIT (PostgreSQL releases transaction locks only after
-    the commit is durable and visible). So writes are serialized across every
-    node exactly as SQLite's single writer serializes them on one node, which
-    buys three things at once:
+Per-tenant write locks
+    Every client belongs to one tenant and its resume cursor only ever names
+    that tenant's events, so event ids need to become visible in order only
+    within a tenant (DESIGN.md, "Order per tenant"). A write transaction
+    takes, in this order and held to COMMIT (PostgreSQL releases transaction
+    locks only after the commit is durable and visible):
 
-    - ``_sql`` stays correct unchanged: its check-then-insert steps (the
-      idempotency record, "one open conversation per visitor", agent e-mails)
-      were written for one writer and would race under plain READ COMMITTED;
-    - ``event_id`` values (a BIGSERIAL, taken while the lock is held) become
-      visible in increasing order: whoever sees event N sees every event
-      before N that will ever exist, so "the events after my cursor" never
-      skips one that commits late — the property that resume and multi-node
-      fan-out both rest on;
-    - no deadlocks and no serialization failures between writers.
+    - ``pg_advisory_xact_lock_shared(WRITE_LOCK)``, and then
+      ``pg_advisory_xact_lock(TENANT_LOCK, tenant_id)`` for each tenant its
+      writes name (their ``tenant_id`` argument), in increasing tenant order,
+      so two nodes never wait for each other in a cycle;
+    - or, when one of its writes names no tenant (creating a tenant, a login
+      attempt, pruning, a new epoch, resealing secrets: rare and small),
+      ``pg_advisory_xact_lock(WRITE_LOCK)`` exclusively: it then runs alone,
+      exactly as every write did before the per-tenant locks;
+    - the job table's own operations (claim, renew, complete, fail) and the
+      health probe take only the shared lock: ``FOR UPDATE SKIP LOCKED`` and
+      single-row updates need nothing more.
 
-    A per-tenant lock would let tenants write in parallel, but then a global
-    cursor could overtake an event still in flight in another tenant and
-    every reader would need per-tenant cursors and gap handling. Group commit
-    already amortizes the lock: it is taken once per batch, not per message.
+    That keeps three things the operations rely on:
+
+    - ``_sql``'s check-then-insert steps (the idempotency record, "one open
+      conversation per visitor", the last active admin) are all within one
+      tenant, whose writers are serialized;
+    - ``event_id`` values (one BIGSERIAL, so ids stay globally unique and
+      cursors keep their meaning) become visible in increasing order within
+      each tenant: whoever sees event N of a tenant sees every earlier event
+      of that tenant that will ever exist — the property that resume and
+      multi-node fan-out rest on;
+    - writers of different tenants never wait for each other, on one node or
+      many (``tests/server/store/test_tenant_order.py`` holds one tenant's
+      transaction open and shows another tenant's write acked meanwhile).
+
+    A write that appends an event for a tenant it did not name is a bug; it is
+    refused and rolled back alone.
 
 Reads
     A small thread pool, one connection per thread, each read a ``REPEATABLE
@@ -48,17 +62,20 @@ Fan-out between nodes
     reads the events after the last one it published and passes them to
     :attr:`on_commit`.
 
-    Publication keeps one cursor, :attr:`PostgresStore.delivered`: every event
-    up to it has been published on this node (or never committed). Each
-    delivery is a complete run of events after the cursor, published in
-    ``event_id`` order, and only the part beyond the cursor is published, so
-    every event is published exactly once per node, in order, whichever
-    path (local commit or catch-up read) brings it first. A local batch makes
-    its own run: holding the lock, the writer first reads the events other
-    nodes committed after the cursor, so right after COMMIT it publishes
-    those and then its own, without waiting for a notification. A client
-    that applies events in the order pushed therefore never skips one on
-    resume.
+    Publication keeps a cursor per tenant, :attr:`PostgresStore.delivered`:
+    every event of that tenant up to it has been published on this node (or
+    never committed). Each delivery is a complete run of a tenant's events
+    after its cursor, published in ``event_id`` order, and only the part
+    beyond the cursor is published, so every event is published exactly once
+    per node, in order, whichever path (local commit or catch-up read) brings
+    it first. A local batch makes its own run: holding its tenants' locks,
+    the writer reads the events other nodes committed for those tenants after
+    their cursors, so right after COMMIT it publishes those and then its own,
+    without waiting for a notification. The catch-up read takes every tenant
+    at once (one index range per tenant) and discovers tenants created since.
+    The notification names the batch's tenants, so a woken node reads only
+    those. A client that applies events in the order pushed therefore never
+    skips one on resume.
 
 Ephemeral messages
     What is pushed but never stored (typing, presence) can cross nodes with
@@ -96,12 +113,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import inspect
 import json
 import logging
 import queue
 import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
@@ -122,17 +141,28 @@ from ._writer import (
     resolve,
     take_batch,
 )
-from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
+from .base import REQUIRED_TABLES, Capabilities, Store, probe_write, shipped_migrations
 
-__all__ = ["BROADCAST_CHANNEL", "CHANNEL", "WRITE_LOCK", "PostgresStore"]
+__all__ = [
+    "BROADCAST_CHANNEL",
+    "CHANNEL",
+    "TENANT_LOCK",
+    "WRITE_LOCK",
+    "PostgresStore",
+    "create_database",
+    "drop_database",
+]
 
 log = logging.getLogger("frontdesk.server.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: The advisory lock key every write transaction holds until COMMIT
-#: (an arbitrary constant: "frontdes" in ASCII).
+#: The advisory lock key every write transaction holds until COMMIT, shared by
+#: tenant-scoped writes and exclusive for the rest (an arbitrary constant:
+#: "frontdes" in ASCII).
 WRITE_LOCK = 0x66726F6E74646573
+#: The first key of a tenant's advisory lock (``pg_advisory_xact_lock(TENANT_LOCK, tenant_id)``; "FD").
+TENANT_LOCK = 0x4644
 #: The LISTEN/NOTIFY channel that announces committed events.
 CHANNEL = "frontdesk_events"
 #: The channel of :meth:`PostgresStore.broadcast` (ephemeral, never stored).
@@ -246,21 +276,101 @@ def _set_meta(conn: Conn, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (key, value))
 
 
-def _events_after(tx: _sql.Tx, since: int, limit: int) -> list[EventRecord]:
-    """Every tenant's events after ``since``, in order (for fan-out, unfiltered)."""
-    rows = tx.all("SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?", (since, limit))
+def _tenant_events_after(tx: _sql.Tx, cursors: Sequence[tuple[int, int]], limit: int) -> list[EventRecord]:
+    """Each tenant's events after its cursor, at most ``limit`` per tenant, in ``event_id`` order (for fan-out,
+    unfiltered): one index range of ``events_tenant`` per tenant, in one statement."""
+    if not cursors:
+        return []
+    rows = tx.all(
+        "SELECT e.* FROM unnest(?::bigint[], ?::bigint[]) AS c(tenant, since) CROSS JOIN LATERAL"
+        " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since ORDER BY event_id LIMIT ?) AS e"
+        " ORDER BY e.event_id",
+        ([t for t, _ in cursors], [since for _, since in cursors], limit),
+    )
     return [_sql.record_from_row(r) for r in rows]
+
+
+def _tenants_after(tx: _sql.Tx, tenant_id: int) -> list[int]:
+    """Tenants created after ``tenant_id`` (ids are handed out in order: creating one takes the exclusive lock)."""
+    return [int(r["id"]) for r in tx.all("SELECT id FROM tenants WHERE id > ? ORDER BY id", (tenant_id,))]
+
+
+#: A write's lock scope besides a tenant id: the exclusive write lock, or the shared one alone.
+_EXCLUSIVE = "exclusive"
+_SHARED = "shared"
+#: Largest tenant id an advisory lock's second int4 key holds; beyond it a write runs under the exclusive lock.
+_MAX_LOCKABLE_TENANT = 2**31 - 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _tenant_position(fn: Callable[..., Any]) -> int | None:
+    """Where ``fn(tx, …)`` takes ``tenant_id`` among its positional arguments after ``tx`` (None: it takes none)."""
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    return names.index("tenant_id") - 1 if "tenant_id" in names[1:] else None
+
+
+def _lock_scope(job: Job) -> int | str:
+    """The tenant whose lock ``job`` needs, or :data:`_SHARED` / :data:`_EXCLUSIVE` (module doc)."""
+    position = _tenant_position(job.fn)
+    if position is None:
+        # The job table's own operations lock their rows (FOR UPDATE SKIP LOCKED); the probe writes one meta row.
+        shared_only = job.fn is probe_write or getattr(job.fn, "__module__", "").endswith(".store.jobs")
+        return _SHARED if shared_only else _EXCLUSIVE
+    tenant = job.args[position] if position < len(job.args) else job.kwargs.get("tenant_id")
+    if isinstance(tenant, int) and not isinstance(tenant, bool) and 0 < tenant <= _MAX_LOCKABLE_TENANT:
+        return tenant
+    return _EXCLUSIVE
+
+
+def _notify_payload(events: Iterable[EventRecord]) -> str:
+    """``tenant:last_event_id`` pairs of a batch, or ``*`` (read every tenant) past NOTIFY's size."""
+    last: dict[int, int] = {}
+    for event in events:
+        last[event.tenant_id] = max(last.get(event.tenant_id, 0), event.event_id)
+    payload = ",".join(f"{tenant}:{event_id}" for tenant, event_id in sorted(last.items()))
+    return payload if len(payload) <= MAX_BROADCAST_BYTES else "*"
+
+
+def _parse_notify(payload: str) -> dict[int, int] | None:
+    """The pairs of :func:`_notify_payload`, or None for "every tenant" (``*`` or anything unreadable)."""
+    pairs = [pair.partition(":") for pair in payload.split(",")]
+    try:
+        return {int(t): int(e) for t, colon, e in pairs if colon} if all(colon for _, colon, _ in pairs) else None
+    except ValueError:
+        return None
+
+
+def create_database(admin_url: str, prefix: str) -> str:
+    """A new empty database ``<prefix><random>`` on the server of ``admin_url`` (whose role may CREATE DATABASE);
+    its URL. For throwaway databases: the benchmark's scratch databases."""
+    if not prefix.isidentifier() or prefix != prefix.lower():
+        raise ValueError(f"a database name prefix must be a lowercase identifier: {prefix!r}")
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+def drop_database(admin_url: str, url: str, prefix: str) -> None:
+    """Drop the database of ``url``, made by :func:`create_database` with ``prefix`` (any other name is refused)."""
+    name = url.rpartition("/")[2]
+    if not (name.startswith(prefix) and name.isidentifier()):
+        raise ValueError(f"refusing to drop {name!r}: not a {prefix}… database")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class PostgresStore(Store):
     """A store in the PostgreSQL database at ``url`` (``postgresql://…``)."""
 
     DIALECT = "postgres"
+    capabilities = Capabilities(shared=True, server_lock=False, backup=False)
 
     #: Seconds between catch-up reads when no notification arrives.
     poll_interval: float = 1.0
-    #: Called on the event loop with each message another node broadcast.
-    on_broadcast: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, url: str, *, readers: int = 4) -> None:
         self.url = url
@@ -281,15 +391,22 @@ class PostgresStore(Store):
         self.node_id = uuid.uuid4().hex
         self._migrate = True
         self.durability_settings: dict[str, Any] = {}
-        #: Every event up to this id has been published on this node.
-        self.delivered = 0
-        #: (Writer thread) the last event of the runs handed to the loop.
-        self._handed = 0
+        #: Per tenant: every event of the tenant up to this id has been published on this node. A tenant without
+        #: an entry was created after the store opened: all of its events are new here (cursor 0).
+        self.delivered: dict[int, int] = {}
+        #: The highest tenant id known here; catch-up reads look for tenants created after it.
+        self._last_tenant = 0
+        #: (Writer thread) per tenant, the last event of the runs handed to the loop.
+        self._handed: dict[int, int] = {}
         self.batches = 0
         self.batched_jobs = 0
         self.health = WriteHealth()
         #: Events published from a catch-up read (committed elsewhere, mostly).
         self.caught_up = 0
+        #: Nanoseconds the writer spent taking its locks (waiting for other writers of the same tenants, or for an
+        #: exclusive write, plus one round trip), and in whole write transactions; for ``frontdesk bench tenants``.
+        self.lock_wait_ns = 0
+        self.transaction_ns = 0
 
     # -- connections ----------------------------------------------------------------
 
@@ -422,8 +539,12 @@ class PostgresStore(Store):
             return
         epoch = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         self.epoch = str(epoch["value"]) if epoch else ""
-        last = conn.execute("SELECT COALESCE(MAX(event_id), 0) AS m FROM events").fetchone()
-        self.delivered = int(last["m"]) if last else 0
+        rows = conn.execute(
+            "SELECT t.id, (SELECT COALESCE(MAX(e.event_id), 0) FROM events e WHERE e.tenant_id = t.id) AS last"
+            " FROM tenants t"
+        ).fetchall()
+        self.delivered = {int(r["id"]): int(r["last"]) for r in rows}
+        self._last_tenant = max(self.delivered, default=0)
 
     # -- the writer ---------------------------------------------------------------------
 
@@ -525,25 +646,33 @@ class PostgresStore(Store):
     def _transact(self, conn: Conn, batch: list[Job]) -> tuple[list[EventRecord], bool]:
         """One attempt at a batch: (the run of events to publish, whether it
         is complete). Sets each job's outcome."""
-        # Start after what the loop has published or been handed already
-        # (settles run in order, so by this batch's settle it has published
-        # everything up to ``_handed``): a busy node does not read its own
-        # previous batch back.
-        since = max(self.delivered, self._handed)
-        # Statements without parameters share a round trip where they can
-        # (a message costs about ten, and round trips bound this writer).
-        conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})".encode())
-        # What other nodes committed since our cursor: all of it, since they
-        # committed under the lock we now hold (module doc).
-        run = _events_after(_Tx(conn), since, CATCH_UP_PAGE)
-        complete = len(run) < CATCH_UP_PAGE
+        scopes = [_lock_scope(job) for job in batch]
+        exclusive = _EXCLUSIVE in scopes
+        tenants = sorted({scope for scope in scopes if isinstance(scope, int)})
+        # Statements without parameters share a round trip: the locks, in the one order every node uses.
+        if exclusive:
+            locks = f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})"
+        else:
+            locks = "; ".join(
+                [f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK:d})"]
+                + [f"SELECT pg_advisory_xact_lock({TENANT_LOCK:d}, {tenant:d})" for tenant in tenants]
+            )
+        started = time.perf_counter_ns()
+        conn.execute(f"BEGIN; {locks}; SAVEPOINT job".encode())
+        self.lock_wait_ns += time.perf_counter_ns() - started
+        locked = set(tenants)
         local: list[EventRecord] = []
-        conn.execute(b"SAVEPOINT job")
         for i, job in enumerate(batch):
             then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
             tx = _Tx(conn)
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
+                stray = {e.tenant_id for e in tx.events} - locked
+                if stray and not exclusive:
+                    raise RuntimeError(
+                        f"{getattr(job.fn, '__qualname__', job.fn)!s} appended events of tenant(s)"
+                        f" {sorted(stray)} it did not name; a write names its tenant as its tenant_id argument"
+                    )
             except BaseException as exc:  # one bad job must not sink the batch
                 if _storage_failure(exc, conn):
                     raise  # the database, not the job: the whole batch fails (or runs again)
@@ -553,16 +682,25 @@ class PostgresStore(Store):
                 conn.execute(b"RELEASE SAVEPOINT job" + then)
                 job.outcome = (True, result)
                 local.extend(tx.events)
+        # What other nodes committed for our tenants after their cursors: all of it, since they committed under
+        # the locks we now hold, and all of it before ours. Start after what the loop has published or been handed
+        # already (settles run in order), so a busy node does not read its own previous batch back.
+        touched = sorted({e.tenant_id for e in local})
+        cursors = [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0))) for t in touched]
+        ours = {e.event_id for e in local}
+        others = [e for e in _tenant_events_after(_Tx(conn), cursors, CATCH_UP_PAGE) if e.event_id not in ours]
+        complete = all(sum(1 for e in others if e.tenant_id == t) < CATCH_UP_PAGE for t in touched)
         if local:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(max(e.event_id for e in local))))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local)))
         try:
             conn.execute("COMMIT")
         except BaseException as exc:
             raise _Committing from exc
-        if complete:
-            run.extend(sorted(local, key=lambda e: e.event_id))
-            if run:
-                self._handed = max(self._handed, run[-1].event_id)
+        self.transaction_ns += time.perf_counter_ns() - started
+        run = sorted([*others, *local], key=lambda e: e.event_id) if complete else others
+        for event in run:
+            if event.event_id > self._handed.get(event.tenant_id, 0):
+                self._handed[event.tenant_id] = event.event_id
         return run, complete
 
     def _settle(self, batch: list[Job], run: list[EventRecord], behind: bool) -> None:
@@ -576,27 +714,41 @@ class PostgresStore(Store):
         resolve(batch)
 
     def _deliver(self, run: list[EventRecord], *, read: bool = False) -> None:
-        """Publish the part of ``run`` (every event committed after some
-        earlier cursor, in order) beyond :attr:`delivered`."""
-        fresh = [e for e in run if e.event_id > self.delivered]
+        """Publish the part of ``run`` (events in ``event_id`` order, each
+        tenant's a complete run after some earlier cursor of that tenant)
+        beyond the tenants' :attr:`delivered` cursors."""
+        fresh = []
+        for event in run:
+            if event.event_id > self.delivered.get(event.tenant_id, 0):
+                self.delivered[event.tenant_id] = event.event_id
+                fresh.append(event)
         if not fresh:
             return
-        self.delivered = fresh[-1].event_id
         if read:
             self.caught_up += len(fresh)
         self._publish(fresh)
 
     # -- fan-out between nodes ----------------------------------------------------------
 
-    async def catch_up(self) -> int:
-        """Publish every committed event after :attr:`delivered` (in practice
-        the ones other nodes wrote); the number published."""
+    async def catch_up(self, tenants: Iterable[int] | None = None) -> int:
+        """Publish every committed event after the tenants' cursors (in
+        practice the ones other nodes wrote), for ``tenants`` or every tenant
+        (then also those created since the last look); the number published."""
         before = self.caught_up
-        while True:
-            run = await self.read(_events_after, self.delivered, CATCH_UP_PAGE)
+        if tenants is None:
+            for tenant in await self.read(_tenants_after, self._last_tenant):
+                self.delivered.setdefault(tenant, 0)
+                self._last_tenant = max(self._last_tenant, tenant)
+            wanted = list(self.delivered)
+        else:
+            wanted = list(tenants)
+        while wanted:
+            cursors = [(t, self.delivered.get(t, 0)) for t in wanted]
+            run = await self.read(_tenant_events_after, cursors, CATCH_UP_PAGE)
             self._deliver(run, read=True)
-            if len(run) < CATCH_UP_PAGE:
-                return self.caught_up - before
+            full = {t for t in wanted if sum(1 for e in run if e.tenant_id == t) >= CATCH_UP_PAGE}
+            wanted = [t for t in wanted if t in full]
+        return self.caught_up - before
 
     async def _listen_loop(self) -> None:
         """LISTEN for other nodes' commits, and poll as a fallback. Runs until
@@ -622,18 +774,24 @@ class PostgresStore(Store):
                 loop = asyncio.get_running_loop()
                 next_poll = loop.time() + self.poll_interval
                 while True:
-                    woken = False
+                    woken: set[int] | None = set()
                     wait = max(0.0, next_poll - loop.time())
                     async for note in aconn.notifies(timeout=wait, stop_after=1):
                         if note.channel == BROADCAST_CHANNEL:
                             self._received(note.payload)
+                            continue
+                        # The payload names the batch's tenants and their last event_id: our own commits are
+                        # usually published already, and only the named tenants need a read.
+                        named = _parse_notify(note.payload)
+                        if named is None or woken is None:
+                            woken = None
                         else:
-                            # The payload is the batch's last event_id: our
-                            # own commits are usually published already.
-                            woken = woken or not note.payload.isdigit() or int(note.payload) > self.delivered
-                    if woken or loop.time() >= next_poll:
+                            woken |= {t for t, e in named.items() if e > self.delivered.get(t, 0)}
+                    if woken is None or loop.time() >= next_poll:
                         await self._poll_once()
                         next_poll = loop.time() + self.poll_interval
+                    elif woken:
+                        await self._poll_once(woken)
             except psycopg.Error as exc:
                 log.warning("lost the PostgreSQL listener (%s); reconnecting", exc)
             except Exception:
@@ -680,9 +838,9 @@ class PostgresStore(Store):
         if self.on_broadcast is not None:
             self.on_broadcast(message)
 
-    async def _poll_once(self) -> None:
+    async def _poll_once(self, tenants: Iterable[int] | None = None) -> None:
         try:
-            await self.catch_up()
+            await self.catch_up(tenants)
         except psycopg.Error as exc:
             log.warning("catch-up read failed: %s", exc)
         except Exception:

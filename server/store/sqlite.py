@@ -60,7 +60,7 @@ from ._writer import (
     resolve,
     take_batch,
 )
-from .base import REQUIRED_TABLES, Store, probe_write, shipped_migrations
+from .base import REQUIRED_TABLES, Capabilities, Store, probe_write, shipped_migrations
 
 __all__ = ["SQLiteStore", "restore_copy"]
 
@@ -161,6 +161,7 @@ class SQLiteStore(Store):
     """A store in one SQLite file at ``path``."""
 
     DIALECT = "sqlite"
+    capabilities = Capabilities(shared=False, server_lock=True, backup=True)
 
     def __init__(self, path: str | Path, *, readers: int = 4) -> None:
         self.path = Path(path)
@@ -178,6 +179,8 @@ class SQLiteStore(Store):
         self.batches = 0
         self.batched_jobs = 0
         self.health = WriteHealth()
+        #: The journal mode and synchronous level found at open (empty before).
+        self.durability_settings: dict[str, Any] = {}
         self._serving = False
         self._mark_fd: int | None = None
         self._mark_dirty = False
@@ -659,7 +662,11 @@ class SQLiteStore(Store):
         return [t for t in REQUIRED_TABLES if t not in present]
 
     async def durability(self) -> dict[str, Any]:
-        return dict(getattr(self, "durability_settings", {}))
+        return dict(self.durability_settings)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the live database to ``target`` (the

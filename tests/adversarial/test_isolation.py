@@ -162,7 +162,17 @@ def test_visitor_cannot_use_agent_requests(server: RunningServer) -> None:
 
     async def scenario() -> None:
         alice, _ = await WsClient.visitor(server)
-        for type_ in ("snapshot", "reply", "subscribe", "visitor.get", "config.set", "resolve", "login", "agents"):
+        for type_ in (
+            "snapshot",
+            "reply",
+            "subscribe",
+            "visitor.get",
+            "config.set",
+            "resolve",
+            "login",
+            "agents",
+            "search",
+        ):
             frame = await _refused(alice, type_, conversation_id=1, visitor_id=1, config={}, body="x", client_id="c")
             assert frame["code"] == "invalid" and "unknown type" in frame["message"]
         await alice.close()
@@ -226,6 +236,9 @@ def test_tenant_isolation_for_visitors_and_agents(server: RunningServer) -> None
             snap = await a1.request("snapshot", **query)
             assert all(c["id"] != conv2 for c in snap["conversations"]), query
         assert "zebra" not in str(await a1.request("snapshot", query="zebra"))
+        for search in ({"q": "zebra"}, {"q": "zebra", "status": "open"}, {"q": "t2 secret"}):
+            assert (await a1.request("search", **search))["hits"] == [], search
+        assert [h["conversation"]["id"] for h in (await a2.request("search", q="zebra"))["hits"]] == [conv2]
         agents = (await a1.request("agents"))["agents"]
         assert t2_agent_id not in [a["id"] for a in agents]
         assert (await a1.request("config.get"))["config"]["business_name"] != "T2"

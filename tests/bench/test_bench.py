@@ -90,7 +90,18 @@ def test_unknown_workload_is_refused() -> None:
 def test_help_lists_the_workloads() -> None:
     """`frontdesk bench --help` names every workload and the baseline option."""
     proc = subprocess.run([*BENCH, "--help"], capture_output=True, text=True, timeout=60, check=True)
-    for word in ("latency", "throughput", "idle", "catchup", "console", "--baseline", "--json", "--plot", "--url"):
+    for word in (
+        "latency",
+        "throughput",
+        "idle",
+        "catchup",
+        "console",
+        "search",
+        "--baseline",
+        "--json",
+        "--plot",
+        "--url",
+    ):
         assert word in proc.stdout
 
 
@@ -127,3 +138,80 @@ def test_console_workload_runs_the_console_as_a_process() -> None:
     assert res["conversations"] == 30 and res["messages"] == 120 and res["search_hits"] >= 0
     assert res["warm_start_ms"] > 0 and res["cold_start_ms"] > 0 and res["warm_start_cpu_ms"] > 0
     assert res["inbox_rows_painted"] > 0 and res["evicted_mb"] > 0
+
+
+@pytest.mark.postgres
+def test_tenants_tiny_run_measures_each_shape_and_drops_its_databases() -> None:
+    """bench tenants runs its three PostgreSQL shapes, acks messages in each, and leaves no scratch database."""
+    from tests.server.store.conftest import PG_ADMIN_URL, require_pg
+
+    require_pg()
+    code, report, err = bench("tenants", "--pg-url", PG_ADMIN_URL, "--nodes", "2", "--writers", "2", "--duration", "1")
+    assert code == 0, err
+    shapes = report["tenants"]
+    assert [(s["nodes"], s["tenants"]) for s in shapes.values()] == [(1, 1), (2, 2), (2, 1)]
+    for shape in shapes.values():
+        assert shape["msgs_per_s"] > 0 and shape["ack_ms"]["p99"] >= shape["ack_ms"]["p50"]
+        assert shape["lock_wait_us_per_msg"] >= 0 and shape["db_transaction_us_per_msg"] > 0
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'frontdesk_bench_%'").fetchall()
+    assert left == []
+
+
+def test_tenants_without_a_database_url_says_what_it_needs() -> None:
+    """bench tenants without --pg-url exits 2 and names the option."""
+    proc = subprocess.run([*BENCH, "tenants"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "--pg-url" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_latency_with_a_postgres_url_runs_one_node_on_postgresql_beside_sqlite() -> None:
+    """--pg-url adds a PostgreSQL node to latency: it delivers everything, is summarized beside SQLite, and its
+    scratch database is dropped."""
+    from tests.server.store.conftest import PG_ADMIN_URL, require_pg
+
+    require_pg()
+    args = ("latency", "--visitors", "5", "--agents", "1", "--rate", "50", "--duration", "1", "--pg-url", PG_ADMIN_URL)
+    code, report, err = bench(*args)
+    assert code == 0, err
+    pg = report["workloads"]["latency"]["postgres"]
+    assert pg["sent"] == 50 and pg["lost"] == 0 and pg["duplicates"] == 0
+    assert any(row["metric"] == "visitor→agent p99 on PostgreSQL (ms)" for row in report["summary"])
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'frontdesk_bench_%'").fetchall()
+    assert left == []
+
+
+def _check_search_report(report: dict[str, Any], backend: str) -> None:
+    res = report["workloads"]["search"]["frontdesk"]
+    assert res["backend"] == backend and res["messages"] == 400 and res["conversations"] == 20
+    assert set(res["latency_ms"]) == {"all", "common", "rare", "prefix", "narrowed"}
+    assert res["latency_ms"]["all"]["count"] == len(res["queries"])
+    assert res["hits_per_query"]["the"] > 0 and res["hits_per_query"]["zzqxv"] == 0
+    assert any(r["metric"].endswith("all p50 / p99 (ms)") for r in report["summary"])
+
+
+def test_search_tiny_run_loads_through_the_store_and_times_each_query_class() -> None:
+    """`bench search` loads a tiny data set into SQLite, serves it, and reports p50/p99 per query class."""
+    code, report, err = bench("search", "--search-messages", "400", "--search-rounds", "1")
+    assert code == 0, err
+    _check_search_report(report, "sqlite")
+
+
+@pytest.mark.postgres
+def test_search_tiny_run_on_postgres() -> None:
+    """`bench search --search-db postgresql://…` does the same on an empty PostgreSQL database."""
+    from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
+
+    require_pg()
+    url = create_pg_database()
+    try:
+        code, report, err = bench("search", "--search-messages", "400", "--search-rounds", "1", "--search-db", url)
+    finally:
+        drop_pg_database(url)
+    assert code == 0, err
+    _check_search_report(report, "postgresql")

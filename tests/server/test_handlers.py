@@ -480,3 +480,63 @@ def test_the_agent_endpoint_refuses_web_pages_but_not_its_own_origin(server: Run
                 assert json.loads(await ws.recv())["code"] == "unauthorized"
 
     asyncio.run(scenario())
+
+
+def test_search_finds_across_statuses_with_snippets_and_pages(server: RunningServer) -> None:
+    """`search` finds a pending conversation's message and an agent's note, with highlights; pages hold each once."""
+
+    async def scenario() -> None:
+        agent, _ = await WsClient.agent(server)
+        visitor, _, pending = await chat(server, "Could you send me the PDF of my invoice?")
+        await agent.request("pend", conversation_id=pending)
+        other, _, noted = await chat(server, "hello there")
+        await agent.request("note", conversation_id=noted, client_id=new_client_id(), body="asked for a pdf by phone")
+        found = await agent.request("search", q="pdf")
+        assert [h["conversation"]["id"] for h in found["hits"]] == [noted, pending]
+        note, message = (h["match"] for h in found["hits"])
+        assert (note["kind"], message["kind"], message["seq"]) == ("note", "message", 1)
+        assert [message["snippet"][a:b] for a, b in message["highlights"]] == ["PDF"]
+        assert found["hits"][1]["conversation"]["status"] == "pending" and found["next_before"] is None
+        assert found["hits"][1]["conversation"]["visitor"]["id"] == found["hits"][1]["conversation"]["visitor_id"]
+        first = await agent.request("search", q="pdf", limit=1)
+        rest = await agent.request("search", q="pdf", limit=1, before=first["next_before"])
+        assert [h["conversation"]["id"] for h in first["hits"] + rest["hits"]] == [noted, pending]
+        assert rest["next_before"] is None
+        only_open = await agent.request("search", q="pdf", status="open")
+        assert [h["conversation"]["id"] for h in only_open["hits"]] == [noted]
+        for c in (agent, visitor, other):
+            await c.close()
+
+    asyncio.run(scenario())
+
+
+def test_search_refuses_bad_input_and_survives_fts_syntax(server: RunningServer) -> None:
+    """Empty, wordless, over-long queries and bad cursors are `invalid`; FTS syntax never makes a server error."""
+
+    async def scenario() -> None:
+        agent, _ = await WsClient.agent(server)
+        visitor, _, cid = await chat(server, 'quote " star * dash - near NEAR( paren ) colon: caret^')
+        for bad, field in (
+            ({"q": ""}, "q"),
+            ({"q": "   "}, "q"),
+            ({"q": '*** "" -- ()'}, "q"),
+            ({"q": "x" * 201}, "q"),
+            ({"q": "pdf", "before": "abc"}, "before"),
+            ({"q": "pdf", "before": "0"}, "before"),
+            ({"q": "pdf", "before": "-5"}, "before"),
+            ({"q": "pdf", "before": "9" * 30}, "before"),
+            ({"q": "pdf", "status": "all"}, "status"),
+            ({"q": "pdf", "limit": 0}, "limit"),
+        ):
+            frame = await agent.request_frame("search", **bad)
+            assert (frame["type"], frame["code"], frame["field"]) == ("error", "invalid", field), bad
+        for q in ('"quote', "star*", "-dash", "NEAR(near paren)", "(paren", "colon:", "caret^", "'quote' -dash"):
+            found = await agent.request("search", q=q)
+            assert [h["conversation"]["id"] for h in found["hits"]] == [cid], q
+        assert (await agent.request("search", q="AND NOT nothing"))["hits"] == []
+        frame = await visitor.request_frame("search", q="quote")
+        assert (frame["type"], frame["code"]) == ("error", "invalid")  # not a visitor request: notes stay with agents
+        await agent.close()
+        await visitor.close()
+
+    asyncio.run(scenario())

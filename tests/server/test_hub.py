@@ -308,3 +308,23 @@ def test_publish_reaches_exactly_those_who_may_see_each_event() -> None:
         assert sent_ids(visitors[7]) == [1] and sent_ids(visitors[8]) == [2]
 
     run(scenario())
+
+
+def test_the_socket_index_keeps_one_socket_bare_and_several_in_a_set() -> None:
+    """A key's sockets come back as filed, through one socket, two, and back to none; other keys are untouched."""
+    from frontdesk.server.hub import _SocketIndex
+
+    index = _SocketIndex()
+    first, second, other = object(), object(), object()
+    assert list(index.get(1)) == []
+    index.add(1, first)  # type: ignore[arg-type]
+    index.add(1, first)  # type: ignore[arg-type]
+    assert list(index.get(1)) == [first]
+    index.add(1, second)  # type: ignore[arg-type]
+    index.add(2, other)  # type: ignore[arg-type]
+    assert set(index.get(1)) == {first, second} and list(index.get(2)) == [other]
+    index.discard(1, first)  # type: ignore[arg-type]
+    assert list(index.get(1)) == [second]
+    index.discard(1, first)  # type: ignore[arg-type]
+    index.discard(1, second)  # type: ignore[arg-type]
+    assert list(index.get(1)) == [] and list(index.get(2)) == [other]

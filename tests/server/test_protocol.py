@@ -285,3 +285,37 @@ def test_config_fields_are_the_widget_config_types() -> None:
     assert tuple(f.name for f in p.CONFIG_FIELDS if f.public) == p.wire_fields(p.PublicConfig)
     config = p.WidgetConfig.of({f.name: f.default for f in p.CONFIG_FIELDS})
     assert p.from_wire(p.WidgetConfig, p.to_wire(config)) == config
+
+
+# -- search text (PROTOCOL.md, "Search") ------------------------------------------------
+
+
+def test_search_words_are_letter_and_digit_runs_with_fts_syntax_as_separators() -> None:
+    """Query words are lowercased letter/digit runs; quotes, *, -, parentheses are separators; prefixes fold in."""
+    assert p.search_words('"PDF" -invoice* NEAR(inv Café) x_y 42') == ["pdf", "invoice", "near", "café", "x", "y", "42"]
+    assert p.search_words('***  "" -- ()') == []
+    assert p.search_words("inv invoice in") == ["invoice"]
+    assert len(p.search_words(" ".join(f"w{i}" for i in range(20)))) == p.SEARCH_MAX_WORDS
+
+
+def test_search_snippet_cuts_around_the_first_match_and_offsets_point_at_the_words() -> None:
+    """A long body is cut to a one-line excerpt with "…"; each highlight slices out a matched word."""
+    body = "start " + "filler " * 60 + "the\nPDF invoice " + "tail " * 60
+    snippet, spans = p.search_snippet(body, p.search_words("pdf inv"))
+    assert snippet.startswith("…") and snippet.endswith("…") and "\n" not in snippet
+    assert len(snippet) <= p.SEARCH_SNIPPET_CHARS + 2
+    assert [snippet[a:b] for a, b in spans] == ["PDF", "invoice"]
+    short, spans = p.search_snippet("Le café 🙂 café", ["café"])
+    assert short == "Le café 🙂 café" and [short[a:b] for a, b in spans] == ["café", "café"]
+    assert p.search_matches("the Invoice.pdf", ["pdf", "inv"]) and not p.search_matches("the invoice", ["pdf"])
+
+
+def test_search_request_fields_are_checked() -> None:
+    """`search` takes q (not blank, ≤ 200), status of the three, before, limit 1–100."""
+    req = p.parse_request('{"type":"search","q":"pdf","status":"pending","limit":5}', endpoint=p.Endpoint.AGENT)
+    assert isinstance(req, p.Search) and (req.q, req.status, req.before, req.limit) == ("pdf", "pending", None, 5)
+    for bad in ('"q":" "', '"q":"' + "x" * 201 + '"', '"q":"a","status":"all"', '"q":"a","limit":101'):
+        with pytest.raises(ProtocolError):
+            p.parse_request('{"type":"search",' + bad + "}", endpoint=p.Endpoint.AGENT)
+    with pytest.raises(ProtocolError):
+        p.parse_request('{"type":"search","q":"pdf"}', endpoint=p.Endpoint.VISITOR)

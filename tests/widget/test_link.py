@@ -79,7 +79,7 @@ def test_refused_hello_keeps_token_thread_and_outbox_and_retries(page: Page, pee
     peer.error(first, code, "the server cannot store anything right now")
     peer.wait_closed(first.socket)
 
-    expect(widget.host.locator(".ps")).to_have_text("Reconnecting\u2026")
+    expect(widget.status).to_have_text("Reconnecting\u2026")  # the footer: the header keeps availability
     expect(widget.status).to_have_attribute("data-state", "connecting")
     expect(widget.host.locator(".of")).to_be_hidden()  # the server is there: not "offline"
     pending = widget.message("Written during the outage", "visitor")

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, WebSocketRoute, expect
 from tests.support import RunningServer
 from tests.widget.conftest import RECONNECT_TIMEOUT, Agent, Widget, open_widget, stored_token
 
-GREEN, YELLOW, RED = "rgb(22, 163, 74)", "rgb(234, 179, 8)", "rgb(220, 38, 38)"
+YELLOW, RED = "rgb(234, 179, 8)", "rgb(220, 38, 38)"
 
 
 class Proxy:
@@ -64,7 +64,8 @@ def dot(widget: Widget) -> str:
 
 
 def test_status_dot_connecting_then_online(page: Page, server: RunningServer) -> None:
-    """Yellow "Connecting" until the server answers hello, then green "Online"."""
+    """A yellow "Connecting…" in the footer until the server answers hello; then the footer hides and the
+    header speaks of availability only."""
     proxy = Proxy(page, server)
     proxy.hold.set()
     cached = json.dumps({"cfg": {"business_name": "Cached"}, "open": True})  # the first widget's record
@@ -72,13 +73,13 @@ def test_status_dot_connecting_then_online(page: Page, server: RunningServer) ->
     page.goto(server.http_url + "/")
     widget = Widget(page)
     expect(widget.status).to_have_attribute("data-state", "connecting")
-    expect(widget.status).to_have_text("Connecting")
+    expect(widget.status).to_have_text("Connecting\u2026")
     assert dot(widget) == YELLOW
     expect(widget.host.locator("#t")).to_have_text("Cached")  # drawn at once from the cached config
     proxy.release()
     widget.wait_online()
-    expect(widget.status).to_have_text("Online")
-    assert dot(widget) == GREEN
+    expect(widget.status).to_be_hidden()
+    expect(widget.host.locator(".ps")).to_have_text("Away right now")  # availability (no agent here), not the link
     expect(widget.host.locator("#t")).not_to_have_text("Cached")
 
 

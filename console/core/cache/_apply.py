@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from frontdesk.server.protocol import (
     EVENT_KINDS,
@@ -26,10 +27,12 @@ from frontdesk.server.protocol import (
     AgentUpdated,
     ConfigUpdated,
     Conversation,
+    ConversationUpdated,
     ConversationWithVisitor,
     EventFrame,
     Message,
     MessageCreated,
+    MessageUpdated,
     PrivateNote,
     SeenUpTo,
     Visitor,
@@ -39,6 +42,7 @@ from frontdesk.server.protocol import (
 )
 
 from ..rows import UNKNOWN_VISITOR, AgentRow, Notification
+from ._activity import TRAIL_CHANGES, record_activity
 from ._schema import Db, set_meta
 
 __all__ = [
@@ -47,6 +51,7 @@ __all__ = [
     "Applied",
     "apply_event",
     "apply_message",
+    "apply_message_update",
     "config_values",
     "insert_item",
     "recompute",
@@ -128,20 +133,20 @@ def upsert_visitor(db: Db, v: Visitor) -> None:
 def upsert_agent(db: Db, agent: AgentRow) -> None:
     """Store an agent."""
     db.execute(
-        "INSERT INTO agents (id, email, name, role, active, online) VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO agents (id, email, name, role, active, online, away) VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
-        "active = excluded.active, online = excluded.online",
-        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online)],
+        "active = excluded.active, online = excluded.online, away = excluded.away",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.online), int(agent.away)],
     )
 
 
 def update_agent_profile(db: Db, agent: AgentUpdated) -> None:
     """Store an agent's profile (``agent.updated``); a known agent keeps its presence."""
     db.execute(
-        "INSERT INTO agents (id, email, name, role, active, online) VALUES (?, ?, ?, ?, ?, 0) "
+        "INSERT INTO agents (id, email, name, role, active, online, away) VALUES (?, ?, ?, ?, ?, 0, ?) "
         "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
-        "active = excluded.active",
-        [agent.id, agent.email, agent.name, agent.role, int(agent.active)],
+        "active = excluded.active, away = excluded.away",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.away)],
     )
 
 
@@ -234,7 +239,7 @@ def insert_item(db: Db, m: Message | PrivateNote) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
-        "author_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "author_name, body, created_at, edited_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             "note" if isinstance(m, PrivateNote) else "message",
             m.id,
@@ -245,9 +250,32 @@ def insert_item(db: Db, m: Message | PrivateNote) -> bool:
             m.author_name,
             m.body,
             m.created_at,
+            m.edited_at if isinstance(m, Message) else None,
+            int(isinstance(m, Message) and m.deleted),
         ],
     )
+    if cur.rowcount == 0 and isinstance(m, Message) and (m.edited_at is not None or m.deleted):
+        # Already cached, and since edited or deleted (a history page, a resent reply's record).
+        _update_item(db, m)
     return cur.rowcount > 0
+
+
+def _update_item(db: Db, m: Message) -> int:
+    """Give a cached message its current text and edit state; the rows changed."""
+    return db.execute(
+        "UPDATE items SET body = ?, edited_at = ?, deleted = ? WHERE kind = 'message' AND server_id = ?",
+        [m.body, m.edited_at, int(m.deleted), m.id],
+    ).rowcount
+
+
+def apply_message_update(db: Db, m: Message, conversation: Conversation, out: Applied, version: int | None) -> None:
+    """An agent edited or deleted a message (``message.updated``, or the reply
+    to this console's own ``message.edit``/``message.delete``): the cached item
+    and the conversation's preview follow. Never notifies."""
+    if _update_item(db, m):
+        out.touch(m.conversation_id, f"m{m.id}")
+    upsert_conversation(db, conversation, version)
+    out.conversations.add(m.conversation_id)
 
 
 def _drop_acked(db: Db, client_id: str) -> int | None:
@@ -270,6 +298,11 @@ def _visitor_label(db: Db, cid: int) -> str:
     return str(row[0]) if row is not None and row[0] else UNKNOWN_VISITOR
 
 
+def _assignee(db: Db, cid: int) -> int | None:
+    row = db.execute("SELECT assignee_id FROM conversations WHERE id = ?", [cid]).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, version: int | None) -> None:
     """Store a message or note (from an event or a write reply)."""
     cid = m.conversation_id
@@ -285,6 +318,12 @@ def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, 
     if inserted and not private:
         visitor = m.author_kind == "visitor"
         if isinstance(m, MessageCreated):
+            if visitor and m.conversation.status == "open":
+                old = db.execute("SELECT status FROM conversations WHERE id = ?", [cid]).fetchone()
+                if old is not None and old[0] == "resolved":  # the trail: the visitor's message reopened it
+                    line = record_activity(db, cid, version, "open", None, None, at=m.created_at - 1)
+                    if line is not None:
+                        out.touch(cid, f"a{line}")
             # The server sends the conversation as it is after this message.
             upsert_conversation(db, m.conversation, version)
         else:
@@ -298,10 +337,8 @@ def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, 
             # A conversation is announced with its first message, not when the
             # widget merely opened it: one notification, with something to read.
             label, text = _visitor_label(db, cid), m.body[:PREVIEW_CHARS]
-            if m.seq == 1:
-                out.notifications.append(Notification("new_conversation", cid, label, text))
-            else:
-                out.notifications.append(Notification("new_message", cid, label, text))
+            kind: Literal["new_conversation", "new_message"] = "new_conversation" if m.seq == 1 else "new_message"
+            out.notifications.append(Notification(kind, cid, label, text, assignee_id=_assignee(db, cid)))
     if inserted or acked is not None:
         out.conversations.add(cid)
 
@@ -310,20 +347,68 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
     """Apply one event (its data is the kind's typed object, or None when it
     did not decode). Idempotent: a replayed event changes nothing."""
     data = ev.data
-    if isinstance(data, Message | PrivateNote):  # message.created (a MessageCreated), note.created
+    if isinstance(data, MessageUpdated):  # message.updated (before Message: it is one)
+        apply_message_update(db, data, data.conversation, out, ev.event_id)
+    elif isinstance(data, Message | PrivateNote):  # message.created (a MessageCreated), note.created
         apply_message(db, data, out, notify, ev.event_id)
     elif isinstance(data, Conversation):  # conversation.created / .updated
-        existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [data.id]).fetchone()
-        upsert_conversation(db, data, ev.event_id)
-        out.conversations.add(data.id)
-        if existed is None and notify and data.status != "resolved" and data.last_seq > 0:
-            label = _visitor_label(db, data.id)
-            out.notifications.append(Notification("new_conversation", data.id, label, data.preview))
+        c = data
+        existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
+        before = _assignee(db, c.id)
+        upsert_conversation(db, c, ev.event_id)
+        out.conversations.add(c.id)
+        change = c.change if isinstance(c, ConversationUpdated) else None
+        actor_id = c.actor_id if isinstance(c, ConversationUpdated) else None
+        if change is not None and change in TRAIL_CHANGES:
+            line = record_activity(db, c.id, ev.event_id, change, actor_id, c.assignee_id)
+            if line is not None:
+                out.touch(c.id, f"a{line}")
+        if existed is None and notify and c.status != "resolved" and c.last_seq > 0:
+            out.notifications.append(
+                Notification(
+                    "new_conversation", c.id, _visitor_label(db, c.id), c.preview, assignee_id=_assignee(db, c.id)
+                )
+            )
+        if change == "seen_by_visitor" and c.last_seq:
+            # The durable side of the visitor's ``seen`` (replayed on resume):
+            # everything up to last_seq was read; when is unknown here.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = NULL "
+                "WHERE id = ? AND visitor_seen_seq < ?",
+                [c.last_seq, c.id, c.last_seq],
+            )
+        if (
+            existed is not None
+            and notify
+            and change == "assigned"
+            and c.assignee_id is not None
+            and c.assignee_id != before
+        ):
+            # Assigned or transferred: the core keeps it only for the new assignee.
+            out.notifications.append(
+                Notification(
+                    "assigned",
+                    c.id,
+                    _visitor_label(db, c.id),
+                    c.preview,
+                    assignee_id=c.assignee_id,
+                    actor_id=actor_id,
+                )
+            )
     elif isinstance(data, SeenUpTo):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
             out.conversations.add(data.conversation_id)
+        elif data.side == "visitor" and data.seq > 0:
+            # Ephemeral and live: the receipt's time is when it arrived.
+            db.execute(
+                "UPDATE conversations SET visitor_seen_seq = ?, visitor_seen_at = ? WHERE id = ? "
+                "AND (visitor_seen_seq < ? OR (visitor_seen_seq = ? AND visitor_seen_at IS NULL))",
+                [data.seq, int(time.time() * 1000), data.conversation_id, data.seq, data.seq],
+            )
+            out.conversations.add(data.conversation_id)
     elif isinstance(data, AgentUpdated):
+        # agent.updated carries no presence (an Agent profile): keep what presence said.
         update_agent_profile(db, data)
         out.agents = True
         # The assignee's name shows on inbox lines.
@@ -341,6 +426,7 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
         vid = data.visitor_id
         conv = "SELECT id FROM conversations WHERE visitor_id = ?"
         db.execute(f"DELETE FROM items WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+        db.execute(f"DELETE FROM activity WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute(f"DELETE FROM outbox WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute("DELETE FROM conversations WHERE visitor_id = ?", [vid])
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])

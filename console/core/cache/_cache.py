@@ -186,6 +186,7 @@ class Cache(OutboxMixin, QueriesMixin):
                 upsert_conversation(db, c, last_event_id, force=True)
                 db.execute("INSERT OR IGNORE INTO snapshot_ids (id) VALUES (?)", [c.id])
             db.execute("DELETE FROM items WHERE conversation_id NOT IN (SELECT id FROM snapshot_ids)")
+            db.execute("DELETE FROM activity WHERE conversation_id NOT IN (SELECT id FROM snapshot_ids)")
             db.execute("DELETE FROM conversations WHERE id NOT IN (SELECT id FROM snapshot_ids)")
             db.execute("DELETE FROM snapshot_ids")
             if agents is not None:

@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from frontdesk.server.protocol import ConversationChange, MessageAck, NoteAck, Result
+from frontdesk.server.protocol import ConversationChange, MessageAck, MessageChange, NoteAck, Result
 
 from ..rows import OutboxAction, OutboxItem
-from ._apply import Applied, apply_message, recompute, upsert_conversation
+from ._apply import Applied, apply_message, apply_message_update, recompute, upsert_conversation
 from ._schema import Db
 from ._writer import Store
 
@@ -83,7 +83,9 @@ class OutboxMixin(Store):
             out = Applied(outbox=True, conversations={item.conversation_id})
             out.touch(item.conversation_id, f"o{item.id}")
             db.execute("DELETE FROM outbox WHERE id = ?", [item.id])
-            if isinstance(reply, MessageAck):
+            if isinstance(reply, MessageChange):  # message.edit, message.delete
+                apply_message_update(db, reply.message, reply.conversation, out, reply.event_id)
+            elif isinstance(reply, MessageAck):
                 apply_message(db, reply.message, out, False, reply.event_id)
                 upsert_conversation(db, reply.conversation, reply.event_id)
             elif isinstance(reply, NoteAck):

@@ -15,6 +15,7 @@ from typing import Any, Final
 from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES
 
 from ..rows import FILTERS, UNKNOWN_VISITOR, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow
+from ._activity import ACTIVITY_COLUMNS, activity_item, activity_rows
 from ._apply import VISITOR_COLUMNS
 from ._outbox import OUTBOX_COLUMNS, outbox_item
 from ._schema import get_meta
@@ -43,7 +44,7 @@ def _like(text: str) -> str:
 CONV_COLUMNS: Final = (
     "c.id, c.visitor_id, coalesce(v.display_name, v.name), v.email, c.eff_status, c.eff_assignee_id, a.name, "
     "c.preview, c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
-    "v.user_id, v.verified"
+    "v.user_id, v.verified, c.visitor_seen_seq, c.visitor_seen_at"
 )
 CONV_FROM: Final = (
     "FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id LEFT JOIN agents a ON a.id = c.eff_assignee_id"
@@ -68,6 +69,8 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
         failed_actions=r[13],
         visitor_user_id=r[14],
         visitor_verified=bool(r[15]),
+        visitor_seen_seq=r[16],
+        visitor_seen_at=r[17],
     )
 
 
@@ -78,7 +81,13 @@ _ACTION_TEXT: Final[dict[str, str]] = {
     "pend": "Mark the conversation pending",
     "assign": "Assign to {agent}",
     "unassign": "Remove the assignee",
+    "message.edit": "Edit your message: {body}",
+    "message.delete": "Delete your message",
 }
+#: The thread's item columns; ``_stored_item`` reads them in this order.
+_ITEM_COLUMNS: Final = (
+    "id, kind, server_id, seq, author_kind, author_name, body, created_at, author_id, edited_at, deleted"
+)
 
 
 class QueriesMixin(Store):
@@ -153,6 +162,31 @@ class QueriesMixin(Store):
         sql = f"SELECT c.id FROM conversations c{where} AND c.id IN ({marks})"  # noqa: S608
         return {int(r[0]) for r in self._db.execute(sql, [*params, *wanted]).fetchall()}
 
+    def search_hits(
+        self, text: str, filter: str = "all", me: int | None = None, limit: int = 50
+    ) -> list[tuple[ConversationRow, str | None, int | None]]:
+        """The conversations :meth:`conversations` finds for ``text`` under
+        ``filter`` (most recent activity first, at most ``limit``), each with
+        the body and time of its newest matching message or note, or
+        (None, None) when only the visitor's name or email matches."""
+        rows = self.conversations(filter, text, me, limit)
+        match = fts_query(text)
+        newest: dict[int, tuple[str, int]] = {}
+        if rows and match is not None:
+            marks = ", ".join("?" for _ in rows)
+            found = self._db.execute(
+                "SELECT i.conversation_id, i.body, MAX(i.created_at) FROM items_fts "  # noqa: S608 - marks only
+                f"JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ? AND i.conversation_id IN ({marks}) "
+                "GROUP BY i.conversation_id",
+                [match, *(r.id for r in rows)],
+            ).fetchall()
+            newest = {int(cid): (str(body), int(at)) for cid, body, at in found}
+        out: list[tuple[ConversationRow, str | None, int | None]] = []
+        for row in rows:
+            body, at = newest.get(row.id, (None, None))
+            out.append((row, body, at))
+        return out
+
     def conversation(self, conversation_id: int) -> ConversationRow | None:
         """One inbox row by id, or None when not cached."""
         r = self._db.execute(f"SELECT {CONV_COLUMNS} {CONV_FROM} WHERE c.id = ?", [conversation_id]).fetchone()
@@ -175,7 +209,7 @@ class QueriesMixin(Store):
             cond = " AND seq < ?"
             params.append(before)
         msgs = db.execute(
-            "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "  # noqa: S608
+            f"SELECT {_ITEM_COLUMNS} FROM items "  # noqa: S608
             f"WHERE conversation_id = ? AND kind = 'message'{cond} ORDER BY seq DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
@@ -191,10 +225,7 @@ class QueriesMixin(Store):
                 [conversation_id, before],
             ).fetchone()
             hi = None if nxt is None else nxt[0]
-        note_sql = (
-            "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "
-            "WHERE conversation_id = ? AND kind = 'note'"
-        )
+        note_sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE conversation_id = ? AND kind = 'note'"  # noqa: S608
         note_params: list[Any] = [conversation_id]
         if lo is not None:
             note_sql += " AND created_at >= ?"
@@ -204,15 +235,21 @@ class QueriesMixin(Store):
             note_params.append(hi)
         notes = db.execute(note_sql, note_params).fetchall()
         rows = sorted([*msgs, *notes], key=lambda r: (r[7], r[1] == "note", r[3]))
+        trail = activity_rows(db, conversation_id, lo, hi)
         conv = self.conversation(conversation_id)
         visitor_name = conv.visitor_name if conv is not None else "Visitor"
-        items = [self._stored_item(r, visitor_name) for r in rows]
+        me = self.me()
+        items = [self._stored_item(r, visitor_name, me.id if me else None) for r in rows]
+        if trail:  # the activity trail's quiet lines, among the messages by time (_activity.py)
+            items = sorted([*items, *trail], key=lambda i: (i.created_at, i.kind == "note", i.seq or 0))
         if before is None:
             items.extend(self._outbox_items(conversation_id))
         return items
 
     @staticmethod
-    def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor") -> ThreadItem:
+    def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor", my_id: int | None = None) -> ThreadItem:
+        """A thread item from a row of :data:`_ITEM_COLUMNS` (or of its first
+        eight columns: then not ``mine``, never edited)."""
         kind: ThreadKind
         if r[1] == "note":
             kind = "note"
@@ -230,6 +267,9 @@ class QueriesMixin(Store):
             body=r[6],
             created_at=r[7],
             delivery="sent",
+            mine=kind == "agent" and len(r) > 8 and my_id is not None and r[8] == my_id,
+            edited=len(r) > 9 and r[9] is not None,
+            deleted=len(r) > 10 and bool(r[10]),
         )
 
     def _outbox_items(self, conversation_id: int, outbox_id: int | None = None) -> list[ThreadItem]:
@@ -253,7 +293,9 @@ class QueriesMixin(Store):
                 agent_id: int | None = ob.payload["agent_id"] if ob.action == "assign" else None
                 agent = self.agent(agent_id) if agent_id is not None else None
                 agent_name = agent.name if agent is not None else f"agent #{agent_id}"
-                body = _ACTION_TEXT.get(ob.action, ob.action).format(agent=agent_name)
+                body = _ACTION_TEXT.get(ob.action, ob.action).format(
+                    agent=agent_name, body=str(ob.payload["body"]) if ob.action == "message.edit" else ""
+                )
             items.append(
                 ThreadItem(
                     kind=kind,
@@ -281,9 +323,16 @@ class QueriesMixin(Store):
             if prefix == "o":
                 found = self._outbox_items(conversation_id, number)
                 item = found[0] if found else None
+            elif prefix == "a":
+                line = self._db.execute(
+                    f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id = ?",  # noqa: S608
+                    [number],
+                ).fetchone()
+                me = self.me()
+                item = None if line is None else activity_item(self._db, line, me.id if me else None)
             else:
                 r = self._db.execute(
-                    "SELECT id, kind, server_id, seq, author_kind, author_name, body, created_at FROM items "
+                    f"SELECT {_ITEM_COLUMNS} FROM items "  # noqa: S608
                     "WHERE conversation_id = ? AND kind = ? AND server_id = ?",
                     [conversation_id, "note" if prefix == "n" else "message", number],
                 ).fetchone()
@@ -291,7 +340,8 @@ class QueriesMixin(Store):
                     if visitor_name is None:
                         conv = self.conversation(conversation_id)
                         visitor_name = conv.visitor_name if conv is not None else "Visitor"
-                    item = self._stored_item(r, visitor_name)
+                    me = self.me()
+                    item = self._stored_item(r, visitor_name, me.id if me else None)
             out[key] = item
         return out
 
@@ -348,16 +398,16 @@ class QueriesMixin(Store):
     def agents(self) -> list[AgentRow]:
         """The tenant's agents, by name."""
         rows = self._db.execute(
-            "SELECT id, email, name, role, active, online FROM agents ORDER BY name COLLATE NOCASE, id"
+            "SELECT id, email, name, role, active, online, away FROM agents ORDER BY name COLLATE NOCASE, id"
         ).fetchall()
-        return [AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6])) for r in rows]
 
     def agent(self, agent_id: int) -> AgentRow | None:
         """One agent, or None."""
         r = self._db.execute(
-            "SELECT id, email, name, role, active, online FROM agents WHERE id = ?", [agent_id]
+            "SELECT id, email, name, role, active, online, away FROM agents WHERE id = ?", [agent_id]
         ).fetchone()
-        return None if r is None else AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]))
+        return None if r is None else AgentRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6]))
 
     def me(self) -> AgentRow | None:
         """The agent this cache belongs to, as last seen by the server."""
@@ -365,7 +415,9 @@ class QueriesMixin(Store):
         if not isinstance(me, dict):  # own data: the cache's meta values, here and below
             return None
         try:
-            return AgentRow(**{f.name: me[f.name] for f in dataclasses.fields(AgentRow)})
+            # A field added later (away) may be missing from an older record.
+            names = [f.name for f in dataclasses.fields(AgentRow) if f.name in me or f.name != "away"]
+            return AgentRow(**{name: me[name] for name in names})
         except KeyError:
             return None
 

@@ -174,7 +174,42 @@ def _m2_conversation_version(db: Db) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
-def _m3_visitor_display_name(db: Db) -> None:
+def _m3_visitor_seen(db: Db) -> None:
+    # The visitor's read receipt: the seq they read up to, and when the
+    # console learned it live (ms; NULL when only a replayed event said so).
+    db.execute("ALTER TABLE conversations ADD COLUMN visitor_seen_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE conversations ADD COLUMN visitor_seen_at INTEGER")
+
+
+def _m4_message_edits(db: Db) -> None:
+    # An agent edited or deleted a message (PROTOCOL.md, "Editing and deleting"):
+    # the item keeps only the current text, as the server does.
+    db.execute("ALTER TABLE items ADD COLUMN edited_at INTEGER")
+    db.execute("ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+
+
+def _m5_activity(db: Db) -> None:
+    # The activity trail (_activity.py): one line per status or assignee change.
+    db.execute(
+        """CREATE TABLE activity (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER UNIQUE,
+            conversation_id INTEGER NOT NULL,
+            change TEXT NOT NULL,
+            actor_id INTEGER,
+            assignee_id INTEGER,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX activity_thread ON activity (conversation_id, created_at)")
+
+
+def _m6_agent_away(db: Db) -> None:
+    # An agent's availability (PROTOCOL.md, availability.set), shown to colleagues.
+    db.execute("ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0")
+
+
+def _m7_visitor_display_name(db: Db) -> None:
     # The name the server shows for a visitor (their name, or "Visitor #ID"):
     # the console shows the server's, rather than a copy of its rule. Rows
     # cached before have none: the cursor goes, so the next connection
@@ -187,7 +222,11 @@ def _m3_visitor_display_name(db: Db) -> None:
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
     (2, "conversation_version", _m2_conversation_version),
-    (3, "visitor_display_name", _m3_visitor_display_name),
+    (3, "visitor_seen", _m3_visitor_seen),
+    (4, "message_edits", _m4_message_edits),
+    (5, "activity", _m5_activity),
+    (6, "agent_away", _m6_agent_away),
+    (7, "visitor_display_name", _m7_visitor_display_name),
 )
 
 

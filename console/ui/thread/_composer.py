@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import (
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -39,8 +40,26 @@ class ComposerEdit(QPlainTextEdit):
     send_requested = Signal()
     #: "/" typed into an empty box: show canned responses.
     canned_requested = Signal()
+    #: Esc while :attr:`editing` (an own message): leave edit mode.
+    cancel_requested = Signal()
+    editing = False
+
+    def event(self, event: QEvent) -> bool:
+        # Esc is a window shortcut too: while editing it belongs to this box.
+        if (
+            self.editing
+            and event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+        ):
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.editing:
+            self.cancel_requested.emit()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self.insertPlainText("\n")
@@ -68,6 +87,8 @@ class Composer(QFrame):
     submitted = Signal(str, bool)
     #: The agent started (True) or stopped (False) typing a reply.
     typing_changed = Signal(bool)
+    #: The agent saved an edit of their message: (seq, new body).
+    edit_submitted = Signal(int, str)
 
     TYPING_IDLE_MS = 4000
 
@@ -93,6 +114,7 @@ class Composer(QFrame):
         self.edit.setFixedHeight(84)
         self.edit.send_requested.connect(self._on_edit_send_requested)
         self.edit.canned_requested.connect(self._on_edit_canned_requested)
+        self.edit.cancel_requested.connect(self.cancel_editing)
         self.edit.textChanged.connect(self._on_edit_text_changed)
 
         self.canned_button = QToolButton()
@@ -132,6 +154,9 @@ class Composer(QFrame):
         self._typing_timer.setInterval(self.TYPING_IDLE_MS)
         self._typing_timer.timeout.connect(self._stop_typing)
         self._visitor_name = "the visitor"
+        #: The seq of the agent's own message being edited, or None (writing a new one).
+        self.editing_seq: int | None = None
+        self._draft = ""
         self._update_placeholder()
 
     # -- mode
@@ -197,9 +222,39 @@ class Composer(QFrame):
 
     # -- sending and typing
 
+    def start_editing(self, seq: int, body: str) -> None:
+        """Put the agent's message ``seq`` in the box to edit it (Esc cancels);
+        what was being written comes back afterwards."""
+        if self.editing_seq is None:
+            self._draft = self.edit.toPlainText()
+        self.editing_seq = seq
+        self.edit.editing = True
+        self.set_note_mode(False)
+        self.edit.setPlainText(body)
+        self.send_button.setText("Save edit")
+        self.hint.setText("Editing your message · Esc to cancel")
+        self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
+        self.edit.setFocus()
+
+    def cancel_editing(self) -> None:
+        """Leave edit mode, restoring the draft."""
+        if self.editing_seq is None:
+            return
+        self.editing_seq = None
+        self.edit.editing = False
+        self.send_button.setText("Send")
+        self.hint.setText("Enter to send · Shift+Enter for a new line")
+        self.edit.setPlainText(self._draft)
+        self._draft = ""
+
     def _on_edit_send_requested(self) -> None:
         body = self.edit.toPlainText().strip()
         if not body:
+            return
+        if self.editing_seq is not None:
+            seq = self.editing_seq
+            self.cancel_editing()
+            self.edit_submitted.emit(seq, body)
             return
         self.edit.clear()
         self._stop_typing()

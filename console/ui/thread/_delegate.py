@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 
 from frontdesk.console.core import ThreadItem
@@ -13,6 +14,7 @@ from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QPointF,
     QRect,
     QSize,
@@ -26,7 +28,9 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QTextCharFormat,
     QTextLayout,
+    QTextLine,
     QTextOption,
 )
 from PySide6.QtWidgets import (
@@ -37,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..formatting import clock_time
-from ..models import DayMarker, Roles
+from ..models import DayMarker, Roles, ThreadModel
 from ..theme import C
 from ._common import GAP, MARGIN_X, MAX_FRACTION, PAD_X, PAD_Y, RADIUS
 
@@ -50,6 +54,27 @@ _TEXT_OPTION = QTextOption()
 # Wrap at word boundaries, and inside a word only when it is wider than the
 # bubble (long URLs).
 _TEXT_OPTION.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+
+
+#: An http(s) link in a message (the only schemes made clickable).
+_URL = re.compile(r"\bhttps?://[^\s<>\"\u2028]+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\")]}"
+
+
+def find_links(text: str) -> list[tuple[int, int, str]]:
+    """The http(s) links in ``text``: (start, end, url), end exclusive.
+    Trailing punctuation is left out ("see https://x.io/a." links /a), but a
+    closing bracket stays when the link opened one (Wikipedia's "(film)")."""
+    links = []
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        while url and url[-1] in _TRAILING:
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break
+            url = url[:-1]
+        if len(url) > len("https://"):
+            links.append((match.start(), match.start() + len(url), url))
+    return links
 
 
 def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, int, int]:
@@ -72,6 +97,11 @@ def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, i
     return layout, math.ceil(widest) + 1, math.ceil(height)
 
 
+def shown_body(item: ThreadItem) -> str:
+    """The text a bubble shows: a deleted message says so (PROTOCOL.md, "Editing and deleting")."""
+    return "Message deleted" if item.deleted else item.body
+
+
 @dataclasses.dataclass(slots=True)
 class _Geometry:
     """Where each part of one thread item is painted, relative to its row."""
@@ -83,6 +113,7 @@ class _Geometry:
     meta: QRect
     retry: QRect | None
     layout: QTextLayout
+    links: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
 
 
 class ThreadDelegate(QStyledItemDelegate):
@@ -90,6 +121,8 @@ class ThreadDelegate(QStyledItemDelegate):
 
     #: The agent clicked Retry on a failed item; carries its outbox id.
     retry_requested = Signal(int)
+    #: The agent clicked an http(s) link in a message; carries the URL.
+    link_activated = Signal(str)
 
     def __init__(self, view: QListView, my_name: Callable[[], str | None]) -> None:
         super().__init__(view)
@@ -112,7 +145,7 @@ class ThreadDelegate(QStyledItemDelegate):
         return max(200, self._view.viewport().width())
 
     def _is_mine(self, item: ThreadItem) -> bool:
-        if item.outbox_id is not None:
+        if item.outbox_id is not None or item.mine:  # mine: by author id, so a rename keeps it
             return True
         name = self._my_name()
         return item.kind in ("agent", "note") and name is not None and item.author_name == name
@@ -121,13 +154,19 @@ class ThreadDelegate(QStyledItemDelegate):
         parts = [item.author_name or ("Visitor" if item.kind == "visitor" else "")]
         parts.append(clock_time(item.created_at))
         if self._is_mine(item):
-            parts.append({"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+            model = self._view.model()
+            receipt = model.receipt(item) if isinstance(model, ThreadModel) and item.delivery == "sent" else None
+            parts.append(receipt or {"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+        if item.edited and not item.deleted:
+            parts.append("edited")
         return " · ".join(p for p in parts if p)
 
     def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
         cache_key = (item.key, item.delivery, width)
         cached = self._cache.get(cache_key)
-        if cached is not None and cached.layout.text() == item.body.replace("\r\n", "\n").replace("\n", "\u2028"):
+        if cached is not None and cached.layout.text() == shown_body(item).replace("\r\n", "\n").replace(
+            "\n", "\u2028"
+        ):
             return cached
         if len(self._cache) > 4000:
             self._cache.clear()
@@ -143,7 +182,7 @@ class ThreadDelegate(QStyledItemDelegate):
             box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
             return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
         max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
-        layout, text_w, text_h = _layout_text(item.body or " ", self._body_font, max_text_w)
+        layout, text_w, text_h = _layout_text(shown_body(item) or " ", self._body_font, max_text_w)
         text = QRect(0, 0, text_w, text_h)
         header_h = meta_fm.height() + 4 if item.kind == "note" else 0
         inner_w = text.width()
@@ -165,7 +204,8 @@ class ThreadDelegate(QStyledItemDelegate):
             link_w = QFontMetrics(self._header_font).horizontalAdvance("Retry") + 2
             retry = QRect(meta.right() - link_w + 1, meta.top(), link_w, meta_h)
             meta = QRect(meta.left(), meta.top(), meta.width() - link_w - 12, meta_h)
-        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout)
+        links = find_links(layout.text())
+        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout, links)
 
     # -- QStyledItemDelegate overrides
 
@@ -230,8 +270,8 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setFont(self._header_font)
             painter.setPen(C.NOTE_TEXT)
             painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
-        painter.setPen(ink)
-        geo.layout.draw(painter, QPointF(geo.text.topLeft()))
+        painter.setPen(C.MUTED if item.deleted else ink)
+        geo.layout.draw(painter, QPointF(geo.text.topLeft()), self._link_formats(geo, ink if mine else C.ACCENT))
         painter.setOpacity(1.0)
         painter.setFont(self._meta_font)
         align = Qt.AlignmentFlag.AlignRight if item.kind in ("agent", "note") else Qt.AlignmentFlag.AlignLeft
@@ -250,6 +290,35 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setPen(C.ACCENT)
             painter.drawText(geo.retry, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "Retry")
 
+    @staticmethod
+    def _link_formats(geo: _Geometry, colour: QColor) -> list[QTextLayout.FormatRange]:
+        ranges = []
+        for start, end, _url in geo.links:
+            fmt = QTextCharFormat()
+            fmt.setForeground(colour)
+            fmt.setFontUnderline(True)
+            span = QTextLayout.FormatRange()
+            span.start, span.length, span.format = start, end - start, fmt
+            ranges.append(span)
+        return ranges
+
+    def link_at(self, index: _Index, pos: QPoint) -> str | None:
+        """The http(s) link under ``pos`` (view coordinates) in the item at ``index``, or None."""
+        row = index.data(Roles.ROW)
+        if not isinstance(row, ThreadItem) or row.kind == "system":
+            return None
+        geo = self._geometry(row, self._width())
+        if not geo.links:
+            return None
+        top_left = self._view.visualRect(self._view.model().index(index.row(), 0)).topLeft() + geo.text.topLeft()
+        x, y = pos.x() - top_left.x(), pos.y() - top_left.y()
+        for n in range(geo.layout.lineCount()):
+            line = geo.layout.lineAt(n)
+            if line.y() <= y < line.y() + line.height() and 0 <= x <= line.naturalTextWidth():
+                cursor = line.xToCursor(x, QTextLine.CursorPosition.CursorOnCharacter)
+                return next((url for start, end, url in geo.links if start <= cursor < end), None)
+        return None
+
     def retry_rect(self, index: _Index) -> QRect | None:
         """Where the Retry link of the item at ``index`` is, in view coordinates."""
         row = index.data(Roles.ROW)
@@ -264,6 +333,11 @@ class ThreadDelegate(QStyledItemDelegate):
         self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem, index: _Index
     ) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            if event.button() == Qt.MouseButton.LeftButton:
+                url = self.link_at(index, event.position().toPoint())
+                if url is not None:
+                    self.link_activated.emit(url)
+                    return True
             rect = self.retry_rect(index)
             row = index.data(Roles.ROW)
             if rect is not None and rect.contains(event.position().toPoint()) and isinstance(row, ThreadItem):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..fitting import ElidedLabel
 from ._common import plain_label
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -46,7 +47,10 @@ class ConversationHeader(QFrame):
         self.unverified_badge = plain_label("Unverified", "unverifiedBadge")
         self.unverified_badge.setToolTip("The site claimed this visitor's identity without proof (no valid user_hash).")
         self.unverified_badge.hide()
-        self.subtitle = plain_label("", "threadSubtitle")
+        # Elided: a long note ("2 changes waiting to sync") must not widen the
+        # pane and squeeze the inbox's filter chips (issue 13, item 6).
+        self.subtitle = ElidedLabel()
+        self.subtitle.setObjectName("threadSubtitle")
         self.status_chip = plain_label("", "statusChip")
         self.assign_me_button = QPushButton("Assign to me")
         self.assign_me_button.clicked.connect(self.assign_me_clicked)
@@ -131,9 +135,10 @@ class ConversationHeader(QFrame):
         if not agents:
             menu.addAction("No agents known yet (connect to load them)").setEnabled(False)
         for agent in agents:
-            label = f"{'●' if agent.online else '○'}  {agent.name}" + ("   (assigned)" if agent.id == current else "")
-            action = menu.addAction(label)
-            action.setToolTip("Online" if agent.online else "Offline")
+            away = agent.online and agent.away
+            label = f"{'●' if agent.online else '○'}  {agent.name}" + ("   (away)" if away else "")
+            action = menu.addAction(label + ("   (assigned)" if agent.id == current else ""))
+            action.setToolTip(("Away" if away else "Online") if agent.online else "Offline")
             action.setEnabled(agent.id != current)
             action.triggered.connect(lambda _checked=False, a=agent.id: self.assign_requested.emit(a))
         menu.addSeparator()

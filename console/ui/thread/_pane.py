@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from frontdesk.console.core import AgentRow
+from frontdesk.console.core import AgentRow, ThreadItem
 from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
@@ -35,12 +35,15 @@ class ThreadPane(QWidget):
         agents: Callable[[], list[AgentRow]],
         my_name: Callable[[], str | None],
         parent: QWidget | None = None,
+        *,
+        may_change: Callable[[ThreadItem], bool] = lambda item: False,
+        is_admin: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("threadPane")
         self.model = model
         self.header = ConversationHeader(agents)
-        self.view = ThreadView(my_name)
+        self.view = ThreadView(my_name, may_change=may_change, is_admin=is_admin)
         self.view.setModel(model)
         self.loading_label = plain_label("Loading earlier messages…", "hint")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -45,9 +45,26 @@ class ThreadView(QListView):
     #: Context menu actions on an outbox item.
     retry_requested = Signal(int)
     discard_requested = Signal(int)
+    #: An http(s) link in a message was clicked; carries the URL.
+    link_activated = Signal(str)
+    #: Context menu actions on this agent's own message (a ThreadItem).
+    edit_requested = Signal(object)
+    delete_requested = Signal(object)
+    #: An admin asked for the texts an edited or deleted message had (a ThreadItem).
+    originals_requested = Signal(object)
 
-    def __init__(self, my_name: Callable[[], str | None], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        my_name: Callable[[], str | None],
+        parent: QWidget | None = None,
+        *,
+        may_change: Callable[[ThreadItem], bool] = lambda item: False,
+        is_admin: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__(parent)
+        self.is_admin = is_admin
+        #: Whether an own message may still be edited or deleted (its window is open).
+        self.may_change = may_change
         self.setObjectName("threadView")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
@@ -61,6 +78,7 @@ class ThreadView(QListView):
         self.customContextMenuRequested.connect(self._on_self_custom_context_menu_requested)
         self.delegate = ThreadDelegate(self, my_name)
         self.delegate.retry_requested.connect(self.retry_requested)
+        self.delegate.link_activated.connect(self.link_activated)
         self.setItemDelegate(self.delegate)
         self._stick_to_bottom = True
         self._anchor_from_bottom: int | None = None
@@ -111,6 +129,7 @@ class ThreadView(QListView):
         index = self.indexAt(event.position().toPoint())
         rect = self.delegate.retry_rect(index) if index.isValid() else None
         over = rect is not None and rect.contains(event.position().toPoint())
+        over = over or (index.isValid() and self.delegate.link_at(index, event.position().toPoint()) is not None)
         self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
         super().mouseMoveEvent(event)
 
@@ -138,10 +157,21 @@ class ThreadView(QListView):
             return
         self.setCurrentIndex(index)
         menu = QMenu(self)
-        menu.addAction("Copy text", self.copy_selected)
+        for label, action in self.item_actions(row):
+            menu.addAction(label, action)
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+    def item_actions(self, row: ThreadItem) -> list[tuple[str, Callable[[], None]]]:
+        """The context menu of ``row``: (label, action) pairs."""
+        actions: list[tuple[str, Callable[[], None]]] = [("Copy text", self.copy_selected)]
         if row.outbox_id is not None:
             outbox_id = row.outbox_id
             if row.delivery == "failed":
-                menu.addAction("Retry", lambda: self.retry_requested.emit(outbox_id))
-            menu.addAction("Discard", lambda: self.discard_requested.emit(outbox_id))
-        menu.popup(self.viewport().mapToGlobal(pos))
+                actions.append(("Retry", lambda: self.retry_requested.emit(outbox_id)))
+            actions.append(("Discard", lambda: self.discard_requested.emit(outbox_id)))
+        elif row.mine and not row.deleted and row.seq is not None and self.may_change(row):
+            actions.append(("Edit message", lambda: self.edit_requested.emit(row)))
+            actions.append(("Delete message", lambda: self.delete_requested.emit(row)))
+        if (row.edited or row.deleted) and row.seq is not None and self.is_admin():
+            actions.append(("Show the original text", lambda: self.originals_requested.emit(row)))
+        return actions

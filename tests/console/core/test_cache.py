@@ -551,14 +551,14 @@ def test_visitor_names_are_the_servers_display_name(cache: Cache) -> None:
 
 
 def test_display_name_migration_drops_the_cursor(tmp_path: Path) -> None:
-    """Opening a cache from before display names (schema 2) forgets the cursor, so the next sync refetches a
+    """Opening a cache from before display names (schema 6) forgets the cursor, so the next sync refetches a
     snapshot with every visitor's display_name; the epoch stays (a changed server is still noticed)."""
     path = cache_path(tmp_path, "http://h:1", "a@b.c")
     cache = Cache.open(path)
     arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
     cache.close()
     with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM migrations WHERE version >= 3")
+        db.execute("DELETE FROM migrations WHERE version >= 7")
         db.execute("ALTER TABLE visitors DROP COLUMN display_name")
     cache = Cache.open(path)
     try:
@@ -589,3 +589,33 @@ def test_db_atomic_commits_rolls_back_and_nests(tmp_path: Path) -> None:
         assert [r[0] for r in sqlite3.connect(tmp_path / "t.sqlite3").execute("SELECT x FROM t ORDER BY x")] == [1, 3]
     finally:
         db.close()
+
+
+def test_assignment_to_someone_raises_an_assigned_notification(cache: Cache) -> None:
+    """An "assigned" change to a new assignee notifies with assignee and actor; messages carry the assignee."""
+    arun(cache.apply_snapshot(W.convs([conv(1, last_seq=1, preview="Help!")]), epoch="e", last_event_id=1))
+    assigned = {**conv(1, assignee=7, last_seq=1, preview="Help!"), "change": "assigned", "actor_id": 2}
+    applied = arun(cache.apply_events(W.events([event(2, "conversation.updated", assigned)])))
+    [n] = applied.notifications
+    assert (n.kind, n.conversation_id, n.body, n.assignee_id, n.actor_id) == ("assigned", 1, "Help!", 7, 2)
+    again = {**assigned, "change": "open"}
+    assert not arun(cache.apply_events(W.events([event(3, "conversation.updated", again)]))).notifications
+    applied = arun(cache.apply_events(W.events([event(4, "message.created", msg(5, 1, 2, "Still there?"))])))
+    assert [(n.kind, n.assignee_id) for n in applied.notifications] == [("new_message", 7)]
+
+
+def test_the_visitors_read_receipt_is_kept(cache: Cache) -> None:
+    """A live visitor ``seen`` records its seq and time; the durable seen_by_visitor (a replay) the seq only."""
+    arun(cache.apply_snapshot(W.convs([conv(1, last_seq=3), conv(2, last_seq=2)]), epoch="e", last_event_id=1))
+    assert (cache.conversation(1).visitor_seen_seq, cache.conversation(1).visitor_seen_at) == (0, None)  # type: ignore[union-attr]
+    replayed = {**conv(2, last_seq=2), "change": "seen_by_visitor", "actor_id": None}
+    arun(cache.apply_events(W.events([event(2, "conversation.updated", replayed)])))
+    assert (cache.conversation(2).visitor_seen_seq, cache.conversation(2).visitor_seen_at) == (2, None)  # type: ignore[union-attr]
+    seen = {"type": "event", "kind": "seen", "data": {"conversation_id": 2, "seq": 2, "side": "visitor"}}
+    applied = arun(cache.apply_events(W.events([seen])))
+    assert applied.conversations == {2}
+    row = cache.conversation(2)
+    assert row is not None and row.visitor_seen_seq == 2 and row.visitor_seen_at is not None
+    older = {"type": "event", "kind": "seen", "data": {"conversation_id": 2, "seq": 1, "side": "visitor"}}
+    arun(cache.apply_events(W.events([older])))
+    assert cache.conversation(2).visitor_seen_seq == 2  # type: ignore[union-attr]

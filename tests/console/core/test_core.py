@@ -95,3 +95,16 @@ def test_notifications_are_coalesced_per_conversation() -> None:
         ("new_conversation", 1, "anyone?"),
         ("new_message", 2, "b"),
     ]
+
+
+def test_coalesce_keeps_an_assignment_apart_from_the_messages() -> None:
+    """A batch's assignment survives beside the conversation's one message notification."""
+    from frontdesk.console.core import Notification
+    from frontdesk.console.core._base import coalesce
+
+    batch = [
+        Notification("new_message", 1, "Maya", "one"),
+        Notification("assigned", 1, "Maya", "one", assignee_id=7, actor_id=2),
+        Notification("new_message", 1, "Maya", "two"),
+    ]
+    assert [(n.kind, n.body) for n in coalesce(batch)] == [("new_message", "two"), ("assigned", "one")]

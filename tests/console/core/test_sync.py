@@ -647,3 +647,52 @@ def test_unavailable_keeps_the_item_queued_and_retries(server: RunningServer, da
             await c.close()
 
     arun(main())
+
+
+def test_an_agent_is_notified_when_a_colleague_assigns_them(server: RunningServer, data_dir: Path) -> None:
+    """Assigned (or transferred) by someone else: an "assigned" notification; assigning oneself: none."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "Where is my order?")
+        second, other = await visitor_says(server, "Hello")
+        core, rec = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        me = core.me
+        assert me is not None
+        password = server.add_agent("bob@example.com", "Bob")
+        bob, _ = await WsClient.agent(server, "bob@example.com", password)
+        await bob.request("assign", conversation_id=cid, agent_id=me.id)
+        await wait_until(lambda: any(n.kind == "assigned" for n in rec.notifications), what="assigned")
+        [n] = [n for n in rec.notifications if n.kind == "assigned"]
+        assert (n.conversation_id, n.assignee_id, n.title, n.body) == (cid, me.id, n.title, "Where is my order?")
+        await core.assign(other, me.id)  # myself: no notification
+        await wait_until(lambda: core.outbox_count == 0, what="assign acked")
+        await bob.request("ping")
+        await wait_until(lambda: core.cache.conversation(other).assignee_id == me.id, what="assign applied")  # type: ignore[union-attr]
+        assert [n.conversation_id for n in rec.notifications if n.kind == "assigned"] == [cid]
+        for socket in (bob, visitor, second):
+            await socket.close()
+        await core.stop()
+
+    arun(main())
+
+
+def test_the_visitors_seen_reaches_the_cache(server: RunningServer, data_dir: Path) -> None:
+    """A visitor's widget reports seen: the console's cache records the receipt (seq and time) live."""
+
+    async def main() -> None:
+        visitor, cid = await visitor_says(server, "Hello?")
+        core, _ = await logged_in(server, data_dir)
+        await core.start()
+        await online(core)
+        await core.reply(cid, "Hi! How can I help?")
+        await wait_until(lambda: core.outbox_count == 0, what="reply acked")
+        await visitor.request("seen", conversation_id=cid, seq=2)
+        # The durable seen_by_visitor (seq only) comes first, then the live ``seen`` with the time.
+        receipt = lambda: core.cache.conversation(cid)  # noqa: E731
+        await wait_until(lambda: (receipt().visitor_seen_seq, receipt().visitor_seen_at is not None) == (2, True))  # type: ignore[union-attr]
+        await visitor.close()
+        await core.stop()
+
+    arun(main())

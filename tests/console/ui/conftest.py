@@ -33,6 +33,7 @@ from frontdesk.console.core import (
 from frontdesk.console.core.cache import Applied
 from frontdesk.console.ui._refcount import guard
 from frontdesk.console.ui.preferences import Preferences
+from frontdesk.server import protocol
 from PySide6.QtWidgets import QApplication
 
 from tests.console import wireobj as W
@@ -200,6 +201,8 @@ class FakeCore:
         }
         #: Set to a ServerError to make set_config fail with it.
         self.set_config_error: ServerError | None = None
+        #: What ``search`` answers: a SearchResult, or an exception it raises.
+        self.search_reply: protocol.SearchResult | Exception = protocol.SearchResult(hits=[], next_before=None)
 
     @property
     def cache(self) -> Cache:
@@ -282,6 +285,17 @@ class FakeCore:
     async def load_history(self, cid: int, before_seq: int | None = None) -> bool:
         self.calls.append(("history", cid, before_seq))
         return False
+
+    async def search(
+        self, text: str, *, status: str | None = None, before: str | None = None, limit: int = 20
+    ) -> protocol.SearchResult:
+        """As the core: the server's hits, their conversations stored in the cache when new."""
+        self.calls.append(("search", text, status))
+        if isinstance(self.search_reply, Exception):
+            raise self.search_reply
+        found = W.convs([protocol.to_wire(h.conversation) for h in self.search_reply.hits])
+        self.announce(await self.cache.store_conversations(found))
+        return self.search_reply
 
     async def get_config(self) -> dict[str, Any]:
         return dict(self.config)

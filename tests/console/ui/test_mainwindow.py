@@ -133,7 +133,7 @@ def test_actions_resolve_assign_and_unassign(qtbot: Any, window: MainWindow, cor
     window.inbox.select_conversation(1)
     qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: ("assign", 1, 1) in core.calls, timeout=WAIT_MS)
-    assert window.thread_pane.header.subtitle.text().endswith("Assigned to you  ·  1 change waiting to sync")
+    assert window.thread_pane.header.subtitle.full_text().endswith("Assigned to you  ·  1 change waiting to sync")
     window.unassign_action.trigger()
     qtbot.waitUntil(lambda: ("unassign", 1) in core.calls, timeout=WAIT_MS)
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
@@ -169,9 +169,12 @@ def test_keyboard_moves_through_the_inbox_and_filters(qtbot: Any, window: MainWi
 
 
 def test_search_box_filters_from_the_cache(qtbot: Any, window: MainWindow) -> None:
-    """Typing in the search box (after a short pause) narrows the inbox."""
+    """Typing in the search box (after a short pause) lists the matching conversations (more in test_search.py)."""
     qtbot.keyClicks(window.inbox.search, "missing")
-    qtbot.waitUntil(lambda: _ids(window) == [2], timeout=WAIT_MS)
+    results = window.search_model
+    qtbot.waitUntil(
+        lambda: [results.index(r, 0).data(Roles.ID) for r in range(results.rowCount())] == [2], timeout=WAIT_MS
+    )
 
 
 def test_help_lists_the_shortcuts(qtbot: Any, window: MainWindow) -> None:
@@ -287,3 +290,104 @@ def test_visitor_message_on_screen_is_marked_seen_once(
     qtbot.waitUntil(lambda: not window.thread_model.conversation.unread)  # type: ignore[union-attr]
     assert core.calls.count(("seen", 1)) == 2
     assert window.windowTitle() == "Frontdesk"  # the unread count went back to zero
+
+
+def test_message_arriving_in_the_background_is_seen_when_the_window_is_activated(
+    qtbot: Any, window: MainWindow, core: FakeCore
+) -> None:
+    """Open conversation, window in the background: the message stays unread and notifies; activating marks it seen."""
+    from PySide6.QtWidgets import QWidget
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.open_conversation(1)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 1, timeout=WAIT_MS)
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=WAIT_MS)
+    assert core.focused_conversation is None  # the core may notify about it now
+    arrived = message(12, 1, 3, "Still there?", at=NOW + 1000)
+    arrived["conversation"] = {"id": 1, "last_seq": 3, "unread_agent": 1, "last_activity": NOW + 1000}
+    frame = {"type": "event", "kind": "message.created", "event_id": 50, "data": arrived}
+    core.announce(run(qtbot, core.cache.apply_events(W.events([frame]))))
+    qtbot.waitUntil(lambda: window.thread_model.conversation.unread == 1, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert window.notifier.notify_core(Notification("new_message", 1, "Maya Patel", "Still there?"))
+    assert core.calls.count(("seen", 1)) == 1
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.thread_model.conversation.unread, timeout=WAIT_MS)  # type: ignore[union-attr]
+    assert core.focused_conversation == 1
+
+
+def test_my_messages_show_seen_with_the_time_once_the_visitor_read_them(
+    qtbot: Any, window: MainWindow, core: FakeCore
+) -> None:
+    """The widget's ``seen`` turns "Sent" into "Seen HH:MM" on the newest read reply, "Seen" on older ones."""
+    from frontdesk.console.ui.formatting import clock_time
+
+    window.open_conversation(1)
+    frames = [
+        {"type": "event", "kind": "message.created", "event_id": 60 + n, "data": reply}
+        for n, reply in enumerate(
+            [
+                message(13, 1, 3, "We are here", kind="agent", author="Ada Lovelace", at=NOW + 1000),
+                message(14, 1, 4, "How can I help?", kind="agent", author="Ada Lovelace", at=NOW + 2000),
+            ]
+        )
+    ]
+    core.announce(run(qtbot, core.cache.apply_events(W.events(frames))))
+    delegate = window.thread_pane.view.delegate
+    model = window.thread_model
+
+    def metas() -> list[str]:
+        rows = [model.item(r) for r in range(model.rowCount())]
+        return [delegate._meta_text(i) for i in rows if isinstance(i, ThreadItem) and i.kind == "agent"]
+
+    qtbot.waitUntil(lambda: len(metas()) == 2, timeout=WAIT_MS)
+    assert all(m.endswith("· Sent") for m in metas())
+    seen = {"type": "event", "kind": "seen", "data": {"conversation_id": 1, "seq": 4, "side": "visitor"}}
+    with qtbot.waitSignal(model.dataChanged, timeout=WAIT_MS):
+        core.announce(run(qtbot, core.cache.apply_events(W.events([seen]))))
+    row = model.conversation
+    assert row is not None and row.visitor_seen_at is not None
+    first, newest = metas()
+    assert first.endswith("· Seen")
+    assert newest.endswith(f"· Seen {clock_time(row.visitor_seen_at)}")
+
+
+def test_http_links_in_messages_open_in_the_system_browser(qtbot: Any, core: FakeCore, prefs: Preferences) -> None:
+    """Clicking an http(s) link in a message opens it (the injected openUrl); other text and schemes do nothing."""
+    from frontdesk.console.ui.thread._delegate import find_links
+    from PySide6.QtCore import QPoint, QUrl
+
+    text = "see https://x.io/a. or (https://en.wikipedia.org/wiki/Up_(film)) ftp://no"
+    wiki = "https://en.wikipedia.org/wiki/Up_(film)"
+    assert find_links(text) == [(4, 18, "https://x.io/a"), (text.index(wiki), text.index(wiki) + len(wiki), wiki)]
+    assert find_links("javascript:alert(1) file:///etc/passwd http://") == []
+    body = "Prices: https://example.com/pricing. Thanks"
+    fill(qtbot, core, [conversation(1, "Maya", last_seq=1)], [message(10, 1, 1, body)])
+    opened: list[QUrl] = []
+    window = MainWindow(core, prefs, use_tray=False, sound=_Sound(), open_url=opened.append)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    window.attach()
+    window.show()
+    qtbot.waitExposed(window)
+    window.open_conversation(1)
+    view, model = window.thread_pane.view, window.thread_model
+    row = next(r for r in range(model.rowCount()) if isinstance(model.item(r), ThreadItem))
+    index = model.index(row, 0)
+    qtbot.waitUntil(lambda: view.visualRect(index).height() > 0, timeout=WAIT_MS)
+    geo = view.delegate._geometry(model.item(row), view.delegate._width())  # type: ignore[arg-type]
+    line = geo.layout.lineAt(0)
+    origin = view.visualRect(index).topLeft() + geo.text.topLeft()
+
+    def at(char: int) -> QPoint:
+        return origin + QPoint(int(line.cursorToX(char)[0]) + 2, int(line.height() / 2))
+
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at(2))  # "Prices"
+    assert opened == []
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at(body.index("example")))
+    assert opened == [QUrl("https://example.com/pricing")]

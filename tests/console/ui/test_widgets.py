@@ -12,7 +12,7 @@ from frontdesk.console.ui.canned import CANNED, matching
 from frontdesk.console.ui.formatting import day_label, one_line, relative_time, visitor_local_time
 from frontdesk.console.ui.login import LoginDialog, validate_server_url
 from frontdesk.console.ui.models import AgentsModel
-from frontdesk.console.ui.notifications import Banner, Notifier
+from frontdesk.console.ui.notifications import Banner, NotificationCenter
 from frontdesk.console.ui.preferences import SCHEMA, Preferences
 from frontdesk.console.ui.settings_dialog import SettingsDialog
 from frontdesk.console.ui.statusbar import StatusBar
@@ -154,14 +154,14 @@ def test_no_system_tray_here() -> None:
 
 
 def test_notifier_falls_back_to_the_banner(qtbot: Any, banner: Banner, prefs: Preferences) -> None:
-    """Without a tray, a notification shows in the banner (with sound) and Open asks for the conversation."""
+    """Without a desktop service or a tray, a notification shows in the banner (with sound); Open asks for it."""
     sound = _Sound()
-    notifier = Notifier(prefs, banner, lambda cid: False, app_icon=QIcon(), sound=sound)  # type: ignore[arg-type]
+    notifier = NotificationCenter(prefs, banner, lambda cid: False, app_icon=QIcon(), sound=sound)  # type: ignore[arg-type]
     assert not notifier.uses_tray
-    assert notifier.notify("new_conversation", 7, "New conversation", "Maya: <b>hi</b>")
+    assert notifier.notify("new_conversation", 7, "Maya", "<b>hi</b>")
     assert banner.isVisible()
     assert (banner.title, banner.body) == ("New conversation", "Maya: <b>hi</b>")
-    assert sound.played == 1
+    assert sound.played == 1 and notifier.delivered == ["banner"]
     with qtbot.waitSignal(banner.open_requested, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(banner.open_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [7]
@@ -172,10 +172,11 @@ def test_notifications_honour_preferences_and_what_is_on_screen(qtbot: Any, bann
     """Each kind can be switched off, sound too; a message in the conversation on screen is not notified."""
     sound = _Sound()
     on_screen = {5}
-    notifier = Notifier(prefs, banner, lambda cid: cid in on_screen, app_icon=QIcon(), sound=sound)  # type: ignore[arg-type]
+    notifier = NotificationCenter(prefs, banner, lambda cid: cid in on_screen, app_icon=QIcon(), sound=sound)  # type: ignore[arg-type]
     assert not notifier.notify("new_message", 5, "Maya", "still there?")
     assert notifier.notify("new_message", 6, "Lucas", "hello")
-    prefs.set("notify_new_message", False)
+    assert banner.title == "Lucas"
+    prefs.set("notify_message_unassigned", False)
     assert not notifier.notify("new_message", 6, "Lucas", "hello again")
     prefs.set("sound", False)
     assert notifier.notify("new_conversation", 8, "New", "hi")
@@ -184,6 +185,31 @@ def test_notifications_honour_preferences_and_what_is_on_screen(qtbot: Any, bann
     assert not notifier.notify("new_conversation", 9, "New", "hi")
     notifier.set_unread(4)
     assert notifier.unread == 4
+
+
+def test_quiet_hours_silence_notifications(qtbot: Any, banner: Banner, prefs: Preferences) -> None:
+    """Inside quiet hours nothing pops up and nothing sounds; outside them it does."""
+    import datetime
+
+    from frontdesk.console.core.notifier import NotificationPolicy
+
+    now = datetime.datetime(2026, 12, 7, 23, 15)
+    sound = _Sound()
+    policy = NotificationPolicy(prefs.get, lambda: now)
+    notifier = NotificationCenter(
+        prefs,
+        banner,
+        lambda cid: False,
+        app_icon=QIcon(),
+        sound=sound,
+        policy=policy,  # type: ignore[arg-type]
+    )
+    prefs.set("quiet_hours", True)
+    assert not notifier.notify("new_conversation", 1, "Maya", "hi")
+    assert banner.title == "" and sound.played == 0 and notifier.delivered == []
+    now = datetime.datetime(2026, 12, 8, 8, 30)
+    assert notifier.notify("new_conversation", 1, "Maya", "hi")
+    assert banner.title == "New conversation" and sound.played == 1
 
 
 # ---------------------------------------------------------------- login
@@ -433,3 +459,27 @@ def test_admin_cannot_disable_or_demote_themselves(qtbot: Any, core: FakeCore) -
     dialog.agents_view.setCurrentIndex(agents.index(row, 0))
     assert not dialog.toggle_active_button.isEnabled()
     assert not dialog.toggle_role_button.isEnabled()
+
+
+def test_preferences_dialog_sets_each_event_and_quiet_hours(qtbot: Any, prefs: Preferences) -> None:
+    """Every notification switch is a checkbox; the quiet hours' bounds are time fields stored as HH:MM."""
+    from frontdesk.console.ui.dialogs import PreferencesDialog
+    from PySide6.QtCore import QTime
+
+    dialog = PreferencesDialog(prefs)
+    qtbot.addWidget(dialog)
+    expected = {"notify_new_conversation", "notify_message_mine", "notify_message_unassigned", "notify_assignment"}
+    assert expected | {"sound", "quiet_hours"} <= set(dialog.checks)
+    dialog.checks["notify_assignment"].setChecked(False)
+    assert prefs.get_bool("notify_assignment") is False
+    assert dialog.times["quiet_from"].time() == QTime(22, 0)
+    dialog.times["quiet_until"].setTime(QTime(7, 30))
+    assert prefs.get_str("quiet_until") == "07:30"
+
+
+def test_settings_edit_window_is_sent_when_changed(qtbot: Any, core: FakeCore, settings: SettingsDialog) -> None:
+    """The edit window spin box shows the declared default for a config without the key, and 0 ("never") is sent."""
+    assert settings.edit_window_spin.value() == 10
+    settings.edit_window_spin.setValue(0)
+    assert run(qtbot, settings.save())
+    assert core.calls[-1] == ("set_config", {"edit_window_minutes": 0})

@@ -12,14 +12,30 @@ import dataclasses
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from frontdesk.server import domain
 from frontdesk.server.domain import EventRecord, StatusAction, Viewer
 from frontdesk.server.exceptions import Conflict, NotFound
-from frontdesk.server.protocol import to_wire
-from frontdesk.server.store import Store, _sql, open_store, sqlite_path
+from frontdesk.server.protocol import Conversation, to_wire
+from frontdesk.server.store import (
+    Store,
+    _sql,
+    agents,
+    conversations,
+    edits,
+    events,
+    messages,
+    open_store,
+    sqlite_path,
+    tenants,
+    visitors,
+)
+from frontdesk.server.store import search as store_search
+from frontdesk.server.store.base import Unsupported
+from frontdesk.server.store.events import record_from_row
 
 T = TypeVar("T")
 
@@ -43,26 +59,26 @@ class World:
 
 
 def _seed(tx: _sql.Tx) -> World:
-    t1 = _sql.create_tenant(tx, "acme", "Acme", "site-acme", "secret-acme", {})
-    t2 = _sql.create_tenant(tx, "other", "Other", "site-other", "secret-other", {})
-    admin = to_wire(_sql.create_agent(tx, t1["id"], "ada@acme.test", "Ada", "admin", "hash"))
-    agent = to_wire(_sql.create_agent(tx, t1["id"], "bob@acme.test", "Bob", "agent", "hash"))
-    disabled = to_wire(_sql.create_agent(tx, t1["id"], "dan@acme.test", "Dan", "agent", "hash"))
-    _sql.update_agent(tx, t1["id"], disabled["id"], {"active": False})
-    foreign = to_wire(_sql.create_agent(tx, t2["id"], "eve@other.test", "Eve", "admin", "hash"))
-    alice = _sql.create_visitor(tx, t1["id"], "tok-alice", {"name": "Alice", "email": "alice@example.com"})
-    carol = _sql.create_visitor(tx, t1["id"], "tok-carol", {"name": "Carol", "verified": True})
-    stranger = _sql.create_visitor(tx, t2["id"], "tok-stranger", {"name": "Stranger"})
+    t1 = tenants.create_tenant(tx, "acme", "Acme", "site-acme", "secret-acme", {})
+    t2 = tenants.create_tenant(tx, "other", "Other", "site-other", "secret-other", {})
+    admin = to_wire(agents.create_agent(tx, t1.id, "ada@acme.test", "Ada", "admin", "hash"))
+    agent = to_wire(agents.create_agent(tx, t1.id, "bob@acme.test", "Bob", "agent", "hash"))
+    disabled = to_wire(agents.create_agent(tx, t1.id, "dan@acme.test", "Dan", "agent", "hash"))
+    agents.update_agent(tx, t1.id, disabled["id"], {"active": False})
+    foreign = to_wire(agents.create_agent(tx, t2.id, "eve@other.test", "Eve", "admin", "hash"))
+    alice = visitors.create_visitor(tx, t1.id, "tok-alice", {"name": "Alice", "email": "alice@example.com"})
+    carol = visitors.create_visitor(tx, t1.id, "tok-carol", {"name": "Carol", "verified": True})
+    stranger = visitors.create_visitor(tx, t2.id, "tok-stranger", {"name": "Stranger"})
     return World(
-        t1["id"],
-        t2["id"],
+        t1.id,
+        t2.id,
         admin["id"],
         agent["id"],
         disabled["id"],
         foreign["id"],
-        alice["id"],
-        carol["id"],
-        stranger["id"],
+        alice.id,
+        carol.id,
+        stranger.id,
     )
 
 
@@ -92,12 +108,12 @@ async def say(
     """A visitor message; its result (as JSON data)."""
     return await _wired(
         store.write(
-            _sql.post_message,
+            messages.post_message,
             w.tenant,
             author_kind="visitor",
             author_id=visitor,
             conversation_id=conversation_id,
-            client_id=client_id or _sql._dumps(body) + str(id(body)) + str(_sql.now_ms()),
+            client_id=client_id or _sql.dumps(body) + str(id(body)) + str(_sql.now_ms()),
             body=body,
         )
     )
@@ -120,7 +136,7 @@ async def reply(
 ) -> Any:
     return await _wired(
         store.write(
-            _sql.post_message,
+            messages.post_message,
             w.tenant,
             author_kind="agent",
             author_id=agent,
@@ -134,7 +150,7 @@ async def reply(
 async def status(store: Store, w: World, conversation_id: int, action: str, client_id: str | None = None) -> Any:
     return await _wired(
         store.write(
-            _sql.change_status,
+            conversations.change_status,
             w.tenant,
             agent_id=w.admin,
             conversation_id=conversation_id,
@@ -144,8 +160,8 @@ async def status(store: Store, w: World, conversation_id: int, action: str, clie
     )
 
 
-async def conv(store: Store, w: World, conversation_id: int) -> dict[str, Any]:
-    return await store.read(_sql.get_conversation, w.tenant, conversation_id)
+async def conv(store: Store, w: World, conversation_id: int) -> Conversation:
+    return await store.read(conversations.get_conversation, w.tenant, conversation_id)
 
 
 async def rows(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -218,6 +234,37 @@ def test_epoch_stable_across_reopen(store_url: str) -> None:
 # -- messages ---------------------------------------------------------------------------------
 
 
+def test_capabilities_are_declared_and_kept(store_url: str, tmp_path: Path) -> None:
+    """Each backend declares its optional abilities (base.Capabilities); what it declares works, and what it
+    lacks raises Unsupported instead of being found missing with getattr."""
+    is_sqlite = store_url.startswith("sqlite")
+
+    async def scenario(store: Store) -> None:
+        caps = store.capabilities
+        assert (caps.shared, caps.server_lock, caps.backup) == (not is_sqlite, is_sqlite, is_sqlite)
+        await seed(store)
+        copy = tmp_path / "copy.db"
+        if caps.backup:
+            await store.backup(str(copy))
+            restored = open_store(f"sqlite:///{copy}")
+            await restored.open()
+            try:
+                assert [t.slug for t in await restored.read(tenants.all_tenants)] == ["acme", "other"]
+            finally:
+                await restored.close()
+        else:
+            with pytest.raises(Unsupported):
+                await store.backup(str(copy))
+        if caps.shared:
+            await store.broadcast({"kind": "ping"})  # best effort to the other nodes: there are none here
+        else:
+            with pytest.raises(Unsupported):
+                await store.broadcast({"kind": "ping"})
+        assert "@" not in store.location  # never a user or password of a URL
+
+    run(store_url, scenario)
+
+
 def test_post_message_assigns_gap_free_seq_and_increasing_event_ids(store_url: str) -> None:
     """Messages get seq 1, 2, 3… per conversation and a strictly increasing event_id across conversations."""
 
@@ -249,23 +296,25 @@ def test_post_message_updates_the_conversation_in_the_same_transaction(store_url
         first = await say(store, w, w.alice, "Hello   there\nfriend", client_id=cid())
         c_id = first["conversation_id"]
         row = await conv(store, w, c_id)
-        assert row["preview"] == "Hello there friend"
-        assert row["last_activity"] == first["server_time"] == first["message"]["created_at"]
-        assert (row["unread_agent"], row["unread_visitor"], row["last_seq"]) == (1, 0, 1)
-        assert to_wire(_sql.conversation_obj(row)) == first["conversation"]
+        assert row.preview == "Hello there friend"
+        assert row.last_activity == first["server_time"] == first["message"]["created_at"]
+        assert (row.unread_agent, row.unread_visitor, row.last_seq) == (1, 0, 1)
+        assert to_wire(row) == first["conversation"]
         await status(store, w, c_id, "pend")
         answer = await reply(store, w, w.agent, c_id, "x" * 300)
         row = await conv(store, w, c_id)
-        assert row["assignee_id"] == w.agent  # the first agent to answer takes it
-        assert row["preview"] == "x" * 139 + "…"
-        assert (row["unread_agent"], row["unread_visitor"], row["status"]) == (1, 1, "pending")
+        assert row.assignee_id == w.agent  # the first agent to answer takes it
+        assert row.preview == "x" * 139 + "…"
+        assert (row.unread_agent, row.unread_visitor, row.status) == (1, 1, "pending")
         assert answer["message"]["author_name"] == "Bob"
         await reply(store, w, w.admin, c_id, "me too")
-        assert (await conv(store, w, c_id))["assignee_id"] == w.agent  # an assignee stays
+        assert (await conv(store, w, c_id)).assignee_id == w.agent  # an assignee stays
         await say(store, w, w.alice, "back again", client_id=cid())
         row = await conv(store, w, c_id)
-        assert (row["status"], row["unread_agent"], row["last_seq"]) == ("open", 2, 4)
-        event = (await store.read(_sql.events_after, Viewer(w.tenant, agent_id=w.admin), answer["event_id"] - 1, 1))[0]
+        assert (row.status, row.unread_agent, row.last_seq) == ("open", 2, 4)
+        event = (await store.read(events.events_after, Viewer(w.tenant, agent_id=w.admin), answer["event_id"] - 1, 1))[
+            0
+        ]
         assert event.event_id == answer["event_id"] and event.kind == "message.created"
         assert event.payload["body"] == "x" * 300 and event.payload["event_id"] == answer["event_id"]
         assert event.payload["conversation"]["last_seq"] == 2
@@ -289,10 +338,147 @@ def test_repeated_client_id_returns_the_original_result(store_url: str) -> None:
         assert await reply(store, w, w.agent, first["conversation_id"], "other", client_id="agent-1") == answer
         bodies = [m["body"] for m in await rows(store, "SELECT body FROM messages ORDER BY seq")]
         assert bodies == ["original", "hi"]
-        assert (await conv(store, w, first["conversation_id"]))["last_seq"] == 2
+        assert (await conv(store, w, first["conversation_id"])).last_seq == 2
         assert [e.kind for e in published].count("message.created") == 2
 
     run(store_url, scenario)
+
+
+class _Counting:
+    """A Tx that records every statement it runs (the transaction's own, not the writer's BEGIN/COMMIT)."""
+
+    def __init__(self, tx: _sql.Tx) -> None:
+        self.tx, self.statements = tx, list[str]()
+        self.events, self.dialect = tx.events, tx.dialect
+
+    def one(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.one(sql, params)
+
+    def all(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.all(sql, params)
+
+    def run(self, sql: str, params: Any = ()) -> int:
+        self.statements.append(sql)
+        return self.tx.run(sql, params)
+
+
+def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_url: str) -> None:
+    """A visitor message in their open conversation and an agent's reply are 3 statements each on SQLite (the
+    conversation's update, the message, the event inserted once with its payload: no UPDATE of events) and 2 round
+    trips on PostgreSQL (the inserts as one statement); a resend is 2 and stores nothing (issue 10: one event row
+    per message, written once; issue 12: statements per message)."""
+
+    expected = 3 if store_url.startswith("sqlite") else 2
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "opens the conversation", client_id="c-0")
+        c_id = first["conversation_id"]
+        published: list[EventRecord] = []
+        store.on_commit = published.extend
+
+        def counted(tx: _sql.Tx, **kwargs: Any) -> tuple[Any, list[str]]:
+            counting = _Counting(tx)
+            result = messages.post_message(counting, w.tenant, **kwargs)  # type: ignore[arg-type]
+            return to_wire(result), counting.statements
+
+        visitor = {"author_kind": "visitor", "author_id": w.alice, "body": "again"}
+        for conversation_id in (c_id, None):  # explicit, and "my open conversation"
+            ack, statements = await store.write(
+                counted, **visitor, conversation_id=conversation_id, client_id=f"v-{conversation_id}"
+            )
+            assert len(statements) == expected, statements
+        ack, statements = await store.write(
+            counted, author_kind="agent", author_id=w.agent, conversation_id=c_id, client_id="a-1", body="hello"
+        )
+        assert len(statements) == expected, statements
+        assert sum("INSERT INTO events" in s for s in statements) == 1
+        assert not any("UPDATE events" in s for s in statements)
+        stored = await rows(store, "SELECT * FROM events WHERE kind = 'message.created' ORDER BY event_id")
+        assert len(stored) == 4  # one row per message
+        by_id = {e.event_id: e for e in published}
+        last = stored[-1]
+        assert (
+            record_from_row(last).payload
+            == by_id[last["event_id"]].payload
+            == {**ack["message"], "conversation": ack["conversation"]}
+        )
+        assert ack["event_id"] == last["event_id"] and ack["message"]["event_id"] == last["event_id"]
+        published.clear()
+        again, statements = await store.write(
+            counted, author_kind="agent", author_id=w.agent, conversation_id=c_id, client_id="a-1", body="hello"
+        )
+        assert again == ack and len(statements) == 2 and published == []
+
+    run(store_url, scenario)
+
+
+def test_a_resend_returns_the_original_ack_whatever_happened_since(store_url: str) -> None:
+    """A resent client_id returns the ack as it was (the conversation as of then), also after other messages, a
+    resolve, and an event pruned away (then the message is the same and the conversation is read as it is)."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "original", client_id="same")
+        c_id = first["conversation_id"]
+        await reply(store, w, w.agent, c_id, "hi", client_id="agent-1")
+        await status(store, w, c_id, "resolve")
+        assert await say(store, w, w.alice, "x", client_id="same", conversation_id=c_id) == first
+        assert await say(store, w, w.alice, "x", client_id="same") == first  # no open conversation: still the same
+        assert [c.id for c in await store.read(conversations.visitor_conversations, w.tenant, w.alice)] == [c_id]
+        await store.write(events.prune_events, first["event_id"])
+        pruned = await say(store, w, w.alice, "x", client_id="same", conversation_id=c_id)
+        assert pruned["message"] == first["message"] and pruned["event_id"] == first["event_id"]
+        assert pruned["conversation"]["status"] == "resolved"  # read now: its state at the time was pruned
+        assert (await conv(store, w, c_id)).last_seq == 2
+
+    run(store_url, scenario)
+
+
+def test_migration_0007_keeps_resends_of_earlier_messages_idempotent(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at schema 6 (messages with client_writes records) upgrades: the message records go, the notes'
+    stay, and a resend of a message stored before the upgrade still returns its original ack and stores nothing."""
+    from frontdesk.server.store import base
+
+    backend = "frontdesk.server.store.sqlite" if store_url.startswith("sqlite") else "frontdesk.server.store.postgres"
+    monkeypatch.setattr(f"{backend}.shipped_migrations", lambda dialect: base.shipped_migrations(dialect)[:6])
+
+    async def before(store: Store) -> tuple[World, dict[str, Any]]:
+        assert await store.schema_version() == 6
+        w = await seed(store)
+        first = await say(store, w, w.alice, "before the upgrade", client_id="old-1")
+        await reply(store, w, w.agent, first["conversation_id"], "noted")
+
+        def as_version_6_stored_it(tx: _sql.Tx) -> None:  # the record the old post_message kept beside the message
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"visitor:{w.alice}", str(first["conversation_id"]), "old-1", _sql.dumps(first), 1),
+            )
+            tx.run(
+                "INSERT INTO client_writes (sender, scope, client_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                (f"agent:{w.agent}", f"note:{first['conversation_id']}", "note-1", "{}", 1),
+            )
+
+        await store.write(as_version_6_stored_it)
+        return w, first
+
+    w, first = run(store_url, before)
+    monkeypatch.undo()
+
+    async def after(store: Store) -> None:
+        assert await store.schema_version() == store.latest_schema_version() >= 7
+        assert [r["scope"] for r in await rows(store, "SELECT scope FROM client_writes")] == [
+            f"note:{first['conversation_id']}"
+        ]
+        again = await say(store, w, w.alice, "resent", client_id="old-1", conversation_id=first["conversation_id"])
+        assert again == first
+        assert len(await rows(store, "SELECT id FROM messages")) == 2
+
+    run(store_url, after)
 
 
 def test_client_id_is_distinct_per_sender_and_conversation(store_url: str) -> None:
@@ -317,19 +503,21 @@ def test_one_open_conversation_per_visitor(store_url: str) -> None:
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
-        row, created = await store.write(_sql.start_conversation, w.tenant, w.alice)
-        again, created_again = await store.write(_sql.start_conversation, w.tenant, w.alice)
-        assert created and not created_again and again["id"] == row["id"]
-        both = await asyncio.gather(*(store.write(_sql.start_conversation, w.tenant, w.carol) for _ in range(5)))
-        assert len({r["id"] for r, _ in both}) == 1 and sum(c for _, c in both) == 1
+        row, created = await store.write(conversations.start_conversation, w.tenant, w.alice)
+        again, created_again = await store.write(conversations.start_conversation, w.tenant, w.alice)
+        assert created and not created_again and again.id == row.id
+        both = await asyncio.gather(
+            *(store.write(conversations.start_conversation, w.tenant, w.carol) for _ in range(5))
+        )
+        assert len({r.id for r, _ in both}) == 1 and sum(c for _, c in both) == 1
         msg = await say(store, w, w.alice, "hi", client_id=cid())
-        assert msg["conversation_id"] == row["id"]
-        await status(store, w, row["id"], "resolve")
-        fresh, created = await store.write(_sql.start_conversation, w.tenant, w.alice)
-        assert created and fresh["id"] != row["id"]
-        assert [c.id for c in await store.read(_sql.visitor_conversations, w.tenant, w.alice)] == [
-            fresh["id"],
-            row["id"],
+        assert msg["conversation_id"] == row.id
+        await status(store, w, row.id, "resolve")
+        fresh, created = await store.write(conversations.start_conversation, w.tenant, w.alice)
+        assert created and fresh.id != row.id
+        assert [c.id for c in await store.read(conversations.visitor_conversations, w.tenant, w.alice)] == [
+            fresh.id,
+            row.id,
         ]
 
     run(store_url, scenario)
@@ -364,7 +552,7 @@ def test_status_transitions_and_conflicts(store_url: str) -> None:
             await say(store, w, w.alice, "old topic", conversation_id=c_id, client_id=cid())
         with pytest.raises(Conflict):
             await status(store, w, c_id, "reopen")
-        assert (await conv(store, w, c_id))["status"] == "resolved"
+        assert (await conv(store, w, c_id)).status == "resolved"
 
     run(store_url, scenario)
 
@@ -379,7 +567,7 @@ def test_assign_rules(store_url: str) -> None:
         async def assign(assignee: int | None, *, tenant: int | None = None, client_id: str | None = None) -> Any:
             return await _wired(
                 store.write(
-                    _sql.assign,
+                    conversations.assign,
                     tenant or w.tenant,
                     agent_id=w.admin,
                     conversation_id=c_id,
@@ -399,8 +587,47 @@ def test_assign_rules(store_url: str) -> None:
             await assign(w.disabled)
         with pytest.raises(NotFound):
             await assign(w.foreign_agent, tenant=w.other_tenant)  # another tenant's conversation
-        assert (await conv(store, w, c_id))["assignee_id"] == w.agent
+        assert (await conv(store, w, c_id)).assignee_id == w.agent
         assert (await assign(None))["conversation"]["assignee_id"] is None
+
+    run(store_url, scenario)
+
+
+def test_the_last_active_admin_cannot_be_disabled_or_demoted(store_url: str) -> None:
+    """update_agent refuses (Conflict) to disable or demote the tenant's last active admin, and changes nothing."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        published: list[EventRecord] = []
+        store.on_commit = published.extend
+        for change in ({"active": False}, {"role": "agent"}):
+            with pytest.raises(Conflict, match="at least one active admin"):
+                await store.write(agents.update_agent, w.tenant, w.admin, change)
+        assert published == []
+        assert await store.read(agents.count_active_admins, w.tenant) == 1
+        renamed = await store.write(agents.update_agent, w.tenant, w.admin, {"name": "Ada L."})  # not a demotion
+        assert (renamed.role, renamed.active, renamed.name) == ("admin", True, "Ada L.")
+
+    run(store_url, scenario)
+
+
+def test_two_concurrent_demotions_cannot_both_pass(store_url: str) -> None:
+    """With two active admins, disabling one and demoting the other at once: exactly one commits, the other
+    gets Conflict, because the rule is checked inside each write transaction (not read before it)."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        second = await store.write(agents.create_agent, w.tenant, "grace@acme.test", "Grace", "admin", "hash")
+        for _ in range(3):  # several rounds: the two writes land in one batch or in two
+            outcomes = await asyncio.gather(
+                store.write(agents.update_agent, w.tenant, w.admin, {"active": False}),
+                store.write(agents.update_agent, w.tenant, second.id, {"role": "agent"}),
+                return_exceptions=True,
+            )
+            assert sorted(type(o).__name__ for o in outcomes) == ["AgentProfile", "Conflict"]
+            assert await store.read(agents.count_active_admins, w.tenant) == 1
+            await store.write(agents.update_agent, w.tenant, w.admin, {"active": True, "role": "admin"})
+            await store.write(agents.update_agent, w.tenant, second.id, {"active": True, "role": "admin"})
 
     run(store_url, scenario)
 
@@ -412,20 +639,22 @@ def test_visitor_and_tenant_scope(store_url: str) -> None:
         w = await seed(store)
         c_id = (await say(store, w, w.alice, "private", client_id=cid()))["conversation_id"]
         with pytest.raises(NotFound):
-            await store.read(_sql.get_conversation, w.tenant, c_id, w.carol)
+            await store.read(conversations.get_conversation, w.tenant, c_id, w.carol)
         with pytest.raises(NotFound):
             await say(store, w, w.carol, "sneaky", conversation_id=c_id, client_id=cid())
         with pytest.raises(NotFound):
             await store.read(
-                _sql.history, w.tenant, c_id, visitor_id=w.carol, before_seq=None, limit=10, include_notes=False
+                messages.history, w.tenant, c_id, visitor_id=w.carol, before_seq=None, limit=10, include_notes=False
             )
         with pytest.raises(NotFound):
-            await store.write(_sql.mark_seen, w.tenant, side="visitor", visitor_id=w.carol, conversation_id=c_id, seq=1)
+            await store.write(
+                conversations.mark_seen, w.tenant, side="visitor", visitor_id=w.carol, conversation_id=c_id, seq=1
+            )
         with pytest.raises(NotFound):
-            await store.read(_sql.get_conversation, w.other_tenant, c_id)
+            await store.read(conversations.get_conversation, w.other_tenant, c_id)
         with pytest.raises(NotFound):
             await store.write(
-                _sql.post_message,
+                messages.post_message,
                 w.other_tenant,
                 author_kind="agent",
                 author_id=w.foreign_agent,
@@ -435,7 +664,7 @@ def test_visitor_and_tenant_scope(store_url: str) -> None:
             )
         with pytest.raises(NotFound):
             await store.write(
-                _sql.post_note,
+                messages.post_note,
                 w.other_tenant,
                 agent_id=w.foreign_agent,
                 conversation_id=c_id,
@@ -443,10 +672,10 @@ def test_visitor_and_tenant_scope(store_url: str) -> None:
                 body="x",
             )
         with pytest.raises(NotFound):
-            await store.write(_sql.erase_visitor, w.other_tenant, w.alice)
+            await store.write(visitors.erase_visitor, w.other_tenant, w.alice)
         bodies = [m["body"] for m in await rows(store, "SELECT body FROM messages")]
         assert bodies == ["private"]
-        assert await store.read(_sql.visitor_conversations, w.tenant, w.carol) == []
+        assert await store.read(conversations.visitor_conversations, w.tenant, w.carol) == []
 
     run(store_url, scenario)
 
@@ -461,15 +690,15 @@ def test_mark_seen_resets_unread_once(store_url: str) -> None:
 
         async def seen(side: str, visitor: int | None) -> bool:
             return await store.write(
-                _sql.mark_seen, w.tenant, side=side, visitor_id=visitor, conversation_id=c_id, seq=2
+                conversations.mark_seen, w.tenant, side=side, visitor_id=visitor, conversation_id=c_id, seq=2
             )
 
         assert await seen("visitor", w.alice) is True
         assert await seen("visitor", w.alice) is False
         row = await conv(store, w, c_id)
-        assert (row["unread_visitor"], row["unread_agent"]) == (0, 1)
+        assert (row.unread_visitor, row.unread_agent) == (0, 1)
         assert await seen("agent", None) is True
-        assert (await conv(store, w, c_id))["unread_agent"] == 0
+        assert (await conv(store, w, c_id)).unread_agent == 0
         kinds = [e["kind"] for e in await rows(store, "SELECT kind FROM events ORDER BY event_id")]
         assert kinds.count("conversation.updated") == 2
 
@@ -494,7 +723,7 @@ def test_history_pages_backwards_with_notes(store_url: str) -> None:
             if i in (3, 6):
                 note = await _wired(
                     store.write(
-                        _sql.post_note,
+                        messages.post_note,
                         w.tenant,
                         agent_id=w.agent,
                         conversation_id=c_id,
@@ -504,14 +733,22 @@ def test_history_pages_backwards_with_notes(store_url: str) -> None:
                 )
                 note_at[f"after m{i}"] = note["seq"]
         again = await _wired(
-            store.write(_sql.post_note, w.tenant, agent_id=w.agent, conversation_id=c_id, client_id="n3", body="resent")
+            store.write(
+                messages.post_note, w.tenant, agent_id=w.agent, conversation_id=c_id, client_id="n3", body="resent"
+            )
         )
         assert again["note"]["body"] == "after m3"  # idempotent
 
         async def page(before: int | None, *, notes: bool = True, visitor: int | None = None) -> Any:
             return await _wired(
                 store.read(
-                    _sql.history, w.tenant, c_id, visitor_id=visitor, before_seq=before, limit=3, include_notes=notes
+                    messages.history,
+                    w.tenant,
+                    c_id,
+                    visitor_id=visitor,
+                    before_seq=before,
+                    limit=3,
+                    include_notes=notes,
                 )
             )
 
@@ -542,8 +779,8 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
         c = (await say(store, w, w.carol, "refund_please", client_id=cid()))["conversation_id"]
         extra = []
         for i in range(5):
-            v = await store.write(_sql.create_visitor, w.tenant, f"tok-{i}", {"name": f"Guest {i}"})
-            extra.append((await say(store, w, v["id"], f"question {i}", client_id=cid()))["conversation_id"])
+            v = await store.write(visitors.create_visitor, w.tenant, f"tok-{i}", {"name": f"Guest {i}"})
+            extra.append((await say(store, w, v.id, f"question {i}", client_id=cid()))["conversation_id"])
         await reply(store, w, w.agent, a, "looking")  # assigns a to Bob
         await status(store, w, c, "pend")
         await status(store, w, extra[0], "resolve")
@@ -552,7 +789,7 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
             filter: str, *, query: str | None = None, me: int | None = None, visitor: int | None = None
         ) -> list[int]:
             page, _ = await store.read(
-                _sql.list_conversations,
+                conversations.list_conversations,
                 w.tenant,
                 filter=filter,
                 me=me,
@@ -582,7 +819,7 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
         assert await ids("all", query="Guest 3") == [extra[3]]
         assert await ids("all", query="nothing like it") == []
         other, _ = await store.read(
-            _sql.list_conversations,
+            conversations.list_conversations,
             w.other_tenant,
             filter="all",
             me=None,
@@ -597,7 +834,7 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
         cursor = None
         while True:
             page, cursor = await store.read(
-                _sql.list_conversations,
+                conversations.list_conversations,
                 w.tenant,
                 filter="all",
                 me=None,
@@ -613,7 +850,7 @@ def test_list_conversations_filters_paging_and_query(store_url: str) -> None:
         assert seen == everything
         with pytest.raises(NotFound):
             await store.read(
-                _sql.list_conversations,
+                conversations.list_conversations,
                 w.tenant,
                 filter="all",
                 me=None,
@@ -631,21 +868,21 @@ def test_events_after_respects_the_viewer(store_url: str) -> None:
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
-        start = await store.read(_sql.last_event_id)
+        start = await store.read(events.last_event_id)
         a = await say(store, w, w.alice, "alice here", client_id=cid())
         await say(store, w, w.carol, "carol here", client_id=cid())
         await store.write(
-            _sql.post_note,
+            messages.post_note,
             w.tenant,
             agent_id=w.agent,
             conversation_id=a["conversation_id"],
             client_id=cid(),
             body="secret",
         )
-        await store.write(_sql.set_config, w.tenant, {"color": "#ff0000"}, w.admin)
-        await store.write(_sql.create_agent, w.tenant, "new@acme.test", "New", "agent", "hash")
+        await store.write(tenants.set_config, w.tenant, {"color": "#ff0000"}, w.admin)
+        await store.write(agents.create_agent, w.tenant, "new@acme.test", "New", "agent", "hash")
         await store.write(
-            _sql.post_message,
+            messages.post_message,
             w.other_tenant,
             author_kind="visitor",
             author_id=w.foreign_visitor,
@@ -653,7 +890,7 @@ def test_events_after_respects_the_viewer(store_url: str) -> None:
             client_id=cid(),
             body="other tenant",
         )
-        agent_view = await store.read(_sql.events_after, Viewer(w.tenant, agent_id=w.admin), start, 100)
+        agent_view = await store.read(events.events_after, Viewer(w.tenant, agent_id=w.admin), start, 100)
         kinds = [e.kind for e in agent_view]
         assert kinds == [
             "conversation.created",
@@ -667,15 +904,15 @@ def test_events_after_respects_the_viewer(store_url: str) -> None:
         assert all(e.tenant_id == w.tenant for e in agent_view)
         ids = [e.event_id for e in agent_view]
         assert ids == sorted(ids)
-        alice_view = await store.read(_sql.events_after, Viewer(w.tenant, visitor_id=w.alice), start, 100)
+        alice_view = await store.read(events.events_after, Viewer(w.tenant, visitor_id=w.alice), start, 100)
         assert [e.kind for e in alice_view] == ["conversation.created", "message.created", "config.updated"]
         assert all(e.visitor_payload is not None for e in alice_view)
         assert "secret" not in repr(alice_view) and "carol here" not in repr(alice_view)
         config = alice_view[-1].visitor_payload
         assert config is not None and config["color"] == "#ff0000" and "secret" not in config
-        paged = await store.read(_sql.events_after, Viewer(w.tenant, agent_id=w.admin), ids[1], 2)
+        paged = await store.read(events.events_after, Viewer(w.tenant, agent_id=w.admin), ids[1], 2)
         assert [e.event_id for e in paged] == ids[2:4]
-        foreign = await store.read(_sql.events_after, Viewer(w.other_tenant, agent_id=w.foreign_agent), start, 100)
+        foreign = await store.read(events.events_after, Viewer(w.other_tenant, agent_id=w.foreign_agent), start, 100)
         assert [e.kind for e in foreign] == ["conversation.created", "message.created"]
         assert all(domain.may_see(Viewer(w.tenant, visitor_id=w.alice), e) for e in alice_view)
 
@@ -689,32 +926,43 @@ def test_prune_events_sets_a_floor(store_url: str) -> None:
         w = await seed(store)
         results = [await say(store, w, w.alice, f"m{i}", client_id=cid()) for i in range(4)]
         cut = results[1]["event_id"]
-        last = await store.read(_sql.last_event_id)
-        assert await store.write(_sql.prune_events, cut) > 0
+        last = await store.read(events.last_event_id)
+        assert await store.write(events.prune_events, cut) > 0
         assert await store.read(_sql.get_meta, "events_floor") == str(cut)
         left = [e["event_id"] for e in await rows(store, "SELECT event_id FROM events")]
         assert left and min(left) > cut
-        assert await store.write(_sql.prune_events, cut - 1) == 0
+        assert await store.write(events.prune_events, cut - 1) == 0
         assert await store.read(_sql.get_meta, "events_floor") == str(cut)
-        assert await store.read(_sql.last_event_id) == last
+        assert await store.read(events.last_event_id) == last
         # Pruning everything keeps the cursor where it was.
-        await store.write(_sql.prune_events, last)
+        await store.write(events.prune_events, last)
         assert await rows(store, "SELECT event_id FROM events") == []
-        assert await store.read(_sql.last_event_id) == last
+        assert await store.read(events.last_event_id) == last
         assert len(await rows(store, "SELECT id FROM messages")) == 4  # messages stay
 
     run(store_url, scenario)
 
 
 def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
-    """Erasing a visitor removes their messages, notes, events, client_writes, conversations and row; others stay."""
+    """Erasing a visitor removes their messages, edit originals, notes, events, client_writes, search entries,
+    conversations and row; others stay."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
         a1 = await say(store, w, w.alice, "alice-secret-1", client_id=cid())
-        await reply(store, w, w.agent, a1["conversation_id"], "agent-to-alice", client_id="ag-1")
+        sent = await reply(store, w, w.agent, a1["conversation_id"], "agent-to-alice", client_id="ag-1")
+        await store.write(  # an edit keeps the original for admins (store/edits.py): erasure removes it too
+            edits.change_message,
+            w.tenant,
+            agent_id=w.agent,
+            conversation_id=a1["conversation_id"],
+            seq=sent["seq"],
+            body="agent-edit-for-alice",
+            now=sent["server_time"],
+            window_ms=60_000,
+        )
         await store.write(
-            _sql.post_note,
+            messages.post_note,
             w.tenant,
             agent_id=w.agent,
             conversation_id=a1["conversation_id"],
@@ -723,16 +971,17 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
         )
         await status(store, w, a1["conversation_id"], "resolve", client_id="res-1")
         await say(store, w, w.alice, "alice-secret-2", client_id=cid())
-        await store.write(_sql.update_visitor, w.tenant, w.alice, {"page_url": "https://alice.example/"})
+        await store.write(visitors.update_visitor, w.tenant, w.alice, {"page_url": "https://alice.example/"})
         c = await say(store, w, w.carol, "carol stays", client_id=cid())
-        assert await store.write(_sql.erase_visitor, w.tenant, w.alice) == 2
+        assert await store.write(visitors.erase_visitor, w.tenant, w.alice) == 2
         dump = []
-        for table in ("messages", "notes", "events", "client_writes", "conversations", "visitors"):
+        for table in ("messages", "message_originals", "notes", "events", "client_writes", "conversations", "visitors"):
             dump += [str(r) for r in await rows(store, f"SELECT * FROM {table}")]  # noqa: S608 - fixed names
         text = "\n".join(dump)
         for trace in (
             "alice-secret",
             "agent-to-alice",
+            "agent-edit-for-alice",
             "note-about-alice",
             "alice.example",
             "Alice",
@@ -743,11 +992,16 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
         assert await rows(store, "SELECT event_id FROM events WHERE visitor_id = ?", (w.alice,)) == []
         assert await rows(store, "SELECT * FROM client_writes WHERE scope = ?", (str(a1["conversation_id"]),)) == []
         assert "carol stays" in text
+        # The search index (0008) forgets them too: no entry, no hit, for a message or a note.
+        entries = await rows(store, "SELECT DISTINCT conversation_id FROM search_entries")
+        assert entries == [{"conversation_id": c["conversation_id"]}]
+        for words in (["alice"], ["secret"], ["note", "about"], ["agent", "to"]):
+            assert await store.read(store_search.search, w.tenant, words) == ([], None)
         erased = await rows(store, "SELECT kind, payload FROM events WHERE kind = 'visitor.erased'")
         assert len(erased) == 1
-        assert (await conv(store, w, c["conversation_id"]))["last_seq"] == 1
+        assert (await conv(store, w, c["conversation_id"])).last_seq == 1
         with pytest.raises(NotFound):
-            await store.write(_sql.erase_visitor, w.tenant, w.alice)
+            await store.write(visitors.erase_visitor, w.tenant, w.alice)
         # The agent's client_id may be used again: its record went with the conversation.
         again = await say(store, w, w.carol, "after", client_id=cid())
         assert again["seq"] == 2
@@ -760,12 +1014,12 @@ def test_ids_of_erased_rows_are_never_reused(store_url: str) -> None:
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
-        newest = await store.write(_sql.create_visitor, w.tenant, "tok-newest", {"name": "Newest"})
-        said = await say(store, w, newest["id"], "soon erased", client_id=cid())
-        await store.write(_sql.erase_visitor, w.tenant, newest["id"])
-        after = await store.write(_sql.create_visitor, w.tenant, "tok-after", {"name": "After"})
-        again = await say(store, w, after["id"], "fresh", client_id=cid())
-        assert after["id"] > newest["id"]
+        newest = await store.write(visitors.create_visitor, w.tenant, "tok-newest", {"name": "Newest"})
+        said = await say(store, w, newest.id, "soon erased", client_id=cid())
+        await store.write(visitors.erase_visitor, w.tenant, newest.id)
+        after = await store.write(visitors.create_visitor, w.tenant, "tok-after", {"name": "After"})
+        again = await say(store, w, after.id, "fresh", client_id=cid())
+        assert after.id > newest.id
         assert again["conversation_id"] > said["conversation_id"]
         assert again["message"]["id"] > said["message"]["id"]
 
@@ -786,7 +1040,7 @@ def test_on_commit_runs_after_commit_and_never_for_a_failed_write(store_url: str
         published.extend(events)
 
     def failing(tx: _sql.Tx, tenant_id: int) -> None:
-        _sql.append_event(tx, tenant_id, "test.doomed", {"doomed": True})
+        events.append_event(tx, tenant_id, "test.doomed", {"doomed": True})
         raise RuntimeError("boom")
 
     async def scenario(store: Store) -> None:
@@ -819,7 +1073,7 @@ def test_a_failing_write_rolls_back_only_itself_in_a_batch(store_url: str) -> No
 
     def half_done(tx: _sql.Tx, tenant_id: int, visitor_id: int) -> None:
         tx.run("UPDATE visitors SET name = 'CHANGED' WHERE id = ?", (visitor_id,))
-        _sql.append_event(tx, tenant_id, "test.doomed", {})
+        events.append_event(tx, tenant_id, "test.doomed", {})
         raise ValueError("half done")
 
     async def scenario(store: Store) -> None:
@@ -856,18 +1110,18 @@ def test_concurrent_writes_all_commit_with_correct_seqs(store_url: str) -> None:
         w = await seed(store)
         published: list[EventRecord] = []
         store.on_commit = published.extend
-        visitors = [w.alice, w.carol]
+        writers = [w.alice, w.carol]
         for i in range(3):
-            visitors.append((await store.write(_sql.create_visitor, w.tenant, f"tok-c{i}", {}))["id"])
+            writers.append((await store.write(visitors.create_visitor, w.tenant, f"tok-c{i}", {})).id)
         published.clear()
         per_visitor = 30
         results = await asyncio.gather(
-            *(say(store, w, v, f"{v}-{i}", client_id=f"{v}-{i}") for i in range(per_visitor) for v in visitors)
+            *(say(store, w, v, f"{v}-{i}", client_id=f"{v}-{i}") for i in range(per_visitor) for v in writers)
         )
         by_conv: dict[int, list[int]] = {}
         for r in results:
             by_conv.setdefault(r["conversation_id"], []).append(r["seq"])
-        assert len(by_conv) == len(visitors)
+        assert len(by_conv) == len(writers)
         for seqs in by_conv.values():
             assert sorted(seqs) == list(range(1, per_visitor + 1))
         ids = [e.event_id for e in published]

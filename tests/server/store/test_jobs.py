@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from frontdesk.server.store import Store, _sql, jobs, open_store
+from frontdesk.server.store import Store, _sql, jobs, open_store, tenants, visitors
 
 from tests.support import run_on_store
 
@@ -111,10 +111,10 @@ def test_erasing_a_visitor_deletes_the_jobs_holding_their_data(store_url: str) -
 
     async def scenario(store: Store) -> None:
         def seed(tx: _sql.Tx) -> tuple[int, int, int]:
-            tenant = _sql.create_tenant(tx, "acme", "Acme", "site-acme", "secret", {})
-            alice = _sql.create_visitor(tx, tenant["id"], "tok-a", {"name": "Alice"})
-            bob = _sql.create_visitor(tx, tenant["id"], "tok-b", {"name": "Bob"})
-            return tenant["id"], alice["id"], bob["id"]
+            tenant = tenants.create_tenant(tx, "acme", "Acme", "site-acme", "secret", {})
+            alice = visitors.create_visitor(tx, tenant.id, "tok-a", {"name": "Alice"})
+            bob = visitors.create_visitor(tx, tenant.id, "tok-b", {"name": "Bob"})
+            return tenant.id, alice.id, bob.id
 
         tenant, alice, bob = await store.write(seed)
         await store.write(jobs.enqueue, "email", {"to": "alice@x"}, now=NOW, tenant_id=tenant, visitor_id=alice)
@@ -159,13 +159,13 @@ def test_a_visitor_erasure_deletes_their_queued_jobs(store_url: str) -> None:
 
     async def scenario(store: Store) -> None:
         def seed(tx: _sql.Tx) -> tuple[int, int]:
-            tenant = _sql.create_tenant(tx, "acme", "Acme", "site-acme", "secret", {})
-            alice = _sql.create_visitor(tx, tenant["id"], "tok-a", {"name": "Alice"})
-            return tenant["id"], alice["id"]
+            tenant = tenants.create_tenant(tx, "acme", "Acme", "site-acme", "secret", {})
+            alice = visitors.create_visitor(tx, tenant.id, "tok-a", {"name": "Alice"})
+            return tenant.id, alice.id
 
         tenant, alice = await store.write(seed)
         await store.write(jobs.enqueue, "email", {"to": "alice@x"}, now=NOW, tenant_id=tenant, visitor_id=alice)
-        await store.write(_sql.erase_visitor, tenant, alice)
+        await store.write(visitors.erase_visitor, tenant, alice)
         assert await store.read(jobs.pending) == []
 
     run_on_store(store_url, scenario)

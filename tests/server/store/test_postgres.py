@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from frontdesk.server.domain import EventRecord
 from frontdesk.server.exceptions import DurabilityError
-from frontdesk.server.store import _sql
+from frontdesk.server.store import _sql, conversations, events, messages
 from frontdesk.server.store.postgres import (
     CHANNEL,
     WRITE_LOCK,
@@ -75,7 +75,7 @@ async def all_event_ids(node: Node) -> list[int]:
 
 async def say(node: Node, w: World, visitor: int, body: str, conversation_id: int | None = None) -> Any:
     return await node.store.write(
-        _sql.post_message,
+        messages.post_message,
         w.tenant,
         author_kind="visitor",
         author_id=visitor,
@@ -168,7 +168,7 @@ def test_seqs_stay_gap_free_with_two_writing_nodes(pg_url: str) -> None:
             out = []
             for i in range(20):
                 r = await b.store.write(
-                    _sql.post_message,
+                    messages.post_message,
                     w.tenant,
                     author_kind="agent",
                     author_id=w.agent,
@@ -250,7 +250,7 @@ def test_writer_survives_a_lost_connection(pg_url: str) -> None:
 
 
 def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
-    """A committed batch announces its last event_id on the channel, and a rolled-back one announces nothing."""
+    """A committed batch announces its tenant and last event_id on the channel; a rolled-back one announces nothing."""
 
     async def main() -> None:
         import psycopg
@@ -262,14 +262,14 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                 await listener.execute(f"LISTEN {CHANNEL}")
 
                 def doomed(tx: _sql.Tx) -> None:
-                    _sql.append_event(tx, w.tenant, "test.doomed", {})
+                    events.append_event(tx, w.tenant, "test.doomed", {})
                     raise RuntimeError("no")
 
                 with pytest.raises(RuntimeError):
                     await node.store.write(doomed)
                 r = await say(node, w, w.alice, "hello")
                 got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
-                assert got == [str(r.event_id)]
+                assert got == [f"{w.tenant}:{r.event_id}"]
             finally:
                 await listener.close()
 
@@ -313,7 +313,7 @@ def test_reads_survive_lost_connections(pg_url: str) -> None:
             )
             assert killed
             results = await asyncio.gather(
-                *(node.store.read(_sql.visitor_conversations, w.tenant, w.alice) for _ in range(8))
+                *(node.store.read(conversations.visitor_conversations, w.tenant, w.alice) for _ in range(8))
             )
             assert results == [[]] * 8
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from frontdesk.server.secrets import SecretBox, SecretKeyError, SecretStore, generate_key
-from frontdesk.server.store import Store, _sql
+from frontdesk.server.store import Store, _sql, tenants
 
 from tests.support import run_on_store
 
@@ -13,9 +13,9 @@ OLD, NEW = generate_key(), generate_key()
 
 async def _two_tenants(store: Store) -> tuple[int, int]:
     def seed(tx: _sql.Tx) -> tuple[int, int]:
-        a = _sql.create_tenant(tx, "acme", "Acme", "site-acme", "s1", {})
-        b = _sql.create_tenant(tx, "other", "Other", "site-other", "s2", {})
-        return a["id"], b["id"]
+        a = tenants.create_tenant(tx, "acme", "Acme", "site-acme", "s1", {})
+        b = tenants.create_tenant(tx, "other", "Other", "site-other", "s2", {})
+        return a.id, b.id
 
     return await store.write(seed)
 

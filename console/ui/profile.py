@@ -1,0 +1,118 @@
+"""The agent's own profile: display name and password (issue 13, item 5).
+
+Changes go to the server (``me.update``); a new password needs the current
+one and ends the agent's other sessions, not this one. Visitors see the new
+name on the agent's messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from frontdesk.console.core import AgentRow, CoreError
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .tasks import asyncSlot
+
+__all__ = ["ProfileDialog"]
+
+#: What the dialog calls: the core's ``update_me``.
+UpdateMe = Callable[..., Awaitable[AgentRow]]
+
+
+class ProfileDialog(QDialog):
+    """Name, and optionally a new password (with the current one)."""
+
+    MIN_PASSWORD = 8
+
+    def __init__(self, me: AgentRow, update_me: UpdateMe, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("profileDialog")
+        self.setWindowTitle("Your profile — Frontdesk")
+        self._me = me
+        self._update_me = update_me
+        self.name = QLineEdit(me.name)
+        self.name.setMaxLength(200)
+        self.current = QLineEdit()
+        self.new = QLineEdit()
+        self.confirm = QLineEdit()
+        for box in (self.current, self.new, self.confirm):
+            box.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new.setPlaceholderText(f"at least {self.MIN_PASSWORD} characters; leave empty to keep")
+        self.error = QLabel("")
+        self.error.setObjectName("errorText")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        form = QFormLayout()
+        form.addRow("Display name", self.name)
+        form.addRow("Current password", self.current)
+        form.addRow("New password", self.new)
+        form.addRow("New password again", self.confirm)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._on_buttons_accepted)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.addWidget(QLabel(me.email))
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def problem(self) -> str | None:
+        """What is wrong with the form before asking the server, or None."""
+        if not self.name.text().strip():
+            return "The display name cannot be empty."
+        if self.new.text() or self.confirm.text():
+            if len(self.new.text()) < self.MIN_PASSWORD:
+                return f"The new password needs at least {self.MIN_PASSWORD} characters."
+            if self.new.text() != self.confirm.text():
+                return "The two new passwords differ."
+            if not self.current.text():
+                return "Enter your current password to set a new one."
+        return None
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+    @asyncSlot()
+    async def _on_buttons_accepted(self) -> None:
+        await self.save()
+
+    async def save(self) -> bool:
+        """Send the changes; True (and the dialog accepted) when the server took them."""
+        problem = self.problem()
+        if problem is not None:
+            self._show_error(problem)
+            return False
+        name = self.name.text().strip()
+        fields: dict[str, str] = {}
+        if name != self._me.name:
+            fields["name"] = name
+        if self.new.text():
+            fields["password"] = self.new.text()
+            fields["current_password"] = self.current.text()
+        if not fields:
+            self.accept()
+            return True
+        self.buttons.setEnabled(False)
+        try:
+            self._me = await self._update_me(**fields)
+        except CoreError as exc:
+            forbidden = getattr(exc, "code", "") == "forbidden"
+            self._show_error("The current password is wrong." if forbidden else f"Could not save: {exc}")
+            return False
+        finally:
+            self.buttons.setEnabled(True)
+        self.accept()
+        return True

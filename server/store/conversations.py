@@ -1,0 +1,341 @@
+"""Conversations: starting one, its status and assignee, what each side has
+read, and the inbox's reads.
+
+Conversations are returned as the protocol's
+:class:`~frontdesk.server.protocol.Conversation` (the inbox's with their
+visitor). A conversation outside the caller's scope (another tenant's,
+another visitor's) is indistinguishable from none: ``NotFound``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .. import domain, protocol
+from ..domain import ConversationStatus, StatusAction
+from ..exceptions import Conflict, NotFound
+from ._sql import (
+    Row,
+    Tx,
+    conversation_fields,
+    conversation_obj,
+    idempotent,
+    now_ms,
+    remember,
+    visitor_obj,
+    visitor_scope,
+)
+from .events import append_event, last_event_id
+
+__all__ = [
+    "Started",
+    "assign",
+    "change_status",
+    "get_conversation",
+    "list_conversations",
+    "mark_seen",
+    "scope_conversations",
+    "snapshot",
+    "start_conversation",
+    "visitor_conversations",
+]
+
+
+def conversation_row(tx: Tx, tenant_id: int, conversation_id: int, visitor_id: int | None = None) -> Row:
+    """The conversation in the caller's scope, or NotFound (another tenant's or
+    another visitor's conversation is indistinguishable from none). A
+    visitor's scope includes the visitors of the same verified identity
+    (:func:`visitor_scope`)."""
+    row = tx.one("SELECT * FROM conversations WHERE id = ? AND tenant_id = ?", (conversation_id, tenant_id))
+    if row is None or (
+        visitor_id is not None
+        and row["visitor_id"] != visitor_id
+        and row["visitor_id"] not in visitor_scope(tx, tenant_id, visitor_id)
+    ):
+        raise NotFound(f"no conversation {conversation_id}")
+    return row
+
+
+def open_conversation_of(tx: Tx, visitor_id: int) -> Row | None:
+    """The visitor's own open (not resolved) conversation, if any."""
+    return tx.one("SELECT * FROM conversations WHERE visitor_id = ? AND status <> 'resolved'", (visitor_id,))
+
+
+def open_conversation_in(tx: Tx, visitor_id: int, scope: Sequence[int]) -> Row | None:
+    """The open conversation of ``visitor_id`` or, failing that, the most
+    recent open one of the visitors of its scope."""
+    if len(scope) <= 1:
+        return open_conversation_of(tx, visitor_id)
+    marks = ", ".join("?" * len(scope))
+    return tx.one(
+        f"SELECT * FROM conversations WHERE visitor_id IN ({marks}) AND status <> 'resolved'"
+        " ORDER BY (visitor_id = ?) DESC, last_activity DESC, id DESC LIMIT 1",
+        (*scope, visitor_id),
+    )
+
+
+class Started(NamedTuple):
+    """What :func:`start_conversation` found or made."""
+
+    conversation: protocol.Conversation
+    created: bool  #: False: an open conversation already existed
+
+
+def start_conversation(tx: Tx, tenant_id: int, visitor_id: int) -> Started:
+    """The visitor's open conversation (or the open one of its verified
+    scope), created if none (``conversation.created``); ``NotFound`` for an
+    erased visitor. The unique partial index on open conversations makes a
+    double start impossible."""
+    row, created = start_conversation_row(tx, tenant_id, visitor_id)
+    return Started(conversation_obj(row), created)
+
+
+def start_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row, bool]:
+    """:func:`start_conversation` for the store's own operations: (row, created).
+
+    The unique partial index on open conversations makes a double start
+    impossible; the single writer makes the check-then-insert race-free.
+    """
+    existing = open_conversation_of(tx, visitor_id)
+    if existing is not None:
+        return existing, False
+    scope = visitor_scope(tx, tenant_id, visitor_id)
+    if not scope:  # erased while this request was on its way
+        raise NotFound("no such visitor")
+    existing = open_conversation_in(tx, visitor_id, scope)
+    if existing is not None:
+        return existing, False
+    now = now_ms()
+    row = tx.one(
+        "INSERT INTO conversations (tenant_id, visitor_id, status, created_at, last_activity)"
+        " VALUES (?, ?, 'open', ?, ?) RETURNING *",
+        (tenant_id, visitor_id, now, now),
+    )
+    assert row is not None
+    visitor = tx.one("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+    assert visitor is not None
+    conv = conversation_obj(row)
+    append_event(
+        tx,
+        tenant_id,
+        "conversation.created",
+        protocol.ConversationWithVisitor(**conversation_fields(row), visitor=visitor_obj(visitor)),
+        conversation_id=row["id"],
+        visitor_id=visitor_id,
+        visitor_payload=conv,
+    )
+    return row, True
+
+
+def _conversation_changed(
+    tx: Tx, tenant_id: int, row: Row, actor_id: int | None, change: str
+) -> protocol.ConversationChange:
+    """Append ``conversation.updated`` for ``row``; ``actor_id`` is the agent
+    who changed it (None: the visitor)."""
+    fields = conversation_fields(row)
+    event_id = append_event(
+        tx,
+        tenant_id,
+        "conversation.updated",
+        protocol.ConversationUpdated(**fields, change=change, actor_id=actor_id),
+        conversation_id=row["id"],
+        visitor_id=row["visitor_id"],
+        visitor_payload=protocol.VisitorConversationUpdated(**fields, change=change),
+    )
+    return protocol.ConversationChange(conversation=protocol.Conversation(**fields), event_id=event_id)
+
+
+def change_status(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, action: StatusAction, client_id: str | None
+) -> protocol.ConversationChange:
+    """Resolve, reopen or pend. ``Conflict`` when the status does not allow it
+    (e.g. someone else resolved it meanwhile)."""
+    sender, scope = f"agent:{agent_id}", f"{action.value}:{conversation_id}"
+    prior = idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
+    if prior is not None:
+        return prior
+    conv = conversation_row(tx, tenant_id, conversation_id)
+    try:
+        target = domain.next_status(ConversationStatus(conv["status"]), action)
+    except domain.TransitionError as exc:
+        raise Conflict(str(exc)) from None
+    other = open_conversation_of(tx, conv["visitor_id"])
+    if target is ConversationStatus.OPEN and other is not None and other["id"] != conv["id"]:
+        raise Conflict("the visitor already has another open conversation")
+    row = tx.one("UPDATE conversations SET status = ? WHERE id = ? RETURNING *", (target.value, conv["id"]))
+    assert row is not None
+    result = _conversation_changed(tx, tenant_id, row, agent_id, target.value)
+    remember(tx, sender, scope, client_id, result)
+    return result
+
+
+def assign(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, assignee_id: int | None, client_id: str | None
+) -> protocol.ConversationChange:
+    """Set or clear the assignee; the assignee must be an active agent of the
+    same tenant."""
+    sender, scope = f"agent:{agent_id}", f"assign:{conversation_id}"
+    prior = idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
+    if prior is not None:
+        return prior
+    conv = conversation_row(tx, tenant_id, conversation_id)
+    if assignee_id is not None:
+        target = tx.one("SELECT * FROM agents WHERE id = ? AND tenant_id = ?", (assignee_id, tenant_id))
+        if target is None:
+            raise NotFound(f"no agent {assignee_id} in this tenant")
+        if not target["active"]:
+            raise Conflict(f"{target['name']} is disabled")
+    row = tx.one("UPDATE conversations SET assignee_id = ? WHERE id = ? RETURNING *", (assignee_id, conv["id"]))
+    assert row is not None
+    result = _conversation_changed(tx, tenant_id, row, agent_id, "assigned" if assignee_id else "unassigned")
+    remember(tx, sender, scope, client_id, result)
+    return result
+
+
+def mark_seen(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    side: str,
+    visitor_id: int | None,
+    conversation_id: int,
+    seq: int,
+    actor_id: int | None = None,
+) -> bool:
+    """Reset one side's unread count; ``actor_id`` is the agent who read (None
+    for the visitor). Returns whether anything changed (an event is written
+    only then, so repeated ``seen`` frames cost no events)."""
+    conv = conversation_row(tx, tenant_id, conversation_id, visitor_id)
+    column = "unread_visitor" if side == "visitor" else "unread_agent"
+    if conv[column] == 0 or seq <= 0:
+        return False
+    row = tx.one(f"UPDATE conversations SET {column} = 0 WHERE id = ? RETURNING *", (conv["id"],))
+    assert row is not None
+    _conversation_changed(tx, tenant_id, row, actor_id if side == "agent" else None, f"seen_by_{side}")
+    return True
+
+
+def get_conversation(
+    tx: Tx, tenant_id: int, conversation_id: int, visitor_id: int | None = None
+) -> protocol.Conversation:
+    """The conversation if the caller may act on it (an agent of the tenant:
+    ``visitor_id`` None; a visitor: in its scope), else ``NotFound``."""
+    return conversation_obj(conversation_row(tx, tenant_id, conversation_id, visitor_id))
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_conversations(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    filter: str,
+    me: int | None,
+    query: str | None,
+    visitor_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[protocol.ConversationWithVisitor], str | None]:
+    """A page of conversations with their visitor, newest activity first,
+    and the cursor of the next page (None at the end)."""
+    where = ["c.tenant_id = ?"]
+    params: list[Any] = [tenant_id]
+    if filter in ("open", "pending", "resolved"):
+        where.append("c.status = ?")
+        params.append(filter)
+    elif filter == "mine":
+        where.append("c.assignee_id = ? AND c.status <> 'resolved'")
+        params.append(me)
+    elif filter == "unassigned":
+        where.append("c.assignee_id IS NULL AND c.status <> 'resolved'")
+    if visitor_id is not None:
+        where.append("c.visitor_id = ?")
+        params.append(visitor_id)
+    if query:
+        pattern = _like(query)
+        where.append(
+            "(v.name LIKE ? ESCAPE '\\' OR v.email LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.conversation_id = c.id AND m.body LIKE ? ESCAPE '\\'))"
+        )
+        params += [pattern, pattern, pattern]
+    if cursor:
+        try:
+            last_activity, last_id = (int(p) for p in cursor.split(":", 1))
+        except ValueError:
+            raise NotFound("invalid cursor") from None
+        where.append("(c.last_activity < ? OR (c.last_activity = ? AND c.id < ?))")
+        params += [last_activity, last_activity, last_id]
+    rows = tx.all(
+        "SELECT c.*, v.id AS v_id, v.name AS v_name, v.email AS v_email, v.user_id AS v_user_id,"
+        " v.verified AS v_verified, v.browser AS v_browser, v.os AS v_os, v.language AS v_language,"
+        " v.timezone AS v_timezone, v.page_url AS v_page_url, v.page_title AS v_page_title,"
+        " v.referrer AS v_referrer, v.first_seen AS v_first_seen, v.last_seen AS v_last_seen"
+        " FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
+        f" WHERE {' AND '.join(where)} ORDER BY c.last_activity DESC, c.id DESC LIMIT ?",
+        (*params, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = []
+    for r in rows:
+        visitor = visitor_obj({k[2:]: v for k, v in r.items() if k.startswith("v_")})
+        out.append(protocol.ConversationWithVisitor(**conversation_fields(r), visitor=visitor))
+    next_cursor = f"{rows[-1]['last_activity']}:{rows[-1]['id']}" if more and rows else None
+    return out, next_cursor
+
+
+def visitor_conversations(tx: Tx, tenant_id: int, visitor_id: int) -> list[protocol.Conversation]:
+    """Every conversation of one visitor, most recent first."""
+    rows = tx.all(
+        "SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id = ? ORDER BY last_activity DESC",
+        (tenant_id, visitor_id),
+    )
+    return [conversation_obj(r) for r in rows]
+
+
+def scope_conversations(tx: Tx, tenant_id: int, scope: Sequence[int]) -> list[protocol.Conversation]:
+    """The conversations of every visitor in ``scope``, most recent first."""
+    if not scope:
+        return []
+    if len(scope) == 1:
+        return visitor_conversations(tx, tenant_id, scope[0])
+    marks = ", ".join("?" * len(scope))
+    rows = tx.all(
+        f"SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id IN ({marks})"
+        " ORDER BY last_activity DESC, id DESC",
+        (tenant_id, *scope),
+    )
+    return [conversation_obj(r) for r in rows]
+
+
+def snapshot(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    epoch: str,
+    filter: str,
+    me: int | None,
+    query: str | None,
+    visitor_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> protocol.SnapshotResult:
+    """The agent's ``snapshot`` reply: a page of :func:`list_conversations` and
+    the event cursor, from one snapshot (so the page is as of that
+    ``last_event_id``). ``NotFound`` for a malformed page cursor."""
+    conversations, next_cursor = list_conversations(
+        tx,
+        tenant_id,
+        filter=filter,
+        me=me,
+        query=query,
+        visitor_id=visitor_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return protocol.SnapshotResult(
+        conversations=conversations, next_cursor=next_cursor, epoch=epoch, last_event_id=last_event_id(tx)
+    )

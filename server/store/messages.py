@@ -1,0 +1,442 @@
+"""Messages and private notes: posting them (the hot write path) and reading
+a conversation's history.
+
+:func:`post_message` is the write path of DESIGN.md; its result is the
+protocol's :class:`~frontdesk.server.protocol.MessageAck`, and a repeated
+``client_id`` returns the original result and stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import domain, protocol
+from ..domain import ConversationStatus
+from ..exceptions import Conflict, NotFound, RateLimited
+from ._sql import (
+    Row,
+    Tx,
+    conversation_obj,
+    idempotent,
+    message_obj,
+    note_obj,
+    now_ms,
+    preview_of,
+    remember,
+    visitor_scope,
+)
+from .agents import agent_name
+from .conversations import conversation_row, open_conversation_in, start_conversation_row
+from .events import append_event, event_insert, next_event_id_sql
+from .visitors import visitor_name
+
+__all__ = ["history", "post_message", "post_note", "take_token"]
+
+
+def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
+    """Take one token from the shared bucket ``key`` (full at ``burst``,
+    refilled at ``per_second``), or raise :class:`RateLimited`; the caller's
+    write then rolls back, the bucket with it. Inside the write transaction:
+    SQLite's single writer, and on PostgreSQL the tenant's write lock,
+    make every take exact.
+
+    One statement (an upsert computing the refill), because on PostgreSQL
+    each statement is a round trip on the message's write path. A node whose
+    clock is behind the bucket's stamp adds nothing rather than taking away.
+    """
+    sql, params = _take_token_statement(key, per_second, burst)
+    row = tx.one(sql, params)
+    assert row is not None
+    _check_tokens(float(row["tokens"]), per_second)
+
+
+def _take_token_statement(key: str, per_second: float, burst: float) -> tuple[str, tuple[Any, ...]]:
+    """:func:`take_token`'s upsert (sql, parameters), returning the bucket's ``tokens`` after the take."""
+    now = now_ms()
+    refill = "CASE WHEN ? > rate_buckets.stamp THEN (? - rate_buckets.stamp) * ? ELSE 0 END"
+    level = f"rate_buckets.tokens + {refill}"
+    return (
+        "INSERT INTO rate_buckets (key, tokens, stamp) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+        f" tokens = (CASE WHEN {level} > ? THEN ? ELSE {level} END) - 1, stamp = ? RETURNING tokens",
+        (key, float(burst) - 1, now, now, now, per_second / 1000, burst, burst, now, now, per_second / 1000, now),
+    )
+
+
+def _check_tokens(tokens: float, per_second: float) -> None:
+    if tokens < 0:
+        raise RateLimited("you are sending messages too fast", -tokens / per_second)
+
+
+def post_message(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    budget: tuple[float, float] | None = None,
+) -> protocol.MessageAck:
+    """Store one visitor or agent message (DESIGN.md, write path step 3).
+
+    In this one transaction: the conversation's next ``seq``, last activity,
+    preview, unread count, status and assignee; the message; its
+    ``message.created`` event, written once with its payload. A repeated
+    ``client_id`` (per sender and conversation; for a visitor without
+    ``conversation_id``, per sender) returns the original result and stores
+    nothing: the message row is the idempotency record (unique index
+    ``messages_client``), and the original ack is rebuilt from it and its event.
+
+    A visitor without ``conversation_id`` writes to their open conversation
+    (created if needed); an agent may not write to a resolved conversation
+    (``Conflict``). ``budget`` (per second, burst) charges the visitor's
+    shared message bucket (:func:`take_token`) once the message is known to
+    be new; ``RateLimited`` then rolls the whole write back.
+
+    The common case (a visitor in their own open conversation, an agent in an
+    unresolved one, a new ``client_id``) is three statements: the
+    conversation's update, which also checks scope, status and
+    ``client_id`` and returns the next event id and the author's name; the
+    message; the event. Anything else takes the checked path below.
+    """
+    is_visitor = author_kind == "visitor"
+    now = now_ms()
+    if is_visitor:
+        target = "id = ?" if conversation_id is not None else "id = (SELECT id FROM conversations WHERE visitor_id = ?"
+        target += "" if conversation_id is not None else " AND status <> 'resolved')"
+        updated = tx.one(
+            f"UPDATE conversations SET {_ADVANCE}, status = 'open', unread_agent = unread_agent + 1"
+            f" WHERE {target} AND tenant_id = ? AND visitor_id = ? AND status <> 'resolved'"
+            f" AND NOT EXISTS ({_SAME_CLIENT_ID}{'' if conversation_id is None else ' AND conversation_id = ?'})"
+            f" {_returning(tx, '(SELECT name FROM visitors WHERE id = ?)')}",
+            (
+                now,
+                preview_of(body),
+                author_id if conversation_id is None else conversation_id,
+                tenant_id,
+                author_id,
+                author_id,
+                client_id,
+                author_kind,
+                *(() if conversation_id is None else (conversation_id,)),
+                author_id,
+            ),
+        )
+    elif conversation_id is not None:
+        # The first agent to answer an unassigned conversation takes it.
+        updated = tx.one(
+            f"UPDATE conversations SET {_ADVANCE}, assignee_id = COALESCE(assignee_id, ?),"
+            " unread_visitor = unread_visitor + 1 WHERE id = ? AND tenant_id = ? AND status <> 'resolved'"
+            f" AND NOT EXISTS ({_SAME_CLIENT_ID} AND conversation_id = ?)"
+            f" {_returning(tx, '(SELECT name FROM agents WHERE id = ?)')}",
+            (
+                now,
+                preview_of(body),
+                author_id,
+                conversation_id,
+                tenant_id,
+                author_id,
+                client_id,
+                author_kind,
+                conversation_id,
+                author_id,
+            ),
+        )
+    else:
+        raise NotFound("conversation_id is required")
+    if updated is None:
+        return _post_checked(
+            tx,
+            tenant_id,
+            author_kind=author_kind,
+            author_id=author_id,
+            conversation_id=conversation_id,
+            client_id=client_id,
+            body=body,
+            budget=budget,
+            now=now,
+        )
+    charge = (f"visitor:{author_id}", *budget) if is_visitor and budget is not None else None
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now, charge)
+
+
+def _returning(tx: Tx, name_of: str) -> str:
+    """The conversation update's RETURNING: the row, the ids the message and
+    its event will take, and ``name_of`` (the author's name) as ``author_name``.
+    PostgreSQL takes the message's id too, so that the message and its event
+    go in one statement (one round trip)."""
+    clause = f"RETURNING *, {next_event_id_sql(tx)} AS next_event_id, {name_of} AS author_name"
+    if tx.dialect == "postgres":
+        clause += ", nextval(pg_get_serial_sequence('messages', 'id')) AS next_message_id"
+    return clause
+
+
+#: The columns every message moves (parameters: the time, the preview).
+_ADVANCE = "last_seq = last_seq + 1, last_activity = ?, preview = ?"
+#: A message of this sender with this client_id (parameters: author_id, client_id, author_kind);
+#: the unique index messages_client answers it.
+_SAME_CLIENT_ID = "SELECT 1 FROM messages WHERE author_id = ? AND client_id = ? AND author_kind = ?"
+
+
+def _store_message(
+    tx: Tx,
+    tenant_id: int,
+    updated: Row,
+    author_kind: str,
+    author_id: int,
+    client_id: str,
+    body: str,
+    now: int,
+    charge: tuple[str, float, float] | None = None,
+) -> protocol.MessageAck:
+    """The message row and its event, once the conversation is ``updated``
+    (a row from :func:`_returning`); ``charge`` (bucket key, per second,
+    burst) takes a token from a shared bucket (:func:`take_token`) too.
+
+    SQLite: two or three statements (no round trips there). PostgreSQL, where
+    each statement is a round trip: one, the inserts and the take as one
+    statement of data-modifying CTEs, the message's id taken in advance."""
+    conversation_id, seq, event_id = int(updated["id"]), int(updated["last_seq"]), int(updated["next_event_id"])
+    message_columns = "conversation_id, seq, author_kind, author_id, client_id, body, created_at, event_id"
+    message_values = (conversation_id, seq, author_kind, author_id, client_id, body, now, event_id)
+    together = tx.dialect == "postgres"
+    if together:
+        message_id = int(updated["next_message_id"])
+    else:
+        if charge is not None:
+            take_token(tx, *charge)
+        row = tx.one(
+            f"INSERT INTO messages ({message_columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", message_values
+        )
+        assert row is not None
+        message_id = int(row["id"])
+    name = updated["author_name"]
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "author_kind": author_kind,
+        "author_id": author_id,
+        "author_name": domain.display_name(name, author_id) if author_kind == "visitor" else name,
+        "client_id": client_id,
+        "body": body,
+        "created_at": now,
+        "event_id": event_id,
+    }
+    message = protocol.Message(**fields)
+    conversation = conversation_obj(updated)
+    data = protocol.MessageCreated(**fields, conversation=conversation)
+    event_sql, event_params = event_insert(
+        tx,
+        tenant_id,
+        "message.created",
+        data,
+        conversation_id=conversation_id,
+        visitor_id=updated["visitor_id"],
+        visitor_payload=data,
+        created_at=now,
+        event_id=event_id,
+    )
+    if not together:
+        tx.run(event_sql, event_params)
+    else:
+        sql = (
+            f"WITH stored_message AS (INSERT INTO messages (id, {message_columns})"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)), stored_event AS ({event_sql})"
+        )
+        params: tuple[Any, ...] = (message_id, *message_values, *event_params)
+        if charge is None:
+            tx.run(f"{sql} SELECT 1", params)
+        else:
+            take_sql, take_params = _take_token_statement(*charge)
+            row = tx.one(f"{sql}, taken AS ({take_sql}) SELECT tokens FROM taken", (*params, *take_params))
+            assert row is not None
+            _check_tokens(float(row["tokens"]), charge[1])
+    return protocol.MessageAck(
+        client_id=client_id,
+        conversation_id=conversation_id,
+        seq=seq,
+        event_id=event_id,
+        server_time=now,
+        message=message,
+        conversation=conversation,
+    )
+
+
+def _post_checked(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    budget: tuple[float, float] | None,
+    now: int,
+) -> protocol.MessageAck:
+    """:func:`post_message` when its one-statement checks did not pass: a
+    repeated ``client_id``, no open conversation yet, a conversation of the
+    visitor's verified scope, a resolved one, or none in scope (``NotFound``)."""
+    is_visitor = author_kind == "visitor"
+    prior = _prior_ack(tx, author_kind, author_id, conversation_id, client_id)
+    if prior is not None:
+        return prior
+    if is_visitor and budget is not None:
+        take_token(tx, f"visitor:{author_id}", *budget)
+    if conversation_id is None:
+        conv, _ = start_conversation_row(tx, tenant_id, author_id)
+    else:
+        conv = conversation_row(tx, tenant_id, conversation_id, author_id if is_visitor else None)
+    status = ConversationStatus(conv["status"])
+    if is_visitor:
+        new_status = domain.status_after_visitor_message(status)
+        if status is ConversationStatus.RESOLVED and (
+            open_conversation_in(tx, author_id, visitor_scope(tx, tenant_id, author_id)) is not None
+        ):
+            raise Conflict("this conversation is closed; write in your open conversation")
+        unread = "unread_agent = unread_agent + 1"
+        assignee_id = conv["assignee_id"]
+        name_of = "(SELECT name FROM visitors WHERE id = ?)"
+    else:
+        if status is ConversationStatus.RESOLVED:
+            raise Conflict("the conversation was resolved; reopen it to reply")
+        new_status = status
+        unread = "unread_visitor = unread_visitor + 1"
+        assignee_id = conv["assignee_id"] if conv["assignee_id"] is not None else author_id
+        name_of = "(SELECT name FROM agents WHERE id = ?)"
+    updated = tx.one(
+        f"UPDATE conversations SET {_ADVANCE}, status = ?, assignee_id = ?, {unread} WHERE id = ?"
+        f" {_returning(tx, name_of)}",
+        (now, preview_of(body), new_status.value, assignee_id, conv["id"], author_id),
+    )
+    assert updated is not None
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now)
+
+
+def _prior_ack(
+    tx: Tx, author_kind: str, author_id: int, conversation_id: int | None, client_id: str
+) -> protocol.MessageAck | None:
+    """The ack of the message this sender already stored with ``client_id``
+    (in ``conversation_id``, or in any conversation when it is None), rebuilt
+    from the message and its event's data, which hold the conversation as it
+    was then; None for a new ``client_id``. Where ``frontdesk prune`` has
+    deleted that event, the conversation is read as it is now."""
+    where = "" if conversation_id is None else " AND m.conversation_id = ?"
+    row = tx.one(
+        "SELECT m.*, e.payload FROM messages m LEFT JOIN events e ON e.event_id = m.event_id"
+        f" WHERE m.author_id = ? AND m.client_id = ? AND m.author_kind = ?{where} ORDER BY m.id LIMIT 1",
+        (author_id, client_id, author_kind, *(() if conversation_id is None else (conversation_id,))),
+    )
+    if row is None:
+        return None
+    if row["payload"] is not None:
+        data = protocol.from_wire(protocol.MessageCreated, json.loads(row["payload"]))
+        message = protocol.Message(**{name: getattr(data, name) for name in protocol.wire_fields(protocol.Message)})
+        conversation = data.conversation
+    else:
+        conv = conversation_row(tx, _tenant_of(tx, row["conversation_id"]), row["conversation_id"])
+        author = visitor_name(tx, author_id) if author_kind == "visitor" else agent_name(tx, author_id)
+        message = message_obj(row, author)
+        conversation = conversation_obj(conv)
+    return protocol.MessageAck(
+        client_id=client_id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        event_id=message.event_id,
+        server_time=message.created_at,
+        message=message,
+        conversation=conversation,
+    )
+
+
+def _tenant_of(tx: Tx, conversation_id: int) -> int:
+    row = tx.one("SELECT tenant_id FROM conversations WHERE id = ?", (conversation_id,))
+    assert row is not None
+    return int(row["tenant_id"])
+
+
+def post_note(
+    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str
+) -> protocol.NoteAck:
+    """Store a private note; visitors never see it (no visitor payload). Its
+    event is written once, with its payload; a repeated ``client_id`` returns
+    the original result."""
+    sender = f"agent:{agent_id}"
+    prior = idempotent(tx, protocol.NoteAck, sender, f"note:{conversation_id}", client_id)
+    if prior is not None:
+        return prior
+    conv = conversation_row(tx, tenant_id, conversation_id)
+    now = now_ms()
+    updated = tx.one(
+        "UPDATE conversations SET last_note_seq = last_note_seq + 1 WHERE id = ?"
+        f" RETURNING last_note_seq, {next_event_id_sql(tx)} AS next_event_id,"
+        " (SELECT name FROM agents WHERE id = ?) AS author_name",
+        (conv["id"], agent_id),
+    )
+    assert updated is not None
+    seq, event_id = int(updated["last_note_seq"]), int(updated["next_event_id"])
+    row = tx.one(
+        "INSERT INTO notes (conversation_id, seq, agent_id, client_id, body, created_at, event_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (conv["id"], seq, agent_id, client_id, body, now, event_id),
+    )
+    assert row is not None
+    note = note_obj(row, updated["author_name"])
+    append_event(tx, tenant_id, "note.created", note, conversation_id=conv["id"], created_at=now, event_id=event_id)
+    result = protocol.NoteAck(
+        client_id=client_id, conversation_id=conv["id"], seq=seq, event_id=event_id, server_time=now, note=note
+    )
+    remember(tx, sender, f"note:{conv['id']}", client_id, result)
+    return result
+
+
+def history(
+    tx: Tx,
+    tenant_id: int,
+    conversation_id: int,
+    *,
+    visitor_id: int | None,
+    before_seq: int | None,
+    limit: int,
+    include_notes: bool,
+) -> protocol.HistoryResult:
+    """A page of messages (oldest first) and, for agents, the notes written in
+    the same stretch of the conversation."""
+    conversation_row(tx, tenant_id, conversation_id, visitor_id)
+    rows = tx.all(
+        "SELECT m.*, a.name AS agent_name, v.name AS visitor_name FROM messages m"
+        " LEFT JOIN agents a ON m.author_kind = 'agent' AND a.id = m.author_id"
+        " LEFT JOIN visitors v ON m.author_kind = 'visitor' AND v.id = m.author_id"
+        " WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
+        (conversation_id, before_seq or 2**62, limit + 1),
+    )
+    has_more = len(rows) > limit
+    rows = list(reversed(rows[:limit]))
+    messages = [message_obj(r, _author_name(r)) for r in rows]
+    if not include_notes:
+        return protocol.HistoryResult(messages=messages, has_more=has_more)
+    low = rows[0]["event_id"] if rows and has_more else 0
+    high = 2**62
+    if before_seq is not None:
+        nxt = tx.one(
+            "SELECT event_id FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
+            (conversation_id, before_seq),
+        )
+        high = nxt["event_id"] if nxt else high
+    notes = tx.all(
+        "SELECT n.*, a.name AS agent_name FROM notes n JOIN agents a ON a.id = n.agent_id"
+        " WHERE n.conversation_id = ? AND n.event_id >= ? AND n.event_id < ? ORDER BY n.seq",
+        (conversation_id, low, high),
+    )
+    return protocol.AgentHistoryResult(
+        messages=messages, has_more=has_more, notes=[note_obj(n, n["agent_name"]) for n in notes]
+    )
+
+
+def _author_name(row: Row) -> str | None:
+    if row["author_kind"] == "visitor":
+        return domain.display_name(row["visitor_name"], row["author_id"])
+    return None if row["agent_name"] is None else str(row["agent_name"])
