@@ -35,6 +35,9 @@ log = logging.getLogger("frontdesk.server.store.transfer")
 #: Tables each database keeps for itself: its migration record is written by its own migrations, and ``meta``
 #: holds per-database bookkeeping (only the epoch is carried over, on purpose).
 _OWN_TABLES = frozenset({"schema_migrations", "meta", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"})
+#: Tables the target fills itself from the copied rows, not copied: the search index (migration 0008), written by
+#: PostgreSQL's triggers as the messages and notes arrive (its ``words`` column has no SQLite counterpart).
+_DERIVED_TABLES = frozenset({"search_entries"})
 #: ``meta`` keys carried to the target: the epoch, so clients resume instead of refetching.
 _CARRIED_META = ("epoch",)
 #: Rows per COPY chunk and per progress line.
@@ -253,7 +256,7 @@ def _copy(src: sqlite3.Connection, conn: Any, *, replace: bool, new_epoch: bool,
         )
     source_tables = _sqlite_tables(src)
     target_tables = _pg_tables(conn)
-    shared = [t for t in source_tables if t in target_tables and t not in _OWN_TABLES]
+    shared = [t for t in source_tables if t in target_tables and t not in _OWN_TABLES | _DERIVED_TABLES]
     missing = sorted(set(source_tables) - set(target_tables) - _OWN_TABLES)
     if missing:
         raise FrontdeskError(f"the target has no table for {', '.join(missing)}; is it a Frontdesk database?")
@@ -267,7 +270,8 @@ def _copy(src: sqlite3.Connection, conn: Any, *, replace: bool, new_epoch: bool,
             )
         if busy:
             log.warning("deleting the target's rows in %s", ", ".join(busy))
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in order) + " RESTART IDENTITY CASCADE")
+            cleared = order + sorted(_DERIVED_TABLES & set(target_tables))
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in cleared) + " RESTART IDENTITY CASCADE")
         for table, columns in plan.items():
             _copy_rows(src, conn, table, columns, progress)
         _advance_sequences(src, conn, order)
