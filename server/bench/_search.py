@@ -112,12 +112,11 @@ class DataSet:
         return self.words[len(COMMON) + 40 + 10 * n][:4]  # prefix: a mid-rank made-up word's first letters
 
 
-def _load_chunk(tx: Any, data: DataSet, tenant_id: int, start: int, count: int, t0: int) -> None:
-    """Messages ``start``…``start+count-1`` (whole conversations), their
-    visitors and conversations, written with ``executemany`` on the store's
-    own connection (the search triggers fire for every row)."""
-    postgres = tx.dialect == "postgres"
-    mark = "%s" if postgres else "?"
+def _chunk_rows(
+    data: DataSet, tenant_id: int, start: int, count: int, t0: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The visitors, conversations and messages of messages ``start``…``start+count-1`` (whole conversations),
+    as rows for :func:`frontdesk.server.store.bulk.insert_bench_rows`."""
     conversations = range(start // PER_CONVERSATION, (start + count) // PER_CONVERSATION)
     statuses = ("resolved",) * 7 + ("open",) * 2 + ("pending",)
     visitors, convs, messages = [], [], []
@@ -132,43 +131,12 @@ def _load_chunk(tx: Any, data: DataSet, tenant_id: int, start: int, count: int, 
             i = c * PER_CONVERSATION + seq - 1
             author = ("visitor", vid) if seq % 2 else ("agent", None)
             messages.append((i + 1, cid, seq, author[0], author[1], data.body(i), first + (seq - 1) * 1000, i + 1))
-
-    def many(sql: str, rows: list[tuple[Any, ...]]) -> None:
-        sql = sql.replace("?", mark)
-        if postgres:
-            with tx.conn.cursor() as cur:
-                cur.executemany(sql, rows)
-        else:
-            tx.conn.executemany(sql, rows)
-
-    many(
-        "INSERT INTO visitors (id, tenant_id, token_hash, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
-        visitors,
-    )
-    many(
-        "INSERT INTO conversations (id, tenant_id, visitor_id, status, created_at, last_activity, last_seq, preview)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        convs,
-    )
-    many(
-        "INSERT INTO messages (id, conversation_id, seq, author_kind, author_id, body, created_at, event_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        messages,
-    )
-
-
-def _after_load(tx: Any) -> None:
-    """Bring the id sequences past the loaded rows (PostgreSQL) and refresh
-    the planner's statistics, as an operator's routine maintenance would."""
-    if tx.dialect == "postgres":
-        for table in ("visitors", "conversations", "messages"):
-            tx.run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
-    tx.run("ANALYZE")
+    return visitors, convs, messages
 
 
 async def _build(url: str, tenant_id: int, messages: int, data: DataSet, progress: Progress) -> float:
     """Load the data set through the store; the seconds it took."""
-    from ..store import open_store
+    from ..store import bulk, open_store
 
     store = open_store(url)
     await store.open()
@@ -179,10 +147,10 @@ async def _build(url: str, tenant_id: int, messages: int, data: DataSet, progres
         progress.begin(f"search: load {messages:,} msgs")
         while done < messages:
             count = min(CHUNK, messages - done)
-            await store.write(_load_chunk, data, tenant_id, done, count, t0)
+            await store.write(bulk.insert_bench_rows, *_chunk_rows(data, tenant_id, done, count, t0))
             done += count
             progress.update(done / messages, f"{done:,} messages")
-        await store.write(_after_load)
+        await store.write(bulk.after_bulk_load)
         progress.end(f"{messages:,} messages in {time.monotonic() - started:.0f} s")
     finally:
         await store.close()
@@ -205,17 +173,18 @@ def _init(url: str) -> JSON:
 
 def _tenant_id(url: str) -> int:
     from ..store import open_store
+    from ..store import tenants as store_tenants
 
     async def read() -> int:
         store = open_store(url)
         await store.open()
         try:
-            row = await store.read(lambda tx: tx.one("SELECT id FROM tenants WHERE slug = 'bench'"))
+            tenant = await store.read(store_tenants.tenant_by_slug, "bench")
         finally:
             await store.close()
-        if row is None:
+        if tenant is None:
             raise BenchError("the bench tenant is missing after init")
-        return int(row["id"])
+        return tenant.id
 
     return asyncio.run(read())
 
