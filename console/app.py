@@ -2,8 +2,11 @@
 
 ``frontdesk console`` (the server's CLI) is a thin launcher that starts this
 program as a process; nothing of the server is imported here (the console
-depends on ``frontdesk.server.protocol`` only). ``--bench-cache DIR`` is how
-``frontdesk bench console`` measures the cold start, in a process of its own.
+depends on ``frontdesk.server.protocol`` only). ``--bench-cache DIR`` and
+``--bench-first-paint DIR`` are how ``frontdesk bench console`` measures the
+cold start, in a process of its own: the first times the cache alone, the
+second the whole start as the agent sees it (exec to the first paint of the
+inbox, offscreen).
 
 One asyncio loop runs everything through qasync. The flow:
 
@@ -21,7 +24,7 @@ import asyncio
 import logging
 import os
 import sys
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +71,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bench-messages", metavar="N", type=int, default=100_000, help="with --bench-cache (default 100000)"
     )
+    parser.add_argument(
+        "--bench-first-paint",
+        metavar="DIR",
+        type=Path,
+        help="start offscreen on the cache --bench-cache filled in DIR, print the monotonic time (ns) of the "
+        "main window's first paint with inbox rows as JSON, and quit",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--version", action="version", version=f"frontdesk console {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the package metadata only when asked (importlib.metadata is slow to import,
+    and every start pays for what the parser builds)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and quit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"frontdesk console {version()}")
+        parser.exit()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    log.debug("frontdesk-console %s on Python %s, %s", version(), sys.version.split()[0], sys.platform)
+    if log.isEnabledFor(logging.DEBUG):  # version() imports importlib.metadata: not on a normal start
+        log.debug("frontdesk-console %s on Python %s, %s", version(), sys.version.split()[0], sys.platform)
     if args.bench_cache is not None:
         return _bench(args)
-    if args.smoke:
+    if args.smoke or args.bench_first_paint is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
     from frontdesk.console import _xcb
@@ -111,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     log.debug("Qt %s, platform %s", qVersion(), app.platformName())
-    coro = _smoke(app, args) if args.smoke else _run(app, args)
+    if args.bench_first_paint is not None:
+        coro = _bench_first_paint(app, args)
+    else:
+        coro = _smoke(app, args) if args.smoke else _run(app, args)
     try:
         result: int = qasync.run(coro)
     except KeyboardInterrupt:
@@ -145,8 +171,50 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _bench_first_paint(app: QApplication, args: argparse.Namespace) -> int:
+    """``--bench-first-paint``: the normal start (resume, main window, core)
+    on a bench data dir, with a probe that prints when the inbox list first
+    paints with rows, then quits."""
+    import json
+    import time
+
+    from frontdesk.console.core import MemoryTokenStore
+    from frontdesk.console.core.bench import BENCH_EMAIL, BENCH_TOKEN, BENCH_URL
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    args.server, args.data_dir = BENCH_URL, args.bench_first_paint
+    tokens = MemoryTokenStore()
+    tokens.set(BENCH_URL, BENCH_EMAIL, BENCH_TOKEN)
+
+    class Probe(QObject):
+        def __init__(self, window: MainWindow) -> None:
+            super().__init__(window)
+            self.window = window
+            self.done = False
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not self.done and self.window.inbox_model.rowCount() > 0:
+                self.done = True
+                QTimer.singleShot(0, self.report)  # after this paint has run
+            return False
+
+        def report(self) -> None:
+            at, cpu = time.monotonic_ns(), time.process_time()
+            rows = self.window.inbox_model.rowCount()
+            print(json.dumps({"first_paint_ns": at, "cpu_s": round(cpu, 3), "rows": rows}))
+            sys.stdout.flush()
+            self.window.close()  # the normal way out: the core stops, the run returns
+
+    def probe(window: MainWindow) -> None:
+        window.inbox.view.viewport().installEventFilter(Probe(window))
+
+    return await _run(app, args, tokens=tokens, on_window=probe)
+
+
 async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
     """Build the main window against an empty cache, process events, quit."""
+    import tempfile
+
     from frontdesk.console.core import ConsoleCore, MemoryTokenStore
     from frontdesk.console.ui.mainwindow import MainWindow
     from frontdesk.console.ui.preferences import Preferences
@@ -175,7 +243,13 @@ def _settle(future: asyncio.Future[Any], value: Any) -> None:
 class _Session:
     """State of one run of the console: preferences, token store, the core."""
 
-    def __init__(self, app: QApplication, args: argparse.Namespace, tokens: TokenStore | None = None) -> None:
+    def __init__(
+        self,
+        app: QApplication,
+        args: argparse.Namespace,
+        tokens: TokenStore | None = None,
+        on_window: Callable[[MainWindow], None] | None = None,
+    ) -> None:
         from frontdesk.console.core import ConsoleCore, KeyringTokenStore
         from frontdesk.console.ui.preferences import Preferences
 
@@ -185,6 +259,7 @@ class _Session:
         self.url: str = args.server or self.prefs.get_str("server_url")
         self.tokens: TokenStore = tokens if tokens is not None else KeyringTokenStore()
         self.window: MainWindow | None = None
+        self.on_window = on_window
         self.dialog: LoginDialog | None = None
         self.core = ConsoleCore(self.url, self.data_dir, self.tokens)
         log.debug("server %s, preferences %s, data dir %s", self.url, self.prefs.path, self.data_dir or "(default)")
@@ -236,14 +311,20 @@ class _Session:
 
         window = MainWindow(self.core, self.prefs, notifier=SystemNotifier())
         self.window = window
-        window.attach()
-        window.show()
-        await self.core.start()
-        window.update_role()
+        if self.on_window is not None:
+            self.on_window(window)
         outcome: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
         window.sign_out_requested.connect(lambda: _settle(outcome, ("sign_out", "")))
         window.session_ended.connect(lambda reason: _settle(outcome, ("ended", reason)))
         window.closed.connect(lambda: _settle(outcome, ("quit", "")))
+        window.attach()
+        window.show()
+        # The inbox paints from the cache first; then the network starts (its
+        # imports and connect would otherwise delay the first paint).
+        await _first_paint(window)
+        if not outcome.done():
+            await self.core.start()
+            window.update_role()
         waiters: set[asyncio.Future[Any]] = {outcome, self.quitting}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         result = outcome.result() if outcome.done() else ("quit", "")
@@ -258,8 +339,43 @@ class _Session:
         return result
 
 
-async def _run(app: QApplication, args: argparse.Namespace) -> int:
-    session = _Session(app, args)
+#: Longest the network waits for the window's first paint (a window that is
+#: never exposed, e.g. on another workspace, must not keep the console offline).
+FIRST_PAINT_WAIT = 1.0
+
+
+async def _first_paint(window: MainWindow) -> None:
+    """Return once the inbox list has painted (or after :data:`FIRST_PAINT_WAIT` seconds)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    class Watch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                asyncio.get_running_loop().call_soon(_settle, painted, None)  # after this paint has run
+            return False
+
+    viewport = window.inbox.view.viewport()
+    watch = Watch(viewport)
+    viewport.installEventFilter(watch)
+    try:
+        await asyncio.wait_for(asyncio.shield(painted), FIRST_PAINT_WAIT)
+    except TimeoutError:
+        log.info("the window did not paint within %.1f s; starting the network anyway", FIRST_PAINT_WAIT)
+    finally:
+        viewport.removeEventFilter(watch)
+        watch.deleteLater()
+
+
+async def _run(
+    app: QApplication,
+    args: argparse.Namespace,
+    *,
+    tokens: TokenStore | None = None,
+    on_window: Callable[[MainWindow], None] | None = None,
+) -> int:
+    session = _Session(app, args, tokens, on_window)
     resumed = await session.core.resume()
     log.debug("stored session %s", "resumed" if resumed else "absent: showing the login dialog")
     message = ""

@@ -37,7 +37,7 @@ from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
 from .jobs import Clock, SystemClock
 from .keepalive import KeepaliveSweeper
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
-from .ratelimit import BucketMap, Rate, TokenBucket
+from .ratelimit import BucketMap, Rate, TokenBucket, default_rate
 from .store import Store, open_store
 from .store import tenants as store_tenants
 from .tenants import TenantCache
@@ -64,10 +64,11 @@ class ServerSettings:
     db_url: str = "sqlite:///var/frontdesk.db"
     host: str = "127.0.0.1"
     port: int = 8080
-    rate_conn: Rate = dataclasses.field(default_factory=lambda: Rate(20, 40))
-    rate_visitor: Rate = dataclasses.field(default_factory=lambda: Rate(5, 20))
-    rate_ip: Rate = dataclasses.field(default_factory=lambda: Rate(200, 400))
-    rate_new_visitor: Rate = dataclasses.field(default_factory=lambda: Rate(1, 30))
+    # Rate limits: declared once, with their meaning, in ratelimit.RATE_SETTINGS.
+    rate_conn: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_conn"))
+    rate_visitor: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_visitor"))
+    rate_ip: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_ip"))
+    rate_new_visitor: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_new_visitor"))
     #: Take the client address from X-Forwarded-For (only behind a proxy you run).
     trust_proxy: bool = False
     #: Seconds a socket has after the upgrade to authenticate (a successful
@@ -76,7 +77,7 @@ class ServerSettings:
     #: Open sockets per client address (both endpoints); one more is closed with 1013.
     max_sockets_per_ip: int = 256
     #: WebSocket pings a connection may send (control frames; over it: close 1008).
-    rate_ping: Rate = dataclasses.field(default_factory=lambda: Rate(1, 10))
+    rate_ping: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_ping"))
     #: Seconds between the server's keepalive pings to each socket; a ping still unanswered one interval later
     #: closes the socket with 1011 (server/keepalive.py).
     keepalive_interval: float = 20.0

@@ -23,7 +23,7 @@ from . import __version__, auth
 from . import protocol as p
 from .app import ServerSettings, public_url, run
 from .exceptions import Conflict, FrontdeskError, NotFound
-from .ratelimit import parse_rate
+from .ratelimit import RATE_SETTINGS, parse_rate
 from .store import DEFAULT_DB_URL, Store, agents, events, now_ms, open_store, tenants, visitors
 from .store.tenants import Tenant
 
@@ -115,18 +115,15 @@ async def _find_tenant(store: Store, slug: str | None) -> Tenant:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    rates: dict[str, Any] = {rate.name: parse_rate(getattr(args, rate.name)) for rate in RATE_SETTINGS}
     settings = ServerSettings(
         db_url=args.db,
         host=args.host,
         port=args.port,
-        rate_conn=parse_rate(args.rate_conn),
-        rate_visitor=parse_rate(args.rate_visitor),
-        rate_ip=parse_rate(args.rate_ip),
-        rate_new_visitor=parse_rate(args.rate_new_visitor),
         trust_proxy=args.trust_proxy,
         auth_timeout=args.auth_timeout,
         max_sockets_per_ip=args.max_sockets_per_ip,
-        rate_ping=parse_rate(args.rate_ping),
+        **rates,
     )
 
     def ready(server: Any) -> None:
@@ -728,36 +725,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(_env("PORT", "8080")),
         help="port; 0 picks a free one (env FRONTDESK_PORT; default %(default)s)",
     )
-    s.add_argument(
-        "--rate-conn",
-        default=_env("RATE_CONN", "20/40"),
-        metavar="RATE",
-        help="requests per connection, PER_SECOND/BURST (default %(default)s)",
-    )
-    s.add_argument(
-        "--rate-visitor",
-        default=_env("RATE_VISITOR", "5/20"),
-        metavar="RATE",
-        help="messages per visitor (default %(default)s)",
-    )
-    s.add_argument(
-        "--rate-ip",
-        default=_env("RATE_IP", "200/400"),
-        metavar="RATE",
-        help="requests per client IP (default %(default)s)",
-    )
-    s.add_argument(
-        "--rate-new-visitor",
-        default=_env("RATE_NEW_VISITOR", "1/30"),
-        metavar="RATE",
-        help="new visitors per client IP (default %(default)s)",
-    )
-    s.add_argument(
-        "--rate-ping",
-        default=_env("RATE_PING", "1/10"),
-        metavar="RATE",
-        help="WebSocket pings per connection; more close it with 1008 (default %(default)s)",
-    )
+    for rate in RATE_SETTINGS:  # PER_SECOND/BURST; declared once, in ratelimit.RATE_SETTINGS
+        s.add_argument(
+            rate.flag,
+            default=_env(rate.name.upper(), str(rate.default)),
+            metavar="RATE",
+            help=f"{rate.meaning}, PER_SECOND/BURST (env {rate.env}; default %(default)s)",
+        )
     s.add_argument(
         "--auth-timeout",
         type=_positive_float,

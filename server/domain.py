@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from .protocol import CONFIG_FIELD, CONFIG_FIELDS
+
 __all__ = [
     "DEFAULT_CONFIG",
     "ConfigError",
@@ -159,28 +161,13 @@ def may_see(viewer: Viewer, event: EventRecord) -> bool:
 # --------------------------------------------------------------------------
 # Widget configuration.
 
-DEFAULT_CONFIG: Final[Mapping[str, Any]] = {
-    "business_name": "",
-    "color": "#2563eb",
-    "position": "right",
-    "greeting": "Hi there! How can we help?",
-    "launcher_label": "Chat with us",
-    "away_message": "We're away right now. Leave a message and your email, and we'll get back to you.",
-    "business_hours": {"enabled": False, "timezone": "UTC", "days": {}},
-    "prechat": {
-        "enabled": False,
-        "fields": [{"name": "name", "required": False}, {"name": "email", "required": False}],
-    },
-    "sound": True,
-    "allowed_origins": [],
-    "require_identity": False,
-    "edit_window_minutes": 10,
-}
+#: The defaults of every key (declared once, in ``protocol.CONFIG_FIELDS``).
+DEFAULT_CONFIG: Final[Mapping[str, Any]] = {f.name: f.default for f in CONFIG_FIELDS}
 
 #: Keys visitors never receive.
-PRIVATE_CONFIG_KEYS: Final = frozenset({"allowed_origins", "require_identity", "edit_window_minutes"})
+PRIVATE_CONFIG_KEYS: Final = frozenset(f.name for f in CONFIG_FIELDS if not f.public)
 #: Longest edit window a tenant may set (a day); 0 turns editing and deleting off.
-MAX_EDIT_WINDOW_MINUTES: Final = 24 * 60
+MAX_EDIT_WINDOW_MINUTES: Final = CONFIG_FIELD["edit_window_minutes"].maximum or 0
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -304,22 +291,17 @@ def validate_config_patch(patch: Mapping[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in patch.items():
-        if key == "business_name":
-            out[key] = _text(key, value, 80)
+        field = CONFIG_FIELD.get(key) if isinstance(key, str) else None
+        if field is not None and field.type is str and field.max_len is not None:  # the free texts
+            out[key] = _text(key, value, field.max_len, allow_empty=not field.required)
         elif key == "color":
             if not isinstance(value, str) or not _COLOR.match(value):
                 raise ConfigError(key, "must be a colour like #2563eb")
             out[key] = value.lower()
-        elif key == "position":
-            if value not in ("right", "left"):
-                raise ConfigError(key, "must be right or left")
+        elif field is not None and field.choices is not None:  # position
+            if value not in field.choices:
+                raise ConfigError(key, f"must be {' or '.join(field.choices)}")
             out[key] = value
-        elif key == "greeting":
-            out[key] = _text(key, value, 500)
-        elif key == "launcher_label":
-            out[key] = _text(key, value, 40, allow_empty=False)
-        elif key == "away_message":
-            out[key] = _text(key, value, 500)
         elif key == "business_hours":
             out[key] = _business_hours(value)
         elif key == "prechat":
@@ -327,8 +309,9 @@ def validate_config_patch(patch: Mapping[str, Any]) -> dict[str, Any]:
         elif key in ("sound", "require_identity"):
             out[key] = _bool(key, value)
         elif key == "allowed_origins":
-            if not isinstance(value, list) or len(value) > 100:
-                raise ConfigError(key, "must be a list of at most 100 host names")
+            limit = CONFIG_FIELD[key].max_len
+            if not isinstance(value, list) or (limit is not None and len(value) > limit):
+                raise ConfigError(key, f"must be a list of at most {limit} host names")
             out[key] = sorted({validate_host_entry(v) for v in value})
         elif key == "edit_window_minutes":
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EDIT_WINDOW_MINUTES:

@@ -64,6 +64,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a b
     _ORJSON = False
 
 __all__ = [
+    "CONFIG_FIELD",
+    "CONFIG_FIELDS",
     "EPHEMERAL_KINDS",
     "EVENT_DATA",
     "EVENT_KINDS",
@@ -75,6 +77,8 @@ __all__ = [
     "SEARCH_MAX_WORDS",
     "SEARCH_SNIPPET_CHARS",
     "SEARCH_STATUSES",
+    "SNAPSHOT_FILTERS",
+    "SNAPSHOT_FILTER_RULES",
     "Agent",
     "AgentAddResult",
     "AgentHistoryResult",
@@ -86,7 +90,9 @@ __all__ = [
     "AgentTypingToVisitor",
     "AgentUpdated",
     "AgentsResult",
+    "ClientProtocol",
     "CloseCode",
+    "ConfigField",
     "ConfigResult",
     "ConfigUpdated",
     "Conversation",
@@ -98,8 +104,10 @@ __all__ = [
     "ErrorCode",
     "ErrorFrame",
     "EventFrame",
+    "FrameError",
     "HelloResult",
     "HistoryResult",
+    "Incoming",
     "LoginResult",
     "Message",
     "MessageAck",
@@ -127,6 +135,7 @@ __all__ = [
     "SeenUpTo",
     "ServerFrame",
     "SessionResult",
+    "SnapshotFilter",
     "SnapshotResult",
     "SubscribeResult",
     "Tenant",
@@ -147,6 +156,7 @@ __all__ = [
     "encode_reply",
     "from_wire",
     "parse_request",
+    "read_frame",
     "request_types",
     "search_matches",
     "search_snippet",
@@ -526,7 +536,36 @@ class Subscribe(Request):
     epoch: str | None = _opt_str(64)
 
 
-SNAPSHOT_FILTERS: Final = ("all", "mine", "unassigned", "open", "pending", "resolved")
+@dataclasses.dataclass(frozen=True, slots=True)
+class SnapshotFilter:
+    """What a ``snapshot`` filter keeps (and the console's inbox tab of the
+    same name, which filters its cache by the same rule)."""
+
+    statuses: tuple[str, ...]  #: the conversation statuses it keeps
+    assignee: str | None = None  #: "me": assigned to the asking agent; "none": unassigned; None: anyone's
+
+    def matches(self, status: str, assignee_id: int | None, me: int | None) -> bool:
+        """Whether a conversation in ``status`` assigned to ``assignee_id`` is
+        kept, for agent ``me``."""
+        if status not in self.statuses:
+            return False
+        if self.assignee == "me":
+            return me is not None and assignee_id == me
+        if self.assignee == "none":
+            return assignee_id is None
+        return True
+
+
+#: Each ``snapshot`` filter's rule, by name (PROTOCOL.md, "snapshot").
+SNAPSHOT_FILTER_RULES: Final[Mapping[str, SnapshotFilter]] = {
+    "all": SnapshotFilter(("open", "pending", "resolved")),
+    "mine": SnapshotFilter(("open", "pending"), "me"),
+    "unassigned": SnapshotFilter(("open", "pending"), "none"),
+    "open": SnapshotFilter(("open",)),
+    "pending": SnapshotFilter(("pending",)),
+    "resolved": SnapshotFilter(("resolved",)),
+}
+SNAPSHOT_FILTERS: Final = tuple(SNAPSHOT_FILTER_RULES)
 
 
 @_register(*_A)
@@ -935,6 +974,76 @@ class WidgetConfig(PublicConfig):
     allowed_origins: list[str]
     require_identity: bool
     edit_window_minutes: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigField:
+    """One key of the widget configuration, declared once (PROTOCOL.md,
+    "Widget configuration"). The server's defaults and checks
+    (``domain.DEFAULT_CONFIG``, ``validate_config_patch``), the console's
+    settings dialog and its checks, and the widget's fallbacks (compared by
+    ``tests/widget/test_config_defaults.py``) all read it; ``tests/test_docs.py``
+    compares it with the doc's table."""
+
+    name: str
+    type: type  #: str, bool, int, list or dict
+    default: Any
+    description: str  #: the "meaning" column of PROTOCOL.md's table
+    max_len: int | None = None  #: text: most characters; list: most entries
+    maximum: int | None = None  #: a whole number: the highest value (the lowest is 0)
+    required: bool = False  #: text that must not be blank
+    choices: tuple[str, ...] | None = None
+    public: bool = True  #: visitors receive it (the public configuration)
+
+
+#: Every widget configuration key, in the order of :class:`WidgetConfig`.
+CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
+    ConfigField("business_name", str, "", "shown in the widget header", max_len=80),
+    ConfigField("color", str, "#2563eb", "launcher and header colour"),
+    ConfigField("position", str, "right", "launcher corner", choices=("right", "left")),
+    ConfigField("greeting", str, "Hi there! How can we help?", "first message shown", max_len=500),
+    ConfigField("launcher_label", str, "Chat with us", "launcher's accessible label", max_len=40, required=True),
+    ConfigField(
+        "away_message",
+        str,
+        "We're away right now. Leave a message and your email, and we'll get back to you.",
+        "shown when no agent is online or outside business hours",
+        max_len=500,
+    ),
+    ConfigField(
+        "business_hours",
+        dict,
+        {"enabled": False, "timezone": "UTC", "days": {}},
+        '`days` maps `mon`…`sun` to a list of `["HH:MM", "HH:MM"]` ranges',
+    ),
+    ConfigField(
+        "prechat",
+        dict,
+        {"enabled": False, "fields": [{"name": "name", "required": False}, {"name": "email", "required": False}]},
+        "pre-chat form; field names are `name` and `email`",
+    ),
+    ConfigField("sound", bool, True, "play a sound on new agent messages"),
+    ConfigField(
+        "allowed_origins",
+        list,
+        [],
+        "`example.com` or `localhost:8080`; exact match of the `Origin` host (and port when given)",
+        max_len=100,
+        public=False,
+    ),
+    ConfigField("require_identity", bool, False, "visitors must pass identity verification to send", public=False),
+    ConfigField(
+        "edit_window_minutes",
+        int,
+        10,
+        "how long after sending an agent may edit or delete their message; `0`: never",
+        maximum=24 * 60,
+        public=False,
+    ),
+)
+
+#: :data:`CONFIG_FIELDS` by name.
+CONFIG_FIELD: Final[Mapping[str, ConfigField]] = {f.name: f for f in CONFIG_FIELDS}
 
 
 # --------------------------------------------------------------------------
@@ -1683,19 +1792,70 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     return value
 
 
+class FrameError(ValueError):
+    """A server frame that does not fit the protocol (raised by :func:`decode_frame`).
+
+    It carries what could still be read, so a client can answer for the frame
+    instead of dropping it in silence: ``ref``, the request a malformed reply
+    or error answers (fail that request); ``kind`` and ``event_id`` of a
+    malformed event or one of a kind this client does not know (move the
+    resume cursor past it, rather than replay it on every reconnect).
+    """
+
+    def __init__(
+        self, message: str, *, ref: str | None = None, kind: str | None = None, event_id: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.kind = kind
+        self.event_id = event_id
+
+
 def decode_frame(
-    text: str, *, endpoint: Endpoint, result: type[Result] | None = None
+    text: str,
+    *,
+    endpoint: Endpoint,
+    result: type[Result] | None = None,
+    results: Mapping[str, type[Result]] | None = None,
 ) -> ReplyFrame | ErrorFrame | EventFrame:
     """Parse a frame the server sent to a client on ``endpoint`` (the client's
     side of the wire). A reply's fields depend on the request it answers:
     ``result`` is that request's :data:`RESULTS` type (a plain
-    :class:`Result` keeps none of them). Raises :class:`ValueError` for a
-    frame that does not fit the protocol.
+    :class:`Result` keeps none of them); or ``results`` maps the ``ref`` of
+    each request waiting for its reply to its type (a client with several
+    requests in flight). Raises :class:`FrameError` (a :class:`ValueError`)
+    for a frame that does not fit the protocol.
     """
-    obj = decode(text)
+    try:
+        obj = decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError(f"a server frame is not JSON: {exc}") from None
+    return read_frame(obj, endpoint=endpoint, result=result, results=results)
+
+
+def read_frame(
+    obj: Any,
+    *,
+    endpoint: Endpoint,
+    result: type[Result] | None = None,
+    results: Mapping[str, type[Result]] | None = None,
+) -> ReplyFrame | ErrorFrame | EventFrame:
+    """:func:`decode_frame` for a frame already parsed from JSON (for a client
+    that keeps the parsed frame too, such as the tests' clients)."""
     if not isinstance(obj, dict):
-        raise ValueError("a server frame is a JSON object")
+        raise FrameError("a server frame is a JSON object")
     frame_type = obj.get("type")
+    ref = obj.get("ref") if frame_type in ("reply", "error") and isinstance(obj.get("ref"), str) else None
+    kind = obj.get("kind") if frame_type == "event" and isinstance(obj.get("kind"), str) else None
+    raw_id = obj.get("event_id") if frame_type == "event" else None
+    event_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+    try:
+        return _frame(obj, frame_type, endpoint, results.get(ref) if results and ref is not None else result)
+    except ValueError as exc:
+        raise FrameError(str(exc), ref=ref, kind=kind, event_id=event_id) from None
+
+
+def _frame(obj: JSON, frame_type: Any, endpoint: Endpoint, result: type[Result] | None) -> ServerFrame:
     if frame_type == "reply":
         return ReplyFrame(ref=_convert(str | None, obj.get("ref"), "ref"), result=from_wire(result or Result, obj))
     if frame_type == "error":
@@ -1738,6 +1898,89 @@ def is_finite_number(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------
+# The client side of a socket, sans I/O.
+
+
+@dataclasses.dataclass(slots=True)
+class Incoming:
+    """What :meth:`ClientProtocol.receive` made of one server frame.
+
+    ``frame`` is the typed frame, or None when the frame does not fit the
+    protocol (``error`` says why; for an event that keeps an ``event_id``,
+    a client moves its cursor past it). ``answers`` is the ref of the
+    request this reply or error answers (None: an event, or a frame for no
+    request of ours). ``raw`` is the parsed JSON, for a client (a test) that
+    looks at the wire itself; None when the text was not JSON.
+    """
+
+    frame: ReplyFrame | ErrorFrame | EventFrame | None
+    answers: str | None = None
+    error: FrameError | None = None
+    raw: Any = None
+
+
+class ClientProtocol:
+    """One client socket's side of the protocol, sans I/O: it numbers the
+    requests, remembers the result type each one awaits (:data:`RESULTS`),
+    and turns the server's frames into typed values. Every Python client
+    shares it: the console's link, the tests' clients and the bench's setup;
+    each brings its own transport (a ``websockets`` connection, or the
+    bench's bare :class:`asyncio.Protocol`, which must stay cheap per message).
+
+    Use::
+
+        client = ClientProtocol(Endpoint.AGENT)
+        ref, text = client.request("login", email=email, password=password)
+        send(text)
+        ...
+        incoming = client.receive(received_text)
+        if incoming.answers is not None:
+            ...  # resolve request incoming.answers with incoming.frame (or incoming.error)
+        elif isinstance(incoming.frame, EventFrame):
+            ...  # an event
+    """
+
+    def __init__(self, endpoint: Endpoint, *, ref_prefix: str = "") -> None:
+        self.endpoint = endpoint
+        self._prefix = ref_prefix
+        self._next = 0
+        #: The result type each request in flight awaits, by ref.
+        self.pending: dict[str, type[Result]] = {}
+
+    def request(self, kind: str, **fields: Any) -> tuple[str, str]:
+        """A request frame of type ``kind`` with a new ``ref``: (ref, text).
+        Fields are sent as given (a client that must not send nulls leaves
+        them out). A type this endpoint does not know awaits a plain
+        :class:`Result` (the server answers it with an error)."""
+        self._next += 1
+        ref = f"{self._prefix}{self._next}"
+        self.pending[ref] = RESULTS.get((self.endpoint, kind), Result)
+        return ref, encode({"type": kind, "ref": ref, **fields})
+
+    def forget(self, ref: str) -> None:
+        """Stop waiting for the reply to ``ref`` (a timeout, a closed socket)."""
+        self.pending.pop(ref, None)
+
+    def receive(self, text: str | bytes) -> Incoming:
+        """Read one frame the server sent; never raises."""
+        try:
+            raw = decode(text.decode() if isinstance(text, bytes) else text)
+        except (ValueError, RecursionError) as exc:
+            return Incoming(None, error=FrameError(f"a server frame is not JSON: {exc}"))
+        try:
+            frame = read_frame(raw, endpoint=self.endpoint, results=self.pending)
+        except FrameError as exc:
+            answers = exc.ref if exc.ref is not None and exc.ref in self.pending else None
+            if answers is not None:
+                del self.pending[answers]
+            return Incoming(None, answers=answers, error=exc, raw=raw)
+        answers = None
+        if not isinstance(frame, EventFrame) and frame.ref is not None and frame.ref in self.pending:
+            answers = frame.ref
+            del self.pending[answers]
+        return Incoming(frame, answers=answers, raw=raw)
+
+
 # Search text (PROTOCOL.md, "Search"): what a word is, and where a query's
 # words are in a text. One definition, used by the server to build its index
 # queries and snippets, and by clients that search their own cache.

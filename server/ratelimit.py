@@ -1,13 +1,20 @@
-"""Token-bucket rate limits, per connection, per visitor and per client IP."""
+"""Token-bucket rate limits, per connection, per visitor and per client IP.
+
+Each limit ``frontdesk serve`` can be given is declared once, in
+:data:`RATE_SETTINGS`: the server's defaults (``ServerSettings``), the CLI's
+flags and environment variables, and the README's table (checked by
+``tests/test_docs.py``) all come from it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["BucketMap", "Rate", "TokenBucket", "parse_rate"]
+__all__ = ["RATE_SETTINGS", "BucketMap", "Rate", "RateSetting", "TokenBucket", "default_rate", "parse_rate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +26,47 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.per_second:g}/{self.burst:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateSetting:
+    """One rate limit of ``frontdesk serve``: its ``ServerSettings`` field
+    (``rate_conn``), default and meaning. Its flag is ``--rate-conn`` and its
+    environment variable ``FRONTDESK_RATE_CONN``."""
+
+    name: str
+    default: Rate
+    meaning: str
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        """The environment variable."""
+        return "FRONTDESK_" + self.name.upper()
+
+
+#: Every rate limit of ``frontdesk serve`` (README, "Configuration").
+RATE_SETTINGS: Final[tuple[RateSetting, ...]] = (
+    RateSetting("rate_conn", Rate(20, 40), "requests per connection: per second / burst"),
+    RateSetting(
+        "rate_visitor",
+        Rate(5, 20),
+        "messages per visitor, across their tabs (and across nodes: the budget is kept in the database)",
+    ),
+    RateSetting("rate_ip", Rate(200, 400), "requests per client address"),
+    RateSetting("rate_new_visitor", Rate(1, 30), "new visitor sessions per client address"),
+    RateSetting("rate_ping", Rate(1, 10), "WebSocket pings per connection (more: close 1008)"),
+)
+_BY_NAME: Final[Mapping[str, RateSetting]] = {s.name: s for s in RATE_SETTINGS}
+
+
+def default_rate(name: str) -> Rate:
+    """The declared default of the rate limit ``name`` (``rate_conn`` ...)."""
+    return _BY_NAME[name].default
 
 
 def parse_rate(text: str) -> Rate:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from frontdesk.server.protocol import ClientProtocol, Endpoint
 from websockets.asyncio.client import ClientConnection, connect
 
 T = TypeVar("T")
@@ -274,13 +275,21 @@ class ServerError(Exception):
 class WsClient:
     """A protocol-level client for tests: requests, replies and events.
 
-    Frames are read by one background task: replies resolve their request,
-    everything else lands in :attr:`events` (and :attr:`frames`, all of them).
+    The protocol side is the one every Python client shares
+    (``protocol.ClientProtocol``: refs, typed decoding); this class adds the
+    ``websockets`` transport, whose close codes, pings and headers the tests
+    need. Frames are read by one background task: replies resolve their
+    request, everything else lands in :attr:`events` (and :attr:`frames`, all
+    of them). Tests read the wire itself (the frames as dicts), and every
+    frame is also decoded with the typed layer: a reply or event that does
+    not fit it fails the test that reads it (:attr:`unfit` lists them all).
     """
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, endpoint: Endpoint = Endpoint.AGENT) -> None:
         self.ws = ws
-        self._ref = 0
+        self.protocol = ClientProtocol(endpoint, ref_prefix="t")
+        #: Frames that do not fit the typed protocol layer, with the reason.
+        self.unfit: list[tuple[Any, str]] = []
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.events: deque[dict[str, Any]] = deque()
         self.frames: list[dict[str, Any]] = []
@@ -291,7 +300,7 @@ class WsClient:
     @classmethod
     async def connect(cls, url: str, origin: str | None = None, **kwargs: Any) -> WsClient:
         ws = await connect(url, origin=origin, compression=None, open_timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
-        return cls(ws)
+        return cls(ws, Endpoint.VISITOR if "/v1/visitor" in url else Endpoint.AGENT)
 
     @classmethod
     async def visitor(cls, server: ServerAddress, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
@@ -316,11 +325,13 @@ class WsClient:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
-                frame = json.loads(raw)
+                incoming = self.protocol.receive(raw)
+                frame = incoming.raw
+                if incoming.error is not None:
+                    self.unfit.append((frame, str(incoming.error)))
                 self.frames.append(frame)
-                ref = frame.get("ref")
-                if frame.get("type") in ("reply", "error") and ref in self._pending:
-                    self._pending.pop(ref).set_result(frame)
+                if incoming.answers is not None and incoming.answers in self._pending:
+                    self._pending.pop(incoming.answers).set_result(frame)
                 else:
                     self.events.append(frame)
                     self._arrived.set()
@@ -345,13 +356,23 @@ class WsClient:
         return frame
 
     async def request_frame(self, type_: str, *, timeout: float = TIMEOUT, **fields: Any) -> dict[str, Any]:
-        """Send a request and return the reply or error frame as is."""
-        self._ref += 1
-        ref = f"t{self._ref}"
+        """Send a request and return the reply or error frame as is (after
+        checking that it fits its request's typed result)."""
+        ref, text = self.protocol.request(type_, **fields)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[ref] = fut
-        await self.ws.send(json.dumps({"type": type_, "ref": ref, **fields}))
-        return await asyncio.wait_for(fut, timeout)
+        await self.ws.send(text)
+        try:
+            frame = await asyncio.wait_for(fut, timeout)
+        finally:
+            self.protocol.forget(ref)
+        self._check_fits(frame)
+        return frame
+
+    def _check_fits(self, frame: Any) -> None:
+        for unfit, why in self.unfit:
+            if unfit is frame:
+                raise AssertionError(f"the server sent a frame that does not fit the protocol ({why}): {frame}")
 
     async def next_event(self, kind: str | None = None, *, timeout: float = TIMEOUT, **match: Any) -> dict[str, Any]:
         """The next pushed frame of ``kind`` whose ``data`` matches ``match``
@@ -364,6 +385,7 @@ class WsClient:
                 data = frame.get("data", {})
                 if all(data.get(k) == v for k, v in match.items()):
                     self.events.remove(frame)
+                    self._check_fits(frame)
                     return frame
             if self.closed.done():
                 raise ConnectionError(f"socket closed while waiting for {kind} {match}")

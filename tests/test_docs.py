@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from frontdesk.server import domain
 from frontdesk.server import protocol as p
+from frontdesk.server.app import ServerSettings
 from frontdesk.server.cli import build_parser
+from frontdesk.server.ratelimit import RATE_SETTINGS, RateSetting, parse_rate
 
 from tests.support import run_cli
 
@@ -121,6 +123,29 @@ def test_widget_configuration_types_match_the_config_table() -> None:
     assert set(p.wire_fields(p.PublicConfig)) == table - domain.PRIVATE_CONFIG_KEYS
 
 
+@pytest.mark.parametrize("field", p.CONFIG_FIELDS, ids=lambda f: f.name)
+def test_config_table_row_matches_the_declaration(field: p.ConfigField) -> None:
+    """Each configuration row says the declared default, length limit, choices and meaning (protocol.CONFIG_FIELDS)."""
+    rows = {
+        m.group(1): [c.strip() for c in m.group(2).split(" | ")]
+        for m in re.finditer(r"^\| `([a-z_]+)` \| (.*) \|$", _section("Widget configuration"), re.M)
+    }
+    kind, default, meaning = rows[field.name]
+    assert meaning == field.description
+    if field.type is str and field.max_len is not None:
+        assert kind == f"string ≤ {field.max_len}"
+    if field.type is int:
+        assert kind == f"integer 0–{field.maximum}"
+    if field.choices is not None:
+        assert kind == " \\| ".join(f"`{c}`" for c in field.choices)
+    if field.name == "business_name":
+        assert default == "tenant name"  # the tenant's name is written in at creation, over the empty default
+    elif field.type is str:
+        assert default == f"`{field.default}`"
+    else:
+        assert json.loads(default.strip("`")) == field.default
+
+
 def _endpoint_rows(title: str) -> dict[str, list[str]]:
     rows = {}
     for line in _section(title).splitlines():
@@ -193,3 +218,13 @@ def test_init_json_keys_are_documented(tmp_path: Path) -> None:
         out = run_cli("init", "--db", db, "--json").stdout
         seen |= set(json.loads(out))
     assert seen == documented
+
+
+@pytest.mark.parametrize("rate", RATE_SETTINGS, ids=lambda r: r.name)
+def test_readme_rate_limit_row_is_the_declaration(rate: RateSetting) -> None:
+    """The README's row of each rate limit names its flag, variable, default and meaning as declared
+    (ratelimit.RATE_SETTINGS, which the CLI and ServerSettings also read)."""
+    assert f"| `{rate.flag}` | `{rate.env}` | `{rate.default}` | {rate.meaning} |" in README
+    assert getattr(ServerSettings(), rate.name) == rate.default
+    serve = build_parser().parse_args(["serve"])
+    assert parse_rate(getattr(serve, rate.name)) == rate.default

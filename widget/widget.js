@@ -413,7 +413,7 @@
     $('.gr .bu').textContent = config.greeting || '';
     $('.gr').hidden = !config.greeting;
     $('.awm').textContent = config.away_message ||
-      'We\u2019re away right now. Leave a message and your email, and we\u2019ll get back to you.';
+      "We're away right now. Leave a message and your email, and we'll get back to you.";
   }
 
   function render(toBottom) {

@@ -3,11 +3,11 @@ connection loop, the outbox and the cursor. Tested without Qt.
 
 The UI (``frontdesk.console.ui``) adapts it: models listen to a
 :class:`ConsoleCore` through :class:`CoreListener`, apply the change-sets it
-announces, and read the :class:`Cache` for what they page in. Wire dicts are
-taken apart in one module, :mod:`.wire`.
+announces, and read the :class:`Cache` for what they page in. Frames are
+decoded by the server's protocol layer (``frontdesk.server.protocol``), in
+:mod:`._link`: the core and the cache consume its typed objects.
 """
 
-from . import wire
 from ._base import conversation_changes, thread_changes
 from ._connection import Backoff, WebSocketLike
 from ._tasks import TaskSet
@@ -58,5 +58,4 @@ __all__ = [
     "cache_path",
     "conversation_changes",
     "thread_changes",
-    "wire",
 ]

@@ -25,11 +25,9 @@ class Accounts:
             data = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):
             return {}
-        return (
-            {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-            if isinstance(data, dict)
-            else {}
-        )
+        if not isinstance(data, dict):  # own data: the accounts file
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}  # own data: ditto
 
     def remember(self, server_url: str, email: str | None) -> None:
         """Remember ``email`` for ``server_url`` (None forgets it)."""

@@ -16,9 +16,8 @@ import logging
 import uuid
 from typing import Any, Final
 
-from frontdesk.server.protocol import MAX_BODY_CHARS
+from frontdesk.server.protocol import MAX_BODY_CHARS, Result
 
-from . import wire
 from ._base import CoreBase, SessionEnded
 from ._link import _Link
 from .exceptions import ServerError
@@ -51,7 +50,7 @@ class DrainMixin(CoreBase):
         fields.update(item.payload)
         await self.cache.outbox_attempt(item.id)
         try:
-            reply = await link.request(item.action, **fields)
+            reply = await link.request(Result, item.action, **fields)
         except ServerError as exc:
             if exc.code in RETRYABLE:
                 # Not processed: the same item (same client_id) again, later.
@@ -66,7 +65,7 @@ class DrainMixin(CoreBase):
             return
         self._outbox_backoff.reset()
         log.debug("outbox item %d (%s) acked", item.id, item.action)
-        self._announce(await self.cache.outbox_acked(item, wire.write_reply(reply)))
+        self._announce(await self.cache.outbox_acked(item, reply))
 
     async def _queue(self, action: OutboxAction, conversation_id: int, payload: dict[str, Any]) -> int:
         outbox_id, applied = await self.cache.queue(action, conversation_id, str(uuid.uuid4()), payload, self._now_ms())

@@ -3,27 +3,68 @@
 Matches requests to replies by ``ref`` (PROTOCOL.md, "Requests"), hands
 pushed events to a callback in arrival order, and reports how the socket
 closed. It holds no session state: the core builds one per connection.
+
+Frames are read here by the protocol layer's client side
+(:class:`~frontdesk.server.protocol.ClientProtocol`, which the tests and the
+bench use too): a reply
+comes out as its request's typed result (:data:`~frontdesk.server.protocol.RESULTS`),
+an event as an :class:`~frontdesk.server.protocol.EventFrame` whose data is
+the kind's typed object (:data:`~frontdesk.server.protocol.EVENT_DATA`).
+Nothing behind the link sees a wire dict.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from frontdesk.server.protocol import CloseCode, decode, encode
+from frontdesk.server.protocol import (
+    RESULTS,
+    ClientProtocol,
+    CloseCode,
+    Endpoint,
+    ErrorFrame,
+    EventFrame,
+    FrameError,
+    ReplyFrame,
+    Result,
+    decode_frame,
+    encode,
+)
 
-from . import wire
 from .exceptions import ServerError
 
 if TYPE_CHECKING:
     from ._connection import WebSocketLike
 
-__all__ = ["LinkClosed", "_Link"]
+__all__ = ["LinkClosed", "_Link", "read_event", "unreadable_event"]
 
 log = logging.getLogger("frontdesk.console.sync")
+
+_R = TypeVar("_R", bound=Result)
+
+
+def unreadable_event(exc: FrameError) -> EventFrame | None:
+    """A stand-in for an event frame that did not decode (an unknown kind, or
+    data that does not fit its kind): ``data`` is None. Kept when it has an
+    ``event_id``, so the cursor moves past it (replaying it would fail the
+    same way on every reconnect); None for an ephemeral one."""
+    if exc.event_id is None:
+        return None
+    return EventFrame(kind=exc.kind or "", data=None, event_id=exc.event_id)
+
+
+def read_event(text: str) -> EventFrame | None:
+    """An event frame the agent endpoint pushed, decoded (see
+    :func:`unreadable_event` for one that does not decode); None for a frame
+    that is not an event."""
+    try:
+        frame = decode_frame(text, endpoint=Endpoint.AGENT)
+    except FrameError as exc:
+        return unreadable_event(exc)
+    return frame if isinstance(frame, EventFrame) else None
 
 
 class LinkClosed(Exception):
@@ -51,12 +92,12 @@ def _close_info(exc: BaseException) -> tuple[int | None, str]:
 class _Link:
     """Request/reply and event dispatch over one socket."""
 
-    def __init__(self, ws: WebSocketLike, on_event: Callable[[dict[str, Any]], None], timeout: float) -> None:
+    def __init__(self, ws: WebSocketLike, on_event: Callable[[EventFrame], None], timeout: float) -> None:
         self._ws = ws
         self._on_event = on_event
         self._timeout = timeout
-        self._refs = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._protocol = ClientProtocol(Endpoint.AGENT)
+        self._pending: dict[str, asyncio.Future[Result]] = {}
         self.closed: LinkClosed | None = None
 
     async def run(self) -> LinkClosed:
@@ -67,12 +108,7 @@ class _Link:
                 if isinstance(raw, bytes):
                     log.warning("ignoring a binary frame from the server")
                     continue
-                try:
-                    frame = decode(raw)
-                except ValueError:
-                    log.warning("ignoring a frame that is not JSON")
-                    continue
-                self._dispatch(frame)
+                self._dispatch(raw)
         except asyncio.CancelledError:
             self._fail(LinkClosed(None, "cancelled"))
             raise
@@ -83,21 +119,30 @@ class _Link:
             self._fail(closed)
             return closed
 
-    def _dispatch(self, frame: Any) -> None:
-        kind = wire.frame_kind(frame)
-        if kind in ("reply", "error"):
-            ref = wire.ref_of(frame)
-            future = self._pending.pop(ref, None) if ref is not None else None
-            if future is None:
-                if kind == "error":
-                    log.info("server error without a request: %s: %s", *wire.error_of(frame))
+    def _dispatch(self, text: str) -> None:
+        incoming = self._protocol.receive(text)
+        frame, error = incoming.frame, incoming.error
+        if incoming.answers is not None:
+            future = self._pending.pop(incoming.answers, None)
+            if future is None or future.done():
                 return
-            if not future.done():
-                future.set_result(frame)
-        elif kind == "event":
+            if isinstance(frame, ReplyFrame):
+                future.set_result(frame.result)
+            elif isinstance(frame, ErrorFrame):
+                future.set_exception(ServerError(frame.code.value, frame.message))
+            else:
+                log.warning("malformed reply to request %s: %s", incoming.answers, error)
+                future.set_exception(ServerError("invalid", f"the server sent a malformed reply: {error}"))
+        elif isinstance(frame, EventFrame):
             self._on_event(frame)
-        else:
-            log.debug("ignoring a frame that is not a reply, error or event")
+        elif isinstance(frame, ErrorFrame):
+            log.info("server error without a request: %s: %s", frame.code, frame.message)
+        elif error is not None:
+            event = unreadable_event(error)
+            if event is not None:
+                self._on_event(event)  # the cache logs it and moves its cursor past it
+            else:
+                log.warning("ignoring a frame that does not fit the protocol: %s", error)
 
     def _fail(self, closed: LinkClosed) -> None:
         self.closed = closed
@@ -106,31 +151,36 @@ class _Link:
                 future.set_exception(closed)
         self._pending.clear()
 
-    async def request(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Send a request and wait for its reply.
+    async def request(self, result: type[_R], kind: str, **fields: Any) -> _R:
+        """Send a request and wait for its reply, decoded as the request's
+        :data:`RESULTS` type, which must be a ``result`` (the type the caller
+        reads; :class:`Result` takes any). Fields that are None are left out.
 
-        Raises :class:`ServerError` for an ``error`` frame, :class:`LinkClosed`
-        when the socket closes first, :class:`TimeoutError` when the server
-        does not answer in time (the caller should drop the connection: the
-        request may or may not have been processed).
+        Raises :class:`ServerError` for an ``error`` frame (or a reply that
+        does not fit the protocol: ``invalid``), :class:`LinkClosed` when the
+        socket closes first, :class:`TimeoutError` when the server does not
+        answer in time (the caller should drop the connection: the request
+        may or may not have been processed).
         """
         if self.closed is not None:
             raise self.closed
-        ref = str(next(self._refs))
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        expected = RESULTS[(Endpoint.AGENT, kind)]
+        if not issubclass(expected, result):
+            raise TypeError(f"a {kind} reply is a {expected.__name__}, not a {result.__name__}")
+        ref, text = self._protocol.request(kind, **{k: v for k, v in fields.items() if v is not None})
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending[ref] = future
-        frame = {"type": kind, "ref": ref, **{k: v for k, v in fields.items() if v is not None}}
         try:
-            await self._ws.send(encode(frame))
+            await self._ws.send(text)
             reply = await asyncio.wait_for(future, self._timeout)
         except Exception as exc:
             self._pending.pop(ref, None)
+            self._protocol.forget(ref)
             if isinstance(exc, LinkClosed | ServerError | TimeoutError):
                 raise
             code, reason = _close_info(exc)
             raise LinkClosed(code, reason) from exc
-        if wire.frame_kind(reply) == "error":
-            raise ServerError(*wire.error_of(reply))
+        assert isinstance(reply, result)  # decoded as ``expected``, a subclass of ``result``
         return reply
 
     async def send(self, kind: str, **fields: Any) -> None:

@@ -13,13 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
-from . import wire
+from frontdesk.server.protocol import (
+    AgentHistoryResult,
+    AgentsResult,
+    AgentTyping,
+    ConfigResult,
+    ConversationWithVisitor,
+    EventFrame,
+    PingResult,
+    Result,
+    SessionResult,
+    SnapshotResult,
+    SubscribeResult,
+    VisitorTyping,
+    to_wire,
+)
+
 from ._base import CoreBase, SessionEnded
 from ._link import LinkClosed, _Link
 from ._tasks import TaskSet
 from .exceptions import OfflineError, ServerError
+from .rows import AgentRow
 from .state import ConnectionState
 
 __all__ = ["APPLY_BATCH", "HISTORY_PAGE", "SNAPSHOT_PAGE", "SyncMixin"]
@@ -34,6 +50,7 @@ HISTORY_PAGE = 100
 APPLY_BATCH = 500
 
 _Marker = asyncio.Future[None]
+_R = TypeVar("_R", bound=Result)
 
 
 class SyncMixin(CoreBase):
@@ -61,13 +78,13 @@ class SyncMixin(CoreBase):
         if not have_latest or self._cache.cached_messages(conversation_id) < min(row.last_seq, HISTORY_PAGE):
             self._spawn_history(conversation_id)
 
-    async def _call(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """An online-only request; OfflineError when not connected."""
+    async def _call(self, result: type[_R], kind: str, **fields: Any) -> _R:
+        """An online-only request (see :meth:`._Link.request`); OfflineError when not connected."""
         link = self._link
         if link is None or self.state is not ConnectionState.ONLINE:
             raise OfflineError()
         try:
-            return await link.request(kind, **fields)
+            return await link.request(result, kind, **fields)
         except (LinkClosed, TimeoutError) as exc:
             raise OfflineError("the connection to the server was lost") from exc
 
@@ -75,8 +92,9 @@ class SyncMixin(CoreBase):
         """Fetch a page of older messages (and the notes of that span) into
         the cache. ``before_seq`` None: the latest page. Returns whether the
         server has more. Raises OfflineError."""
-        reply = await self._call("history", conversation_id=conversation_id, before_seq=before_seq, limit=HISTORY_PAGE)
-        page = wire.history_reply(reply)
+        page = await self._call(
+            AgentHistoryResult, "history", conversation_id=conversation_id, before_seq=before_seq, limit=HISTORY_PAGE
+        )
         applied = await self.cache.store_history(page.messages, page.notes)
         applied.threads.add(conversation_id)
         self._announce(applied)
@@ -141,26 +159,25 @@ class SyncMixin(CoreBase):
         if self._token is None:
             raise SessionEnded("no token")
         ws = await asyncio.wait_for(self._connect(self.ws_url), self._timeout)
-        events: asyncio.Queue[wire.Event | _Marker] = asyncio.Queue()
-        link = _Link(ws, lambda frame: events.put_nowait(wire.event(frame)), self._timeout)
+        events: asyncio.Queue[EventFrame | _Marker] = asyncio.Queue()
+        link = _Link(ws, events.put_nowait, self._timeout)
         tasks = TaskSet()
         reader = tasks.spawn(link.run(), name="frontdesk-reader", log_errors=False)
         try:
             try:
-                auth = wire.session_reply(await link.request("auth", token=self._token))
+                auth = await link.request(SessionResult, "auth", token=self._token)
             except ServerError as exc:
                 if exc.code in ("unauthorized", "forbidden"):
                     raise SessionEnded(exc.message or "the server refused the session token") from None
                 raise
-            if auth.agent is not None:
-                self.me = auth.agent
-                await cache.store_session(auth.agent, auth.tenant)
+            self.me = AgentRow.of(auth.agent)
+            await cache.store_session(self.me, to_wire(auth.tenant))
             epoch, since = cache.cursor()
             if epoch is not None and since is not None:
-                sub = wire.subscribe_reply(await link.request("subscribe", since=since, epoch=epoch))
+                sub = await link.request(SubscribeResult, "subscribe", since=since, epoch=epoch)
                 reset = sub.reset_required
             else:
-                sub = wire.subscribe_reply(await link.request("subscribe"))
+                sub = await link.request(SubscribeResult, "subscribe")
                 reset = True
             if reset:
                 log.info("refetching a snapshot (%s)", "cursor refused" if since is not None else "no cursor")
@@ -169,7 +186,7 @@ class SyncMixin(CoreBase):
                 await self._refresh_side_data(link)
             # Replayed events are sent before the reply to a later request:
             # once the ping's reply is in, every replayed event is queued.
-            await link.request("ping")
+            await link.request(PingResult, "ping")
             applier = tasks.spawn(self._apply_loop(events), name="frontdesk-apply", log_errors=False)
             caught_up: _Marker = asyncio.get_running_loop().create_future()
             events.put_nowait(caught_up)
@@ -209,18 +226,18 @@ class SyncMixin(CoreBase):
                     raise result
         return False
 
-    async def _refetch(self, link: _Link, sub: wire.SubscribeReply) -> None:
+    async def _refetch(self, link: _Link, sub: SubscribeResult) -> None:
         """Replace the cache with a snapshot (PROTOCOL.md, "Resuming")."""
-        conversations: list[wire.Conversation] = []
+        conversations: list[ConversationWithVisitor] = []
         cursor: str | None = None
         while True:
-            page = wire.snapshot_reply(await link.request("snapshot", filter="all", limit=SNAPSHOT_PAGE, cursor=cursor))
+            page = await link.request(SnapshotResult, "snapshot", filter="all", limit=SNAPSHOT_PAGE, cursor=cursor)
             conversations.extend(page.conversations)
-            if page.next_cursor is None:
+            if not page.next_cursor:
                 break
             cursor = page.next_cursor
-        agents = wire.agents_reply(await link.request("agents"))
-        config = wire.config_reply(await link.request("config.get"))
+        agents = [AgentRow.of(a) for a in (await link.request(AgentsResult, "agents")).agents]
+        config = (await link.request(ConfigResult, "config.get")).config
         applied = await self.cache.apply_snapshot(
             conversations, epoch=sub.epoch, last_event_id=sub.last_event_id, agents=agents, config=config
         )
@@ -229,7 +246,7 @@ class SyncMixin(CoreBase):
 
     async def _refresh_side_data(self, link: _Link) -> None:
         """Presence is not replayed: refresh the agent list on each connect."""
-        await self.cache.store_agents(wire.agents_reply(await link.request("agents")))
+        await self.cache.store_agents([AgentRow.of(a) for a in (await link.request(AgentsResult, "agents")).agents])
         self._emit_agents()
 
     async def _mark_synced(self) -> None:
@@ -237,13 +254,13 @@ class SyncMixin(CoreBase):
         await self.cache.store_synced(self.last_synced_at)
         self._emit("on_synced", self.last_synced_at)
 
-    async def _apply_loop(self, events: asyncio.Queue[wire.Event | _Marker]) -> None:
+    async def _apply_loop(self, events: asyncio.Queue[EventFrame | _Marker]) -> None:
         """Apply events in arrival order, batching what is queued."""
         while True:
             batch = [await events.get()]
             while not events.empty() and len(batch) < APPLY_BATCH:
                 batch.append(events.get_nowait())
-            durable: list[wire.Event] = []
+            durable: list[EventFrame] = []
             for item in batch:
                 if isinstance(item, asyncio.Future):
                     await self._apply_durable(durable)
@@ -256,7 +273,7 @@ class SyncMixin(CoreBase):
                     durable.append(item)
             await self._apply_durable(durable)
 
-    async def _apply_durable(self, events: list[wire.Event]) -> None:
+    async def _apply_durable(self, events: list[EventFrame]) -> None:
         if not events:
             return
         applied = await self.cache.apply_events(events)
@@ -266,11 +283,13 @@ class SyncMixin(CoreBase):
             self.last_synced_at = self._clock()
             self._emit("on_synced", self.last_synced_at)
 
-    async def _apply_ephemeral(self, ev: wire.Event) -> None:
+    async def _apply_ephemeral(self, ev: EventFrame) -> None:
         data = ev.data
-        if isinstance(data, wire.Typing):
+        if isinstance(data, AgentTyping):
             if self.me is None or data.agent_id != self.me.id:
                 self._emit("on_typing", data.conversation_id, data.is_typing, data.name)
+        elif isinstance(data, VisitorTyping):
+            self._emit("on_typing", data.conversation_id, data.is_typing, None)
         else:
             # ``presence`` and ``seen``: applied to the cache, no cursor.
             self._announce(await self.cache.apply_events([ev]))

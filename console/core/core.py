@@ -20,7 +20,8 @@ Split by job: the sync loop (:mod:`._sync`), the outbox drainer and actions
 (:mod:`._drain`), which agent last used a server (:mod:`._accounts`), the
 shared state and announcements (:mod:`._base`). This module holds the
 session (login, resume, start, stop, logout) and the online-only calls.
-Every wire dict is taken apart in :mod:`.wire`.
+Frames are decoded by the protocol layer in :mod:`._link`: everything here
+reads typed results.
 """
 
 from __future__ import annotations
@@ -31,16 +32,28 @@ import dataclasses
 import logging
 from typing import Any
 
-from frontdesk.server import protocol
+from frontdesk.server.protocol import (
+    AgentAddResult,
+    AgentResult,
+    AgentsResult,
+    ConfigResult,
+    IdentitySecretResult,
+    LoginResult,
+    MessageOriginal,
+    MessageOriginalsResult,
+    Result,
+    SearchResult,
+    VisitorDetails,
+    to_wire,
+)
 
-from . import wire
 from ._base import coalesce
 from ._connection import Backoff, Connect, WebSocketLike, agent_endpoint
 from ._drain import DrainMixin
 from ._link import LinkClosed, _Link
 from ._sync import SyncMixin
 from ._tasks import TaskSet
-from .cache import Applied, Cache, cache_path
+from .cache import Applied, Cache, cache_path, config_values
 from .cache._schema import set_meta
 from .exceptions import LoginError, ServerError
 from .rows import AgentRow
@@ -96,7 +109,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         tasks = TaskSet()
         tasks.spawn(link.run(), name="frontdesk-login-reader", log_errors=False)
         try:
-            reply = wire.session_reply(await link.request("login", email=email, password=password, tenant=tenant))
+            reply = await link.request(LoginResult, "login", email=email, password=password, tenant=tenant)
         except ServerError as exc:
             raise _login_error(exc) from None
         except (LinkClosed, TimeoutError) as exc:
@@ -104,8 +117,6 @@ class ConsoleCore(DrainMixin, SyncMixin):
         finally:
             await link.close()
             await tasks.cancel_all()
-        if reply.token is None or reply.agent is None:
-            raise LoginError("other", "The server sent an unexpected login reply.")
         if self._loop_task is not None and not self._loop_task.done():
             await self.stop()  # a new session replaces the running one; start() again
         self._email = email
@@ -116,8 +127,8 @@ class ConsoleCore(DrainMixin, SyncMixin):
             self._tokens.delete(self.server_url, email)
         self._accounts.remember(self.server_url, email)
         cache = self._open_cache(email)
-        await cache.store_session(reply.agent, reply.tenant)
-        self.me = reply.agent
+        self.me = AgentRow.of(reply.agent)
+        await cache.store_session(self.me, to_wire(reply.tenant))
         log.info("logged in as agent %d", self.me.id)
         return self.me
 
@@ -175,7 +186,7 @@ class ConsoleCore(DrainMixin, SyncMixin):
         link = self._link
         if link is not None:
             with contextlib.suppress(ServerError, LinkClosed, TimeoutError):
-                await link.request("logout")
+                await link.request(Result, "logout")
         if self._email is not None:
             self._tokens.delete(self.server_url, self._email)
         self._token = None
@@ -190,25 +201,22 @@ class ConsoleCore(DrainMixin, SyncMixin):
 
     async def get_config(self) -> dict[str, Any]:
         """The full widget configuration. Raises OfflineError / ServerError."""
-        config = wire.config_reply(await self._call("config.get"))
-        if config is None:
-            raise ServerError("invalid", "the server sent no config")
+        config = (await self._call(ConfigResult, "config.get")).config
         await self.cache.store_config(config)
-        return config
+        return config_values(config)
 
     async def set_config(self, partial: dict[str, Any]) -> dict[str, Any]:
         """Admin: change some configuration keys; returns the full config.
         ``ServerError("invalid", ...)`` names a bad key."""
-        config = wire.config_reply(await self._call("config.set", config=partial))
-        if config is None:
-            raise ServerError("invalid", "the server sent no config")
+        config = (await self._call(ConfigResult, "config.set", config=partial)).config
         await self.cache.store_config(config)
-        self._emit("on_config_changed", config)
-        return config
+        values = config_values(config)
+        self._emit("on_config_changed", values)
+        return values
 
     async def list_agents(self) -> list[AgentRow]:
         """The tenant's agents with presence (also cached)."""
-        agents = wire.agents_reply(await self._call("agents"))
+        agents = [AgentRow.of(a) for a in (await self._call(AgentsResult, "agents")).agents]
         await self.cache.store_agents(agents)
         self._emit_agents()
         return agents
@@ -218,34 +226,29 @@ class ConsoleCore(DrainMixin, SyncMixin):
     ) -> tuple[AgentRow, str]:
         """Admin: add an agent; returns it and its password (generated when
         not given; shown once, never stored)."""
-        reply = wire.agent_reply(await self._call("agent.add", email=email, name=name, role=role, password=password))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        await self.cache.store_agent(reply.agent)
+        reply = await self._call(AgentAddResult, "agent.add", email=email, name=name, role=role, password=password)
+        agent = AgentRow.of(reply.agent)
+        await self.cache.store_agent(agent)
         self._emit_agents()
-        return reply.agent, reply.password or password or ""
+        return agent, reply.password or password or ""
 
     async def update_agent(self, agent_id: int, **changes: Any) -> AgentRow:
         """Admin: change ``name``, ``role``, ``active`` or ``password``."""
         unknown = set(changes) - {"name", "role", "active", "password"}
         if unknown:
             raise ValueError(f"unknown agent fields: {', '.join(sorted(unknown))}")
-        reply = wire.agent_reply(await self._call("agent.update", agent_id=agent_id, **changes))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        await self.cache.store_agent(reply.agent)
+        agent = AgentRow.of((await self._call(AgentResult, "agent.update", agent_id=agent_id, **changes)).agent)
+        await self.cache.store_agent(agent)
         self._emit_agents()
         self._announce(Applied(reload_all=True))  # assignee names
-        return reply.agent
+        return agent
 
     async def set_away(self, away: bool) -> AgentRow:
         """Set this agent Away (or back Online) on the server: colleagues see
         it, and visitors are told nobody is there when no one else is.
         Raises OfflineError / ServerError."""
-        reply = wire.agent_reply(await self._call("availability.set", away=away))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        return await self._stored_me(reply.agent)
+        reply = await self._call(AgentResult, "availability.set", away=away)
+        return await self._stored_me(AgentRow.of(reply.agent))
 
     async def update_me(
         self, *, name: str | None = None, password: str | None = None, current_password: str | None = None
@@ -256,10 +259,8 @@ class ConsoleCore(DrainMixin, SyncMixin):
         fields = {
             k: v for k, v in {"name": name, "password": password, "current_password": current_password}.items() if v
         }
-        reply = wire.agent_reply(await self._call("me.update", **fields))
-        if reply is None:
-            raise ServerError("invalid", "the server sent no agent")
-        return await self._stored_me(reply.agent)
+        reply = await self._call(AgentResult, "me.update", **fields)
+        return await self._stored_me(AgentRow.of(reply.agent))
 
     async def _stored_me(self, agent: AgentRow) -> AgentRow:
         await self.cache.store_agent(agent)
@@ -270,13 +271,11 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._announce(Applied(reload_all=True))  # assignee names
         return agent
 
-    async def message_originals(self, conversation_id: int, seq: int) -> list[dict[str, Any]]:
+    async def message_originals(self, conversation_id: int, seq: int) -> list[MessageOriginal]:
         """Admin: the texts message ``seq`` had before its edits and deletion,
-        oldest first (``body``, ``change``, ``agent_id``, ``changed_at``).
-        Raises OfflineError / ServerError."""
-        reply = await self._call("message.originals", conversation_id=conversation_id, seq=seq)
-        found = reply.get("originals")
-        return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
+        oldest first. Raises OfflineError / ServerError."""
+        reply = await self._call(MessageOriginalsResult, "message.originals", conversation_id=conversation_id, seq=seq)
+        return reply.originals
 
     async def identity_secret(self, action: str = "get") -> dict[str, Any]:
         """Admin: the identity secret (``get``), a new one (``rotate``: the old
@@ -285,37 +284,28 @@ class ConsoleCore(DrainMixin, SyncMixin):
         never cached. Raises OfflineError / ServerError."""
         if action not in ("get", "rotate", "end_rotation"):
             raise ValueError(f"unknown identity secret action {action!r}")
-        state = (await self._call(f"identity_secret.{action}")).get("identity_secret")
-        if not isinstance(state, dict):
-            raise ServerError("invalid", "the server sent no identity secret")
-        return state
+        reply = await self._call(IdentitySecretResult, f"identity_secret.{action}")
+        return dict(to_wire(reply.identity_secret))
 
     async def fetch_visitor(self, visitor_id: int) -> None:
         """Refresh a visitor's details and conversations from the server."""
-        reply = wire.visitor_reply(await self._call("visitor.get", visitor_id=visitor_id))
-        if reply.visitor is not None:
-            await self.cache.store_visitor(reply.visitor)
+        reply = await self._call(VisitorDetails, "visitor.get", visitor_id=visitor_id)
+        await self.cache.store_visitor(reply.visitor)
         applied = await self.cache.store_conversations(reply.conversations)
-        if reply.visitor is not None:
-            applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
+        applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
         self._announce(applied)
 
     async def search(
         self, text: str, *, status: str | None = None, before: str | None = None, limit: int = 20
-    ) -> protocol.SearchResult:
+    ) -> SearchResult:
         """The server's full-text search (PROTOCOL.md, "Search"): what the
         cache may not hold (older history, conversations never synced). The
         conversations found that the cache lacks are stored (and announced),
         so a hit opens like any cached conversation. Raises OfflineError /
         ServerError (``invalid`` for a query without words)."""
-        reply = await self._call("search", q=text, status=status, before=before, limit=limit)
-        try:
-            result = protocol.from_wire(protocol.SearchResult, reply)
-        except ValueError as exc:
-            raise ServerError("invalid", f"the server sent a malformed search reply ({exc})") from None
-        found = [wire.conversation(protocol.to_wire(hit.conversation)) for hit in result.hits]
-        if found:
-            self._announce(await self.cache.store_conversations(c for c in found if c is not None))
+        result = await self._call(SearchResult, "search", q=text, status=status, before=before, limit=limit)
+        if result.hits:
+            self._announce(await self.cache.store_conversations(hit.conversation for hit in result.hits))
         return result
 
     async def mark_seen(self, conversation_id: int) -> None:

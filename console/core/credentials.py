@@ -117,7 +117,7 @@ class KeyringTokenStore:
         except Exception as exc:  # keyring backends raise many kinds of errors
             log.warning("keyring read failed: %s", type(exc).__name__)
             return None
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) else None  # own data: a keyring value
 
     def set(self, server: str, email: str, token: str) -> None:
         """Store ``token`` in the keyring; in memory when that is impossible."""

@@ -10,13 +10,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES, SNAPSHOT_FILTERS, Agent, Visitor
+
 __all__ = [
     "FILTERS",
+    "UNKNOWN_VISITOR",
     "AgentRow",
     "ConversationChanges",
     "ConversationRow",
     "Delivery",
-    "Filter",
     "MembershipKey",
     "Notification",
     "OutboxAction",
@@ -26,12 +28,11 @@ __all__ = [
     "ThreadKind",
     "VisitorRow",
     "matches_filter",
-    "visitor_label",
 ]
 
-#: Inbox filters, as the server's ``snapshot`` names them.
-Filter = Literal["all", "mine", "unassigned", "open", "pending", "resolved"]
-FILTERS: Final[tuple[str, ...]] = ("all", "mine", "unassigned", "open", "pending", "resolved")
+#: Inbox filters: the server's ``snapshot`` filters, with the same rules
+#: (``protocol.SNAPSHOT_FILTER_RULES``).
+FILTERS: Final[tuple[str, ...]] = SNAPSHOT_FILTERS
 
 ThreadKind = Literal["visitor", "agent", "system", "note"]
 Delivery = Literal["sent", "pending", "failed"]
@@ -40,9 +41,9 @@ OutboxAction = Literal[
 ]
 
 
-def visitor_label(visitor_id: int, name: str | None) -> str:
-    """The one definition of how a visitor is named: their name, or "Visitor #ID"."""
-    return (name or "").strip() or f"Visitor #{visitor_id}"
+#: The name shown for a visitor whose details the cache does not hold yet;
+#: once it does, the server's ``display_name`` (the name, or "Visitor #ID").
+UNKNOWN_VISITOR: Final = "A visitor"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,6 +58,11 @@ class AgentRow:
     online: bool
     away: bool = False  #: set themselves Away (availability.set), or went idle
 
+    @classmethod
+    def of(cls, agent: Agent) -> AgentRow:
+        """The row of a protocol Agent."""
+        return cls(agent.id, agent.email, agent.name, agent.role, agent.active, agent.online, agent.away)
+
     @property
     def is_admin(self) -> bool:
         """True for the admin role (settings and agent management)."""
@@ -70,7 +76,7 @@ class ConversationRow:
 
     id: int
     visitor_id: int
-    visitor_name: str  #: the visitor's name, or "Visitor #ID"
+    visitor_name: str  #: the visitor's ``display_name`` (their name, or "Visitor #ID")
     visitor_email: str | None
     status: str  #: "open", "pending" or "resolved"
     assignee_id: int | None
@@ -120,29 +126,11 @@ class ThreadItem:
     deleted: bool = False  #: its author deleted it; ``body`` is empty
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class VisitorRow:
-    """A visitor as agents see them (PROTOCOL.md, "Visitor")."""
-
-    id: int
-    name: str | None
-    email: str | None
-    user_id: str | None
-    verified: bool
-    browser: str | None
-    os: str | None
-    language: str | None
-    timezone: str | None  #: IANA name; the UI computes the visitor's local time
-    page_url: str | None
-    page_title: str | None
-    referrer: str | None
-    first_seen: int | None
-    last_seen: int | None
-
-    @property
-    def display_name(self) -> str:
-        """The name to show: the visitor's name, or "Visitor #ID"."""
-        return visitor_label(self.id, self.name)
+@dataclasses.dataclass(slots=True, kw_only=True)
+class VisitorRow(Visitor):
+    """A visitor as agents see them: the protocol's Visitor (PROTOCOL.md,
+    "Visitor"; its fields are declared there, once), as cached. ``timezone``
+    is an IANA name: the UI computes the visitor's local time."""
 
     @property
     def identity_unverified(self) -> bool:
@@ -236,15 +224,9 @@ class ThreadChanges:
 
 
 def matches_filter(filter: str, key: MembershipKey | None, me: int | None) -> bool:
-    """Whether a conversation with membership ``key`` is in ``filter``; the
-    same rule as the cache's SQL (``Cache.conversations``). None: not there."""
+    """Whether a conversation with membership ``key`` is in ``filter``
+    (``protocol.SNAPSHOT_FILTER_RULES``, which the cache's SQL follows too:
+    ``Cache.conversations``). None: not there."""
     if key is None:
         return False
-    status, assignee = key
-    if filter == "all":
-        return True
-    if filter == "mine":
-        return me is not None and assignee == me and status != "resolved"
-    if filter == "unassigned":
-        return assignee is None and status != "resolved"
-    return status == filter
+    return SNAPSHOT_FILTER_RULES[filter].matches(*key, me)

@@ -28,7 +28,7 @@ from frontdesk.server import protocol
 
 from .cache import Cache
 from .exceptions import OfflineError, ServerError
-from .rows import FILTERS, AgentRow, ConversationRow, matches_filter, visitor_label
+from .rows import FILTERS, AgentRow, ConversationRow, matches_filter
 
 __all__ = ["SearchHit", "SearchResults", "SearchSource", "SearchState", "Searcher", "cache_hits", "merge"]
 
@@ -119,7 +119,7 @@ def _row_of(cache: Cache, conversation: protocol.ConversationWithVisitor) -> Con
     return ConversationRow(
         id=conversation.id,
         visitor_id=conversation.visitor_id,
-        visitor_name=visitor_label(conversation.visitor_id, conversation.visitor.name),
+        visitor_name=conversation.visitor.display_name,
         visitor_email=conversation.visitor.email,
         status=conversation.status,
         assignee_id=conversation.assignee_id,

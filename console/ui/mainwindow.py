@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from frontdesk.console.core import (
     AgentRow,
@@ -51,12 +51,14 @@ from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
 from .profile import ProfileDialog
 from .search import SearchModel
-from .settings_dialog import SettingsDialog
 from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
 from .theme import app_icon
 from .thread import ThreadPane
 from .visitor import VisitorPane
+
+if TYPE_CHECKING:  # imported when first opened: the first paint does not need it (issue 13, item 7)
+    from .settings_dialog import SettingsDialog
 
 __all__ = ["MainWindow"]
 
@@ -701,9 +703,7 @@ class MainWindow(QMainWindow):
         except CoreError as exc:
             self.status.showMessage(f"Could not load the original text: {exc}", 8000)
             return None
-        lines = [
-            f"{'Deleted' if o.get('change') == 'deleted' else 'Replaced'}: {o.get('body', '')}" for o in originals
-        ]
+        lines = [f"{'Deleted' if o.change == 'deleted' else 'Replaced'}: {o.body}" for o in originals]
         box = QMessageBox(QMessageBox.Icon.Information, "Original text", "\n\n".join(lines) or "Nothing kept.")
         box.setParent(self, box.windowFlags())
         box.setTextFormat(Qt.TextFormat.PlainText)
@@ -749,6 +749,8 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Only admins can change settings.", 5000)
             return None
         if self.settings_dialog is None:
+            from .settings_dialog import SettingsDialog
+
             self.settings_dialog = SettingsDialog(self.core, self.agents_model, self, me_id=me.id)
             self.settings_dialog.finished.connect(self._on_settings_dialog_finished)
         self.settings_dialog.open()

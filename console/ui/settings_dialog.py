@@ -17,6 +17,7 @@ import logging
 from typing import Any, Protocol
 
 from frontdesk.console.core import AgentRow, OfflineError, ServerError
+from frontdesk.server.protocol import CONFIG_FIELD, CONFIG_FIELDS
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -51,9 +53,9 @@ from .validation import (
     parse_ranges,
     timezones,
     validate_color,
+    validate_config_text,
     validate_email,
     validate_host,
-    validate_length,
     validate_timezone,
 )
 
@@ -75,22 +77,8 @@ class AdminApi(Protocol):
     async def identity_secret(self, action: str = "get") -> dict[str, Any]: ...
 
 
-#: Keys edited by this dialog, in the order errors are looked for.
-KEYS = (
-    "business_name",
-    "color",
-    "position",
-    "greeting",
-    "launcher_label",
-    "away_message",
-    "sound",
-    "prechat",
-    "business_hours",
-    "allowed_origins",
-    "require_identity",
-)
-
-_TEXT_LIMITS = {"business_name": 80, "greeting": 500, "launcher_label": 40, "away_message": 500}
+#: The free-text configuration keys (each with its declared length limit).
+TEXT_KEYS: tuple[str, ...] = tuple(f.name for f in CONFIG_FIELDS if f.type is str and f.max_len is not None)
 
 
 def _plain(text: str = "", name: str = "") -> QLabel:
@@ -200,7 +188,7 @@ class SettingsDialog(QDialog):
         self.business_name_edit = QLineEdit()
         self.color_edit = QLineEdit()
         self.color_edit.setMaximumWidth(120)
-        self.color_edit.setPlaceholderText("#2563eb")
+        self.color_edit.setPlaceholderText(CONFIG_FIELD["color"].default)
         self.color_swatch = QPushButton("")
         self.color_swatch.setObjectName("colorSwatch")
         self.color_swatch.setFixedSize(32, 28)
@@ -214,8 +202,8 @@ class SettingsDialog(QDialog):
         row_layout.addWidget(self.color_edit)
         row_layout.addStretch(1)
         self.position_combo = QComboBox()
-        self.position_combo.addItem("Bottom right", "right")
-        self.position_combo.addItem("Bottom left", "left")
+        for position in CONFIG_FIELD["position"].choices or ():
+            self.position_combo.addItem(f"Bottom {position}", position)
         self.greeting_edit = QPlainTextEdit()
         self.greeting_edit.setFixedHeight(64)
         self.launcher_label_edit = QLineEdit()
@@ -336,6 +324,16 @@ class SettingsDialog(QDialog):
         self.require_identity_check = QCheckBox("Require identity verification (signed user ids) to send messages")
         layout.addWidget(self.require_identity_check)
         layout.addWidget(self._register("require_identity", 3))
+        edit_row = QHBoxLayout()
+        edit_row.addWidget(QLabel("Agents may edit or delete their messages for"))
+        self.edit_window_spin = QSpinBox()
+        self.edit_window_spin.setRange(0, CONFIG_FIELD["edit_window_minutes"].maximum or 0)
+        self.edit_window_spin.setSuffix(" min")
+        self.edit_window_spin.setSpecialValueText("never")  # 0 turns editing and deleting off
+        edit_row.addWidget(self.edit_window_spin)
+        edit_row.addStretch(1)
+        layout.addLayout(edit_row)
+        layout.addWidget(self._register("edit_window_minutes", 3))
         return page
 
     def _fit_agent_columns(self, *_args: object) -> None:
@@ -540,13 +538,13 @@ class SettingsDialog(QDialog):
         """Fill the form from a full config and make it editable."""
         self._config = dict(config)
         self.business_name_edit.setText(str(config.get("business_name") or ""))
-        self.color_edit.setText(str(config.get("color") or "#2563eb"))
-        index = self.position_combo.findData(config.get("position", "right"))
+        self.color_edit.setText(str(config.get("color") or CONFIG_FIELD["color"].default))
+        index = self.position_combo.findData(config.get("position", CONFIG_FIELD["position"].default))
         self.position_combo.setCurrentIndex(max(index, 0))
         self.greeting_edit.setPlainText(str(config.get("greeting") or ""))
         self.launcher_label_edit.setText(str(config.get("launcher_label") or ""))
         self.away_message_edit.setPlainText(str(config.get("away_message") or ""))
-        self.sound_check.setChecked(bool(config.get("sound", True)))
+        self.sound_check.setChecked(bool(config.get("sound", CONFIG_FIELD["sound"].default)))
         prechat = config.get("prechat") or {}
         self.prechat_enabled.setChecked(bool(prechat.get("enabled")))
         fields = {f.get("name"): f for f in prechat.get("fields", []) if isinstance(f, dict)}
@@ -564,6 +562,8 @@ class SettingsDialog(QDialog):
         for host in config.get("allowed_origins") or []:
             self.domains_list.addItem(str(host))
         self.require_identity_check.setChecked(bool(config.get("require_identity")))
+        window = config.get("edit_window_minutes", CONFIG_FIELD["edit_window_minutes"].default)
+        self.edit_window_spin.setValue(window if isinstance(window, int) else 0)
         self._clear_errors()
         self._set_editable(True)
 
@@ -600,8 +600,9 @@ class SettingsDialog(QDialog):
             "launcher_label": self.launcher_label_edit.text(),
             "away_message": self.away_message_edit.toPlainText(),
         }
+        assert set(texts) == set(TEXT_KEYS), "a free-text configuration key without its field"
         for key, text in texts.items():
-            problem = validate_length(text, _TEXT_LIMITS[key], required=key != "away_message")
+            problem = validate_config_text(key, text)
             if problem:
                 problems[key] = problem
             values[key] = text.strip()
@@ -640,12 +641,18 @@ class SettingsDialog(QDialog):
         values["business_hours"] = {"enabled": self.hours_enabled.isChecked(), "timezone": timezone, "days": days}
         values["allowed_origins"] = [self.domains_list.item(n).text() for n in range(self.domains_list.count())]
         values["require_identity"] = self.require_identity_check.isChecked()
+        values["edit_window_minutes"] = self.edit_window_spin.value()
         return values, problems
 
     def changes(self) -> dict[str, Any]:
         """The config keys whose form value differs from the loaded config."""
         values, _ = self.form_values()
-        return {k: v for k, v in values.items() if self._config.get(k) != v}
+        return self._changed(values)
+
+    def _changed(self, values: dict[str, Any]) -> dict[str, Any]:
+        # A key the loaded config lacks (an older server) counts as its declared default.
+        loaded = {f.name: f.default for f in CONFIG_FIELDS} | self._config
+        return {k: v for k, v in values.items() if loaded.get(k) != v}
 
     # ------------------------------------------------------------------ slots
 
@@ -688,14 +695,14 @@ class SettingsDialog(QDialog):
         self._clear_errors()
         values, problems = self.form_values()
         if problems:
-            for key in KEYS_AND_DAYS:
+            for key in self.errors:  # registered in tab order, weekdays included
                 if key in problems:
                     self.show_error(key, problems[key])
-            first = next(k for k in KEYS_AND_DAYS if k in problems)
+            first = next(k for k in self.errors if k in problems)
             self.tabs.setCurrentIndex(self._tab_of.get(first, 0))
             self.status_label.setText("Fix the highlighted fields, then save again.")
             return False
-        partial = {k: v for k, v in values.items() if self._config.get(k) != v}
+        partial = self._changed(values)
         if not partial:
             self.status_label.setText("No changes to save.")
             return True
@@ -707,7 +714,7 @@ class SettingsDialog(QDialog):
             self.status_label.setText("You're offline: settings were not saved.")
             return False
         except ServerError as exc:
-            bad_key = next((k for k in KEYS if k in exc.message), None)
+            bad_key = next((k for k in CONFIG_FIELD if k in exc.message), None)
             if exc.code == "invalid" and bad_key is not None:
                 self.show_error(bad_key, exc.message)
                 self.status_label.setText("The server did not accept a field.")
@@ -794,11 +801,3 @@ class SettingsDialog(QDialog):
         self.new_password_label.show()
         self.agents_model.refresh()
         return True
-
-
-#: Every error key in tab order, weekdays included.
-KEYS_AND_DAYS: tuple[str, ...] = (
-    *KEYS[:9],
-    *(f"business_hours.{k}" for k, _ in DAYS),
-    *KEYS[9:],
-)

@@ -1,8 +1,10 @@
 """Checks for the settings dialog, run before anything is sent to the server.
 
 Each function returns an error sentence to show next to the field, or None
-when the value is fine. The rules mirror PROTOCOL.md, "Widget configuration";
-the server checks again (and its ``invalid`` error is shown the same way).
+when the value is fine. The limits come from the one declaration of the
+widget configuration (``protocol.CONFIG_FIELDS``, PROTOCOL.md "Widget
+configuration"); the server checks again (and its ``invalid`` error is shown
+the same way).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import itertools
 import re
 import zoneinfo
 
+from frontdesk.server.protocol import CONFIG_FIELD
+
 __all__ = [
     "DAYS",
     "format_ranges",
     "parse_ranges",
     "validate_color",
+    "validate_config_text",
     "validate_email",
     "validate_host",
     "validate_length",
@@ -44,7 +49,15 @@ def validate_color(text: str) -> str | None:
     """A ``#rrggbb`` colour."""
     if _COLOR.fullmatch(text.strip()):
         return None
-    return "Use a colour like #2563eb."
+    return f"Use a colour like {CONFIG_FIELD['color'].default}."
+
+
+def validate_config_text(key: str, text: str) -> str | None:
+    """A free-text configuration value (``business_name``, ``greeting`` ...)
+    within its declared length, and not blank when it is required."""
+    field = CONFIG_FIELD[key]
+    assert field.max_len is not None, key
+    return validate_length(text, field.max_len, required=field.required)
 
 
 def validate_length(text: str, limit: int, *, required: bool = False) -> str | None:

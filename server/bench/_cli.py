@@ -32,7 +32,7 @@ workloads (default: all of them):
   idle        10,000 idle visitors past hello: server RSS per connection
   catchup     an agent offline for 10,000 events: reconnect to caught up; and a reconnect storm
               of 5,000 visitors resuming with 20 missed messages each
-  console     the console cache's cold start and FTS search, run by frontdesk-console --bench-cache
+  console     the console's start to its first painted inbox, warm and cold (frontdesk-console as a process)
   tenants     (alone, with --pg-url) PostgreSQL: 1 node × 1 tenant, N nodes × N tenants, N nodes × 1 tenant
   search      1,000,000 messages loaded through the store, then the agents' search request timed
               over common, rare, prefix and status-narrowed queries (--search-db for PostgreSQL)
@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         "--console-messages", type=int, default=d.console_messages, help="console: messages cached (%(default)s)"
     )
     g.add_argument(
+        "--console-runs", type=int, default=d.console_runs, help="console: warm and cold starts each (%(default)s)"
+    )
+    g.add_argument(
         "--search-messages", type=int, default=d.search_messages, help="search: messages loaded (%(default)s)"
     )
     g.add_argument(
@@ -133,6 +136,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         "catchup_events",
         "console_conversations",
         "console_messages",
+        "console_runs",
         "search_messages",
         "search_rounds",
     ):
@@ -154,6 +158,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         storm_missed=args.storm_missed,
         console_conversations=args.console_conversations,
         console_messages=args.console_messages,
+        console_runs=args.console_runs,
         search_messages=args.search_messages,
         search_rounds=args.search_rounds,
     )
@@ -358,13 +363,20 @@ def _rows(report: JSON) -> list[JSON]:
         elif c.get("cold_start_ms") is not None:
             add(
                 "console",
-                "cold start to loaded inbox (ms)",
+                "cold start to the first painted inbox (ms)",
                 c["cold_start_ms"],
                 target="≤ 1000 ms",
                 ok=c["cold_start_ms"] <= 1000,
             )
+            add(
+                "console",
+                "warm start to the first painted inbox (ms)",
+                c["warm_start_ms"],
+                target="≤ 500 ms",
+                ok=c["warm_start_ms"] <= 500,
+            )
         for k, v in c.items():
-            if k not in ("available", "cold_start_ms") and isinstance(v, int | float):
+            if k not in ("available", "cold_start_ms", "warm_start_ms") and isinstance(v, int | float):
                 add("console", k, v)
     if "search" in w:
         fd = w["search"].get("frontdesk") or {}
@@ -545,6 +557,8 @@ def _tenants_main(args: argparse.Namespace, argv: list[str]) -> int:
     load = machine.get("loadavg_at_start")
     print(f"\nmachine: {machine.get('cores')} cores, load {load} at start")
     return 0
+
+
 def _search_workload(args: argparse.Namespace, opts: LoadOptions, runner: _Runner, progress: Progress) -> JSON:
     from ._search import search
 

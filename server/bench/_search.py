@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..protocol import SearchResult
 from ._stats import Progress, summary_ms
 from ._targets import BENCH_PASSWORD, BENCH_RATES, Target, _python, _spawn
 from ._workloads import BenchError, _open_agent, _request
@@ -113,8 +114,9 @@ class DataSet:
 
 def _chunk_rows(
     data: DataSet, tenant_id: int, start: int, count: int, t0: int
-) -> tuple[list[Any], list[Any], list[Any]]:
-    """The visitors, conversations and messages of messages ``start``…``start+count-1`` (whole conversations)."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The visitors, conversations and messages of messages ``start``…``start+count-1`` (whole conversations),
+    as rows for :func:`frontdesk.server.store.bulk.insert_bench_rows`."""
     conversations = range(start // PER_CONVERSATION, (start + count) // PER_CONVERSATION)
     statuses = ("resolved",) * 7 + ("open",) * 2 + ("pending",)
     visitors, convs, messages = [], [], []
@@ -145,10 +147,10 @@ async def _build(url: str, tenant_id: int, messages: int, data: DataSet, progres
         progress.begin(f"search: load {messages:,} msgs")
         while done < messages:
             count = min(CHUNK, messages - done)
-            await store.write(bulk.load_conversations, tenant_id, *_chunk_rows(data, tenant_id, done, count, t0))
+            await store.write(bulk.insert_bench_rows, *_chunk_rows(data, tenant_id, done, count, t0))
             done += count
             progress.update(done / messages, f"{done:,} messages")
-        await store.write(bulk.after_load)
+        await store.write(bulk.after_bulk_load)
         progress.end(f"{messages:,} messages in {time.monotonic() - started:.0f} s")
     finally:
         await store.close()
@@ -170,18 +172,19 @@ def _init(url: str) -> JSON:
 
 
 def _tenant_id(url: str) -> int:
-    from ..store import open_store, tenants
+    from ..store import open_store
+    from ..store import tenants as store_tenants
 
     async def read() -> int:
         store = open_store(url)
         await store.open()
         try:
-            row = await store.read(tenants.tenant_by_slug, "bench")
+            tenant = await store.read(store_tenants.tenant_by_slug, "bench")
         finally:
             await store.close()
-        if row is None:
+        if tenant is None:
             raise BenchError("the bench tenant is missing after init")
-        return row.id
+        return tenant.id
 
     return asyncio.run(read())
 
@@ -197,7 +200,7 @@ async def _measure(target: Target, queries: list[tuple[str, str, str | None]], r
     try:
         for _cls, query, status in queries:  # warm the server's caches once, untimed
             warm: JSON = {"q": query, **({"status": status} if status else {})}
-            await _request(agent, "search", **warm)
+            await _request(agent, SearchResult, "search", **warm)
         total = rounds * len(queries)
         progress.begin("search: requests")
         order = [item for _ in range(rounds) for item in queries]
@@ -205,11 +208,11 @@ async def _measure(target: Target, queries: list[tuple[str, str, str | None]], r
         for n, (cls, query, status) in enumerate(order, 1):
             fields: JSON = {"q": query, **({"status": status} if status else {})}
             sent = time.perf_counter_ns()
-            reply = await _request(agent, "search", **fields)
+            reply = await _request(agent, SearchResult, "search", **fields)
             elapsed = time.perf_counter_ns() - sent
             samples.setdefault(cls, []).append(elapsed)
             samples.setdefault("all", []).append(elapsed)
-            hits[query] = len(reply["hits"])
+            hits[query] = len(reply.hits)
             progress.update(n / total, f"{n}/{total}")
         progress.end()
     finally:

@@ -14,12 +14,27 @@ import collections
 import dataclasses
 import json
 import re
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+from ..protocol import (
+    ClientProtocol,
+    Endpoint,
+    ErrorFrame,
+    HelloResult,
+    Incoming,
+    LoginResult,
+    ReplyFrame,
+    Result,
+    SessionResult,
+    SnapshotResult,
+    SubscribeResult,
+)
 from . import _targets
 from ._stats import Progress, summary_ms
 from ._targets import ProcStats, Target
@@ -58,6 +73,7 @@ class LoadOptions:
     storm_missed: int = 20
     console_conversations: int = 10_000
     console_messages: int = 100_000
+    console_runs: int = 3
     search_messages: int = 1_000_000
     search_rounds: int = 20
 
@@ -65,16 +81,21 @@ class LoadOptions:
 # -- connections and setup requests --------------------------------------------------------
 
 
+_R = TypeVar("_R", bound=Result)
+
+
 class _Rpc:
-    """Per-socket state during setup: pending requests and the event cursor."""
+    """Per-socket state during setup: the protocol's client side (refs, typed
+    replies: the one every Python client shares), the requests in flight, and
+    the event cursor."""
 
-    __slots__ = ("events", "hello", "max_event_id", "pending", "seq", "subscribed")
+    __slots__ = ("events", "hello", "max_event_id", "pending", "protocol", "subscribed")
 
-    def __init__(self) -> None:
-        self.hello: JSON = {}
-        self.subscribed: JSON = {}
-        self.pending: dict[str, asyncio.Future[JSON]] = {}
-        self.seq = 0
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.protocol = ClientProtocol(endpoint, ref_prefix="s")
+        self.hello: HelloResult | None = None
+        self.subscribed: SubscribeResult | None = None
+        self.pending: dict[str, asyncio.Future[Incoming]] = {}
         self.max_event_id = 0
         self.events = 0
 
@@ -86,31 +107,36 @@ def _cid(kind: int, a: int, b: int = 0) -> str:
 
 def _rpc_frame(conn: WsConn, payload: bytes, now: int) -> None:
     st: _Rpc = conn.state
-    obj = json.loads(payload)
-    if obj.get("type") == "event":
-        st.events += 1
-        st.max_event_id = max(st.max_event_id, int(obj.get("event_id") or 0))
+    found = _EVENT_ID.search(payload)
+    if found is not None:
+        st.max_event_id = max(st.max_event_id, int(found.group(1)))
+    if payload.startswith(b'{"type":"event"'):
+        st.events += 1  # events are only counted here, never decoded: the generator stays cheap
         return
-    st.max_event_id = max(st.max_event_id, int(obj.get("event_id") or 0))
-    fut = st.pending.pop(str(obj.get("ref")), None)
+    incoming = st.protocol.receive(payload)
+    fut = st.pending.pop(incoming.answers, None) if incoming.answers is not None else None
     if fut is not None and not fut.done():
-        fut.set_result(obj)
+        fut.set_result(incoming)
 
 
-async def _request(conn: WsConn, kind: str, timeout: float = 120, **fields: Any) -> JSON:
+async def _request(conn: WsConn, result: type[_R], kind: str, timeout: float = 120, **fields: Any) -> _R:
+    """Send a setup request and return its typed reply (``result``)."""
     st: _Rpc = conn.state
-    st.seq += 1
-    ref = f"s{st.seq}"
-    fut: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+    ref, text = st.protocol.request(kind, **fields)
+    fut: asyncio.Future[Incoming] = asyncio.get_running_loop().create_future()
     st.pending[ref] = fut
-    conn.send_text(json.dumps({"type": kind, "ref": ref, **fields}, separators=(",", ":")))
+    conn.send_text(text)
     try:
-        reply = await asyncio.wait_for(fut, timeout)
+        incoming = await asyncio.wait_for(fut, timeout)
     except TimeoutError:
+        st.protocol.forget(ref)
         raise BenchError(f"no reply to {kind} within {timeout:g}s (connection closed: {conn.closed.done()})") from None
-    if reply.get("type") == "error":
-        raise BenchError(f"{kind} failed: {reply.get('code')}: {reply.get('message')}")
-    return reply
+    frame = incoming.frame
+    if isinstance(frame, ErrorFrame):
+        raise BenchError(f"{kind} failed: {frame.code}: {frame.message}")
+    if not isinstance(frame, ReplyFrame) or not isinstance(frame.result, result):
+        raise BenchError(f"the reply to {kind} does not fit the protocol: {incoming.error}")
+    return frame.result
 
 
 def _source_ip(target: Target, i: int) -> str | None:
@@ -128,7 +154,7 @@ async def _connect(target: Target, path: str, i: int, origin: bool) -> WsConn:
         origin=target.origin if origin else None,
         local_ip=_source_ip(target, i),
     )
-    conn.state = _Rpc()
+    conn.state = _Rpc(Endpoint.AGENT if path == "/v1/agent" else Endpoint.VISITOR)
     return conn
 
 
@@ -138,26 +164,26 @@ async def _open_visitor(target: Target, i: int, *, meta: bool = True) -> WsConn:
         conn.send_text('{"type":"hello","ref":"s0"}')  # forwarded to nobody; the relay does not parse
         return conn
     fields: JSON = {"meta": {"url": "https://bench.test/", "user_agent": "frontdesk-bench", "language": "en"}}
-    conn.state.hello = await _request(conn, "hello", **(fields if meta else {}))
+    conn.state.hello = await _request(conn, HelloResult, "hello", **(fields if meta else {}))
     return conn
 
 
-async def _agent_token(target: Target) -> tuple[str, JSON]:
+async def _agent_token(target: Target) -> tuple[str, LoginResult]:
     conn = await _connect(target, "/v1/agent", 0, origin=False)
     try:
-        reply = await _request(conn, "login", email=target.email, password=target.password)
+        reply = await _request(conn, LoginResult, "login", email=target.email, password=target.password)
     finally:
         conn.close()
-    return str(reply["token"]), reply
+    return reply.token, reply
 
 
 async def _open_agent(target: Target, i: int, token: str, *, subscribe: bool = True, **sub: Any) -> WsConn:
     conn = await _connect(target, "/v1/agent", i, origin=False)
     if target.kind == "relay":
         return conn
-    await _request(conn, "auth", token=token)
+    await _request(conn, SessionResult, "auth", token=token)
     if subscribe:
-        conn.state.subscribed = await _request(conn, "subscribe", **sub)
+        conn.state.subscribed = await _request(conn, SubscribeResult, "subscribe", **sub)
     return conn
 
 
@@ -562,8 +588,8 @@ async def catchup(target: Target, opts: LoadOptions, progress: Progress) -> JSON
     progress.begin("catch-up setup")
     token, _ = await _agent_token(target)
     agent = await _open_agent(target, 0, token)
-    cursor = int(agent.state.subscribed["last_event_id"])
-    epoch = agent.state.subscribed["epoch"]
+    subscribed: SubscribeResult = agent.state.subscribed
+    cursor, epoch = subscribed.last_event_id, subscribed.epoch
     agent.close()
     nv = 100
     visitors = await _open_many(nv, lambda i: _open_visitor(target, i + 1), progress, "visitors")
@@ -576,10 +602,10 @@ async def catchup(target: Target, opts: LoadOptions, progress: Progress) -> JSON
     stats = ProcStats(target.pid).start()
     t0 = time.monotonic_ns()
     conn = await _connect(target, "/v1/agent", 0, origin=False)
-    auth = await _request(conn, "auth", token=token)
+    auth = await _request(conn, SessionResult, "auth", token=token)
     counter = _Counter()
-    counter.until_event_id = int(auth["last_event_id"])
-    sub = await _request(conn, "subscribe", since=cursor, epoch=epoch)
+    counter.until_event_id = auth.last_event_id
+    sub = await _request(conn, SubscribeResult, "subscribe", since=cursor, epoch=epoch)
     # Events that arrived in the same read as the reply were tallied by the setup handler.
     counter.events = conn.state.events
     counter.max_event_id = conn.state.max_event_id
@@ -595,7 +621,7 @@ async def catchup(target: Target, opts: LoadOptions, progress: Progress) -> JSON
     return {
         "events_missed": counter.until_event_id - cursor,
         "events_received": counter.events,
-        "reset_required": sub.get("reset_required"),
+        "reset_required": sub.reset_required,
         "caught_up": ok,
         "time_ms": None if elapsed_ms is None else round(elapsed_ms, 1),
         "events_per_s": None if not elapsed_ms else round(counter.events / (elapsed_ms / 1000)),
@@ -610,8 +636,9 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
     n, missed = opts.storm_visitors, opts.storm_missed
     progress.begin("storm setup")
     visitors = await _open_many(n, lambda i: _open_visitor(target, i + 1), progress, "visitors")
-    epoch = visitors[0].state.hello["epoch"]
-    tokens = [v.state.hello["token"] for v in visitors]
+    hellos: list[HelloResult] = [v.state.hello for v in visitors]
+    epoch = hellos[0].epoch
+    tokens = [h.token for h in hellos]
     try:
         await _flood_messages(visitors, 1, progress, "first messages")
         await asyncio.sleep(0.5)  # their own message.created events
@@ -625,9 +652,9 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
     cursor: str | None = None
     while True:
         extra: JSON = {"cursor": cursor} if cursor else {}
-        page = await _request(agents[0], "snapshot", limit=500, **extra)
-        convs += [int(c["id"]) for c in page["conversations"]]
-        cursor = page.get("next_cursor")
+        page = await _request(agents[0], SnapshotResult, "snapshot", limit=500, **extra)
+        convs += [c.id for c in page.conversations]
+        cursor = page.next_cursor
         if not cursor:
             break
     if len(convs) != n:
@@ -709,10 +736,17 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
 
 
 def console(opts: LoadOptions, progress: Progress) -> JSON:
-    """The console cache's cold start and FTS search, measured by the console
-    itself in a process of its own: ``frontdesk-console --bench-cache DIR``
-    prints one JSON object (the server never imports the console)."""
-    from ._console import console_command, console_installed
+    """The console's start as the agent waits for it, measured in processes of
+    its own (the server never imports the console).
+
+    ``frontdesk-console --bench-cache DIR`` fills a cache (and times opening
+    it alone); then ``--bench-first-paint DIR`` starts the console offscreen
+    on it, and the figure is from the exec to the first paint of the main
+    window with inbox rows: the median of ``console_runs`` warm starts (after
+    one untimed start), and of as many cold ones, each after evicting the
+    cache file and the Qt libraries from the page cache (never the whole
+    machine's)."""
+    from ._console import console_command, console_installed, evict, first_paint, qt_library_files
 
     if not console_installed():
         return {"available": False, "note": "not available (the console is not installed)"}
@@ -732,11 +766,36 @@ def console(opts: LoadOptions, progress: Progress) -> JSON:
         except (OSError, subprocess.TimeoutExpired) as exc:
             progress.end()
             return {"available": False, "note": f"the console did not run ({exc})"}
+        if proc.returncode != 0:
+            progress.end()
+            return {"available": False, "note": f"the console failed: {proc.stderr.strip()[-300:]}"}
+        try:
+            result = dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            progress.end()
+            return {"available": False, "note": "the console printed no result"}
+        result["cache_open_ms"] = result.pop("cold_start_ms", None)
+        try:
+            first_paint(Path(tmp))  # untimed: the page cache now holds what a start reads
+            warm = [first_paint(Path(tmp)) for _ in range(opts.console_runs)]
+            files = [*sorted((Path(tmp) / "cache").iterdir()), *qt_library_files()]
+            cold = []
+            for _ in range(opts.console_runs):
+                evicted = evict(files)
+                cold.append(first_paint(Path(tmp)))
+        except (OSError, RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
+            progress.end()
+            return {"available": True, **result, "note": f"first paint not measured: {exc}"}
     progress.end()
-    if proc.returncode != 0:
-        return {"available": False, "note": f"the console failed: {proc.stderr.strip()[-300:]}"}
-    try:
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"available": False, "note": "the console printed no result"}
-    return {"available": True, **dict(result)}
+    return {
+        "available": True,
+        **result,
+        "cold_start_ms": statistics.median(r["ms"] for r in cold),
+        "warm_start_ms": statistics.median(r["ms"] for r in warm),
+        "cold_start_cpu_ms": statistics.median(r["cpu_ms"] for r in cold),
+        "warm_start_cpu_ms": statistics.median(r["cpu_ms"] for r in warm),
+        "inbox_rows_painted": warm[0]["rows"],
+        "evicted_mb": round(evicted / 2**20, 1),
+        "runs": opts.console_runs,
+        "includes": "exec to the first paint of the main window with inbox rows (offscreen, offline)",
+    }

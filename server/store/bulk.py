@@ -1,10 +1,7 @@
-"""Bulk loading of synthetic conversations, for the benchmark's big data sets (``frontdesk bench search``).
-
-Rows go in with ``executemany`` on the store's own connection, inside one of its write transactions, so every
-trigger fires as it does for a real write (the search index is kept in step); what they skip is the per-message
-write path (idempotency, events, fan-out), which a million-message data set does not need. Never used by the
-server itself.
-"""
+"""Bulk loading for the load tool (``frontdesk bench search``): rows written
+straight into the tables with ``executemany`` on the store's own connection,
+the search triggers firing for every row as in production. Not an operation
+the server uses; it lives here because no SQL is written outside the store."""
 
 from __future__ import annotations
 
@@ -13,35 +10,28 @@ from typing import Any
 
 from ._sql import Tx
 
-__all__ = ["after_load", "load_conversations"]
-
-#: (id, tenant_id, token_hash, name, first_seen, last_seen)
-VisitorRow = tuple[int, int, str, str, int, int]
-#: (id, tenant_id, visitor_id, status, created_at, last_activity, last_seq, preview)
-ConversationRow = tuple[int, int, int, str, int, int, int, str]
-#: (id, conversation_id, seq, author_kind, author_id, body, created_at, event_id)
-MessageRow = tuple[int, int, int, str, int | None, str, int, int]
+__all__ = ["after_bulk_load", "insert_bench_rows"]
 
 
-def load_conversations(
-    tx: Tx,
-    tenant_id: int,
-    visitors: Sequence[VisitorRow],
-    conversations: Sequence[ConversationRow],
-    messages: Sequence[MessageRow],
+def insert_bench_rows(
+    tx: Any,  # a backend's transaction: it holds its DB-API connection as ``conn``
+    visitors: Sequence[tuple[Any, ...]],
+    conversations: Sequence[tuple[Any, ...]],
+    messages: Sequence[tuple[Any, ...]],
 ) -> None:
-    """Insert the given visitors, conversations and messages of ``tenant_id`` as they are (ids included)."""
-    if any(row[1] != tenant_id for row in (*visitors, *conversations)):
-        raise ValueError("every loaded visitor and conversation must belong to the tenant named")
+    """Insert ``visitors`` (id, tenant_id, token_hash, name, first_seen,
+    last_seen), ``conversations`` (id, tenant_id, visitor_id, status,
+    created_at, last_activity, last_seq, preview) and ``messages`` (id,
+    conversation_id, seq, author_kind, author_id, body, created_at, event_id)."""
     postgres = tx.dialect == "postgres"
-    conn: Any = getattr(tx, "conn", None)
-    if conn is None:
-        raise TypeError("bulk loading needs the store's own connection")
+    mark = "%s" if postgres else "?"
+    conn = tx.conn
 
     def many(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        sql = sql.replace("?", mark)
         if postgres:
             with conn.cursor() as cur:
-                cur.executemany(sql.replace("?", "%s"), rows)
+                cur.executemany(sql, rows)
         else:
             conn.executemany(sql, rows)
 
@@ -61,9 +51,9 @@ def load_conversations(
     )
 
 
-def after_load(tx: Tx) -> None:
-    """Move the id sequences past the loaded rows (PostgreSQL) and refresh the planner's statistics, as an
-    operator's routine maintenance would."""
+def after_bulk_load(tx: Tx) -> None:
+    """Bring the id sequences past the loaded rows (PostgreSQL) and refresh
+    the planner's statistics, as an operator's routine maintenance would."""
     if tx.dialect == "postgres":
         for table in ("visitors", "conversations", "messages"):
             tx.run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")

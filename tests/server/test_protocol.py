@@ -247,6 +247,46 @@ def test_server_only_fields_exist_only_at_the_top_of_results() -> None:
     )
 
 
+def test_decode_frame_picks_the_result_by_ref_and_says_what_it_could_read() -> None:
+    """``results`` maps refs to result types; a frame that does not fit raises FrameError carrying the reply's
+    ref, or the event's kind and event_id, so a client can fail the request or move its cursor past the event."""
+    reply = p.decode_frame(
+        '{"type":"reply","ref":"7","server_time":5}', endpoint=Endpoint.AGENT, results={"7": p.PingResult}
+    )
+    assert isinstance(reply, p.ReplyFrame) and reply.result == p.PingResult(server_time=5)
+    with pytest.raises(p.FrameError) as bad_reply:
+        p.decode_frame('{"type":"reply","ref":"7"}', endpoint=Endpoint.AGENT, results={"7": p.PingResult})
+    assert bad_reply.value.ref == "7" and bad_reply.value.event_id is None
+    with pytest.raises(p.FrameError) as bad_event:
+        p.decode_frame(p.encode_event("visitor.erased", {"visitor_id": "4"}, event_id=9), endpoint=Endpoint.AGENT)
+    assert (bad_event.value.kind, bad_event.value.event_id, bad_event.value.ref) == ("visitor.erased", 9, None)
+    with pytest.raises(p.FrameError) as unknown:
+        p.decode_frame(p.encode_event("future.kind", {}, event_id=10), endpoint=Endpoint.AGENT)
+    assert (unknown.value.kind, unknown.value.event_id) == ("future.kind", 10)
+    with pytest.raises(ValueError):  # FrameError is a ValueError, as decode_frame always raised
+        p.decode_frame("[1]", endpoint=Endpoint.AGENT)
+
+
+def test_snapshot_filter_rules() -> None:
+    """Each snapshot filter's rule: mine and unassigned leave resolved out; all keeps everything; the names
+    accepted by the snapshot request are the rules' names."""
+    rules = p.SNAPSHOT_FILTER_RULES
+    assert tuple(rules) == p.SNAPSHOT_FILTERS
+    assert rules["mine"].matches("pending", 3, 3) and not rules["mine"].matches("resolved", 3, 3)
+    assert not rules["mine"].matches("open", 3, None) and not rules["mine"].matches("open", 4, 3)
+    assert rules["unassigned"].matches("open", None, 3) and not rules["unassigned"].matches("open", 4, 3)
+    assert all(rules["all"].matches(s, None, None) for s in ("open", "pending", "resolved"))
+    assert rules["pending"].matches("pending", 9, None) and not rules["pending"].matches("open", 9, None)
+
+
+def test_config_fields_are_the_widget_config_types() -> None:
+    """CONFIG_FIELDS declares exactly WidgetConfig's fields, in its order; the public ones are PublicConfig's."""
+    assert tuple(f.name for f in p.CONFIG_FIELDS) == p.wire_fields(p.WidgetConfig)
+    assert tuple(f.name for f in p.CONFIG_FIELDS if f.public) == p.wire_fields(p.PublicConfig)
+    config = p.WidgetConfig.of({f.name: f.default for f in p.CONFIG_FIELDS})
+    assert p.from_wire(p.WidgetConfig, p.to_wire(config)) == config
+
+
 # -- search text (PROTOCOL.md, "Search") ------------------------------------------------
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import json
 import shutil
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from frontdesk.server.protocol import ClientProtocol, Endpoint
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -177,7 +177,10 @@ class Agent:
     """A protocol-level agent: what the console does on the wire, synchronously.
 
     One reader thread files replies by ``ref`` and keeps pushed events in
-    :attr:`events` until a test takes them with :meth:`wait_event`.
+    :attr:`events` until a test takes them with :meth:`wait_event`. The
+    protocol side (refs, typed decoding) is ``protocol.ClientProtocol``, as
+    for every Python client; a reply that does not fit its typed result fails
+    the request.
     """
 
     def __init__(self, server: RunningServer, email: str | None = None, password: str | None = None) -> None:
@@ -189,7 +192,8 @@ class Agent:
         self._replies: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.closed = False
-        self._ref = 0
+        self._protocol = ClientProtocol(Endpoint.AGENT, ref_prefix="a")
+        self._unfit: dict[str, str] = {}  # ref -> why its reply does not fit the protocol
         self._reader = threading.Thread(target=self._read, name="agent-reader", daemon=True)
         self._reader.start()
         self.login = self.request(
@@ -200,12 +204,14 @@ class Agent:
     def _read(self) -> None:
         try:
             for raw in self.ws:
-                frame = json.loads(raw)
                 with self._cond:
-                    if frame.get("type") in ("reply", "error") and frame.get("ref") is not None:
-                        self._replies[frame["ref"]] = frame
+                    incoming = self._protocol.receive(raw)
+                    if incoming.answers is not None:
+                        self._replies[incoming.answers] = incoming.raw
+                        if incoming.error is not None:
+                            self._unfit[incoming.answers] = str(incoming.error)
                     else:
-                        self.events.append(frame)
+                        self.events.append(incoming.raw)
                     self._cond.notify_all()
         except (ConnectionClosed, OSError):
             pass
@@ -217,15 +223,17 @@ class Agent:
     def request(self, type_: str, **fields: Any) -> dict[str, Any]:
         """Send a request; its reply (raises :class:`ServerError` on an error frame)."""
         with self._cond:
-            self._ref += 1
-            ref = f"a{self._ref}"
-        self.ws.send(json.dumps({"type": type_, "ref": ref, **fields}))
+            ref, text = self._protocol.request(type_, **fields)
+        self.ws.send(text)
         with self._cond:
             if not self._cond.wait_for(lambda: ref in self._replies or self.closed, TIMEOUT):
                 raise TimeoutError(f"no reply to {type_}")
             if ref not in self._replies:
                 raise ConnectionError(f"socket closed before the reply to {type_}")
             frame = self._replies.pop(ref)
+            unfit = self._unfit.pop(ref, None)
+        if unfit is not None:
+            raise AssertionError(f"the reply to {type_} does not fit the protocol ({unfit}): {frame}")
         if frame["type"] == "error":
             raise ServerError(frame)
         return frame

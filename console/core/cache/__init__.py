@@ -1,4 +1,4 @@
-"""The console's local cache: SQLite through sqlite-utils.
+"""The console's local cache: SQLite (the standard library's sqlite3).
 
 One file per server and agent, in ``platformdirs.user_data_dir("frontdesk")``
 unless a directory is given, created with mode 0600. It holds what the agent
@@ -16,9 +16,9 @@ One module per job:
 - :mod:`._cache`: :class:`Cache`, which puts them together.
 """
 
-from ._apply import Applied
+from ._apply import Applied, config_values
 from ._cache import Cache
 from ._queries import fts_query
 from ._schema import MIGRATIONS, cache_path
 
-__all__ = ["MIGRATIONS", "Applied", "Cache", "cache_path", "fts_query"]
+__all__ = ["MIGRATIONS", "Applied", "Cache", "cache_path", "config_values", "fts_query"]

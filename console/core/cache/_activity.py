@@ -113,4 +113,5 @@ def _me_id(value: str) -> int | None:
     import json
 
     data = json.loads(value)
-    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), int) else None
+    found = data.get("id") if isinstance(data, dict) else None  # own data: the cache's "me" record
+    return found if isinstance(found, int) else None  # own data

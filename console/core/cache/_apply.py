@@ -1,7 +1,7 @@
 """The rules that turn the server's objects and events into cache rows.
 
 Each function runs on the writer thread, inside the caller's transaction, and
-takes typed objects from :mod:`..wire` (never wire dicts). What a write changed
+takes the protocol layer's typed objects (never wire dicts). What a write changed
 is collected in an :class:`Applied`, which the core turns into listener calls.
 
 Optimistic actions: the ``conversations`` table keeps the server's ``status``
@@ -21,17 +21,38 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from .. import wire
-from ..rows import AgentRow, Notification, visitor_label
+from frontdesk.server.protocol import (
+    EVENT_KINDS,
+    AgentPresence,
+    AgentUpdated,
+    ConfigUpdated,
+    Conversation,
+    ConversationUpdated,
+    ConversationWithVisitor,
+    EventFrame,
+    Message,
+    MessageCreated,
+    MessageUpdated,
+    PrivateNote,
+    SeenUpTo,
+    Visitor,
+    VisitorErased,
+    WidgetConfig,
+    wire_fields,
+)
+
+from ..rows import UNKNOWN_VISITOR, AgentRow, Notification
 from ._activity import TRAIL_CHANGES, record_activity
 from ._schema import Db, set_meta
 
 __all__ = [
     "PREVIEW_CHARS",
+    "VISITOR_COLUMNS",
     "Applied",
     "apply_event",
     "apply_message",
     "apply_message_update",
+    "config_values",
     "insert_item",
     "recompute",
     "replace_agents",
@@ -45,6 +66,16 @@ log = logging.getLogger("frontdesk.console.cache")
 
 #: Longest preview kept for an inbox line.
 PREVIEW_CHARS: Final = 200
+
+#: The ``visitors`` table's columns: the Visitor object's fields (PROTOCOL.md,
+#: "Visitor"), declared once in the protocol layer.
+VISITOR_COLUMNS: Final[tuple[str, ...]] = wire_fields(Visitor)
+
+
+def config_values(config: WidgetConfig) -> dict[str, Any]:
+    """The widget configuration as the plain mapping the cache keeps and the
+    settings dialog edits (the WidgetConfig fields only: no ``updated_by``)."""
+    return {name: getattr(config, name) for name in wire_fields(WidgetConfig)}
 
 
 @dataclasses.dataclass
@@ -88,18 +119,15 @@ def set_cursor(db: Db, epoch: str | None, last_event_id: int | None) -> None:
     set_meta(db, "last_event_id", last_event_id)
 
 
-def upsert_visitor(db: Db, v: wire.Visitor) -> None:
-    """Store a visitor; fields the server did not send keep their value."""
-    row = dict(v.values)
-    if "verified" in row:
-        row["verified"] = 1 if row["verified"] else 0
-    cols = list(row)  # a subset of the fixed wire.VISITOR_FIELDS names
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id") or "id = id"
-    db.execute(
-        f"INSERT INTO visitors ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "  # noqa: S608
-        f"ON CONFLICT (id) DO UPDATE SET {updates}",
-        [row[c] for c in cols],
-    )
+_UPSERT_VISITOR: Final = (
+    f"INSERT INTO visitors ({', '.join(VISITOR_COLUMNS)}) VALUES ({', '.join('?' for _ in VISITOR_COLUMNS)}) "  # noqa: S608
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in VISITOR_COLUMNS if c != 'id')}"
+)
+
+
+def upsert_visitor(db: Db, v: Visitor) -> None:
+    """Store a visitor."""
+    db.execute(_UPSERT_VISITOR, [getattr(v, c) for c in VISITOR_COLUMNS])
 
 
 def upsert_agent(db: Db, agent: AgentRow) -> None:
@@ -112,6 +140,16 @@ def upsert_agent(db: Db, agent: AgentRow) -> None:
     )
 
 
+def update_agent_profile(db: Db, agent: AgentUpdated) -> None:
+    """Store an agent's profile (``agent.updated``); a known agent keeps its presence."""
+    db.execute(
+        "INSERT INTO agents (id, email, name, role, active, online, away) VALUES (?, ?, ?, ?, ?, 0, ?) "
+        "ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, "
+        "active = excluded.active, away = excluded.away",
+        [agent.id, agent.email, agent.name, agent.role, int(agent.active), int(agent.away)],
+    )
+
+
 def replace_agents(db: Db, agents: Sequence[AgentRow]) -> None:
     """Make the agent table exactly ``agents`` (unless the list is empty)."""
     for a in agents:
@@ -121,8 +159,9 @@ def replace_agents(db: Db, agents: Sequence[AgentRow]) -> None:
         db.execute(f"DELETE FROM agents WHERE id NOT IN ({', '.join('?' for _ in ids)})", ids)  # noqa: S608
 
 
-def upsert_conversation(db: Db, c: wire.Conversation, version: int | None, *, force: bool = False) -> int:
-    """Store the server's view of a conversation; keeps columns it lacks.
+def upsert_conversation(db: Db, c: Conversation, version: int | None, *, force: bool = False) -> int:
+    """Store the server's view of a conversation (and its visitor, when it
+    comes with one).
 
     ``version`` is the ``event_id`` this state is as of (an event's own id,
     a write reply's ``event_id``). Events and write replies travel on
@@ -133,27 +172,21 @@ def upsert_conversation(db: Db, c: wire.Conversation, version: int | None, *, fo
     ``version``) overwrites whatever is cached.
     """
     cid = c.id
-    if c.visitor is not None:
+    if isinstance(c, ConversationWithVisitor):
         upsert_visitor(db, c.visitor)
-    old = db.execute(
-        "SELECT visitor_id, status, assignee_id, created_at, last_activity, last_seq, unread, preview, version "
-        "FROM conversations WHERE id = ?",
-        [cid],
-    ).fetchone()
-    if old is not None and not force and (version is None or version < old[8]):
+    old = db.execute("SELECT version FROM conversations WHERE id = ?", [cid]).fetchone()
+    if old is not None and not force and (version is None or version < old[0]):
         return cid
-    if old is None:
-        old = (0, "open", None, 0, 0, 0, 0, "", 0)
     row = {
         "version": version or 0,
-        "visitor_id": c.visitor_id if c.visitor_id is not None else old[0],
-        "status": c.status if c.status is not None else old[1],
-        "assignee_id": c.assignee_id if c.has_assignee else old[2],
-        "created_at": c.created_at if c.created_at is not None else old[3],
-        "last_activity": c.last_activity if c.last_activity is not None else old[4],
-        "last_seq": c.last_seq if c.last_seq is not None else old[5],
-        "unread": c.unread_agent if c.unread_agent is not None else old[6],
-        "preview": c.preview[:PREVIEW_CHARS] if c.preview is not None else old[7],
+        "visitor_id": c.visitor_id,
+        "status": c.status,
+        "assignee_id": c.assignee_id,
+        "created_at": c.created_at,
+        "last_activity": c.last_activity,
+        "last_seq": c.last_seq,
+        "unread": c.unread_agent,
+        "preview": c.preview[:PREVIEW_CHARS],
     }
     db.execute(
         "INSERT INTO conversations (id, visitor_id, status, assignee_id, eff_status, eff_assignee_id, "
@@ -192,7 +225,7 @@ def recompute(db: Db, cid: int) -> None:
         elif action == "pend":
             status = "pending"
         elif action == "assign":
-            assignee = json.loads(payload).get("agent_id")  # our own outbox payload, not a wire dict
+            assignee = json.loads(payload)["agent_id"]  # our own outbox payload: {"agent_id": int}
         elif action == "unassign":
             assignee = None
     db.execute(
@@ -202,13 +235,13 @@ def recompute(db: Db, cid: int) -> None:
     )
 
 
-def insert_item(db: Db, m: wire.Message) -> bool:
+def insert_item(db: Db, m: Message | PrivateNote) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
         "author_name, body, created_at, edited_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            "note" if m.private else "message",
+            "note" if isinstance(m, PrivateNote) else "message",
             m.id,
             m.conversation_id,
             m.seq,
@@ -217,17 +250,17 @@ def insert_item(db: Db, m: wire.Message) -> bool:
             m.author_name,
             m.body,
             m.created_at,
-            m.edited_at,
-            int(m.deleted),
+            m.edited_at if isinstance(m, Message) else None,
+            int(isinstance(m, Message) and m.deleted),
         ],
     )
-    if cur.rowcount == 0 and (m.edited_at is not None or m.deleted):
+    if cur.rowcount == 0 and isinstance(m, Message) and (m.edited_at is not None or m.deleted):
         # Already cached, and since edited or deleted (a history page, a resent reply's record).
         _update_item(db, m)
     return cur.rowcount > 0
 
 
-def _update_item(db: Db, m: wire.Message) -> int:
+def _update_item(db: Db, m: Message) -> int:
     """Give a cached message its current text and edit state; the rows changed."""
     return db.execute(
         "UPDATE items SET body = ?, edited_at = ?, deleted = ? WHERE kind = 'message' AND server_id = ?",
@@ -235,22 +268,19 @@ def _update_item(db: Db, m: wire.Message) -> int:
     ).rowcount
 
 
-def apply_message_update(db: Db, m: wire.Message, out: Applied, version: int | None) -> None:
+def apply_message_update(db: Db, m: Message, conversation: Conversation, out: Applied, version: int | None) -> None:
     """An agent edited or deleted a message (``message.updated``, or the reply
     to this console's own ``message.edit``/``message.delete``): the cached item
     and the conversation's preview follow. Never notifies."""
     if _update_item(db, m):
         out.touch(m.conversation_id, f"m{m.id}")
-    if m.conversation is not None:
-        upsert_conversation(db, m.conversation, version)
-        out.conversations.add(m.conversation_id)
+    upsert_conversation(db, conversation, version)
+    out.conversations.add(m.conversation_id)
 
 
-def _drop_acked(db: Db, client_id: str | None) -> int | None:
+def _drop_acked(db: Db, client_id: str) -> int | None:
     """An item the server stored (seen by its client_id) leaves the outbox;
     returns its outbox id."""
-    if client_id is None:
-        return None
     row = db.execute("SELECT id FROM outbox WHERE client_id = ?", [client_id]).fetchone()
     if row is None:
         return None
@@ -259,13 +289,13 @@ def _drop_acked(db: Db, client_id: str | None) -> int | None:
 
 
 def _visitor_label(db: Db, cid: int) -> str:
+    """The visitor's display name (the server's), for a notification."""
     row = db.execute(
-        "SELECT v.name, c.visitor_id FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?",
+        "SELECT coalesce(v.display_name, v.name) FROM conversations c JOIN visitors v ON v.id = c.visitor_id "
+        "WHERE c.id = ?",
         [cid],
     ).fetchone()
-    if row is None:
-        return "A visitor"
-    return visitor_label(row[1], row[0])
+    return str(row[0]) if row is not None and row[0] else UNKNOWN_VISITOR
 
 
 def _assignee(db: Db, cid: int) -> int | None:
@@ -273,9 +303,10 @@ def _assignee(db: Db, cid: int) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: int | None) -> None:
+def apply_message(db: Db, m: Message | PrivateNote, out: Applied, notify: bool, version: int | None) -> None:
     """Store a message or note (from an event or a write reply)."""
     cid = m.conversation_id
+    private = isinstance(m, PrivateNote)
     acked = _drop_acked(db, m.client_id)
     inserted = insert_item(db, m)
     if acked is not None:
@@ -283,10 +314,10 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
         out.touch(cid, f"o{acked}")
         recompute(db, cid)
     if inserted:
-        out.touch(cid, f"{'n' if m.private else 'm'}{m.id}")
-    if inserted and not m.private:
+        out.touch(cid, f"{'n' if private else 'm'}{m.id}")
+    if inserted and not private:
         visitor = m.author_kind == "visitor"
-        if m.conversation is not None:
+        if isinstance(m, MessageCreated):
             if visitor and m.conversation.status == "open":
                 old = db.execute("SELECT status FROM conversations WHERE id = ?", [cid]).fetchone()
                 if old is not None and old[0] == "resolved":  # the trail: the visitor's message reopened it
@@ -312,30 +343,33 @@ def apply_message(db: Db, m: wire.Message, out: Applied, notify: bool, version: 
         out.conversations.add(cid)
 
 
-def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
-    """Apply one event. Idempotent: a replayed event changes nothing."""
+def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
+    """Apply one event (its data is the kind's typed object, or None when it
+    did not decode). Idempotent: a replayed event changes nothing."""
     data = ev.data
-    if isinstance(data, wire.MessageCreated):
-        apply_message(db, data.message, out, notify, ev.event_id)
-    elif isinstance(data, wire.MessageUpdated):
-        apply_message_update(db, data.message, out, ev.event_id)
-    elif isinstance(data, wire.ConversationChanged):
-        c = data.conversation
+    if isinstance(data, MessageUpdated):  # message.updated (before Message: it is one)
+        apply_message_update(db, data, data.conversation, out, ev.event_id)
+    elif isinstance(data, Message | PrivateNote):  # message.created (a MessageCreated), note.created
+        apply_message(db, data, out, notify, ev.event_id)
+    elif isinstance(data, Conversation):  # conversation.created / .updated
+        c = data
         existed = db.execute("SELECT 1 FROM conversations WHERE id = ?", [c.id]).fetchone()
         before = _assignee(db, c.id)
         upsert_conversation(db, c, ev.event_id)
         out.conversations.add(c.id)
-        if ev.kind == "conversation.updated" and data.change in TRAIL_CHANGES:
-            line = record_activity(db, c.id, ev.event_id, data.change or "", data.actor_id, c.assignee_id)
+        change = c.change if isinstance(c, ConversationUpdated) else None
+        actor_id = c.actor_id if isinstance(c, ConversationUpdated) else None
+        if change is not None and change in TRAIL_CHANGES:
+            line = record_activity(db, c.id, ev.event_id, change, actor_id, c.assignee_id)
             if line is not None:
                 out.touch(c.id, f"a{line}")
-        if existed is None and notify and c.status != "resolved" and (c.last_seq or 0) > 0:
+        if existed is None and notify and c.status != "resolved" and c.last_seq > 0:
             out.notifications.append(
                 Notification(
-                    "new_conversation", c.id, _visitor_label(db, c.id), c.preview or "", assignee_id=_assignee(db, c.id)
+                    "new_conversation", c.id, _visitor_label(db, c.id), c.preview, assignee_id=_assignee(db, c.id)
                 )
             )
-        if data.change == "seen_by_visitor" and c.last_seq:
+        if change == "seen_by_visitor" and c.last_seq:
             # The durable side of the visitor's ``seen`` (replayed on resume):
             # everything up to last_seq was read; when is unknown here.
             db.execute(
@@ -346,7 +380,7 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         if (
             existed is not None
             and notify
-            and data.change == "assigned"
+            and change == "assigned"
             and c.assignee_id is not None
             and c.assignee_id != before
         ):
@@ -356,12 +390,12 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
                     "assigned",
                     c.id,
                     _visitor_label(db, c.id),
-                    c.preview or "",
+                    c.preview,
                     assignee_id=c.assignee_id,
-                    actor_id=data.actor_id,
+                    actor_id=actor_id,
                 )
             )
-    elif isinstance(data, wire.Seen):
+    elif isinstance(data, SeenUpTo):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
             out.conversations.add(data.conversation_id)
@@ -373,22 +407,21 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
                 [data.seq, int(time.time() * 1000), data.conversation_id, data.seq, data.seq],
             )
             out.conversations.add(data.conversation_id)
-    elif isinstance(data, wire.AgentUpdated):
+    elif isinstance(data, AgentUpdated):
         # agent.updated carries no presence (an Agent profile): keep what presence said.
-        was = db.execute("SELECT online FROM agents WHERE id = ?", [data.agent.id]).fetchone()
-        upsert_agent(db, dataclasses.replace(data.agent, online=bool(was[0])) if was else data.agent)
+        update_agent_profile(db, data)
         out.agents = True
         # The assignee's name shows on inbox lines.
         out.reload_all = True
-    elif isinstance(data, wire.Presence):
+    elif isinstance(data, AgentPresence):
         # Ephemeral (no event_id): an agent came online or went offline.
         db.execute("UPDATE agents SET online = ? WHERE id = ?", [int(data.online), data.agent_id])
         out.agents = True
-    elif isinstance(data, wire.VisitorUpdated):
-        upsert_visitor(db, data.visitor)
-        ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?", [data.visitor.id])]
+    elif isinstance(data, Visitor):  # visitor.updated
+        upsert_visitor(db, data)
+        ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?", [data.id])]
         out.conversations.update(ids)
-    elif isinstance(data, wire.VisitorErased):
+    elif isinstance(data, VisitorErased):
         # A data-protection erasure: leave no trace in the cache either.
         vid = data.visitor_id
         conv = "SELECT id FROM conversations WHERE visitor_id = ?"
@@ -399,10 +432,10 @@ def apply_event(db: Db, ev: wire.Event, out: Applied, notify: bool) -> None:
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])
         out.reload_all = True
         out.outbox = True
-    elif isinstance(data, wire.ConfigUpdated):
-        set_meta(db, "config", data.config)
-        out.config = data.config
-    elif isinstance(data, wire.Unknown) and ev.kind in wire.KNOWN_KINDS:
+    elif isinstance(data, ConfigUpdated):
+        out.config = config_values(data)
+        set_meta(db, "config", out.config)
+    elif data is None and ev.kind in EVENT_KINDS:
         log.warning("ignoring event %s: malformed %r data", ev.event_id, ev.kind)
     else:
         log.debug("ignoring event kind %r", ev.kind)

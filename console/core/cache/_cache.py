@@ -13,11 +13,21 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from .. import wire
+from frontdesk.server.protocol import (
+    Conversation,
+    ConversationWithVisitor,
+    EventFrame,
+    Message,
+    PrivateNote,
+    Visitor,
+    WidgetConfig,
+)
+
 from ..rows import AgentRow
 from ._apply import (
     Applied,
     apply_event,
+    config_values,
     insert_item,
     replace_agents,
     set_cursor,
@@ -97,7 +107,7 @@ class Cache(OutboxMixin, QueriesMixin):
 
     # -- writes the core uses ------------------------------------------------------
 
-    async def apply_events(self, events: Sequence[wire.Event], *, notify: bool = True) -> Applied:
+    async def apply_events(self, events: Sequence[EventFrame], *, notify: bool = True) -> Applied:
         """Apply events in order, and move the cursor to the last one, in one
         transaction. Durable events at or below the cursor are skipped;
         events without an ``event_id`` (ephemeral ``seen``, ``presence``) do
@@ -143,12 +153,12 @@ class Cache(OutboxMixin, QueriesMixin):
 
     async def apply_snapshot(
         self,
-        conversations: Sequence[wire.Conversation],
+        conversations: Sequence[ConversationWithVisitor],
         *,
         epoch: str,
         last_event_id: int,
         agents: Sequence[AgentRow] | None = None,
-        config: dict[str, Any] | None = None,
+        config: WidgetConfig | None = None,
     ) -> Applied:
         """Replace the cached state with a full snapshot and set the cursor.
 
@@ -183,8 +193,8 @@ class Cache(OutboxMixin, QueriesMixin):
                 replace_agents(db, agents)
                 out.agents = True
             if config is not None:
-                set_meta(db, "config", config)
-                out.config = config
+                out.config = config_values(config)
+                set_meta(db, "config", out.config)
             set_cursor(db, epoch, last_event_id)
             out.cursor = last_event_id
             return out
@@ -209,27 +219,29 @@ class Cache(OutboxMixin, QueriesMixin):
         """Add or update one agent."""
         await self.write(lambda db: upsert_agent(db, agent))
 
-    async def store_config(self, config: dict[str, Any]) -> None:
+    async def store_config(self, config: WidgetConfig) -> None:
         """Remember the widget configuration."""
-        await self.write(lambda db: set_meta(db, "config", config))
+        values = config_values(config)
+        await self.write(lambda db: set_meta(db, "config", values))
 
     async def store_synced(self, at: float) -> None:
         """Remember when the cache last caught up with the server."""
         await self.write(lambda db: set_meta(db, "last_synced_at", at))
 
-    async def store_history(self, messages: Iterable[wire.Message], notes: Iterable[wire.Message]) -> Applied:
+    async def store_history(self, messages: Iterable[Message], notes: Iterable[PrivateNote]) -> Applied:
         """Store older messages and notes fetched with ``history``."""
 
         def job(db: Db) -> Applied:
             out = Applied()
-            for m in [*messages, *notes]:
+            items: list[Message | PrivateNote] = [*messages, *notes]
+            for m in items:
                 if insert_item(db, m):
-                    out.touch(m.conversation_id, f"{'n' if m.private else 'm'}{m.id}")
+                    out.touch(m.conversation_id, f"{'n' if isinstance(m, PrivateNote) else 'm'}{m.id}")
             return out
 
         return await self.write_applied(job)
 
-    async def store_conversations(self, conversations: Iterable[wire.Conversation]) -> Applied:
+    async def store_conversations(self, conversations: Iterable[Conversation]) -> Applied:
         """Upsert conversations the server sent outside an event (``visitor.get``)."""
 
         def job(db: Db) -> Applied:
@@ -240,7 +252,7 @@ class Cache(OutboxMixin, QueriesMixin):
 
         return await self.write_applied(job)
 
-    async def store_visitor(self, visitor: wire.Visitor) -> None:
+    async def store_visitor(self, visitor: Visitor) -> None:
         """Upsert a visitor's details."""
         await self.write(lambda db: upsert_visitor(db, visitor))
 

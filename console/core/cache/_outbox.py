@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from .. import wire
+from frontdesk.server.protocol import ConversationChange, MessageAck, MessageChange, NoteAck, Result
+
 from ..rows import OutboxAction, OutboxItem
 from ._apply import Applied, apply_message, apply_message_update, recompute, upsert_conversation
 from ._schema import Db
@@ -72,21 +73,24 @@ class OutboxMixin(Store):
         """:meth:`queue`, returning only the outbox id."""
         return (await self.queue(action, conversation_id, client_id, payload, now_ms))[0]
 
-    async def outbox_acked(self, item: OutboxItem, reply: wire.WriteReply) -> Applied:
+    async def outbox_acked(self, item: OutboxItem, reply: Result) -> Applied:
         """The server stored ``item``: drop it, and store what the reply returned
-        (the message/note, the conversation) in the same transaction."""
+        (a :class:`MessageAck`'s message and conversation, a :class:`NoteAck`'s
+        note, a :class:`ConversationChange`'s conversation) in the same
+        transaction."""
 
         def job(db: Db) -> Applied:
             out = Applied(outbox=True, conversations={item.conversation_id})
             out.touch(item.conversation_id, f"o{item.id}")
             db.execute("DELETE FROM outbox WHERE id = ?", [item.id])
-            if reply.message is not None and item.action in ("message.edit", "message.delete"):
-                apply_message_update(db, reply.message, out, reply.event_id)
-            elif reply.message is not None:
+            if isinstance(reply, MessageChange):  # message.edit, message.delete
+                apply_message_update(db, reply.message, reply.conversation, out, reply.event_id)
+            elif isinstance(reply, MessageAck):
                 apply_message(db, reply.message, out, False, reply.event_id)
-            if reply.note is not None:
+                upsert_conversation(db, reply.conversation, reply.event_id)
+            elif isinstance(reply, NoteAck):
                 apply_message(db, reply.note, out, False, reply.event_id)
-            if reply.conversation is not None:
+            elif isinstance(reply, ConversationChange):
                 upsert_conversation(db, reply.conversation, reply.event_id)
             recompute(db, item.conversation_id)
             return out

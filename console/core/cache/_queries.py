@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from ..rows import FILTERS, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow, visitor_label
-from ..wire import VISITOR_FIELDS
+from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES
+
+from ..rows import FILTERS, UNKNOWN_VISITOR, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow
 from ._activity import ACTIVITY_COLUMNS, activity_item, activity_rows
+from ._apply import VISITOR_COLUMNS
 from ._outbox import OUTBOX_COLUMNS, outbox_item
 from ._schema import get_meta
 from ._writer import Store
@@ -40,8 +42,8 @@ def _like(text: str) -> str:
 
 
 CONV_COLUMNS: Final = (
-    "c.id, c.visitor_id, v.name, v.email, c.eff_status, c.eff_assignee_id, a.name, c.preview, "
-    "c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
+    "c.id, c.visitor_id, coalesce(v.display_name, v.name), v.email, c.eff_status, c.eff_assignee_id, a.name, "
+    "c.preview, c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
     "v.user_id, v.verified, c.visitor_seen_seq, c.visitor_seen_at"
 )
 CONV_FROM: Final = (
@@ -53,7 +55,7 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
     return ConversationRow(
         id=r[0],
         visitor_id=r[1],
-        visitor_name=visitor_label(r[1], r[2]),
+        visitor_name=r[2] or UNKNOWN_VISITOR,
         visitor_email=r[3],
         status=r[4],
         assignee_id=r[5],
@@ -94,16 +96,17 @@ class QueriesMixin(Store):
     def _where(self, filter: str, query: str | None, me: int | None) -> tuple[str, list[Any]]:
         if filter not in FILTERS:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
+        rule = SNAPSHOT_FILTER_RULES[filter]
         clauses: list[str] = []
         params: list[Any] = []
-        if filter == "mine":
-            clauses.append("c.eff_assignee_id = ? AND c.eff_status != 'resolved'")
+        if rule.statuses != SNAPSHOT_FILTER_RULES["all"].statuses:  # "all" needs no clause (nor its index)
+            clauses.append(f"c.eff_status IN ({', '.join('?' for _ in rule.statuses)})")
+            params.extend(rule.statuses)
+        if rule.assignee == "me":
+            clauses.append("c.eff_assignee_id = ?")
             params.append(me if me is not None else -1)
-        elif filter == "unassigned":
-            clauses.append("c.eff_assignee_id IS NULL AND c.eff_status != 'resolved'")
-        elif filter in ("open", "pending", "resolved"):
-            clauses.append("c.eff_status = ?")
-            params.append(filter)
+        elif rule.assignee == "none":
+            clauses.append("c.eff_assignee_id IS NULL")
         if query is not None and query.strip():
             text = query.strip()
             match = fts_query(text)
@@ -282,17 +285,16 @@ class QueriesMixin(Store):
             ob = outbox_item(r)
             kind: ThreadKind
             if ob.action == "reply":
-                kind, body = "agent", str(ob.payload.get("body", ""))
+                kind, body = "agent", str(ob.payload["body"])  # our own outbox payload
             elif ob.action == "note":
-                kind, body = "note", str(ob.payload.get("body", ""))
+                kind, body = "note", str(ob.payload["body"])
             else:
                 kind = "system"
-                raw_id = ob.payload.get("agent_id")  # our own outbox payload
-                agent_id = raw_id if isinstance(raw_id, int) else None
+                agent_id: int | None = ob.payload["agent_id"] if ob.action == "assign" else None
                 agent = self.agent(agent_id) if agent_id is not None else None
                 agent_name = agent.name if agent is not None else f"agent #{agent_id}"
                 body = _ACTION_TEXT.get(ob.action, ob.action).format(
-                    agent=agent_name, body=str(ob.payload.get("body", ""))
+                    agent=agent_name, body=str(ob.payload["body"]) if ob.action == "message.edit" else ""
                 )
             items.append(
                 ThreadItem(
@@ -323,7 +325,8 @@ class QueriesMixin(Store):
                 item = found[0] if found else None
             elif prefix == "a":
                 line = self._db.execute(
-                    f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id = ?", [number]  # noqa: S608
+                    f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id = ?",  # noqa: S608
+                    [number],
                 ).fetchone()
                 me = self.me()
                 item = None if line is None else activity_item(self._db, line, me.id if me else None)
@@ -373,13 +376,15 @@ class QueriesMixin(Store):
     def visitor(self, visitor_id: int) -> VisitorRow | None:
         """A visitor's details, or None when not cached."""
         r = self._db.execute(
-            f"SELECT {', '.join(VISITOR_FIELDS)} FROM visitors WHERE id = ?",  # noqa: S608
+            f"SELECT {', '.join(VISITOR_COLUMNS)} FROM visitors WHERE id = ?",  # noqa: S608
             [visitor_id],
         ).fetchone()
         if r is None:
             return None
-        values = dict(zip(VISITOR_FIELDS, r, strict=True))
+        values = dict(zip(VISITOR_COLUMNS, r, strict=True))
         values["verified"] = bool(values["verified"])
+        # A row cached before display names (schema 3) has none until the refetch.
+        values["display_name"] = values["display_name"] or values["name"] or UNKNOWN_VISITOR
         return VisitorRow(**values)
 
     def visitor_conversations(self, visitor_id: int) -> list[ConversationRow]:
@@ -407,7 +412,7 @@ class QueriesMixin(Store):
     def me(self) -> AgentRow | None:
         """The agent this cache belongs to, as last seen by the server."""
         me = get_meta(self._db, "me")
-        if not isinstance(me, dict):
+        if not isinstance(me, dict):  # own data: the cache's meta values, here and below
             return None
         try:
             # A field added later (away) may be missing from an older record.
@@ -419,12 +424,12 @@ class QueriesMixin(Store):
     def config(self) -> dict[str, Any] | None:
         """The tenant's widget configuration as last seen, or None."""
         config = get_meta(self._db, "config")
-        return config if isinstance(config, dict) else None
+        return config if isinstance(config, dict) else None  # own data
 
     def last_synced_at(self) -> float | None:
         """When the cache last caught up with the server (unix seconds)."""
         at = get_meta(self._db, "last_synced_at")
-        return float(at) if isinstance(at, int | float) else None
+        return float(at) if isinstance(at, int | float) else None  # own data
 
     def unread_total(self) -> int:
         """Sum of unread visitor messages over non-resolved conversations (tray badge)."""
@@ -435,4 +440,4 @@ class QueriesMixin(Store):
         """The resume cursor: (epoch, last applied event_id)."""
         epoch = get_meta(self._db, "epoch")
         last = get_meta(self._db, "last_event_id")
-        return (epoch if isinstance(epoch, str) else None, last if isinstance(last, int) else None)
+        return (epoch if isinstance(epoch, str) else None, last if isinstance(last, int) else None)  # own data

@@ -7,6 +7,7 @@ shipped migration, add the next number.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,16 +15,75 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
-
-import sqlite_utils
 
 __all__ = ["MIGRATIONS", "Db", "cache_path", "connect", "create_private", "get_meta", "migrate", "set_meta"]
 
 log = logging.getLogger("frontdesk.console.cache")
-Db = sqlite_utils.Database
+
+
+class Db:
+    """One connection to the cache: SQLite in autocommit mode (a statement
+    outside :meth:`atomic` commits on its own), and :meth:`atomic` for a
+    transaction, nested ones as savepoints.
+
+    This is the part of sqlite-utils' ``Database`` the cache used. Importing
+    sqlite-utils (with click, dateutil and pluggy) took about a third of the
+    console's start before its first paint (issue 13, item 7).
+    """
+
+    __slots__ = ("_savepoints", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._savepoints = 0
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement (committed at once outside a transaction)."""
+        return self.conn.execute(sql, parameters)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Db]:
+        """A transaction (a savepoint inside one): committed when the block
+        ends, rolled back when it raises."""
+        if self.conn.in_transaction:
+            self._savepoints += 1
+            name = f"atomic_{self._savepoints}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self
+            except BaseException:
+                self._rollback_to(name)
+                raise
+            else:
+                self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            finally:
+                self._savepoints -= 1
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback_to(self, savepoint: str) -> None:
+        """Undo a savepoint, if an error has not ended the whole transaction already."""
+        if self.conn.in_transaction:
+            self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+
+    def _rollback(self) -> None:
+        """Roll back the transaction, if an error has not ended it already."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
 
 
 def _m1_initial(db: Db) -> None:
@@ -149,6 +209,15 @@ def _m6_agent_away(db: Db) -> None:
     db.execute("ALTER TABLE agents ADD COLUMN away INTEGER NOT NULL DEFAULT 0")
 
 
+def _m7_visitor_display_name(db: Db) -> None:
+    # The name the server shows for a visitor (their name, or "Visitor #ID"):
+    # the console shows the server's, rather than a copy of its rule. Rows
+    # cached before have none: the cursor goes, so the next connection
+    # refetches a snapshot, which brings every visitor's display_name.
+    db.execute("ALTER TABLE visitors ADD COLUMN display_name TEXT")
+    db.execute("DELETE FROM meta WHERE key = 'last_event_id'")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
@@ -157,6 +226,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (4, "message_edits", _m4_message_edits),
     (5, "activity", _m5_activity),
     (6, "agent_away", _m6_agent_away),
+    (7, "visitor_display_name", _m7_visitor_display_name),
 )
 
 
@@ -215,8 +285,8 @@ def create_private(path: Path) -> None:
 
 
 def connect(path: Path) -> Db:
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    db = sqlite_utils.Database(conn, execute_plugins=False)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db = Db(conn)
     db.execute("PRAGMA busy_timeout = 5000")
     # An outbox write is a promise to the agent ("sent when back online"):
     # FULL makes every commit survive power loss, not just a crash.

@@ -122,7 +122,7 @@ class Store:
     async def write(self, fn: Callable[[Db], _T]) -> _T:
         """Run ``fn(db)`` in one transaction on the writer thread.
 
-        ``db`` is the writer's ``sqlite_utils.Database``. Returns ``fn``'s
+        ``db`` is the writer's connection (:class:`._schema.Db`). Returns ``fn``'s
         result, or raises its exception (the transaction is rolled back).
         """
         return await self._writer.submit(fn)

@@ -328,7 +328,8 @@ def test_seen_and_agents_and_config(cache: Cache) -> None:
         )
     )
     assert [a.name for a in cache.agents()] == ["Ada"]
-    assert cache.config() == {"color": "#000000"}
+    config = cache.config()
+    assert config is not None and config["color"] == "#000000" and "updated_by" not in config
 
 
 def test_new_visitor_message_notifies(cache: Cache) -> None:
@@ -530,6 +531,64 @@ def test_malformed_known_event_is_logged_at_warning(cache: Cache, caplog: pytest
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "11" in warned[0] and "conversation.updated" in warned[0]
     assert cache.cursor() == ("e1", 12)
+
+
+def test_visitor_names_are_the_servers_display_name(cache: Cache) -> None:
+    """The inbox, the visitor details and notifications show the server's display_name, not a rule of their own."""
+    blank = {"id": 101, "name": "  ", "display_name": "Visitor #101"}
+    arun(cache.apply_snapshot(W.convs([conv(1, visitor=blank)]), epoch="e1", last_event_id=10))
+    assert cache.conversation(1).visitor_name == "Visitor #101"  # type: ignore[union-attr]
+    visitor = cache.visitor(101)
+    assert visitor is not None and visitor.display_name == "Visitor #101" and visitor.name == "  "
+    renamed = {"id": 101, "name": "Ann", "display_name": "Ann"}
+    applied = arun(
+        cache.apply_events(
+            W.events([event(11, "visitor.updated", renamed), event(12, "message.created", msg(1, 1, 1, "hi"))])
+        )
+    )
+    assert cache.conversation(1).visitor_name == "Ann"  # type: ignore[union-attr]
+    assert [n.title for n in applied.notifications] == ["Ann"]
+
+
+def test_display_name_migration_drops_the_cursor(tmp_path: Path) -> None:
+    """Opening a cache from before display names (schema 6) forgets the cursor, so the next sync refetches a
+    snapshot with every visitor's display_name; the epoch stays (a changed server is still noticed)."""
+    path = cache_path(tmp_path, "http://h:1", "a@b.c")
+    cache = Cache.open(path)
+    arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
+    cache.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM migrations WHERE version >= 7")
+        db.execute("ALTER TABLE visitors DROP COLUMN display_name")
+    cache = Cache.open(path)
+    try:
+        assert cache.cursor() == ("e1", None)
+        assert cache.conversation(1) is not None  # the rows stay, shown until the refetch
+    finally:
+        cache.close()
+
+
+def test_db_atomic_commits_rolls_back_and_nests(tmp_path: Path) -> None:
+    """The cache connection commits a statement on its own, a block on success, and undoes a failed block;
+    a nested block is a savepoint that fails alone."""
+    from frontdesk.console.core.cache._schema import connect
+
+    db = connect(tmp_path / "t.sqlite3")
+    try:
+        db.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ZeroDivisionError), db.atomic():
+            db.execute("INSERT INTO t VALUES (2)")
+            _ = 1 / 0
+        with db.atomic():
+            db.execute("INSERT INTO t VALUES (3)")
+            with pytest.raises(sqlite3.IntegrityError), db.atomic():
+                db.execute("INSERT INTO t VALUES (4)")
+                db.execute("INSERT INTO t VALUES (3)")
+        assert not db.conn.in_transaction
+        assert [r[0] for r in sqlite3.connect(tmp_path / "t.sqlite3").execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+    finally:
+        db.close()
 
 
 def test_assignment_to_someone_raises_an_assigned_notification(cache: Cache) -> None:

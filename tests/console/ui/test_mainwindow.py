@@ -283,7 +283,7 @@ def test_visitor_message_on_screen_is_marked_seen_once(
         lambda: window.thread_model.conversation is not None and not window.thread_model.conversation.unread
     )
     arrived = message(12, 1, 3, "Still there?", at=NOW + 1000)
-    arrived["conversation"] = {"id": 1, "last_seq": 3, "unread_agent": 1, "last_activity": NOW + 1000}
+    arrived["conversation"] = conversation(1, last_seq=3, unread=1, last_activity=NOW + 1000, preview="Still there?")
     frame = {"type": "event", "kind": "message.created", "event_id": 50, "data": arrived}
     core.announce(run(qtbot, core.cache.apply_events(W.events([frame]))))
     qtbot.waitUntil(lambda: core.calls.count(("seen", 1)) == 2, timeout=WAIT_MS)

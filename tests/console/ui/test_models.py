@@ -315,7 +315,7 @@ def test_inbox_count_holds_when_two_writes_are_announced_late(qtbot: Any, core: 
     model.set_filter("open")
     model.reload()
     new = message(50, 3, 1, "hello?", at=NOW + 1000)
-    new["conversation"] = {"id": 3, "last_activity": NOW + 1000, "last_seq": 1, "preview": "hello?"}
+    new["conversation"] = {**conversation(3, last_activity=NOW + 1000, preview="hello?"), "unread_agent": 1}
     frame = {"type": "event", "kind": "message.created", "event_id": 2, "data": new}
     first = run(qtbot, core.cache.apply_events(W.events([frame])))
     _, second = run(qtbot, core.cache.queue("resolve", 3, "c1", {}, NOW))
@@ -393,7 +393,7 @@ def test_inbox_change_set_during_a_search(qtbot: Any, core: FakeCore) -> None:
     model.set_query("parcel")
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Maya"] and model.total == 1
     new = message(11, 3, 2, "a parcel for me?", at=NOW + 5000)
-    new["conversation"] = {"id": 3, "last_activity": NOW + 5000, "last_seq": 2, "preview": "a parcel for me?"}
+    new["conversation"] = conversation(3, last_activity=NOW + 5000, last_seq=2, preview="a parcel for me?")
     frame = {"type": "event", "kind": "message.created", "event_id": 9, "data": new}
     changes = conversation_changes(core.cache, run(qtbot, core.cache.apply_events(W.events([frame]))))
     assert changes is not None
@@ -461,7 +461,7 @@ def test_thread_applies_change_sets_like_a_fresh_read(qtbot: Any, core: FakeCore
             data = message(1000 + step, 1, seq if kind == "message.created" else step + 1, f"e{step}", at=at)
             frame = {"type": "event", "kind": kind, "event_id": event_id, "data": data}
             if kind == "message.created":
-                data["conversation"] = {"id": 1, "last_seq": seq, "last_activity": at}
+                data["conversation"] = conversation(1, last_seq=seq, last_activity=at, preview=f"e{step}")
             else:
                 seq -= 1
             applied = run(qtbot, core.cache.apply_events(W.events([frame])))
@@ -482,7 +482,8 @@ def test_thread_applies_change_sets_like_a_fresh_read(qtbot: Any, core: FakeCore
             event_id += 1
             stored = message(5000 + step, 1, seq, pending[0].payload["body"], kind="agent", author="Ada", at=at)
             stored["client_id"] = pending[0].client_id
-            reply = {"event_id": event_id, "message": stored, "conversation": {"id": 1, "last_seq": seq}}
+            after = conversation(1, last_seq=seq, last_activity=at, preview=stored["body"])
+            reply = {"event_id": event_id, "message": stored, "conversation": after}
             applied = run(qtbot, core.cache.outbox_acked(pending[0], W.reply(reply)))
         else:
             continue

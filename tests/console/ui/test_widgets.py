@@ -352,6 +352,20 @@ def settings(qtbot: Any, core: FakeCore) -> SettingsDialog:
     return dialog
 
 
+def test_settings_dialog_edits_every_declared_config_key(settings: SettingsDialog) -> None:
+    """The dialog has a field (an error slot) for each key of protocol.CONFIG_FIELDS and no other, and its
+    free-text fields refuse what the declaration refuses (over the limit; blank when required)."""
+    from frontdesk.console.ui.validation import validate_config_text
+    from frontdesk.server.protocol import CONFIG_FIELDS
+
+    assert {k for k in settings.errors if "." not in k} == {f.name for f in CONFIG_FIELDS}
+    for field in CONFIG_FIELDS:
+        if field.type is str and field.max_len is not None:
+            assert validate_config_text(field.name, "x" * field.max_len) is None
+            assert validate_config_text(field.name, "x" * (field.max_len + 1)) is not None
+            assert (validate_config_text(field.name, "  ") is not None) == field.required
+
+
 def test_settings_save_sends_only_changed_keys(qtbot: Any, core: FakeCore, settings: SettingsDialog) -> None:
     """Saving sends a partial config with just the edited keys."""
     settings.greeting_edit.setPlainText("Hello from the team!")
@@ -461,3 +475,11 @@ def test_preferences_dialog_sets_each_event_and_quiet_hours(qtbot: Any, prefs: P
     assert dialog.times["quiet_from"].time() == QTime(22, 0)
     dialog.times["quiet_until"].setTime(QTime(7, 30))
     assert prefs.get_str("quiet_until") == "07:30"
+
+
+def test_settings_edit_window_is_sent_when_changed(qtbot: Any, core: FakeCore, settings: SettingsDialog) -> None:
+    """The edit window spin box shows the declared default for a config without the key, and 0 ("never") is sent."""
+    assert settings.edit_window_spin.value() == 10
+    settings.edit_window_spin.setValue(0)
+    assert run(qtbot, settings.save())
+    assert core.calls[-1] == ("set_config", {"edit_window_minutes": 0})
