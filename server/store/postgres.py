@@ -857,7 +857,11 @@ class PostgresStore(Store):
 
     def _read_sync(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         for attempt in (1, 2):
-            conn = self._reader()
+            try:
+                conn = self._reader()
+            except psycopg.Error as exc:  # no connection to be had (the server is down): the storage, not the read
+                log.error("cannot read the PostgreSQL database: %s", " ".join(str(exc).split()))
+                raise _unavailable(exc, "read") from None
             try:
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:

@@ -490,3 +490,23 @@ def test_healthz_does_not_name_an_unreachable_database(pg_url: str, tmp_path: An
             await app.stop()
 
     asyncio.run(main())
+
+
+def test_a_read_with_no_connection_to_be_had_is_unavailable(pg_url: str) -> None:
+    """A read whose connection broke and whose new connection is refused raises Unavailable (which /healthz and
+    the handlers answer), never psycopg's own error."""
+    from frontdesk.server.exceptions import Unavailable
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            assert await node.store.schema_version() > 0  # a reader connection now exists
+            node.store.url = f"postgresql://nobody@127.0.0.1:{unused_port()}/nowhere?connect_timeout=3"
+            with psycopg.connect(pg_url, autocommit=True) as admin:  # break the readers' connections
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'frontdesk-reader' AND datname = current_database()"
+                )
+            with pytest.raises(Unavailable):
+                await node.store.schema_version()
+
+    asyncio.run(main())
