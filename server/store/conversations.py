@@ -243,14 +243,17 @@ def list_conversations(
     and the cursor of the next page (None at the end)."""
     where = ["c.tenant_id = ?"]
     params: list[Any] = [tenant_id]
-    if filter in ("open", "pending", "resolved"):
-        where.append("c.status = ?")
-        params.append(filter)
-    elif filter == "mine":
-        where.append("c.assignee_id = ? AND c.status <> 'resolved'")
+    # The filter's rule is declared once (protocol.SNAPSHOT_FILTER_RULES, which the console's tabs follow too);
+    # its SQL is derived from it here.
+    rule = protocol.SNAPSHOT_FILTER_RULES.get(filter or "all", protocol.SNAPSHOT_FILTER_RULES["all"])
+    if set(rule.statuses) != {"open", "pending", "resolved"}:
+        where.append(f"c.status IN ({', '.join('?' for _ in rule.statuses)})")
+        params += list(rule.statuses)
+    if rule.assignee == "me":
+        where.append("c.assignee_id = ?")
         params.append(me)
-    elif filter == "unassigned":
-        where.append("c.assignee_id IS NULL AND c.status <> 'resolved'")
+    elif rule.assignee == "none":
+        where.append("c.assignee_id IS NULL")
     if visitor_id is not None:
         where.append("c.visitor_id = ?")
         params.append(visitor_id)
