@@ -155,6 +155,26 @@ def _sync_rows(
     assert len(rows) == len(new_rows)
 
 
+def conversation_role_data(row: ConversationRow, role: int, bold: QFont) -> Any:
+    """The roles every list of conversations answers alike (the inbox, the search results): the row itself, its
+    id, unread count and bold font, status, assignee and identity; None for any other role."""
+    if role == Qt.ItemDataRole.FontRole:
+        return bold if row.unread else None
+    if role == Roles.ROW:
+        return row
+    if role == Roles.ID:
+        return row.id
+    if role == Roles.ASSIGNEE:
+        return row.assignee_name or ""
+    if role == Roles.UNREAD:
+        return row.unread
+    if role == Roles.STATUS:
+        return row.status
+    if role == Roles.UNVERIFIED:
+        return row.identity_unverified
+    return None
+
+
 def _receipt(row: ConversationRow) -> tuple[int, int | None]:
     return row.visitor_seen_seq, row.visitor_seen_at
 
@@ -438,25 +458,11 @@ class InboxModel(QAbstractListModel):
                     row.preview, 300
                 )
             return one_line(row.preview, 300)
-        if role == Qt.ItemDataRole.FontRole:
-            return self._bold if row.unread else None
-        if role == Roles.ROW:
-            return row
-        if role == Roles.ID:
-            return row.id
         if role == Roles.PREVIEW:
             return one_line(row.preview)
         if role == Roles.TIME:
             return relative_time(row.last_activity, int(self._clock() * 1000))
-        if role == Roles.ASSIGNEE:
-            return row.assignee_name or ""
-        if role == Roles.UNREAD:
-            return row.unread
-        if role == Roles.STATUS:
-            return row.status
-        if role == Roles.UNVERIFIED:
-            return row.identity_unverified
-        return None
+        return conversation_role_data(row, role, self._bold)
 
 
 # ----------------------------------------------------------------------------- thread

@@ -19,7 +19,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QFont
 
 from .formatting import one_line, relative_time
-from .models import Roles, _sync_rows
+from .models import Roles, _sync_rows, conversation_role_data
 from .tasks import spawn
 
 __all__ = ["SearchModel", "search_note"]
@@ -150,24 +150,10 @@ class SearchModel(QAbstractListModel):
             return row.visitor_name
         if role == Qt.ItemDataRole.ToolTipRole:
             return one_line(hit.snippet, 300)
-        if role == Qt.ItemDataRole.FontRole:
-            return self._bold if row.unread else None
-        if role == Roles.ROW:
-            return row
-        if role == Roles.ID:
-            return row.id
         if role == Roles.PREVIEW:
             return hit.snippet
         if role == Roles.HIGHLIGHTS:
             return hit.highlights
         if role == Roles.TIME:
             return relative_time(hit.matched_at, int(self._clock() * 1000))
-        if role == Roles.ASSIGNEE:
-            return row.assignee_name or ""
-        if role == Roles.UNREAD:
-            return row.unread
-        if role == Roles.STATUS:
-            return row.status
-        if role == Roles.UNVERIFIED:
-            return row.identity_unverified
-        return None
+        return conversation_role_data(row, role, self._bold)
