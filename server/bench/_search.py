@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 
 from ..protocol import SearchResult
 from ._stats import Progress, summary_ms
-from ._targets import BENCH_PASSWORD, BENCH_RATES, Target, _python, _spawn
+from ._targets import BENCH_PASSWORD, BENCH_RATES, Target, _python, _spawn, init_bench_tenant
 from ._workloads import BenchError, _open_agent, _request
 
 __all__ = ["QUERY_MIX", "search"]
@@ -158,17 +156,10 @@ async def _build(url: str, tenant_id: int, messages: int, data: DataSet, progres
 
 
 def _init(url: str) -> JSON:
-    cli = [*_python(), "-m", "frontdesk.server.cli", "--log-level", "WARNING"]
-    init = subprocess.run(
-        [*cli, "init", "--db", url, "--json", "--admin-password", BENCH_PASSWORD, "--slug", "bench"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if init.returncode != 0:
-        raise BenchError(f"frontdesk init failed:\n{init.stderr}")
-    return dict(json.loads(init.stdout))
+    try:
+        return init_bench_tenant(url, timeout=300)
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def _tenant_id(url: str) -> int:

@@ -24,6 +24,7 @@ __all__ = [
     "cpu_seconds",
     "create_scratch_pg",
     "drop_scratch_pg",
+    "init_bench_tenant",
     "machine_info",
     "pin",
     "raise_nofile",
@@ -148,6 +149,22 @@ def drop_scratch_pg(admin_url: str, url: str) -> None:
     drop_database(admin_url, url, SCRATCH_PREFIX)
 
 
+def init_bench_tenant(db_url: str, *, timeout: float) -> dict[str, Any]:
+    """``frontdesk init --json`` of the bench's tenant (slug ``bench``, the bench's admin password) on ``db_url``;
+    what it printed. Raises ``RuntimeError`` with its error output when it fails."""
+    cli = [*_python(), "-m", "frontdesk.server.cli", "--log-level", "WARNING"]
+    init = subprocess.run(
+        [*cli, "init", "--db", db_url, "--json", "--admin-password", BENCH_PASSWORD, "--slug", "bench"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if init.returncode != 0:
+        raise RuntimeError(f"frontdesk init failed:\n{init.stderr}")
+    return dict(json.loads(init.stdout))
+
+
 def start_frontdesk(
     cpu: int | None, db_dir: str | None = None, extra_args: list[str] | None = None, *, pg_admin_url: str | None = None
 ) -> Target:
@@ -159,19 +176,13 @@ def start_frontdesk(
     if pg_admin_url is not None:
         db = create_scratch_pg(pg_admin_url)
     cli = [*_python(), "-m", "frontdesk.server.cli", "--log-level", "WARNING"]
-    init = subprocess.run(
-        [*cli, "init", "--db", db, "--json", "--admin-password", BENCH_PASSWORD, "--slug", "bench"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if init.returncode != 0:
+    try:
+        info = init_bench_tenant(db, timeout=120)
+    except RuntimeError:
         shutil.rmtree(workdir, ignore_errors=True)
         if pg_admin_url is not None:
             drop_scratch_pg(pg_admin_url, db)
-        raise RuntimeError(f"frontdesk init failed:\n{init.stderr}")
-    info = json.loads(init.stdout)
+        raise
     log_path = workdir / "server.log"
     try:
         proc, host, port = _spawn(
