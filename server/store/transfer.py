@@ -174,7 +174,7 @@ def _chunks(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
         yield batch
 
 
-def _target_is_empty(conn: Any, tables: Iterable[str]) -> list[str]:
+def _tables_with_rows(conn: Any, tables: Iterable[str]) -> list[str]:
     """The tables of the target that hold rows (``meta`` and the migration record do not count)."""
     return [t for t in tables if conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0]]
 
@@ -265,7 +265,7 @@ def _copy(src: sqlite3.Connection, conn: Any, *, replace: bool, new_epoch: bool,
     order = _fk_order(conn, shared)
     plan = {t: [c for c in source_tables[t] if c in target_tables[t]] for t in order}
     with conn.transaction():
-        busy = _target_is_empty(conn, [*order, *derived])
+        busy = _tables_with_rows(conn, [*order, *derived])
         if busy and not replace:
             raise FrontdeskError(
                 f"the target is not empty ({', '.join(busy)} hold rows); pass --replace to delete them first"
