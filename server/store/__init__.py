@@ -15,23 +15,41 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from . import agents, conversations, events, jobs, messages, secrets, tenants, visitors
-from ._sql import now_ms
+from . import (
+    agents,
+    canned,
+    conversations,
+    events,
+    jobs,
+    labels,
+    messages,
+    reports,
+    secrets,
+    teams,
+    tenants,
+    visitors,
+)
+from ._sql import Tx, now_ms
 from .base import REQUIRED_TABLES, Store
 
 __all__ = [
     "DEFAULT_DB_URL",
     "REQUIRED_TABLES",
     "Store",
+    "Tx",
     "agents",
+    "canned",
     "conversations",
     "events",
     "jobs",
+    "labels",
     "messages",
     "now_ms",
     "open_store",
+    "reports",
     "secrets",
     "sqlite_path",
+    "teams",
     "tenants",
     "visitors",
 ]
@@ -46,11 +64,19 @@ def sqlite_path(url: str) -> str:
     return url[len("sqlite:///") :]
 
 
-def open_store(url: str) -> Store:
-    """A store for ``url``, not yet opened (call ``await store.open()``).
+def open_store(url: str, *, reporting: bool = True) -> Store:
+    """A store for ``url``, not yet opened (call ``await store.open()``), writing the reporting facts with
+    its events (:func:`reports.reactor`; ``reporting=False`` only for ``frontdesk bench``'s comparison).
 
     Raises :class:`ValueError` for a URL no backend understands.
     """
+    store = _open_store(url)
+    if reporting:
+        store.add_reactor(reports.reactor())
+    return store
+
+
+def _open_store(url: str) -> Store:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from .sqlite import SQLiteStore

@@ -47,6 +47,10 @@ class Tx(Protocol):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Every row of ``sql`` as dicts."""
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of ``sql`` as a plain tuple, in the order of its columns: for a read of many rows
+        (the reports' durations), where a dict per row would cost more than the query."""
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute ``sql``; the number of rows it changed."""
 
@@ -105,7 +109,8 @@ def conversation_fields(row: Row) -> JSONDict:
     return {
         "id": row["id"],
         "visitor_id": row["visitor_id"],
-        "status": row["status"],
+        # A snooze is a flag over the stored status (migration 0013); the wire shows it as a status of its own.
+        "status": "snoozed" if row.get("snoozed") else row["status"],
         "assignee_id": row["assignee_id"],
         "created_at": row["created_at"],
         "last_activity": row["last_activity"],
@@ -113,30 +118,46 @@ def conversation_fields(row: Row) -> JSONDict:
         "unread_agent": row["unread_agent"],
         "unread_visitor": row["unread_visitor"],
         "preview": row["preview"],
+        "team_id": row.get("team_id"),  # migration 0012 (store/teams.py)
+        "label_ids": label_ids_of(row.get("label_ids")),  # migration 0012 (store/labels.py)
+        "snoozed_until": row.get("snoozed_until") if row.get("snoozed") else None,
+        # NULL with an assignee: the first agent to answer took it (messages.post_message), a manual assignment.
+        "assign_reason": (row.get("assign_reason") or "manual") if row["assignee_id"] is not None else None,
     }
+
+
+def label_ids_of(text: str | None) -> list[int]:
+    """A conversation's ``label_ids`` column (",3,7,"; "" for none) as a list of ids."""
+    return [int(part) for part in text.split(",") if part] if text else []
+
+
+def label_ids_text(ids: Sequence[int]) -> str:
+    """The ``label_ids`` column for ``ids``: ascending, between commas, "" for none."""
+    return "," + ",".join(str(i) for i in sorted(set(ids))) + "," if ids else ""
 
 
 def conversation_obj(row: Row) -> protocol.Conversation:
     return protocol.Conversation(**conversation_fields(row))
 
 
+#: The fields of :class:`protocol.Visitor` computed here rather than read from a column of the same name.
+_VISITOR_COMPUTED = frozenset({"display_name", "verified", "visits", "attributes"})
+#: The rest are the ``visitors`` row's columns, read by name: a new field needs its declaration in
+#: protocol.py and its column in a migration, nothing here.
+_VISITOR_COLUMNS = tuple(name for name in protocol.wire_fields(protocol.Visitor) if name not in _VISITOR_COMPUTED)
+
+
 def visitor_obj(row: Row) -> protocol.Visitor:
+    """The wire Visitor of a ``visitors`` row (every column selected). Columns a migration added read as
+    their defaults on a database not migrated that far (the migration tests run operations there)."""
+    attributes = json.loads(row["attributes"]) if row.get("attributes") else {}
+    columns: dict[str, Any] = {name: row.get(name) for name in _VISITOR_COLUMNS}
     return protocol.Visitor(
-        id=row["id"],
-        name=row["name"],
-        email=row["email"],
+        **columns,
         display_name=domain.display_name(row["name"], row["id"]),
-        user_id=row["user_id"],
         verified=bool(row["verified"]),
-        browser=row["browser"],
-        os=row["os"],
-        language=row["language"],
-        timezone=row["timezone"],
-        page_url=row["page_url"],
-        page_title=row["page_title"],
-        referrer=row["referrer"],
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
+        visits=int(row.get("visits") or 1),
+        attributes={name: protocol.VisitorAttribute(**entry) for name, entry in attributes.items()},
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from .. import domain, protocol
 from ..domain import ConversationStatus, StatusAction
 from ..exceptions import Conflict, NotFound
+from . import csat
 from ._sql import (
     Row,
     Tx,
@@ -33,8 +34,10 @@ __all__ = [
     "assign",
     "change_status",
     "get_conversation",
+    "latest_conversation_row",
     "list_conversations",
     "mark_seen",
+    "record_visitor_reopen",
     "scope_conversations",
     "snapshot",
     "start_conversation",
@@ -73,6 +76,31 @@ def open_conversation_in(tx: Tx, visitor_id: int, scope: Sequence[int]) -> Row |
         " ORDER BY (visitor_id = ?) DESC, last_activity DESC, id DESC LIMIT 1",
         (*scope, visitor_id),
     )
+
+
+def latest_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> Row | None:
+    """The visitor's *latest* conversation (PROTOCOL.md, "Several conversations
+    per visitor"): the open one of its scope if there is one, else the most
+    recently started one; None before the first. Only this one may be written
+    in (a resolved latest one reopens); the earlier ones are read-only."""
+    scope = visitor_scope(tx, tenant_id, visitor_id)
+    if not scope:
+        return None
+    found = open_conversation_in(tx, visitor_id, scope)
+    if found is not None:
+        return found
+    marks = ", ".join("?" * len(scope))
+    return tx.one(
+        f"SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id IN ({marks}) ORDER BY id DESC LIMIT 1",
+        (tenant_id, *scope),
+    )
+
+
+def record_visitor_reopen(tx: Tx, tenant_id: int, row: Row) -> None:
+    """A visitor's message reopened the resolved conversation ``row``: its
+    ``conversation.updated`` (change ``open``, no actor), the start of a new
+    episode for reports; appended after the message's own event."""
+    _conversation_changed(tx, tenant_id, row, None, ConversationStatus.OPEN.value)
 
 
 class Started(NamedTuple):
@@ -147,34 +175,74 @@ def _conversation_changed(
 
 
 def change_status(
-    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, action: StatusAction, client_id: str | None
+    tx: Tx,
+    tenant_id: int,
+    *,
+    agent_id: int,
+    conversation_id: int,
+    action: StatusAction,
+    client_id: str | None,
+    survey: csat.SurveyAsk | None = None,
 ) -> protocol.ConversationChange:
     """Resolve, reopen or pend. ``Conflict`` when the status does not allow it
-    (e.g. someone else resolved it meanwhile)."""
+    (e.g. someone else resolved it meanwhile). A resolve with ``survey`` opens
+    the episode's satisfaction survey in the same transaction (:mod:`.csat`)."""
     sender, scope = f"agent:{agent_id}", f"{action.value}:{conversation_id}"
     prior = idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
     if prior is not None:
         return prior
     conv = conversation_row(tx, tenant_id, conversation_id)
     try:
-        target = domain.next_status(ConversationStatus(conv["status"]), action)
+        if conv["snoozed"] and action is StatusAction.REOPEN:  # reopening a snoozed conversation wakes it
+            target = ConversationStatus.OPEN
+        else:
+            target = domain.next_status(ConversationStatus(conv["status"]), action)
     except domain.TransitionError as exc:
         raise Conflict(str(exc)) from None
     other = open_conversation_of(tx, conv["visitor_id"])
     if target is ConversationStatus.OPEN and other is not None and other["id"] != conv["id"]:
         raise Conflict("the visitor already has another open conversation")
-    row = tx.one("UPDATE conversations SET status = ? WHERE id = ? RETURNING *", (target.value, conv["id"]))
+    # Any status change ends a snooze (migration 0013; its wake-up job then finds nothing to do).
+    row = tx.one(
+        "UPDATE conversations SET status = ?, snoozed = 0 WHERE id = ? RETURNING *", (target.value, conv["id"])
+    )
     assert row is not None
     result = _conversation_changed(tx, tenant_id, row, agent_id, target.value)
+    if survey is not None and target is ConversationStatus.RESOLVED:
+        csat.open_survey(
+            tx,
+            tenant_id,
+            row,
+            agent_id=row["assignee_id"] or agent_id,
+            episode=result.event_id,
+            scale=survey.scale,
+            now=survey.now,
+            window_ms=survey.window_ms,
+            email_after_ms=survey.email_after_ms,
+        )
     remember(tx, sender, scope, client_id, result)
     return result
 
 
+def note_assigned(tx: Tx, agent_id: int, now: int | None) -> None:
+    """Remember when ``agent_id`` was last given a conversation (the auto-assigner's tie-break)."""
+    tx.run("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now if now is not None else now_ms(), agent_id))
+
+
 def assign(
-    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, assignee_id: int | None, client_id: str | None
+    tx: Tx,
+    tenant_id: int,
+    *,
+    agent_id: int,
+    conversation_id: int,
+    assignee_id: int | None,
+    client_id: str | None,
+    now: int | None = None,
 ) -> protocol.ConversationChange:
     """Set or clear the assignee; the assignee must be an active agent of the
-    same tenant."""
+    same tenant. An assignee's ``last_assigned_at`` becomes ``now`` (the
+    handlers' clock; default the wall clock): the auto-assigner's ties go to
+    the agent assigned longest ago, by whatever means (store/assignment.py)."""
     sender, scope = f"agent:{agent_id}", f"assign:{conversation_id}"
     prior = idempotent(tx, protocol.ConversationChange, sender, scope, client_id)
     if prior is not None:
@@ -186,8 +254,13 @@ def assign(
             raise NotFound(f"no agent {assignee_id} in this tenant")
         if not target["active"]:
             raise Conflict(f"{target['name']} is disabled")
-    row = tx.one("UPDATE conversations SET assignee_id = ? WHERE id = ? RETURNING *", (assignee_id, conv["id"]))
+    row = tx.one(
+        "UPDATE conversations SET assignee_id = ?, assign_reason = ?, queued_at = NULL WHERE id = ? RETURNING *",
+        (assignee_id, "manual" if assignee_id else None, conv["id"]),
+    )
     assert row is not None
+    if assignee_id is not None:
+        note_assigned(tx, assignee_id, now)
     result = _conversation_changed(tx, tenant_id, row, agent_id, "assigned" if assignee_id else "unassigned")
     remember(tx, sender, scope, client_id, result)
     return result
@@ -224,6 +297,19 @@ def get_conversation(
     return conversation_obj(conversation_row(tx, tenant_id, conversation_id, visitor_id))
 
 
+def _status_clause(statuses: Sequence[str], params: list[Any]) -> str:
+    """SQL keeping conversations whose wire status is one of ``statuses``:
+    "snoozed" is a flag over the stored status (migration 0013)."""
+    stored = [s for s in statuses if s != "snoozed"]
+    parts = []
+    if stored:
+        parts.append(f"(c.status IN ({', '.join('?' for _ in stored)}) AND c.snoozed = 0)")
+        params += stored
+    if "snoozed" in statuses:
+        parts.append("c.snoozed = 1")
+    return "(" + " OR ".join(parts or ["1 = 0"]) + ")"
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -238,17 +324,19 @@ def list_conversations(
     visitor_id: int | None,
     cursor: str | None,
     limit: int,
+    team_id: int | None = None,
+    label_id: int | None = None,
 ) -> tuple[list[protocol.ConversationWithVisitor], str | None]:
     """A page of conversations with their visitor, newest activity first,
-    and the cursor of the next page (None at the end)."""
+    and the cursor of the next page (None at the end); only ``team_id``'s and
+    those with ``label_id`` when given (PROTOCOL.md, "Teams", "Labels")."""
     where = ["c.tenant_id = ?"]
     params: list[Any] = [tenant_id]
     # The filter's rule is declared once (protocol.SNAPSHOT_FILTER_RULES, which the console's tabs follow too);
     # its SQL is derived from it here.
     rule = protocol.SNAPSHOT_FILTER_RULES.get(filter or "all", protocol.SNAPSHOT_FILTER_RULES["all"])
-    if set(rule.statuses) != {"open", "pending", "resolved"}:
-        where.append(f"c.status IN ({', '.join('?' for _ in rule.statuses)})")
-        params += list(rule.statuses)
+    if set(rule.statuses) != set(protocol.SNAPSHOT_FILTER_RULES["all"].statuses):
+        where.append(_status_clause(rule.statuses, params))
     if rule.assignee == "me":
         where.append("c.assignee_id = ?")
         params.append(me)
@@ -257,6 +345,12 @@ def list_conversations(
     if visitor_id is not None:
         where.append("c.visitor_id = ?")
         params.append(visitor_id)
+    if team_id is not None:
+        where.append("c.team_id = ?")
+        params.append(team_id)
+    if label_id is not None:
+        where.append("c.label_ids LIKE ?")
+        params.append(f"%,{int(label_id)},%")
     if query:
         pattern = _like(query)
         where.append(
@@ -325,6 +419,8 @@ def snapshot(
     visitor_id: int | None,
     cursor: str | None,
     limit: int,
+    team_id: int | None = None,
+    label_id: int | None = None,
 ) -> protocol.SnapshotResult:
     """The agent's ``snapshot`` reply: a page of :func:`list_conversations` and
     the event cursor, from one snapshot (so the page is as of that
@@ -338,6 +434,8 @@ def snapshot(
         visitor_id=visitor_id,
         cursor=cursor,
         limit=limit,
+        team_id=team_id,
+        label_id=label_id,
     )
     return protocol.SnapshotResult(
         conversations=conversations, next_cursor=next_cursor, epoch=epoch, last_event_id=last_event_id(tx)

@@ -30,6 +30,7 @@ from ._sql import Row, Tx
 from .agents import agent_name
 from .conversations import conversation_row
 from .events import append_event
+from .files import attachments_of, delete_message_files
 
 __all__ = ["DELETED_PREVIEW", "change_message", "originals"]
 
@@ -87,6 +88,11 @@ def change_message(
         conv = updated
     author_name = agent_name(tx, agent_id)
     fields = _sql.message_fields(new, author_name)
+    if body is None:  # a deleted message's files go with it (store/files.py)
+        delete_message_files(tx, int(new["id"]), now=now)
+    attached = attachments_of(tx, message_ids=[int(new["id"])])[0].get(int(new["id"]))
+    if attached:
+        fields["attachments"] = attached  # an edit keeps the message's files
     conversation = _sql.conversation_obj(conv)
     data = protocol.MessageUpdated(**fields, conversation=conversation)
     event_id = append_event(
@@ -170,6 +176,8 @@ def _redact(data: Any, kind: str, message_id: int, current: dict[str, Any], prev
         return
     if kind in ("message.created", "message.updated") and data.get("id") == message_id:
         data.update({k: current[k] for k in ("body", "edited_at", "deleted")})
+        if current["deleted"] and data.get("attachments"):
+            data["attachments"] = []  # deleted with the message
     if preview is None:
         return
     if kind == "conversation.updated" and "preview" in data:

@@ -141,11 +141,12 @@ def events_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[
     return [r for r in map(record_from_row, _event_rows_after(tx, viewer, since, limit)) if domain.may_see(viewer, r)]
 
 
-def _event_rows_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> list[Row]:
-    """The rows behind :func:`events_after` and :func:`replay_frames`: narrowed by SQL, not yet by ``may_see``."""
+def _event_rows_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int, columns: str = "*") -> list[Row]:
+    """The rows behind :func:`events_after` and :func:`replay_frames`: narrowed by SQL, not yet by ``may_see``;
+    ``columns`` of the events table (default: all)."""
     if viewer.is_agent:
         rows = tx.all(
-            "SELECT * FROM events WHERE tenant_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
+            f"SELECT {columns} FROM events WHERE tenant_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
             (viewer.tenant_id, since, limit),
         )
     else:
@@ -156,14 +157,24 @@ def _event_rows_after(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> 
         scope = sorted(viewer.visitor_scope)
         marks = ", ".join("?" * len(scope))
         rows = tx.all(
-            f"SELECT * FROM (SELECT * FROM events WHERE visitor_id IN ({marks}) AND event_id > ? AND +tenant_id = ?"
-            " AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS visitor_events"
-            " UNION ALL SELECT * FROM (SELECT * FROM events WHERE visitor_id IS NULL AND event_id > ?"
+            f"SELECT * FROM (SELECT {columns} FROM events WHERE visitor_id IN ({marks}) AND event_id > ?"
+            " AND +tenant_id = ? AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS visitor_events"
+            f" UNION ALL SELECT * FROM (SELECT {columns} FROM events WHERE visitor_id IS NULL AND event_id > ?"
             " AND +tenant_id = ? AND visitor_payload IS NOT NULL ORDER BY event_id LIMIT ?) AS tenant_events"
             " ORDER BY event_id LIMIT ?",
             (*scope, since, viewer.tenant_id, limit, since, viewer.tenant_id, limit, limit),
         )
     return rows
+
+
+#: What :func:`replay_frames` reads of an event, by audience: the one payload that audience gets (as ``data``),
+#: and whether visitors never see the event (``domain.may_see`` needs no more of the other payload).
+_REPLAY_COLUMNS = {
+    True: "event_id, tenant_id, kind, conversation_id, visitor_id, created_at, payload AS data,"
+    " visitor_payload IS NULL AS agent_only",
+    False: "event_id, tenant_id, kind, conversation_id, visitor_id, created_at, visitor_payload AS data,"
+    " visitor_payload IS NULL AS agent_only",
+}
 
 
 def replay_frames(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> tuple[list[str], int, bool]:
@@ -174,21 +185,21 @@ def replay_frames(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> tupl
     Returns (frames, the last event_id read, whether ``limit`` rows were read: then more may follow after it).
     """
     frames: list[str] = []
-    rows = _event_rows_after(tx, viewer, since, limit)
+    rows = _event_rows_after(tx, viewer, since, limit, _REPLAY_COLUMNS[viewer.is_agent])
     for row in rows:
+        data = row["data"]
         record = EventRecord(
             row["event_id"],
             row["tenant_id"],
             row["kind"],
             row["conversation_id"],
             row["visitor_id"],
-            row["payload"],
-            row["visitor_payload"],
+            data,  # the audience's payload: may_see reads only whether visitors have one
+            None if row["agent_only"] else data,
             row["created_at"],
         )
         if not domain.may_see(viewer, record):
             continue
-        data = row["payload"] if viewer.is_agent else row["visitor_payload"]
         frames.append(
             protocol.encode_stored_event(
                 record.kind, data, event_id=record.event_id, conversation_id=record.conversation_id

@@ -175,11 +175,19 @@ def fail(tx: Tx, job_id: int, owner: str, error: str, *, now: int, retry_in_ms: 
     return state
 
 
-def next_due(tx: Tx, *, now: int) -> int | None:
-    """When the next queued job becomes claimable (ms), or None when there is none."""
+def next_due(tx: Tx, *, now: int, kinds: Sequence[str] | None = None) -> int | None:
+    """When the next queued job (of ``kinds``, when given) becomes claimable (ms), or None when there is none."""
+    where = "state = 'queued'"
+    params: tuple[str, ...] = ()
+    if kinds is not None:
+        if not kinds:
+            return None
+        where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        params = tuple(kinds)
     row = tx.one(
         "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due_at THEN lease_until ELSE due_at END) AS t"
-        " FROM jobs WHERE state = 'queued'",
+        f" FROM jobs WHERE {where}",
+        params,
     )
     return None if row is None or row["t"] is None else int(row["t"])
 

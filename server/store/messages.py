@@ -9,11 +9,13 @@ protocol's :class:`~frontdesk.server.protocol.MessageAck`, and a repeated
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 from .. import domain, protocol
 from ..domain import ConversationStatus
-from ..exceptions import Conflict, NotFound, RateLimited
+from ..exceptions import Conflict, Forbidden, NotFound, RateLimited
+from . import assignment
 from ._sql import (
     Row,
     Tx,
@@ -24,17 +26,27 @@ from ._sql import (
     now_ms,
     preview_of,
     remember,
-    visitor_scope,
 )
 from .agents import agent_name
-from .conversations import conversation_row, open_conversation_in, start_conversation_row
+from .conversations import (
+    conversation_row,
+    latest_conversation_row,
+    record_visitor_reopen,
+    start_conversation_row,
+)
 from .events import append_event, event_insert, next_event_id_sql
+from .files import attachments_of, claim_files
 from .visitors import visitor_name
 
-__all__ = ["history", "post_message", "post_note", "take_token"]
+__all__ = ["ATTACHMENT_PREVIEW", "READ_ONLY", "history", "post_message", "post_note", "take_token"]
+
+#: The conversation preview of a message of files only (plain words: an emoji is a blank box where no font has it).
+ATTACHMENT_PREVIEW: Final = "Sent an attachment"
+#: The ``conflict`` message for a visitor's write in an earlier conversation (PROTOCOL.md).
+READ_ONLY = "this is an earlier conversation and is read-only; write in your latest conversation or start a new one"
 
 
-def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
+def take_token(tx: Tx, key: str, per_second: float, burst: float, *, now: int | None = None) -> None:
     """Take one token from the shared bucket ``key`` (full at ``burst``,
     refilled at ``per_second``), or raise :class:`RateLimited`; the caller's
     write then rolls back, the bucket with it. Inside the write transaction:
@@ -44,16 +56,19 @@ def take_token(tx: Tx, key: str, per_second: float, burst: float) -> None:
     One statement (an upsert computing the refill), because on PostgreSQL
     each statement is a round trip on the message's write path. A node whose
     clock is behind the bucket's stamp adds nothing rather than taking away.
+    ``now`` (ms) is the caller's injected clock; by default the store's.
     """
-    sql, params = _take_token_statement(key, per_second, burst)
+    sql, params = _take_token_statement(key, per_second, burst, now)
     row = tx.one(sql, params)
     assert row is not None
     _check_tokens(float(row["tokens"]), per_second)
 
 
-def _take_token_statement(key: str, per_second: float, burst: float) -> tuple[str, tuple[Any, ...]]:
+def _take_token_statement(
+    key: str, per_second: float, burst: float, at: int | None = None
+) -> tuple[str, tuple[Any, ...]]:
     """:func:`take_token`'s upsert (sql, parameters), returning the bucket's ``tokens`` after the take."""
-    now = now_ms()
+    now = now_ms() if at is None else at
     refill = "CASE WHEN ? > rate_buckets.stamp THEN (? - rate_buckets.stamp) * ? ELSE 0 END"
     level = f"rate_buckets.tokens + {refill}"
     return (
@@ -78,6 +93,8 @@ def post_message(
     client_id: str,
     body: str,
     budget: tuple[float, float] | None = None,
+    attachment_ids: Sequence[str] = (),
+    assignee_only: bool = False,
 ) -> protocol.MessageAck:
     """Store one visitor or agent message (DESIGN.md, write path step 3).
 
@@ -89,9 +106,15 @@ def post_message(
     nothing: the message row is the idempotency record (unique index
     ``messages_client``), and the original ack is rebuilt from it and its event.
 
-    A visitor without ``conversation_id`` writes to their open conversation
-    (created if needed); an agent may not write to a resolved conversation
-    (``Conflict``). ``budget`` (per second, burst) charges the visitor's
+    A visitor writes in their *latest* conversation (PROTOCOL.md, "Several
+    conversations per visitor"): without ``conversation_id``, the open one, or
+    else the newest one, reopened, or a new one before the first; an earlier
+    conversation is read-only (``Conflict``). A resolved conversation the
+    message reopens also gets a ``conversation.updated`` (change ``open``,
+    no actor), after the message's event. An agent may not write to a
+    resolved conversation (``Conflict``), nor, with ``assignee_only`` (the
+    tenant's ``reply_assignee_only``), to one assigned to another agent
+    (``Forbidden``). ``budget`` (per second, burst) charges the visitor's
     shared message bucket (:func:`take_token`) once the message is known to
     be new; ``RateLimited`` then rolls the whole write back.
 
@@ -100,9 +123,13 @@ def post_message(
     conversation's update, which also checks scope, status and
     ``client_id`` and returns the next event id and the author's name; the
     message; the event. Anything else takes the checked path below.
+
+    ``attachment_ids`` (uploads of this sender, PROTOCOL.md "Attachments") are tied to the message in the same
+    transaction (``files.claim_files``): one that is not the sender's own unsent upload rolls it all back.
     """
     is_visitor = author_kind == "visitor"
     now = now_ms()
+    shown = body if body.strip() or not attachment_ids else ATTACHMENT_PREVIEW
     if is_visitor:
         target = "id = ?" if conversation_id is not None else "id = (SELECT id FROM conversations WHERE visitor_id = ?"
         target += "" if conversation_id is not None else " AND status <> 'resolved')"
@@ -113,7 +140,7 @@ def post_message(
             f" {_returning(tx, '(SELECT name FROM visitors WHERE id = ?)')}",
             (
                 now,
-                preview_of(body),
+                preview_of(shown),
                 author_id if conversation_id is None else conversation_id,
                 tenant_id,
                 author_id,
@@ -129,14 +156,16 @@ def post_message(
         updated = tx.one(
             f"UPDATE conversations SET {_ADVANCE}, assignee_id = COALESCE(assignee_id, ?),"
             " unread_visitor = unread_visitor + 1 WHERE id = ? AND tenant_id = ? AND status <> 'resolved'"
+            f"{_ASSIGNEE_OR_NONE if assignee_only else ''}"
             f" AND NOT EXISTS ({_SAME_CLIENT_ID} AND conversation_id = ?)"
             f" {_returning(tx, '(SELECT name FROM agents WHERE id = ?)')}",
             (
                 now,
-                preview_of(body),
+                preview_of(shown),
                 author_id,
                 conversation_id,
                 tenant_id,
+                *((author_id,) if assignee_only else ()),
                 author_id,
                 client_id,
                 author_kind,
@@ -157,9 +186,22 @@ def post_message(
             body=body,
             budget=budget,
             now=now,
+            attachment_ids=attachment_ids,
+            assignee_only=assignee_only,
         )
+    if is_visitor and updated.get("snoozed"):
+        updated = _woken(tx, updated)
     charge = (f"visitor:{author_id}", *budget) if is_visitor and budget is not None else None
-    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now, charge)
+    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now, charge, attachment_ids)
+
+
+def _woken(tx: Tx, updated: Row) -> Row:
+    """A visitor's message wakes a snoozed conversation at once (store/snooze.py): ``updated`` (a row from
+    :func:`_returning`) with the snooze ended. A statement of its own, only for snoozed conversations, so the
+    common write path stays as it was."""
+    row = tx.one("UPDATE conversations SET snoozed = 0 WHERE id = ? RETURNING *", (updated["id"],))
+    assert row is not None
+    return {**updated, **row}
 
 
 def _returning(tx: Tx, name_of: str) -> str:
@@ -173,6 +215,8 @@ def _returning(tx: Tx, name_of: str) -> str:
     return clause
 
 
+#: An agent's reply under ``reply_assignee_only`` (parameter: author_id).
+_ASSIGNEE_OR_NONE = " AND (assignee_id IS NULL OR assignee_id = ?)"
 #: The columns every message moves (parameters: the time, the preview).
 _ADVANCE = "last_seq = last_seq + 1, last_activity = ?, preview = ?"
 #: A message of this sender with this client_id (parameters: author_id, client_id, author_kind);
@@ -190,6 +234,7 @@ def _store_message(
     body: str,
     now: int,
     charge: tuple[str, float, float] | None = None,
+    attachment_ids: Sequence[str] = (),
 ) -> protocol.MessageAck:
     """The message row and its event, once the conversation is ``updated``
     (a row from :func:`_returning`); ``charge`` (bucket key, per second,
@@ -225,6 +270,17 @@ def _store_message(
         "created_at": now,
         "event_id": event_id,
     }
+    if attachment_ids:
+        fields["attachments"] = claim_files(
+            tx,
+            tenant_id,
+            attachment_ids,
+            uploader_kind=author_kind,
+            uploader_id=author_id,
+            conversation_id=conversation_id,
+            visitor_id=int(updated["visitor_id"]),
+            message_id=message_id,
+        )
     message = protocol.Message(**fields)
     conversation = conversation_obj(updated)
     data = protocol.MessageCreated(**fields, conversation=conversation)
@@ -276,10 +332,13 @@ def _post_checked(
     body: str,
     budget: tuple[float, float] | None,
     now: int,
+    attachment_ids: Sequence[str] = (),
+    assignee_only: bool = False,
 ) -> protocol.MessageAck:
     """:func:`post_message` when its one-statement checks did not pass: a
     repeated ``client_id``, no open conversation yet, a conversation of the
-    visitor's verified scope, a resolved one, or none in scope (``NotFound``)."""
+    visitor's verified scope, a resolved one, an earlier one (read-only), one
+    assigned to another agent, or none in scope (``NotFound``)."""
     is_visitor = author_kind == "visitor"
     prior = _prior_ack(tx, author_kind, author_id, conversation_id, client_id)
     if prior is not None:
@@ -287,33 +346,48 @@ def _post_checked(
     if is_visitor and budget is not None:
         take_token(tx, f"visitor:{author_id}", *budget)
     if conversation_id is None:
-        conv, _ = start_conversation_row(tx, tenant_id, author_id)
+        # The visitor's latest conversation (reopened below if resolved), or their first.
+        latest = latest_conversation_row(tx, tenant_id, author_id)
+        conv = latest if latest is not None else start_conversation_row(tx, tenant_id, author_id)[0]
     else:
         conv = conversation_row(tx, tenant_id, conversation_id, author_id if is_visitor else None)
     status = ConversationStatus(conv["status"])
     if is_visitor:
         new_status = domain.status_after_visitor_message(status)
-        if status is ConversationStatus.RESOLVED and (
-            open_conversation_in(tx, author_id, visitor_scope(tx, tenant_id, author_id)) is not None
-        ):
-            raise Conflict("this conversation is closed; write in your open conversation")
+        if status is ConversationStatus.RESOLVED:
+            latest = latest_conversation_row(tx, tenant_id, author_id)
+            if latest is None or latest["id"] != conv["id"]:
+                raise Conflict(READ_ONLY)
         unread = "unread_agent = unread_agent + 1"
         assignee_id = conv["assignee_id"]
         name_of = "(SELECT name FROM visitors WHERE id = ?)"
     else:
         if status is ConversationStatus.RESOLVED:
             raise Conflict("the conversation was resolved; reopen it to reply")
+        if assignee_only and conv["assignee_id"] not in (None, author_id):
+            raise Forbidden(f"only the assignee ({agent_name(tx, conv['assignee_id'])}) may reply in this conversation")
         new_status = status
         unread = "unread_visitor = unread_visitor + 1"
         assignee_id = conv["assignee_id"] if conv["assignee_id"] is not None else author_id
         name_of = "(SELECT name FROM agents WHERE id = ?)"
+    shown = body if body.strip() or not attachment_ids else ATTACHMENT_PREVIEW
     updated = tx.one(
         f"UPDATE conversations SET {_ADVANCE}, status = ?, assignee_id = ?, {unread} WHERE id = ?"
         f" {_returning(tx, name_of)}",
-        (now, preview_of(body), new_status.value, assignee_id, conv["id"], author_id),
+        (now, preview_of(shown), new_status.value, assignee_id, conv["id"], author_id),
     )
     assert updated is not None
-    return _store_message(tx, tenant_id, updated, author_kind, author_id, client_id, body, now)
+    if is_visitor and updated.get("snoozed"):
+        updated = _woken(tx, updated)
+    if is_visitor and status is ConversationStatus.RESOLVED and assignee_id is not None:
+        # A reopened conversation whose assignee stays offline goes back to the queue (store/assignment.py).
+        assignment.reopened(tx, tenant_id, conv["id"], conv["visitor_id"], assignee_id, now=now)
+    ack = _store_message(
+        tx, tenant_id, updated, author_kind, author_id, client_id, body, now, attachment_ids=attachment_ids
+    )
+    if is_visitor and status is ConversationStatus.RESOLVED:
+        record_visitor_reopen(tx, tenant_id, updated)
+    return ack
 
 
 def _prior_ack(
@@ -359,7 +433,14 @@ def _tenant_of(tx: Tx, conversation_id: int) -> int:
 
 
 def post_note(
-    tx: Tx, tenant_id: int, *, agent_id: int, conversation_id: int, client_id: str, body: str
+    tx: Tx,
+    tenant_id: int,
+    *,
+    agent_id: int,
+    conversation_id: int,
+    client_id: str,
+    body: str,
+    attachment_ids: Sequence[str] = (),
 ) -> protocol.NoteAck:
     """Store a private note; visitors never see it (no visitor payload). Its
     event is written once, with its payload; a repeated ``client_id`` returns
@@ -385,6 +466,17 @@ def post_note(
     )
     assert row is not None
     note = note_obj(row, updated["author_name"])
+    if attachment_ids:
+        note.attachments = claim_files(
+            tx,
+            tenant_id,
+            attachment_ids,
+            uploader_kind="agent",
+            uploader_id=agent_id,
+            conversation_id=int(conv["id"]),
+            visitor_id=int(conv["visitor_id"]),
+            note_id=int(row["id"]),
+        )
     append_event(tx, tenant_id, "note.created", note, conversation_id=conv["id"], created_at=now, event_id=event_id)
     result = protocol.NoteAck(
         client_id=client_id, conversation_id=conv["id"], seq=seq, event_id=event_id, server_time=now, note=note
@@ -416,6 +508,9 @@ def history(
     has_more = len(rows) > limit
     rows = list(reversed(rows[:limit]))
     messages = [message_obj(r, _author_name(r)) for r in rows]
+    with_files, _ = attachments_of(tx, message_ids=[m.id for m in messages])
+    for message in messages:
+        message.attachments = with_files.get(message.id, [])
     if not include_notes:
         return protocol.HistoryResult(messages=messages, has_more=has_more)
     low = rows[0]["event_id"] if rows and has_more else 0
@@ -431,9 +526,11 @@ def history(
         " WHERE n.conversation_id = ? AND n.event_id >= ? AND n.event_id < ? ORDER BY n.seq",
         (conversation_id, low, high),
     )
-    return protocol.AgentHistoryResult(
-        messages=messages, has_more=has_more, notes=[note_obj(n, n["agent_name"]) for n in notes]
-    )
+    note_objs = [note_obj(n, n["agent_name"]) for n in notes]
+    _, note_files = attachments_of(tx, note_ids=[n.id for n in note_objs])
+    for note in note_objs:
+        note.attachments = note_files.get(note.id, [])
+    return protocol.AgentHistoryResult(messages=messages, has_more=has_more, notes=note_objs)
 
 
 def _author_name(row: Row) -> str | None:

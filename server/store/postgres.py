@@ -124,7 +124,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, SchemaError, Unavailable
@@ -267,6 +267,11 @@ class _Tx:
         cur = self.conn.execute(translate(sql), _params(params))
         return cur.fetchall() if cur.description is not None else []
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(translate(sql), _params(params))
+            return cur.fetchall() if cur.description is not None else []
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(translate(sql), _params(params)).rowcount
 
@@ -276,17 +281,24 @@ def _set_meta(conn: Conn, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (key, value))
 
 
+#: Each tenant's events after its cursor (``unnest`` of the tenants and cursors), at most a limit per tenant.
+_TENANT_EVENTS_AFTER = (
+    "SELECT e.* FROM unnest(?::bigint[], ?::bigint[]) AS c(tenant, since) CROSS JOIN LATERAL"
+    " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since ORDER BY event_id LIMIT ?) AS e"
+    " ORDER BY e.event_id"
+)
+
+
+def _tenant_cursor_params(cursors: Sequence[tuple[int, int]], limit: int) -> tuple[Any, ...]:
+    return ([t for t, _ in cursors], [since for _, since in cursors], limit)
+
+
 def _tenant_events_after(tx: _sql.Tx, cursors: Sequence[tuple[int, int]], limit: int) -> list[EventRecord]:
     """Each tenant's events after its cursor, at most ``limit`` per tenant, in ``event_id`` order (for fan-out,
     unfiltered): one index range of ``events_tenant`` per tenant, in one statement."""
     if not cursors:
         return []
-    rows = tx.all(
-        "SELECT e.* FROM unnest(?::bigint[], ?::bigint[]) AS c(tenant, since) CROSS JOIN LATERAL"
-        " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since ORDER BY event_id LIMIT ?) AS e"
-        " ORDER BY e.event_id",
-        ([t for t, _ in cursors], [since for _, since in cursors], limit),
-    )
+    rows = tx.all(_TENANT_EVENTS_AFTER, _tenant_cursor_params(cursors, limit))
     return [_sql.record_from_row(r) for r in rows]
 
 
@@ -407,6 +419,8 @@ class PostgresStore(Store):
         #: exclusive write, plus one round trip), and in whole write transactions; for ``frontdesk bench tenants``.
         self.lock_wait_ns = 0
         self.transaction_ns = 0
+        #: Batches run a second time with a savepoint per job, because one of their jobs raised.
+        self.savepoint_passes = 0
 
     # -- connections ----------------------------------------------------------------
 
@@ -643,9 +657,51 @@ class PostgresStore(Store):
         self._loop.call_soon_threadsafe(self._settle, batch, run, not complete)
         return conn
 
+    def _run_jobs(
+        self, conn: Conn, batch: list[Job], locked: set[int], exclusive: bool, *, savepoints: bool
+    ) -> list[EventRecord] | None:
+        """Run each job of ``batch`` in the open transaction; the events they appended. Without
+        ``savepoints``, None as soon as one raises (the caller rolls back and runs the batch with them);
+        with them (a ``SAVEPOINT job`` already set), a job that raises is rolled back alone."""
+        local: list[EventRecord] = []
+        for i, job in enumerate(batch):
+            then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
+            tx = _Tx(conn)
+            try:
+                result = job.fn(tx, *job.args, **job.kwargs)
+                self._react(tx)
+                stray = {e.tenant_id for e in tx.events} - locked
+                if stray and not exclusive:
+                    raise RuntimeError(
+                        f"{getattr(job.fn, '__qualname__', job.fn)!s} appended events of tenant(s)"
+                        f" {sorted(stray)} it did not name; a write names its tenant as its tenant_id argument"
+                    )
+            except BaseException as exc:  # one bad job must not sink the batch
+                if _storage_failure(exc, conn):
+                    raise  # the database, not the job: the whole batch fails (or runs again)
+                if not savepoints:
+                    return None
+                conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
+                job.outcome = (False, exc)
+            else:
+                if savepoints:
+                    conn.execute(b"RELEASE SAVEPOINT job" + then)
+                job.outcome = (True, result)
+                local.extend(tx.events)
+        return local
+
     def _transact(self, conn: Conn, batch: list[Job]) -> tuple[list[EventRecord], bool]:
         """One attempt at a batch: (the run of events to publish, whether it
-        is complete). Sets each job's outcome."""
+        is complete). Sets each job's outcome.
+
+        The batch first runs without savepoints: one round trip fewer per
+        write, which is most of the point on a server a round trip away. A
+        job that raises (a refused request, usually) rolls that pass back,
+        and the batch runs again with a savepoint around each job, so the
+        others still commit and that one alone fails. Jobs are functions of
+        the transaction, so running one twice writes what running it once
+        would; sequence values the first pass took are skipped (event ids
+        may have gaps; they never could be relied on not to)."""
         scopes = [_lock_scope(job) for job in batch]
         exclusive = _EXCLUSIVE in scopes
         tenants = sorted({scope for scope in scopes if isinstance(scope, int)})
@@ -658,44 +714,41 @@ class PostgresStore(Store):
                 + [f"SELECT pg_advisory_xact_lock({TENANT_LOCK:d}, {tenant:d})" for tenant in tenants]
             )
         started = time.perf_counter_ns()
-        conn.execute(f"BEGIN; {locks}; SAVEPOINT job".encode())
+        conn.execute(f"BEGIN; {locks}".encode())
         self.lock_wait_ns += time.perf_counter_ns() - started
         locked = set(tenants)
-        local: list[EventRecord] = []
-        for i, job in enumerate(batch):
-            then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
-            tx = _Tx(conn)
-            try:
-                result = job.fn(tx, *job.args, **job.kwargs)
-                stray = {e.tenant_id for e in tx.events} - locked
-                if stray and not exclusive:
-                    raise RuntimeError(
-                        f"{getattr(job.fn, '__qualname__', job.fn)!s} appended events of tenant(s)"
-                        f" {sorted(stray)} it did not name; a write names its tenant as its tenant_id argument"
-                    )
-            except BaseException as exc:  # one bad job must not sink the batch
-                if _storage_failure(exc, conn):
-                    raise  # the database, not the job: the whole batch fails (or runs again)
-                conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
-                job.outcome = (False, exc)
-            else:
-                conn.execute(b"RELEASE SAVEPOINT job" + then)
-                job.outcome = (True, result)
-                local.extend(tx.events)
+        local = self._run_jobs(conn, batch, locked, exclusive, savepoints=False)
+        if local is None:
+            conn.execute(f"ROLLBACK; BEGIN; {locks}; SAVEPOINT job".encode())
+            self.savepoint_passes += 1
+            local = self._run_jobs(conn, batch, locked, exclusive, savepoints=True)
+            assert local is not None
         # What other nodes committed for our tenants after their cursors: all of it, since they committed under
         # the locks we now hold, and all of it before ours. Start after what the loop has published or been handed
         # already (settles run in order), so a busy node does not read its own previous batch back.
         touched = sorted({e.tenant_id for e in local})
         cursors = [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0))) for t in touched]
         ours = {e.event_id for e in local}
-        others = [e for e in _tenant_events_after(_Tx(conn), cursors, CATCH_UP_PAGE) if e.event_id not in ours]
-        complete = all(sum(1 for e in others if e.tenant_id == t) < CATCH_UP_PAGE for t in touched)
         if local:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local)))
-        try:
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            raise _Committing from exc
+            # The catch-up read, the NOTIFY and the COMMIT in one round trip (pipeline mode). Were the read to
+            # fail, the COMMIT would not run; the batch then fails as if its COMMIT had (outcome unknown: the
+            # clients resend, and their client_ids make that safe).
+            try:
+                with conn.pipeline():
+                    cur = conn.execute(translate(_TENANT_EVENTS_AFTER), _tenant_cursor_params(cursors, CATCH_UP_PAGE))
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local)))
+                    conn.execute("COMMIT")
+                caught_up = [_sql.record_from_row(r) for r in cur.fetchall()]
+            except BaseException as exc:
+                raise _Committing from exc
+        else:
+            caught_up = []
+            try:
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                raise _Committing from exc
+        others = [e for e in caught_up if e.event_id not in ours]
+        complete = all(sum(1 for e in others if e.tenant_id == t) < CATCH_UP_PAGE for t in touched)
         self.transaction_ns += time.perf_counter_ns() - started
         run = sorted([*others, *local], key=lambda e: e.event_id) if complete else others
         for event in run:

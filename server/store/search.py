@@ -23,6 +23,14 @@ fills a page from a few hundred entries, where the index would first build
 the full list of a prefix's postings (hundreds of thousands at a million
 messages). When matches are rare among the newest entries, the index takes
 over from where the scan stopped; a rare word is cheap there.
+
+On SQLite the words of a new entry reach the FTS5 index off the write path
+(migration 0017): the writer calls :func:`index_backlog` inside a batch it
+commits anyway, once :func:`backlog` reaches its threshold or when idle, so
+one index segment holds many messages instead of one each. The entries not
+indexed yet are the newest, above ``search_progress.indexed_upto``; the scan
+always reads past them before handing over to the index, so every committed
+entry is found, indexed or not.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from .. import protocol
 from . import _sql
 from ._sql import Row, Tx
 
-__all__ = ["MAX_BEFORE", "fts5_query", "search", "tsquery"]
+__all__ = ["INDEX_CHUNK", "MAX_BEFORE", "backlog", "fts5_query", "index_backlog", "search", "tsquery"]
 
 #: Entries read per round from the index while collecting a page (one hit per conversation).
 _BATCH = 200
@@ -52,6 +60,46 @@ _BODY_JOINS = (
 )
 #: The largest entry id a ``before`` cursor may name.
 MAX_BEFORE = protocol.MAX_INT
+#: The most entries :func:`index_backlog` adds to the index in one call.
+INDEX_CHUNK = 2_000
+
+
+def backlog(tx: Tx) -> int:
+    """How many entries wait for their words to reach the index (an upper
+    bound: deleted entries' ids count too). Always 0 on PostgreSQL, whose
+    entries carry their words from the start."""
+    if tx.dialect != "sqlite":
+        return 0
+    row = tx.one("SELECT COALESCE((SELECT MAX(id) FROM search_entries), 0) - indexed_upto AS n FROM search_progress")
+    return max(0, int(row["n"])) if row else 0
+
+
+def index_backlog(tx: Tx, limit: int = INDEX_CHUNK) -> int:
+    """Add the words of the oldest ``limit`` entries not yet indexed to the
+    index, as their text is now, and move ``indexed_upto`` past them; returns
+    how many. Run inside a write transaction (the writer's), never twice for
+    one entry: ``indexed_upto`` moves in the same transaction."""
+    if tx.dialect != "sqlite":
+        return 0
+    upto = _indexed_upto(tx)
+    rows = tx.all(
+        f"SELECT e.id, {_BODY} FROM search_entries e {_BODY_JOINS} WHERE e.id > ? ORDER BY e.id LIMIT ?",
+        (upto, limit),
+    )
+    if not rows:
+        return 0
+    for row in rows:
+        tx.run("INSERT INTO search_fts (rowid, body) VALUES (?, ?)", (row["id"], row["body"] or ""))
+    tx.run("UPDATE search_progress SET indexed_upto = ?", (rows[-1]["id"],))
+    return len(rows)
+
+
+def _indexed_upto(tx: Tx) -> int:
+    """Every entry with an id up to this is in the index; those above are not yet (SQLite's deferred index)."""
+    if tx.dialect != "sqlite":
+        return MAX_BEFORE + 1
+    row = tx.one("SELECT indexed_upto FROM search_progress")
+    return int(row["indexed_upto"]) if row else 0
 
 
 def fts5_query(words: Sequence[str]) -> str:
@@ -94,18 +142,19 @@ def _matched_from(tx: Tx, conversation_id: int, words: Sequence[str], since: int
 
 
 def _scanned(
-    tx: Tx, tenant_id: int, words: Sequence[str], status: str | None, below: int
+    tx: Tx, tenant_id: int, words: Sequence[str], status: str | None, below: int, indexed_upto: int
 ) -> Iterator[Row | int]:
     """The tenant's newest entries below ``below``, their text tested here:
     yields the matching entries, newest first, then (once) the id below
     which it stopped, when the index should take over (or nothing more, at
     the end). It stops when matches are rare (the index then costs less) or
-    after :data:`_SCAN_MAX` entries."""
+    after :data:`_SCAN_MAX` entries, but never before it has read every entry
+    above ``indexed_upto`` (the index does not have them yet)."""
     status_join = " JOIN conversations c ON c.id = e.conversation_id AND c.status = ?" if status else ""
     status_args: tuple[Any, ...] = (status,) if status else ()
     word_list = list(words)
     scanned = matched = 0
-    while scanned < _SCAN_MAX:
+    while scanned < _SCAN_MAX or below > indexed_upto + 1:
         rows = tx.all(
             f"SELECT e.id, e.conversation_id, e.kind, e.source_id, {_BODY} FROM search_entries e"
             f"{status_join} {_BODY_JOINS} WHERE e.tenant_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?",
@@ -119,6 +168,8 @@ def _scanned(
         scanned += len(rows)
         if len(rows) < _SCAN_BATCH:
             return
+        if below > indexed_upto + 1:
+            continue  # entries not in the index yet remain below: only this scan can find them
         if matched < scanned * _SCAN_MIN_RATE:
             break
     yield below
@@ -128,7 +179,7 @@ def _candidates(tx: Tx, tenant_id: int, words: Sequence[str], status: str | None
     """Every matching entry of the tenant below ``below``, newest first: the
     newest by reading their text (a common word fills a page from a few
     hundred), the rest from the index (where a rare word is cheap)."""
-    for item in _scanned(tx, tenant_id, words, status, below):
+    for item in _scanned(tx, tenant_id, words, status, below, _indexed_upto(tx)):
         if isinstance(item, int):
             below = item
             break

@@ -49,6 +49,7 @@ from typing import IO, Any, Concatenate, ParamSpec, TypeVar
 from ..domain import EventRecord
 from ..exceptions import DurabilityError, FrontdeskError, SchemaError, Unavailable
 from . import _sql
+from . import search as search_ops
 from ._writer import (
     DISK_FULL,
     IO_ERROR,
@@ -78,6 +79,9 @@ SPACE_WARNING_S = 60.0
 #: checkpoint (and the database file needs room to take the log's pages, so a
 #: log that already filled the disk cannot be checkpointed any more).
 LOW_SPACE_BYTES = 16 << 20
+#: New search entries that wait before a batch adds their words to the index
+#: (migration 0017): one FTS5 segment per this many messages, not per message.
+SEARCH_INDEX_BATCH = 64
 #: A write-ahead log at least this large (a one-message commit appends ~70 KB)
 #: is checkpointed with ``TRUNCATE`` when space is low: its space goes back
 #: to the file system, so a full disk shows at once instead of writes living
@@ -153,6 +157,12 @@ class _Tx:
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
 
+    def rows(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        found: list[tuple[Any, ...]] = cur.execute(sql, params).fetchall()
+        return found
+
     def run(self, sql: str, params: Any = ()) -> int:
         return self.conn.execute(sql, params).rowcount
 
@@ -189,6 +199,8 @@ class SQLiteStore(Store):
         self.low_space_bytes = LOW_SPACE_BYTES
         #: A log this large is checkpointed with TRUNCATE when space is low (a knob tests set).
         self.truncate_wal_bytes = TRUNCATE_WAL_BYTES
+        #: Entries waiting for the search index before a batch indexes them (a knob tests set).
+        self.search_index_batch = SEARCH_INDEX_BATCH
         #: The high-water mark of each epoch a serving store has handed out events under.
         self._mark_epochs: dict[str, int] = {}
         #: (st_dev, st_ino) of the database file this store serves.
@@ -380,6 +392,7 @@ class SQLiteStore(Store):
             conn.execute("SAVEPOINT job")
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
+                self._react(tx)
             except BaseException as exc:  # one bad job must not sink the batch
                 if _storage_failure(exc):
                     raise
@@ -390,8 +403,36 @@ class SQLiteStore(Store):
                 conn.execute("RELEASE job")
                 job.outcome = (True, result)
                 events.extend(tx.events)
+        self._index_search_backlog(conn, idle=not batch)
         conn.execute("COMMIT")
         return external, events
+
+    def _index_search_backlog(self, conn: sqlite3.Connection, *, idle: bool) -> None:
+        """Add new entries' words to the full-text index (migration 0017) in
+        this transaction, which commits anyway: once :attr:`search_index_batch`
+        wait, or whatever waits when the writer is idle. Many messages then
+        share one index segment and one commit. A failure here is logged and
+        rolled back alone, never sinking the batch's writes (search reads the
+        entries not indexed yet itself)."""
+        tx = _Tx(conn)
+        try:
+            waiting = search_ops.backlog(tx)  # a read: nothing to undo if it fails
+        except sqlite3.Error as exc:
+            if _storage_failure(exc):
+                raise
+            log.exception("could not read the search index's progress (search still finds new messages)")
+            return
+        if not waiting or (waiting < self.search_index_batch and not idle):
+            return
+        conn.execute("SAVEPOINT search_index")
+        try:
+            search_ops.index_backlog(tx)
+        except BaseException as exc:
+            if _storage_failure(exc):
+                raise
+            conn.execute("ROLLBACK TO search_index")
+            log.exception("could not add new messages to the search index (search still finds them)")
+        conn.execute("RELEASE search_index")
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         events: list[EventRecord] = []

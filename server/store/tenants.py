@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import domain, protocol
 from ..exceptions import NotFound
+from . import visitors
 from ._sql import JSONDict, Row, Tx, dumps, now_ms
 from .events import append_event
 
@@ -73,11 +74,15 @@ def tenant_config(row: Row) -> JSONDict:
 
 
 def set_config(tx: Tx, tenant_id: int, patch: JSONDict, actor_id: int) -> protocol.WidgetConfig:
-    """Apply a validated partial configuration; emits ``config.updated``."""
+    """Apply a validated partial configuration; emits ``config.updated``. Switching ``store_ip`` off
+    forgets the addresses already stored, in this transaction (:func:`visitors.scrub_ips`)."""
     row = tx.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
     if row is None:
         raise NotFound("no such tenant")
-    config = {**tenant_config(row), **patch}
+    before = tenant_config(row)
+    config = {**before, **patch}
+    if before.get("store_ip", True) and not config.get("store_ip", True):
+        visitors.scrub_ips(tx, tenant_id)
     tx.run("UPDATE tenants SET config = ? WHERE id = ?", (dumps(config), tenant_id))
     append_event(
         tx,

@@ -34,8 +34,11 @@ __all__ = ["TableReport", "TransferReport", "migrate_database"]
 log = logging.getLogger("frontdesk.server.store.transfer")
 
 #: Tables each database keeps for itself: its migration record is written by its own migrations, and ``meta``
-#: holds per-database bookkeeping (only the epoch is carried over, on purpose).
-_OWN_TABLES = frozenset({"schema_migrations", "meta", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"})
+#: holds per-database bookkeeping (only the epoch is carried over, on purpose); ``search_progress`` is SQLite's own
+#: (how far its full-text index has caught up: migration 0017).
+_OWN_TABLES = frozenset(
+    {"schema_migrations", "meta", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4", "search_progress"}
+)
 #: Tables the target's triggers fill from the rows they derive from (the search index: migration 0008), so they are
 #: rebuilt as ``messages`` and ``notes`` are copied, never copied themselves.
 _DERIVED_TABLES = frozenset({"search_entries"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from frontdesk.server import domain
 from frontdesk.server.domain import EventRecord, StatusAction, Viewer
-from frontdesk.server.exceptions import Conflict, NotFound
+from frontdesk.server.exceptions import Conflict, Forbidden, NotFound
 from frontdesk.server.protocol import Conversation, to_wire
 from frontdesk.server.store import (
     Store,
@@ -29,12 +30,13 @@ from frontdesk.server.store import (
     events,
     messages,
     open_store,
+    reports,
     sqlite_path,
     tenants,
     visitors,
 )
 from frontdesk.server.store import search as store_search
-from frontdesk.server.store.base import Unsupported
+from frontdesk.server.store.base import Unsupported, shipped_migrations
 from frontdesk.server.store.events import record_from_row
 
 T = TypeVar("T")
@@ -194,7 +196,8 @@ def test_migrations_recorded_and_idempotent(store_url: str) -> None:
         return await rows(store, "SELECT version, name FROM schema_migrations ORDER BY version")
 
     applied = run(store_url, first)
-    assert [r["version"] for r in applied] == list(range(1, len(applied) + 1))
+    dialect = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    assert [(r["version"], r["name"]) for r in applied] == [(v, name) for v, name, _ in shipped_migrations(dialect)]
     assert applied[0]["name"] == "initial"
 
     async def again(store: Store) -> list[dict[str, Any]]:
@@ -359,6 +362,10 @@ class _Counting:
         self.statements.append(sql)
         return self.tx.all(sql, params)
 
+    def rows(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.rows(sql, params)
+
     def run(self, sql: str, params: Any = ()) -> int:
         self.statements.append(sql)
         return self.tx.run(sql, params)
@@ -446,6 +453,7 @@ def test_migration_0007_keeps_resends_of_earlier_messages_idempotent(
 
     backend = "frontdesk.server.store.sqlite" if store_url.startswith("sqlite") else "frontdesk.server.store.postgres"
     monkeypatch.setattr(f"{backend}.shipped_migrations", lambda dialect: base.shipped_migrations(dialect)[:6])
+    monkeypatch.setattr(reports, "reactor", lambda: lambda tx, events: None)  # schema 6 has no reporting facts (0019)
 
     async def before(store: Store) -> tuple[World, dict[str, Any]]:
         assert await store.schema_version() == 6
@@ -545,14 +553,85 @@ def test_status_transitions_and_conflicts(store_url: str) -> None:
         back = await say(store, w, w.alice, "one more thing", conversation_id=c_id, client_id=cid())
         assert back["conversation"]["status"] == "open" and back["conversation_id"] == c_id
         await status(store, w, c_id, "resolve")
-        # ...but not while they have another open conversation.
+        # ...but not once a newer one started: earlier conversations are read-only.
+        started = await store.write(conversations.start_conversation, w.tenant, w.alice)
         other = await say(store, w, w.alice, "new topic", client_id=cid())
-        assert other["conversation_id"] != c_id
-        with pytest.raises(Conflict):
+        assert started.created and other["conversation_id"] == started.conversation.id != c_id
+        with pytest.raises(Conflict, match="read-only"):
             await say(store, w, w.alice, "old topic", conversation_id=c_id, client_id=cid())
         with pytest.raises(Conflict):
             await status(store, w, c_id, "reopen")
         assert (await conv(store, w, c_id)).status == "resolved"
+
+    run(store_url, scenario)
+
+
+def test_one_rule_for_writing_after_a_resolve(store_url: str) -> None:
+    """With or without conversation_id, a visitor's message reopens their latest conversation and records the
+    reopening (conversation.updated open, no actor); only conversation.start begins a new one; earlier ones are
+    read-only, refused with Conflict and nothing stored."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = (await say(store, w, w.alice, "hi", client_id=cid()))["conversation_id"]
+        await status(store, w, first, "resolve")
+        before = await store.read(events.last_event_id)
+        again = await say(store, w, w.alice, "one more thing", client_id=cid())
+        assert again["conversation_id"] == first and again["conversation"]["status"] == "open"
+        logged = await rows(store, "SELECT kind, payload FROM events WHERE event_id > ? ORDER BY event_id", (before,))
+        assert [r["kind"] for r in logged] == ["message.created", "conversation.updated"]
+        reopened = json.loads(logged[1]["payload"])
+        assert (reopened["change"], reopened["actor_id"], reopened["status"]) == ("open", None, "open")
+        # A pending one moves back to open inside the message only, as before: no new episode.
+        await status(store, w, first, "pend")
+        before = await store.read(events.last_event_id)
+        await say(store, w, w.alice, "still there?", conversation_id=first, client_id=cid())
+        assert [r["kind"] for r in await rows(store, "SELECT kind FROM events WHERE event_id > ?", (before,))] == [
+            "message.created"
+        ]
+        await status(store, w, first, "resolve")
+        fresh = await store.write(conversations.start_conversation, w.tenant, w.alice)
+        assert fresh.created and fresh.conversation.id != first
+        await status(store, w, fresh.conversation.id, "resolve")
+        count = len(await rows(store, "SELECT id FROM messages"))
+        with pytest.raises(Conflict, match="read-only"):
+            await say(store, w, w.alice, "old topic", conversation_id=first, client_id=cid())
+        assert len(await rows(store, "SELECT id FROM messages")) == count
+        latest = await say(store, w, w.alice, "back", conversation_id=fresh.conversation.id, client_id=cid())
+        assert latest["conversation"]["status"] == "open"
+        assert (await conv(store, w, first)).status == "resolved"
+
+    run(store_url, scenario)
+
+
+def test_reply_assignee_only(store_url: str) -> None:
+    """With assignee_only an agent may reply in an unassigned conversation or their own; another's assigned
+    conversation is Forbidden, naming the assignee, and nothing is stored."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        c_id = (await say(store, w, w.alice, "hi", client_id=cid()))["conversation_id"]
+
+        async def answer(agent: int, body: str) -> Any:
+            return await store.write(
+                messages.post_message,
+                w.tenant,
+                author_kind="agent",
+                author_id=agent,
+                conversation_id=c_id,
+                client_id=cid(),
+                body=body,
+                assignee_only=True,
+            )
+
+        taken = await answer(w.admin, "mine")
+        assert taken.conversation.assignee_id == w.admin
+        await answer(w.admin, "still mine")
+        count = len(await rows(store, "SELECT id FROM messages"))
+        with pytest.raises(Forbidden, match=r"only the assignee \(Ada\)"):
+            await answer(w.agent, "me too")
+        assert len(await rows(store, "SELECT id FROM messages")) == count
+        await reply(store, w, w.agent, c_id, "without the rule anyone may")
 
     run(store_url, scenario)
 
@@ -970,6 +1049,9 @@ def test_erase_visitor_leaves_no_trace(store_url: str) -> None:
             body="note-about-alice",
         )
         await status(store, w, a1["conversation_id"], "resolve", client_id="res-1")
+        await say(store, w, w.alice, "alice-secret-reopens", client_id=cid())  # its conversation.updated goes too
+        await status(store, w, a1["conversation_id"], "resolve", client_id="res-2")
+        await store.write(conversations.start_conversation, w.tenant, w.alice)  # "New conversation"
         await say(store, w, w.alice, "alice-secret-2", client_id=cid())
         await store.write(visitors.update_visitor, w.tenant, w.alice, {"page_url": "https://alice.example/"})
         c = await say(store, w, w.carol, "carol stays", client_id=cid())

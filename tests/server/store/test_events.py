@@ -7,7 +7,7 @@ import json
 from frontdesk.server import protocol
 from frontdesk.server.domain import Viewer
 from frontdesk.server.protocol import encode_event, encode_stored_event
-from frontdesk.server.store import Store, events
+from frontdesk.server.store import Store, events, messages, visitors
 
 from .test_contract import cid, reply, run, say, seed
 
@@ -52,5 +52,55 @@ def test_replay_frames_are_the_frames_of_the_events_each_viewer_may_see(store_ur
         rest, _, _ = await store.read(events.replay_frames, agent, last, 1000)
         everything, _, _ = await store.read(events.replay_frames, agent, 0, 1000)
         assert frames + rest == everything
+
+    run(store_url, scenario)
+
+
+def test_replay_frames_leave_out_notes_for_visitors_and_keep_them_for_agents(store_url: str) -> None:
+    """A private note (no visitor payload) is in an agent's replay and not in the visitor's; the rest of both
+    replays are the visitor's own events, in order."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "before the note", client_id=cid())
+        conversation_id = first["conversation_id"]
+        await store.write(
+            messages.post_note,
+            w.tenant,
+            agent_id=w.agent,
+            conversation_id=conversation_id,
+            client_id=cid(),
+            body="private: never for Alice",
+        )
+        await say(store, w, w.alice, "after the note", client_id=cid())
+        agent, _, _ = await store.read(events.replay_frames, Viewer(tenant_id=w.tenant, agent_id=w.agent), 0, 1000)
+        alice, _, _ = await store.read(events.replay_frames, Viewer(tenant_id=w.tenant, visitor_id=w.alice), 0, 1000)
+        assert any("never for Alice" in f for f in agent)
+        assert not any("never for Alice" in f for f in alice)
+        said = [f for f in alice if '"kind":"message.created"' in f]
+        assert ["before the note" in said[0], "after the note" in said[1]] == [True, True] and len(said) == 2
+
+    run(store_url, scenario)
+
+
+def test_hello_state_reads_the_first_replay_page_with_the_cursor(store_url: str) -> None:
+    """hello_state with a viewer and a cursor within range returns the replay's first page, the same frames
+    replay_frames reads; with no cursor, one past the newest event or one below the floor, none."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        first = await say(store, w, w.alice, "one", client_id=cid())
+        await reply(store, w, w.agent, first["conversation_id"], "two", client_id=cid())
+        await say(store, w, w.alice, "three", client_id=cid())
+        viewer = Viewer(tenant_id=w.tenant, visitor_id=w.alice)
+        since = first["event_id"]
+        state = await store.read(visitors.hello_state, w.tenant, w.alice, viewer, since, 1)
+        page = await store.read(events.replay_frames, viewer, since, 1)
+        assert state.replay == page and len(page[0]) == 1 and page[2] is True
+        assert "two" in page[0][0]
+        for out_of_range in (None, state.last_event_id + 1, state.floor - 1):
+            state = await store.read(visitors.hello_state, w.tenant, w.alice, viewer, out_of_range, 1)
+            assert state.replay is None
+        assert (await store.read(visitors.hello_state, w.tenant, w.alice)).replay is None
 
     run(store_url, scenario)

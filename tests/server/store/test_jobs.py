@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from frontdesk.server.domain import EventRecord
 from frontdesk.server.store import Store, _sql, jobs, open_store, tenants, visitors
 
 from tests.support import run_on_store
+
+from .test_contract import run, say, seed
 
 NOW = 1_700_000_000_000
 LEASE = 60_000
@@ -169,3 +173,44 @@ def test_a_visitor_erasure_deletes_their_queued_jobs(store_url: str) -> None:
         assert await store.read(jobs.pending) == []
 
     run_on_store(store_url, scenario)
+
+
+def test_a_reactor_writes_in_the_transaction_of_the_events_it_reacts_to(store_url: str) -> None:
+    """What a reactor enqueues commits with the write whose events it saw; a reactor that raises fails that
+    write, so neither the events nor the job exist (no follow-up is ever lost or orphaned)."""
+
+    async def scenario(store: Store) -> None:
+        world = await seed(store)
+        seen: list[list[str]] = []
+        failing = False
+
+        def react(tx: _sql.Tx, appended: list[EventRecord]) -> None:
+            seen.append([e.kind for e in appended])
+            if failing:
+                raise RuntimeError("the reactor broke")
+            jobs.enqueue(tx, "follow-up", {"events": [e.event_id for e in appended]}, now=NOW)
+
+        store.add_reactor(react)
+        await say(store, world, world.alice, "Hello")
+        [job] = await store.read(jobs.pending, "follow-up")
+        assert "message.created" in seen[-1]
+        assert len(job.payload["events"]) == len(seen[-1])
+        failing = True
+        with pytest.raises(RuntimeError, match="the reactor broke"):
+            await say(store, world, world.alice, "Lost with its reactor")
+        assert [j.id for j in await store.read(jobs.pending, "follow-up")] == [job.id]
+        bodies = [row["body"] for row in await store.read(_message_bodies, world.tenant)]
+        assert bodies == ["Hello"]
+        calls = len(seen)
+        await store.write(jobs.enqueue, "no-events", {}, now=NOW)
+        assert len(seen) == calls  # reactors run only for writes that append events
+
+    run(store_url, scenario)
+
+
+def _message_bodies(tx: _sql.Tx, tenant_id: int) -> list[_sql.Row]:
+    return tx.all(
+        "SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.tenant_id = ?"
+        " ORDER BY m.id",
+        (tenant_id,),
+    )

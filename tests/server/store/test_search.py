@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from frontdesk.server import protocol
 from frontdesk.server.store import Store, _sql, messages, visitors
 from frontdesk.server.store import search as store_search
+from frontdesk.server.store import sqlite as sqlite_store
 
 from tests.server.store.test_contract import World, cid, reply, run, say, seed, status
 
@@ -81,6 +84,8 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     elif request.param == "mixed":
         monkeypatch.setattr(store_search, "_SCAN_BATCH", 2)
         monkeypatch.setattr(store_search, "_SCAN_MIN_RATE", 1.01)
+    if request.param != "scan":  # SQLite's index then holds every entry at once (its writer defers them: 0017)
+        monkeypatch.setattr(sqlite_store, "SEARCH_INDEX_BATCH", 1)
     return str(request.param)
 
 
@@ -208,13 +213,120 @@ def test_edits_and_deletions_keep_the_index_in_step(store_url: str, path: str) -
     run(store_url, scenario)
 
 
+def _index_state(tx: _sql.Tx) -> tuple[int, int]:
+    """(the highest entry id, SQLite's ``indexed_upto``)."""
+    top = tx.one("SELECT COALESCE(MAX(id), 0) AS n FROM search_entries")
+    upto = tx.one("SELECT indexed_upto FROM search_progress")
+    assert top is not None and upto is not None
+    return int(top["n"]), int(upto["indexed_upto"])
+
+
+def _in_index(tx: _sql.Tx, word: str) -> list[int]:
+    """The entry ids SQLite's full-text index itself holds for ``word`` (no scan of the texts)."""
+    return [r["rowid"] for r in tx.all("SELECT rowid FROM search_fts WHERE search_fts MATCH ?", (f'"{word}"',))]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database (the deferred index is SQLite's alone)."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_entries_not_yet_indexed_are_found_by_the_scan(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rare word in an entry the writer has not indexed yet is found even where the scan would otherwise hand
+    over to the index after its first rows (SQLite defers the index: migration 0017)."""
+    monkeypatch.setattr(store_search, "_SCAN_BATCH", 2)
+    monkeypatch.setattr(store_search, "_SCAN_MIN_RATE", 1.01)
+    monkeypatch.setattr(sqlite_store, "SEARCH_INDEX_BATCH", 1_000)
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        said = await say(store, w, w.alice, "the kettle leaks", client_id=cid())
+        for n in range(6):
+            await reply(store, w, w.agent, said["conversation_id"], f"filler {n}")
+        top, upto = await store.read(_index_state)
+        assert upto < top  # nothing of it reached the index
+        assert await store.read(_in_index, "kettle") == []
+        hits = await _find(store, w.tenant, "kettle")
+        assert [h.match.snippet for h in hits] == ["the kettle leaks"]
+
+    run(sqlite_url, scenario)
+
+
+def test_the_writer_indexes_in_batches_of_its_threshold(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries wait until the threshold is reached, then one write batch adds them all to the index."""
+    monkeypatch.setattr(sqlite_store, "SEARCH_INDEX_BATCH", 3)
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        said = await say(store, w, w.alice, "teapot one", client_id=cid())
+        await reply(store, w, w.agent, said["conversation_id"], "teapot two")
+        assert await store.read(_in_index, "teapot") == []
+        await reply(store, w, w.agent, said["conversation_id"], "teapot three")
+        await store.write(lambda tx: None)  # the batch after the third entry indexes the three
+        top, upto = await store.read(_index_state)
+        assert upto == top
+        assert len(await store.read(_in_index, "teapot")) == 3
+
+    run(sqlite_url, scenario)
+
+
+def test_an_idle_writer_indexes_what_waits(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the threshold, the writer's idle round indexes the waiting entries."""
+    monkeypatch.setattr(sqlite_store, "EXTERNAL_POLL_S", 0.01)
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        await say(store, w, w.alice, "lonely samovar", client_id=cid())
+        for _ in range(500):
+            top, upto = await store.read(_index_state)
+            if upto == top:
+                break
+            await asyncio.sleep(0.01)
+        assert upto == top
+        assert len(await store.read(_in_index, "samovar")) == 1
+
+    run(sqlite_url, scenario)
+
+
+def test_edits_and_deletions_before_indexing_leave_a_sound_index(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry edited before the writer indexes it is indexed with its new words; one deleted never is; the
+    index passes FTS5's integrity check."""
+    monkeypatch.setattr(sqlite_store, "SEARCH_INDEX_BATCH", 1_000)
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        edited = await say(store, w, w.alice, "wrong words", client_id=cid())
+        gone = await say(store, w, w.carol, "doomed words", client_id=cid())
+        await store.write(
+            lambda tx: tx.run("UPDATE messages SET body = 'right words' WHERE id = ?", (edited["message"]["id"],))
+        )
+        await store.write(lambda tx: tx.run("DELETE FROM messages WHERE id = ?", (gone["message"]["id"],)))
+        assert await store.write(store_search.index_backlog) == 1
+        assert len(await store.read(_in_index, "right")) == 1
+        assert await store.read(_in_index, "wrong") == []
+        assert await store.read(_in_index, "doomed") == []
+        await store.write(
+            lambda tx: tx.run("UPDATE messages SET body = 'final text' WHERE id = ?", (edited["message"]["id"],))
+        )
+        assert await store.read(_in_index, "right") == []
+        assert len(await store.read(_in_index, "final")) == 1
+        await store.write(lambda tx: tx.run("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')"))
+
+    run(sqlite_url, scenario)
+
+
 def _undo_0008(tx: _sql.Tx) -> None:
-    """Take a database back to schema 7 (for the backfill test)."""
+    """Take a database back to schema 7 (for the backfill test), with 0017, which builds on 0008, undone too."""
     if tx.dialect == "sqlite":
         for table in ("messages", "notes"):
             for op in ("insert", "update", "delete"):
                 tx.run(f"DROP TRIGGER {table}_search_{op}")
         tx.run("DROP TABLE search_fts")
+        tx.run("DROP TABLE search_progress")
+        tx.run("DELETE FROM schema_migrations WHERE version = 17")
     else:
         tx.run("DROP TRIGGER messages_search ON messages")
         tx.run("DROP TRIGGER notes_search ON notes")
@@ -237,8 +349,10 @@ def _rerun_0008(url: str) -> None:
     sql = next(text for version, _, text in shipped_migrations(dialect) if version == 8)
     record = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (8, 'search', 0)"
     if dialect == "sqlite":
+        deferred = next(text for version, _, text in shipped_migrations(dialect) if version == 17)
+        record_deferred = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (17, 'search_deferred', 0)"
         with contextlib.closing(sqlite3.connect(sqlite_path(url))) as db:
-            db.executescript(f"BEGIN;\n{sql}\n{record};\nCOMMIT;")
+            db.executescript(f"BEGIN;\n{sql}\n{record};\n{deferred}\n{record_deferred};\nCOMMIT;")
     else:
         import psycopg
 

@@ -1,0 +1,335 @@
+"""Reports (server/store/reports.py; docs/REPORTS.md) on hand-built histories, on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from frontdesk.server import domain
+from frontdesk.server.domain import StatusAction
+from frontdesk.server.exceptions import NotFound
+from frontdesk.server.protocol import ReportResult
+from frontdesk.server.store import Store, _sql, conversations, csat, labels, messages, reports, tenants, visitors
+
+from .test_contract import World, reply, rows, run, say, seed, status
+
+MIN = 60_000
+HOUR = 60 * MIN
+#: Friday 6 March 2026, 15:00 UTC (16:00 in Paris).
+T0 = int(dt.datetime(2026, 3, 6, 15, 0, tzinfo=dt.UTC).timestamp() * 1000)
+PARIS_9_TO_5 = {
+    "enabled": True,
+    "timezone": "Europe/Paris",
+    "days": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+}
+
+
+class Clock:
+    """The store's clock (``_sql.now_ms`` reads ``time.time_ns``), set by the test."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def time_ns(self) -> int:
+        return self.at * 1_000_000
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock(T0)
+    monkeypatch.setattr(_sql, "time", c)
+    return c
+
+
+async def get(store: Store, w: World, start: str = "2026-03-01", end: str = "2026-03-31", **kw: Any) -> ReportResult:
+    q = reports.ReportQuery(dt.date.fromisoformat(start), dt.date.fromisoformat(end), **kw)
+    return await store.read(reports.report, w.tenant, q, now=0)
+
+
+async def note(store: Store, w: World, c: int, body: str) -> None:
+    await store.write(
+        messages.post_note, w.tenant, agent_id=w.agent, conversation_id=c, client_id=f"note-{body}", body=body
+    )
+
+
+async def facts(store: Store) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "episodes": await rows(store, "SELECT * FROM report_episodes ORDER BY conversation_id, start_event_id"),
+        "replies": await rows(store, "SELECT * FROM report_replies ORDER BY message_id"),
+        "hourly": await rows(store, "SELECT * FROM report_hourly ORDER BY hour, agent_id, team_id, channel"),
+    }
+
+
+async def rebuilt_equal(store: Store, w: World) -> None:
+    """A rebuild from the event log gives exactly the facts the incremental path wrote."""
+    before = await facts(store)
+    assert before["episodes"]
+    await store.write(reports.rebuild, w.tenant)
+    assert await facts(store) == before
+
+
+def test_episodes_pending_time_notes_and_reply_time(store_url: str, clock: Clock) -> None:
+    """A reopen starts a second episode measured from the reopen; pending time counts in the resolution;
+    notes are not replies; reply time runs from the oldest unanswered visitor message; a rebuild matches."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        c = (await say(store, w, w.alice, "help"))["conversation_id"]
+        clock.at = T0 + 10 * MIN
+        await note(store, w, c, "looking")  # not a reply
+        clock.at = T0 + 30 * MIN
+        await reply(store, w, w.agent, c, "hello")  # first response 30 min
+        clock.at = T0 + 40 * MIN
+        await status(store, w, c, "pend")
+        clock.at = T0 + 2 * HOUR
+        await status(store, w, c, "resolve")  # resolution 2 h, pending included
+        clock.at = T0 + 3 * HOUR
+        await say(store, w, w.alice, "again", conversation_id=c)  # reopens: episode 2
+        clock.at = T0 + 3 * HOUR + 5 * MIN
+        await say(store, w, w.alice, "still there?", conversation_id=c)
+        clock.at = T0 + 3 * HOUR + 15 * MIN
+        await reply(store, w, w.agent, c, "yes")  # 15 min after the oldest unanswered
+        clock.at = T0 + 3 * HOUR + 16 * MIN
+        await reply(store, w, w.agent, c, "and more")  # answers nothing
+        clock.at = T0 + 4 * HOUR
+        await status(store, w, c, "resolve")
+
+        r = await get(store, w)
+        s = r.summary
+        assert (s.conversations, s.messages_in, s.messages_out, s.resolutions) == (1, 3, 3, 2)
+        assert s.first_response.count == 2
+        assert s.first_response.median == (30 * 60 + 15 * 60) / 2
+        assert s.first_response.business_median == s.first_response.median  # business hours off
+        assert s.resolution.count == 2 and s.resolution.mean == (2 * 3600 + 3600) / 2
+        assert s.resolution.p90 == pytest.approx(3600 + 0.9 * 3600)
+        assert s.reply_time.count == 2 and sorted([s.reply_time.median]) == [(30 * 60 + 15 * 60) / 2]
+        episodes = (await facts(store))["episodes"]
+        assert [(e["episode_no"], e["started_at"], e["ended_at"]) for e in episodes] == [
+            (1, T0, T0 + 2 * HOUR),
+            (2, T0 + 3 * HOUR, T0 + 4 * HOUR),
+        ]
+        assert [row.id for row in r.agents] == [w.agent]
+        assert (r.agents[0].conversations, r.agents[0].replies) == (2, 3)
+        day = next(b for b in r.volume if b.bucket == "2026-03-06")
+        assert (day.conversations, day.messages_in, day.resolutions) == (1, 3, 2)
+        assert len(r.volume) == 31
+        assert r.heatmap[4][15] == 1 and sum(map(sum, r.heatmap)) == 1  # Friday 15:00 (UTC)
+        await rebuilt_equal(store, w)
+
+    run(store_url, scenario)
+
+
+def test_out_of_hours_and_a_changed_schedule(store_url: str, clock: Clock) -> None:
+    """The business-hours figure counts only the schedule's hours (Friday 16:00 to Monday 10:00 in Paris is
+    66 h on the wall clock, 2 h of business); changing the hours later rewrites no stored figure, a new
+    episode uses the new hours, and a rebuild gives the same figures."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        clock.at = T0 - HOUR
+        await store.write(tenants.set_config, w.tenant, {"business_hours": PARIS_9_TO_5}, w.admin)
+        clock.at = T0
+        c = (await say(store, w, w.alice, "friday afternoon"))["conversation_id"]
+        clock.at = T0 + 66 * HOUR  # Monday 9 March, 10:00 in Paris
+        await reply(store, w, w.agent, c, "good morning")
+        await status(store, w, c, "resolve")
+        r = await get(store, w)
+        assert r.time_zone == "Europe/Paris"
+        assert (r.summary.first_response.median, r.summary.first_response.business_median) == (66 * 3600, 2 * 3600)
+        assert r.summary.reply_time.business_median == 2 * 3600
+
+        clock.at = T0 + 67 * HOUR
+        always = {"enabled": True, "timezone": "UTC", "days": {d: [["00:00", "23:59"]] for d in domain.WEEKDAYS}}
+        await store.write(tenants.set_config, w.tenant, {"business_hours": always}, w.admin)
+        again = await get(store, w)
+        assert again.summary.first_response.business_median == 2 * 3600  # the past is not rewritten
+        assert again.time_zone == "UTC"
+
+        clock.at = T0 + 70 * HOUR
+        await say(store, w, w.alice, "one more", conversation_id=c)
+        clock.at = T0 + 72 * HOUR
+        await reply(store, w, w.agent, c, "sure")
+        await status(store, w, c, "resolve")
+        episodes = (await facts(store))["episodes"]
+        assert [e["first_response_bms"] for e in episodes] == [2 * HOUR, 2 * HOUR]
+        await rebuilt_equal(store, w)
+        assert [e["first_response_bms"] for e in (await facts(store))["episodes"]] == [2 * HOUR, 2 * HOUR]
+
+    run(store_url, scenario)
+
+
+def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
+    """CSAT is the share of 4-5 among ratings with the response rate and the comments; a visitor's reply by
+    email starts an email episode; the agent, channel and label filters narrow the figures; an unknown
+    agent, team or label is not found."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        ask = csat.SurveyAsk("five", T0, 24 * HOUR)
+
+        async def resolve(c: int) -> None:
+            await store.write(
+                conversations.change_status,
+                w.tenant,
+                agent_id=w.admin,
+                conversation_id=c,
+                action=StatusAction.RESOLVE,
+                client_id=None,
+                survey=ask,
+            )
+
+        c1 = (await say(store, w, w.alice, "one"))["conversation_id"]
+        await reply(store, w, w.agent, c1, "hi")
+        await resolve(c1)
+        await store.write(
+            csat.submit, w.tenant, visitor_id=w.alice, conversation_id=c1, rating=5, comment="great", now=T0 + 1
+        )
+        c2 = (await say(store, w, w.carol, "two"))["conversation_id"]
+        await reply(store, w, w.admin, c2, "hi")
+        await resolve(c2)
+        await store.write(
+            csat.submit, w.tenant, visitor_id=w.carol, conversation_id=c2, rating=2, comment=None, now=T0 + 2
+        )
+        clock.at = T0 + HOUR
+        await store.write(
+            messages.post_message,
+            w.tenant,
+            author_kind="visitor",
+            author_id=w.alice,
+            conversation_id=c1,
+            client_id=domain.email_client_id("<reply@mail.example>"),
+            body="by email",
+        )
+        await reply(store, w, w.agent, c1, "got your email")
+        await resolve(c1)
+
+        r = await get(store, w)
+        assert (r.summary.csat.surveys, r.summary.csat.responses) == (3, 2)
+        assert (r.summary.csat.score, r.summary.csat.response_rate) == (0.5, round(2 / 3, 4))
+        assert [(x.conversation_id, x.rating, x.comment) for x in r.csat_comments] == [(c1, 5, "great")]
+        assert (r.channels["email"].messages_in, r.channels["email"].resolutions) == (1, 1)
+        assert r.channels["widget"].messages_in == 2
+        mine = await get(store, w, agent_id=w.agent)
+        assert (mine.summary.messages_out, mine.summary.resolutions, mine.summary.csat.surveys) == (2, 2, 2)
+        assert [row.id for row in mine.agents] == [w.agent]
+        email = await get(store, w, channel="email")
+        assert (email.summary.conversations, email.summary.messages_in, email.summary.first_response.count) == (0, 1, 1)
+
+        label = (await store.write(labels.create_label, w.tenant, "vip", "#ff0000")).label
+        await store.write(
+            labels.change_labels,
+            w.tenant,
+            agent_id=w.admin,
+            conversation_id=c2,
+            label_id=label.id,
+            add=True,
+            client_id=None,
+        )
+        tagged = await get(store, w, label_id=label.id)
+        s = tagged.summary
+        assert (s.conversations, s.messages_in, s.messages_out, s.resolutions) == (1, 1, 1, 1)
+        assert (s.csat.surveys, s.first_response.count) == (1, 1)
+
+        for kw in ({"agent_id": 9999}, {"team_id": 9999}, {"label_id": 9999}, {"agent_id": w.foreign_agent}):
+            with pytest.raises(NotFound):
+                await get(store, w, **kw)
+        await rebuilt_equal(store, w)
+
+    run(store_url, scenario)
+
+
+def test_business_ms_rules() -> None:
+    """Business time: off means the whole interval; ranges are read in the schedule's zone, across a
+    daylight-saving change (Paris moves to summer time on 29 March 2026)."""
+    assert domain.business_ms(0, 5000, None) == 5000
+    assert domain.business_ms(T0, T0 + 66 * HOUR, PARIS_9_TO_5) == 2 * HOUR
+    sunday = int(dt.datetime(2026, 3, 29, 0, 0, tzinfo=dt.UTC).timestamp() * 1000)
+    monday_9_paris = int(dt.datetime(2026, 3, 30, 7, 0, tzinfo=dt.UTC).timestamp() * 1000)  # CEST: UTC+2
+    assert domain.business_ms(sunday, monday_9_paris + HOUR, PARIS_9_TO_5) == HOUR
+    assert domain.percentile([1, 2, 3, 4], 0.5) == 2.5 and domain.percentile([], 0.9) is None
+    assert domain.message_channel("visitor", domain.email_client_id("<a@b>")) == "email"
+    assert domain.message_channel("visitor", "5c1f0b9e-0e6e-4a38-9d3f-3a1d1f0b2c7e") == "widget"
+
+
+def test_erasure_removes_the_visitors_episodes_and_replies(store_url: str, clock: Clock) -> None:
+    """Erasing a visitor deletes their conversations' episode and reply rows; the hourly counts stay."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        c = (await say(store, w, w.alice, "help"))["conversation_id"]
+        await reply(store, w, w.agent, c, "hi")
+        other = (await say(store, w, w.carol, "me too"))["conversation_id"]
+        await reply(store, w, w.agent, other, "hi")
+        await store.write(visitors.erase_visitor, w.tenant, w.alice)
+        left = await facts(store)
+        assert {e["conversation_id"] for e in left["episodes"]} == {other}
+        assert {r["conversation_id"] for r in left["replies"]} == {other}
+        assert (await get(store, w)).summary.messages_in == 2
+
+    run(store_url, scenario)
+
+
+@pytest.mark.parametrize("per_channel", [(0, 1), (1, 2), (7, 12), (40, 33)])
+def test_reply_time_percentiles_are_exact(store_url: str, clock: Clock, per_channel: tuple[int, int]) -> None:
+    """The reply times' count, mean, median and p90 (wall clock and business hours), overall and per channel,
+    equal those of every reply time sorted, with odd and even counts, ties, replies that answered nothing
+    and replies without a business-hours figure; a channel filter gives that channel's figures."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        values: dict[str, list[tuple[int, int | None]]] = {"widget": [], "email": []}
+        rows_in: list[tuple[Any, ...]] = []
+        n = 0
+        for channel, count in zip(("widget", "email"), per_channel, strict=True):
+            for i in range(count):
+                n += 1
+                wall = (n * 7919) % 23 * MIN + (i % 3)  # ties and spread
+                business = None if i % 5 == 4 else wall // (i % 4 + 1)
+                values[channel].append((wall, business))
+                rows_in.append((w.tenant, T0 + n * MIN, n, 1, w.agent, None, channel, wall, business))
+                if i % 6 == 0:  # a reply that answered nothing: no reply time
+                    n += 1
+                    rows_in.append((w.tenant, T0 + n * MIN, n, 1, w.agent, None, channel, None, None))
+
+        def insert(tx: Any) -> None:
+            for row in rows_in:
+                tx.run(
+                    "INSERT INTO report_replies (tenant_id, at, message_id, conversation_id, agent_id, team_id,"
+                    " channel, reply_ms, reply_bms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+
+        await store.write(insert)
+
+        def expected(pairs: list[tuple[int, int | None]]) -> tuple[Any, ...]:
+            wall = sorted(p[0] for p in pairs)
+            business = sorted(p[1] for p in pairs if p[1] is not None)
+
+            def s(v: float | None) -> float | None:
+                return None if v is None else round(v / 1000, 3)
+
+            return (
+                len(wall),
+                s(sum(wall) / len(wall)) if wall else None,
+                s(domain.percentile(wall, 0.5)),
+                s(domain.percentile(wall, 0.9)),
+                s(sum(business) / len(business)) if business else None,
+                s(domain.percentile(business, 0.5)),
+                s(domain.percentile(business, 0.9)),
+            )
+
+        def got(d: Any) -> tuple[Any, ...]:
+            return (d.count, d.mean, d.median, d.p90, d.business_mean, d.business_median, d.business_p90)
+
+        r = await get(store, w)
+        assert got(r.summary.reply_time) == expected(values["widget"] + values["email"])
+        for channel in ("widget", "email"):
+            assert got(r.channels[channel].reply_time) == expected(values[channel])
+            only = await get(store, w, channel=channel)
+            assert got(only.summary.reply_time) == expected(values[channel])
+        assert got((await get(store, w, start="2026-04-01", end="2026-04-30")).previous.reply_time) == got(
+            r.summary.reply_time
+        )
+
+    run(store_url, scenario)
