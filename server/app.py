@@ -16,10 +16,12 @@ import hashlib
 import http
 import json
 import logging
+import os
 import re
 import signal
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,17 +32,38 @@ from websockets.http11 import Request, Response
 
 from . import __version__, domain
 from . import protocol as p
+from .csat_mail import CsatMail
+from .csat_page import CSAT_PATH, survey_page
+from .downloads import FILES_PREFIX, stream_file
 from .exceptions import FrontdeskError, Unavailable
+from .exports import EXPORT_PREFIX, serve_export
+from .files import LinkKeys, Uploads, cleanup_handlers, spool_dir_for
 from .guard import ASYNCIO_ACCEPT_MESSAGE, AcceptReport, GuardedConnection, listen, log_every
 from .handlers import Handlers, Limits
 from .hub import PRESENCE_HEARTBEAT_S, Client, ClientState, Hub, spawn
-from .jobs import Clock, SystemClock
+from .jobs import Clock, JobRunner, SystemClock
 from .keepalive import KeepaliveSweeper
+from .mail import Mail, SmtpListener, smtp_tls_context
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket, default_rate
+from .routing import Routing
+from .secrets import KEY_FILE_ENV, KEYS_ENV, SecretBox, SecretStore, load_box
 from .store import Store, open_store
+from .store import csat as store_csat
 from .store import tenants as store_tenants
+from .store import visitors as store_visitors
+from .store.blobs import BlobStore, open_blob_store
+from .store.jobs import Job
 from .tenants import TenantCache
+from .visitor_context import GeoLookup
+from .webhooks import (
+    DEFAULT_DISABLE_AFTER,
+    DEFAULT_RETRY_WINDOW_MS,
+    Resolver,
+    Webhooks,
+    system_resolver,
+    webhook_ssl_context,
+)
 
 __all__ = ["FrontdeskServer", "ServerSettings", "public_url", "run"]
 
@@ -51,7 +74,16 @@ log = logging.getLogger("frontdesk.server")
 MAX_STRIKES = 20
 #: ``/widget/NAME.js``: a lazily loaded widget module, ``widget/NAME.js`` beside widget.js.
 _WIDGET_MODULE = re.compile(r"/widget/[a-z][a-z0-9-]{0,39}\.js")
+#: Seconds between a node's refreshes of which tenants have webhooks or email, when several nodes share the store.
+FEATURE_REFRESH_S = 30.0
 #: What a client is told when the storage fails (the log has the details).
+#: Headers of the pages the server renders (the survey page): never cached, never framed, no referrer.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 UNAVAILABLE_MESSAGE = (
     "the server cannot store this right now; it may not have been stored, retry with the same client_id"
 )
@@ -78,9 +110,37 @@ class ServerSettings:
     max_sockets_per_ip: int = 256
     #: WebSocket pings a connection may send (control frames; over it: close 1008).
     rate_ping: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_ping"))
+    #: Uploads started per visitor or agent, and per address (PROTOCOL.md, "Attachments").
+    rate_upload: Rate = dataclasses.field(default_factory=lambda: default_rate("rate_upload"))
     #: Seconds between the server's keepalive pings to each socket; a ping still unanswered one interval later
     #: closes the socket with 1011 (server/keepalive.py).
     keepalive_interval: float = 20.0
+    #: Seconds an upload no message refers to is kept before the cleanup job deletes it (PROTOCOL.md, "Attachments").
+    unreferenced_upload_s: float = 3600.0
+    #: Where partial uploads are spooled (default: ``<database>.uploads/`` beside SQLite, else a temporary folder).
+    upload_dir: str | None = None
+    #: A clamd socket (``/path/to/clamd.sock`` or ``tcp://host:port``): files stay pending until it passes them.
+    clamd: str | None = None
+    #: The secret store's key file (else FRONTDESK_SECRET_KEYS / FRONTDESK_SECRET_KEY_FILE); without any key,
+    #: features that keep secrets (webhooks) refuse to be set up.
+    secret_key_file: str | None = None
+    #: Networks webhooks may reach although they are not public (SSRF allow-list, server/webhooks.py).
+    webhook_allow: tuple[str, ...] = ()
+    #: How long a failing webhook delivery is retried, in ms.
+    webhook_retry_window_ms: int = DEFAULT_RETRY_WINDOW_MS
+    #: Failed webhook attempts in a row that switch the webhook off.
+    webhook_disable_after: int = DEFAULT_DISABLE_AFTER
+    #: ``HOST:PORT`` of the inbound SMTP listener for email replies (off when None; port 0 picks one).
+    smtp_listen: str | None = None
+    #: PEM certificate chain and key for the SMTP listener's STARTTLS (both or neither; docs/OPERATIONS.md, "Email").
+    smtp_tls_cert: str | None = None
+    smtp_tls_key: str | None = None
+    #: A PEM file of CAs webhook deliveries trust besides the system's (a private CA); certificates are always checked.
+    webhook_ca_file: str | None = None
+    #: A MaxMind-format database (``--geoip``) for visitors' city and region; the country needs none.
+    geoip: str | None = None
+    #: The address visitors reach the server at, for links in emails (survey links); None: host and port.
+    public_url: str | None = None
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> Response:
@@ -111,7 +171,15 @@ def _asset(name: str) -> bytes | None:
 class FrontdeskServer:
     """The server: open a store, serve sockets and HTTP, fan out events."""
 
-    def __init__(self, settings: ServerSettings, store: Store | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: Store | None = None,
+        *,
+        clock: Clock | None = None,
+        secret_box: SecretBox | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.settings = settings
         #: Time for the keepalive sweeper (tests pass a ManualClock).
         self.clock: Clock = clock or SystemClock()
@@ -122,9 +190,78 @@ class FrontdeskServer:
         self.tenants = TenantCache(self.store)
         limits = Limits(settings.rate_conn, settings.rate_visitor, settings.rate_ip, settings.rate_new_visitor)
         self.handlers = Handlers(self.store, self.hub, self.tenants, limits)
+        if clock is not None:  # one injected clock for the time rules too (edit window, surveys), not only jobs
+            self.handlers.now_ms = clock.now_ms
+        # Attachments (server/files.py, server/downloads.py): bytes beside the database, uploads on the socket.
+        self.blobs: BlobStore = open_blob_store(settings.db_url)
+        self.link_keys = LinkKeys(self.store)
+        scanner = None
+        if settings.clamd:
+            from .clamd import clamd_scanner
+
+            scanner = clamd_scanner(settings.clamd)
+        self.uploads = Uploads(
+            self.store,
+            self.blobs,
+            self.hub,
+            self.tenants,
+            Path(settings.upload_dir) if settings.upload_dir else spool_dir_for(settings.db_url),
+            clock=self.clock,
+            rate=settings.rate_upload,
+            link_keys=self.link_keys,
+            unreferenced_ttl_ms=int(settings.unreferenced_upload_s * 1000),
+            scanner=scanner,
+        )
+        self.handlers.uploads = self.uploads
+        #: The one job table's runner on this node (server/jobs.py); attachments' cleanup is its first user.
+        self.jobs = JobRunner(self.store, cleanup_handlers(self.store, self.blobs), clock=self.clock)
+        self.secrets = _secret_store(self.store, settings, secret_box)
+        self.webhooks = Webhooks(
+            self.store,
+            self.secrets,
+            self.clock,
+            wake=self.jobs.wake,
+            resolver=resolver or system_resolver,
+            allow=settings.webhook_allow,
+            retry_window_ms=settings.webhook_retry_window_ms,
+            disable_after=settings.webhook_disable_after,
+            ssl_context=webhook_ssl_context(settings.webhook_ca_file),
+        )
+        self.jobs.handlers["webhook.deliver"] = self.webhooks.deliver
+        self.handlers.add_agent_handlers(self.webhooks.request_handlers(self.handlers._require_admin))
+        self.mail = Mail(self.store, self.secrets, self.clock, self.hub, wake=self.jobs.wake)
+        self.jobs.handlers["email.digest"] = self.mail.digest
+        self.jobs.handlers["email.send"] = self.mail.send_job
+        self.jobs.handlers["email.notify"] = self.mail.notify_job
+        self.store.add_reactor(self.mail.react)
+        self.jobs.handlers["email.imap_poll"] = self.mail.imap_poll
+        self.handlers.add_agent_handlers(self.mail.request_handlers(self.handlers._require_admin))
+        # Surveys and transcripts by email (server/csat_mail.py), over the email feature's send jobs.
+        link_base = settings.public_url or public_url(settings.host, settings.port)
+        self.csat_mail = CsatMail(self.store, self.clock, link_base, wake=self.jobs.wake)
+        self.jobs.handlers[store_csat.EMAIL_JOB] = self.csat_mail.survey_job
+        # store_ip switched off on a big tenant: the scrub goes on in batches (store/visitors.scrub_ip_batch).
+        self.jobs.handlers[store_visitors.IP_SCRUB_JOB] = self._ip_scrub_job
+        self.handlers.add_visitor_handlers({p.TranscriptEmail: self.csat_mail.transcript})
+        self.smtp_listener: SmtpListener | None = None
+        if settings.smtp_listen:
+            smtp_host, _, smtp_port = settings.smtp_listen.rpartition(":")
+            smtp_tls = None
+            if settings.smtp_tls_cert or settings.smtp_tls_key:
+                if not (settings.smtp_tls_cert and settings.smtp_tls_key):
+                    raise ValueError("give both --smtp-tls-cert and --smtp-tls-key, or neither")
+                smtp_tls = smtp_tls_context(settings.smtp_tls_cert, settings.smtp_tls_key)
+            self.smtp_listener = SmtpListener(
+                self.mail, smtp_host or "127.0.0.1", int(smtp_port), tls_context=smtp_tls
+            )
+        self.handlers.now_ms = self.clock.now_ms
+        #: Snooze wake-ups and the auto-assigner: durable jobs on this node's one runner (server/routing.py).
+        self.routing = Routing(self.store, self.hub, self.tenants, self.clock, self.jobs)
+        self.handlers.geo = GeoLookup(settings.geoip)  # server/visitor_context.py
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._servers: list[Server] = []
         self._heartbeat: asyncio.Task[None] | None = None
+        self._features: asyncio.Task[None] | None = None
         self.accept_report = AcceptReport()
         self._loop_handler: Any = None
         #: Asset name -> (ETag, gzipped body) of its current version.
@@ -151,6 +288,12 @@ class FrontdeskServer:
             raise FrontdeskError(f"cannot write {self.store.location}: {error}; refusing to start")
         self.store.start_probing()
         self.store.on_commit = self._on_commit
+        try:
+            await self.blobs.open()
+            self.uploads.open()
+        except BaseException:
+            await self.store.close()
+            raise
         if self.store.capabilities.shared:  # several nodes share the store: relay what is never stored
             broadcast = self.store.broadcast
 
@@ -159,8 +302,14 @@ class FrontdeskServer:
 
             self.hub.relay = relay
             self._heartbeat = spawn(self._presence_heartbeat())
+            self._features = spawn(self._refresh_features())
             self.store.on_broadcast = self.hub.relayed
         await self.tenants.load()
+        await self.webhooks.start()  # catches up on events fanned out by no one before a stop
+        await self.mail.start()
+        self.jobs.start()
+        if self.smtp_listener is not None:
+            await self.smtp_listener.start()
         loop = asyncio.get_running_loop()
         self._loop_handler = loop.get_exception_handler()
         loop.set_exception_handler(_quiet_accept_errors(self._loop_handler))
@@ -177,7 +326,11 @@ class FrontdeskServer:
                         self._connection,
                         sock=sock,
                         process_request=self._process_request,
-                        max_size=p.MAX_FRAME_BYTES,
+                        # Text frames are held to MAX_FRAME_BYTES in _frame; binary ones carry an upload chunk.
+                        max_size=p.MAX_FRAME_BYTES + p.UPLOAD_FRAME_HEADER,
+                        # The request is bounded by GuardedConnection.request_timeout instead: this would also
+                        # cut a download streamed from the hook (server/downloads.py).
+                        open_timeout=None,
                         compression=None,  # DESIGN.md: compression is off (CRIME-style leaks, zip bombs)
                         max_queue=16,
                         write_limit=64 * 1024,
@@ -191,16 +344,29 @@ class FrontdeskServer:
                     )
                 )
         except BaseException:
+            await self.jobs.stop()
             await self._close_servers()
             await self.store.close()
             raise
         bound = next(iter(self._servers[0].sockets))
         self.port = bound.getsockname()[1]
         self._keepalive_task = spawn(self.keepalive.run())
+        self.jobs.start()
 
     def _open_sockets(self) -> Iterator[ServerConnection]:
         for server in self._servers:
             yield from server.connections
+
+    async def _refresh_features(self) -> None:
+        """Several nodes: learn every FEATURE_REFRESH_S which tenants another node gave webhooks or email,
+        and fan out events no node fanned out yet (each webhook's cursor makes that exactly once)."""
+        while True:
+            await asyncio.sleep(FEATURE_REFRESH_S)
+            try:
+                await self.mail.start()
+                await self.webhooks.start()
+            except Exception:  # the database is away: the next round tries again
+                log.warning("could not refresh the webhook and email tenants", exc_info=True)
 
     async def _presence_heartbeat(self) -> None:
         """Re-announce this node's online agents so other nodes keep counting them."""
@@ -212,10 +378,17 @@ class FrontdeskServer:
         """Close every socket with 1001, finish queued writes, close the store."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._features is not None:
+            self._features.cancel()
         self.keepalive.stop()
         if self._keepalive_task is not None:
             await self._keepalive_task
         await self._close_servers()
+        if self.smtp_listener is not None:
+            await self.smtp_listener.stop()
+        await self.jobs.stop()
+        self.uploads.close()
+        await self.blobs.close()
         await self.store.close()
         asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 
@@ -230,9 +403,20 @@ class FrontdeskServer:
         self.tenants.apply(events)
         self.hub.publish(events)
         self.handlers.on_committed(events)  # erased visitors' sockets, verified identities' scopes
+        self.webhooks.on_commit(events)
+        self.mail.on_commit(events)
+        self.routing.on_committed(events)  # the auto-assigner's triggers
         for event in events:
             if event.kind == "agent.updated":
                 self._agent_changed(event.payload)
+            elif event.kind == "visitor.erased":  # their partial uploads on this node go too
+                self.uploads.forget_owner("visitor", int(event.payload["visitor_id"]))
+
+    async def _ip_scrub_job(self, job: Job) -> None:
+        """The next batch of a tenant's IP scrub (it queues the one after, if any, in its transaction)."""
+        assert job.tenant_id is not None
+        await self.store.write(store_visitors.scrub_ip_batch, job.tenant_id, job.payload.get("after", {}))
+        self.jobs.wake()
 
     def _agent_changed(self, agent: Any) -> None:
         """Keep this node's open sockets of an agent in step with a change
@@ -270,6 +454,28 @@ class FrontdeskServer:
             return None
         if request.headers.get("Upgrade"):
             return _text(http.HTTPStatus.NOT_FOUND, "no WebSocket endpoint here; use /v1/visitor or /v1/agent")
+        if path.startswith(EXPORT_PREFIX) or path == CSAT_PATH:
+            if not self.ip_buckets.take(self._client_ip(connection)):
+                return _text(http.HTTPStatus.TOO_MANY_REQUESTS, "too many requests from this address; back off")
+            if path == CSAT_PATH:
+                status, page = await survey_page(self.store, query, self.handlers.now_ms)
+                return _response(status, page, "text/html; charset=utf-8", _PAGE_HEADERS)
+            await serve_export(connection, request, path, query, store=self.store, now_ms=self.handlers.now_ms)
+            return _text(http.HTTPStatus.OK, "")  # never sent: the connection is closed (server/exports.py)
+        if path.startswith(FILES_PREFIX):
+            if not self.ip_buckets.take(self._client_ip(connection)):
+                return _text(http.HTTPStatus.TOO_MANY_REQUESTS, "too many requests from this address; back off")
+            await stream_file(
+                connection,
+                path,
+                query,
+                store=self.store,
+                blobs=self.blobs,
+                link_keys=self.link_keys,
+                now_s=self.clock.now_ms() / 1000,
+                server=f"Frontdesk/{__version__}",
+            )
+            return _text(http.HTTPStatus.OK, "")  # never sent: the connection is closed (server/downloads.py)
         if path == "/healthz":
             return await self._healthz()
         if path == "/widget.js":
@@ -416,6 +622,7 @@ class FrontdeskServer:
             pass
         finally:
             deadline.cancel()
+            self.uploads.socket_closed(client)
             self.hub.remove(client)
 
     def _auth_deadline(self, client: Client) -> None:
@@ -437,7 +644,17 @@ class FrontdeskServer:
             client.close(*close)
 
     async def _frame(self, client: Client, raw: str | bytes) -> None:
-        """Handle one incoming frame: rate check, parse, dispatch, reply."""
+        """Handle one incoming frame: rate check, parse, dispatch, reply. A binary frame is a chunk of an upload
+        (PROTOCOL.md, "Attachments"): flow control bounds those, not the request buckets."""
+        if isinstance(raw, bytes):
+            if not await self.uploads.data(client, raw):
+                client.strikes += 1  # refused frames count like rate-limited ones: a flood ends in 1013
+                if client.strikes > MAX_STRIKES:
+                    client.close(CloseCode.TRY_AGAIN_LATER, "too many refused upload frames; back off")
+            return
+        if len(raw) * 4 > p.MAX_FRAME_BYTES and len(raw.encode("utf-8", "surrogatepass")) > p.MAX_FRAME_BYTES:
+            client.close(CloseCode.TOO_BIG, f"a text frame is at most {p.MAX_FRAME_BYTES} bytes")
+            return
         if not (client.bucket.take() and self.ip_buckets.take(client.ip)):
             self._strike(client, _peek_ref(raw), "too many requests; slow down")
             return
@@ -485,7 +702,7 @@ class FrontdeskServer:
         if request.ref is not None:
             client.push(p.encode_reply(request.ref, reply))
         if isinstance(reply, p.Resume) and reply.replay_from is not None:
-            await self.handlers.stream_replay(client, reply.replay_from)
+            await self.handlers.stream_replay(client, reply.replay_from, reply.replay_first)
 
     @staticmethod
     def _strike(client: Client, ref: str | None, message: str) -> None:
@@ -498,6 +715,15 @@ class FrontdeskServer:
             client.close(CloseCode.TRY_AGAIN_LATER, "too many requests; back off and reconnect")
             return
         client.push(p.encode_error(ref, ErrorCode.RATE_LIMITED, message))
+
+
+def _secret_store(store: Store, settings: ServerSettings, box: SecretBox | None) -> SecretStore | None:
+    """The secret store, when the operator gave a key (a malformed key stops the start: SecretKeyError)."""
+    if box is None and (
+        settings.secret_key_file or os.environ.get(KEYS_ENV, "").strip() or os.environ.get(KEY_FILE_ENV)
+    ):
+        box = load_box(settings.secret_key_file)
+    return None if box is None else SecretStore(store, box)
 
 
 def _peek_ref(raw: str | bytes) -> str | None:

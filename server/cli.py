@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,7 @@ from . import protocol as p
 from .app import ServerSettings, public_url, run
 from .exceptions import Conflict, FrontdeskError, NotFound
 from .ratelimit import RATE_SETTINGS, parse_rate
-from .store import DEFAULT_DB_URL, Store, agents, events, now_ms, open_store, tenants, visitors
+from .store import DEFAULT_DB_URL, Store, agents, events, now_ms, open_store, reports, tenants, visitors
 from .store.tenants import Tenant
 
 __all__ = ["main"]
@@ -123,12 +124,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         trust_proxy=args.trust_proxy,
         auth_timeout=args.auth_timeout,
         max_sockets_per_ip=args.max_sockets_per_ip,
+        unreferenced_upload_s=args.unreferenced_upload_s,
+        upload_dir=args.upload_dir,
+        clamd=args.clamd,
+        secret_key_file=args.secret_key_file,
+        webhook_allow=tuple(args.webhook_allow),
+        smtp_listen=args.smtp_listen,
+        smtp_tls_cert=args.smtp_tls_cert,
+        smtp_tls_key=args.smtp_tls_key,
+        webhook_ca_file=args.webhook_ca_file,
+        geoip=args.geoip,
+        public_url=args.public_url,
         **rates,
     )
 
     def ready(server: Any) -> None:
         print(f"Frontdesk listening on {public_url(settings.host, server.port)}", flush=True)
 
+    problem = _tls_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(run(settings, on_ready=ready))
     except FrontdeskError as exc:
@@ -138,6 +154,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tls_problem(settings: ServerSettings) -> str | None:
+    """Why the SMTP listener's certificate or the webhooks' CA file cannot be used, or None (checked before
+    the server starts, so the error names the file rather than the listening address)."""
+    import ssl
+
+    from .mail import smtp_tls_context
+    from .webhooks import webhook_ssl_context
+
+    if bool(settings.smtp_tls_cert) != bool(settings.smtp_tls_key):
+        return "give both --smtp-tls-cert and --smtp-tls-key, or neither"
+    try:
+        if settings.smtp_tls_cert and settings.smtp_tls_key:
+            smtp_tls_context(settings.smtp_tls_cert, settings.smtp_tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        return f"cannot use --smtp-tls-cert/--smtp-tls-key: {exc}"
+    try:
+        webhook_ssl_context(settings.webhook_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        return f"cannot use --webhook-ca-file {settings.webhook_ca_file}: {exc}"
+    return None
 
 
 # -- init / tenant ----------------------------------------------------------------------------
@@ -361,13 +399,30 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         except NotFound:
             print(f"error: no visitor {args.visitor_id} in {tenant.slug}", file=sys.stderr)
             return 1
+        await _delete_erased_files(store, args.db)
         print(
-            f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes and events are gone."
+            f"Erased visitor {args.visitor_id} and {n} conversation(s): messages, notes, files and events are gone."
             " Running servers close the visitor's open widgets (4001) within a second."
         )
         return 0
 
     return asyncio.run(_with_store(args.db, go))
+
+
+async def _delete_erased_files(store: Store, db_url: str) -> None:
+    """Run the blob deletions erasure queued (``store/files.py``, GC_JOB) now, rather than when a server next
+    runs its jobs: an erased visitor's files are gone when the command returns."""
+    from .files import cleanup_handlers
+    from .jobs import JobRunner
+    from .store.blobs import open_blob_store
+    from .store.files import GC_JOB
+
+    blobs = open_blob_store(db_url)
+    await blobs.open()
+    try:
+        await JobRunner(store, {GC_JOB: cleanup_handlers(store, blobs)[GC_JOB]}).run_due()
+    finally:
+        await blobs.close()
 
 
 # -- retention -------------------------------------------------------------------------------
@@ -382,6 +437,26 @@ def cmd_prune(args: argparse.Namespace) -> int:
     async def go(store: Store) -> int:
         deleted, upto = await store.write(events.prune_before, cutoff)
         print(f"Pruned {deleted} event(s) up to event {upto}; older resume cursors now get reset_required.")
+        return 0
+
+    return asyncio.run(_with_store(args.db, go))
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def cmd_reports_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the reporting facts of one tenant or all from the event log (docs/REPORTS.md, "Rebuild")."""
+
+    async def go(store: Store) -> int:
+        try:
+            ids = await store.read(reports.report_tenants, args.tenant)
+        except NotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for tenant_id in ids:
+            replayed = await store.write(reports.rebuild, tenant_id)
+            print(f"Tenant {tenant_id}: rebuilt the reports from {replayed} event(s).")
         return 0
 
     return asyncio.run(_with_store(args.db, go))
@@ -408,13 +483,78 @@ def cmd_backup(args: argparse.Namespace) -> int:
             print("error: use pg_dump for PostgreSQL backups (docs/OPERATIONS.md)", file=sys.stderr)
             return 1
         await store.backup(args.output)
-        print(f"Backed up to {args.output}.")
+        copied = await asyncio.to_thread(_copy_blobs, _blob_root(args.db), Path(args.output + ".blobs"))
+        print(f"Backed up to {args.output} (and {copied} attachment file(s) to {args.output}.blobs/).")
         return 0
 
     return asyncio.run(_with_store(args.db, go, migrate=False))
 
 
 # -- secrets ------------------------------------------------------------------------------------
+
+
+def _webhook_network(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a network (CIDR, e.g. 10.0.0.0/8): {text!r}") from None
+
+
+def _host_port(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"not HOST:PORT (e.g. 0.0.0.0:25): {text!r}")
+    return text
+
+
+def _serve_webhook_args(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s secret key, webhook and inbound email options (docs/OPERATIONS.md, "Webhooks", "Email")."""
+    _secret_key_arg(parser)
+    parser.add_argument(
+        "--webhook-allow",
+        action="append",
+        type=_webhook_network,
+        default=[n for n in _env("WEBHOOK_ALLOW", "").split(",") if n.strip()],
+        metavar="CIDR",
+        help="a network webhooks may reach although it is private or loopback (repeatable; env"
+        " FRONTDESK_WEBHOOK_ALLOW=NET,NET; default: public addresses only)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=_env("PUBLIC_URL", "") or None,
+        help="the address visitors reach this server at, for links in emails (survey links;"
+        " env FRONTDESK_PUBLIC_URL; default: the listening host and port)",
+    )
+    parser.add_argument(
+        "--smtp-listen",
+        type=_host_port,
+        default=_env("SMTP_LISTEN", "") or None,
+        metavar="HOST:PORT",
+        help="receive email replies with an SMTP listener here (point an MX at it; env FRONTDESK_SMTP_LISTEN;"
+        ' default: off; docs/OPERATIONS.md, "Email")',
+    )
+    parser.add_argument(
+        "--smtp-tls-cert",
+        default=_env("SMTP_TLS_CERT", "") or None,
+        metavar="FILE",
+        help="PEM certificate chain: the SMTP listener offers STARTTLS with it (with --smtp-tls-key;"
+        " env FRONTDESK_SMTP_TLS_CERT)",
+    )
+    parser.add_argument(
+        "--smtp-tls-key",
+        default=_env("SMTP_TLS_KEY", "") or None,
+        metavar="FILE",
+        help="the PEM private key of --smtp-tls-cert (env FRONTDESK_SMTP_TLS_KEY)",
+    )
+    parser.add_argument(
+        "--webhook-ca-file",
+        default=_env("WEBHOOK_CA_FILE", "") or None,
+        metavar="FILE",
+        help="PEM CA certificates HTTPS webhooks trust besides the system's (a private CA; env"
+        " FRONTDESK_WEBHOOK_CA_FILE); certificates are always checked",
+    )
 
 
 def _secret_key_arg(parser: argparse.ArgumentParser) -> None:
@@ -486,6 +626,40 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(args.db, go))
 
 
+def _blob_root(db_url: str) -> Path:
+    """The folder of an SQLite database's attachment bytes (``store/blobs/disk.py``)."""
+    from .store.blobs import open_blob_store
+    from .store.blobs.disk import DiskBlobStore
+
+    blobs = open_blob_store(db_url)
+    assert isinstance(blobs, DiskBlobStore)
+    return blobs.root
+
+
+def _copy_blobs(source: Path, target: Path) -> int:
+    """Copy the content-addressed files under ``source`` to ``target`` (those not there yet); how many. Hard links
+    where both are on one file system (blobs are immutable), else fsynced copies. Partial puts (``tmp/``) stay."""
+    copied = 0
+    if not source.is_dir():
+        return 0
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if not path.is_file() or relative.parts[0] == "tmp":
+            continue
+        destination = target / relative
+        if destination.exists():
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:  # a blob never changes once written: a hard link is a copy that costs no space
+            os.link(path, destination)
+        except OSError:
+            shutil.copyfile(path, destination)
+            with open(destination, "rb") as handle:
+                os.fsync(handle.fileno())
+        copied += 1
+    return copied
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     if args.db.startswith("sqlite:"):
         from .store import sqlite_path
@@ -501,6 +675,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         epoch, aside = restore_copy(Path(db), Path(args.copy))
         kept = f"; the replaced database is kept as {aside}" if aside else ""
         print(f"Restored {args.copy} as {db}{kept}.")
+        if os.path.isdir(args.copy + ".blobs"):
+            copied = _copy_blobs(Path(args.copy + ".blobs"), _blob_root(args.db))
+            print(f"Restored {copied} attachment file(s) from {args.copy}.blobs/.")
         print(f"The database has a new epoch ({epoch}): every client refetches on its next connection.")
         return 0
     if args.copy:
@@ -752,6 +929,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("TRUST_PROXY", "") == "1",
         help="take client addresses from X-Forwarded-For (only behind your own proxy; env FRONTDESK_TRUST_PROXY=1)",
     )
+    s.add_argument(
+        "--unreferenced-upload-s",
+        type=_positive_float,
+        default=_env("UNREFERENCED_UPLOAD_S", "3600"),
+        metavar="SECONDS",
+        help="how long an upload no message refers to is kept before it is deleted (default %(default)s)",
+    )
+    s.add_argument(
+        "--upload-dir",
+        default=_env("UPLOAD_DIR", "") or None,
+        metavar="DIR",
+        help="where partial uploads are spooled (default: DATABASE.uploads/ beside SQLite, else a temporary folder)",
+    )
+    s.add_argument(
+        "--clamd",
+        default=_env("CLAMD", "") or None,
+        metavar="SOCKET",
+        help="scan files with clamd at this Unix socket path or tcp://HOST:PORT; files stay pending until passed",
+    )
+    _serve_webhook_args(s)
+    s.add_argument(
+        "--geoip",
+        default=_env("GEOIP", "") or None,
+        metavar="PATH.mmdb",
+        help="a MaxMind-format database for visitors' city and region (docs/OPERATIONS.md; env FRONTDESK_GEOIP);"
+        " the country needs none",
+    )
     s.set_defaults(func=cmd_serve)
 
     s = _sub(
@@ -909,6 +1113,18 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(s)
     s.add_argument("--keep-days", type=float, required=True, metavar="N", help="keep the events of the last N days")
     s.set_defaults(func=cmd_prune)
+
+    rep = _sub(sub, "reports", "Reporting facts.", "frontdesk reports rebuild --tenant acme")
+    rsub = rep.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = _sub(
+        rsub,
+        "rebuild",
+        "Recompute the reporting facts from the event log (the same rules as when they are written).",
+        "frontdesk reports rebuild --tenant acme",
+    )
+    _db_arg(s)
+    s.add_argument("--tenant", metavar="SLUG", help="only this tenant (default: every tenant)")
+    s.set_defaults(func=cmd_reports_rebuild)
 
     s = _sub(sub, "migrate", "Apply pending schema migrations.", "frontdesk migrate --db sqlite:///var/frontdesk.db")
     _db_arg(s)

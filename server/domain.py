@@ -12,15 +12,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import hmac
 import re
+import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .protocol import CONFIG_FIELD, CONFIG_FIELDS
+from .protocol import CONFIG_FIELD, CONFIG_FIELDS, UPLOAD_KINDS
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -29,13 +31,17 @@ __all__ = [
     "EventRecord",
     "StatusAction",
     "Viewer",
+    "business_ms",
     "display_name",
+    "email_client_id",
     "identity_failure",
     "identity_hash",
     "may_see",
+    "message_channel",
     "next_status",
     "origin_allowed",
     "parse_user_agent",
+    "percentile",
     "public_config",
     "validate_config_patch",
     "verify_identity",
@@ -306,19 +312,85 @@ def validate_config_patch(patch: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = _business_hours(value)
         elif key == "prechat":
             out[key] = _prechat(value)
-        elif key in ("sound", "require_identity"):
+        elif key == "translations":
+            out[key] = _translations(value)
+        elif key in ("sound", "require_identity", "reply_assignee_only", "store_ip"):
             out[key] = _bool(key, value)
         elif key == "allowed_origins":
             limit = CONFIG_FIELD[key].max_len
             if not isinstance(value, list) or (limit is not None and len(value) > limit):
                 raise ConfigError(key, f"must be a list of at most {limit} host names")
             out[key] = sorted({validate_host_entry(v) for v in value})
+        elif key == "max_upload_mb":
+            top = CONFIG_FIELD[key].maximum or 0
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                raise ConfigError(key, f"must be a whole number of MB from 0 to {top}")
+            out[key] = value
+        elif key == "upload_kinds":
+            if not isinstance(value, list) or not all(v in UPLOAD_KINDS for v in value):
+                raise ConfigError(key, f"must be a list of {', '.join(UPLOAD_KINDS)}")
+            out[key] = [k for k in UPLOAD_KINDS if k in value]
+        elif key in ASSIGNMENT_CONFIG_KEYS:  # issue 15 (PROTOCOL.md, "Auto-assignment")
+            out[key] = _assignment_value(key, value)
         elif key == "edit_window_minutes":
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EDIT_WINDOW_MINUTES:
                 raise ConfigError(key, f"must be a whole number of minutes from 0 to {MAX_EDIT_WINDOW_MINUTES}")
             out[key] = value
         else:
             raise ConfigError(str(key)[:60], "is not a configuration key")
+    return out
+
+
+#: The auto-assigner's configuration keys (PROTOCOL.md, "Auto-assignment").
+ASSIGNMENT_CONFIG_KEYS: Final = frozenset(
+    {"auto_assign", "auto_assign_teams", "agent_capacity", "reassign_grace_minutes"}
+)
+
+
+def _assignment_value(key: str, value: Any) -> Any:
+    field = CONFIG_FIELD[key]
+    if field.type is bool:
+        return _bool(key, value)
+    if field.type is list:
+        limit = field.max_len or 0
+        if (
+            not isinstance(value, list)
+            or len(value) > limit
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**53 for v in value)
+        ):
+            raise ConfigError(key, f"must be a list of at most {limit} team ids")
+        return sorted(set(value))
+    top = field.maximum or 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+        raise ConfigError(key, f"must be a whole number from 0 to {top}")
+    return value
+
+
+def _translations(value: Any) -> dict[str, dict[str, str]]:
+    """``translations``: language -> {string key: text}; an empty text drops the override."""
+    from .protocol import WIDGET_LANGUAGES, WIDGET_STRINGS, WIDGET_TENANT_TEXTS
+
+    keys = {*WIDGET_STRINGS, *WIDGET_TENANT_TEXTS}
+    if not isinstance(value, Mapping):
+        raise ConfigError("translations", "must map a language to its strings")
+    out: dict[str, dict[str, str]] = {}
+    for lang, strings in value.items():
+        if lang not in WIDGET_LANGUAGES:
+            raise ConfigError(
+                "translations", f"has no language {str(lang)[:10]!r} (one of {', '.join(WIDGET_LANGUAGES)})"
+            )
+        if not isinstance(strings, Mapping):
+            raise ConfigError("translations", f"{lang}: must map string keys to texts")
+        kept: dict[str, str] = {}
+        for key, text in strings.items():
+            if key not in keys:
+                raise ConfigError("translations", f"{lang}: {str(key)[:60]!r} is not a widget string")
+            if not isinstance(text, str) or len(text) > 500:
+                raise ConfigError("translations", f"{lang}.{key}: must be a text of at most 500 characters")
+            if text.strip():
+                kept[key] = text.strip()
+        if kept:
+            out[lang] = kept
     return out
 
 
@@ -337,6 +409,75 @@ def within_business_hours(config: Mapping[str, Any], now: dt.datetime) -> bool:
     hhmm = local.strftime("%H:%M")
     ranges = hours.get("days", {}).get(WEEKDAYS[local.weekday()], [])
     return any(start <= hhmm < end for start, end in ranges)
+
+
+def business_ms(start_ms: int, end_ms: int, hours: Mapping[str, Any] | None) -> int:
+    """The part of ``[start_ms, end_ms)`` inside the weekly ranges of ``hours`` (a ``business_hours``
+    configuration), in milliseconds; all of it when business hours are off (docs/REPORTS.md, "Durations").
+    Each day's ranges are read in the schedule's time zone, so a daylight-saving change moves them with
+    the local clock."""
+    if end_ms <= start_ms:
+        return 0
+    if not hours or not hours.get("enabled"):
+        return end_ms - start_ms
+    zone = str(hours.get("timezone") or "UTC")
+    days = hours.get("days") or {}
+    first, last = _local_day(start_ms, zone), _local_day(end_ms, zone)
+    total = 0
+    for ordinal in range(first, last + 1):
+        ranges = days.get(WEEKDAYS[(ordinal - 1) % 7])  # date.fromordinal(1) is a Monday
+        if ranges:
+            for lo, hi in _day_ranges(ordinal, zone, tuple((a, b) for a, b in ranges)):
+                total += max(0, min(hi, end_ms) - max(lo, start_ms))
+    return total
+
+
+def _local_day(at_ms: int, zone: str) -> int:
+    """The proleptic ordinal of the local day of ``at_ms`` in ``zone``."""
+    return dt.datetime.fromtimestamp(at_ms / 1000, zoneinfo.ZoneInfo(zone)).date().toordinal()
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_ranges(ordinal: int, zone: str, ranges: tuple[tuple[str, str], ...]) -> list[tuple[int, int]]:
+    """The ``ranges`` ("HH:MM") of the local day ``ordinal`` in ``zone``, as [start, end) in ms since the epoch."""
+    day, tz = dt.date.fromordinal(ordinal), zoneinfo.ZoneInfo(zone)
+
+    def at(hhmm: str) -> int:
+        hour, minute = (int(x) for x in hhmm.split(":"))
+        local = dt.datetime(day.year, day.month, day.day, tzinfo=tz) + dt.timedelta(hours=hour, minutes=minute)
+        # Wall-clock arithmetic on an aware datetime keeps the offset of midnight; re-resolve it locally.
+        return int(local.replace(tzinfo=None).replace(tzinfo=tz).timestamp() * 1000)
+
+    return [(at(a), at(b)) for a, b in ranges]
+
+
+def email_client_id(message_id: str) -> str:
+    """The client id of the visitor message posted from the inbound email ``message_id``: the same email
+    posts once, and :func:`message_channel` knows it came by email."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"email:{message_id}"))
+
+
+def message_channel(author_kind: str, client_id: str) -> str:
+    """``email`` for a visitor message the email feature posted from an inbound email (its client id is the
+    name-based UUID, version 5, derived from the email's Message-ID: server/mail.py), else ``widget``
+    (docs/REPORTS.md, "Who and what a figure belongs to")."""
+    if author_kind != "visitor" or len(client_id) != 36 or client_id[14] != "5":  # the version digit
+        return "widget"
+    try:
+        return "email" if uuid.UUID(client_id).version == 5 else "widget"
+    except ValueError:
+        return "widget"
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile (0–1) of ascending ``ordered``, by linear interpolation between the two nearest
+    ranks (NumPy's default); None for no values."""
+    if not ordered:
+        return None
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
 
 # --------------------------------------------------------------------------

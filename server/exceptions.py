@@ -8,11 +8,13 @@ The tree::
      │    ├── NotFound             not_found: no such object in the caller's scope
      │    ├── Conflict             conflict: the object's state moved on
      │    ├── Forbidden            forbidden: the object is there but not the caller's to change
+     │    ├── Pending              pending: an attachment is still being scanned
      │    └── InvalidState         invalid: a session transition its state does not allow
      ├── StoreError                the store could not do what was asked
      │    ├── NotFound             (also a ProtocolError, above)
      │    ├── Conflict             (also a ProtocolError, above)
      │    ├── Forbidden            (also a ProtocolError, above)
+     │    ├── Pending              (also a ProtocolError, above)
      │    ├── RateLimited          a limit kept in the store (shared by every node) is spent
      │    ├── SchemaError          the database is not at a usable schema
      │    └── Unavailable          the database cannot be written or read right now
@@ -101,6 +103,13 @@ class Forbidden(ProtocolError, StoreError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(_code("forbidden"), message, field=field)
+
+
+class Pending(ProtocolError, StoreError):
+    """An attachment is still being scanned (PROTOCOL.md, "Attachments"): nothing was stored; resend later."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(_code("pending"), message, field=field)
 
 
 class RateLimited(StoreError):

@@ -18,6 +18,7 @@ Two things a peer can make the server do that no request-level limit sees:
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import resource
@@ -97,6 +98,21 @@ class GuardedConnection(ServerConnection):
         if describe is not None:
             attrs["describe"] = lambda self: describe(self)
         return type("GuardedConnection", (cls,), attrs)
+
+    #: Seconds a peer has, from the TCP connection, to send its HTTP request (the library's ``open_timeout``, which
+    #: the server turns off: it would also cut a download streamed from the handshake hook, server/downloads.py).
+    request_timeout: ClassVar[float] = 10.0
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """The library's handshake, with the request (not the hook's answer) bounded by :attr:`request_timeout`."""
+        done, _ = await asyncio.wait(
+            [self.request_rcvd, self.connection_lost_waiter],
+            timeout=self.request_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not done:
+            raise TimeoutError("no HTTP request in time")  # the library aborts the connection
+        await super().handshake(*args, **kwargs)
 
     def describe(self) -> str:
         """How the log names this connection's peer (the server passes its

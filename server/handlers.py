@@ -16,18 +16,38 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import auth, domain
+from . import auth, domain, workflow
 from . import protocol as p
 from .domain import StatusAction, Viewer
 from .exceptions import NotFound, RateLimited
 from .hub import Client, ClientState, Hub
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap
-from .store import Store, agents, agents_self, conversations, edits, events, messages, now_ms, tenants, visitors
+from .store import (
+    Store,
+    agents,
+    agents_self,
+    conversations,
+    csat,
+    edits,
+    events,
+    exports,
+    messages,
+    now_ms,
+    tenants,
+    visitors,
+)
+from .store import handoff as store_handoff
+from .store import reports as store_reports
 from .store import search as store_search
+from .store import snooze as store_snooze
 from .tenants import TenantCache
+from .visitor_context import GeoLookup, validate_attributes
+
+if TYPE_CHECKING:
+    from .files import Uploads
 
 __all__ = ["Handlers", "Limits"]
 
@@ -37,6 +57,8 @@ Handler = Callable[[Client, Any], Awaitable[p.Result | None]]
 
 #: Events read from the store per round trip while replaying.
 REPLAY_PAGE = 2000
+#: How long a satisfaction survey takes a rating, or a changed one (a knob: ``Handlers.csat_window_ms``).
+CSAT_WINDOW_MS = 24 * 3600 * 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +88,12 @@ class Handlers:
         self.new_visitors = BucketMap(limits.new_visitor_per_ip)
         #: Wall-clock milliseconds for time rules (the edit window); tests put a ManualClock's here.
         self.now_ms: Callable[[], int] = now_ms
+        #: How long after a resolution its survey takes a rating, or a changed one (issue 16: 24 h).
+        self.csat_window_ms = CSAT_WINDOW_MS
+        #: Uploads on this node (server/files.py); the server sets it.
+        self.uploads: Uploads | None = None
+        #: Visitors' location from their address (server/visitor_context.py); the server sets ``--geoip``'s.
+        self.geo = GeoLookup()
         self._visitor: dict[type[p.Request], Handler] = {
             p.Hello: self.hello,
             p.Identify: self.identify,
@@ -76,8 +104,11 @@ class Handlers:
             p.Seen: self.seen,
             p.ProfileUpdate: self.profile_update,
             p.Page: self.page,
+            p.AttributesSet: self.attributes_set,
             p.MessageEdit: self.message_change,
             p.MessageDelete: self.message_change,
+            p.CsatSubmit: self.csat_submit,
+            **self._file_handlers(),
             p.Ping: self.ping,
         }
         self._agent: dict[type[p.Request], Handler] = {
@@ -94,7 +125,10 @@ class Handlers:
             p.Pend: self.status_change,
             p.Assign: self.assign,
             p.Unassign: self.assign,
+            p.Snooze: self.snooze,
+            p.Transfer: self.transfer,
             p.Typing: self.typing,
+            p.Viewing: self.viewing,
             p.Seen: self.seen,
             p.Agents: self.agents,
             p.AgentAdd: self.agent_add,
@@ -102,6 +136,11 @@ class Handlers:
             p.ConfigGet: self.config_get,
             p.ConfigSet: self.config_set,
             p.VisitorGet: self.visitor_get,
+            p.VisitorFind: self.visitor_find,
+            p.CsatList: self.csat_list,
+            p.ExportRecords: self.export_records,
+            p.ReportGet: self.report_get,
+            p.ExportRecord: self.export_record,
             p.Search: self.search,
             p.IdentitySecretGet: self.identity_secret,
             p.IdentitySecretRotate: self.identity_secret,
@@ -111,9 +150,33 @@ class Handlers:
             p.MessageOriginals: self.message_originals,
             p.AvailabilitySet: self.availability_set,
             p.MeUpdate: self.me_update,
+            **self._file_handlers(),
+            **workflow.agent_handlers(self),  # teams, labels, canned responses (server/workflow.py)
             p.Ping: self.ping,
         }
         self._openers = {Endpoint.VISITOR: (p.Hello,), Endpoint.AGENT: (p.Login, p.Auth)}
+
+    def _file_handlers(self) -> dict[type[p.Request], Handler]:
+        """The ``file.*`` requests (PROTOCOL.md, "Attachments"), the same on both endpoints."""
+        return {
+            p.FileBegin: self.file_request,
+            p.FileFinish: self.file_request,
+            p.FileCancel: self.file_request,
+            p.FileLinks: self.file_request,
+        }
+
+    async def file_request(
+        self, client: Client, req: p.FileBegin | p.FileFinish | p.FileCancel | p.FileLinks
+    ) -> p.Result:
+        if self.uploads is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "this server does not take files", req.ref)
+        if isinstance(req, p.FileBegin):
+            return await self.uploads.begin(client, req)
+        if isinstance(req, p.FileFinish):
+            return await self.uploads.finish(client, req)
+        if isinstance(req, p.FileCancel):
+            return await self.uploads.cancel(client, req)
+        return await self.uploads.links(client, req)
 
     async def dispatch(self, client: Client, request: p.Request) -> p.Result | None:
         """Run the handler for ``request``; the reply's result, or None when the
@@ -228,18 +291,24 @@ class Handlers:
         cursor["replay_from"] = since
         return cursor
 
-    async def stream_replay(self, client: Client, since: int) -> None:
+    async def stream_replay(
+        self, client: Client, since: int, first: tuple[list[str], int, bool] | None = None
+    ) -> None:
         """Queue every event after ``since`` that the client may see, then
         release the client to live delivery. Call after the hello/subscribe
-        reply is queued, when that reply carried a replay cursor."""
+        reply is queued, when that reply carried a replay cursor; ``first`` is
+        the replay's first page if it was read already (``Resume.replay_first``)."""
         assert client.viewer is not None
         upto = since
         while True:
             # The stored JSON goes out as it is: no decode and re-encode per replayed event.
-            frames, last_read, more = await self.store.read(events.replay_frames, client.viewer, upto, REPLAY_PAGE)
-            for frame in frames:
-                client.push(frame)
-                await client.drained()
+            if first is not None:
+                (frames, last_read, more), first = first, None
+            else:
+                frames, last_read, more = await self.store.read(
+                    events.replay_frames, client.viewer, upto, REPLAY_PAGE
+                )
+            await client.push_paced(frames)
             upto = last_read
             if not more:
                 break
@@ -251,7 +320,7 @@ class Handlers:
         if client.state is not ClientState.NEW:
             raise ProtocolError(ErrorCode.INVALID, "hello was already sent on this connection", req.ref)
         tenant = self.tenants.by_id(client.tenant_id)
-        meta = _visitor_meta(req.meta)
+        meta = {**_visitor_meta(req.meta), **self._location(client, tenant.config)}
         visitor = None
         token = req.token
         if token:
@@ -269,8 +338,14 @@ class Handlers:
         viewer = await self._viewer_of(client, visitor)
         client.start_visitor(visitor.id, auth.token_hash(token), viewer)
         self.hub.attach_visitor(client)
-        state = await self.store.read(visitors.hello_state, client.tenant_id, visitor.id)
+        # The replay's first page is read with the cursor state: one read for the whole hello.
+        since = req.since if req.epoch == self.store.epoch else None
+        state = await self.store.read(
+            visitors.hello_state, client.tenant_id, visitor.id, client.viewer, since, REPLAY_PAGE
+        )
         cursor = self._replay(client, req.since, req.epoch, state.last_event_id, state.floor)
+        if cursor.get("replay_from") is not None:
+            cursor["replay_first"] = state.replay
         return p.HelloResult(
             token=token,
             visitor=visitor,
@@ -280,6 +355,42 @@ class Handlers:
             within_hours=domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
             **cursor,
         )
+
+    def _location(self, client: Client, config: dict[str, Any]) -> dict[str, Any]:
+        """The visitor columns of the socket's address (PROTOCOL.md, "Location"): the
+        address (the one ``--trust-proxy`` trusts) is looked up, and kept only while the
+        tenant's ``store_ip`` is on; off, a stored one is cleared."""
+        where = self.geo.lookup(client.ip)
+        return {
+            "ip": client.ip[:45] if config.get("store_ip", True) and client.ip != "?" else None,
+            "country": where.country,
+            "region": where.region,
+            "city": where.city,
+        }
+
+    async def attributes_set(self, client: Client, req: p.AttributesSet) -> p.VisitorResult:
+        """Custom attributes from the page: never verified (PROTOCOL.md, "Custom attributes")."""
+        self._visitor_write(client, req.ref)
+        if req.verified is not None:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN,
+                "attributes from the page are never verified: pass them through identify with a valid user_hash",
+                req.ref,
+                field="verified",
+            )
+        assert client.visitor_id is not None
+        visitor = await self._set_attributes(client, client.visitor_id, req.attributes, False, req.ref)
+        return p.VisitorResult(visitor=visitor)
+
+    async def _set_attributes(
+        self, client: Client, visitor_id: int, raw: Any, verified: bool, ref: str | None
+    ) -> p.Visitor:
+        try:
+            update = validate_attributes(raw, verified=verified)
+            return await self.store.write(visitors.set_attributes, client.tenant_id, visitor_id, update)
+        except ProtocolError as exc:
+            exc.ref = exc.ref or ref
+            raise
 
     async def _viewer_of(self, client: Client, visitor: p.Visitor) -> Viewer:
         """The viewer of a visitor socket: with a verified identity, it also
@@ -330,13 +441,20 @@ class Handlers:
                 raise ProtocolError(
                     ErrorCode.FORBIDDEN, "this site requires a verified identity (user_id, ts and user_hash)", ref
                 )
-        if not fields and user_id is None:
+        attributes = identity.get("attributes")
+        if not fields and user_id is None and attributes is None:
             return None
         visitor_id = visitor_id or client.visitor_id
         assert visitor_id is not None
-        return await self.store.write(
-            visitors.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields
-        )
+        visitor = None
+        if fields or user_id is not None:
+            visitor = await self.store.write(
+                visitors.identify_visitor, client.tenant_id, visitor_id, user_id, verified, fields
+            )
+        if attributes is not None:
+            # Trusted only with a verified identity (PROTOCOL.md, "Custom attributes").
+            visitor = await self._set_attributes(client, visitor_id, attributes, verified, ref)
+        return visitor
 
     async def identify(self, client: Client, req: p.Identify) -> p.VisitorResult:
         self._visitor_write(client, req.ref)
@@ -346,6 +464,7 @@ class Handlers:
             "ts": req.ts,
             "name": req.name,
             "email": req.email,
+            "attributes": req.attributes,
         }
         visitor = await self._identify(client, identity, req.ref)
         assert visitor is not None
@@ -394,6 +513,7 @@ class Handlers:
                 client_id=req.client_id,
                 body=req.body,
                 budget=(rate.per_second, rate.burst) if self.shared_store else None,
+                attachment_ids=req.attachment_ids or (),
             )
         except RateLimited:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "you are sending messages too fast", req.ref) from None
@@ -532,6 +652,8 @@ class Handlers:
                 visitor_id=req.visitor_id,
                 cursor=req.cursor,
                 limit=req.limit,
+                team_id=req.team_id,
+                label_id=req.label_id,
             )
         except NotFound as exc:
             raise ProtocolError(ErrorCode.INVALID, str(exc), req.ref, field="cursor") from None
@@ -548,6 +670,26 @@ class Handlers:
             conversation_id=req.conversation_id,
             client_id=req.client_id,
             body=req.body,
+            attachment_ids=req.attachment_ids or (),
+            assignee_only=bool(self.tenants.by_id(client.tenant_id).config.get("reply_assignee_only")),
+        )
+
+    async def viewing(self, client: Client, req: p.Viewing) -> p.ViewingResult:
+        """Collision awareness: this socket has the conversation open (or none);
+        the reply names the other agents who have it open."""
+        assert client.agent_id is not None
+        if req.conversation_id is not None:
+            await self._conversation_for(client, req.conversation_id)
+        self.hub.set_viewing(client, req.conversation_id)
+        if req.conversation_id is None:
+            return p.ViewingResult(viewers=[])
+        others = self.hub.viewers(client.tenant_id, req.conversation_id)
+        return p.ViewingResult(
+            viewers=[
+                p.ConversationViewer(agent_id=agent_id, name=name)
+                for agent_id, name in sorted(others.items())
+                if agent_id != client.agent_id
+            ]
         )
 
     async def note(self, client: Client, req: p.Note) -> p.NoteAck:
@@ -559,6 +701,7 @@ class Handlers:
             conversation_id=req.conversation_id,
             client_id=req.client_id,
             body=req.body,
+            attachment_ids=req.attachment_ids or (),
         )
 
     async def status_change(self, client: Client, req: p.Resolve | p.Reopen | p.Pend) -> p.ConversationChange:
@@ -570,7 +713,74 @@ class Handlers:
             conversation_id=req.conversation_id,
             action=StatusAction(req.TYPE),
             client_id=req.client_id,
+            survey=self._survey_ask(client, req),
         )
+
+    def _survey_ask(self, client: Client, req: p.Request) -> csat.SurveyAsk | None:
+        """What a resolve asks of the visitor: a survey on the tenant's scale, unless the tenant's ``csat``
+        is off or the agent resolved with ``survey: false`` (PROTOCOL.md, "Satisfaction surveys")."""
+        scale = str(self.tenants.by_id(client.tenant_id).config.get("csat", "five"))
+        if not isinstance(req, p.Resolve) or not req.survey or scale not in csat.RATINGS:
+            return None
+        return csat.SurveyAsk(scale, self.now_ms(), self.csat_window_ms)
+
+    async def csat_submit(self, client: Client, req: p.CsatSubmit) -> p.CsatResult:
+        """The visitor rates the latest survey of their conversation, or changes the rating."""
+        assert client.visitor_id is not None
+        self._visitor_write(client, req.ref)
+        survey = await self.store.write(
+            csat.submit,
+            client.tenant_id,
+            visitor_id=client.visitor_id,
+            conversation_id=req.conversation_id,
+            rating=req.rating,
+            comment=req.comment,
+            now=self.now_ms(),
+        )
+        return p.CsatResult(csat=survey)
+
+    async def csat_list(self, client: Client, req: p.CsatList) -> p.CsatListResult:
+        if (req.conversation_id is None) == (req.visitor_id is None):
+            raise ProtocolError(ErrorCode.INVALID, "give conversation_id or visitor_id", req.ref)
+        found = await self.store.read(
+            csat.surveys, client.tenant_id, conversation_id=req.conversation_id, visitor_id=req.visitor_id
+        )
+        return p.CsatListResult(surveys=found)
+
+    async def export_records(self, client: Client, req: p.ExportRecords) -> p.ExportRecordsResult:
+        """Admin only: who exported what, when (PROTOCOL.md, "Exports")."""
+        self._require_admin(client, req)
+        found = await self.store.read(exports.list_records, client.tenant_id, before=req.before, limit=req.limit)
+        return p.ExportRecordsResult(records=found)
+
+    async def report_get(self, client: Client, req: p.ReportGet) -> p.ReportResult:
+        """``report.get`` (PROTOCOL.md, "Reports"; docs/REPORTS.md): an admin may ask for anyone's figures,
+        any other agent only for their own (``agent_id`` their id), else ``forbidden``."""
+        if client.role != "admin" and req.agent_id != client.agent_id:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN,
+                "agents see their own figures only: ask with your agent_id",
+                req.ref,
+                field="agent_id",
+            )
+        query = store_reports.ReportQuery.parse(req)
+        return await self.store.read(store_reports.report, client.tenant_id, query, now=self.now_ms())
+
+    async def export_record(self, client: Client, req: p.ExportRecord) -> p.ExportRecordsResult:
+        """Admin only: record an export the console made itself (PDF; files from its cache)."""
+        self._require_admin(client, req)
+        assert client.agent_id is not None
+        entry = await self.store.write(
+            exports.record_export,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            kind=req.what,
+            format=req.format,
+            flt=exports.ExportFilter(conversation_id=req.conversation_id, query=req.filter),
+            rows=req.rows,
+            now=self.now_ms(),
+        )
+        return p.ExportRecordsResult(records=[entry])
 
     async def assign(self, client: Client, req: p.Assign | p.Unassign) -> p.ConversationChange:
         assert client.agent_id is not None
@@ -581,6 +791,43 @@ class Handlers:
             conversation_id=req.conversation_id,
             assignee_id=req.agent_id if isinstance(req, p.Assign) else None,
             client_id=req.client_id,
+            now=self.now_ms(),
+        )
+
+    async def snooze(self, client: Client, req: p.Snooze) -> p.ConversationChange:
+        """Snooze until a time or the visitor's reply (PROTOCOL.md, "Snooze"); a time not in the future is
+        ``invalid`` naming ``until``, and nothing changes."""
+        assert client.agent_id is not None
+        now = self.now_ms()
+        if req.until is not None and req.until <= now:
+            raise ProtocolError(
+                ErrorCode.INVALID, "field 'until' is not in the future; a snooze must end later", req.ref, field="until"
+            )
+        return await self.store.write(
+            store_snooze.snooze,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            until=req.until,
+            now=now,
+            client_id=req.client_id,
+        )
+
+    async def transfer(self, client: Client, req: p.Transfer) -> p.ConversationChange:
+        """Hand the conversation to an agent and/or a team, with a note (PROTOCOL.md, "Transfer")."""
+        assert client.agent_id is not None
+        if req.agent_id is None and req.team_id is None:
+            raise ProtocolError(ErrorCode.INVALID, "a transfer needs agent_id or team_id", req.ref, field="agent_id")
+        return await self.store.write(
+            store_handoff.transfer,
+            client.tenant_id,
+            agent_id=client.agent_id,
+            conversation_id=req.conversation_id,
+            to_agent_id=req.agent_id,
+            to_team_id=req.team_id,
+            note=req.note,
+            client_id=req.client_id,
+            now=self.now_ms(),
         )
 
     async def message_change(self, client: Client, req: p.MessageEdit | p.MessageDelete) -> p.MessageChange:
@@ -653,6 +900,15 @@ class Handlers:
     def _require_admin(self, client: Client, req: p.Request) -> None:
         if client.role != "admin":
             raise ProtocolError(ErrorCode.FORBIDDEN, f"admins only: {req.TYPE}", req.ref)
+
+    def add_visitor_handlers(self, table: dict[type[p.Request], Handler]) -> None:
+        """Answer more visitor requests, from a feature's own module (server/csat_mail.py)."""
+        self._visitor.update(table)
+
+    def add_agent_handlers(self, table: dict[type[p.Request], Handler]) -> None:
+        """Answer more agent requests: a feature that lives in its own module (server/webhooks.py)
+        registers its handlers here."""
+        self._agent.update(table)
 
     async def agent_add(self, client: Client, req: p.AgentAdd) -> p.AgentAddResult:
         self._require_admin(client, req)
@@ -746,6 +1002,16 @@ class Handlers:
             visitor=visitor,
             conversations=await self.store.read(conversations.visitor_conversations, client.tenant_id, req.visitor_id),
         )
+
+    async def visitor_find(self, client: Client, req: p.VisitorFind) -> p.VisitorsResult:
+        """Visitors by name, email, location or custom attribute values (PROTOCOL.md, "Custom attributes")."""
+        words = p.search_words(req.q)
+        if not words:
+            raise ProtocolError(
+                ErrorCode.INVALID, "the query has no letters or digits to search for", req.ref, field="q"
+            )
+        found = await self.store.read(visitors.find_visitors, client.tenant_id, words, req.limit)
+        return p.VisitorsResult(visitors=found)
 
     async def search(self, client: Client, req: p.Search) -> p.SearchResult:
         """Full-text search of the agent's tenant (PROTOCOL.md, "Search")."""

@@ -19,11 +19,12 @@ import enum
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State as WsState
 
 from . import protocol
 from .domain import EventRecord, Viewer, may_see
@@ -209,6 +210,37 @@ class Client:
             # own synchronous send; it skips a socket that is no longer open.
             broadcast((self.ws,), frame)
             return
+        self._enqueue(frame)
+
+    def push_many(self, frames: Sequence[str]) -> None:
+        """:meth:`push` each of ``frames``, in order; while the socket keeps up,
+        as many as fit under :data:`DIRECT_WRITE_BYTES` go out in one write (one
+        ``send`` system call) instead of one each: a reconnect's replay page is
+        one write (issue 12, the reconnect storm)."""
+        if not frames or self.state is ClientState.CLOSING:
+            return
+        transport = self.ws.transport
+        if self._sender is not None or transport is None or self.ws.protocol.state is not WsState.OPEN:
+            for frame in frames:  # behind a queue, or closing: push's queue, order and bounds
+                self.push(frame)
+            return
+        conn = self.ws.protocol
+        budget = DIRECT_WRITE_BYTES - transport.get_write_buffer_size()
+        n = 0
+        while n < len(frames) and budget >= 0:  # at least one frame when push would write one directly
+            budget -= len(frames[n])
+            n += 1
+        if n:
+            for frame in frames[:n]:
+                # The sans-I/O protocol only frames the data here, no I/O. (It would raise mid-way
+                # during a fragmented send; this server sends only whole str frames.) While the
+                # socket is OPEN no end-of-stream is pending, so the output is frames only.
+                conn.send_text(frame.encode())
+            transport.write(b"".join(conn.data_to_send()))
+        for frame in frames[n:]:  # the rest as push sends them: directly while the buffer keeps up, else queued
+            self.push(frame)
+
+    def _enqueue(self, frame: str) -> None:
         if self._queue is None:
             self._queue = collections.deque()
         self._queue.append(frame)
@@ -279,8 +311,10 @@ class Client:
         """Keep live events aside until :meth:`release`."""
         self._held = []
 
-    def deliver(self, event_id: int | None, frame: str) -> None:
-        """Called by the hub for each live event this client may see."""
+    def deliver(self, event_id: int | None, frame: str, batch: list[str] | None = None) -> None:
+        """Called by the hub for each live event this client may see. With
+        ``batch``, a frame to send now is appended to it instead, for the
+        caller to :meth:`push_many` (one write for a commit's events)."""
         if event_id is not None:
             if event_id <= self._upto:
                 # The replay already sent it: it was committed, and so readable,
@@ -293,7 +327,24 @@ class Client:
                     self.close(CloseCode.TRY_AGAIN_LATER, "too many events during resume; reconnect", flush=False)
                 return
             self._upto = event_id
-        self.push(frame)
+        if batch is not None:
+            batch.append(frame)
+        else:
+            self.push(frame)
+
+    async def push_paced(self, frames: Sequence[str]) -> None:
+        """:meth:`push_many` ``frames`` a write's worth (:data:`DIRECT_WRITE_BYTES`)
+        at a time, waiting (:meth:`drained`) after each while the queue is over an
+        eighth of its bounds: a long replay streams at the client's pace."""
+        start = 0
+        while start < len(frames):
+            end, size = start, 0
+            while end < len(frames) and size < DIRECT_WRITE_BYTES:
+                size += len(frames[end])
+                end += 1
+            self.push_many(frames[start:end])
+            await self.drained()
+            start = end
 
     async def drained(self) -> None:
         """Wait while more than an eighth of the queue's bounds is waiting, so
@@ -308,10 +359,12 @@ class Client:
         """Send held events newer than ``replayed_up_to``, then go live."""
         held, self._held = self._held or [], None
         self._upto = max(self._upto, replayed_up_to)
+        frames = []
         for event_id, frame in held:
             if event_id > self._upto:
                 self._upto = event_id
-                self.push(frame)
+                frames.append(frame)
+        self.push_many(frames)
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -358,7 +411,14 @@ class Hub:
         self._away: dict[int, set[int]] = collections.defaultdict(set)
         #: Other nodes' online agents: node -> (expiry, tenant -> agent ids).
         self._remote_online: dict[str, tuple[float, dict[int, frozenset[int]]]] = {}
+        #: Collision awareness: the conversation each agent socket here has open (``viewing``).
+        self._viewing: dict[Client, int] = {}
+        #: Other nodes' viewers, as relayed: (tenant, conversation) -> agent id -> name.
+        self._remote_viewers: dict[tuple[int, int], dict[int, str]] = collections.defaultdict(dict)
         self.events_published = 0
+        #: Called with a tenant id when one of its agents comes online or back from Away, on this node or
+        #: another (the auto-assigner's trigger, server/routing.py).
+        self.on_available: Callable[[int], None] | None = None
 
     # -- registration -----------------------------------------------------------------
 
@@ -440,6 +500,8 @@ class Hub:
             self._detach_visitor(client)
         if client.agent_id is not None:
             _discard(self._agents, client.tenant_id, client)
+            if client in self._viewing:
+                self.set_viewing(client, None)  # the socket went: it no longer views anything
             _discard(self._agent_sockets, client.agent_id, client)
             if client.agent_id not in self._agent_sockets:
                 online = self._online_agents[client.tenant_id]
@@ -470,6 +532,8 @@ class Hub:
         before = self.any_agent_online(tenant_id)
         (self._away[tenant_id].add if away else self._away[tenant_id].discard)(agent_id)
         after = self.any_agent_online(tenant_id)
+        if not away and self.on_available is not None:
+            self.on_available(tenant_id)
         if before != after:
             frame = protocol.encode_event("presence", {"agents_online": after})
             for client in self._tenant_visitors.get(tenant_id, ()):
@@ -493,8 +557,11 @@ class Hub:
         """Push committed events to every client allowed to see them, in order.
 
         Recipients come from the registry; :func:`domain.may_see` is checked for
-        each, the same rule replay applies.
+        each, the same rule replay applies. An agent socket gets a commit's
+        events in one write (:meth:`Client.push_many`), after the loop and
+        before this returns (so still before the writers' acks).
         """
+        to_agents: dict[Client, list[str]] = {}
         for event in events:
             self.events_published += 1
             agent_frame = protocol.encode_event(
@@ -502,7 +569,10 @@ class Hub:
             )
             for client in self._agents.get(event.tenant_id, ()):
                 if client.viewer is not None and may_see(client.viewer, event):
-                    client.deliver(event.event_id, agent_frame)
+                    batch = to_agents.get(client)
+                    if batch is None:
+                        batch = to_agents[client] = []
+                    client.deliver(event.event_id, agent_frame, batch)
             if event.visitor_payload is None:
                 continue
             if event.visitor_id is not None:
@@ -520,6 +590,8 @@ class Hub:
                             conversation_id=event.conversation_id,
                         )
                     client.deliver(event.event_id, visitor_frame)
+        for client, frames in to_agents.items():
+            client.push_many(frames)
 
     def push_ephemeral_to_agents(
         self, tenant_id: int, kind: str, data: dict[str, Any], *, skip: Client | None = None, relay: bool = True
@@ -543,6 +615,61 @@ class Hub:
         if relay and self.relay is not None:
             self.relay({"op": "visitor", "visitor_id": visitor_id, "kind": kind, "data": data})
 
+    # -- collision awareness (PROTOCOL.md, "viewing") -----------------------------------
+
+    def set_viewing(self, client: Client, conversation_id: int | None) -> None:
+        """Record that agent socket ``client`` has ``conversation_id`` open (None:
+        none); the tenant's other agents hear ``viewing`` when an agent starts or
+        stops viewing a conversation (an agent with two sockets on it counts once)."""
+        assert client.agent_id is not None
+        before = self._viewing.pop(client, None)
+        if conversation_id is not None:
+            self._viewing[client] = conversation_id
+        if before == conversation_id:
+            return
+        if before is not None and not self._views_here(client.tenant_id, client.agent_id, before):
+            self._announce_viewing(client, before, False)
+        if conversation_id is not None and list(
+            self._views_here(client.tenant_id, client.agent_id, conversation_id)
+        ) == [client]:
+            self._announce_viewing(client, conversation_id, True)
+
+    def _views_here(self, tenant_id: int, agent_id: int, conversation_id: int) -> list[Client]:
+        return [
+            c
+            for c, viewed in self._viewing.items()
+            if viewed == conversation_id and c.agent_id == agent_id and c.tenant_id == tenant_id
+        ]
+
+    def _announce_viewing(self, client: Client, conversation_id: int, viewing: bool) -> None:
+        assert client.agent_id is not None
+        data = protocol.to_wire(
+            protocol.AgentViewing(
+                conversation_id=conversation_id,
+                agent_id=client.agent_id,
+                name=client.agent_name or f"agent #{client.agent_id}",
+                viewing=viewing,
+            )
+        )
+        self.push_ephemeral_to_agents(client.tenant_id, "viewing", data, skip=client)
+
+    def viewers(self, tenant_id: int, conversation_id: int) -> dict[int, str]:
+        """Who has the conversation open, here or (as relayed) on another node: agent id -> name."""
+        found = dict(self._remote_viewers.get((tenant_id, conversation_id), {}))
+        for c, viewed in self._viewing.items():
+            if viewed == conversation_id and c.tenant_id == tenant_id and c.agent_id is not None:
+                found[c.agent_id] = c.agent_name or f"agent #{c.agent_id}"
+        return found
+
+    def _remote_viewing(self, tenant_id: int, data: dict[str, Any]) -> None:
+        key = (tenant_id, int(data["conversation_id"]))
+        if data["viewing"]:
+            self._remote_viewers[key][int(data["agent_id"])] = str(data["name"])
+        else:
+            self._remote_viewers[key].pop(int(data["agent_id"]), None)
+            if not self._remote_viewers[key]:
+                del self._remote_viewers[key]
+
     def revoke_token(self, token_hash: str, *, keep: Client | None = None, relay: bool = True) -> None:
         """Close every socket authenticated with a revoked token (but ``keep``),
         here and on the other nodes."""
@@ -557,6 +684,8 @@ class Hub:
         try:
             op = message["op"]
             if op == "agents":
+                if message["kind"] == "viewing":
+                    self._remote_viewing(int(message["tenant_id"]), message["data"])
                 self.push_ephemeral_to_agents(int(message["tenant_id"]), message["kind"], message["data"], relay=False)
             elif op == "visitor":
                 self.push_ephemeral_to_visitor(
@@ -582,6 +711,8 @@ class Hub:
             self.relay_presence([tenant_id])
 
     def _announce(self, tenant_id: int, before: set[int], after: set[int]) -> None:
+        if after - before and self.on_available is not None:
+            self.on_available(tenant_id)
         for agent_id in sorted(before ^ after):
             data = {"agent_id": agent_id, "online": agent_id in after}
             self.push_ephemeral_to_agents(tenant_id, "presence", data, relay=False)

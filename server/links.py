@@ -34,16 +34,16 @@ def new_link_key() -> str:
     return secrets.token_hex(LINK_KEY_BYTES)
 
 
-def _mac(key: str, file_id: int, expires: int) -> str:
+def _mac(key: str, file_id: str, expires: int) -> str:
     return hmac.new(bytes.fromhex(key), f"{file_id}.{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def sign_link(key: str, file_id: int, expires: int) -> str:
+def sign_link(key: str, file_id: str, expires: int) -> str:
     """The ``sig`` of a link to ``file_id`` valid until ``expires`` (Unix seconds)."""
     return _mac(key, file_id, expires)
 
 
-def verify_link(keys: list[str], file_id: int, expires: int, signature: str, now: float) -> str:
+def verify_link(keys: list[str], file_id: str, expires: int, signature: str, now: float) -> str:
     """:data:`LinkCheck.OK` if ``signature`` signs (``file_id``, ``expires``) with one of ``keys`` (the current
     key first; during a rotation the previous one too) and the link is still valid at ``now``; else the reason.
 

@@ -64,8 +64,11 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a b
     _ORJSON = False
 
 __all__ = [
+    "CANNED_SCOPES",
+    "COLOR_PATTERN",
     "CONFIG_FIELD",
     "CONFIG_FIELDS",
+    "CONVERSATION_COLUMNS",
     "EPHEMERAL_KINDS",
     "EVENT_DATA",
     "EVENT_KINDS",
@@ -73,12 +76,22 @@ __all__ = [
     "MAX_BODY_CHARS",
     "MAX_FRAME_BYTES",
     "MAX_INT",
+    "MAX_TEAM_MEMBERS",
+    "MESSAGE_COLUMNS",
+    "REPORT_CHANNELS",
+    "REPORT_GROUPS",
+    "REPORT_MAX_DAYS",
     "RESULTS",
     "SEARCH_MAX_WORDS",
     "SEARCH_SNIPPET_CHARS",
     "SEARCH_STATUSES",
+    "SMTP_SECURITY",
     "SNAPSHOT_FILTERS",
     "SNAPSHOT_FILTER_RULES",
+    "WEBHOOK_EVENTS",
+    "WIDGET_LANGUAGES",
+    "WIDGET_STRINGS",
+    "WIDGET_TENANT_TEXTS",
     "Agent",
     "AgentAddResult",
     "AgentHistoryResult",
@@ -89,7 +102,16 @@ __all__ = [
     "AgentTyping",
     "AgentTypingToVisitor",
     "AgentUpdated",
+    "AgentViewing",
     "AgentsResult",
+    "AttributesSet",
+    "CannedDelete",
+    "CannedList",
+    "CannedListResult",
+    "CannedResponse",
+    "CannedResult",
+    "CannedSave",
+    "CannedUpdated",
     "ClientProtocol",
     "CloseCode",
     "ConfigField",
@@ -99,15 +121,45 @@ __all__ = [
     "ConversationChange",
     "ConversationResult",
     "ConversationUpdated",
+    "ConversationViewer",
     "ConversationWithVisitor",
+    "Csat",
+    "CsatComment",
+    "CsatList",
+    "CsatListResult",
+    "CsatResult",
+    "CsatStats",
+    "CsatSubmit",
+    "Deleted",
+    "DurationStats",
+    "EmailNotifyResult",
+    "EmailSettings",
+    "EmailSettingsResult",
     "Endpoint",
     "ErrorCode",
     "ErrorFrame",
     "EventFrame",
+    "ExportEntry",
+    "ExportRecord",
+    "ExportRecords",
+    "ExportRecordsResult",
     "FrameError",
+    "HeldEmail",
+    "HeldEmailUpdated",
+    "HeldEmailsResult",
     "HelloResult",
     "HistoryResult",
     "Incoming",
+    "Label",
+    "LabelAdd",
+    "LabelCreate",
+    "LabelDelete",
+    "LabelRemove",
+    "LabelResult",
+    "LabelUpdate",
+    "LabelUpdated",
+    "Labels",
+    "LabelsResult",
     "LoginResult",
     "Message",
     "MessageAck",
@@ -125,6 +177,11 @@ __all__ = [
     "ProtocolError",
     "PublicConfig",
     "ReplyFrame",
+    "ReportBucket",
+    "ReportGet",
+    "ReportResult",
+    "ReportRow",
+    "ReportSummary",
     "Request",
     "Result",
     "Resume",
@@ -138,14 +195,34 @@ __all__ = [
     "SnapshotFilter",
     "SnapshotResult",
     "SubscribeResult",
+    "Team",
+    "TeamCreate",
+    "TeamDelete",
+    "TeamResult",
+    "TeamUpdate",
+    "TeamUpdated",
+    "Teams",
+    "TeamsResult",
     "Tenant",
+    "TranscriptEmail",
+    "ViewingResult",
     "Visitor",
+    "VisitorAttribute",
     "VisitorConversationUpdated",
     "VisitorDetails",
     "VisitorErased",
+    "VisitorFind",
     "VisitorPresence",
     "VisitorResult",
     "VisitorTyping",
+    "VisitorsResult",
+    "Webhook",
+    "WebhookDeliveriesResult",
+    "WebhookDelivery",
+    "WebhookDeliveryResult",
+    "WebhookResult",
+    "WebhookSecretResult",
+    "WebhooksResult",
     "WidgetConfig",
     "decode",
     "decode_frame",
@@ -175,6 +252,10 @@ MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_BODY_CHARS: Final = 10_000
 #: Largest integer accepted anywhere: JavaScript's safe integer range.
 MAX_INT: Final = 2**53 - 1
+#: Most attachments one message or note carries (PROTOCOL.md, "Attachments").
+MAX_ATTACHMENTS: Final = 10
+#: Longest attachment id or upload key, in characters.
+MAX_FILE_ID_CHARS: Final = 64
 #: Deepest nesting accepted in a frame. Frames are shallow by design; a deep
 #: one is an attack on the parser (PROTOCOL.md, "Limits").
 MAX_DEPTH: Final = 8
@@ -198,6 +279,9 @@ class ErrorCode(enum.StrEnum):
     TOO_LARGE = "too_large"  #: a field is over its size limit
     RATE_LIMITED = "rate_limited"  #: slow down; the frame was not processed
     UNAVAILABLE = "unavailable"  #: the server cannot store or read right now; nothing stored, retry later
+    UNSUPPORTED_TYPE = "unsupported_type"  #: an upload's bytes are of a kind the tenant does not accept
+    UPLOAD_FAILED = "upload_failed"  #: a binary frame did not fit its upload (handle, offset, size); upload dropped
+    PENDING = "pending"  #: an attachment is still being scanned; retry after its ``file.ready``
 
 
 class CloseCode(enum.IntEnum):
@@ -220,12 +304,22 @@ EVENT_KINDS: Final = (
     "conversation.created",  # a visitor started a conversation
     "conversation.updated",  # status, assignee or unread counts changed
     "typing",  # ephemeral: someone is typing
+    "viewing",  # ephemeral: an agent opened or left a conversation (collision awareness)
     "seen",  # ephemeral: one side read up to a seq
     "presence",  # ephemeral: an agent came online or went offline
     "config.updated",  # the widget configuration changed
     "agent.updated",  # an agent was added or changed (agents only)
+    "team.updated",  # a team was created, renamed, given members or deleted (agents only)
+    "label.updated",  # a label was created, changed or deleted (agents only)
+    "canned.updated",  # a tenant or team canned response was saved or deleted (agents only)
     "visitor.updated",  # a visitor's profile or page changed (agents only)
     "visitor.erased",  # a visitor was erased (agents only)
+    "csat.requested",  # a resolution asks the visitor for a rating (PROTOCOL.md, "Satisfaction surveys")
+    "csat.submitted",  # the visitor rated (or changed their rating)
+    "file.progress",  # ephemeral, to the uploading socket: bytes of an upload received so far
+    "file.ready",  # ephemeral, to the uploader's sockets: a scanned file passed (or was refused)
+    "queue",  # ephemeral: the visitor's place in the auto-assignment queue (visitors only)
+    "email.held",  # an email reply was held for review, or accepted or rejected (agents only)
 )
 
 
@@ -270,9 +364,15 @@ def encode_reply(ref: str | None, result: Result | Mapping[str, Any]) -> str:
     return encode({"type": "reply", "ref": ref, **fields})
 
 
-def encode_error(ref: str | None, code: ErrorCode, message: str, field: str | None = None) -> str:
-    """The frame answering request ``ref`` with an error (PROTOCOL.md, "Errors")."""
-    return encode({"type": "error", "ref": ref, "code": code.value, "message": message, "field": field})
+def encode_error(
+    ref: str | None, code: ErrorCode, message: str, field: str | None = None, *, upload: str | None = None
+) -> str:
+    """The frame answering request ``ref`` with an error (PROTOCOL.md, "Errors"); ``upload`` names the upload an
+    error about binary frames concerns (then ``ref`` is null: no request asked)."""
+    frame = {"type": "error", "ref": ref, "code": code.value, "message": message, "field": field}
+    if upload is not None:
+        frame["upload"] = upload
+    return encode(frame)
 
 
 def encode_protocol_error(exc: ProtocolError, ref: str | None = None) -> str:
@@ -305,7 +405,13 @@ def encode_stored_event(kind: str, data_json: str, *, event_id: int, conversatio
     without decoding and re-encoding it: a replay after a reconnect sends thousands of these (issue 12).
     """
     conversation = "" if conversation_id is None else f',"conversation_id":{conversation_id:d}'
-    return f'{{"type":"event","kind":{encode(kind)},"event_id":{event_id:d}{conversation},"data":{data_json}}}'
+    return f'{{"type":"event","kind":{_encoded_kind(kind)},"event_id":{event_id:d}{conversation},"data":{data_json}}}'
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_kind(kind: str) -> str:
+    """An event kind as JSON text: a few dozen kinds, each encoded once, not once per replayed event."""
+    return encode(kind)
 
 
 # --------------------------------------------------------------------------
@@ -350,6 +456,17 @@ def _opt_client_id() -> Any:
 
 def _body() -> Any:
     return _f(min_len=1, max_len=MAX_BODY_CHARS, text=True)
+
+
+def _body_or_attachments() -> Any:
+    """A ``body`` that may be empty when the request carries ``attachment_ids`` (PROTOCOL.md, "Attachments"):
+    without them, it is required, not empty and not blank, as :func:`_body`."""
+    field = _f(max_len=MAX_BODY_CHARS, default="")
+    return dataclasses.field(default="", metadata={**field.metadata, "unless": "attachment_ids"})
+
+
+def _attachment_ids() -> Any:
+    return _f(max_len=MAX_ATTACHMENTS, default=None)
 
 
 _R = TypeVar("_R", bound="Request")
@@ -398,6 +515,17 @@ class Typing(Request):
     is_typing: bool = _f(default=True)
 
 
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Viewing(Request):
+    """The agent has this conversation open (``conversation_id``) or none
+    (absent). Ephemeral, one per socket: it replaces the socket's previous
+    one and ends when the socket goes. The reply lists who else views it."""
+
+    TYPE: ClassVar[str] = "viewing"
+    conversation_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+
+
 @_register(*_BOTH)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Seen(Request):
@@ -439,6 +567,8 @@ class Identify(Request):
     ts: int | None = _f(lo=0, hi=MAX_INT, default=None)
     name: str | None = _opt_str(200)
     email: str | None = _opt_str(254)
+    #: Custom attributes (PROTOCOL.md, "Custom attributes"): verified with the identity, else unverified.
+    attributes: dict[str, Any] | None = _f(default=None)
 
 
 @_register(*_V)
@@ -457,8 +587,9 @@ class MessageSend(Request):
 
     TYPE: ClassVar[str] = "message.send"
     client_id: str = _client_id()
-    body: str = _body()
+    body: str = _body_or_attachments()
     conversation_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    attachment_ids: list[str] | None = _attachment_ids()
 
 
 @_register(*_BOTH)
@@ -484,6 +615,18 @@ class ProfileUpdate(Request):
 
 @_register(*_V)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AttributesSet(Request):
+    """Custom attributes from the site's page (``Frontdesk.setAttributes``), never verified
+    (PROTOCOL.md, "Custom attributes"); a null value removes one."""
+
+    TYPE: ClassVar[str] = "attributes.set"
+    attributes: dict[str, Any] = _f()
+    #: Not the page's to claim: any value is refused (``forbidden``).
+    verified: bool | None = _f(default=None)
+
+
+@_register(*_V)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Page(Request):
     """The visitor navigated: current page URL, title and referrer."""
 
@@ -491,6 +634,56 @@ class Page(Request):
     url: str | None = _opt_str(2048)
     title: str | None = _opt_str(500)
     referrer: str | None = _opt_str(2048)
+
+
+# --- attachments (both endpoints; PROTOCOL.md, "Attachments") ----------------
+
+#: Bytes of a binary upload frame's header: the handle (uint32, big-endian), then the offset (uint64, big-endian).
+UPLOAD_FRAME_HEADER: Final = 12
+#: Most data bytes in one binary upload frame (the ``chunk`` of ``file.begin``'s reply).
+UPLOAD_CHUNK: Final = 64 * 1024
+#: Most bytes a client keeps sent but not yet acknowledged by ``file.progress`` (the reply's ``window``).
+UPLOAD_WINDOW: Final = 1024 * 1024
+#: The kinds a tenant may accept (``upload_kinds``); ``media.KINDS`` maps each to its types.
+UPLOAD_KINDS: Final = ("images", "pdf", "text", "office", "archives")
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FileBegin(Request):
+    """Start (or, with ``resume``, continue) an upload of ``size`` bytes; the bytes follow in binary frames."""
+
+    TYPE: ClassVar[str] = "file.begin"
+    name: str = _f(min_len=1, max_len=255, text=True)
+    size: int = _f(lo=1, hi=MAX_INT)
+    resume: str | None = _opt_str(MAX_FILE_ID_CHARS)
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FileFinish(Request):
+    """Every byte of the upload was sent: store it and answer with its Attachment."""
+
+    TYPE: ClassVar[str] = "file.finish"
+    upload: str = _f(min_len=1, max_len=MAX_FILE_ID_CHARS)
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FileCancel(Request):
+    """Drop an upload in progress and what it received."""
+
+    TYPE: ClassVar[str] = "file.cancel"
+    upload: str = _f(min_len=1, max_len=MAX_FILE_ID_CHARS)
+
+
+@_register(*_BOTH)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FileLinks(Request):
+    """Fresh signed links to attachments the caller may read."""
+
+    TYPE: ClassVar[str] = "file.links"
+    ids: list[str] = _f(min_len=1, max_len=50)
 
 
 # --- agent ------------------------------------------------------------------
@@ -558,12 +751,13 @@ class SnapshotFilter:
 
 #: Each ``snapshot`` filter's rule, by name (PROTOCOL.md, "snapshot").
 SNAPSHOT_FILTER_RULES: Final[Mapping[str, SnapshotFilter]] = {
-    "all": SnapshotFilter(("open", "pending", "resolved")),
+    "all": SnapshotFilter(("open", "pending", "resolved", "snoozed")),
     "mine": SnapshotFilter(("open", "pending"), "me"),
     "unassigned": SnapshotFilter(("open", "pending"), "none"),
     "open": SnapshotFilter(("open",)),
     "pending": SnapshotFilter(("pending",)),
     "resolved": SnapshotFilter(("resolved",)),
+    "snoozed": SnapshotFilter(("snoozed",)),  # put aside until a time or the visitor's reply (PROTOCOL.md, "Snooze")
 }
 SNAPSHOT_FILTERS: Final = tuple(SNAPSHOT_FILTER_RULES)
 
@@ -579,6 +773,8 @@ class Snapshot(Request):
     visitor_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
     cursor: str | None = _opt_str(100)
     limit: int = _f(lo=1, hi=500, default=100)
+    team_id: int | None = _f(lo=1, hi=MAX_INT, default=None)  #: only this team's conversations
+    label_id: int | None = _f(lo=1, hi=MAX_INT, default=None)  #: only conversations with this label
 
 
 @_register(*_A)
@@ -589,7 +785,8 @@ class Reply(Request):
     TYPE: ClassVar[str] = "reply"
     conversation_id: int = _id()
     client_id: str = _client_id()
-    body: str = _body()
+    body: str = _body_or_attachments()
+    attachment_ids: list[str] | None = _attachment_ids()
 
 
 @_register(*_A)
@@ -600,7 +797,8 @@ class Note(Request):
     TYPE: ClassVar[str] = "note"
     conversation_id: int = _id()
     client_id: str = _client_id()
-    body: str = _body()
+    body: str = _body_or_attachments()
+    attachment_ids: list[str] | None = _attachment_ids()
 
 
 @_register(*_A)
@@ -611,6 +809,8 @@ class Resolve(Request):
     TYPE: ClassVar[str] = "resolve"
     conversation_id: int = _id()
     client_id: str | None = _opt_client_id()
+    #: Ask the visitor for a rating (when the tenant's ``csat`` setting is on); false resolves without a survey.
+    survey: bool = True
 
 
 @_register(*_A)
@@ -651,6 +851,32 @@ class Unassign(Request):
 
     TYPE: ClassVar[str] = "unassign"
     conversation_id: int = _id()
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Snooze(Request):
+    """Put the conversation aside until ``until`` (ms, in the future) or, with
+    ``until`` null, until the visitor writes (PROTOCOL.md, "Snooze")."""
+
+    TYPE: ClassVar[str] = "snooze"
+    conversation_id: int = _id()
+    until: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(Request):
+    """Hand the conversation to an agent and/or a team, with an optional private
+    note (PROTOCOL.md, "Transfer")."""
+
+    TYPE: ClassVar[str] = "transfer"
+    conversation_id: int = _id()
+    agent_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    team_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    note: str | None = _f(min_len=1, max_len=MAX_BODY_CHARS, text=True, default=None)
     client_id: str | None = _opt_client_id()
 
 
@@ -793,6 +1019,271 @@ class VisitorGet(Request):
     visitor_id: int = _id()
 
 
+# --- agent: teams, labels, canned responses (issue 15; PROTOCOL.md, "Teams", "Labels", "Canned responses") ---
+
+#: A label's colour: ``#rrggbb``.
+COLOR_PATTERN: Final = re.compile(r"#[0-9a-fA-F]{6}\Z")
+#: Most members a ``team.create``/``team.update`` may list.
+MAX_TEAM_MEMBERS: Final = 500
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Teams(Request):
+    """The tenant's teams with their members."""
+
+    TYPE: ClassVar[str] = "teams"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TeamCreate(Request):
+    """Admin only: a new team, optionally with its members."""
+
+    TYPE: ClassVar[str] = "team.create"
+    name: str = _f(min_len=1, max_len=100, text=True)
+    member_ids: list[int] | None = _f(max_len=MAX_TEAM_MEMBERS, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TeamUpdate(Request):
+    """Admin only: rename a team and/or replace its members."""
+
+    TYPE: ClassVar[str] = "team.update"
+    team_id: int = _id()
+    name: str | None = _f(min_len=1, max_len=100, text=True, default=None)
+    member_ids: list[int] | None = _f(max_len=MAX_TEAM_MEMBERS, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TeamDelete(Request):
+    """Admin only: delete a team; its conversations leave it, its canned responses go."""
+
+    TYPE: ClassVar[str] = "team.delete"
+    team_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Labels(Request):
+    """The tenant's labels."""
+
+    TYPE: ClassVar[str] = "labels"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LabelCreate(Request):
+    """Admin only: a new label, with a ``#rrggbb`` colour."""
+
+    TYPE: ClassVar[str] = "label.create"
+    name: str = _f(min_len=1, max_len=50, text=True)
+    color: str = _f(min_len=7, max_len=7)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LabelUpdate(Request):
+    """Admin only: rename and/or recolour a label."""
+
+    TYPE: ClassVar[str] = "label.update"
+    label_id: int = _id()
+    name: str | None = _f(min_len=1, max_len=50, text=True, default=None)
+    color: str | None = _f(min_len=7, max_len=7, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LabelDelete(Request):
+    """Admin only: delete a label; it leaves every conversation."""
+
+    TYPE: ClassVar[str] = "label.delete"
+    label_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LabelAdd(Request):
+    """Put a label on a conversation (already there: no change, no event)."""
+
+    TYPE: ClassVar[str] = "label.add"
+    conversation_id: int = _id()
+    label_id: int = _id()
+    client_id: str | None = _opt_client_id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LabelRemove(Request):
+    """Take a label off a conversation (not there: no change, no event)."""
+
+    TYPE: ClassVar[str] = "label.remove"
+    conversation_id: int = _id()
+    label_id: int = _id()
+    client_id: str | None = _opt_client_id()
+
+
+CANNED_SCOPES: Final = ("tenant", "team", "personal")
+
+
+# --- satisfaction surveys and exports (PROTOCOL.md, "Satisfaction surveys", "Exports") ---------------
+
+#: The columns of ``conversations.csv``, from ``GET /v1/export/`` and the console alike (``labels``: names, "; ").
+CONVERSATION_COLUMNS: Final = (
+    "id",
+    "visitor_name",
+    "visitor_email",
+    "agent",
+    "team",
+    "status",
+    "labels",
+    "created",
+    "first_response",
+    "resolved",
+    "resolution_time_s",
+    "csat",
+)
+#: The columns of ``messages.csv``.
+MESSAGE_COLUMNS: Final = (
+    "conversation_id",
+    "seq",
+    "created",
+    "author_kind",
+    "author_name",
+    "body",
+    "edited",
+    "deleted",
+)
+
+
+@_register(*_V)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CsatSubmit(Request):
+    """The visitor rates the latest survey of their conversation, or changes the
+    rating while the survey is open. ``rating``: 1–5 on the ``five`` scale,
+    0 (down) or 1 (up) on ``thumbs``."""
+
+    TYPE: ClassVar[str] = "csat.submit"
+    conversation_id: int = _id()
+    rating: int = _f(lo=0, hi=5)
+    comment: str | None = _f(max_len=1000, text=True, default=None)
+
+
+@_register(*_V)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptEmail(Request):
+    """The visitor asks for a conversation's transcript by email, to the address they gave (rate-limited)."""
+
+    TYPE: ClassVar[str] = "transcript.email"
+    conversation_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CannedList(Request):
+    """The canned responses this agent may use: the tenant's, every team's,
+    and their own."""
+
+    TYPE: ClassVar[str] = "canned.list"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CsatList(Request):
+    """The surveys of one conversation or of one visitor's conversations, newest first."""
+
+    TYPE: ClassVar[str] = "csat.list"
+    conversation_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    visitor_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CannedSave(Request):
+    """Create (no ``canned_id``) or replace a canned response. Tenant and team
+    scopes are for admins; a personal one is its owner's. A body with an
+    unknown variable is ``invalid`` (``"field": "body"``)."""
+
+    TYPE: ClassVar[str] = "canned.save"
+    canned_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    scope: str = _f(choices=CANNED_SCOPES)
+    team_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    shortcut: str = _f(min_len=1, max_len=32, text=True)
+    title: str = _f(min_len=1, max_len=100, text=True)
+    body: str = _body()
+
+
+REPORT_GROUPS: Final = ("hour", "day", "week", "month")
+REPORT_CHANNELS: Final = ("widget", "email")
+#: The longest range one ``report.get`` may cover, in days (two years).
+REPORT_MAX_DAYS: Final = 731
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReportGet(Request):
+    """``report.get``: the figures of the days ``start`` to ``end`` (both included, ``YYYY-MM-DD`` in the
+    tenant's time zone), bucketed by ``group`` and narrowed by the filters (PROTOCOL.md, "Reports";
+    definitions in docs/REPORTS.md). Admins may ask for anyone's figures; any other agent only for their
+    own (``agent_id`` their own id), else ``forbidden``. An end before the start, a range over
+    :data:`REPORT_MAX_DAYS` or a malformed date is ``invalid``; an unknown agent, team or label is
+    ``not_found``."""
+
+    TYPE: ClassVar[str] = "report.get"
+    start: str = _f(min_len=10, max_len=10)
+    end: str = _f(min_len=10, max_len=10)
+    group: str = _f(choices=REPORT_GROUPS, default="day")
+    agent_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    team_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    label_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    channel: str | None = _f(choices=REPORT_CHANNELS, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportRecords(Request):
+    """Admin only: the record of exports (who, what, when), newest first."""
+
+    TYPE: ClassVar[str] = "export.records"
+    before: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    limit: int = _f(lo=1, hi=500, default=100)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CannedDelete(Request):
+    """Delete a canned response (the same rights as saving it)."""
+
+    TYPE: ClassVar[str] = "canned.delete"
+    canned_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class VisitorFind(Request):
+    """The tenant's visitors whose name, email, user id, location or custom
+    attribute values hold every word of ``q`` (PROTOCOL.md, "Custom attributes")."""
+
+    TYPE: ClassVar[str] = "visitor.find"
+    q: str = _f(min_len=1, max_len=200, text=True)
+    limit: int = _f(lo=1, hi=100, default=50)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportRecord(Request):
+    """Record an export the console made itself (PDF, or files written from its cache)."""
+
+    TYPE: ClassVar[str] = "export.record"
+    what: str = _f(choices=("conversation", "conversations", "messages"))
+    format: str = _f(choices=("json", "csv", "pdf", "txt"))
+    conversation_id: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    filter: str | None = _opt_str(500)
+    rows: int = _f(lo=0, hi=MAX_INT, default=0)
+
+
 @_register(*_A)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class IdentitySecretGet(Request):
@@ -817,6 +1308,196 @@ class IdentitySecretEndRotation(Request):
     """Admin only: stop accepting the previous identity secret."""
 
     TYPE: ClassVar[str] = "identity_secret.end_rotation"
+
+
+# --- agent: webhooks (admin only; docs/PROTOCOL.md, "Webhooks") ----------------
+
+#: The event kinds a webhook may subscribe to (docs/PROTOCOL.md, "Webhooks"). Each is an event ``kind`` of the
+#: log; a delivery's ``data`` is the agents' payload of that event. ``csat.submitted`` is delivered once the
+#: CSAT feature logs it.
+WEBHOOK_EVENTS: Final = (
+    "conversation.created",
+    "conversation.updated",
+    "message.created",
+    "message.updated",
+    "note.created",
+    "visitor.updated",
+    "csat.submitted",
+)
+#: Longest webhook URL accepted.
+WEBHOOK_URL_MAX: Final = 2000
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookList(Request):
+    """Admin only: the tenant's webhooks."""
+
+    TYPE: ClassVar[str] = "webhook.list"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookCreate(Request):
+    """Admin only: a new webhook; its signing secret comes back once. ``events``: kinds from
+    :data:`WEBHOOK_EVENTS`, separated by commas."""
+
+    TYPE: ClassVar[str] = "webhook.create"
+    url: str = _f(min_len=1, max_len=WEBHOOK_URL_MAX, text=True)
+    events: str = _f(min_len=1, max_len=500, text=True)
+    description: str = _f(max_len=200, default="")
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookUpdate(Request):
+    """Admin only: change a webhook's URL, events, description, or switch it on or off
+    (switching on clears the failure count)."""
+
+    TYPE: ClassVar[str] = "webhook.update"
+    webhook_id: int = _id()
+    url: str | None = _f(min_len=1, max_len=WEBHOOK_URL_MAX, default=None)
+    events: str | None = _f(min_len=1, max_len=500, default=None)
+    description: str | None = _f(max_len=200, default=None)
+    enabled: bool | None = _f(default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookDelete(Request):
+    """Admin only: remove a webhook, its secrets, its delivery log and its queued deliveries."""
+
+    TYPE: ClassVar[str] = "webhook.delete"
+    webhook_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRotateSecret(Request):
+    """Admin only: a new signing secret; the current one keeps signing beside it (two signatures per
+    delivery) until ``webhook.end_rotation``."""
+
+    TYPE: ClassVar[str] = "webhook.rotate_secret"
+    webhook_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEndRotation(Request):
+    """Admin only: stop signing with the previous secret."""
+
+    TYPE: ClassVar[str] = "webhook.end_rotation"
+    webhook_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookDeliveries(Request):
+    """Admin only: a webhook's delivery log, newest first, ids below ``before``."""
+
+    TYPE: ClassVar[str] = "webhook.deliveries"
+    webhook_id: int = _id()
+    before: int | None = _f(lo=1, hi=MAX_INT, default=None)
+    limit: int = _f(lo=1, hi=200, default=50)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRedeliver(Request):
+    """Admin only: send a logged delivery again (same ``webhook-id``, same body, new signature)."""
+
+    TYPE: ClassVar[str] = "webhook.redeliver"
+    delivery_id: int = _id()
+
+
+# --- agent: email continuity (docs/PROTOCOL.md, "Email") -------------------------
+
+#: How outgoing mail is protected: plain (tests, a relay on localhost), STARTTLS on 587, TLS from the start on 465.
+SMTP_SECURITY: Final = ("none", "starttls", "tls")
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailSettingsGet(Request):
+    """Admin only: the tenant's email settings (never the SMTP password)."""
+
+    TYPE: ClassVar[str] = "email.settings.get"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailSettingsSet(Request):
+    """Admin only: change some email settings (a partial update); ``password`` goes to the secret store
+    (``""`` removes it)."""
+
+    TYPE: ClassVar[str] = "email.settings.set"
+    enabled: bool | None = _f(default=None)
+    host: str | None = _f(max_len=253, default=None)
+    port: int | None = _f(lo=1, hi=65535, default=None)
+    security: str | None = _f(choices=SMTP_SECURITY, default=None)
+    username: str | None = _f(max_len=254, default=None)
+    password: str | None = _f(max_len=1024, default=None)
+    from_address: str | None = _f(max_len=254, default=None)
+    reply_domain: str | None = _f(max_len=253, default=None)
+    delay_minutes: int | None = _f(lo=0, hi=1440, default=None)
+    imap_host: str | None = _f(max_len=253, default=None)
+    imap_port: int | None = _f(lo=1, hi=65535, default=None)
+    imap_security: str | None = _f(choices=SMTP_SECURITY, default=None)
+    imap_username: str | None = _f(max_len=254, default=None)
+    imap_password: str | None = _f(max_len=1024, default=None)
+    imap_mailbox: str | None = _f(min_len=1, max_len=200, default=None)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailTest(Request):
+    """Admin only: send a test email now with the stored settings; an SMTP failure is the error."""
+
+    TYPE: ClassVar[str] = "email.test"
+    to: str = _f(min_len=3, max_len=254)
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailHeldList(Request):
+    """Email replies from an address other than the visitor's, waiting for an agent."""
+
+    TYPE: ClassVar[str] = "email.held.list"
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailHeldAccept(Request):
+    """Post a held email reply into its conversation as the visitor's message."""
+
+    TYPE: ClassVar[str] = "email.held.accept"
+    held_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailHeldReject(Request):
+    """Drop a held email reply."""
+
+    TYPE: ClassVar[str] = "email.held.reject"
+    held_id: int = _id()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailNotifySet(Request):
+    """Switch your own notification emails (new conversation, assignment, while offline) on or off."""
+
+    TYPE: ClassVar[str] = "email.notify.set"
+    enabled: bool = _f()
+
+
+@_register(*_A)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EmailNotifyGet(Request):
+    """Whether your own notification emails are on."""
+
+    TYPE: ClassVar[str] = "email.notify.get"
 
 
 # --------------------------------------------------------------------------
@@ -850,6 +1531,7 @@ class Message:
     event_id: int
     edited_at: int | None = None  #: when its author last edited it (PROTOCOL.md, "Editing and deleting")
     deleted: bool = False  #: its author deleted it; ``body`` is then empty
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)  #: PROTOCOL.md, "Attachments"
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -867,6 +1549,7 @@ class PrivateNote:
     created_at: int
     event_id: int
     private: bool = True
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)  #: PROTOCOL.md, "Attachments"
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -875,7 +1558,7 @@ class Conversation:
 
     id: int
     visitor_id: int
-    status: str  #: open, pending or resolved
+    status: str  #: open, pending, resolved or snoozed
     assignee_id: int | None
     created_at: int
     last_activity: int
@@ -883,6 +1566,19 @@ class Conversation:
     unread_agent: int
     unread_visitor: int
     preview: str
+    team_id: int | None = None  #: the team whose inbox it is in (PROTOCOL.md, "Teams")
+    label_ids: list[int] = dataclasses.field(default_factory=list)  #: its labels' ids, ascending
+    snoozed_until: int | None = None  #: snoozed: when it wakes (ms); null while snoozed: until the visitor writes
+    assign_reason: str | None = None  #: why it has its assignee: auto, manual or transfer (null: unassigned)
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class VisitorAttribute:
+    """One custom attribute of a visitor (PROTOCOL.md, "Custom attributes")."""
+
+    value: Any  #: a string, number or boolean; a date is its ISO 8601 string
+    type: str  #: string, number, boolean or date
+    verified: bool  #: passed through a verified identity; else the page's say-so
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -904,6 +1600,13 @@ class Visitor:
     referrer: str | None
     first_seen: int
     last_seen: int
+    ip: str | None = None  #: only while the tenant's ``store_ip`` is on
+    country: str | None = None  #: ISO 3166-1 alpha-2, from the address (PROTOCOL.md, "Location")
+    region: str | None = None  #: with ``--geoip`` only
+    city: str | None = None  #: with ``--geoip`` only
+    visits: int = 1  #: hellos at least 30 minutes apart
+    #: by name (PROTOCOL.md, "Custom attributes")
+    attributes: dict[str, VisitorAttribute] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -943,6 +1646,38 @@ class Tenant:
     site_key: str
 
 
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Team:
+    """A group of agents (PROTOCOL.md, "Teams")."""
+
+    id: int
+    name: str
+    member_ids: list[int]  #: ascending
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Label:
+    """A label agents put on conversations (PROTOCOL.md, "Labels")."""
+
+    id: int
+    name: str
+    color: str  #: #rrggbb
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CannedResponse:
+    """A canned response (PROTOCOL.md, "Canned responses")."""
+
+    id: int
+    scope: str  #: tenant, team or personal
+    team_id: int | None  #: the team's, for scope team
+    agent_id: int | None  #: the owner's, for scope personal
+    shortcut: str
+    title: str
+    body: str  #: may hold {{variable|default}} and {{?prompt}}
+    updated_at: int
+
+
 _C = TypeVar("_C", bound="PublicConfig")
 
 
@@ -959,6 +1694,10 @@ class PublicConfig:
     business_hours: dict[str, Any]
     prechat: dict[str, Any]
     sound: bool
+    language: str = "en"
+    translations: dict[str, Any] = dataclasses.field(default_factory=dict)
+    max_upload_mb: int  #: the largest upload, in MB (PROTOCOL.md, "Attachments")
+    upload_kinds: list[str]  #: the kinds of file accepted, of UPLOAD_KINDS
 
     @classmethod
     def of(cls: type[_C], config: Mapping[str, Any]) -> _C:
@@ -973,7 +1712,14 @@ class WidgetConfig(PublicConfig):
 
     allowed_origins: list[str]
     require_identity: bool
+    auto_assign: bool
+    auto_assign_teams: list[int]
+    agent_capacity: int
+    reassign_grace_minutes: int
     edit_window_minutes: int
+    reply_assignee_only: bool
+    store_ip: bool = True
+    csat: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -997,6 +1743,56 @@ class ConfigField:
 
 
 #: Every widget configuration key, in the order of :class:`WidgetConfig`.
+#: The widget's languages (widget/i18n-LANG.js; English is built into widget.js).
+WIDGET_LANGUAGES: Final[tuple[str, ...]] = ("en", "de", "fr", "es", "pt")
+
+#: Every string the widget shows, in English: widget.js passes each through ``t()``, and a language's
+#: file (widget/i18n-LANG.js) maps each to its words (tests/widget/test_i18n.py holds all three to it).
+#: The tenant's ``translations`` override any of them per language, keyed by the English text, and
+#: give :data:`WIDGET_TENANT_TEXTS` per language.
+WIDGET_STRINGS: Final[tuple[str, ...]] = (
+    "Dismiss",
+    "Close chat",
+    "Conversation",
+    "Show earlier messages",
+    "Messages",
+    "Before we start",
+    "Tell us who you are so we can follow up.",
+    "Start chat",
+    "You\u2019re offline. Your messages will be sent when the connection is back.",
+    "Your email address",
+    "Save",
+    "Message",
+    "Write a message\u2026",
+    "Send message",
+    "Powered by Frontdesk",
+    "Offline",
+    "Connecting\u2026",
+    "Reconnecting\u2026",
+    "Away right now",
+    "Online \u00b7 we reply in a few minutes",
+    "We reply in a few minutes",
+    "We\u2019ll reply to {email}.",
+    "1 unread message",
+    "{n} unread messages",
+    "{name} is typing\u2026",
+    "An agent",
+    "Name",
+    "Email",
+    "(optional)",
+    "Message deleted",
+    "Retry",
+    "Not sent",
+    "Retry sending message",
+    "Sending\u2026",
+    "Waiting for connection\u2026",
+    "Seen",
+    "Sent",
+    "edited",
+)
+#: The tenant's own texts, given per language in ``translations`` too.
+WIDGET_TENANT_TEXTS: Final[tuple[str, ...]] = ("greeting", "away_message", "launcher_label")
+
 CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
     ConfigField("business_name", str, "", "shown in the widget header", max_len=80),
     ConfigField("color", str, "#2563eb", "launcher and header colour"),
@@ -1023,6 +1819,30 @@ CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
         "pre-chat form; field names are `name` and `email`",
     ),
     ConfigField("sound", bool, True, "play a sound on new agent messages"),
+    # The widget's language (PROTOCOL.md, "Widget language"): the visitor's browser picks one of WIDGET_LANGUAGES.
+    ConfigField(
+        "language",
+        str,
+        "en",
+        "the widget's language when none of the visitor's browser languages is shipped",
+        choices=WIDGET_LANGUAGES,
+    ),
+    ConfigField(
+        "translations",
+        dict,
+        {},
+        "per language: widget strings by their English text; `greeting`, `away_message`, `launcher_label`",
+    ),
+    ConfigField(
+        "max_upload_mb", int, 20, "the largest file a visitor or agent may upload, in MB (1,000,000 bytes)", maximum=100
+    ),
+    ConfigField(
+        "upload_kinds",
+        list,
+        list(UPLOAD_KINDS),
+        "kinds of file accepted: `images`, `pdf`, `text`, `office`, `archives`; `[]`: no uploads",
+        max_len=len(UPLOAD_KINDS),
+    ),
     ConfigField(
         "allowed_origins",
         list,
@@ -1033,11 +1853,59 @@ CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = (
     ),
     ConfigField("require_identity", bool, False, "visitors must pass identity verification to send", public=False),
     ConfigField(
+        "auto_assign",
+        bool,
+        False,
+        "hand waiting conversations to available agents, see *Auto-assignment*",
+        public=False,
+    ),
+    ConfigField(
+        "auto_assign_teams",
+        list,
+        [],
+        "ids of the teams whose conversations go to their own members by themselves",
+        max_len=100,
+        public=False,
+    ),
+    ConfigField(
+        "agent_capacity",
+        int,
+        5,
+        "most open conversations the auto-assigner gives one agent",
+        maximum=1000,
+        public=False,
+    ),
+    ConfigField(
+        "reassign_grace_minutes",
+        int,
+        10,
+        "a reopened conversation whose assignee is offline this long goes back to the queue",
+        maximum=24 * 60,
+        public=False,
+    ),
+    ConfigField(
         "edit_window_minutes",
         int,
         10,
         "how long after sending an agent may edit or delete their message; `0`: never",
         maximum=24 * 60,
+        public=False,
+    ),
+    ConfigField(
+        "reply_assignee_only",
+        bool,
+        False,
+        "only the assignee may reply in an assigned conversation (others get `forbidden`)",
+        public=False,
+    ),
+    # Visitor context (PROTOCOL.md, "Location").
+    ConfigField("store_ip", bool, True, "keep visitors' IP addresses (off: the country is still shown)", public=False),
+    ConfigField(
+        "csat",
+        str,
+        "five",
+        "resolving asks the visitor for a rating: `five` (1–5 stars), `thumbs` (up or down) or `off`",
+        choices=("five", "thumbs", "off"),
         public=False,
     ),
 )
@@ -1057,6 +1925,56 @@ class Result:
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class Attachment(Result):
+    """A stored file (PROTOCOL.md, "Attachments"): an object in a Message's or Note's ``attachments``, and the
+    reply of ``file.finish``. ``mime`` comes from the bytes, never from the client."""
+
+    id: str
+    name: str
+    mime: str
+    size: int  #: bytes, as stored (an image after its re-encoding)
+    width: int | None = None  #: images only
+    height: int | None = None  #: images only
+    thumbnail: bool = False  #: a thumbnail exists (``file.links`` gives its ``thumbnail_url``)
+    status: str = "ready"  #: ready; pending (being scanned); refused (in ``file.ready`` only: infected, deleted)
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class FileBeginResult(Result):
+    """``file.begin``: where the binary frames of this upload go, and from which byte."""
+
+    upload: str  #: the upload's key, kept across a reconnect (``file.begin`` with ``resume``)
+    handle: int  #: this socket's number for the upload, the first 4 bytes of each binary frame
+    offset: int  #: the next byte the server expects (0, or what it durably holds of a resumed upload)
+    chunk: int  #: the most data bytes one binary frame may carry
+    window: int  #: the most bytes in flight before a ``file.progress``
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class FileLink:
+    """A signed, short-lived link to a file (and to its thumbnail, when it has one)."""
+
+    url: str
+    thumbnail_url: str | None
+    expires_at: int  #: Unix seconds
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class FileLinksResult(Result):
+    """``file.links``: a link per requested id the caller may read (the others are left out)."""
+
+    links: dict[str, FileLink]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class FileProgress:
+    """``file.progress``: the server holds ``received`` bytes of ``upload``."""
+
+    upload: str
+    received: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class PingResult(Result):
     server_time: int
 
@@ -1065,12 +1983,16 @@ class PingResult(Result):
 class Resume(Result):
     """The cursor fields of a ``hello`` or ``subscribe`` reply (PROTOCOL.md,
     "Resuming"). ``replay_from``, server-side only, is the cursor to replay
-    from after the reply is queued (None: nothing to replay, already live)."""
+    from after the reply is queued (None: nothing to replay, already live);
+    ``replay_first``, also server-side only, that replay's first page when already read."""
 
     epoch: str
     last_event_id: int
     reset_required: bool
     replay_from: int | None = _server_only()
+    #: Server-side only: the first page of that replay (frames, the last event_id read, whether more may follow),
+    #: when it was read with the cursor, in the same snapshot (a ``hello``: one read, not two; issue 12).
+    replay_first: tuple[list[str], int, bool] | None = _server_only()
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1117,6 +2039,135 @@ class IdentitySecretResult(Result):
     """``identity_secret.get``, ``.rotate`` and ``.end_rotation``."""
 
     identity_secret: IdentitySecret
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Webhook:
+    """A tenant's webhook endpoint (docs/PROTOCOL.md, "Webhooks"); never its secrets."""
+
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    #: Why the server switched it off ("" when on, or switched off by an admin).
+    disabled_reason: str
+    #: Failed attempts in a row (a success resets it).
+    failures: int
+    #: Whether a previous secret still signs beside the current one.
+    rotating: bool
+    created_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhookDelivery:
+    """One logged delivery of an event to a webhook."""
+
+    id: int
+    webhook_id: int
+    event_id: int | None
+    kind: str
+    msg_id: str  #: the ``webhook-id`` header, the same on every attempt
+    status: str  #: pending, delivered or failed (gave up; redeliver to try again)
+    attempts: int
+    response_status: int | None
+    last_error: str
+    created_at: int
+    updated_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhooksResult(Result):
+    """``webhook.list``."""
+
+    webhooks: list[Webhook]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhookResult(Result):
+    """``webhook.update``, ``webhook.end_rotation``."""
+
+    webhook: Webhook
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhookSecretResult(WebhookResult):
+    """``webhook.create``, ``webhook.rotate_secret``: the new signing secret, shown this once."""
+
+    secret: str
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhookDeliveriesResult(Result):
+    """``webhook.deliveries``."""
+
+    deliveries: list[WebhookDelivery]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class WebhookDeliveryResult(Result):
+    """``webhook.redeliver``: the delivery, queued again."""
+
+    delivery: WebhookDelivery
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class EmailSettings:
+    """A tenant's email settings (docs/PROTOCOL.md, "Email"); the password only as ``password_set``."""
+
+    enabled: bool
+    host: str
+    port: int
+    security: str
+    username: str
+    password_set: bool
+    from_address: str
+    reply_domain: str
+    delay_minutes: int
+    #: IMAP polling of a mailbox for replies ("" host: off); the password only as ``imap_password_set``.
+    imap_host: str
+    imap_port: int
+    imap_security: str
+    imap_username: str
+    imap_password_set: bool
+    imap_mailbox: str
+    #: The last sending failure ("" once a send succeeded), and when.
+    last_error: str
+    last_error_at: int | None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class HeldEmail:
+    """An email reply from an address other than the visitor's, held for an agent."""
+
+    id: int
+    conversation_id: int
+    visitor_id: int
+    sender: str
+    body: str
+    created_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class EmailSettingsResult(Result):
+    """``email.settings.get``, ``email.settings.set``; ``notify``: the asking agent's own notification emails."""
+
+    email: EmailSettings
+    notify: bool
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class HeldEmailsResult(Result):
+    """``email.held.list``."""
+
+    held: list[HeldEmail]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class EmailNotifyResult(Result):
+    """``email.notify.set``, ``email.notify.get``."""
+
+    enabled: bool
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1256,6 +2307,176 @@ class VisitorDetails(Result):
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class ConversationViewer:
+    """An agent who has a conversation open (``viewing``)."""
+
+    agent_id: int
+    name: str
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ViewingResult(Result):
+    """``viewing``: the other agents who have that conversation open."""
+
+    viewers: list[ConversationViewer]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class VisitorsResult(Result):
+    """``visitor.find``: most recently seen first."""
+
+    visitors: list[Visitor]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Csat:
+    """A satisfaction survey of one resolution (PROTOCOL.md, "Satisfaction surveys")."""
+
+    id: int
+    conversation_id: int
+    agent_id: int | None  #: the agent who handled the conversation
+    scale: str  #: five or thumbs
+    rating: int | None  #: null until rated
+    comment: str | None
+    created_at: int
+    rated_at: int | None
+    expires_at: int  #: the rating may be given or changed until then
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CsatResult(Result):
+    """``csat.submit``."""
+
+    csat: Csat
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CsatListResult(Result):
+    """``csat.list``."""
+
+    surveys: list[Csat]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ExportEntry:
+    """One export: who made it, of what, when (PROTOCOL.md, "Exports")."""
+
+    id: int
+    agent_id: int
+    kind: str  #: conversation, conversations or messages
+    format: str  #: json, csv, pdf or txt
+    filter: str  #: the filter's query text, or the conversation
+    rows: int
+    created_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ExportRecordsResult(Result):
+    """``export.records`` and ``export.record`` (the new entry alone)."""
+
+    records: list[ExportEntry]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class DurationStats:
+    """One duration's statistics in seconds, over the episodes (or replies) of a report: ``null`` when there
+    are none. ``business_*`` count only the time inside the business hours in force when it happened."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+    business_mean: float | None
+    business_median: float | None
+    business_p90: float | None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CsatStats:
+    """Satisfaction in a report: ``score`` is the share (0–1) of ratings that are 4–5 stars or a thumbs up,
+    ``response_rate`` the share of surveys sent that were rated; ``null`` when there are none."""
+
+    surveys: int
+    responses: int
+    score: float | None
+    response_rate: float | None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ReportSummary:
+    """The totals of a period (docs/REPORTS.md)."""
+
+    conversations: int  #: new conversations started in the period
+    messages_in: int  #: visitors' messages
+    messages_out: int  #: agents' replies (notes excluded)
+    resolutions: int  #: episodes resolved in the period
+    first_response: DurationStats  #: per episode started in the period
+    reply_time: DurationStats  #: per agent reply in the period
+    resolution: DurationStats  #: per episode resolved in the period
+    csat: CsatStats
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ReportBucket:
+    """One hour, day, week (starting Monday) or month of a report, named by its first instant in the tenant's
+    time zone as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:00``."""
+
+    bucket: str
+    conversations: int
+    messages_in: int
+    messages_out: int
+    resolutions: int
+    first_response_median: float | None
+    resolution_median: float | None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ReportRow:
+    """One agent's or team's figures in a report."""
+
+    id: int
+    name: str
+    conversations: int  #: episodes they handled (assignee at resolution, else at their first reply)
+    replies: int
+    first_response_median: float | None
+    resolution_median: float | None
+    csat: CsatStats
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CsatComment:
+    """A rating with a comment, in a report (newest first)."""
+
+    conversation_id: int
+    agent_id: int | None
+    rating: int
+    scale: str
+    comment: str
+    rated_at: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ReportResult(Result):
+    """``report.get`` (PROTOCOL.md, "Reports"). ``previous`` is the same summary for the period of equal
+    length just before. ``heatmap[d][h]`` counts the new conversations on weekday ``d`` (0 = Monday) at hour
+    ``h``, in the tenant's time zone. ``generated_at`` lets a client show how old a cached report is."""
+
+    start: str
+    end: str
+    group: str
+    time_zone: str
+    generated_at: int
+    summary: ReportSummary
+    previous: ReportSummary
+    volume: list[ReportBucket]
+    heatmap: list[list[int]]
+    agents: list[ReportRow]
+    teams: list[ReportRow]
+    channels: dict[str, ReportSummary]
+    csat_comments: list[CsatComment]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class SearchMatch:
     """The newest message or note of a conversation that matches a ``search``
     (PROTOCOL.md, "Search"): a plain-text ``snippet`` of its body and where
@@ -1286,6 +2507,58 @@ class SearchResult(Result):
     next_before: str | None
 
 
+@dataclasses.dataclass(slots=True, kw_only=True)
+class TeamsResult(Result):
+    """``teams``."""
+
+    teams: list[Team]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class TeamResult(Result):
+    """``team.create`` and ``team.update``."""
+
+    team: Team
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class LabelsResult(Result):
+    """``labels``."""
+
+    labels: list[Label]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class LabelResult(Result):
+    """``label.create`` and ``label.update``."""
+
+    label: Label
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Deleted(Result):
+    """``team.delete``, ``label.delete`` and ``canned.delete``: the deletion's
+    event (0 for a personal canned response, which has none)."""
+
+    event_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CannedListResult(Result):
+    """``canned.list``."""
+
+    responses: list[CannedResponse]
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CannedResult(Result):
+    """``canned.save``."""
+
+    response: CannedResponse
+
+
 #: The result of each request type (both endpoints where they differ).
 RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     **{(e, "ping"): PingResult for e in Endpoint},
@@ -1298,6 +2571,7 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.VISITOR, "history"): HistoryResult,
     (Endpoint.VISITOR, "profile.update"): VisitorResult,
     (Endpoint.VISITOR, "page"): Result,
+    (Endpoint.VISITOR, "attributes.set"): VisitorResult,
     (Endpoint.AGENT, "login"): LoginResult,
     (Endpoint.AGENT, "auth"): SessionResult,
     (Endpoint.AGENT, "logout"): Result,
@@ -1307,6 +2581,8 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "reply"): MessageAck,
     (Endpoint.AGENT, "note"): NoteAck,
     **{(Endpoint.AGENT, t): ConversationChange for t in ("resolve", "reopen", "pend", "assign", "unassign")},
+    (Endpoint.AGENT, "snooze"): ConversationChange,
+    (Endpoint.AGENT, "transfer"): ConversationChange,
     **{(e, t): MessageChange for e in Endpoint for t in ("message.edit", "message.delete")},
     (Endpoint.AGENT, "message.originals"): MessageOriginalsResult,
     (Endpoint.AGENT, "availability.set"): AgentResult,
@@ -1317,11 +2593,47 @@ RESULTS: Final[Mapping[tuple[Endpoint, str], type[Result]]] = {
     (Endpoint.AGENT, "config.get"): ConfigResult,
     (Endpoint.AGENT, "config.set"): ConfigResult,
     (Endpoint.AGENT, "visitor.get"): VisitorDetails,
+    (Endpoint.AGENT, "viewing"): ViewingResult,
+    (Endpoint.AGENT, "visitor.find"): VisitorsResult,
+    (Endpoint.VISITOR, "csat.submit"): CsatResult,
+    (Endpoint.VISITOR, "transcript.email"): Result,
+    (Endpoint.AGENT, "csat.list"): CsatListResult,
+    (Endpoint.AGENT, "export.records"): ExportRecordsResult,
+    (Endpoint.AGENT, "report.get"): ReportResult,
+    (Endpoint.AGENT, "export.record"): ExportRecordsResult,
     (Endpoint.AGENT, "search"): SearchResult,
+    **{(e, "file.begin"): FileBeginResult for e in Endpoint},
+    **{(e, "file.finish"): Attachment for e in Endpoint},
+    **{(e, "file.cancel"): Result for e in Endpoint},
+    **{(e, "file.links"): FileLinksResult for e in Endpoint},
+    (Endpoint.AGENT, "teams"): TeamsResult,
+    **{(Endpoint.AGENT, t): TeamResult for t in ("team.create", "team.update")},
+    (Endpoint.AGENT, "labels"): LabelsResult,
+    **{(Endpoint.AGENT, t): LabelResult for t in ("label.create", "label.update")},
+    **{(Endpoint.AGENT, t): ConversationChange for t in ("label.add", "label.remove")},
+    (Endpoint.AGENT, "canned.list"): CannedListResult,
+    (Endpoint.AGENT, "canned.save"): CannedResult,
+    **{(Endpoint.AGENT, t): Deleted for t in ("team.delete", "label.delete", "canned.delete")},
     **{
         (Endpoint.AGENT, t): IdentitySecretResult
         for t in ("identity_secret.get", "identity_secret.rotate", "identity_secret.end_rotation")
     },
+    (Endpoint.AGENT, "webhook.list"): WebhooksResult,
+    (Endpoint.AGENT, "webhook.create"): WebhookSecretResult,
+    (Endpoint.AGENT, "webhook.update"): WebhookResult,
+    (Endpoint.AGENT, "webhook.delete"): Result,
+    (Endpoint.AGENT, "webhook.rotate_secret"): WebhookSecretResult,
+    (Endpoint.AGENT, "webhook.end_rotation"): WebhookResult,
+    (Endpoint.AGENT, "webhook.deliveries"): WebhookDeliveriesResult,
+    (Endpoint.AGENT, "webhook.redeliver"): WebhookDeliveryResult,
+    (Endpoint.AGENT, "email.settings.get"): EmailSettingsResult,
+    (Endpoint.AGENT, "email.settings.set"): EmailSettingsResult,
+    (Endpoint.AGENT, "email.test"): Result,
+    (Endpoint.AGENT, "email.held.list"): HeldEmailsResult,
+    (Endpoint.AGENT, "email.held.accept"): Result,
+    (Endpoint.AGENT, "email.held.reject"): Result,
+    (Endpoint.AGENT, "email.notify.set"): EmailNotifyResult,
+    (Endpoint.AGENT, "email.notify.get"): EmailNotifyResult,
 }
 
 
@@ -1350,7 +2662,10 @@ class MessageUpdated(MessageCreated):
 class ConversationUpdated(Conversation):
     """What changed, and the agent who changed it (null: the visitor's doing)."""
 
-    change: str  #: resolved, open, pending, assigned, unassigned, seen_by_visitor, seen_by_agent
+    #: resolved, open, pending, assigned, unassigned, seen_by_visitor, seen_by_agent; snoozed, woken (a snooze
+    #: ended on time; the visitor's message or a reopen wakes it too), auto_assigned, queued (back in the queue),
+    #: transferred (to an agent and/or a team)
+    change: str
     actor_id: int | None
 
 
@@ -1384,6 +2699,17 @@ class AgentTyping(AgentTypingToVisitor):
     """``typing`` to the other agents when an agent types."""
 
     agent_id: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class AgentViewing:
+    """``viewing`` to the other agents: ``agent_id`` opened (``viewing``
+    true) or left the conversation."""
+
+    conversation_id: int
+    agent_id: int
+    name: str
+    viewing: bool
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1433,6 +2759,48 @@ class AgentUpdated(AgentProfile):
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
+class QueuePosition:
+    """``queue`` to a visitor: their place among the conversations waiting for
+    the auto-assigner (1: next); 0: no longer waiting (an agent has it)."""
+
+    conversation_id: int
+    position: int
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class TeamUpdated(Team):
+    """``team.updated``: the team as it is now; ``deleted``: it is gone."""
+
+    deleted: bool
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class LabelUpdated(Label):
+    """``label.updated``: the label as it is now; ``deleted``: it is gone
+    (and off every conversation)."""
+
+    deleted: bool
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class CannedUpdated(CannedResponse):
+    """``canned.updated``: a tenant or team canned response as it is now;
+    ``deleted``: it is gone. Personal ones are never pushed."""
+
+    deleted: bool
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class HeldEmailUpdated(HeldEmail):
+    """``email.held``: a held email reply (PROTOCOL.md, "Email"). ``state`` ``held``: it waits for an agent;
+    ``accepted`` (posted as the visitor's message) or ``rejected``: it is gone, ``body`` is empty and
+    ``actor_id`` is the agent who decided."""
+
+    state: str
+    actor_id: int | None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class VisitorErased:
     """``visitor.erased``: drop everything cached about this visitor."""
 
@@ -1448,16 +2816,26 @@ EVENT_DATA: Final[Mapping[str, tuple[tuple[type[Any], ...], tuple[type[Any], ...
     "conversation.created": ((ConversationWithVisitor,), (Conversation,)),
     "conversation.updated": ((ConversationUpdated,), (VisitorConversationUpdated,)),
     "typing": ((VisitorTyping, AgentTyping), (AgentTypingToVisitor,)),
+    "viewing": ((AgentViewing,), ()),
     "seen": ((SeenUpTo, AgentSeen), (SeenUpTo,)),
     "presence": ((AgentPresence,), (VisitorPresence,)),
     "config.updated": ((ConfigUpdated,), (PublicConfig,)),
     "agent.updated": ((AgentUpdated,), ()),
+    "team.updated": ((TeamUpdated,), ()),
+    "label.updated": ((LabelUpdated,), ()),
+    "canned.updated": ((CannedUpdated,), ()),
     "visitor.updated": ((Visitor,), ()),
     "visitor.erased": ((VisitorErased,), ()),
+    "csat.requested": ((Csat,), (Csat,)),
+    "csat.submitted": ((Csat,), (Csat,)),
+    "file.progress": ((FileProgress,), (FileProgress,)),
+    "file.ready": ((Attachment,), (Attachment,)),
+    "queue": ((), (QueuePosition,)),
+    "email.held": ((HeldEmailUpdated,), ()),
 }
 
 #: Kinds that are never stored: no ``event_id``, never replayed.
-EPHEMERAL_KINDS: Final = frozenset({"typing", "seen", "presence"})
+EPHEMERAL_KINDS: Final = frozenset({"typing", "viewing", "seen", "presence", "file.progress", "file.ready", "queue"})
 
 
 # --------------------------------------------------------------------------
@@ -1481,6 +2859,7 @@ class ErrorFrame:
     code: ErrorCode
     message: str
     field: str | None = None
+    upload: str | None = None  #: the upload an unsolicited upload error is about (PROTOCOL.md, "Attachments")
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -1572,6 +2951,26 @@ def _check_field(name: str, value: Any, hint: Any, meta: Mapping[str, Any], ref:
     elif origin is dict:
         if not isinstance(value, dict):
             raise bad("must be an object")
+    elif origin is list and getattr(base, "__args__", (str,))[0] is int:  # list[int] of ids (team members)
+        if not isinstance(value, list):
+            raise bad("must be an array")
+        max_len = meta.get("max_len")
+        if max_len is not None and len(value) > max_len:
+            raise bad(f"has more than {max_len} entries")
+        if any(not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_INT for v in value):
+            raise bad("must hold ids (positive integers)")
+    elif origin is list:  # of ids (attachment_ids, ids): short strings, no repeats
+        if not isinstance(value, list):
+            raise bad("must be a list")
+        max_len = meta.get("max_len")
+        if max_len is not None and len(value) > max_len:
+            raise bad(f"has more than {max_len} entries", ErrorCode.TOO_LARGE)
+        if len(value) < meta.get("min_len", 0):
+            raise bad("must not be empty")
+        if not all(isinstance(v, str) and 0 < len(v) <= MAX_FILE_ID_CHARS for v in value):
+            raise bad(f"must hold strings of 1 to {MAX_FILE_ID_CHARS} characters")
+        if len(set(value)) != len(value):
+            raise bad("must not repeat an id")
     else:  # pragma: no cover - a declaration error, caught by the tests
         raise TypeError(f"unsupported field type {hint!r}")
     return value
@@ -1631,6 +3030,10 @@ def parse_request(text: str | bytes, *, endpoint: Endpoint) -> Request:
     kwargs: dict[str, Any] = {}
     for name, hint, meta, default in _plan(cls):
         value = obj.get(name)
+        unless = meta.get("unless")
+        if unless is not None and not obj.get(unless):  # a body without attachments: required, not blank
+            kwargs[name] = _check_field(name, value, str, {**meta, "min_len": 1, "text": True}, ref)
+            continue
         if value is None and default is not dataclasses.MISSING:
             kwargs[name] = default
             continue
@@ -1683,10 +3086,13 @@ def _compile(cls: type[Any]) -> Callable[[Any], JSON]:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         base = args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1 else hint
         item = typing.get_args(base)[0] if typing.get_origin(base) is list else None
+        value = typing.get_args(base)[1] if typing.get_origin(base) is dict else None
         if dataclasses.is_dataclass(base):
             expr = f"None if o.{name} is None else D(o.{name})"
         elif item is not None and dataclasses.is_dataclass(item):
             expr = f"[D(x) for x in o.{name}]"
+        elif value is not None and dataclasses.is_dataclass(value):  # Visitor.attributes
+            expr = f"{{k: D(v) for k, v in o.{name}.items()}}"
         elif base is Any:
             expr = f"W(o.{name})"
         else:  # scalars, and lists and dicts of plain JSON
@@ -1771,7 +3177,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
                 continue
             if fld.name in value:
                 kwargs[fld.name] = _convert(hints[fld.name], value[fld.name], f"{path}.{fld.name}")
-            elif fld.default is dataclasses.MISSING:
+            elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
                 raise ValueError(f"{path}.{fld.name}: missing")
         return hint(**kwargs)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -1785,6 +3191,10 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint is str:
         ok = isinstance(value, str)
+    elif hint is float:  # a JSON number, whole or not (reports' statistics)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        ok = False
     else:  # pragma: no cover - a declaration error, caught by the tests
         raise TypeError(f"unsupported type {hint!r} at {path}")
     if not ok:

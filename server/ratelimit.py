@@ -60,6 +60,9 @@ RATE_SETTINGS: Final[tuple[RateSetting, ...]] = (
     RateSetting("rate_ip", Rate(200, 400), "requests per client address"),
     RateSetting("rate_new_visitor", Rate(1, 30), "new visitor sessions per client address"),
     RateSetting("rate_ping", Rate(1, 10), "WebSocket pings per connection (more: close 1008)"),
+    RateSetting(
+        "rate_upload", Rate(1, 20), "uploads started (`file.begin`) per visitor or agent, and per client address"
+    ),
 )
 _BY_NAME: Final[Mapping[str, RateSetting]] = {s.name: s for s in RATE_SETTINGS}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.store.conftest import create_pg_database, drop_pg_database, require_pg
 from tests.support import RELAXED_LIMITS, RunningServer, start_server
 
 
@@ -28,3 +29,14 @@ def relaxed_server(tmp_path: Path) -> Iterator[RunningServer]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test (skips when there is no server; fails in CI)."""
+    require_pg()
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)

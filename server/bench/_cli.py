@@ -19,7 +19,7 @@ from ._workloads import BenchError, LoadOptions
 __all__ = ["main"]
 
 JSON = dict[str, Any]
-WORKLOADS = ("latency", "throughput", "idle", "catchup", "console", "search")
+WORKLOADS = ("latency", "throughput", "idle", "catchup", "console", "search", "uploads")
 #: Workloads that --baseline also runs against the bare relay.
 BASELINED = ("latency", "throughput", "idle")
 #: Workloads that --pg-url also runs against one node on a scratch PostgreSQL database.
@@ -36,6 +36,8 @@ workloads (default: all of them):
   tenants     (alone, with --pg-url) PostgreSQL: 1 node × 1 tenant, N nodes × N tenants, N nodes × 1 tenant
   search      1,000,000 messages loaded through the store, then the agents' search request timed
               over common, rare, prefix and status-narrowed queries (--search-db for PostgreSQL)
+  reports     (alone) 1,000,000 messages over a year, the reporting facts rebuilt from their events, then
+              report.get timed over 30 days and a year; --callgrind N: instructions per message, reporting on/off
 
 examples:
   frontdesk bench --baseline                       every workload, with the relay side by side
@@ -43,6 +45,8 @@ examples:
   frontdesk bench latency --visitors 5 --agents 1 --rate 50 --duration 1
   frontdesk bench throughput --baseline --plot docs/perf/latency-cdf.png
   frontdesk bench search --search-db postgresql://127.0.0.1/empty_db
+  frontdesk bench reports --callgrind 2000
+  frontdesk bench reports --reports-keep /tmp/reports.db   build once, then re-time the queries on it
 """
 
 
@@ -115,9 +119,31 @@ def _parser() -> argparse.ArgumentParser:
         "--search-rounds", type=int, default=d.search_rounds, help="search: times each query is sent (%(default)s)"
     )
     g.add_argument(
+        "--upload-files", type=int, default=d.upload_files, help="uploads: 1 MB files uploaded (%(default)s)"
+    )
+    g.add_argument(
         "--search-db",
         metavar="URL",
         help="search: load into this EMPTY database (e.g. postgresql://…) instead of a temporary SQLite file",
+    )
+    g = p.add_argument_group("reports (not part of 'all')")
+    g.add_argument("--reports-messages", type=int, default=1_000_000, help="reports: messages loaded (%(default)s)")
+    g.add_argument("--reports-rounds", type=int, default=5, help="reports: times each report is asked (%(default)s)")
+    g.add_argument(
+        "--reports-db", metavar="URL", help="reports: load into this EMPTY database instead of a temporary SQLite file"
+    )
+    g.add_argument(
+        "--reports-keep",
+        metavar="PATH",
+        help="reports: build the data set in this SQLite file and keep it; if it was built already, reuse it"
+        " (only the queries are timed)",
+    )
+    g.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="N",
+        help="reports: also count instructions per message over N messages, reporting on and off (valgrind)",
     )
     return p
 
@@ -161,6 +187,7 @@ def _options(args: argparse.Namespace) -> LoadOptions:
         console_runs=args.console_runs,
         search_messages=args.search_messages,
         search_rounds=args.search_rounds,
+        upload_files=args.upload_files,
     )
 
 
@@ -389,6 +416,22 @@ def _rows(report: JSON) -> list[JSON]:
                 target="p99 ≤ 100 ms" if cls == "all" else "",
                 ok=None if cls != "all" or p99 is None else p99 <= 100,
             )
+    if "uploads" in w:
+        fd = w["uploads"].get("frontdesk") or {}
+        add("uploads", f"{_fmt(_get(fd, 'files'))} files of 1 MB, MB/s", _get(fd, "upload_mb_s"))
+        add(
+            "uploads",
+            "last byte → agent p50 / p99 (ms)",
+            f"{_fmt(_get(fd, 'last_byte_to_agent_ms', 'p50'))} / {_fmt(_get(fd, 'last_byte_to_agent_ms', 'p99'))}",
+        )
+        alone, along = _get(fd, "plain_alone_ms", "p99"), _get(fd, "plain_with_uploads_ms", "p99")
+        add(
+            "uploads",
+            "plain message p99 alone / with uploads (ms)",
+            f"{_fmt(alone)} / {_fmt(along)}",
+            target="≤ 2× alone",
+            ok=None if alone is None or along is None else along <= max(2 * alone, alone + 5),
+        )
     return rows
 
 
@@ -455,6 +498,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.workloads == ["tenants"]:
         return _tenants_main(args, argv)
+    if args.workloads == ["reports"]:
+        return _reports_main(args, argv)
     unknown = [w for w in args.workloads if w not in (*WORKLOADS, "all")]
     if unknown:
         print(f"frontdesk bench: unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
@@ -507,6 +552,10 @@ def main(argv: list[str]) -> int:
                 }
             elif name == "search":
                 res = _search_workload(args, opts, runner, progress)
+            elif name == "uploads":
+                from ._uploads import uploads
+
+                res = runner.run(kind, uploads)
             else:
                 res = _workloads.console(opts, progress)
             sides[kind] = res
@@ -556,6 +605,30 @@ def _tenants_main(args: argparse.Namespace, argv: list[str]) -> int:
         )
     load = machine.get("loadavg_at_start")
     print(f"\nmachine: {machine.get('cores')} cores, load {load} at start")
+    return 0
+
+
+def _reports_main(args: argparse.Namespace, argv: list[str]) -> int:
+    """``frontdesk bench reports`` (server/bench/_reports.py)."""
+    from . import _reports
+
+    progress = Progress(not args.no_progress)
+    machine = _targets.machine_info()
+    result = _reports.reports_bench(
+        args.reports_db,
+        args.reports_messages,
+        args.reports_rounds,
+        args.callgrind,
+        args.db_dir,
+        progress,
+        keep=args.reports_keep,
+    )
+    report = {"command": "frontdesk bench " + " ".join(argv), "machine": machine, "reports": result}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(_reports.table(result))
+        print(f"\nmachine: {machine.get('cores')} cores, load {machine.get('loadavg_at_start')} at start")
     return 0
 
 

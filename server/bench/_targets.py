@@ -44,6 +44,8 @@ BENCH_RATES = (
     "10000000/20000000",
     "--rate-new-visitor",
     "1000000/2000000",
+    "--rate-upload",
+    "1000000/2000000",
     # The idle and storm workloads hold 10,000 sockets from one address, and
     # a storm may take longer than the default 10 s to get through every hello.
     "--max-sockets-per-ip",

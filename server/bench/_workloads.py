@@ -76,6 +76,7 @@ class LoadOptions:
     console_runs: int = 3
     search_messages: int = 1_000_000
     search_rounds: int = 20
+    upload_files: int = 40
 
 
 # -- connections and setup requests --------------------------------------------------------

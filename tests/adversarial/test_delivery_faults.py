@@ -168,6 +168,7 @@ def test_client_id_is_scoped_to_sender_and_conversation(server: RunningServer) -
         assert note["note"]["body"] == "note"
         # Alice's next conversation: the same client_id, addressed to it, is new.
         await agent.request("resolve", conversation_id=a["conversation_id"])
+        await alice.request("conversation.start")  # "New conversation" (a plain message would reopen it)
         fresh = await alice.request("message.send", client_id=new_client_id(), body="new topic")
         assert fresh["conversation_id"] != a["conversation_id"]
         again = await alice.request(

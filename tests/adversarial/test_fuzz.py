@@ -76,6 +76,8 @@ def _field_values(cls: type[p.Request]) -> st.SearchStrategy[dict[str, Any]]:
             )
         elif origin is bool:
             good = st.booleans()
+        elif origin is list:
+            good = st.lists(st.integers(min_value=0, max_value=10), max_size=4)
         else:
             good = st.dictionaries(st.text(max_size=20), json_values, max_size=4)
         parts[fld.name] = st.one_of(st.just(...), good, json_values)
@@ -125,21 +127,35 @@ WRONG = {
     str: [1, True, [], {}, 1.5],
     bool: [1, "true", [], {}, 0],
     dict: [[], "x", 1, True],
+    list: ["x", 1, True, {}],
 }
+#: Wrong items of a list, by what it holds: strings (attachment_ids) or ids (member_ids).
+WRONG_ITEMS = {str: [[1], [""]], int: [["1"], [0], [True]]}
+
+
+def _wrong_values(hint: Any) -> list[Any]:
+    """The wrong values of a field of type ``hint`` (a list's include wrong items)."""
+    origin = _origin(hint)
+    if origin is not list:
+        return WRONG[origin]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return [*WRONG[list], *WRONG_ITEMS[typing.get_args(hint)[0]]]
 
 
 def _valid(cls: type[p.Request]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for fld in dataclasses.fields(cls):
-        if fld.name == "ref" or fld.default is not dataclasses.MISSING:
+        meta = fld.metadata
+        # A field with a default is left out, except one required unless another is sent (a body without files).
+        if fld.name == "ref" or (fld.default is not dataclasses.MISSING and not meta.get("unless")):
             continue
         origin = _origin(hints[fld.name])
-        meta = fld.metadata
         if meta.get("uuid"):
             out[fld.name] = "5c1f0d2e-8a4b-4c6d-9e7f-0123456789ab"
             continue
-        out[fld.name] = {int: meta.get("lo") or 1, bool: True, dict: {}}.get(
+        out[fld.name] = {int: meta.get("lo") or 1, bool: True, dict: {}, list: ["x"]}.get(
             origin, (meta.get("choices") or ["x" * max(meta.get("min_len") or 1, 1)])[0]
         )
     return out
@@ -157,7 +173,7 @@ def test_wrong_type_for_every_field_is_an_invalid_error_naming_it() -> None:
             if fld.name == "ref":
                 continue
             origin = _origin(hints[fld.name])
-            for wrong in WRONG[origin]:
+            for wrong in _wrong_values(hints[fld.name]):
                 if origin is int and isinstance(wrong, int) and not isinstance(wrong, bool):
                     lo, hi = fld.metadata.get("lo"), fld.metadata.get("hi")
                     if (lo is None or wrong >= lo) and (hi is None or wrong <= hi):

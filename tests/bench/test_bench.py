@@ -80,6 +80,16 @@ def test_catchup_and_storm_tiny_run() -> None:
     assert fd["storm"]["caught_up"] == 10 and fd["storm"]["failures"] == 0
 
 
+def test_uploads_tiny_run_measures_throughput_and_latencies() -> None:
+    """uploads sends 1 MB files and plain messages alongside, and reports throughput and both latencies."""
+    code, report, err = bench("uploads", "--upload-files", "4")
+    assert code == 0, err
+    fd = report["workloads"]["uploads"]["frontdesk"]
+    assert fd["files"] == 4 and fd["upload_mb_s"] > 0
+    assert fd["last_byte_to_agent_ms"]["count"] == 4
+    assert fd["plain_alone_ms"]["count"] == fd["plain_with_uploads_ms"]["count"] > 0
+
+
 def test_unknown_workload_is_refused() -> None:
     """An unknown workload name exits 2 with a message, before starting anything."""
     proc = subprocess.run([*BENCH, "nonsense"], capture_output=True, text=True, timeout=60, check=False)
@@ -97,6 +107,7 @@ def test_help_lists_the_workloads() -> None:
         "catchup",
         "console",
         "search",
+        "uploads",
         "--baseline",
         "--json",
         "--plot",

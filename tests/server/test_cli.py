@@ -23,6 +23,8 @@ COMMANDS = [
     ["agent", "disable"],
     ["agent", "passwd"],
     ["visitor", "erase"],
+    ["reports"],
+    ["reports", "rebuild"],
     ["migrate"],
     ["backup"],
     ["verify"],
@@ -65,6 +67,17 @@ def test_agent_lifecycle(tmp_path: Path) -> None:
     last_admin = run_cli("agent", "disable", "--db", db, "--email", "admin@demo.test", check=False)
     assert last_admin.returncode == 1 and "last active admin" in last_admin.stderr
     assert "New password" in run_cli("agent", "passwd", "--db", db, "--email", "ada@demo.test").stdout
+
+
+def test_reports_rebuild_replays_the_event_log(tmp_path: Path) -> None:
+    """`frontdesk reports rebuild` recomputes the facts from the event log, for every tenant or the one named;
+    an unknown tenant is an error."""
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    run_cli("init", "--db", db)
+    assert "Tenant 1: rebuilt the reports from 0 event(s)." in run_cli("reports", "rebuild", "--db", db).stdout
+    assert "rebuilt" in run_cli("reports", "rebuild", "--db", db, "--tenant", "demo").stdout
+    unknown = run_cli("reports", "rebuild", "--db", db, "--tenant", "nope", check=False)
+    assert unknown.returncode == 1 and "no tenant 'nope'" in unknown.stderr
 
 
 def test_verify_passes_against_a_running_server_and_fails_without_one(server: RunningServer) -> None:

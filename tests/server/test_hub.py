@@ -14,6 +14,11 @@ from frontdesk.server.domain import EventRecord
 from frontdesk.server.exceptions import InvalidState
 from frontdesk.server.hub import MAX_QUEUED_FRAMES, Client, ClientState, Hub
 from frontdesk.server.protocol import CloseCode, Endpoint
+from websockets.client import ClientProtocol
+from websockets.frames import Opcode
+from websockets.protocol import State as WsState
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
 
 class FakeConnection:
@@ -252,6 +257,125 @@ def test_too_many_held_events_close_the_socket_with_1013() -> None:
     run(scenario())
 
 
+# -- writes: several frames in one write ---------------------------------------------------------
+
+
+class RecordingTransport:
+    """A transport that keeps every write; its buffer holds what was written
+    until ``flush`` (a peer that reads nothing until told)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.buffered += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+class OpenConnection(FakeConnection):
+    """A fake connection with a transport and websockets' own sans-I/O protocol,
+    open: frames written directly are real WebSocket frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = RecordingTransport()  # type: ignore[assignment]
+        self.protocol = ServerProtocol(state=WsState.OPEN)
+
+    def written_texts(self) -> list[str]:
+        """The text frames in everything written to the transport, in order."""
+        peer = ClientProtocol(parse_uri("ws://frontdesk.test/"), state=WsState.OPEN, max_size=None)
+        peer.receive_data(b"".join(self.transport.writes))  # type: ignore[attr-defined]
+        return [bytes(f.data).decode() for f in peer.events_received() if f.opcode is Opcode.TEXT]
+
+
+def open_agent() -> tuple[Client, OpenConnection]:
+    conn = OpenConnection()
+    c = Client(conn, Endpoint.AGENT, "10.0.0.1")  # type: ignore[arg-type]
+    c.authenticate(agent_id=2, tenant_id=1, name="Ada", role="agent", token_hash="t2")
+    return c, conn
+
+
+def test_push_many_writes_the_frames_in_order_in_one_write() -> None:
+    """Frames pushed together to a socket that keeps up go out in one transport
+    write (one send), as the same WebSocket frames, in order (a replay page)."""
+
+    async def scenario() -> None:
+        c, conn = open_agent()
+        frames = [json.dumps({"event_id": i}) for i in range(1, 21)]
+        c.push_many(frames)
+        await settle()
+        assert len(conn.transport.writes) == 1  # type: ignore[attr-defined]
+        assert conn.written_texts() == frames and conn.sent == []
+
+    run(scenario())
+
+
+def test_push_many_queues_what_does_not_fit_the_direct_write_in_order() -> None:
+    """Frames past DIRECT_WRITE_BYTES of a write go through the queue (its bounds
+    apply), after those written: every frame arrives once, in order."""
+
+    async def scenario() -> None:
+        c, conn = open_agent()
+        frames = [json.dumps({"event_id": i, "pad": "x" * 10_000}) for i in range(1, 16)]
+        c.push_many(frames)
+        await settle()
+        written = conn.written_texts()
+        assert 0 < len(written) < len(frames) and len(conn.transport.writes) == 1  # type: ignore[attr-defined]
+        assert written + conn.sent == frames
+
+    run(scenario())
+
+
+def test_push_paced_sends_a_long_replay_whole_and_in_order() -> None:
+    """push_paced sends more frames than the queue may hold at once, in writes of
+    DIRECT_WRITE_BYTES, waiting for the queue as it goes: nothing is cut off,
+    dropped or reordered."""
+
+    async def scenario() -> None:
+        c, conn = open_agent()
+        frames = [json.dumps({"event_id": i, "pad": "y" * 3000}) for i in range(1, 3 * MAX_QUEUED_FRAMES)]
+        await c.push_paced(frames)
+        await settle()
+        assert c.state is ClientState.AUTHENTICATED
+        assert conn.written_texts() + conn.sent == frames
+
+    run(scenario())
+
+
+def test_release_writes_the_held_events_in_one_write() -> None:
+    """The events held during a resume and newer than the replay go out in one
+    write on release, in order, skipping what the replay covered."""
+
+    async def scenario() -> None:
+        c, conn = open_agent()
+        c.hold()
+        for event_id in (4, 5, 6, 7):
+            c.deliver(event_id, json.dumps({"event_id": event_id}))
+        c.release(5)
+        await settle()
+        assert len(conn.transport.writes) == 1  # type: ignore[attr-defined]
+        assert [json.loads(f)["event_id"] for f in conn.written_texts()] == [6, 7]
+
+    run(scenario())
+
+
+def test_push_many_to_a_socket_no_longer_open_sends_nothing() -> None:
+    """As for push: a socket whose WebSocket is closing gets no frames."""
+
+    async def scenario() -> None:
+        c, conn = open_agent()
+        conn.protocol = ServerProtocol(state=WsState.CLOSING)
+        c.push_many(['{"type":"event"}'])
+        await settle()
+        assert conn.transport.writes == [] and conn.sent == []  # type: ignore[attr-defined]
+
+    run(scenario())
+
+
 # -- the hub ---------------------------------------------------------------------------------------
 
 
@@ -306,6 +430,33 @@ def test_publish_reaches_exactly_those_who_may_see_each_event() -> None:
         assert sent_ids(live_conn) == [1, 2, 3]
         assert idle_conn.sent == [] and other_conn.sent == []
         assert sent_ids(visitors[7]) == [1] and sent_ids(visitors[8]) == [2]
+
+    run(scenario())
+
+
+def test_a_commits_events_reach_an_agent_in_one_write_in_order() -> None:
+    """publish() of a commit's events writes them to a subscribed agent socket that keeps up in one write, in
+    event order, skipping one the replay already sent; held sockets still hold them."""
+
+    async def scenario() -> None:
+        hub = Hub()
+        live, conn = open_agent()
+        hub.add(live)
+        hub.attach_agent(live)
+        hub.subscribe_agent(live)
+        live.release(1)  # the replay sent event 1
+        held, held_conn = open_agent()
+        hub.add(held)
+        hub.attach_agent(held)
+        hub.subscribe_agent(held)
+        hub.publish([event(1), event(2), event(3, public=False), event(4)])
+        await settle()
+        assert len(conn.transport.writes) == 1  # type: ignore[attr-defined]
+        assert [json.loads(f)["event_id"] for f in conn.written_texts()] == [2, 3, 4]
+        assert held_conn.transport.writes == []  # type: ignore[attr-defined]
+        held.release(0)
+        await settle()
+        assert [json.loads(f)["event_id"] for f in held_conn.written_texts()] == [1, 2, 3, 4]
 
     run(scenario())
 

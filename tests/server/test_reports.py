@@ -1,0 +1,69 @@
+"""report.get on a running server: the figures over the socket, who may ask for what, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from tests.support import ServerError, WsClient, new_client_id, serve_in_process
+
+
+def test_report_get_rights_and_bad_input(tmp_path: Path) -> None:
+    """An admin gets anyone's figures; an agent only their own (others' or everyone's: forbidden); an end
+    before the start, a range over two years or a malformed date is invalid; an unknown agent, team or label
+    is not_found."""
+
+    async def scenario() -> None:
+        async with serve_in_process(tmp_path) as server:
+            admin, session = await WsClient.agent(server)
+            added = await admin.request("agent.add", email="bea@demo.test", name="Bea", password="bea-password-1")
+            bea_client, bea = await WsClient.agent(server, "bea@demo.test", added["password"])
+            bea_id = bea["agent"]["id"]
+            visitor, _ = await WsClient.visitor(server)
+            cid = (await visitor.request("message.send", client_id=new_client_id(), body="hi"))["conversation_id"]
+            await bea_client.request("reply", conversation_id=cid, client_id=new_client_id(), body="hello")
+            await admin.request("resolve", conversation_id=cid)
+            today = dt.datetime.now(dt.UTC).date()
+            week = {
+                "start": (today - dt.timedelta(days=6)).isoformat(),
+                "end": (today + dt.timedelta(days=1)).isoformat(),
+            }
+
+            everyone = await admin.request("report.get", **week)
+            assert (everyone["summary"]["conversations"], everyone["summary"]["resolutions"]) == (1, 1)
+            assert [row["id"] for row in everyone["agents"]] == [bea_id]
+            assert everyone["summary"]["first_response"]["count"] == 1
+            own = await bea_client.request("report.get", agent_id=bea_id, **week)
+            assert own["summary"]["messages_out"] == 1
+            admin_id = session["agent"]["id"]
+            assert (await admin.request("report.get", agent_id=admin_id, **week))["summary"]["messages_out"] == 0
+
+            for fields in ({}, {"agent_id": admin_id}):
+                try:
+                    await bea_client.request("report.get", **week, **fields)
+                    raise AssertionError("an agent got figures not their own")
+                except ServerError as err:
+                    assert err.code == "forbidden"
+            bad = (
+                {"start": "2026-03-10", "end": "2026-03-09"},
+                {"start": "2024-01-01", "end": "2026-01-02"},
+                {"start": "2026-02-30", "end": "2026-03-01"},
+                {"start": "10/03/2026", "end": "2026-03-11"},
+                {"start": "2026-W10-1", "end": "2026-03-11"},
+            )
+            for fields in bad:
+                try:
+                    await admin.request("report.get", **fields)
+                    raise AssertionError(f"{fields} was accepted")
+                except ServerError as err:
+                    assert err.code == "invalid", fields
+            for fields in ({"agent_id": 9999}, {"team_id": 9999}, {"label_id": 9999}):
+                try:
+                    await admin.request("report.get", **week, **fields)
+                    raise AssertionError(f"{fields} was found")
+                except ServerError as err:
+                    assert err.code == "not_found", fields
+            assert (await admin.request("report.get", start="2024-01-01", end="2025-12-31"))["start"] == "2024-01-01"
+
+    asyncio.run(scenario())
