@@ -10,7 +10,6 @@
   if (!script || !script.src) return;
   const SITE = script.getAttribute('data-site') || '';
   const SCRIPT_URL = new URL(script.src, location.href);
-  // http -> ws, https -> wss: the socket lives on the host that served us.
   const SOCKET_URL = SCRIPT_URL.protocol.replace('http', 'ws') + '//' + SCRIPT_URL.host + '/v1/visitor?site=' +
     encodeURIComponent(SITE);
   const noop = () => {};
@@ -61,6 +60,7 @@
     agentsOnline: true,
     withinHours: true,
     hasEarlier: false,
+    conversations: {},
     agentTyping: null, // a name, or ''
     preview: null, // peeks above the closed launcher
   };
@@ -87,21 +87,12 @@
     return (prechat.fields || []).some((f) => !state.visitor[f.name]);
   }
 
-  // Business hours, as the server computes them (domain.within_business_hours),
-  // so a page left open switches to away at closing time without a reconnect.
-  function withinHours(config) {
-    const hours = config && config.business_hours, parts = {};
-    if (!hours || !hours.enabled) return true;
-    try {
-      new Intl.DateTimeFormat('en-US', {timeZone: hours.timezone || 'UTC', weekday: 'short', hour: '2-digit',
-        minute: '2-digit', hourCycle: 'h23'}).formatToParts(new Date()).forEach((p) => { parts[p.type] = p.value; });
-    } catch (e) { return state.withinHours; }
-    const now = parts.hour + ':' + parts.minute;
-    return ((hours.days || {})[parts.weekday.slice(0, 3).toLowerCase()] || []).some((r) => r[0] <= now && now < r[1]);
+  function checkHours(config) {
+    const hours = config && config.business_hours;
+    if (hours && hours.enabled) loadModule('hours').then((check) => check(hours), noop); else state.withinHours = true;
   }
 
   // ---- the link: one socket to the server, and no DOM
-  // The owner has greeting(), onReady(reply, resumed), onHelloError, onEvent, onClose, onRefused.
   class Link {
     constructor(url, owner) {
       Object.assign(this, {url, owner, socket: null, waiting: new Map(), lastRef: 0, attempt: 0, refusals: 0,
@@ -260,7 +251,7 @@
     '.c{flex:none;display:flex;align-items:flex-end;gap:8px;padding:10px 10px 10px 16px;border-top:1px solid #e5e7eb;background:#fff}' +
     '.c:focus-within{box-shadow:inset 0 2px 0 var(--ring)}' +
     'textarea,textarea:focus-visible{flex:1;max-height:120px;padding:8px 0;border:0;outline:0;resize:none;background:none;font-size:15px;line-height:1.4}textarea::placeholder{color:#6b7280}' +
-    '.sd{flex:none;width:38px;height:38px;padding:0;border:0;border-radius:50%;background:var(--c);color:var(--on);display:grid;place-items:center}.sd:disabled{opacity:.4;cursor:default}.sd svg{width:18px;height:18px}' +
+    '.sd,.ac{flex:none;width:38px;height:38px;padding:0;border:0;border-radius:50%;background:var(--c);color:var(--on);display:grid;place-items:center}.sd:disabled{opacity:.4;cursor:default}.c svg{width:18px;height:18px}.fd .ac{background:none;color:#4b5563}' +
     '.f{flex:none;display:flex;justify-content:space-between;padding:2px 16px 9px;background:#fff;font-size:11.5px;color:#5b6270}' +
     '.cs{display:inline-flex;align-items:center;gap:6px}.cs i{width:8px;height:8px;border-radius:50%;background:#eab308}' +
     '.cs[data-state=offline] i{background:#dc2626}' +
@@ -276,27 +267,30 @@
     '<button class="l" type="button" aria-expanded="false" aria-controls="p">' +
       ICON + 'class="i" fill="currentColor"><path d="M12 3C6.5 3 2 6.9 2 11.6c0 2.5 1.3 4.8 3.4 6.3L4.6 21.4l4.1-2c1 .3 2.2.5 3.3.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>' +
       ICON + 'class="x" ' + STROKE + '><path d="M6 9l6 6 6-6"/></svg><span class="b" aria-hidden="true" hidden></span></button>' +
-    '<div class="pk" hidden><button class="pkb" type="button"><span class="pkn"></span><span class="pkt"></span></button>' +
+    '<div class="pk" hidden><button class="pkb" type="button"><span class="pkn"></span><span class="pkt" dir="auto"></span></button>' +
       '<button class="pkx" type="button" aria-label="Dismiss">' + ICON + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
     '<div class="p" id="p" role="dialog" aria-labelledby="t">' +
       '<div class="h"><div class="av" aria-hidden="true"></div><div class="tt"><h2 id="t"></h2><p><span class="pd"></span><span class="ps"></span></p></div>' +
         '<button class="cl" type="button" aria-label="Close chat">' + ICON + STROKE + '><path d="M6 6l12 12M18 6L6 18"/></svg></button></div>' +
       '<div class="m" role="region" aria-label="Conversation" tabindex="0">' +
         '<button class="more" type="button" hidden>Show earlier messages</button>' +
-        '<div class="r gr"><span class="who"></span><div class="bu"></div></div>' +
+        '<div class="r gr"><span class="who"></span><div class="bu" dir="auto"></div></div>' +
         '<ol aria-label="Messages"></ol>' +
         '<form class="pf" hidden><h3>Before we start</h3><p>Tell us who you are so we can follow up.</p><div class="pfs"></div><button class="bt" type="submit">Start chat</button></form>' +
         '<div class="ty" hidden><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span><span class="tyl"></span></div></div>' +
       '<div class="nb of" hidden><p>You\u2019re offline. Your messages will be sent when the connection is back.</p></div>' +
-      '<div class="nb aw" hidden><p class="awm"></p><form class="ae"><input type="email" required autocomplete="email" aria-label="Your email address" placeholder="you@example.com"><button class="bt" type="submit">Save</button></form><p class="aok" hidden></p></div>' +
-      '<form class="c" hidden><textarea rows="1" maxlength="10000" aria-label="Message" placeholder="Write a message\u2026"></textarea>' +
-        '<button class="sd" type="submit" aria-label="Send message" disabled>' + ICON + STROKE + '><path d="M12 19V5M5 12l7-7 7 7"/></svg></button></form>' +
+      '<div class="nb aw" hidden><p class="awm"></p><form class="ae"><input type="email" dir="auto" required autocomplete="email" aria-label="Your email address" placeholder="you@example.com"><button class="bt" type="submit">Save</button></form><p class="aok" hidden></p></div>' +
+      '<form class="c" hidden><textarea dir="auto" rows="1" maxlength="10000" aria-label="Message" placeholder="Write a message\u2026"></textarea>' +
+        '<button class="ac" type="button" aria-label="Attach a file" hidden>' + ICON + STROKE + '><path d="M20 11l-8 8a5 5 0 01-7-7l8-8a3.5 3.5 0 015 5l-8 8a2 2 0 01-3-3l7-7"/></svg></button><button class="sd" type="submit" aria-label="Send message" disabled>' + ICON + STROKE + '><path d="M12 19V5M5 12l7-7 7 7"/></svg></button></form>' +
       '<div class="f"><span class="cs" role="status" data-state="connecting"><i></i><span class="csl">Connecting</span></span><span>Powered by Frontdesk</span></div>' +
       '<div class="sr" aria-live="polite"></div>' +
     '</div></div>';
 
-  let host = null, root = null, panelFrame = null, audio = null, drawnConfig = null, drawnPrechat = '';
-  const rows = new WeakMap(); // message -> [li, signature]
+  // t(English): the words of widget/i18n-LANG.js or the tenant's (PROTOCOL.md, "Widget language").
+  let host = null, root = null, panelFrame = null, audio = null, drawnConfig = null, waiting,
+    lang = 'en', words = {}, statics = [];
+  const said = () => (state.config.translations || {})[lang] || {}, t = (text) => said()[text] || words[text] || text;
+  let rows; // message -> [li, signature]
   const $ = (selector) => root.querySelector(selector);
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -309,7 +303,7 @@
   }
 
   function mount() {
-    if (host || !state.config) return;
+    if (host || !state.config || waiting) return;
     if (!document.body) return document.addEventListener('DOMContentLoaded', mount);
     host = document.createElement('frontdesk-chat');
     root = host.attachShadow({mode: 'open'});
@@ -322,7 +316,11 @@
       root.adoptedStyleSheets = [sheet];
     } catch (e) { root.prepend(el('style', 0, CSS)); }
     panelFrame = $('.fd');
-    const composer = $('textarea'), sendButton = $('.sd');
+    for (const walk = document.createTreeWalker(root, 5); walk.nextNode();) {
+      ['data', 'ariaLabel', 'placeholder'].forEach((a) => walk.currentNode[a] && statics.push([walk.currentNode, a]));
+    }
+    statics.forEach((s) => s.push(s[0][s[1]]));
+    const composer = $('.c textarea'), sendButton = $('.sd');
     $('.l').onclick = () => setPanelOpen(!state.panelOpen, true);
     $('.cl').onclick = () => setPanelOpen(false, true);
     $('.pkb').onclick = () => setPanelOpen(true, true);
@@ -360,6 +358,13 @@
       grow();
     };
     $('.c').onsubmit = submit;
+    const panel = $('.p'), clip = $('.ac');
+    clip.onclick = () => attach('pick');
+    panel.ondragover = (e) => clip.hidden || e.preventDefault();
+    panel.ondrop = panel.onpaste = (e) => {
+      const files = (e.dataTransfer || e.clipboardData).files;
+      if (files[0] && !clip.hidden) attach('add', files, e.preventDefault());
+    };
     composer.addEventListener('keydown', (e) => {
       // Enter sends, Shift+Enter is a newline; never interrupt an IME composition.
       if (e.key == 'Enter' && !e.shiftKey && !e.isComposing) submit(e);
@@ -400,7 +405,6 @@
   }
 
   function renderConfig(config) {
-    // The tenant picks the colour; we pick the text colour that contrasts with it best.
     const color = /^#[0-9a-f]{6}$/i.test(config.color) ? config.color : '#2563eb', dark = '#111827';
     const style = panelFrame.style, name = config.business_name || 'Chat';
     style.setProperty('--c', color);
@@ -410,9 +414,12 @@
     $('#t').textContent = name;
     $('.av').textContent = name.trim().charAt(0).toUpperCase();
     $('.gr .who').textContent = name;
-    $('.gr .bu').textContent = config.greeting || '';
-    $('.gr').hidden = !config.greeting;
-    $('.awm').textContent = config.away_message ||
+    statics.forEach(([node, a, text]) => { node[a] = t(text); });
+    panelFrame.lang = lang;
+    rows = new WeakMap;
+    $('.gr').hidden = !($('.gr .bu').textContent = said().greeting || config.greeting || '');
+    $('.ac').hidden = !config.max_upload_mb || !(config.upload_kinds || '')[0];
+    $('.awm').textContent = said().away_message || config.away_message ||
       "We're away right now. Leave a message and your email, and we'll get back to you.";
   }
 
@@ -422,24 +429,23 @@
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
     if (config !== drawnConfig) renderConfig(drawnConfig = config);
 
-    // One status: the header says if someone is there; the footer, a connection that is not fine.
     const away = !state.agentsOnline || !state.withinHours, live = state.connection == 'online', cs = $('.cs');
     cs.setAttribute('data-state', state.connection);
     cs.hidden = live;
-    setText($('.csl'), state.connection == 'offline' ? 'Offline' : state.reconnecting ? 'Reconnecting\u2026' : 'Connecting\u2026');
+    setText($('.csl'), t(state.connection == 'offline' ? 'Offline' : state.reconnecting ? 'Reconnecting\u2026' : 'Connecting\u2026'));
     $('.of').hidden = state.connection != 'offline';
     $('.h').classList.toggle('here', live && !away);
-    setText($('.ps'), away ? 'Away right now' : (live ? 'Online \u00b7 w' : 'W') + 'e reply in a few minutes');
+    setText($('.ps'), state.q ? '#' + state.q + ' in line' : t(away ? 'Away right now' : live ? 'Online \u00b7 we reply in a few minutes' : 'We reply in a few minutes'));
     $('.aw').hidden = !away;
     $('.ae').hidden = !!visitor.email || prechat;
     $('.aok').hidden = !visitor.email;
-    setText($('.aok'), 'We\u2019ll reply to ' + visitor.email + '.');
+    setText($('.aok'), t('We\u2019ll reply to {email}.').replace('{email}', visitor.email));
 
     const unread = state.unread, badge = $('.b'), launcher = $('.l');
     badge.hidden = !unread;
     setText(badge, unread > 9 ? '9+' : String(unread));
-    launcher.setAttribute('aria-label', (config.launcher_label || 'Chat with us') +
-      (unread ? ', ' + unread + ' unread message' + (unread > 1 ? 's' : '') : ''));
+    launcher.setAttribute('aria-label', (said().launcher_label || config.launcher_label || 'Chat with us') +
+      (unread ? ', ' + t(unread > 1 ? '{n} unread messages' : '1 unread message').replace('{n}', unread) : ''));
     launcher.setAttribute('aria-expanded', state.panelOpen);
     panelFrame.classList.toggle('open', state.panelOpen);
     $('.pk').hidden = !state.preview;
@@ -448,32 +454,14 @@
       setText($('.pkt'), state.preview.body);
     }
     $('.ty').hidden = state.agentTyping == null;
-    setText($('.tyl'), (state.agentTyping || 'An agent') + ' is typing\u2026');
+    setText($('.tyl'), t('{name} is typing\u2026').replace('{name}', state.agentTyping || t('An agent')));
 
     renderThread();
-    if (prechat) renderPrechat();
+    if (prechat) loadModule('prechat').then((draw) => draw(t), noop);
     $('.pf').hidden = !prechat;
     $('.c').hidden = prechat;
     $('.more').hidden = !state.hasEarlier;
     if (toBottom || nearBottom) box.scrollTop = box.scrollHeight;
-  }
-
-  function renderPrechat() {
-    const box = $('.pfs'), fields = state.config.prechat.fields, signature = JSON.stringify(fields);
-    if (drawnPrechat == signature) return;
-    drawnPrechat = signature;
-    box.textContent = '';
-    fields.forEach((field) => {
-      if (field.name != 'name' && field.name != 'email') return;
-      const label = el('label', 0, field.name == 'name' ? 'Name' : 'Email'), input = el('input');
-      if (!field.required) label.firstChild.textContent += ' (optional)';
-      input.name = input.autocomplete = field.name;
-      input.type = field.name == 'email' ? 'email' : 'text';
-      input.required = !!field.required;
-      input.value = state.visitor[field.name] || '';
-      label.appendChild(input);
-      box.appendChild(label);
-    });
   }
 
   // Text to nodes. Links are http(s) only and open without an opener or referrer.
@@ -496,7 +484,6 @@
     node.appendChild(document.createTextNode(text.slice(at)));
   }
 
-  // 14:05 today; Mon 14:05 this week; 3 Dec 14:05 before that.
   function formatTime(time) {
     const date = new Date(time), age = (new Date().setHours(24, 0, 0, 0) - date) / 864e5;
     const options = {hour: 'numeric', minute: '2-digit'};
@@ -505,7 +492,6 @@
     try { return date.toLocaleString([], options); } catch (e) { return ''; }
   }
 
-  // Consecutive messages from the same author form one group (one name, one time).
   const sameGroup = (a, b) => a && b && a.author_kind == b.author_kind &&
     (a.author_kind == 'visitor' || a.author_name == b.author_name);
 
@@ -536,24 +522,26 @@
     li.textContent = '';
     if (!own && !system && groupStart) li.appendChild(el('span', 'who', message.author_name || state.config.business_name));
     const bubble = el('div', 'bu');
-    linkify(bubble, message.deleted ? 'Message deleted' : message.body);
+    bubble.dir = 'auto';
+    linkify(bubble, message.deleted ? t('Message deleted') : message.body);
     li.appendChild(bubble);
+    if ((message.attachments || '')[0]) attach('row', li, message);
     let meta = el('div', 'mt');
     if (status == 'failed') {
-      const retryButton = el('button', 'rt', 'Retry');
-      meta.appendChild(el('span', 0, 'Not sent'));
+      const retryButton = el('button', 'rt', t('Retry'));
+      meta.appendChild(el('span', 0, t('Not sent')));
       retryButton.type = 'button';
-      retryButton.setAttribute('aria-label', 'Retry sending message');
+      retryButton.setAttribute('aria-label', t('Retry sending message'));
       retryButton.onclick = () => {
         retry(message);
-        $('textarea').focus();
+        $('.c textarea').focus();
       };
       meta.appendChild(retryButton);
     } else if (status == 'pending') {
-      meta.textContent = state.connection == 'online' ? 'Sending\u2026' : 'Waiting for connection\u2026';
+      meta.textContent = t(state.connection == 'online' ? 'Sending\u2026' : 'Waiting for connection\u2026');
     } else if (groupEnd && !system || message.edited_at) {
-      meta.textContent = formatTime(message.created_at) + (own ? (seen ? ' \u00b7 Seen' : ' \u00b7 Sent') : '') +
-        (message.edited_at && !message.deleted ? ' \u00b7 edited' : '');
+      meta.textContent = formatTime(message.created_at) + (own ? ' \u00b7 ' + t(seen ? 'Seen' : 'Sent') : '') +
+        (message.edited_at && !message.deleted ? ' \u00b7 ' + t('edited') : '');
     } else meta = null;
     if (meta) li.appendChild(meta);
     return li;
@@ -570,20 +558,8 @@
     const Context = window.AudioContext || window.webkitAudioContext;
     if (!audio && Context) try { audio = new Context(); } catch (e) { /* no audio */ }
   }
-  function chime() {
-    if (!audio || (state.config && state.config.sound === false)) return;
-    try {
-      const t = audio.currentTime, tone = audio.createOscillator(), gain = audio.createGain();
-      tone.frequency.setValueAtTime(880, t);
-      tone.frequency.setValueAtTime(1320, t + 0.09);
-      gain.gain.setValueAtTime(0.0001, t);
-      gain.gain.exponentialRampToValueAtTime(0.12, t + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
-      tone.connect(gain);
-      gain.connect(audio.destination);
-      tone.start(t);
-      tone.stop(t + 0.4);
-    } catch (e) { /* no audio */ }
+  function chime() { // widget/sound.js plays it
+    if (audio && !(state.config && state.config.sound === false)) loadModule('sound').then((play) => play(audio), noop);
   }
 
   // ---- the actions: what the visitor and the server do to the state
@@ -602,6 +578,16 @@
   function setConfig(config) {
     state.config = config;
     persist();
+    const want = ([...navigator.languages, config.language].find((l) => /^(en|de|fr|es|pt)/.test(l)) || 'en').slice(0, 2);
+    if (want != lang) {
+      words = {};
+      if ((lang = want) != 'en') {
+        waiting = loadModule('i18n-' + want).then((w) => { words = w; }, noop).then(() => {
+          waiting = 0;
+          setConfig({...state.config});
+        });
+      }
+    }
     mount();
     refresh();
   }
@@ -616,7 +602,7 @@
     persist();
     refresh(open);
     if (host && moveFocus) {
-      if (open) (needsPrechat() ? $('.pf input') : $('textarea')).focus();
+      if (open) (needsPrechat() && $('.pf input') || $('.c textarea')).focus();
       else if (focusInside) $('.l').focus();
     }
     emit(open ? 'open' : 'close');
@@ -636,7 +622,7 @@
     const fresh = !message || !message.id;
     if (!message) state.messages.push(message = {});
     Object.assign(message, m, {status: 'sent'});
-    if (m.conversation_id > (state.conversationId || 0)) state.conversationId = m.conversation_id;
+    if (m.conversation_id > state.conversationId) state.conversationId = m.conversation_id;
     if (!fresh || !live) return;
     emit('message', {id: m.id, conversation_id: m.conversation_id, seq: m.seq, author_kind: m.author_kind,
       author_name: m.author_name, body: m.body, created_at: m.created_at});
@@ -676,7 +662,7 @@
     if (flushing || !message || state.connection != 'online') return;
     flushing = true;
     link.request('message.send', {client_id: message.client_id, body: message.body,
-      conversation_id: message.conversation_id || undefined}).then((reply) => {
+      conversation_id: message.conversation_id || undefined, attachment_ids: message.attachment_ids}).then((reply) => {
       flushing = false;
       flushRetries = 0;
       receiveMessage({...message, created_at: reply.server_time, ...reply.message, conversation_id: reply.conversation_id,
@@ -687,7 +673,6 @@
     }, (error) => {
       flushing = false;
       if (error.code == 'rate_limited' || error.code == 'unavailable') {
-        // not processed, or not storable right now: again, after a backoff
         const delay = Math.min(30000, 3000 * 2 ** flushRetries++);
         setTimeout(flushOutbox, delay / 2 + Math.random() * delay / 2);
       } else if (error.code != 'offline') {
@@ -786,7 +771,7 @@
 
   function forgetVisitor(keepOutbox) {
     Object.assign(state, {session: null, conversationId: null, agentSeenSeq: 0, ownSeenSeq: 0, hasEarlier: false,
-      preview: null, agentTyping: null});
+      preview: null, agentTyping: null, conversations: {}});
     state.messages = keepOutbox ? outbox() : [];
     state.messages.forEach((m) => { m.conversation_id = null; });
     if (!keepOutbox) {
@@ -816,10 +801,11 @@
     state.withinHours = reply.within_hours !== false;
     let current = null, unread = 0;
     (reply.conversations || []).forEach((c) => {
-      const open = c.status != 'resolved', currentOpen = current && current.status != 'resolved';
       unread += c.unread_visitor || 0;
-      if (!current || open && !currentOpen || open == currentOpen && c.id > current.id) current = c;
+      track(c);
+      if (c.status != 'resolved') current = c;
     });
+    current = current || state.conversations[state.conversationId];
     if (current) state.conversationId = current.id;
     state.connection = 'online';
     state.unread = state.panelOpen ? 0 : unread;
@@ -835,7 +821,7 @@
       if (!data.conversation_id) data.conversation_id = event.conversation_id;
       receiveMessage(data, true);
       persist();
-    } else if (kind == 'message.updated') { // an agent edited or deleted it (PROTOCOL.md, "Editing and deleting")
+    } else if (kind == 'message.updated') { // edited or deleted by its author
       Object.assign(findMessage(data.id) || {}, data);
       if (data.deleted && state.preview && state.preview.id == data.id) state.preview = null;
     } else if (kind == 'typing') {
@@ -844,14 +830,15 @@
       if (data.side == 'agent' && data.seq > state.agentSeenSeq) state.agentSeenSeq = data.seq;
     } else if (kind == 'presence') {
       state.agentsOnline = !!data.agents_online;
+    } else if (kind == 'queue') {
+      state.q = data.position;
     } else if (kind == 'config.updated') {
       const config = {...state.config, ...data};
       if ('agents_online' in data) state.agentsOnline = data.agents_online;
-      state.withinHours = 'within_hours' in data ? data.within_hours : withinHours(config);
+      if ('within_hours' in data) state.withinHours = data.within_hours; else checkHours(config);
       return setConfig(config);
-    } else if (kind == 'conversation.updated') {
-      if (data.id > (state.conversationId || 0)) state.conversationId = data.id;
-    }
+    } else if (kind == 'conversation.updated') track(data);
+    else if (kind.startsWith('csat')) loadModule('csat').then((m) => m.show(data));
     refresh();
   }
 
@@ -878,21 +865,16 @@
       persist();
       if (host) host.remove();
       host = null;
-      console.warn('[Frontdesk] Chat is off on this page: the server refused ' + location.origin + ' for site "' +
-        SITE + '". Add ' + location.host + ' to the allowed domains in the Frontdesk settings, or check data-site.');
+      console.warn('[Frontdesk] Chat is off on this page: allow ' + location.host + ' for site ' + SITE +
+        ' in the Frontdesk settings, or fix data-site.');
     },
   });
 
-  setInterval(() => {
-    if (state.config && withinHours(state.config) != state.withinHours) {
-      state.withinHours = !state.withinHours;
-      refresh();
-    }
-  }, 30000);
+  setInterval(() => checkHours(state.config), 30000);
 
-  // ---- extra modules, loaded when first needed
-  // widget/NAME.js runs Frontdesk.define(NAME, core => exports); load(NAME) fetches it once.
-  const modules = new Map, loading = new Map, core = {state, link, refresh, el, root: () => root};
+  // ---- extra modules, loaded when needed
+  const modules = new Map, loading = new Map, core = {state, link, refresh, el, persist, flushOutbox, root: () => root};
+  const attach = (name, ...args) => loadModule('attach').then((m) => m[name](...args));
   function loadModule(name) {
     if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) return Promise.reject(Error('[Frontdesk] bad module name'));
     if (!modules.has(name)) modules.set(name, new Promise((resolve, reject) => {
@@ -910,13 +892,18 @@
     }));
     return modules.get(name);
   }
+  function track(c) {
+    state.conversations[c.id] = c;
+    if (c.id > state.conversationId) state.conversationId = c.id;
+    if (c.status == 'resolved') loadModule('history').catch(noop);
+  }
   function defineModule(name, factory) {
     const resolve = loading.get(name);
     loading.delete(name);
     if (resolve) resolve(Promise.resolve(core).then(factory));
   }
 
-  // ---- the page: single-page-app navigation, network, visibility ------------
+  // ---- the page: single-page-app navigation, network, visibility
   let lastUrl = location.href;
   function navigated() {
     setTimeout(() => { // let the app set its new title first
@@ -956,7 +943,7 @@
       o = o || {};
       if (o.user_id != null) {
         identity = {user_id: String(o.user_id), user_hash: o.user_hash && String(o.user_hash),
-          ts: o.ts == null ? undefined : Number(o.ts), name: o.name, email: o.email};
+          ts: o.ts == null ? undefined : Number(o.ts), name: o.name, email: o.email, attributes: o.attributes};
         sendIdentity();
       } else {
         const fields = {};
@@ -973,6 +960,7 @@
       subscribers[name] = (subscribers[name] || []).filter((f) => f != fn);
       return api;
     },
+    setAttributes: (o) => loadModule('attributes').then((set) => set(o)),
     load: loadModule,
     define: defineModule,
   };

@@ -116,7 +116,7 @@ class Widget:
         self.launcher = self.host.locator("button.l")
         self.panel = self.host.locator("[role=dialog]")
         self.status = self.host.locator(".cs")
-        self.composer = self.host.locator("textarea")
+        self.composer = self.host.locator("form.c textarea")  # not the rating card's comment box
         self.messages = self.host.locator("ol > li")
         #: The message bubbles' text, in display order.
         self.bodies = self.host.locator("ol > li .bu")

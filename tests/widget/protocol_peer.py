@@ -6,7 +6,10 @@ own. It serves a host page and the real ``widget/widget.js`` over HTTP, and on
 ``/v1/visitor`` it speaks the frames of docs/PROTOCOL.md, but only what the test
 tells it to: every frame the widget sends is queued, and the test answers each
 request itself (:meth:`reply`, :meth:`error`, :meth:`welcome`) or closes the
-socket with any code (:meth:`close`).
+socket with any code (:meth:`close`). A binary frame (an upload chunk, docs/PROTOCOL.md,
+"Attachments") is queued as a frame of type ``binary`` with its ``handle``, ``offset`` and ``data``.
+It also serves the widget's lazy modules (``/widget/NAME.js``) and whatever the test puts in
+:attr:`ProtocolPeer.files` (path → (body, content type)).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import asyncio
 import dataclasses
 import http
 import json
+import re
+import struct
 import threading
 import time
 from typing import Any
@@ -72,6 +77,7 @@ class ProtocolPeer:
         self.closed: dict[int, int | None] = {}  # socket -> the close code the widget saw, once closed
         self.frames: list[Frame] = []  # every frame, in arrival order
         self._unread: list[Frame] = []
+        self.files: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type), served over HTTP
         self._server: Server = self._run(self._start())
         self.port: int = next(iter(self._server.sockets)).getsockname()[1]
 
@@ -94,6 +100,12 @@ class ProtocolPeer:
             return None
         if path == "/widget.js":
             return _response(WIDGET_JS.read_bytes(), "application/javascript; charset=utf-8")
+        module = re.fullmatch(r"/widget/([a-z][a-z0-9-]*)\.js", path)
+        if module and (WIDGET_JS.parent / f"{module[1]}.js").is_file():
+            source = (WIDGET_JS.parent / f"{module[1]}.js").read_bytes()
+            return _response(source, "application/javascript; charset=utf-8")
+        if path in self.files:
+            return _response(*self.files[path])
         if path == "/":
             page = (
                 "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Peer page</title></head>"
@@ -109,7 +121,11 @@ class ProtocolPeer:
             self.sockets.append(ws)
         try:
             async for raw in ws:
-                frame = Frame(index, json.loads(raw))
+                if isinstance(raw, bytes):
+                    handle, offset = struct.unpack(">IQ", raw[:12])
+                    frame = Frame(index, {"type": "binary", "handle": handle, "offset": offset, "data": raw[12:]})
+                else:
+                    frame = Frame(index, json.loads(raw))
                 with self._cond:
                     self.frames.append(frame)
                     self._unread.append(frame)
@@ -159,13 +175,14 @@ class ProtocolPeer:
         visitor_id: int,
         conversations: list[dict[str, Any]] | None = None,
         last_event_id: int = 0,
+        config: dict[str, Any] | None = None,
     ) -> None:
         """Answer ``hello`` as the server does (docs/PROTOCOL.md, "Visitor endpoint")."""
         self.reply(
             hello,
             token=token,
             visitor={"id": visitor_id, "name": None, "email": None},
-            config=CONFIG,
+            config=config or CONFIG,
             conversations=conversations or [],
             epoch="peer-epoch",
             last_event_id=last_event_id,

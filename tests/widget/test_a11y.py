@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image, ImageDraw
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support import RunningServer
 from tests.widget.conftest import ROOT, Agent, Widget, open_widget, watched
+from tests.widget.test_attach import drop
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _billing_page_png() -> bytes:
+    """A made-up billing page, as a visitor's screenshot."""
+    image = Image.new("RGB", (600, 360), "#ffffff")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 600, 52), fill="#0f766e")
+    for row in range(4):
+        draw.rectangle((24, 84 + row * 60, 380 - row * 50, 100 + row * 60), fill="#d1d5db")
+        draw.rectangle((24, 110 + row * 60, 260, 120 + row * 60), fill="#e5e7eb")
+    draw.rectangle((420, 84, 576, 200), fill="#fef3c7", outline="#f59e0b", width=3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def test_keyboard_only_chat_and_focus_management(page: Page, server: RunningServer, agent: Agent) -> None:
@@ -62,6 +79,8 @@ def test_mobile_panel_is_full_screen(new_context: Callable[..., BrowserContext],
     close = widget.host.get_by_role("button", name="Close chat")
     expect(widget.composer).to_be_focused()
     page.keyboard.type("hi")
+    page.keyboard.press("Tab")
+    expect(widget.host.get_by_role("button", name="Attach a file")).to_be_focused()  # uploads are on by default
     page.keyboard.press("Tab")  # to the send button, now enabled
     page.keyboard.press("Tab")
     expect(close).to_be_focused()
@@ -143,7 +162,8 @@ def test_axe_on_mobile_with_a_custom_colour(
 
 
 def test_screenshots(new_context: Callable[..., BrowserContext], server: RunningServer, tmp_path: Path) -> None:
-    """Screenshots of the demo page with the panel open at desktop and mobile sizes, and closed with a reply waiting.
+    """Screenshots of the demo page with the panel open at desktop and mobile sizes, closed with a reply waiting,
+    and the end-of-chat rating card after a resolve.
 
     Set FRONTDESK_UPDATE_SCREENSHOTS=1 to write them to docs/screenshots/.
     """
@@ -190,6 +210,39 @@ def test_screenshots(new_context: Callable[..., BrowserContext], server: Running
                 path = tmp_path / "widget-closed.png"
                 page.screenshot(path=path)
                 shots.append(path)
+        # A visitor's screenshot, sent by dropping it on the panel (issue 14).
+        page = watched(new_context(viewport={"width": 1440, "height": 900}).new_page())
+        widget = open_widget(page, server.http_url + "/")
+        question = "The billing page still shows my old plan:"
+        widget.send(question)
+        conv = ada.wait_event("message.created", body=question)["data"]["conversation_id"]
+        drop(page, "billing.png", "image/png", _billing_page_png())
+        expect(widget.host.locator("ol > li:has(img[alt='billing.png'])")).to_have_attribute("data-status", "sent")
+        ada.reply(conv, "Thanks for the screenshot! That's a display lag: your Studio plan is active.")
+        expect(widget.message("display lag")).to_be_visible()
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(400)
+        path = tmp_path / "widget-attachment.png"
+        page.screenshot(path=path)
+        shots.append(path)
+        # The end-of-chat card after a resolve (issue 16): stars chosen, a comment typed.
+        page = watched(new_context(viewport={"width": 1440, "height": 900}).new_page())
+        widget = open_widget(page, server.http_url + "/")
+        question = "Could you resend my last invoice?"
+        widget.send(question)
+        conv = ada.wait_event("message.created", body=question)["data"]["conversation_id"]
+        ada.reply(conv, "Done! It's in your inbox, and under Billing too.")
+        expect(widget.message("under Billing")).to_be_visible()
+        ada.request("resolve", conversation_id=conv)
+        card = widget.host.locator("section.csat")
+        expect(card).to_be_visible()
+        card.get_by_role("button", name="4 of 5").click()
+        card.get_by_role("textbox", name="Comment (optional)").fill("Quick, thank you")
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(400)
+        path = tmp_path / "widget-csat.png"
+        page.screenshot(path=path)
+        shots.append(path)
     finally:
         ada.close()
     if os.environ.get("FRONTDESK_UPDATE_SCREENSHOTS") == "1":

@@ -138,7 +138,7 @@ def test_sound_plays_for_agent_messages_when_enabled(page: Page, server: Running
     widget.launcher.click()  # close; the click is the user gesture that allows audio
     agent.reply(conv, "Pong")
     expect(widget.badge).to_have_text("1")
-    assert page.evaluate("window.__tones") == 1
+    page.wait_for_function("window.__tones == 1")  # widget/sound.js loads on the first chime
 
     agent.request("config.set", config={"sound": False})
     page.wait_for_timeout(300)
