@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "frontdesk"])
     assert isinstance(app, QApplication)
     identify(app)
+    from .ui.translation import install_translators
+
+    app.setProperty("translators", install_translators(app))  # console/ui/translation.py; English needs none
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app)
     log.debug("Qt %s, platform %s", qVersion(), app.platformName())
@@ -229,6 +232,12 @@ async def _smoke(app: QApplication, args: argparse.Namespace) -> int:
         await asyncio.sleep(0.2)  # the Qt loop lays out and paints meanwhile
         ok = window.isVisible() and window.inbox.isVisible()
         log.debug("smoke: main window %s", "shown" if ok else "NOT shown")
+        # The Reports window's charts load lazily: draw one, so a bundle without pyqtgraph or numpy fails here.
+        from frontdesk.console.ui.reports_charts import LineChart
+
+        chart = LineChart("smoke")
+        chart.set_data(["1 Nov", "2 Nov"], [("conversations", [3, None])])
+        chart.deleteLater()
         window.detach()
         window.close()
         await asyncio.sleep(0)

@@ -14,13 +14,16 @@ from ._tasks import TaskSet
 from .cache import Cache, cache_path
 from .core import ConsoleCore
 from .credentials import KeyringTokenStore, MemoryTokenStore, TokenStore
+from .downloads import DownloadError, Downloads
 from .exceptions import CoreError, InvalidTransition, LoginError, OfflineError, ServerError
 from .listener import CoreListener, CoreListenerBase
 from .rows import (
     FILTERS,
     AgentRow,
+    Attachment,
     ConversationChanges,
     ConversationRow,
+    LocalFile,
     Notification,
     OutboxItem,
     ThreadChanges,
@@ -32,6 +35,7 @@ from .state import ConnectionState
 __all__ = [
     "FILTERS",
     "AgentRow",
+    "Attachment",
     "Backoff",
     "Cache",
     "ConnectionState",
@@ -41,8 +45,11 @@ __all__ = [
     "CoreError",
     "CoreListener",
     "CoreListenerBase",
+    "DownloadError",
+    "Downloads",
     "InvalidTransition",
     "KeyringTokenStore",
+    "LocalFile",
     "LoginError",
     "MemoryTokenStore",
     "Notification",

@@ -20,10 +20,13 @@ from typing import Any
 
 from ._accounts import Accounts
 from ._connection import Backoff, Connect, agent_endpoint, default_connect
+from ._io import run_io
 from ._link import _Link
 from ._tasks import TaskSet
 from .cache import Applied, Cache
+from .collision import Collision
 from .credentials import TokenStore
+from .downloads import Downloads, prune_files
 from .listener import CoreListener
 from .rows import AgentRow, ConversationChanges, ConversationRow, Notification, ThreadChanges
 from .state import ConnectionState, check_transition
@@ -100,6 +103,13 @@ class CoreBase:
         self._stopping = False
         self._reached_online = False
         self._history_loading: set[int] = set()
+        self._downloads: Downloads | None = None
+        #: Outbox file copies being made (not referenced by the outbox yet): pruning leaves them.
+        self._stashing: set[Path] = set()
+        #: Who else views and types where (collision awareness); not stored.
+        self.collision = Collision()
+        #: The conversation open in the UI, told to the server as ``viewing``.
+        self._viewing: int | None = None
 
     @property
     def cache(self) -> Cache:
@@ -138,11 +148,23 @@ class CoreBase:
         self.state = new
         self._emit("on_state_changed", new)
 
+    def _emit_collision(self, conversation_id: int) -> None:
+        self._emit(
+            "on_collision_changed",
+            conversation_id,
+            self.collision.viewers(conversation_id),
+            self.collision.typing(conversation_id),
+        )
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
     async def _drain(self, link: _Link) -> None:
         """Send the outbox over ``link`` until it dies (see :mod:`._drain`)."""
+        raise NotImplementedError
+
+    async def _refresh_workflow(self, link: _Link) -> None:
+        """Read teams, labels and canned responses over ``link`` (see :mod:`.workflow`)."""
         raise NotImplementedError
 
     def _stop_requested(self) -> bool:
@@ -159,6 +181,9 @@ class CoreBase:
         """Turn what a cache write changed into listener calls: the change-set
         (new rows, old filter keys) is computed here, once, for every model."""
         cache = self._cache
+        if applied.reload_all and cache is not None:
+            # A snapshot or an erasure: files of conversations gone leave the disk too.
+            self._tasks.spawn(self._prune_files(cache), name="frontdesk-prune-files")
         changes = conversation_changes(cache, applied) if cache is not None else None
         if changes is not None:
             self._emit("on_conversations_changed", changes)
@@ -173,6 +198,8 @@ class CoreBase:
             self._emit_agents()
         if applied.config is not None:
             self._emit("on_config_changed", applied.config)
+        if applied.workflow:
+            self._emit("on_workflow_changed")
         me = self.me.id if self.me is not None else None
         for notification in coalesce(applied.notifications):
             if notification.kind == "assigned":
@@ -181,6 +208,16 @@ class CoreBase:
                     self._emit("on_notification", notification)
             elif notification.conversation_id != self._focused:
                 self._emit("on_notification", notification)
+
+    async def _prune_files(self, cache: Cache) -> None:
+        """Delete downloaded files and outbox copies the cache no longer refers to."""
+        ids, copies = cache.referenced_files()
+        base = cache.path
+        gone = await run_io(
+            prune_files, base.with_suffix(".files"), ids, base.with_suffix(".outbox"), copies, set(self._stashing)
+        )
+        if gone:
+            log.info("deleted %d local files no longer referenced", gone)
 
 
 def conversation_changes(cache: Cache, applied: Applied) -> ConversationChanges | None:

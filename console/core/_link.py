@@ -22,11 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from frontdesk.server.protocol import (
     RESULTS,
+    Attachment,
     ClientProtocol,
     CloseCode,
     Endpoint,
     ErrorFrame,
     EventFrame,
+    FileBeginResult,
+    FileProgress,
     FrameError,
     ReplyFrame,
     Result,
@@ -35,6 +38,7 @@ from frontdesk.server.protocol import (
 )
 
 from .exceptions import ServerError
+from .uploads import UploadError
 
 if TYPE_CHECKING:
     from ._connection import WebSocketLike
@@ -98,6 +102,7 @@ class _Link:
         self._timeout = timeout
         self._protocol = ClientProtocol(Endpoint.AGENT)
         self._pending: dict[str, asyncio.Future[Result]] = {}
+        self._uploads: dict[str, Callable[[FileProgress | Exception], None]] = {}
         self.closed: LinkClosed | None = None
 
     async def run(self) -> LinkClosed:
@@ -133,8 +138,16 @@ class _Link:
             else:
                 log.warning("malformed reply to request %s: %s", incoming.answers, error)
                 future.set_exception(ServerError("invalid", f"the server sent a malformed reply: {error}"))
+        elif isinstance(frame, EventFrame) and isinstance(frame.data, FileProgress):
+            watcher = self._uploads.get(frame.data.upload)
+            if watcher is not None:
+                watcher(frame.data)
         elif isinstance(frame, EventFrame):
             self._on_event(frame)
+        elif isinstance(frame, ErrorFrame) and frame.upload is not None:
+            watcher = self._uploads.get(frame.upload)
+            if watcher is not None:
+                watcher(UploadError(frame.code.value, frame.message))
         elif isinstance(frame, ErrorFrame):
             log.info("server error without a request: %s: %s", frame.code, frame.message)
         elif error is not None:
@@ -150,8 +163,10 @@ class _Link:
             if not future.done():
                 future.set_exception(closed)
         self._pending.clear()
+        for watcher in list(self._uploads.values()):
+            watcher(closed)
 
-    async def request(self, result: type[_R], kind: str, **fields: Any) -> _R:
+    async def request(self, result: type[_R], kind: str, *, wait_s: float | None = None, **fields: Any) -> _R:
         """Send a request and wait for its reply, decoded as the request's
         :data:`RESULTS` type, which must be a ``result`` (the type the caller
         reads; :class:`Result` takes any). Fields that are None are left out.
@@ -160,7 +175,8 @@ class _Link:
         does not fit the protocol: ``invalid``), :class:`LinkClosed` when the
         socket closes first, :class:`TimeoutError` when the server does not
         answer in time (the caller should drop the connection: the request
-        may or may not have been processed).
+        may or may not have been processed). ``wait_s`` replaces the link's
+        timeout for this request.
         """
         if self.closed is not None:
             raise self.closed
@@ -172,7 +188,7 @@ class _Link:
         self._pending[ref] = future
         try:
             await self._ws.send(text)
-            reply = await asyncio.wait_for(future, self._timeout)
+            reply = await asyncio.wait_for(future, self._timeout if wait_s is None else wait_s)
         except Exception as exc:
             self._pending.pop(ref, None)
             self._protocol.forget(ref)
@@ -182,6 +198,40 @@ class _Link:
             raise LinkClosed(code, reason) from exc
         assert isinstance(reply, result)  # decoded as ``expected``, a subclass of ``result``
         return reply
+
+    # -- uploads (PROTOCOL.md, "Attachments"; driven by uploads.upload_file) ------------
+
+    async def begin_upload(self, name: str, size: int, resume: str | None) -> FileBeginResult:
+        """``file.begin``; :class:`UploadError` when the server refuses it (``too_large``...)."""
+        try:
+            return await self.request(FileBeginResult, "file.begin", name=name, size=size, resume=resume)
+        except ServerError as exc:
+            raise UploadError(exc.code, exc.message or exc.code) from None
+
+    async def finish_upload(self, key: str, timeout: float) -> Attachment:
+        """``file.finish``, waiting up to ``timeout`` (the server stores and re-encodes first)."""
+        try:
+            return await self.request(Attachment, "file.finish", wait_s=max(self._timeout, timeout), upload=key)
+        except ServerError as exc:
+            raise UploadError(exc.code, exc.message or exc.code) from None
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send one binary frame (an upload chunk)."""
+        if self.closed is not None:
+            raise self.closed
+        try:
+            await self._ws.send(data)
+        except Exception as exc:
+            code, reason = _close_info(exc)
+            raise LinkClosed(code, reason) from exc
+
+    def watch_upload(self, key: str, on_news: Callable[[FileProgress | Exception], None]) -> Callable[[], None]:
+        """Route the upload's ``file.progress`` events and unsolicited errors to ``on_news``
+        (and the link's end, as its :class:`LinkClosed`); returns the function that stops it."""
+        self._uploads[key] = on_news
+        if self.closed is not None:
+            on_news(self.closed)
+        return lambda: self._uploads.pop(key, None) and None
 
     async def send(self, kind: str, **fields: Any) -> None:
         """Send a request without a ``ref`` (no reply expected). Best effort."""

@@ -19,14 +19,17 @@ from frontdesk.server.protocol import (
     AgentHistoryResult,
     AgentsResult,
     AgentTyping,
+    AgentViewing,
     ConfigResult,
     ConversationWithVisitor,
     EventFrame,
+    HeldEmailsResult,
     PingResult,
     Result,
     SessionResult,
     SnapshotResult,
     SubscribeResult,
+    ViewingResult,
     VisitorTyping,
     to_wire,
 )
@@ -77,6 +80,25 @@ class SyncMixin(CoreBase):
         have_latest = any(i.seq == row.last_seq for i in newest if i.id is not None and i.kind != "note")
         if not have_latest or self._cache.cached_messages(conversation_id) < min(row.last_seq, HISTORY_PAGE):
             self._spawn_history(conversation_id)
+
+    async def set_viewing(self, conversation_id: int | None) -> None:
+        """Tell the server which conversation the UI has open (None: none), and
+        learn who else has it open (PROTOCOL.md, "Collision awareness"); sent
+        again on each reconnect. Best effort: offline it waits for the next
+        connection."""
+        self._viewing = conversation_id
+        await self._send_viewing()
+
+    async def _send_viewing(self) -> None:
+        conversation_id = self._viewing
+        try:
+            reply = await self._call(ViewingResult, "viewing", conversation_id=conversation_id)
+        except (OfflineError, ServerError) as exc:
+            log.debug("viewing not sent: %s", exc)
+            return
+        if conversation_id is not None and conversation_id == self._viewing:
+            self.collision.replace(conversation_id, reply.viewers, self.me.id if self.me else None)
+            self._emit_collision(conversation_id)
 
     async def _call(self, result: type[_R], kind: str, **fields: Any) -> _R:
         """An online-only request (see :meth:`._Link.request`); OfflineError when not connected."""
@@ -184,6 +206,7 @@ class SyncMixin(CoreBase):
                 await self._refetch(link, sub)
             else:
                 await self._refresh_side_data(link)
+            await self._refresh_held(link)
             # Replayed events are sent before the reply to a later request:
             # once the ping's reply is in, every replayed event is queued.
             await link.request(PingResult, "ping")
@@ -199,12 +222,16 @@ class SyncMixin(CoreBase):
             self._reached_online = True
             if self._focused is not None:
                 self.focused_conversation = self._focused  # fetch its missing history
+            if self._viewing is not None:
+                tasks.spawn(self._send_viewing(), name="frontdesk-viewing")
             drainer = tasks.spawn(self._drain(link), name="frontdesk-outbox", log_errors=False)
             await _first(reader, applier, drainer)
             self._session_result(reader, applier, drainer)
             return True
         finally:
             self._link = None
+            for conversation_id in self.collision.clear():  # nobody is known to be there any more
+                self._emit_collision(conversation_id)
             await link.close()
             await tasks.cancel_all()
 
@@ -243,11 +270,23 @@ class SyncMixin(CoreBase):
         )
         log.info("snapshot applied: %d conversations", len(conversations))
         self._announce(applied)
+        await self._refresh_workflow(link)
 
     async def _refresh_side_data(self, link: _Link) -> None:
         """Presence is not replayed: refresh the agent list on each connect."""
         await self.cache.store_agents([AgentRow.of(a) for a in (await link.request(AgentsResult, "agents")).agents])
         self._emit_agents()
+        await self._refresh_workflow(link)
+
+    async def _refresh_held(self, link: _Link) -> None:
+        """Email replies held for review (PROTOCOL.md, "Email"): listed on each connect, then kept by the
+        ``email.held`` events replayed and pushed after it."""
+        try:
+            held = (await link.request(HeldEmailsResult, "email.held.list")).held
+        except ServerError as exc:  # a server without it: nothing is held there
+            log.info("held email replies not listed: %s", exc)
+            return
+        self._announce(await self.cache.store_held(held))
 
     async def _mark_synced(self) -> None:
         self.last_synced_at = self._clock()
@@ -288,6 +327,11 @@ class SyncMixin(CoreBase):
         if isinstance(data, AgentTyping):
             if self.me is None or data.agent_id != self.me.id:
                 self._emit("on_typing", data.conversation_id, data.is_typing, data.name)
+                self.collision.set_typing(data.conversation_id, data.name or f"agent #{data.agent_id}", data.is_typing)
+                self._emit_collision(data.conversation_id)
+        elif isinstance(data, AgentViewing):
+            if self.collision.apply(data, self.me.id if self.me else None):
+                self._emit_collision(data.conversation_id)
         elif isinstance(data, VisitorTyping):
             self._emit("on_typing", data.conversation_id, data.is_typing, None)
         else:

@@ -30,13 +30,22 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import httpx
 from frontdesk.server.protocol import (
+    RESULTS,
     AgentAddResult,
     AgentResult,
     AgentsResult,
     ConfigResult,
+    CsatListResult,
+    Endpoint,
+    ExportEntry,
+    ExportRecordsResult,
+    FileLink,
+    FileLinksResult,
     IdentitySecretResult,
     LoginResult,
     MessageOriginal,
@@ -44,6 +53,7 @@ from frontdesk.server.protocol import (
     Result,
     SearchResult,
     VisitorDetails,
+    VisitorsResult,
     to_wire,
 )
 
@@ -55,16 +65,19 @@ from ._sync import SyncMixin
 from ._tasks import TaskSet
 from .cache import Applied, Cache, cache_path, config_values
 from .cache._schema import set_meta
-from .exceptions import LoginError, ServerError
+from .downloads import Downloads, http_base
+from .exceptions import LoginError, OfflineError, ServerError
+from .reports import ReportsMixin
 from .rows import AgentRow
 from .state import ConnectionState
+from .workflow import WorkflowMixin
 
 __all__ = ["Backoff", "Connect", "ConsoleCore", "WebSocketLike", "agent_endpoint", "coalesce"]
 
 log = logging.getLogger("frontdesk.console.sync")
 
 
-class ConsoleCore(DrainMixin, SyncMixin):
+class ConsoleCore(DrainMixin, SyncMixin, WorkflowMixin, ReportsMixin):
     """Login, token, cache, connection loop and outbox of one console session.
 
     Attributes the UI reads: ``state``, ``me``, ``cache`` (after
@@ -197,6 +210,21 @@ class ConsoleCore(DrainMixin, SyncMixin):
         """Skip the current backoff wait (e.g. the network came back)."""
         self._reconnect_now.set()
 
+    # -- attachments: their bytes, from signed links (downloads.py) -------------------
+
+    @property
+    def downloads(self) -> Downloads:
+        """Attachments' files, fetched into the cache folder (needs the session's cache)."""
+        if self._downloads is None:
+            self._downloads = Downloads(
+                self.server_url, self.cache.path.with_suffix(".files"), self.file_links, self._clock
+            )
+        return self._downloads
+
+    async def file_links(self, ids: Sequence[str]) -> dict[str, FileLink]:
+        """Fresh signed links to these attachments (those this agent may read). Raises OfflineError."""
+        return (await self._call(FileLinksResult, "file.links", ids=list(ids))).links
+
     # -- online-only calls -------------------------------------------------------
 
     async def get_config(self) -> dict[str, Any]:
@@ -243,12 +271,15 @@ class ConsoleCore(DrainMixin, SyncMixin):
         self._announce(Applied(reload_all=True))  # assignee names
         return agent
 
-    async def set_away(self, away: bool) -> AgentRow:
+    async def set_away(self, away: bool, *, automatic: bool = False) -> AgentRow:
         """Set this agent Away (or back Online) on the server: colleagues see
         it, and visitors are told nobody is there when no one else is.
-        Raises OfflineError / ServerError."""
+        ``automatic``: the idle watcher did it, not the agent (remembered in the
+        cache: :meth:`Cache.away_was_automatic`). Raises OfflineError / ServerError."""
         reply = await self._call(AgentResult, "availability.set", away=away)
-        return await self._stored_me(AgentRow.of(reply.agent))
+        me = await self._stored_me(AgentRow.of(reply.agent))
+        await self.cache.write(lambda db: set_meta(db, "away_automatic", away and automatic))
+        return me
 
     async def update_me(
         self, *, name: str | None = None, password: str | None = None, current_password: str | None = None
@@ -287,13 +318,83 @@ class ConsoleCore(DrainMixin, SyncMixin):
         reply = await self._call(IdentitySecretResult, f"identity_secret.{action}")
         return dict(to_wire(reply.identity_secret))
 
+    async def webhook_request(self, kind: str, **fields: Any) -> Result:
+        """Admin: one ``webhook.*`` request (PROTOCOL.md, "Webhooks"), e.g. ``webhook.list``;
+        its typed result (``protocol.RESULTS``). Never cached. Raises OfflineError / ServerError."""
+        if not kind.startswith("webhook.") or (Endpoint.AGENT, kind) not in RESULTS:
+            raise ValueError(f"not a webhook request: {kind!r}")
+        return await self._call(RESULTS[(Endpoint.AGENT, kind)], kind, **fields)
+
+    async def email_request(self, kind: str, **fields: Any) -> Result:
+        """One ``email.*`` request (PROTOCOL.md, "Email"), e.g. ``email.settings.get``; its typed result.
+        Never cached. Raises OfflineError / ServerError."""
+        if not kind.startswith("email.") or (Endpoint.AGENT, kind) not in RESULTS:
+            raise ValueError(f"not an email request: {kind!r}")
+        return await self._call(RESULTS[(Endpoint.AGENT, kind)], kind, **fields)
+
+    async def accept_held(self, held_id: int) -> None:
+        """Post a held email reply as the visitor's message (online only; the ``email.held`` and
+        ``message.created`` events update the cache). Raises OfflineError / ServerError."""
+        await self._call(Result, "email.held.accept", held_id=held_id)
+
+    async def reject_held(self, held_id: int) -> None:
+        """Discard a held email reply (online only). Raises OfflineError / ServerError."""
+        await self._call(Result, "email.held.reject", held_id=held_id)
+
     async def fetch_visitor(self, visitor_id: int) -> None:
         """Refresh a visitor's details and conversations from the server."""
         reply = await self._call(VisitorDetails, "visitor.get", visitor_id=visitor_id)
         await self.cache.store_visitor(reply.visitor)
         applied = await self.cache.store_conversations(reply.conversations)
+        surveys = await self._call(CsatListResult, "csat.list", visitor_id=visitor_id)
+        await self.cache.store_csat(surveys.surveys)  # ratings older than the cache's cursor, too
         applied.conversations.update(r.id for r in self.cache.visitor_conversations(visitor_id))
         self._announce(applied)
+
+    async def export_records(self, before: int | None = None) -> list[ExportEntry]:
+        """Admin: who exported what, when, newest first. Raises OfflineError / ServerError."""
+        fields = {} if before is None else {"before": before}
+        return (await self._call(ExportRecordsResult, "export.records", **fields)).records
+
+    async def record_export(self, what: str, fmt: str, *, conversation_id: int | None, query: str, rows: int) -> None:
+        """Admin: record an export this console made (PROTOCOL.md, "Exports"). Raises OfflineError / ServerError."""
+        fields: dict[str, Any] = {"what": what, "format": fmt, "filter": query[:500], "rows": rows}
+        if conversation_id is not None:
+            fields["conversation_id"] = conversation_id
+        await self._call(ExportRecordsResult, "export.record", **fields)
+
+    @property
+    def exports_from_server(self) -> bool:
+        """Whether an export comes from the server (online, and an admin: the server's exports are theirs),
+        rather than from the cache (PROTOCOL.md, "Exports"; core/export.py)."""
+        return self.state is ConnectionState.ONLINE and self.me is not None and self.me.is_admin
+
+    @contextlib.asynccontextmanager
+    async def export_stream(self, route: str, params: Mapping[str, str]) -> AsyncIterator[AsyncIterator[bytes]]:
+        """``GET /v1/export/<route>?params`` with this session's token: the body's chunks as they arrive (for
+        core/export.py's ``run_server_export``). A refusal is ServerError (401 ``unauthorized``, 403
+        ``forbidden``, 400 ``invalid``) with the server's reason; no connection, or one lost mid-body, is
+        OfflineError."""
+        token = self._token
+        if token is None or self.state is not ConnectionState.ONLINE:
+            raise OfflineError()
+        timeout = httpx.Timeout(60.0, connect=10.0)
+        try:
+            async with (
+                httpx.AsyncClient(base_url=http_base(self.server_url), timeout=timeout) as client,
+                client.stream(
+                    "GET", f"/v1/export/{route}", params=dict(params), headers={"Authorization": f"Bearer {token}"}
+                ) as response,
+            ):
+                if response.status_code != 200:
+                    reason = (await response.aread()).decode("utf-8", "replace").strip()[:300]
+                    code = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+                    raise ServerError(
+                        code.get(response.status_code, "unavailable"), reason or f"HTTP {response.status_code}"
+                    )
+                yield response.aiter_bytes(64 * 1024)
+        except httpx.HTTPError as exc:
+            raise OfflineError(f"the export from the server was cut off: {exc}") from exc
 
     async def search(
         self, text: str, *, status: str | None = None, before: str | None = None, limit: int = 20
@@ -306,7 +407,40 @@ class ConsoleCore(DrainMixin, SyncMixin):
         result = await self._call(SearchResult, "search", q=text, status=status, before=before, limit=limit)
         if result.hits:
             self._announce(await self.cache.store_conversations(hit.conversation for hit in result.hits))
+        if before is None:
+            await self._refresh_found_visitors(text)
         return result
+
+    #: At most this many found visitors whose conversations the cache lacks are fetched per search.
+    FOUND_VISITORS_FETCHED = 20
+
+    async def _refresh_found_visitors(self, text: str) -> None:
+        """The visitors whose custom attributes or location match (``visitor.find``), stored fresh in the
+        cache, with their conversations when the cache holds none of them (``visitor.get``, the newest
+        :attr:`FOUND_VISITORS_FETCHED` such visitors): the search's cache hits, read again after the server
+        answers, then find their conversations by those values, cached or not. An older server without
+        ``visitor.find`` changes nothing."""
+        try:
+            found = await self._call(VisitorsResult, "visitor.find", q=text, limit=50)
+        except ServerError as exc:
+            log.info("visitor.find: %s", exc)
+            return
+        applied = Applied()
+        missing = 0
+        for visitor in found.visitors:
+            await self.cache.store_visitor(visitor)
+            if self.cache.visitor_conversations(visitor.id) or missing >= self.FOUND_VISITORS_FETCHED:
+                continue
+            missing += 1
+            try:
+                details = await self._call(VisitorDetails, "visitor.get", visitor_id=visitor.id)
+            except ServerError as exc:  # erased meanwhile, or out of reach: the others still count
+                log.info("visitor.get %s: %s", visitor.id, exc)
+                continue
+            got = await self.cache.store_conversations(details.conversations)
+            applied.conversations.update(got.conversations)
+        if applied.conversations:
+            self._announce(applied)
 
     async def mark_seen(self, conversation_id: int) -> None:
         """Mark the conversation read: locally at once, on the server when online."""

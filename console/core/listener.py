@@ -26,11 +26,14 @@ class CoreListener(Protocol):
     def on_thread_changed(self, changes: ThreadChanges) -> None: ...
     def on_outbox_changed(self, count: int) -> None: ...
     def on_agents_changed(self, agents: list[AgentRow]) -> None: ...
+    def on_workflow_changed(self) -> None: ...
     def on_config_changed(self, config: dict[str, Any]) -> None: ...
     def on_synced(self, at: float) -> None: ...
     def on_notification(self, notification: Notification) -> None: ...
     def on_typing(self, conversation_id: int, is_typing: bool, who: str | None) -> None: ...
+    def on_collision_changed(self, conversation_id: int, viewers: list[str], typing: list[str]) -> None: ...
     def on_session_ended(self, reason: str) -> None: ...
+    def on_upload_progress(self, outbox_id: int, received: int, total: int) -> None: ...
 
 
 class CoreListenerBase:
@@ -53,6 +56,9 @@ class CoreListenerBase:
     def on_agents_changed(self, agents: list[AgentRow]) -> None:
         """The agent list or someone's presence changed; ``agents`` is the new list."""
 
+    def on_workflow_changed(self) -> None:
+        """Teams, labels or canned responses changed (read them from the cache)."""
+
     def on_config_changed(self, config: dict[str, Any]) -> None:
         """The tenant's widget configuration changed (full config)."""
 
@@ -66,6 +72,14 @@ class CoreListenerBase:
         """Someone is (or stopped) typing; ``who`` is None for the visitor,
         else the other agent's name."""
 
+    def on_collision_changed(self, conversation_id: int, viewers: list[str], typing: list[str]) -> None:
+        """Who else has ``conversation_id`` open (``viewers``) or is typing a
+        reply in it (``typing``) changed: other agents' names, sorted."""
+
     def on_session_ended(self, reason: str) -> None:
         """The token is no longer valid (revoked, agent disabled, logged out
         elsewhere); the core has stopped. The UI shows the login screen."""
+
+    def on_upload_progress(self, outbox_id: int, received: int, total: int) -> None:
+        """The files of outbox item ``outbox_id`` are uploading: ``received`` of
+        ``total`` bytes are on the server (PROTOCOL.md, "Attachments")."""

@@ -10,15 +10,20 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES, SNAPSHOT_FILTERS, Agent, Visitor
+from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES, SNAPSHOT_FILTERS, Agent, Attachment, Visitor
+
+from .words import translate
 
 __all__ = [
     "FILTERS",
     "UNKNOWN_VISITOR",
     "AgentRow",
+    "Attachment",
     "ConversationChanges",
     "ConversationRow",
+    "CsatRow",
     "Delivery",
+    "LocalFile",
     "MembershipKey",
     "Notification",
     "OutboxAction",
@@ -28,6 +33,7 @@ __all__ = [
     "ThreadKind",
     "VisitorRow",
     "matches_filter",
+    "unknown_visitor",
 ]
 
 #: Inbox filters: the server's ``snapshot`` filters, with the same rules
@@ -37,13 +43,30 @@ FILTERS: Final[tuple[str, ...]] = SNAPSHOT_FILTERS
 ThreadKind = Literal["visitor", "agent", "system", "note"]
 Delivery = Literal["sent", "pending", "failed"]
 OutboxAction = Literal[
-    "reply", "note", "resolve", "reopen", "pend", "assign", "unassign", "message.edit", "message.delete"
+    "reply",
+    "note",
+    "resolve",
+    "reopen",
+    "pend",
+    "assign",
+    "unassign",
+    "message.edit",
+    "message.delete",
+    "label.add",
+    "label.remove",
+    "snooze",
+    "transfer",
 ]
 
 
 #: The name shown for a visitor whose details the cache does not hold yet;
 #: once it does, the server's ``display_name`` (the name, or "Visitor #ID").
 UNKNOWN_VISITOR: Final = "A visitor"
+
+
+def unknown_visitor() -> str:
+    """:data:`UNKNOWN_VISITOR`, translated (console/core/words.py)."""
+    return translate("Rows", "A visitor")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,7 +101,7 @@ class ConversationRow:
     visitor_id: int
     visitor_name: str  #: the visitor's ``display_name`` (their name, or "Visitor #ID")
     visitor_email: str | None
-    status: str  #: "open", "pending" or "resolved"
+    status: str  #: "open", "pending", "resolved" or "snoozed"
     assignee_id: int | None
     assignee_name: str | None
     preview: str  #: last message text, shortened by the server
@@ -92,6 +115,9 @@ class ConversationRow:
     visitor_verified: bool = False  #: the claim was verified with the tenant's identity secret
     visitor_seen_seq: int = 0  #: the visitor read the messages up to this seq (their widget's ``seen``)
     visitor_seen_at: int | None = None  #: when (ms) the console heard it live; None: only replayed
+    team_id: int | None = None  #: the team whose inbox it is in (PROTOCOL.md, "Teams")
+    label_ids: tuple[int, ...] = ()  #: its labels, this console's pending label changes applied
+    snoozed_until: int | None = None  #: snoozed: when it wakes (ms); None while snoozed: until the visitor writes
 
     @property
     def identity_unverified(self) -> bool:
@@ -124,6 +150,22 @@ class ThreadItem:
     mine: bool = False  #: a message this agent wrote (they may edit or delete it for a while)
     edited: bool = False  #: its author edited it (PROTOCOL.md, "Editing and deleting")
     deleted: bool = False  #: its author deleted it; ``body`` is empty
+    attachments: tuple[Attachment, ...] = ()  #: its stored files (PROTOCOL.md, "Attachments")
+    files: tuple[LocalFile, ...] = ()  #: an outbox item's files, not uploaded yet (copies in the cache folder)
+    held_id: int | None = None  #: a held email reply (``h<id>``) an agent may accept or reject (PROTOCOL.md, "Email")
+    held_sender: str = ""  #: the held reply's From address
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A file attached in the console and waiting in the outbox: its copy in the
+    cache folder, and, once uploaded, its attachment id."""
+
+    path: str
+    name: str
+    size: int
+    upload: str | None = None  #: the server's upload key of the last attempt (to resume it)
+    id: str | None = None  #: the attachment id, once the upload finished
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -230,3 +272,18 @@ def matches_filter(filter: str, key: MembershipKey | None, me: int | None) -> bo
     if key is None:
         return False
     return SNAPSHOT_FILTER_RULES[filter].matches(*key, me)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CsatRow:
+    """A satisfaction survey as the console shows it (PROTOCOL.md, "Satisfaction surveys")."""
+
+    id: int
+    conversation_id: int
+    agent_id: int | None  #: who handled the conversation
+    scale: str  #: five or thumbs
+    rating: int | None  #: None: not rated yet
+    comment: str | None
+    created_at: int
+    rated_at: int | None
+    agent_name: str | None

@@ -11,3 +11,9 @@ Structure (STYLE.md, "manager -> model -> view"):
 
 Views never touch the network, SQLite or the keyring.
 """
+
+from frontdesk.console.core import words as _words
+from PySide6.QtCore import QCoreApplication as _QCoreApplication
+
+# The core's words (snooze, collision, activity trail) through Qt's translation too (console/core/words.py).
+_words.set_translator(_QCoreApplication.translate)

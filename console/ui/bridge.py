@@ -29,11 +29,14 @@ class _Signals(QObject):
     thread_changed = Signal(object)  # ThreadChanges
     outbox_changed = Signal(int)  # pending count
     agents_changed = Signal(list)  # list[AgentRow]
+    workflow_changed = Signal()  # teams, labels or canned responses
     config_changed = Signal(dict)
     synced = Signal(float)  # unix seconds
     notification_raised = Signal(object)  # Notification
     typing_changed = Signal(int, bool, object)  # conversation id, is typing, who (str | None)
+    collision_changed = Signal(int, list, list)  # conversation id, other viewers' names, other typers' names
     session_ended = Signal(str)  # reason
+    upload_progress = Signal(int, int, int)  # outbox id, bytes received, total
 
 
 class CoreBridge(CoreListenerBase):
@@ -66,6 +69,10 @@ class CoreBridge(CoreListenerBase):
         """Re-emit as ``agents_changed``."""
         self.signals.agents_changed.emit(list(agents))
 
+    def on_workflow_changed(self) -> None:
+        """Re-emit as ``workflow_changed``."""
+        self.signals.workflow_changed.emit()
+
     def on_config_changed(self, config: dict[str, Any]) -> None:
         """Re-emit as ``config_changed``."""
         self.signals.config_changed.emit(dict(config))
@@ -82,6 +89,14 @@ class CoreBridge(CoreListenerBase):
         """Re-emit as ``typing_changed``."""
         self.signals.typing_changed.emit(conversation_id, is_typing, who)
 
+    def on_collision_changed(self, conversation_id: int, viewers: list[str], typing: list[str]) -> None:
+        """Re-emit as ``collision_changed``."""
+        self.signals.collision_changed.emit(conversation_id, list(viewers), list(typing))
+
     def on_session_ended(self, reason: str) -> None:
         """Re-emit as ``session_ended``."""
         self.signals.session_ended.emit(reason)
+
+    def on_upload_progress(self, outbox_id: int, received: int, total: int) -> None:
+        """Re-emit as ``upload_progress``."""
+        self.signals.upload_progress.emit(outbox_id, received, total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, QTime
+from PySide6.QtCore import QCoreApplication, Qt, QTime
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,17 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .labels import plain_label
 from .preferences import SCHEMA, Preferences
 
 __all__ = ["HelpDialog", "PreferencesDialog"]
 
 
-def _plain(text: str, name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    if name:
-        label.setObjectName(name)
-    return label
+def _plain(text: str = "", name: str = "") -> QLabel:
+    return plain_label(text, name)
 
 
 class HelpDialog(QDialog):
@@ -39,11 +36,11 @@ class HelpDialog(QDialog):
     def __init__(self, actions: Sequence[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("helpDialog")
-        self.setWindowTitle("Keyboard shortcuts — Frontdesk")
+        self.setWindowTitle(QCoreApplication.translate("Dialogs", "Keyboard shortcuts — Frontdesk"))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
-        layout.addWidget(_plain("Keyboard shortcuts", "dialogTitle"))
+        layout.addWidget(_plain(QCoreApplication.translate("Dialogs", "Keyboard shortcuts"), "dialogTitle"))
         grid = QGridLayout()
         grid.setHorizontalSpacing(28)
         grid.setVerticalSpacing(8)
@@ -71,18 +68,18 @@ class PreferencesDialog(QDialog):
     def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("preferencesDialog")
-        self.setWindowTitle("Preferences — Frontdesk")
+        self.setWindowTitle(QCoreApplication.translate("Dialogs", "Preferences — Frontdesk"))
         self._preferences = preferences
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
-        layout.addWidget(_plain("Notifications", "dialogTitle"))
+        layout.addWidget(_plain(QCoreApplication.translate("Dialogs", "Notifications"), "dialogTitle"))
         #: Checkbox per boolean setting name.
         self.checks: dict[str, QCheckBox] = {}
         for setting in SCHEMA:
             if setting.type is not bool:
                 continue
-            check = QCheckBox(setting.description)
+            check = QCheckBox(QCoreApplication.translate("Preferences", setting.description))
             check.setChecked(preferences.get_bool(setting.name))
             check.toggled.connect(lambda on, name=setting.name: self._preferences.set(name, bool(on)))
             self.checks[setting.name] = check
@@ -91,7 +88,10 @@ class PreferencesDialog(QDialog):
         self.times: dict[str, QTimeEdit] = {}
         row = QHBoxLayout()
         row.setContentsMargins(24, 0, 0, 0)
-        for name, label in (("quiet_from", "From"), ("quiet_until", "until")):
+        for name, label in (
+            ("quiet_from", QCoreApplication.translate("Dialogs", "From")),
+            ("quiet_until", QCoreApplication.translate("Dialogs", "until")),
+        ):
             edit = QTimeEdit()
             edit.setObjectName(name)
             edit.setDisplayFormat("HH:mm")
@@ -114,13 +114,13 @@ class PreferencesDialog(QDialog):
                 continue
             box = QSpinBox()
             box.setRange(0, 480)
-            box.setSuffix(" min")
-            box.setSpecialValueText("never")
+            box.setSuffix(QCoreApplication.translate("Dialogs", " min"))
+            box.setSpecialValueText(QCoreApplication.translate("Dialogs", "never"))
             box.setValue(int(preferences.get(setting.name)))
             box.valueChanged.connect(lambda value, name=setting.name: self._preferences.set(name, int(value)))
             self.numbers[setting.name] = box
             row = QHBoxLayout()
-            row.addWidget(_plain(setting.description), 1)
+            row.addWidget(_plain(QCoreApplication.translate("Preferences", setting.description)), 1)
             row.addWidget(box)
             layout.addLayout(row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QCoreApplication, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QWidget
 
@@ -80,7 +80,7 @@ class ChipBar(QWidget):
         self.more.setObjectName("filterMore")
         self.more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.more.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.more.setToolTip("More filters")
+        self.more.setToolTip(QCoreApplication.translate("Fitting", "More filters"))
         self.menu = QMenu(self.more)
         self.menu.aboutToShow.connect(self._fill_menu)
         self.more.setMenu(self.menu)
@@ -101,7 +101,9 @@ class ChipBar(QWidget):
         return QSize(first + self.SPACING + self._more_width(), self._height())
 
     def _more_width(self, label: str | None = None) -> int:
-        self.more.setText(label if label is not None else self.more.text() or "More ▾")
+        self.more.setText(
+            label if label is not None else self.more.text() or QCoreApplication.translate("Fitting", "More ▾")
+        )
         return self.more.sizeHint().width()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -126,9 +128,9 @@ class ChipBar(QWidget):
             shown = list(self.chips)
         else:
             checked = next((c for c in self.chips if c.isChecked()), None)
-            label = f"{checked.text()} ▾" if checked is not None else "More ▾"
+            label = f"{checked.text()} ▾" if checked is not None else QCoreApplication.translate("Fitting", "More ▾")
             # Room for the More button under either of its labels.
-            more_w = max(self._more_width(label), self._more_width("More ▾"))
+            more_w = max(self._more_width(label), self._more_width(QCoreApplication.translate("Fitting", "More ▾")))
             x = 0
             for chip, w in zip(self.chips, widths, strict=True):
                 if x + w + self.SPACING + more_w > width:
@@ -136,7 +138,7 @@ class ChipBar(QWidget):
                 shown.append(chip)
                 x += w + self.SPACING
             if checked is not None and checked in shown:
-                label = "More ▾"
+                label = QCoreApplication.translate("Fitting", "More ▾")
             self.more.setText(label)
             self.more.setProperty("current", checked is not None and checked not in shown)
             self.more.style().unpolish(self.more)

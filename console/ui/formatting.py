@@ -1,4 +1,5 @@
-"""Pure helpers that turn times and names into the short text the UI shows.
+"""Helpers that turn times and names into the short text the UI shows (pure, but for the
+translation of their words).
 
 Times on the wire and in the cache are integers: milliseconds since the Unix
 epoch, UTC (PROTOCOL.md, "Objects"). The helpers take ``now`` explicitly so
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from PySide6.QtCore import QCoreApplication
 
 __all__ = [
     "clock_time",
@@ -29,7 +32,7 @@ def relative_time(ms: int, now_ms: int) -> str:
     """A compact age for inbox rows: ``now``, ``5m``, ``3h``, ``Tue``, ``12 Mar``."""
     delta = max(0, now_ms - ms) // 1000
     if delta < 60:
-        return "now"
+        return QCoreApplication.translate("Formatting", "now")
     if delta < 3600:
         return f"{delta // 60}m"
     then, now = local_datetime(ms), local_datetime(now_ms)
@@ -46,9 +49,9 @@ def day_label(ms: int, now_ms: int) -> str:
     """The label of a day separator in a thread: ``Today``, ``Yesterday`` or a date."""
     day, today = local_datetime(ms).date(), local_datetime(now_ms).date()
     if day == today:
-        return "Today"
+        return QCoreApplication.translate("Formatting", "Today")
     if (today - day).days == 1:
-        return "Yesterday"
+        return QCoreApplication.translate("Formatting", "Yesterday")
     if day.year == today.year:
         return f"{day.strftime('%A')}, {day.day} {day.strftime('%B')}"
     return f"{day.day} {day.strftime('%B %Y')}"

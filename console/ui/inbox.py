@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from frontdesk.console.core import ConversationRow
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from .fitting import ChipBar
-from .models import FILTER_LABELS, InboxModel, Roles
+from .models import FILTER_LABELS, InboxModel, Roles, filter_label, status_label
 from .search import SearchModel, search_note
 from .theme import C
+from .translation import QT_TRANSLATE_NOOP
 
 __all__ = ["InboxDelegate", "InboxPane"]
 
@@ -33,17 +43,22 @@ _Index = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 78
 #: Shown beside a visitor's name when their claimed identity is not verified.
-UNVERIFIED_TAG = "Unverified"
+UNVERIFIED_TAG = QT_TRANSLATE_NOOP("Inbox", "Unverified")
 PAD = 16
 
 #: What each filter says when it has nothing (issue 13, item 6).
 EMPTY_TEXT: dict[str, str] = {
-    "mine": "Nothing assigned to you.\nConversations you take or are given appear here.",
-    "unassigned": "No unassigned conversations.\nNew ones wait here until someone takes them.",
-    "open": "No open conversations.\nNew conversations appear here as they arrive.",
-    "pending": "Nothing pending.\nConversations waiting on the visitor appear here.",
-    "resolved": "Nothing resolved yet.\nResolved conversations are kept here.",
-    "all": "No conversations yet.\nThey appear here as visitors write.",
+    "mine": QT_TRANSLATE_NOOP("Inbox", "Nothing assigned to you.\nConversations you take or are given appear here."),
+    "unassigned": QT_TRANSLATE_NOOP(
+        "Inbox", "No unassigned conversations.\nNew ones wait here until someone takes them."
+    ),
+    "open": QT_TRANSLATE_NOOP("Inbox", "No open conversations.\nNew conversations appear here as they arrive."),
+    "pending": QT_TRANSLATE_NOOP("Inbox", "Nothing pending.\nConversations waiting on the visitor appear here."),
+    "snoozed": QT_TRANSLATE_NOOP(
+        "Inbox", "Nothing snoozed.\nSnoozed conversations come back on time, or when the visitor writes."
+    ),
+    "resolved": QT_TRANSLATE_NOOP("Inbox", "Nothing resolved yet.\nResolved conversations are kept here."),
+    "all": QT_TRANSLATE_NOOP("Inbox", "No conversations yet.\nThey appear here as visitors write."),
 }
 
 
@@ -105,7 +120,8 @@ class InboxDelegate(QStyledItemDelegate):
         tag_w = 0
         if row.identity_unverified:
             # A claimed, unverified identity: say so next to the name (issue 20).
-            tag_w = small_fm.horizontalAdvance(UNVERIFIED_TAG) + 12
+            tag_text = QCoreApplication.translate("Inbox", UNVERIFIED_TAG)
+            tag_w = small_fm.horizontalAdvance(tag_text) + 12
             name_rect.setWidth(max(0, name_rect.width() - tag_w - 6))
         name_text = QFontMetrics(name_font).elidedText(row.visitor_name, Qt.TextElideMode.ElideRight, name_rect.width())
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name_text)
@@ -119,7 +135,7 @@ class InboxDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(tag, 7, 7)
             painter.setFont(self._small_bold)
             painter.setPen(C.WARN)
-            painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, UNVERIFIED_TAG)
+            painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, tag_text)
 
         # Line 2: preview ........ unread badge
         top2 = line1.bottom() + 4
@@ -138,7 +154,11 @@ class InboxDelegate(QStyledItemDelegate):
         preview = str(index.data(Roles.PREVIEW) or "")
         painter.setFont(self._preview)
         preview_rect = QRect(left, top2, right - left - (badge_w + 8 if badge_w else 0), preview_fm.height())
-        shown = preview_fm.elidedText(preview or "No messages yet", Qt.TextElideMode.ElideRight, preview_rect.width())
+        shown = preview_fm.elidedText(
+            preview or QCoreApplication.translate("Inbox", "No messages yet"),
+            Qt.TextElideMode.ElideRight,
+            preview_rect.width(),
+        )
         _paint_highlights(painter, preview_rect, preview_fm, preview, shown, index.data(Roles.HIGHLIGHTS))
         painter.setPen(C.TEXT if unread else C.TEXT_2)
         painter.drawText(preview_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
@@ -151,13 +171,13 @@ class InboxDelegate(QStyledItemDelegate):
         painter.drawEllipse(QRect(left, top3 + small_fm.height() // 2 - 3, 7, 7))
         painter.setFont(self._small)
         painter.setPen(C.MUTED)
-        assignee = row.assignee_name or "Unassigned"
+        assignee = row.assignee_name or QCoreApplication.translate("Inbox", "Unassigned")
         extra = ""
         if row.failed_actions:
-            extra = "  ·  not delivered"
+            extra = "  ·  " + QCoreApplication.translate("Inbox", "not delivered")
         elif row.pending_actions:
             extra = "  ·  syncing…"
-        text = f"{row.status.capitalize()}  ·  {assignee}{extra}"
+        text = f"{status_label(row.status)}  ·  {assignee}{extra}"
         line3 = QRect(left + 13, top3, right - left - 13, small_fm.height())
         if row.failed_actions:
             painter.setPen(C.FAILED)
@@ -201,7 +221,7 @@ class InboxPane(QFrame):
         self.setObjectName("inboxPane")
         self.model = model
         self.search_model = search_model
-        title = QLabel("Inbox")
+        title = QLabel(QCoreApplication.translate("Inbox", "Inbox"))
         title.setObjectName("paneTitle")
         title.setTextFormat(Qt.TextFormat.PlainText)
         self.count_label = QLabel("")
@@ -209,7 +229,7 @@ class InboxPane(QFrame):
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.search = QLineEdit()
         self.search.setObjectName("searchBox")
-        self.search.setPlaceholderText("Search messages, names, emails")
+        self.search.setPlaceholderText(QCoreApplication.translate("Inbox", "Search messages, names, emails"))
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -220,12 +240,15 @@ class InboxPane(QFrame):
         self.filter_buttons: dict[str, QPushButton] = {}
         self._filters = QButtonGroup(self)
         self._filters.setExclusive(True)
-        for n, (name, label) in enumerate(FILTER_LABELS):
+        for n, (name, _english) in enumerate(FILTER_LABELS):
+            label = filter_label(name)
             button = QPushButton(label)
             button.setObjectName("filterChip")
             button.setCheckable(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
-            button.setToolTip(f"{label} (Ctrl+{n + 1})")
+            button.setToolTip(
+                QCoreApplication.translate("Inbox", "{label} (Ctrl+{key})").format(label=label, key=n + 1)
+            )
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             self._filters.addButton(button, n)
             self.filter_buttons[name] = button
@@ -258,6 +281,8 @@ class InboxPane(QFrame):
         self._open_id = 0
 
         head = QHBoxLayout()
+        #: The title row: console/ui/workflow.py puts the team/label box after the title.
+        self.head = head
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.count_label)
@@ -317,9 +342,13 @@ class InboxPane(QFrame):
         empty = self.model.rowCount() == 0
         if empty:
             if self.model.query:
-                self.empty_label.setText("No conversations match your search.")
+                self.empty_label.setText(QCoreApplication.translate("Inbox", "No conversations match your search."))
             else:
-                self.empty_label.setText(EMPTY_TEXT.get(self.model.filter, "Nothing here."))
+                self.empty_label.setText(
+                    QCoreApplication.translate("Inbox", EMPTY_TEXT[self.model.filter])
+                    if self.model.filter in EMPTY_TEXT
+                    else QCoreApplication.translate("Inbox", "Nothing here.")
+                )
         self.empty_label.setVisible(empty)
         self.view.setVisible(not empty)
 
@@ -398,7 +427,11 @@ class InboxPane(QFrame):
         self.scope_chip.setObjectName("filterChip")
         self.scope_chip.setCheckable(True)
         self.scope_chip.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.scope_chip.setToolTip("Search only the conversations of the current tab (default: every status)")
+        self.scope_chip.setToolTip(
+            QCoreApplication.translate(
+                "Inbox", "Search only the conversations of the current tab (default: every status)"
+            )
+        )
         self.scope_chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.scope_chip.toggled.connect(self._on_scope_chip_toggled)
         self.search_note = QLabel("")
@@ -441,7 +474,9 @@ class InboxPane(QFrame):
             self.search_model.clear()
 
     def _update_scope_chip(self) -> None:
-        self.scope_chip.setText(f"Only in {dict(FILTER_LABELS).get(self.model.filter, self.model.filter)}")
+        self.scope_chip.setText(
+            QCoreApplication.translate("Inbox", "Only in {label}").format(label=filter_label(self.model.filter))
+        )
 
     def _on_search_scope_changed(self) -> None:
         if self.search_model is None:
@@ -485,11 +520,13 @@ class InboxPane(QFrame):
         found = self.search_model.rowCount()
         self.count_label.setText(str(found) if found else "")
         if not found and results is not None:
-            text = f"No conversations match “{results.text}”."
+            text = QCoreApplication.translate("Inbox", "No conversations match “{query}”.").format(query=results.text)
             if results.from_cache_only:
-                text += "\nOnly the local cache was searched: the server could not be asked."
+                text += "\n" + QCoreApplication.translate(
+                    "Inbox", "Only the local cache was searched: the server could not be asked."
+                )
             elif results.state.value == "searching":
-                text = "Searching…"
+                text = QCoreApplication.translate("Inbox", "Searching…")
             self.empty_label.setText(text)
         self.empty_label.setVisible(not found)
         self.results_view.setVisible(bool(found))

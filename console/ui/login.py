@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from frontdesk.console.core import AgentRow, LoginError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .tasks import asyncSlot
+from .translation import QT_TRANSLATE_NOOP
 
 __all__ = ["LoginAttempt", "LoginDialog", "validate_server_url"]
 
@@ -35,10 +36,10 @@ log = logging.getLogger("frontdesk.console.ui.login")
 LoginAttempt = Callable[[str, str, str, bool], Awaitable[AgentRow]]
 
 _MESSAGES = {
-    "wrong_credentials": "Wrong email or password.",
-    "unreachable": "Can't reach the server. Check the address and your network.",
-    "throttled": "Too many failed attempts. Wait a few minutes, then try again.",
-    "disabled": "This account is disabled. Ask an admin to enable it.",
+    "wrong_credentials": QT_TRANSLATE_NOOP("Login", "Wrong email or password."),
+    "unreachable": QT_TRANSLATE_NOOP("Login", "Can't reach the server. Check the address and your network."),
+    "throttled": QT_TRANSLATE_NOOP("Login", "Too many failed attempts. Wait a few minutes, then try again."),
+    "disabled": QT_TRANSLATE_NOOP("Login", "This account is disabled. Ask an admin to enable it."),
 }
 
 
@@ -46,16 +47,16 @@ def validate_server_url(text: str) -> str | None:
     """Why ``text`` is not a usable server URL, or None when it is."""
     text = text.strip()
     if not text:
-        return "Enter the server address, e.g. https://chat.example.com"
+        return QCoreApplication.translate("Login", "Enter the server address, e.g. https://chat.example.com")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https", "ws", "wss"):
-        return "The address starts with http:// or https://"
+        return QCoreApplication.translate("Login", "The address starts with http:// or https://")
     if not parts.hostname:
-        return "The address needs a host name"
+        return QCoreApplication.translate("Login", "The address needs a host name")
     try:
         _ = parts.port
     except ValueError:
-        return "The port is not a number between 0 and 65535"
+        return QCoreApplication.translate("Login", "The port is not a number between 0 and 65535")
     return None
 
 
@@ -77,27 +78,29 @@ class LoginDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("loginDialog")
-        self.setWindowTitle("Sign in — Frontdesk")
+        self.setWindowTitle(QCoreApplication.translate("Login", "Sign in — Frontdesk"))
         self.setModal(True)
         self.setMinimumWidth(420)
         self._attempt = attempt
         self.agent: AgentRow | None = None
 
-        title = QLabel("Sign in to Frontdesk")
+        title = QLabel(QCoreApplication.translate("Login", "Sign in to Frontdesk"))
         title.setObjectName("loginTitle")
-        subtitle = QLabel("Your team's shared inbox.")
+        subtitle = QLabel(QCoreApplication.translate("Login", "Your team's shared inbox."))
         subtitle.setObjectName("loginSubtitle")
 
         self.server_edit = QLineEdit(server_url)
-        self.server_edit.setPlaceholderText("https://chat.example.com")
+        self.server_edit.setPlaceholderText(QCoreApplication.translate("Login", "https://chat.example.com"))
         self.email_edit = QLineEdit(email)
-        self.email_edit.setPlaceholderText("you@example.com")
+        self.email_edit.setPlaceholderText(QCoreApplication.translate("Login", "you@example.com"))
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.remember_check = QCheckBox("Remember me on this computer")
+        self.remember_check = QCheckBox(QCoreApplication.translate("Login", "Remember me on this computer"))
         self.remember_check.setChecked(True)
         self.keyring_note = QLabel(
-            "No system keyring is available: you stay signed in only until the console is closed."
+            QCoreApplication.translate(
+                "Login", "No system keyring is available: you stay signed in only until the console is closed."
+            )
         )
         self.keyring_note.setObjectName("hint")
         self.keyring_note.setWordWrap(True)
@@ -105,14 +108,16 @@ class LoginDialog(QDialog):
         if not keyring_available:
             self.remember_check.setChecked(False)
             self.remember_check.setEnabled(False)
-            self.remember_check.setToolTip("Needs a system keyring (e.g. GNOME Keyring, KWallet).")
+            self.remember_check.setToolTip(
+                QCoreApplication.translate("Login", "Needs a system keyring (e.g. GNOME Keyring, KWallet).")
+            )
 
         self.error_label = QLabel(message)
         self.error_label.setObjectName("formError")
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(bool(message))
 
-        self.sign_in_button = QPushButton("Sign in")
+        self.sign_in_button = QPushButton(QCoreApplication.translate("Login", "Sign in"))
         self.sign_in_button.setObjectName("primary")
         self.sign_in_button.setDefault(True)
         self.sign_in_button.clicked.connect(self._on_sign_in_button_clicked)
@@ -123,9 +128,9 @@ class LoginDialog(QDialog):
         form = QFormLayout()
         form.setSpacing(10)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.addRow("Server", self.server_edit)
-        form.addRow("Email", self.email_edit)
-        form.addRow("Password", self.password_edit)
+        form.addRow(QCoreApplication.translate("Login", "Server"), self.server_edit)
+        form.addRow(QCoreApplication.translate("Login", "Email"), self.email_edit)
+        form.addRow(QCoreApplication.translate("Login", "Password"), self.password_edit)
         form.addRow("", self.remember_check)
 
         layout = QVBoxLayout(self)
@@ -159,10 +164,10 @@ class LoginDialog(QDialog):
             return problem
         if "@" not in self.email_edit.text():
             self.email_edit.setFocus()
-            return "Enter your email address."
+            return QCoreApplication.translate("Login", "Enter your email address.")
         if not self.password_edit.text():
             self.password_edit.setFocus()
-            return "Enter your password."
+            return QCoreApplication.translate("Login", "Enter your password.")
         return None
 
     @asyncSlot()
@@ -173,7 +178,7 @@ class LoginDialog(QDialog):
             return
         self.show_error("")
         self.sign_in_button.setEnabled(False)
-        self.sign_in_button.setText("Signing in…")
+        self.sign_in_button.setText(QCoreApplication.translate("Login", "Signing in…"))
         try:
             agent = await self._attempt(
                 self.server_edit.text().strip(),
@@ -183,14 +188,18 @@ class LoginDialog(QDialog):
             )
         except LoginError as exc:
             log.info("login failed: %s", exc.kind)
-            self.show_error(_MESSAGES.get(exc.kind, exc.message or "Sign-in failed."))
+            self.show_error(
+                QCoreApplication.translate("Login", _MESSAGES[exc.kind])
+                if exc.kind in _MESSAGES
+                else exc.message or QCoreApplication.translate("Login", "Sign-in failed.")
+            )
             if exc.kind == "wrong_credentials":
                 self.password_edit.selectAll()
                 self.password_edit.setFocus()
             return
         finally:
             self.sign_in_button.setEnabled(True)
-            self.sign_in_button.setText("Sign in")
+            self.sign_in_button.setText(QCoreApplication.translate("Login", "Sign in"))
         self.agent = agent
         self.password_edit.clear()
         self.logged_in.emit(agent)

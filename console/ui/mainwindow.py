@@ -28,7 +28,7 @@ from frontdesk.console.core import (
 )
 from frontdesk.console.core.notifier import Notifier
 from frontdesk.console.core.search import Searcher
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtNetwork import QNetworkInformation
 from PySide6.QtWidgets import (
@@ -42,11 +42,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .attachments import AttachmentsController
 from .bridge import CoreBridge
+from .collision import CollisionView
 from .dialogs import HelpDialog, PreferencesDialog
 from .idle import IdleSource, IdleWatcher, system_idle_source
 from .inbox import InboxPane
-from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel
+from .models import FILTER_LABELS, AgentsModel, InboxModel, ThreadModel, VisitorConversationsModel, filter_label
 from .notifications import Banner, NotificationCenter, Sound
 from .preferences import Preferences
 from .profile import ProfileDialog
@@ -55,9 +57,13 @@ from .statusbar import StatusBar
 from .tasks import asyncSlot, spawn
 from .theme import app_icon
 from .thread import ThreadPane
+from .transfer import TransferDialog
 from .visitor import VisitorPane
+from .workflow import WorkflowUi
 
 if TYPE_CHECKING:  # imported when first opened: the first paint does not need it (issue 13, item 7)
+    from .export_dialog import ExportDialog
+    from .reports import ReportsWindow
     from .settings_dialog import SettingsDialog
 
 __all__ = ["MainWindow"]
@@ -98,7 +104,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.setWindowTitle("Frontdesk")
+        self.setWindowTitle(QCoreApplication.translate("Mainwindow", "Frontdesk"))
         self.resize(1280, 800)
         self.core = core
         self.preferences = preferences
@@ -114,6 +120,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._open_id = 0
         self.settings_dialog: SettingsDialog | None = None
+        self.reports_window: ReportsWindow | None = None
 
         # The bridge's signal object is deliberately not parented to the
         # window: the core may call it until detach(), even during teardown.
@@ -133,6 +140,7 @@ class MainWindow(QMainWindow):
             is_admin=lambda: self.core.me is not None and self.core.me.is_admin,
         )
         self.visitor = VisitorPane(self.history_model, clock=clock)
+        self.collision = CollisionView(core, self.thread_pane, self._conversation, self)
         central = QWidget()
         # The banner floats over the top of the window's content (never in the
         # layout): showing it moves nothing under the pointer.
@@ -174,6 +182,9 @@ class MainWindow(QMainWindow):
         self.notifier.on_reply = self._on_notifier_reply
         self._build_actions()
         self._connect()
+        self.attachments = AttachmentsController(core, self, open_url=open_url, open_id=lambda: self._open_id)
+        # Teams, labels and canned responses (console/ui/workflow.py).
+        self.workflow = WorkflowUi(self)
 
         self._typing_timer = QTimer(self)
         self._typing_timer.setSingleShot(True)
@@ -211,48 +222,109 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         A = self._action
-        self.next_action = A("Next conversation", lambda: self.inbox.move_selection(1), "Ctrl+Down", "Alt+Down")
-        self.prev_action = A("Previous conversation", lambda: self.inbox.move_selection(-1), "Ctrl+Up", "Alt+Up")
-        self.search_action = A("Search the inbox", self._focus_search, QKeySequence.StandardKey.Find)
+        self.next_action = A(
+            QCoreApplication.translate("Mainwindow", "Next conversation"),
+            lambda: self.inbox.move_selection(1),
+            "Ctrl+Down",
+            "Alt+Down",
+        )
+        self.prev_action = A(
+            QCoreApplication.translate("Mainwindow", "Previous conversation"),
+            lambda: self.inbox.move_selection(-1),
+            "Ctrl+Up",
+            "Alt+Up",
+        )
+        self.search_action = A(
+            QCoreApplication.translate("Mainwindow", "Search the inbox"),
+            self._focus_search,
+            QKeySequence.StandardKey.Find,
+        )
         self.filter_actions = [
-            A(f"Show {label}", self._filter_setter(name), f"Ctrl+{n + 1}")
-            for n, (name, label) in enumerate(FILTER_LABELS)
+            A(
+                QCoreApplication.translate("Mainwindow", "Show {label}").format(label=filter_label(name)),
+                self._filter_setter(name),
+                f"Ctrl+{n + 1}",
+            )
+            for n, (name, _english) in enumerate(FILTER_LABELS)
         ]
-        self.resolve_action = A("Resolve or reopen", self._on_resolve_action, "Ctrl+E")
-        self.assign_me_action = A("Assign to me", self._on_assign_me_action, "Ctrl+I")
-        self.assign_action = A("Assign to…", self._on_assign_to_action, "Ctrl+Shift+A")
-        self.unassign_action = A("Unassign", self._on_unassign_action, "Ctrl+Shift+U")
-        self.pend_action = A("Mark as pending (waiting on the visitor)", self._on_pend_action, "Ctrl+Shift+P")
-        self.reply_mode_action = A("Write a reply", lambda: self._compose(False), "Ctrl+R")
-        self.note_mode_action = A("Write a private note", lambda: self._compose(True), "Ctrl+Shift+N")
-        self.preferences_action = A("Preferences…", self.open_preferences, "Ctrl+,")
-        self.profile_action = A("Your profile…", self.open_profile)
-        self.settings_action = A("Settings…", self.open_settings, "Ctrl+Shift+S")
-        self.help_action = A("Keyboard shortcuts", self.open_help, "F1", "Ctrl+/")
-        self.dismiss_action = A("Dismiss notification", self.banner.hide, "Esc")
-        self.sign_out_action = A("Sign out", self.sign_out_requested.emit)
-        self.quit_action = A("Quit", self.request_quit, "Ctrl+Q")
-        self.reconnect_action = A("Reconnect now", self.reconnect_now, "Ctrl+Shift+R")
+        self.resolve_action = A(
+            QCoreApplication.translate("Mainwindow", "Resolve or reopen"), self._on_resolve_action, "Ctrl+E"
+        )
+        self.assign_me_action = A(
+            QCoreApplication.translate("Mainwindow", "Assign to me"), self._on_assign_me_action, "Ctrl+I"
+        )
+        self.assign_action = A(
+            QCoreApplication.translate("Mainwindow", "Assign to…"), self._on_assign_to_action, "Ctrl+Shift+A"
+        )
+        self.unassign_action = A(
+            QCoreApplication.translate("Mainwindow", "Unassign"), self._on_unassign_action, "Ctrl+Shift+U"
+        )
+        self.pend_action = A(
+            QCoreApplication.translate("Mainwindow", "Mark as pending (waiting on the visitor)"),
+            self._on_pend_action,
+            "Ctrl+Shift+P",
+        )
+        self.snooze_action = A(
+            QCoreApplication.translate("Mainwindow", "Snooze…"), self._on_snooze_action, "Ctrl+Shift+Z"
+        )
+        self.transfer_action = A(
+            QCoreApplication.translate("Mainwindow", "Transfer…"), self._on_transfer_action, "Ctrl+Shift+T"
+        )
+        self.reply_mode_action = A(
+            QCoreApplication.translate("Mainwindow", "Write a reply"), lambda: self._compose(False), "Ctrl+R"
+        )
+        self.note_mode_action = A(
+            QCoreApplication.translate("Mainwindow", "Write a private note"),
+            lambda: self._compose(True),
+            "Ctrl+Shift+N",
+        )
+        self.preferences_action = A(
+            QCoreApplication.translate("Mainwindow", "Preferences…"), self.open_preferences, "Ctrl+,"
+        )
+        self.profile_action = A(QCoreApplication.translate("Mainwindow", "Your profile…"), self.open_profile)
+        self.settings_action = A(
+            QCoreApplication.translate("Mainwindow", "Settings…"), self.open_settings, "Ctrl+Shift+S"
+        )
+        self.help_action = A(
+            QCoreApplication.translate("Mainwindow", "Keyboard shortcuts"), self.open_help, "F1", "Ctrl+/"
+        )
+        self.dismiss_action = A(
+            QCoreApplication.translate("Mainwindow", "Dismiss notification"), self.banner.hide, "Esc"
+        )
+        self.sign_out_action = A(QCoreApplication.translate("Mainwindow", "Sign out"), self.sign_out_requested.emit)
+        self.quit_action = A(QCoreApplication.translate("Mainwindow", "Quit"), self.request_quit, "Ctrl+Q")
+        self.reconnect_action = A(
+            QCoreApplication.translate("Mainwindow", "Reconnect now"), self.reconnect_now, "Ctrl+Shift+R"
+        )
+        self.export_action = A(
+            QCoreApplication.translate("Mainwindow", "Export…"), self.open_export
+        )  # ui/export_dialog.py
+        self.reports_action = A(
+            QCoreApplication.translate("Mainwindow", "Reports…"), self.open_reports, "Ctrl+Shift+G"
+        )  # ui/reports.py
 
         menubar = self.menuBar()
-        file_menu = menubar.addMenu("&Frontdesk")
+        file_menu = menubar.addMenu(QCoreApplication.translate("Mainwindow", "&Frontdesk"))
         file_menu.addAction(self.preferences_action)
         file_menu.addAction(self.profile_action)
         file_menu.addAction(self.settings_action)
+        file_menu.addAction(self.reports_action)
         file_menu.addAction(self.reconnect_action)
         file_menu.addSeparator()
         file_menu.addAction(self.sign_out_action)
         file_menu.addAction(self.quit_action)
-        conv = menubar.addMenu("&Conversation")
+        conv = menubar.addMenu(QCoreApplication.translate("Mainwindow", "&Conversation"))
         for action in (self.next_action, self.prev_action, self.search_action):
             conv.addAction(action)
-        filters = conv.addMenu("Filter")
+        filters = conv.addMenu(QCoreApplication.translate("Mainwindow", "Filter"))
         for action in self.filter_actions:
             filters.addAction(action)
         conv.addSeparator()
         for action in (
             self.resolve_action,
             self.pend_action,
+            self.snooze_action,
+            self.transfer_action,
             self.assign_me_action,
             self.assign_action,
             self.unassign_action,
@@ -261,7 +333,9 @@ class MainWindow(QMainWindow):
         conv.addSeparator()
         conv.addAction(self.reply_mode_action)
         conv.addAction(self.note_mode_action)
-        help_menu = menubar.addMenu("&Help")
+        conv.addSeparator()
+        conv.addAction(self.export_action)
+        help_menu = menubar.addMenu(QCoreApplication.translate("Mainwindow", "&Help"))
         help_menu.addAction(self.help_action)
         self.update_role()
 
@@ -283,6 +357,8 @@ class MainWindow(QMainWindow):
         s.synced.connect(self.status.set_synced)
         s.notification_raised.connect(self._on_core_notification_raised)
         s.typing_changed.connect(self._on_core_typing_changed)
+        s.collision_changed.connect(self.collision.show)
+        s.config_changed.connect(self.collision.refresh_reply_block)
         s.session_ended.connect(self.session_ended)
         self.inbox.conversation_selected.connect(self.open_conversation)
         self.visitor.conversation_selected.connect(self._on_visitor_conversation_selected)
@@ -293,10 +369,17 @@ class MainWindow(QMainWindow):
         header.assign_me_clicked.connect(self._on_assign_me_action)
         header.assign_requested.connect(self._on_header_assign_requested)
         header.unassign_clicked.connect(self._on_unassign_action)
+        header.snooze_requested.connect(self._on_snooze_requested)
+        header.transfer_clicked.connect(self._on_transfer_action)
         self.thread_pane.composer.submitted.connect(self._on_composer_submitted)
         self.thread_pane.composer.typing_changed.connect(self._on_composer_typing_changed)
         self.thread_pane.view.retry_requested.connect(self._on_thread_retry_requested)
         self.thread_pane.view.discard_requested.connect(self._on_thread_discard_requested)
+        # Held email replies: the thread line's menu and the bar above the composer (PROTOCOL.md, "Email").
+        self.thread_pane.view.held_accept_requested.connect(self._on_held_accept_requested)
+        self.thread_pane.view.held_reject_requested.connect(self._on_held_reject_requested)
+        self.thread_pane.held_bar.accept_requested.connect(self._on_held_accept_requested)
+        self.thread_pane.held_bar.reject_requested.connect(self._on_held_reject_requested)
         self.thread_pane.view.older_requested.connect(self._on_thread_older_requested)
         self.thread_pane.view.link_activated.connect(self._on_thread_link_activated)
         self.thread_pane.view.edit_requested.connect(self._on_thread_edit_requested)
@@ -312,7 +395,9 @@ class MainWindow(QMainWindow):
         self.availability_button.setObjectName("availabilityButton")
         self.availability_button.setAutoRaise(True)
         self.availability_button.setToolTip(
-            "Your availability, Available or Away (click to switch): colleagues and visitors see it"
+            QCoreApplication.translate(
+                "Mainwindow", "Your availability, Available or Away (click to switch): colleagues and visitors see it"
+            )
         )
         self.availability_button.clicked.connect(self._on_availability_button_clicked)
         self.status.addPermanentWidget(self.availability_button)
@@ -320,6 +405,8 @@ class MainWindow(QMainWindow):
         app_instance = QApplication.instance()
         source = self._idle_source or system_idle_source(app_instance or self, self)
         self.idle = IdleWatcher(source, self._away_after_minutes, self)
+        # Away because idle when the console last ran: coming back brings the agent back, as if it had not quit.
+        self.idle.auto_away = self.away and self.core.cache.away_was_automatic()
         self.idle.away_requested.connect(self._on_idle_away_requested)
         self.idle.start()
         self._last_inbox_key = float("-inf")
@@ -353,11 +440,20 @@ class MainWindow(QMainWindow):
         self.settings_action.setVisible(admin)
         self.settings_action.setEnabled(admin)
         if me is not None:
-            self.status.set_user(f"{me.name} · {'admin' if admin else 'agent'}")
+            role = (
+                QCoreApplication.translate("Mainwindow", "admin")
+                if admin
+                else QCoreApplication.translate("Mainwindow", "agent")
+            )
+            self.status.set_user(f"{me.name} · {role}")
 
     # ------------------------------------------------------------------ core -> UI
 
     def _on_core_state_changed(self, state: ConnectionState) -> None:
+        reports = self.reports_window
+        stale = reports is not None and reports.fetched is not None and reports.fetched.offline
+        if state is ConnectionState.ONLINE and reports is not None and stale:
+            spawn(reports.load(), name="reports-load")  # back online: fresh figures instead of the cached ones
         self.status.connection.set_state(state.value)
 
     def _on_core_conversations_changed(self, changes: ConversationChanges) -> None:
@@ -383,6 +479,7 @@ class MainWindow(QMainWindow):
         row = self._conversation()
         if row is not None and row.visitor_id == self.history_model.visitor_id:
             self.visitor.set_visitor(self.history_model.visitor, row.visitor_name)
+            self._show_csat(row)
 
     def _on_seen_timer_timeout(self) -> None:
         row = self._conversation()
@@ -411,15 +508,21 @@ class MainWindow(QMainWindow):
             self.thread_pane.set_typing(None)
             return
         row = self._conversation()
-        name = str(who) if who else (row.visitor_name if row else "The visitor")
-        self.thread_pane.set_typing(f"{name} is typing…")
+        name = (
+            str(who) if who else (row.visitor_name if row else QCoreApplication.translate("Mainwindow", "The visitor"))
+        )
+        self.thread_pane.set_typing(QCoreApplication.translate("Mainwindow", "{name} is typing…").format(name=name))
         # A "stopped typing" can be lost (the visitor closed the tab): expire it.
         self._typing_timer.start()
 
     def _update_unread(self) -> None:
         unread = self.inbox_model.unread_total
         self.notifier.set_unread(unread)
-        self.setWindowTitle(f"({unread}) Frontdesk" if unread else "Frontdesk")
+        self.setWindowTitle(
+            QCoreApplication.translate("Mainwindow", "({unread}) Frontdesk").format(unread=unread)
+            if unread
+            else QCoreApplication.translate("Mainwindow", "Frontdesk")
+        )
 
     def _on_minute_timeout(self) -> None:
         self.inbox.view.viewport().update()  # relative times
@@ -446,6 +549,13 @@ class MainWindow(QMainWindow):
         row = self._conversation()
         if row is not None:
             self.thread_pane.header.set_conversation(row, self.core.me)
+            self.collision.refresh_reply_block()  # the assignee may have changed
+            self._show_csat(row)
+
+    def _show_csat(self, row: ConversationRow) -> None:
+        """The conversation's and its visitor's satisfaction ratings, from the cache."""
+        self.thread_pane.header.set_csat(self.core.cache.conversation_csat(row.id))
+        self.visitor.set_csat(self.core.cache.visitor_csat(row.visitor_id))
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show ``conversation_id`` in the thread and visitor panes."""
@@ -462,6 +572,7 @@ class MainWindow(QMainWindow):
         self.thread_pane.set_has_conversation(True)
         if row is not None:
             self.thread_pane.header.set_conversation(row, self.core.me)
+            self._show_csat(row)
             self.thread_pane.composer.set_visitor_name(row.visitor_name)
             self.history_model.set_visitor(row.visitor_id)  # shows the visitor through visitor_changed
             if self.core.state is ConnectionState.ONLINE:
@@ -469,6 +580,7 @@ class MainWindow(QMainWindow):
             if row.unread:
                 self._mark_seen(conversation_id)
         self.inbox.set_open_conversation(conversation_id)
+        self.collision.opened(conversation_id)
         if self.banner.conversation_id == conversation_id:
             self.banner.hide()
 
@@ -483,6 +595,7 @@ class MainWindow(QMainWindow):
         self.visitor.set_visitor(None)
         self.thread_pane.set_has_conversation(False)
         self.inbox.set_open_conversation(0)
+        self.collision.opened(None)
 
     async def _refresh_visitor(self, visitor_id: int) -> None:
         try:
@@ -501,7 +614,12 @@ class MainWindow(QMainWindow):
 
     def _on_notifier_reply(self, conversation_id: int, body: str) -> None:
         # A reply typed in the desktop notification: the outbox, like any other.
-        spawn(self._run("send the reply", self.core.reply(conversation_id, body)), name=f"reply-{conversation_id}")
+        spawn(
+            self._run(
+                QCoreApplication.translate("Mainwindow", "send the reply"), self.core.reply(conversation_id, body)
+            ),
+            name=f"reply-{conversation_id}",
+        )
 
     def _on_visitor_conversation_selected(self, conversation_id: int) -> None:
         if not self.inbox.select_conversation(conversation_id):
@@ -550,7 +668,9 @@ class MainWindow(QMainWindow):
             await coro
         except CoreError as exc:
             log.warning("%s failed: %s", what, exc)
-            self.status.showMessage(f"Could not {what}: {exc}", 8000)
+            self.status.showMessage(
+                QCoreApplication.translate("Mainwindow", "Could not {what}: {exc}").format(what=what, exc=exc), 8000
+            )
 
     @asyncSlot()
     async def _on_resolve_action(self) -> None:
@@ -558,15 +678,15 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         if row.status == "resolved":
-            await self._run("reopen", self.core.reopen(row.id))
+            await self._run(QCoreApplication.translate("Mainwindow", "reopen"), self.core.reopen(row.id))
         else:
-            await self._run("resolve", self.core.resolve(row.id))
+            await self._run(QCoreApplication.translate("Mainwindow", "resolve"), self.core.resolve(row.id))
 
     @asyncSlot()
     async def _on_assign_me_action(self) -> None:
         me = self.core.me
         if self._open_id and me is not None:
-            await self._run("assign", self.core.assign(self._open_id, me.id))
+            await self._run(QCoreApplication.translate("Mainwindow", "assign"), self.core.assign(self._open_id, me.id))
 
     def _on_assign_to_action(self) -> None:
         if not self._open_id:
@@ -579,27 +699,75 @@ class MainWindow(QMainWindow):
     @asyncSlot(int)
     async def _on_header_assign_requested(self, agent_id: int) -> None:
         if self._open_id:
-            await self._run("assign", self.core.assign(self._open_id, agent_id))
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "assign"), self.core.assign(self._open_id, agent_id)
+            )
 
     @asyncSlot()
     async def _on_pend_action(self) -> None:
         row = self._conversation()
         if row is not None and row.status == "open":
-            await self._run("mark it pending", self.core.pend(row.id))
+            await self._run(QCoreApplication.translate("Mainwindow", "mark it pending"), self.core.pend(row.id))
+
+    def _on_snooze_action(self) -> None:
+        """Open the snooze menu of the open conversation (presets, a custom time, until the reply)."""
+        row = self._conversation()
+        if row is not None and row.status != "resolved":
+            button = self.thread_pane.header.snooze_button
+            self.thread_pane.header.snooze_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+
+    def transfer_dialog(self) -> TransferDialog:
+        """The transfer dialog for the open conversation (the window's, so tests can drive it)."""
+        cache = self.core.cache
+        return TransferDialog(cache.agents(), cache.teams(), self)
+
+    @asyncSlot()
+    async def _on_transfer_action(self) -> None:
+        row = self._conversation()
+        if row is None or row.status == "resolved":
+            return
+        dialog = self.transfer_dialog()
+        if dialog.exec() != TransferDialog.DialogCode.Accepted:
+            return
+        try:
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "transfer"),
+                self.core.transfer(row.id, agent_id=dialog.agent_id(), team_id=dialog.team_id(), note=dialog.note()),
+            )
+        except ValueError as exc:  # no target, or a note over the limit
+            self.status.showMessage(
+                QCoreApplication.translate("Mainwindow", "Could not transfer: {exc}").format(exc=exc), 8000
+            )
+
+    @asyncSlot(object)
+    async def _on_snooze_requested(self, until: int | None) -> None:
+        row = self._conversation()
+        if row is None:
+            return
+        try:
+            await self._run(QCoreApplication.translate("Mainwindow", "snooze"), self.core.snooze(row.id, until))
+        except ValueError as exc:  # a custom time that passed while the menu was open
+            self.status.showMessage(
+                QCoreApplication.translate("Mainwindow", "Could not snooze: {exc}").format(exc=exc), 8000
+            )
 
     @asyncSlot()
     async def _on_unassign_action(self) -> None:
         if self._open_id:
-            await self._run("unassign", self.core.unassign(self._open_id))
+            await self._run(QCoreApplication.translate("Mainwindow", "unassign"), self.core.unassign(self._open_id))
 
     @asyncSlot(str, bool)
     async def _on_composer_submitted(self, body: str, is_note: bool) -> None:
         if not self._open_id:
             return
         if is_note:
-            await self._run("add the note", self.core.note(self._open_id, body))
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "add the note"), self.core.note(self._open_id, body)
+            )
         else:
-            await self._run("send the reply", self.core.reply(self._open_id, body))
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "send the reply"), self.core.reply(self._open_id, body)
+            )
 
     def _on_composer_typing_changed(self, typing: bool) -> None:
         if self._open_id and self.core.state is ConnectionState.ONLINE:
@@ -607,11 +775,19 @@ class MainWindow(QMainWindow):
 
     @asyncSlot(int)
     async def _on_thread_retry_requested(self, outbox_id: int) -> None:
-        await self._run("retry", self.core.retry(outbox_id))
+        await self._run(QCoreApplication.translate("Mainwindow", "retry"), self.core.retry(outbox_id))
 
     @asyncSlot(int)
     async def _on_thread_discard_requested(self, outbox_id: int) -> None:
-        await self._run("discard", self.core.discard(outbox_id))
+        await self._run(QCoreApplication.translate("Mainwindow", "discard"), self.core.discard(outbox_id))
+
+    @asyncSlot(int)
+    async def _on_held_accept_requested(self, held_id: int) -> None:
+        await self._run(self.tr("accept the held email"), self.core.accept_held(held_id))
+
+    @asyncSlot(int)
+    async def _on_held_reject_requested(self, held_id: int) -> None:
+        await self._run(self.tr("discard the held email"), self.core.reject_held(held_id))
 
     # ------------------------------------------------------------------ availability
 
@@ -624,7 +800,11 @@ class MainWindow(QMainWindow):
     def _show_availability(self) -> None:
         away = self.away
         # "Available", not "Online": the connection's own "Online" sits at the other end of the status bar.
-        self.availability_button.setText("● You: Away" if away else "● You: Available")
+        self.availability_button.setText(
+            QCoreApplication.translate("Mainwindow", "● You: Away")
+            if away
+            else QCoreApplication.translate("Mainwindow", "● You: Available")
+        )
         self.availability_button.setProperty("away", away)
         self.availability_button.style().unpolish(self.availability_button)
         self.availability_button.style().polish(self.availability_button)
@@ -646,11 +826,14 @@ class MainWindow(QMainWindow):
     async def _on_idle_away_requested(self, away: bool) -> None:
         if away and self.away:
             return
-        await self.set_away(away)
+        await self.set_away(away, automatic=True)
 
-    async def set_away(self, away: bool) -> None:
-        """Ask the server to set this agent Away or back Online."""
-        await self._run("change your availability", self.core.set_away(away))
+    async def set_away(self, away: bool, *, automatic: bool = False) -> None:
+        """Ask the server to set this agent Away or back Online (``automatic``: the idle watcher asks)."""
+        await self._run(
+            QCoreApplication.translate("Mainwindow", "change your availability"),
+            self.core.set_away(away, automatic=automatic),
+        )
         self._show_availability()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -689,7 +872,10 @@ class MainWindow(QMainWindow):
     @asyncSlot(object)
     async def _on_thread_delete_requested(self, item: ThreadItem) -> None:
         if self._open_id and item.seq is not None:
-            await self._run("delete the message", self.core.delete_message(self._open_id, item.seq))
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "delete the message"),
+                self.core.delete_message(self._open_id, item.seq),
+            )
 
     @asyncSlot(object)
     async def _on_thread_originals_requested(self, item: ThreadItem) -> None:
@@ -701,10 +887,19 @@ class MainWindow(QMainWindow):
         try:
             originals = await self.core.message_originals(conversation_id, seq)
         except CoreError as exc:
-            self.status.showMessage(f"Could not load the original text: {exc}", 8000)
+            self.status.showMessage(
+                QCoreApplication.translate("Mainwindow", "Could not load the original text: {exc}").format(exc=exc),
+                8000,
+            )
             return None
-        lines = [f"{'Deleted' if o.change == 'deleted' else 'Replaced'}: {o.body}" for o in originals]
-        box = QMessageBox(QMessageBox.Icon.Information, "Original text", "\n\n".join(lines) or "Nothing kept.")
+        deleted = QCoreApplication.translate("Mainwindow", "Deleted: {body}")
+        replaced = QCoreApplication.translate("Mainwindow", "Replaced: {body}")
+        lines = [(deleted if o.change == "deleted" else replaced).format(body=o.body) for o in originals]
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            QCoreApplication.translate("Mainwindow", "Original text"),
+            "\n\n".join(lines) or QCoreApplication.translate("Mainwindow", "Nothing kept."),
+        )
         box.setParent(self, box.windowFlags())
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -714,7 +909,10 @@ class MainWindow(QMainWindow):
     @asyncSlot(int, str)
     async def _on_composer_edit_submitted(self, seq: int, body: str) -> None:
         if self._open_id:
-            await self._run("edit the message", self.core.edit_message(self._open_id, seq, body))
+            await self._run(
+                QCoreApplication.translate("Mainwindow", "edit the message"),
+                self.core.edit_message(self._open_id, seq, body),
+            )
 
     # ------------------------------------------------------------------ dialogs
 
@@ -737,16 +935,19 @@ class MainWindow(QMainWindow):
         me = self.core.me
         if me is None:
             return None
-        dialog = ProfileDialog(me, self.core.update_me, self)
+        email_api = self.core if hasattr(self.core, "email_request") else None  # issue 16: notification emails
+        dialog = ProfileDialog(me, self.core.update_me, self, email_api=email_api)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        if email_api is not None:
+            spawn(dialog.load_notify(), name="profile-notify")
         return dialog
 
     def open_settings(self) -> SettingsDialog | None:
         """Show the admin settings dialog (admins only; None otherwise)."""
         me: AgentRow | None = self.core.me
         if me is None or not me.is_admin:
-            self.status.showMessage("Only admins can change settings.", 5000)
+            self.status.showMessage(QCoreApplication.translate("Mainwindow", "Only admins can change settings."), 5000)
             return None
         if self.settings_dialog is None:
             from .settings_dialog import SettingsDialog
@@ -756,6 +957,70 @@ class MainWindow(QMainWindow):
         self.settings_dialog.open()
         self.settings_dialog.start_loading()
         return self.settings_dialog
+
+    def open_export(self) -> ExportDialog:
+        """Show the export dialog: the open conversation, or the inbox's filtered list (ui/export_dialog.py)."""
+        from .export_dialog import ExportDialog
+
+        model = self.inbox_model
+        me = self.core.me
+
+        def listed() -> list[int]:
+            rows = self.core.cache.conversations(model.filter, model.query, me.id if me else None, limit=1_000_000)
+            return [r.id for r in rows]
+
+        async def record(what: str, fmt: str, conversation_id: int | None, query: str, rows: int) -> None:
+            if me is not None and me.is_admin:
+                await self.core.record_export(what, fmt, conversation_id=conversation_id, query=query, rows=rows)
+
+        described = model.filter + (f", “{model.query}”" if model.query else "")
+
+        def source() -> str:  # where an export comes from now (core/export.py)
+            if self.core.state is not ConnectionState.ONLINE:
+                return "offline"
+            if self.core.me is None or not self.core.me.is_admin:
+                return "not_admin"
+            return "server" if self.core.exports_from_server else "offline"
+
+        dialog = ExportDialog(
+            self.core.cache,
+            current=self._open_id or None,
+            listed=listed,
+            describe_list=described,
+            record=record,
+            stream=self.core.export_stream,
+            source=source,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_reports(self) -> ReportsWindow:
+        """Show the Reports window (ui/reports.py): the team's figures for an admin, an agent's own otherwise."""
+        if self.reports_window is None:
+            from .reports import ReportChoices, ReportsWindow
+
+            cache = self.core.cache
+            config = cache.config() or {}
+            hours = config.get("business_hours")
+            choices = ReportChoices(
+                agents=[(a.id, a.name) for a in cache.agents()],
+                teams=[(t.id, t.name) for t in cache.teams()],
+                labels=[(label.id, label.name) for label in cache.labels()],
+                time_zone=hours.get("timezone") if isinstance(hours, dict) else None,
+            )
+            self.reports_window = ReportsWindow(self.core, choices, self, clock=self._clock)
+            self.reports_window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.reports_window.destroyed.connect(self._on_reports_window_destroyed)
+            spawn(self.reports_window.load(), name="reports-load")
+        self.reports_window.show()
+        self.reports_window.raise_()
+        self.reports_window.activateWindow()
+        return self.reports_window
+
+    def _on_reports_window_destroyed(self) -> None:
+        self.reports_window = None
 
     def _on_settings_dialog_finished(self, result: int) -> None:
         del result
@@ -783,7 +1048,7 @@ class MainWindow(QMainWindow):
     def reconnect_now(self) -> None:
         """Try the server at once instead of waiting out the backoff."""
         if self.core.state is not ConnectionState.ONLINE:
-            self.status.showMessage("Reconnecting…", 3000)
+            self.status.showMessage(QCoreApplication.translate("Mainwindow", "Reconnecting…"), 3000)
         self.core.reconnect_now()
 
     def _on_network_reachability_changed(self, reachability: Any) -> None:
@@ -792,12 +1057,19 @@ class MainWindow(QMainWindow):
             self.core.reconnect_now()
 
     def _ask_quit_dialog(self, pending: int) -> bool:
-        changes = "1 change is" if pending == 1 else f"{pending} changes are"
         answer = QMessageBox.question(
             self,
-            "Quit Frontdesk?",
-            f"{changes} waiting to sync. Nothing is lost: they are kept and sent the next time you are online."
-            "\n\nQuit anyway?",
+            QCoreApplication.translate("Mainwindow", "Quit Frontdesk?"),
+            (
+                QCoreApplication.translate("Mainwindow", "1 change is waiting to sync.")
+                if pending == 1
+                else QCoreApplication.translate("Mainwindow", "%n changes are waiting to sync.", None, pending)
+            )
+            + " "
+            + QCoreApplication.translate(
+                "Mainwindow",
+                "Nothing is lost: they are kept and sent the next time you are online.\n\nQuit anyway?",
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )

@@ -32,6 +32,7 @@ from frontdesk.console.core.rows import MembershipKey, matches_filter
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -41,6 +42,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 from .formatting import clock_time, day_label, local_datetime, one_line, relative_time
+from .translation import QT_TRANSLATE_NOOP
 
 __all__ = [
     "FILTER_LABELS",
@@ -50,6 +52,8 @@ __all__ = [
     "Roles",
     "ThreadModel",
     "VisitorConversationsModel",
+    "filter_label",
+    "status_label",
 ]
 
 log = logging.getLogger("frontdesk.console.ui.models")
@@ -59,13 +63,39 @@ _ROOT = QModelIndex()
 
 #: Inbox filter tabs: (cache filter, label). "All open" is every conversation
 #: waiting on an agent (status open), whoever it is assigned to.
+#: The labels are English; :func:`filter_label` translates them.
 FILTER_LABELS: tuple[tuple[str, str], ...] = (
-    ("mine", "Mine"),
-    ("unassigned", "Unassigned"),
-    ("open", "All open"),
-    ("pending", "Pending"),
-    ("resolved", "Resolved"),
+    ("mine", QT_TRANSLATE_NOOP("Models", "Mine")),
+    ("unassigned", QT_TRANSLATE_NOOP("Models", "Unassigned")),
+    ("open", QT_TRANSLATE_NOOP("Models", "All open")),
+    ("pending", QT_TRANSLATE_NOOP("Models", "Pending")),
+    ("resolved", QT_TRANSLATE_NOOP("Models", "Resolved")),
+    (
+        "snoozed",
+        QT_TRANSLATE_NOOP("Models", "Snoozed"),
+    ),  # put aside until a time or the visitor's reply (PROTOCOL.md, "Snooze")
 )
+
+
+#: What a conversation's status is called (the chip in the thread's header, the inbox rows).
+_STATUS_LABELS = {
+    "open": QT_TRANSLATE_NOOP("Models", "Open"),
+    "pending": QT_TRANSLATE_NOOP("Models", "Pending"),
+    "resolved": QT_TRANSLATE_NOOP("Models", "Resolved"),
+    "snoozed": QT_TRANSLATE_NOOP("Models", "Snoozed"),
+}
+
+
+def status_label(status: str) -> str:
+    """A conversation status, in words, translated (an unknown one capitalized)."""
+    if status in _STATUS_LABELS:
+        return QCoreApplication.translate("Models", _STATUS_LABELS[status])
+    return status.capitalize()
+
+
+def filter_label(name: str) -> str:
+    """The inbox filter ``name``'s label, translated (the filter's name when unknown)."""
+    return QCoreApplication.translate("Models", dict(FILTER_LABELS).get(name, name))
 
 
 class Roles:
@@ -218,6 +248,9 @@ class InboxModel(QAbstractListModel):
         self._total = 0
         self._unread_total = 0
         self._filter = "open"
+        #: A team's inbox or a label's (PROTOCOL.md, "Teams", "Labels"); None: every conversation.
+        self._team_id: int | None = None
+        self._label_id: int | None = None
         self._query: str | None = None
         #: True while rows are being changed (views ignore selection noise then).
         self.syncing = False
@@ -249,6 +282,22 @@ class InboxModel(QAbstractListModel):
         """Unread visitor messages over the conversations not resolved (the tray badge)."""
         return self._unread_total
 
+    @property
+    def scope(self) -> tuple[int | None, int | None]:
+        """The (team id, label id) the inbox is narrowed to."""
+        return self._team_id, self._label_id
+
+    def set_scope(self, team_id: int | None, label_id: int | None) -> None:
+        """Show only ``team_id``'s conversations and/or those with ``label_id`` (None: no narrowing)."""
+        if (team_id, label_id) != (self._team_id, self._label_id):
+            self._team_id, self._label_id = team_id, label_id
+            self.reload()
+
+    def _in_scope(self, row: ConversationRow) -> bool:
+        return (self._team_id is None or row.team_id == self._team_id) and (
+            self._label_id is None or self._label_id in row.label_ids
+        )
+
     def set_filter(self, name: str) -> None:
         """Show conversations matching filter ``name``."""
         if name != self._filter:
@@ -278,11 +327,23 @@ class InboxModel(QAbstractListModel):
         self.syncing = True
         try:
             self.beginResetModel()
-            self._rows = [] if cache is None else cache.conversations(self._filter, self._query, self._me(), self.PAGE)
+            self._rows = (
+                []
+                if cache is None
+                else cache.conversations(
+                    self._filter, self._query, self._me(), self.PAGE, team_id=self._team_id, label_id=self._label_id
+                )
+            )
             self.endResetModel()
         finally:
             self.syncing = False
-        self._set_total(0 if cache is None else cache.count_conversations(self._filter, self._query, self._me()))
+        self._set_total(
+            0
+            if cache is None
+            else cache.count_conversations(
+                self._filter, self._query, self._me(), team_id=self._team_id, label_id=self._label_id
+            )
+        )
         self._set_unread_total(0 if cache is None else cache.unread_total())
         self.refreshed.emit()
 
@@ -315,7 +376,7 @@ class InboxModel(QAbstractListModel):
         complete = len(self._rows) >= self._total  # the whole filter is loaded
         new_rows = [r for r in self._rows if r.id not in changes.rows]
         for cid, row in sorted(changes.rows.items()):
-            if row is None or not matches_filter(self._filter, _membership(row), me):
+            if row is None or not matches_filter(self._filter, _membership(row), me) or not self._in_scope(row):
                 continue
             if searched is not None and cid not in searched:
                 continue
@@ -337,7 +398,9 @@ class InboxModel(QAbstractListModel):
         finally:
             self.syncing = False
         if cache is not None:
-            self._set_total(cache.count_conversations(self._filter, self._query, me))
+            self._set_total(
+                cache.count_conversations(self._filter, self._query, me, team_id=self._team_id, label_id=self._label_id)
+            )
         self._set_unread_total(changes.unread_total)
         self.refreshed.emit()
 
@@ -376,7 +439,10 @@ class InboxModel(QAbstractListModel):
         arrivals = {
             cid: row
             for cid, row in changes.rows.items()
-            if cid not in shown and row is not None and matches_filter(self._filter, _membership(row), me)
+            if cid not in shown
+            and row is not None
+            and matches_filter(self._filter, _membership(row), me)
+            and self._in_scope(row)
         }
         if arrivals and self._query is not None and cache is not None:
             searched = cache.matching_search(arrivals, self._query)
@@ -389,7 +455,9 @@ class InboxModel(QAbstractListModel):
             self._rows.insert(pos, row)
             self.endInsertRows()
         if arrivals and cache is not None:
-            self._set_total(cache.count_conversations(self._filter, self._query, me))
+            self._set_total(
+                cache.count_conversations(self._filter, self._query, me, team_id=self._team_id, label_id=self._label_id)
+            )
         self._set_unread_total(changes.unread_total)
 
     def _set_unread_total(self, total: int) -> None:
@@ -428,7 +496,15 @@ class InboxModel(QAbstractListModel):
         cache = self._cache()
         if cache is None:
             return
-        more = cache.conversations(self._filter, self._query, self._me(), self.PAGE, len(self._rows))
+        more = cache.conversations(
+            self._filter,
+            self._query,
+            self._me(),
+            self.PAGE,
+            len(self._rows),
+            team_id=self._team_id,
+            label_id=self._label_id,
+        )
         known = {r.id for r in self._rows}
         more = [r for r in more if r.id not in known]
         if not more:
@@ -451,12 +527,15 @@ class InboxModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.visitor_name
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{row.visitor_name} (unverified)" if row.identity_unverified else row.visitor_name
+            if row.identity_unverified:
+                return QCoreApplication.translate("Models", "{name} (unverified)").format(name=row.visitor_name)
+            return row.visitor_name
         if role == Qt.ItemDataRole.ToolTipRole:
             if row.identity_unverified:
-                return f"Unverified: the site says this is user {row.visitor_user_id}, without proof.\n" + one_line(
-                    row.preview, 300
+                unverified = QCoreApplication.translate(
+                    "Models", "Unverified: the site says this is user {user_id}, without proof."
                 )
+                return unverified.format(user_id=row.visitor_user_id) + "\n" + one_line(row.preview, 300)
             return one_line(row.preview, 300)
         if role == Roles.PREVIEW:
             return one_line(row.preview)
@@ -585,8 +664,10 @@ class ThreadModel(QAbstractListModel):
             default=0,
         )
         if item.seq == newest and conversation.visitor_seen_at is not None:
-            return f"Seen {clock_time(conversation.visitor_seen_at)}"
-        return "Seen"
+            return QCoreApplication.translate("Models", "Seen {time}").format(
+                time=clock_time(conversation.visitor_seen_at)
+            )
+        return QCoreApplication.translate("Models", "Seen")
 
     @property
     def loading(self) -> bool:
@@ -729,7 +810,9 @@ class ThreadModel(QAbstractListModel):
             if row.key.startswith("a"):
                 return None  # an activity trail line: its time is only where it sits among the messages
             if row.delivery == "failed":
-                return f"Not delivered: {row.error or 'rejected by the server'}"
+                return QCoreApplication.translate("Models", "Not delivered: {reason}").format(
+                    reason=row.error or QCoreApplication.translate("Models", "rejected by the server")
+                )
             return local_datetime(row.created_at).strftime("%A %d %B %Y, %H:%M:%S")
         if role == Roles.ROW:
             return row
@@ -750,7 +833,13 @@ class ThreadModel(QAbstractListModel):
 class AgentsModel(QAbstractTableModel):
     """The tenant's agents: name, email, role, status and presence."""
 
-    COLUMNS = ("Name", "Email", "Role", "Status", "Presence")
+    COLUMNS = (
+        QT_TRANSLATE_NOOP("Models", "Name"),
+        QT_TRANSLATE_NOOP("Models", "Email"),
+        QT_TRANSLATE_NOOP("Models", "Role"),
+        QT_TRANSLATE_NOOP("Models", "Status"),
+        QT_TRANSLATE_NOOP("Models", "Presence"),
+    )
 
     def __init__(self, source: CacheSource, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -789,21 +878,24 @@ class AgentsModel(QAbstractTableModel):
             and orientation == Qt.Orientation.Horizontal
             and 0 <= section < len(self.COLUMNS)
         ):
-            return self.COLUMNS[section]
+            return QCoreApplication.translate("Models", self.COLUMNS[section])
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         agent = self._rows[index.row()]
+        tr = QCoreApplication.translate
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 agent.name,
                 agent.email,
-                "Admin" if agent.role == "admin" else "Agent",
-                "Active" if agent.active else "Disabled",
-                ("Away" if agent.away else "Online") if agent.online else "Offline",
+                tr("Models", "Admin") if agent.role == "admin" else tr("Models", "Agent"),
+                tr("Models", "Active") if agent.active else tr("Models", "Disabled"),
+                (tr("Models", "Away") if agent.away else tr("Models", "Online"))
+                if agent.online
+                else tr("Models", "Offline"),
             )[col]
         if role == Qt.ItemDataRole.ToolTipRole and col in (0, 1):
             return agent.name if col == 0 else agent.email
@@ -897,7 +989,7 @@ class VisitorConversationsModel(QAbstractListModel):
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             when = local_datetime(row.created_at).strftime("%d %b %Y")
-            return f"{when} · {row.status.capitalize()} · {one_line(row.preview, 60)}"
+            return f"{when} · {status_label(row.status)} · {one_line(row.preview, 60)}"
         if role == Roles.ROW:
             return row
         if role == Roles.ID:

@@ -29,7 +29,7 @@ from frontdesk.console.core import Notification
 from frontdesk.console.core.notifier import Alert, NotificationPolicy, Notifier, SoundPlayer
 from frontdesk.console.ui.preferences import Preferences
 from frontdesk.console.ui.tasks import spawn
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -42,12 +42,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .translation import QT_TRANSLATE_NOOP
+
 __all__ = ["Banner", "NotificationCenter", "Sound", "badge_icon"]
 
 log = logging.getLogger("frontdesk.console.ui.notifications")
 
 #: A notification's title per kind (its body is the visitor's words).
-TITLES = {"new_conversation": "New conversation", "new_message": "{name}", "assigned": "Assigned to you"}
+TITLES = {
+    "new_conversation": QT_TRANSLATE_NOOP("Notifications", "New conversation"),
+    "new_message": "{name}",
+    "assigned": QT_TRANSLATE_NOOP("Notifications", "Assigned to you"),
+}
 
 
 class Banner(QWidget):
@@ -85,12 +91,12 @@ class Banner(QWidget):
         texts.addWidget(self._body)
         self.open_button = QToolButton()
         self.open_button.setObjectName("bannerOpen")
-        self.open_button.setText("Open")
+        self.open_button.setText(QCoreApplication.translate("Notifications", "Open"))
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.close_button = QToolButton()
         self.close_button.setObjectName("bannerClose")
         self.close_button.setText("✕")
-        self.close_button.setToolTip("Dismiss (Esc)")
+        self.close_button.setToolTip(QCoreApplication.translate("Notifications", "Dismiss (Esc)"))
         self.close_button.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 10, 10, 10)
@@ -243,7 +249,7 @@ class NotificationCenter:
         self.on_reply: Callable[[int, str], None] | None = None
         if use_tray:
             self.tray = QSystemTrayIcon(app_icon)
-            self.tray.setToolTip("Frontdesk")
+            self.tray.setToolTip(QCoreApplication.translate("Notifications", "Frontdesk"))
             self.tray.messageClicked.connect(self._on_tray_message_clicked)
             self.tray.show()
         self.unread = 0
@@ -274,7 +280,7 @@ class NotificationCenter:
         if self.policy.quiet():
             log.debug("quiet hours: no notification for conversation %d", cid)
             return False
-        title = TITLES[notification.kind].format(name=notification.title)
+        title = QCoreApplication.translate("Notifications", TITLES[notification.kind]).format(name=notification.title)
         body = " ".join(notification.body.split())[:200]
         if notification.kind != "new_message":
             body = f"{notification.title}: {body}" if body else notification.title
@@ -334,7 +340,11 @@ class NotificationCenter:
         _set_badge(count)
         if self.tray is not None:
             self.tray.setIcon(badge_icon(self._app_icon, count))
-            self.tray.setToolTip(f"Frontdesk — {count} unread" if count else "Frontdesk")
+            self.tray.setToolTip(
+                QCoreApplication.translate("Notifications", "Frontdesk — {count} unread").format(count=count)
+                if count
+                else QCoreApplication.translate("Notifications", "Frontdesk")
+            )
 
     def close(self) -> None:
         """Remove the tray icon and the badge; close the desktop notifier."""

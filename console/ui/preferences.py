@@ -21,6 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from .translation import QT_TRANSLATE_NOOP
+
 __all__ = ["SCHEMA", "Preferences", "Setting", "default_path"]
 
 log = logging.getLogger("frontdesk.console.ui.preferences")
@@ -37,21 +39,63 @@ class Setting:
 
 
 SCHEMA: tuple[Setting, ...] = (
-    Setting("server_url", str, "http://127.0.0.1:8080", "Server the console connects to."),
-    Setting("last_email", str, "", "Email used at the last login, prefilled in the login dialog."),
-    Setting("sound", bool, True, "Play a sound with notifications."),
+    Setting(
+        "server_url", str, "http://127.0.0.1:8080", QT_TRANSLATE_NOOP("Preferences", "Server the console connects to.")
+    ),
+    Setting(
+        "last_email",
+        str,
+        "",
+        QT_TRANSLATE_NOOP("Preferences", "Email used at the last login, prefilled in the login dialog."),
+    ),
+    Setting("sound", bool, True, QT_TRANSLATE_NOOP("Preferences", "Play a sound with notifications.")),
     # Which events notify (console/core/notifier.py, CATEGORY_SETTING); a message in the conversation on
     # screen, with the window active, never does.
-    Setting("notify_new_conversation", bool, True, "Notify when a visitor starts a new conversation."),
-    Setting("notify_message_mine", bool, True, "Notify on a visitor message in a conversation assigned to me."),
-    Setting("notify_message_unassigned", bool, True, "Notify on a visitor message in an unassigned conversation."),
-    Setting("notify_message_others", bool, False, "Notify on a visitor message in a colleague's conversation."),
-    Setting("notify_assignment", bool, True, "Notify when a conversation is assigned or transferred to me."),
+    Setting(
+        "notify_new_conversation",
+        bool,
+        True,
+        QT_TRANSLATE_NOOP("Preferences", "Notify when a visitor starts a new conversation."),
+    ),
+    Setting(
+        "notify_message_mine",
+        bool,
+        True,
+        QT_TRANSLATE_NOOP("Preferences", "Notify on a visitor message in a conversation assigned to me."),
+    ),
+    Setting(
+        "notify_message_unassigned",
+        bool,
+        True,
+        QT_TRANSLATE_NOOP("Preferences", "Notify on a visitor message in an unassigned conversation."),
+    ),
+    Setting(
+        "notify_message_others",
+        bool,
+        False,
+        QT_TRANSLATE_NOOP("Preferences", "Notify on a visitor message in a colleague's conversation."),
+    ),
+    Setting(
+        "notify_assignment",
+        bool,
+        True,
+        QT_TRANSLATE_NOOP("Preferences", "Notify when a conversation is assigned or transferred to me."),
+    ),
     # Quiet hours: no pop-up and no sound between these local times (the unread count still shows).
-    Setting("quiet_hours", bool, False, "Quiet hours: no notifications between the times below."),
-    Setting("quiet_from", str, "22:00", "Quiet hours start (HH:MM, local time)."),
-    Setting("quiet_until", str, "08:00", "Quiet hours end (HH:MM, local time)."),
-    Setting("away_after_minutes", int, 10, "Go Away after this many idle minutes, and back on activity (0: never)."),
+    Setting(
+        "quiet_hours",
+        bool,
+        False,
+        QT_TRANSLATE_NOOP("Preferences", "Quiet hours: no notifications between the times below."),
+    ),
+    Setting("quiet_from", str, "22:00", QT_TRANSLATE_NOOP("Preferences", "Quiet hours start (HH:MM, local time).")),
+    Setting("quiet_until", str, "08:00", QT_TRANSLATE_NOOP("Preferences", "Quiet hours end (HH:MM, local time).")),
+    Setting(
+        "away_after_minutes",
+        int,
+        10,
+        QT_TRANSLATE_NOOP("Preferences", "Go Away after this many idle minutes, and back on activity (0: never)."),
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SCHEMA}

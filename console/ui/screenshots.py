@@ -9,8 +9,19 @@ the machine's fonts) and saves:
 - ``console-note.png``: a thread with a private note, composer in note mode;
 - ``console-search.png``: a search across every status, matches highlighted;
 - ``console-settings.png``: the admin settings dialog;
+- ``console-export.png``: the export dialog, an export of the inbox's list as PDF under way (issue 16);
+- ``console-webhooks.png``: the Webhooks tab and its delivery log (issue 16);
 - ``console-trail.png``: the activity trail, an edited reply, the agent Away;
+- ``console-canned.png``: "/th" typed in the composer, the canned-response completion open;
+- ``console-labels.png``: the inbox narrowed to a label, the thread header's label chips;
+- ``console-team-filter.png``: the inbox's team and label box, open;
+- ``console-canned-settings.png``: the settings dialog's Canned responses tab;
+- ``console-reports.png``, ``console-reports-hours.png``, ``console-reports-agents.png``: the Reports window
+  (issue 17) with a month of demo figures (``_demo_report.py``): volume charts and the summary cards, the
+  busiest-hours heatmap, the agents' table sorted by conversations;
 - ``console-offline.png``: the server gone: Offline, a queued reply;
+- ``console-attachments.png``: a visitor's screenshot as a thumbnail in the
+  thread, the agent's PDF as a file card, the visitor pane's files;
 - ``console-notification.png``: a desktop notification, drawn by ``dunst``
   under ``Xvfb`` on a private D-Bus session bus over the console's window
   (sent through the console's real path: ``NotificationCenter`` and
@@ -123,6 +134,57 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The demo's webhook receiver is on loopback, which webhooks may reach only when allow-listed.
+_WEBHOOK_ARGS = ("--webhook-allow", "127.0.0.1/32")
+
+
+def _secret_key() -> str:
+    """A key for the server's secret store: 32 random bytes, url-safe base64 (a Fernet key; the console
+    imports nothing of the server but its protocol)."""
+    import base64
+
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+async def _webhook_receiver(core: Any) -> asyncio.Server:
+    """A webhook receiver on loopback that fails every other request, registered before the demo's
+    activity, so that the log shows deliveries, failures and their retries (issue 16)."""
+    answers = iter(["204 No Content", "500 Internal Server Error"] * 500)
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = next((int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")), 0)
+        await reader.readexactly(length)
+        writer.write(f"HTTP/1.1 {next(answers)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    receiver = await asyncio.start_server(receive, "127.0.0.1", 0)
+    await core.webhook_request(
+        "webhook.create",
+        url=f"http://127.0.0.1:{receiver.sockets[0].getsockname()[1]}/frontdesk",
+        events="conversation.created,message.created,conversation.updated",
+        description="CRM sync",
+    )
+    return receiver
+
+
+async def _webhook_log(out: Path, window: Any) -> None:
+    """The settings dialog's Webhooks tab with its delivery log."""
+    dialog = window.open_settings()
+    assert dialog is not None and dialog.webhooks_page is not None
+    page = dialog.webhooks_page
+    await _wait(lambda: dialog.save_button.isEnabled())
+    dialog.resize(900, 760)
+    dialog.tabs.setCurrentWidget(page)
+    await _wait(lambda: page.deliveries_model.rowCount() >= 3)
+    await _settle(0.5)
+    dialog.grab().save(str(out / "console-webhooks.png"))
+    dialog.reject()
+    await _settle()
+
+
 class DemoServer:
     """A throwaway ``frontdesk serve`` on a free port with a demo tenant."""
 
@@ -156,10 +218,16 @@ class DemoServer:
         self.site_key: str = info["site_key"]
         self.admin_email: str = info["admin_email"]
         subprocess.run(
-            [*CLI, "agent", "add", "--db", self.db, "--email", "grace@example.com", "--name", "Grace Hopper"],
+            [
+                *CLI,
+                *("agent", "add", "--db", self.db, "--email", "grace@example.com", "--name", "Grace Hopper"),
+                *("--password", ADMIN_PASSWORD),
+            ],
             capture_output=True,
             check=True,
         )
+        #: The secret store's key, so that webhooks can be set up (the key survives the restart).
+        self.secret_key = _secret_key()
         self.process: subprocess.Popen[bytes] | None = None
         #: Each demo conversation's visitor token (to come back as them).
         self.tokens: dict[int, str] = {}
@@ -173,9 +241,10 @@ class DemoServer:
         """Start the server and wait until it listens."""
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*CLI, "serve", "--db", self.db, "--host", "127.0.0.1", "--port", str(self.port)],
+                [*CLI, "serve", "--db", self.db, "--host", "127.0.0.1", "--port", str(self.port), *_WEBHOOK_ARGS],
                 stdout=subprocess.PIPE,
                 stderr=log,
+                env={**os.environ, "FRONTDESK_SECRET_KEYS": self.secret_key},
             )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -196,6 +265,21 @@ class DemoServer:
             self.process.stdout.close()
         self.process = None
 
+    async def colleague_at(self, conversation_id: int, done: asyncio.Event) -> None:
+        """Grace Hopper opens ``conversation_id`` in her console and types a reply until ``done``."""
+        from websockets.asyncio.client import connect
+
+        async with connect(f"ws://127.0.0.1:{self.port}/v1/agent", compression=None) as ws:
+            frames: list[dict[str, Any]] = [
+                {"type": "login", "email": "grace@example.com", "password": ADMIN_PASSWORD},
+                {"type": "subscribe"},
+                {"type": "viewing", "conversation_id": conversation_id},
+                {"type": "typing", "conversation_id": conversation_id, "is_typing": True},
+            ]
+            for n, frame in enumerate(frames):
+                await ws.send(json.dumps({**frame, "ref": str(n)}))
+            await done.wait()
+
     async def visitor(self, spec: dict[str, Any]) -> int:
         """Connect a visitor, set their profile, send their messages; the conversation id."""
         return await self._visitor_session(spec, None)
@@ -203,6 +287,35 @@ class DemoServer:
     async def visitor_sees(self, conversation_id: int) -> None:
         """The visitor of ``conversation_id`` comes back and reads everything (their widget's ``seen``)."""
         await self._visitor_session(None, conversation_id)
+
+    async def visitor_sends_file(self, conversation_id: int, name: str, data: bytes) -> None:
+        """The visitor of ``conversation_id`` comes back and sends a file (PROTOCOL.md, "Attachments")."""
+        import struct
+
+        from websockets.asyncio.client import connect
+        from websockets.typing import Origin
+
+        url = f"ws://127.0.0.1:{self.port}/v1/visitor?site={self.site_key}"
+        async with connect(url, origin=Origin(self.url), compression=None) as ws:
+            n = 0
+
+            async def request(type_: str, **fields: Any) -> dict[str, Any]:
+                nonlocal n
+                n += 1
+                await ws.send(json.dumps({"type": type_, "ref": str(n), **fields}))
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("ref") == str(n):
+                        if frame["type"] == "error":
+                            raise RuntimeError(frame)
+                        return dict(frame)
+
+            await request("hello", token=self.tokens[conversation_id])
+            begun = await request("file.begin", name=name, size=len(data))
+            for offset in range(0, len(data), begun["chunk"]):  # a demo file: well within one window
+                await ws.send(struct.pack(">IQ", begun["handle"], offset) + data[offset : offset + begun["chunk"]])
+            stored = await request("file.finish", upload=begun["upload"])
+            await request("message.send", client_id=str(uuid.uuid4()), body="", attachment_ids=[stored["id"]])
 
     async def _visitor_session(self, spec: dict[str, Any] | None, seen: int | None) -> int:
         from websockets.asyncio.client import connect
@@ -241,6 +354,39 @@ class DemoServer:
             return cid
 
 
+def _demo_screenshot(folder: Path) -> bytes:
+    """A small made-up web page, as a visitor's screenshot (PNG)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+    image = QImage(640, 400, QImage.Format.Format_RGB32)
+    image.fill(QColor("#ffffff"))
+    painter = QPainter(image)
+    painter.fillRect(QRect(0, 0, 640, 56), QColor("#1e3a8a"))
+    painter.setPen(QColor("#ffffff"))
+    font = QFont()
+    font.setPixelSize(22)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(QRect(24, 0, 600, 56), 0x0081, "Example Shop · Order #48213")  # AlignLeft | AlignVCenter
+    for row in range(5):
+        painter.fillRect(QRect(24, 88 + row * 52, 420 - row * 40, 14), QColor("#d1d5db"))
+        painter.fillRect(QRect(24, 110 + row * 52, 280, 10), QColor("#e5e7eb"))
+    painter.fillRect(QRect(470, 88, 146, 120), QColor("#fee2e2"))
+    painter.setPen(QColor("#b91c1c"))
+    font.setPixelSize(16)
+    painter.setFont(font)
+    painter.drawText(QRect(470, 88, 146, 120), 0x0084, "Delivered?")  # AlignCenter
+    painter.end()
+    path = folder / "order-48213.png"
+    image.save(str(path))
+    return path.read_bytes()
+
+
+#: A one-page PDF, enough for the server to know its type.
+_DEMO_PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n" + b"%" * 48_000
+
+
 async def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     # Sleeping on the qasync loop lets Qt process its events meanwhile
     # (calling processEvents() from a coroutine would re-enter the loop).
@@ -253,6 +399,93 @@ async def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 
 async def _settle(seconds: float = 0.4) -> None:
     await asyncio.sleep(seconds)
+
+
+def _grab_with_popup(window: Any, popup: Any) -> Any:
+    """``window`` as it looks with ``popup`` (a top-level popup: a completion list, a combo box's list) over it:
+    a window grab leaves top-level popups out, so the popup is painted where it is on screen."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    shot = window.grab()
+    painter = QPainter(shot)
+    at = popup.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+    painter.drawPixmap(at, popup.grab())
+    painter.end()
+    return shot
+
+
+async def _workflow_shots(out: Path, core: Any, window: Any, maya: int, lucas: int) -> None:
+    """Teams, labels and canned responses (issue 15): console-canned.png, console-labels.png and
+    console-team-filter.png."""
+    from PySide6.QtTest import QTest
+
+    me = core.me.id if core.me else 1
+    agents = {a.name: a.id for a in await core.list_agents()}
+    await core.create_team("Billing", [me, agents.get("Grace Hopper", me)])
+    await core.create_team("Shipping", [agents.get("Grace Hopper", me)])
+    vip = await core.create_label("VIP", "#f59e0b")
+    refund = await core.create_label("Refund", "#dc2626")
+    await core.create_label("Bug", "#7c3aed")
+    await core.save_canned(
+        scope="tenant",
+        shortcut="thanks",
+        title="Thanks for waiting",
+        body="Thanks for your patience, {{visitor.first_name|there}}!",
+    )
+    await core.save_canned(
+        scope="tenant", shortcut="hours", title="Opening hours", body="We're here Monday to Friday, 9:00–17:00."
+    )
+    await core.save_canned(
+        scope="personal",
+        shortcut="thx",
+        title="Thanks, order follow-up",
+        body="Thanks {{visitor.first_name|there}}! I've noted order {{?order number}}. {{agent.first_name}}",
+    )
+    await core.add_label(maya, vip.id)
+    await core.add_label(lucas, refund.id)
+    await core.add_label(lucas, vip.id)
+    await _wait(lambda: core.outbox_count == 0)
+    window.inbox.set_filter("open")
+    window.inbox.select_conversation(maya)
+    await _wait(lambda: window.thread_model.rowCount() >= 4)
+    await _settle(0.8)
+    composer = window.thread_pane.composer
+    composer.edit.setFocus()
+    QTest.keyClicks(composer.edit, "/th")
+    await _wait(lambda: composer.completer is not None and composer.completer.isVisible())
+    await _settle(0.5)
+    _grab_with_popup(window, composer.completer).save(str(out / "console-canned.png"))
+    composer.completer.hide()
+    composer.edit.clear()
+
+    window.workflow.set_scope(None, vip.id)
+    await _settle(0.5)
+    window.inbox.select_conversation(lucas)
+    await _wait(lambda: window.workflow.label_names() != [])
+    await _settle(0.6)
+    window.grab().save(str(out / "console-labels.png"))
+
+    window.workflow.set_scope(None, None)
+    box = window.workflow.scope_box
+    box.showPopup()
+    await _settle(0.6)
+    _grab_with_popup(window, box.view().window()).save(str(out / "console-team-filter.png"))
+    box.hidePopup()
+    await _settle()
+
+    dialog = window.open_settings()
+    assert dialog is not None
+    await _wait(lambda: dialog.save_button.isEnabled())
+    dialog.tabs.setCurrentIndex(
+        next(n for n in range(dialog.tabs.count()) if dialog.tabs.tabText(n) == "Canned responses")
+    )
+    page = dialog.workflow_pages[2]
+    page.list.setCurrentRow(page.list.count() - 1)
+    await _settle(0.5)
+    dialog.grab().save(str(out / "console-canned-settings.png"))
+    dialog.reject()
+    await _settle()
 
 
 #: dunst's look for the screenshot: a light card like the console's own.
@@ -455,8 +688,35 @@ async def _desktop_notification(out: Path, folder: Path, window: Any, conversati
         desktop.close()
 
 
+async def _reports_shots(out: Path, window: Any) -> None:
+    """The Reports window with a month of made-up figures: the demo server's handful of conversations make no
+    chart worth looking at (and until the server's half of issue 17 lands, it does not answer report.get)."""
+    import datetime as dt
+
+    from frontdesk.console.core.reports import FetchedReport
+    from PySide6.QtCore import Qt
+
+    from ._demo_report import demo_report
+
+    reports = window.open_reports()
+    reports.resize(1320, 860)
+    await _wait(lambda: reports.refresh_button.isEnabled() and reports.status.text() not in ("", "Loading…"))
+    query = reports.query()
+    now = time.time()
+    report = demo_report(dt.date.fromisoformat(query.end), generated_at=int(now * 1000))
+    reports.show_report(FetchedReport(query, report, now))
+    for tab, name in ((0, "console-reports"), (2, "console-reports-hours"), (3, "console-reports-agents")):
+        reports.tabs.setCurrentIndex(tab)
+        if tab == 3:
+            reports.views["agents"].sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        await _settle(0.6)
+        reports.grab().save(str(out / f"{name}.png"))
+    reports.close()
+    await _settle()
+
+
 async def render(out: Path) -> None:
-    """Build the demo, drive the console, save the five PNGs into ``out``."""
+    """Build the demo, drive the console, save its PNGs into ``out``."""
     from frontdesk.console.core import ConnectionState, ConsoleCore, MemoryTokenStore
     from frontdesk.console.ui.mainwindow import MainWindow
     from frontdesk.console.ui.preferences import Preferences
@@ -475,6 +735,7 @@ async def render(out: Path) -> None:
             await core.start()
             await _wait(lambda: core.state is ConnectionState.ONLINE and window.inbox_model.rowCount() >= 1)
             agents = {a.name: a.id for a in await core.list_agents()}
+            receiver = await _webhook_receiver(core)
             maya, lucas, anon, sofia, kenji = ids
             del anon, kenji
             # A lived-in inbox: replies, a note, assignments, a resolved one.
@@ -524,6 +785,39 @@ async def render(out: Path) -> None:
             dialog.reject()
             await _settle()
 
+            # The export dialog (issue 16): the inbox's list as PDF, its progress bar part way.
+            exporter = window.open_export()
+            exporter.list_radio.setChecked(True)
+            exporter.set_format("pdf")
+            exporter.notes_check.setChecked(True)
+            exporter.path_edit.setText(str(Path(tempfile.gettempdir()) / "frontdesk-conversations.pdf"))
+            exporter.progress.setRange(0, 5)
+            exporter.progress.setValue(2)
+            exporter.status_label.setText("Exporting 5 conversations…")
+            exporter.set_running(True)  # as it looks while running: only Cancel enabled
+            await _settle(0.5)
+            exporter.grab().save(str(out / "console-export.png"))
+            exporter.reject()
+            await _settle()
+            await _webhook_log(out, window)
+            receiver.close()
+            # Collision awareness (issue 15, item 6): Grace has Lucas's conversation open and is typing; with
+            # reply_assignee_only on, Ada sees why only notes are open to her before she types.
+            await core.set_config({"reply_assignee_only": True})
+            done = asyncio.Event()
+            grace = asyncio.ensure_future(server.colleague_at(lucas, done))
+            window.inbox.select_conversation(lucas)
+            header = window.thread_pane.header
+            await _wait(lambda: "typing a reply" in header.collision_label.full_text())
+            await _wait(lambda: window.thread_pane.reply_blocked_label.isVisible())
+            await _settle(0.6)
+            window.grab().save(str(out / "console-collision.png"))
+            done.set()
+            await grace
+            await core.set_config({"reply_assignee_only": False})
+            await _workflow_shots(out, core, window, maya, lucas)
+            await _reports_shots(out, window)
+
             # The activity trail, an edited reply and availability (issue 13, items 4 and 5).
             await core.pend(lucas)
             await core.reopen(lucas)
@@ -537,6 +831,21 @@ async def render(out: Path) -> None:
             await _settle(1.5)
             window.grab().save(str(out / "console-trail.png"))
             await core.set_away(False)
+
+            # Attachments (issue 14): the visitor's screenshot, the agent's PDF.
+            await server.visitor_sends_file(maya, "order-48213.png", _demo_screenshot(folder))
+            quote = folder / "quote-northwind.pdf"
+            quote.write_bytes(_DEMO_PDF)
+            await core.reply(maya, "Here is the updated quote for 16 seats.", [quote])
+            await _wait(lambda: core.outbox_count == 0)
+            window.inbox.set_filter("open")
+            window.inbox.select_conversation(maya)
+            await _wait(lambda: any(i.attachments for i in core.cache.thread(maya)))
+            await _settle(0.8)
+            window.thread_pane.view.viewport().update()
+            await _wait(lambda: bool(window.attachments._thumbs))
+            await _settle(0.8)
+            window.grab().save(str(out / "console-attachments.png"))
 
             server.stop()
             await _wait(lambda: core.state is not ConnectionState.ONLINE)
@@ -578,7 +887,16 @@ def main(argv: list[str] | None = None) -> int:
         "console-note",
         "console-search",
         "console-settings",
+        "console-canned",
+        "console-labels",
+        "console-team-filter",
+        "console-canned-settings",
+        "console-export",
+        "console-reports",
+        "console-reports-hours",
+        "console-reports-agents",
         "console-offline",
+        "console-attachments",
     ):
         print(args.outdir / f"{name}.png")
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 from frontdesk.console.core import ConversationChanges
 from frontdesk.console.core.search import Searcher, SearchHit, SearchResults, SearchState
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QCoreApplication, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont
 
 from .formatting import one_line, relative_time
@@ -33,13 +33,21 @@ def search_note(results: SearchResults | None) -> str:
     if results is None:
         return ""
     n = len(results.hits)
-    found = f"{n} conversation{'s' if n != 1 else ''}"
+    found = (
+        QCoreApplication.translate("Search", "1 conversation")
+        if n == 1
+        else QCoreApplication.translate("Search", "%n conversations", None, n)
+    )
     if results.state is SearchState.SEARCHING:
-        return f"{found} in the cache · searching the server…"
+        return QCoreApplication.translate("Search", "{found} in the cache · searching the server…").format(found=found)
     if results.state is SearchState.OFFLINE:
-        return f"{found} · offline: results from the cache only"
+        return QCoreApplication.translate("Search", "{found} · offline: results from the cache only").format(
+            found=found
+        )
     if results.state is SearchState.FAILED:
-        return f"{found} · results from the cache only ({results.detail})"
+        return QCoreApplication.translate("Search", "{found} · results from the cache only ({detail})").format(
+            found=found, detail=results.detail
+        )
     return found
 
 

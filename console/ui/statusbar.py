@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
+
+from .labels import plain_label
+from .translation import QT_TRANSLATE_NOOP
 
 __all__ = ["ConnectionIndicator", "StatusBar"]
 
 #: Connection state name -> (label, colour of the dot).
 _STATES: dict[str, tuple[str, str]] = {
-    "online": ("Online", "#12b76a"),
-    "connecting": ("Connecting…", "#f5a524"),
-    "offline": ("Offline", "#f04438"),
+    "online": (QT_TRANSLATE_NOOP("Statusbar", "Online"), "#12b76a"),
+    "connecting": (QT_TRANSLATE_NOOP("Statusbar", "Connecting…"), "#f5a524"),
+    "offline": (QT_TRANSLATE_NOOP("Statusbar", "Offline"), "#f04438"),
 }
 
 
 def _plain_label(text: str = "", name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    if name:
-        label.setObjectName(name)
-    return label
+    return plain_label(text, name)
 
 
 class ConnectionIndicator(QWidget):
@@ -32,7 +31,10 @@ class ConnectionIndicator(QWidget):
         super().__init__(parent)
         self._dot = _plain_label("●", "connectionDot")
         self._text = _plain_label("", "connectionText")
-        self._hint = _plain_label("working from the cache; changes sync on reconnect", "connectionHint")
+        self._hint = _plain_label(
+            QCoreApplication.translate("Statusbar", "working from the cache; changes sync on reconnect"),
+            "connectionHint",
+        )
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -61,14 +63,16 @@ class ConnectionIndicator(QWidget):
         """Show ``state`` (``online``, ``connecting`` or ``offline``)."""
         label, colour = _STATES[state]
         self._state = state
-        self._text.setText(label)
+        self._text.setText(QCoreApplication.translate("Statusbar", label))
         self._dot.setStyleSheet(f"color: {colour};")
         self._hint.setVisible(state == "offline")
         self.setToolTip(
             {
-                "online": "Connected to the server; changes sync live.",
-                "connecting": "Connecting to the server…",
-                "offline": "Not connected. You can keep working: changes are queued and sent on reconnect.",
+                "online": QCoreApplication.translate("Statusbar", "Connected to the server; changes sync live."),
+                "connecting": QCoreApplication.translate("Statusbar", "Connecting to the server…"),
+                "offline": QCoreApplication.translate(
+                    "Statusbar", "Not connected. You can keep working: changes are queued and sent on reconnect."
+                ),
             }[state]
         )
 
@@ -103,8 +107,10 @@ class StatusBar(QStatusBar):
     def set_outbox_count(self, count: int) -> None:
         """Show how many actions wait in the outbox."""
         if count:
-            self._outbox.setText(f"{count} pending" if count != 1 else "1 pending")
-            self._outbox.setToolTip("Actions waiting to be sent to the server, in order.")
+            self._outbox.setText(QCoreApplication.translate("Statusbar", "%n pending", None, count))
+            self._outbox.setToolTip(
+                QCoreApplication.translate("Statusbar", "Actions waiting to be sent to the server, in order.")
+            )
         else:
             self._outbox.setText("")
         self._outbox.setVisible(bool(count))
@@ -112,9 +118,11 @@ class StatusBar(QStatusBar):
     def set_synced(self, at: float | None) -> None:
         """Show the last sync time (unix seconds), or that it never synced."""
         if at is None:
-            self._synced.setText("not synced yet")
+            self._synced.setText(QCoreApplication.translate("Statusbar", "not synced yet"))
         else:
-            self._synced.setText("synced " + dt.datetime.fromtimestamp(at).strftime("%H:%M:%S"))
+            self._synced.setText(
+                QCoreApplication.translate("Statusbar", "synced ") + dt.datetime.fromtimestamp(at).strftime("%H:%M:%S")
+            )
 
     def set_user(self, text: str) -> None:
         """Who is logged in, e.g. ``Ada · admin``."""

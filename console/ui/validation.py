@@ -16,6 +16,9 @@ import re
 import zoneinfo
 
 from frontdesk.server.protocol import CONFIG_FIELD
+from PySide6.QtCore import QCoreApplication
+
+from .translation import QT_TRANSLATE_NOOP
 
 __all__ = [
     "DAYS",
@@ -31,13 +34,13 @@ __all__ = [
 
 #: Weekday keys of ``business_hours.days``, in order, with their labels.
 DAYS: tuple[tuple[str, str], ...] = (
-    ("mon", "Monday"),
-    ("tue", "Tuesday"),
-    ("wed", "Wednesday"),
-    ("thu", "Thursday"),
-    ("fri", "Friday"),
-    ("sat", "Saturday"),
-    ("sun", "Sunday"),
+    ("mon", QT_TRANSLATE_NOOP("Validation", "Monday")),
+    ("tue", QT_TRANSLATE_NOOP("Validation", "Tuesday")),
+    ("wed", QT_TRANSLATE_NOOP("Validation", "Wednesday")),
+    ("thu", QT_TRANSLATE_NOOP("Validation", "Thursday")),
+    ("fri", QT_TRANSLATE_NOOP("Validation", "Friday")),
+    ("sat", QT_TRANSLATE_NOOP("Validation", "Saturday")),
+    ("sun", QT_TRANSLATE_NOOP("Validation", "Sunday")),
 )
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -49,7 +52,9 @@ def validate_color(text: str) -> str | None:
     """A ``#rrggbb`` colour."""
     if _COLOR.fullmatch(text.strip()):
         return None
-    return f"Use a colour like {CONFIG_FIELD['color'].default}."
+    return QCoreApplication.translate("Validation", "Use a colour like {example}.").format(
+        example=CONFIG_FIELD["color"].default
+    )
 
 
 def validate_config_text(key: str, text: str) -> str | None:
@@ -63,9 +68,11 @@ def validate_config_text(key: str, text: str) -> str | None:
 def validate_length(text: str, limit: int, *, required: bool = False) -> str | None:
     """At most ``limit`` characters (and not blank when ``required``)."""
     if required and not text.strip():
-        return "This can't be empty."
+        return QCoreApplication.translate("Validation", "This can't be empty.")
     if len(text) > limit:
-        return f"At most {limit} characters ({len(text)} now)."
+        return QCoreApplication.translate("Validation", "At most {limit} characters ({now} now).").format(
+            limit=limit, now=len(text)
+        )
     return None
 
 
@@ -77,19 +84,19 @@ def validate_host(text: str) -> str | None:
     """
     entry = text.strip()
     if not entry:
-        return "Enter a host, e.g. example.com or localhost:8080."
+        return QCoreApplication.translate("Validation", "Enter a host, e.g. example.com or localhost:8080.")
     if "://" in entry or "/" in entry:
-        return "Just the host (and port), without http:// or a path."
+        return QCoreApplication.translate("Validation", "Just the host (and port), without http:// or a path.")
     if any(c.isspace() for c in entry) or "*" in entry:
-        return "No spaces or wildcards: list each host exactly."
+        return QCoreApplication.translate("Validation", "No spaces or wildcards: list each host exactly.")
     host, sep, port = entry.rpartition(":")
     if not sep:
         host, port = entry, ""
     elif not port.isdigit() or not 0 < int(port) < 65536:
-        return "The port must be a number between 1 and 65535."
+        return QCoreApplication.translate("Validation", "The port must be a number between 1 and 65535.")
     host = host.lower()
     if not host:
-        return "Enter a host before the port."
+        return QCoreApplication.translate("Validation", "Enter a host before the port.")
     try:
         ipaddress.IPv4Address(host)
     except ValueError:
@@ -97,7 +104,7 @@ def validate_host(text: str) -> str | None:
     else:
         return None
     if len(host) > 253 or host.endswith(".") or not all(_LABEL.fullmatch(p) for p in host.split(".")):
-        return "Not a valid host name."
+        return QCoreApplication.translate("Validation", "Not a valid host name.")
     return None
 
 
@@ -106,7 +113,7 @@ def validate_email(text: str) -> str | None:
     email = text.strip()
     local, at, domain = email.partition("@")
     if not at or not local or "." not in domain or " " in email:
-        return "Enter an email address like ada@example.com."
+        return QCoreApplication.translate("Validation", "Enter an email address like ada@example.com.")
     return None
 
 
@@ -119,7 +126,7 @@ def validate_timezone(name: str) -> str | None:
     """An IANA time zone name such as ``Europe/London`` or ``UTC``."""
     if name.strip() in _zones():
         return None
-    return "Pick a time zone from the list, e.g. Europe/London."
+    return QCoreApplication.translate("Validation", "Pick a time zone from the list, e.g. Europe/London.")
 
 
 def timezones() -> list[str]:
@@ -141,14 +148,18 @@ def parse_ranges(text: str) -> tuple[list[list[str]], str | None]:
         part = part.strip().replace("–", "-").replace("—", "-")
         start, dash, end = (p.strip() for p in part.partition("-"))
         if not dash or not _TIME.fullmatch(start) or not _TIME.fullmatch(end):
-            return [], f"Write hours like 09:00-17:00 (got “{part}”)."
+            return [], QCoreApplication.translate("Validation", "Write hours like 09:00-17:00 (got “{part}”).").format(
+                part=part
+            )
         if end <= start:
-            return [], f"{part}: the end must be after the start."
+            return [], QCoreApplication.translate("Validation", "{part}: the end must be after the start.").format(
+                part=part
+            )
         ranges.append([start, end])
     ranges.sort()
     for (_, end1), (start2, _) in itertools.pairwise(ranges):
         if start2 < end1:
-            return [], "These ranges overlap."
+            return [], QCoreApplication.translate("Validation", "These ranges overlap.")
     return ranges, None
 
 

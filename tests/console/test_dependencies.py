@@ -1,5 +1,7 @@
-"""Dependencies go one way: the console uses the server's protocol module only,
-and the server never imports the console (issue 10, item 6)."""
+"""Dependencies go one way: the console uses the server's protocol layer only
+(``protocol``, and ``canned_text``: the canned responses' variables and prompts,
+pure functions both sides apply), and the server never imports the console
+(issue 10, item 6)."""
 
 from __future__ import annotations
 
@@ -26,13 +28,17 @@ def _imports(folder: Path) -> list[tuple[Path, str]]:
     return found
 
 
+#: What the console may import of the server: the typed wire layer and the canned responses' text rules.
+SHARED: tuple[str, ...] = ("frontdesk.server.protocol", "frontdesk.server.canned_text")
+
+
 def test_console_source_imports_only_the_protocol_of_the_server() -> None:
-    """No file under console/ imports anything of frontdesk.server but frontdesk.server.protocol."""
+    """No file under console/ imports anything of frontdesk.server but its protocol layer (:data:`SHARED`)."""
     bad = [
         f"{path.relative_to(ROOT)}: {name}"
         for path, name in _imports(ROOT / "console")
         if (name == "frontdesk.server" or name.startswith("frontdesk.server."))
-        and not (name == "frontdesk.server.protocol" or name.startswith("frontdesk.server.protocol."))
+        and not any(name == m or name.startswith(m + ".") for m in SHARED)
     ]
     assert bad == []
 
@@ -48,8 +54,8 @@ def test_server_source_never_imports_the_console() -> None:
 
 
 def test_running_the_console_loads_no_other_server_module() -> None:
-    """Importing every console module (core, UI, app) loads frontdesk.server.protocol and its exception tree
-    (frontdesk.server.exceptions, where ProtocolError lives), nothing else of the server."""
+    """Importing every console module (core, UI, app) loads the server's protocol layer (:data:`SHARED`) and its
+    exception tree (frontdesk.server.exceptions, where ProtocolError lives), nothing else of the server."""
     console = ROOT / "console"
     modules = sorted(
         "frontdesk.console." + ".".join(p.relative_to(console).with_suffix("").parts).removesuffix(".__init__")
@@ -60,7 +66,7 @@ def test_running_the_console_loads_no_other_server_module() -> None:
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('frontdesk.server'))\n"
         "print(loaded)\n"
-        "protocol_layer = {'frontdesk.server', 'frontdesk.server.protocol', 'frontdesk.server.exceptions'}\n"
+        f"protocol_layer = {{'frontdesk.server', 'frontdesk.server.exceptions', *{SHARED!r}}}\n"
         "sys.exit(0 if set(loaded) <= protocol_layer else 1)\n"
     )
     proc = subprocess.run(

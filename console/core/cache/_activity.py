@@ -15,14 +15,28 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ..rows import ThreadItem
+from ..words import translate
 from ._schema import Db
 
 __all__ = ["ACTIVITY_COLUMNS", "TRAIL_CHANGES", "activity_item", "activity_rows", "activity_text", "record_activity"]
 
 #: ``conversation.updated`` changes that leave a line (not the ``seen_by_*`` ones).
-TRAIL_CHANGES: Final = frozenset({"resolved", "open", "pending", "assigned", "unassigned"})
+TRAIL_CHANGES: Final = frozenset(
+    {
+        "resolved",
+        "open",
+        "pending",
+        "assigned",
+        "unassigned",
+        "snoozed",
+        "woken",
+        "auto_assigned",
+        "queued",
+        "transferred",
+    }
+)
 #: The columns :func:`activity_item` reads, in order.
-ACTIVITY_COLUMNS: Final = "id, conversation_id, change, actor_id, assignee_id, created_at"
+ACTIVITY_COLUMNS: Final = "id, conversation_id, change, actor_id, assignee_id, created_at, team_id"
 
 
 def record_activity(
@@ -33,11 +47,13 @@ def record_activity(
     actor_id: int | None,
     assignee_id: int | None,
     at: int | None = None,
+    team_id: int | None = None,
 ) -> int | None:
     """Keep one line of the trail; its id, or None when that event was already
     kept. ``at`` defaults to just after the newest message: the newest cached,
     or the conversation's ``last_activity`` (its newest message on the server,
-    as of this event) when its messages are not cached yet."""
+    as of this event) when its messages are not cached yet. ``team_id``: the
+    team a transfer went to (cache migration 17)."""
     if at is None:
         row = db.execute(
             "SELECT max(coalesce((SELECT max(created_at) FROM items WHERE conversation_id = ? AND kind = 'message'),"
@@ -46,37 +62,72 @@ def record_activity(
         ).fetchone()
         at = int(row[0] or 0) + 1
     cur = db.execute(
-        "INSERT OR IGNORE INTO activity (event_id, conversation_id, change, actor_id, assignee_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [event_id, conversation_id, change, actor_id, assignee_id, at],
+        "INSERT OR IGNORE INTO activity (event_id, conversation_id, change, actor_id, assignee_id, created_at,"
+        " team_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [event_id, conversation_id, change, actor_id, assignee_id, at, team_id],
     )
     return int(cur.lastrowid) if cur.rowcount else None  # type: ignore[arg-type]
 
 
 def _name(db: Db, agent_id: int | None, me: int | None) -> str:
     if agent_id is None:
-        return "the visitor"
+        return translate("Activity", "the visitor")
     if agent_id == me:
-        return "you"
+        return translate("Activity", "you")
     row = db.execute("SELECT name FROM agents WHERE id = ?", [agent_id]).fetchone()
-    return str(row[0]) if row is not None and row[0] else f"agent #{agent_id}"
+    if row is not None and row[0]:
+        return str(row[0])
+    return translate("Activity", "agent #{id}").format(id=agent_id)
 
 
-def activity_text(db: Db, change: str, actor_id: int | None, assignee_id: int | None, me: int | None) -> str:
-    """The line's words, e.g. "Resolved by Ada", "Assigned to you by Bob"."""
+def _team_name(db: Db, team_id: int | None) -> str | None:
+    row = None if team_id is None else db.execute("SELECT name FROM teams WHERE id = ?", [team_id]).fetchone()
+    return str(row[0]) if row is not None and row[0] else None
+
+
+def activity_text(
+    db: Db, change: str, actor_id: int | None, assignee_id: int | None, me: int | None, team_id: int | None = None
+) -> str:
+    """The line's words, e.g. "Resolved by Ada", "Assigned to you by Bob" (translated: console/core/words.py)."""
     actor = _name(db, actor_id, me)
     if change == "resolved":
-        return f"Resolved by {actor}"
+        return translate("Activity", "Resolved by {actor}").format(actor=actor)
     if change == "open":
-        return f"Reopened by {actor}"
+        return translate("Activity", "Reopened by {actor}").format(actor=actor)
     if change == "pending":
-        return f"Set pending by {actor}"
+        return translate("Activity", "Set pending by {actor}").format(actor=actor)
     if change == "assigned":
         if assignee_id == actor_id:
-            return f"{actor[0].upper()}{actor[1:]} took the conversation"
-        return f"Assigned to {_name(db, assignee_id, me)} by {actor}"
+            took = translate("Activity", "{actor} took the conversation").format(actor=actor)
+            return took[:1].upper() + took[1:]
+        return translate("Activity", "Assigned to {assignee} by {actor}").format(
+            assignee=_name(db, assignee_id, me), actor=actor
+        )
     if change == "unassigned":
-        return f"Unassigned by {actor}"
+        return translate("Activity", "Unassigned by {actor}").format(actor=actor)
+    # Snooze and auto-assignment (PROTOCOL.md, "Snooze", "Auto-assignment"); the server's own doing has no actor.
+    if change == "snoozed":
+        return translate("Activity", "Snoozed by {actor}").format(actor=actor)
+    if change == "woken":
+        return translate("Activity", "Snooze ended")
+    if change == "auto_assigned":
+        return translate("Activity", "Assigned to {assignee} automatically").format(assignee=_name(db, assignee_id, me))
+    if change == "queued":
+        return translate("Activity", "Back in the queue: the assignee stayed offline")
+    if change == "transferred":
+        # The team is named as this console knows it now; one it no longer knows (deleted) is "a team".
+        team = _team_name(db, team_id)
+        if assignee_id is not None and team is not None:
+            return translate("Activity", "Transferred to {assignee} ({team}) by {actor}").format(
+                assignee=_name(db, assignee_id, me), team=team, actor=actor
+            )
+        if assignee_id is not None:
+            return translate("Activity", "Transferred to {assignee} by {actor}").format(
+                assignee=_name(db, assignee_id, me), actor=actor
+            )
+        if team is not None:
+            return translate("Activity", "Transferred to {team} by {actor}").format(team=team, actor=actor)
+        return translate("Activity", "Transferred to a team by {actor}").format(actor=actor)
     return change
 
 
@@ -88,7 +139,7 @@ def activity_item(db: Db, r: Sequence[Any], me: int | None) -> ThreadItem:
         id=None,
         seq=None,
         author_name="",
-        body=activity_text(db, r[2], r[3], r[4], me),
+        body=activity_text(db, r[2], r[3], r[4], me, r[6]),
         created_at=r[5],
         delivery="sent",
     )

@@ -25,25 +25,36 @@ from frontdesk.server.protocol import (
     EVENT_KINDS,
     AgentPresence,
     AgentUpdated,
+    Attachment,
+    CannedUpdated,
     ConfigUpdated,
     Conversation,
     ConversationUpdated,
     ConversationWithVisitor,
+    Csat,
     EventFrame,
+    HeldEmailUpdated,
+    LabelUpdated,
     Message,
     MessageCreated,
     MessageUpdated,
     PrivateNote,
     SeenUpTo,
+    TeamUpdated,
     Visitor,
     VisitorErased,
     WidgetConfig,
+    from_wire,
+    to_wire,
     wire_fields,
 )
 
-from ..rows import UNKNOWN_VISITOR, AgentRow, Notification
+from ..rows import AgentRow, Notification, unknown_visitor
 from ._activity import TRAIL_CHANGES, record_activity
+from ._csat import apply_csat
+from ._held import apply_held
 from ._schema import Db, set_meta
+from ._workflow import apply_workflow_event, label_ids_of, label_ids_text, pending_labels
 
 __all__ = [
     "PREVIEW_CHARS",
@@ -93,6 +104,8 @@ class Applied:
     outbox: bool = False
     notifications: list[Notification] = dataclasses.field(default_factory=list)
     cursor: int | None = None
+    #: Teams, labels or canned responses changed (_workflow.py).
+    workflow: bool = False
 
     def touch(self, conversation_id: int, key: str) -> None:
         """Record that thread item ``key`` of a conversation changed."""
@@ -107,6 +120,7 @@ class Applied:
             self.items.setdefault(cid, set()).update(keys)
         self.reload_all = self.reload_all or other.reload_all
         self.agents = self.agents or other.agents
+        self.workflow = self.workflow or other.workflow
         self.config = other.config if other.config is not None else self.config
         self.outbox = self.outbox or other.outbox
         self.notifications.extend(other.notifications)
@@ -127,7 +141,14 @@ _UPSERT_VISITOR: Final = (
 
 def upsert_visitor(db: Db, v: Visitor) -> None:
     """Store a visitor."""
-    db.execute(_UPSERT_VISITOR, [getattr(v, c) for c in VISITOR_COLUMNS])
+    # ``attributes`` (an object: cache migration 12) is kept as its JSON text.
+    db.execute(
+        _UPSERT_VISITOR,
+        [
+            (json.dumps(to_wire(v.attributes)) if v.attributes else None) if c == "attributes" else getattr(v, c)
+            for c in VISITOR_COLUMNS
+        ],
+    )
 
 
 def upsert_agent(db: Db, agent: AgentRow) -> None:
@@ -187,16 +208,21 @@ def upsert_conversation(db: Db, c: Conversation, version: int | None, *, force: 
         "last_seq": c.last_seq,
         "unread": c.unread_agent,
         "preview": c.preview[:PREVIEW_CHARS],
+        "team_id": c.team_id,
+        "label_ids": label_ids_text(c.label_ids),
+        "snoozed_until": c.snoozed_until,
     }
     db.execute(
         "INSERT INTO conversations (id, visitor_id, status, assignee_id, eff_status, eff_assignee_id, "
-        "created_at, last_activity, last_seq, unread, preview, version) "
+        "created_at, last_activity, last_seq, unread, preview, version, team_id, label_ids, eff_label_ids, "
+        "snoozed_until) "
         "VALUES (:id, :visitor_id, :status, :assignee_id, :status, :assignee_id, :created_at, "
-        ":last_activity, :last_seq, :unread, :preview, :version) "
+        ":last_activity, :last_seq, :unread, :preview, :version, :team_id, :label_ids, :label_ids, :snoozed_until) "
         "ON CONFLICT (id) DO UPDATE SET visitor_id = excluded.visitor_id, status = excluded.status, "
         "assignee_id = excluded.assignee_id, created_at = excluded.created_at, "
         "last_activity = excluded.last_activity, last_seq = excluded.last_seq, unread = excluded.unread, "
-        "preview = excluded.preview, version = excluded.version",
+        "preview = excluded.preview, version = excluded.version, team_id = excluded.team_id, "
+        "label_ids = excluded.label_ids, snoozed_until = excluded.snoozed_until",
         {"id": cid, **row},
     )
     recompute(db, cid)
@@ -206,10 +232,11 @@ def upsert_conversation(db: Db, c: Conversation, version: int | None, *, force: 
 def recompute(db: Db, cid: int) -> None:
     """Set the conversation's ``eff_`` columns and outbox counts: the server's
     state with this console's pending actions applied in order."""
-    row = db.execute("SELECT status, assignee_id FROM conversations WHERE id = ?", [cid]).fetchone()
+    row = db.execute("SELECT status, assignee_id, label_ids FROM conversations WHERE id = ?", [cid]).fetchone()
     if row is None:
         return
-    status, assignee = row
+    status, assignee, label_text = row
+    labels = label_ids_of(label_text)
     pending = failed = 0
     for action, payload, state in db.execute(
         "SELECT action, payload, state FROM outbox WHERE conversation_id = ? ORDER BY id", [cid]
@@ -224,14 +251,20 @@ def recompute(db: Db, cid: int) -> None:
             status = "open"
         elif action == "pend":
             status = "pending"
+        elif action == "snooze":
+            status = "snoozed"
+        elif action == "transfer":
+            assignee = json.loads(payload).get("agent_id")  # own data: our outbox payload; a team alone: none
         elif action == "assign":
             assignee = json.loads(payload)["agent_id"]  # our own outbox payload: {"agent_id": int}
         elif action == "unassign":
             assignee = None
+        elif action in ("label.add", "label.remove"):  # our own outbox payload: {"label_id": int}
+            labels = pending_labels(labels, action, json.loads(payload)["label_id"])
     db.execute(
         "UPDATE conversations SET eff_status = ?, eff_assignee_id = ?, pending_actions = ?, "
-        "failed_actions = ? WHERE id = ?",
-        [status, assignee, pending, failed, cid],
+        "failed_actions = ?, eff_label_ids = ? WHERE id = ?",
+        [status, assignee, pending, failed, label_ids_text(labels), cid],
     )
 
 
@@ -239,7 +272,7 @@ def insert_item(db: Db, m: Message | PrivateNote) -> bool:
     """Store a message or note; False when it was already there."""
     cur = db.execute(
         "INSERT OR IGNORE INTO items (kind, server_id, conversation_id, seq, author_kind, author_id, "
-        "author_name, body, created_at, edited_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "author_name, body, created_at, edited_at, deleted, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             "note" if isinstance(m, PrivateNote) else "message",
             m.id,
@@ -252,6 +285,7 @@ def insert_item(db: Db, m: Message | PrivateNote) -> bool:
             m.created_at,
             m.edited_at if isinstance(m, Message) else None,
             int(isinstance(m, Message) and m.deleted),
+            attachments_json(m),
         ],
     )
     if cur.rowcount == 0 and isinstance(m, Message) and (m.edited_at is not None or m.deleted):
@@ -260,11 +294,24 @@ def insert_item(db: Db, m: Message | PrivateNote) -> bool:
     return cur.rowcount > 0
 
 
+def attachments_json(m: Message | PrivateNote) -> str | None:
+    """A message's files as the cache keeps them: the Attachment objects as JSON, None without any."""
+    return json.dumps(to_wire(m.attachments)) if m.attachments else None
+
+
+def stored_attachments(text: str | None) -> tuple[Attachment, ...]:
+    """The files of a cached item (its ``attachments`` column), as Attachment objects."""
+    if not text:
+        return ()
+    return tuple(from_wire(Attachment, a) for a in json.loads(text))
+
+
 def _update_item(db: Db, m: Message) -> int:
-    """Give a cached message its current text and edit state; the rows changed."""
+    """Give a cached message its current text, files and edit state; the rows changed."""
     return db.execute(
-        "UPDATE items SET body = ?, edited_at = ?, deleted = ? WHERE kind = 'message' AND server_id = ?",
-        [m.body, m.edited_at, int(m.deleted), m.id],
+        "UPDATE items SET body = ?, edited_at = ?, deleted = ?, attachments = ? "
+        "WHERE kind = 'message' AND server_id = ?",
+        [m.body, m.edited_at, int(m.deleted), attachments_json(m), m.id],
     ).rowcount
 
 
@@ -295,7 +342,17 @@ def _visitor_label(db: Db, cid: int) -> str:
         "WHERE c.id = ?",
         [cid],
     ).fetchone()
-    return str(row[0]) if row is not None and row[0] else UNKNOWN_VISITOR
+    return str(row[0]) if row is not None and row[0] else unknown_visitor()
+
+
+def _team_member_me(db: Db, team_id: int | None) -> int | None:
+    """This console's agent id when they are a member of ``team_id`` (cached teams), else None."""
+    me_row = db.execute("SELECT value FROM meta WHERE key = 'me'").fetchone()
+    team = db.execute("SELECT member_ids FROM teams WHERE id = ?", [team_id]).fetchone() if team_id else None
+    if me_row is None or team is None:
+        return None
+    me = json.loads(me_row[0]).get("id")  # own data: the cache's "me" record
+    return me if isinstance(me, int) and me in json.loads(team[0]) else None  # own data: the cached team
 
 
 def _assignee(db: Db, cid: int) -> int | None:
@@ -360,7 +417,8 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
         change = c.change if isinstance(c, ConversationUpdated) else None
         actor_id = c.actor_id if isinstance(c, ConversationUpdated) else None
         if change is not None and change in TRAIL_CHANGES:
-            line = record_activity(db, c.id, ev.event_id, change, actor_id, c.assignee_id)
+            team_id = c.team_id if change == "transferred" else None
+            line = record_activity(db, c.id, ev.event_id, change, actor_id, c.assignee_id, team_id=team_id)
             if line is not None:
                 out.touch(c.id, f"a{line}")
         if existed is None and notify and c.status != "resolved" and c.last_seq > 0:
@@ -380,9 +438,9 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
         if (
             existed is not None
             and notify
-            and change == "assigned"
+            and change in ("assigned", "auto_assigned", "transferred")
             and c.assignee_id is not None
-            and c.assignee_id != before
+            and (c.assignee_id != before or change == "transferred")
         ):
             # Assigned or transferred: the core keeps it only for the new assignee.
             out.notifications.append(
@@ -395,6 +453,15 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
                     actor_id=actor_id,
                 )
             )
+        if existed is not None and notify and change == "transferred" and c.assignee_id is None:
+            # Transferred to a team (PROTOCOL.md, "Transfer"): each of its members hears of it.
+            member = _team_member_me(db, c.team_id)
+            if member is not None:
+                out.notifications.append(
+                    Notification(
+                        "assigned", c.id, _visitor_label(db, c.id), c.preview, assignee_id=member, actor_id=actor_id
+                    )
+                )
     elif isinstance(data, SeenUpTo):
         if data.side == "agent":
             db.execute("UPDATE conversations SET unread = 0 WHERE id = ?", [data.conversation_id])
@@ -428,13 +495,28 @@ def apply_event(db: Db, ev: EventFrame, out: Applied, notify: bool) -> None:
         db.execute(f"DELETE FROM items WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute(f"DELETE FROM activity WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
         db.execute(f"DELETE FROM outbox WHERE conversation_id IN ({conv})", [vid])  # noqa: S608
+        db.execute(f"DELETE FROM csat WHERE conversation_id IN ({conv})", [vid])  # noqa: S608 (cache/_csat.py)
+        db.execute("DELETE FROM held_emails WHERE visitor_id = ?", [vid])  # cache/_held.py
         db.execute("DELETE FROM conversations WHERE visitor_id = ?", [vid])
         db.execute("DELETE FROM visitors WHERE id = ?", [vid])
+        db.execute("DELETE FROM reports")  # their satisfaction comments (cache/_reports.py)
         out.reload_all = True
         out.outbox = True
+    elif isinstance(data, TeamUpdated | LabelUpdated | CannedUpdated):
+        apply_workflow_event(db, data, out)
+    elif isinstance(data, Csat):  # csat.requested / csat.submitted (cache/_csat.py)
+        apply_csat(db, data)
+        out.conversations.add(data.conversation_id)
+    elif isinstance(data, HeldEmailUpdated):  # email.held (cache/_held.py)
+        apply_held(db, data)
+        out.touch(data.conversation_id, f"h{data.id}")
     elif isinstance(data, ConfigUpdated):
         out.config = config_values(data)
         set_meta(db, "config", out.config)
+        if not data.store_ip and db.execute("SELECT 1 FROM visitors WHERE ip IS NOT NULL LIMIT 1").fetchone():
+            # IP storage switched off: the server forgot the addresses (PROTOCOL.md, "Location"); so do we.
+            db.execute("UPDATE visitors SET ip = NULL WHERE ip IS NOT NULL")
+            out.reload_all = True
     elif data is None and ev.kind in EVENT_KINDS:
         log.warning("ignoring event %s: malformed %r data", ev.event_id, ev.kind)
     else:

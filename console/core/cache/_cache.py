@@ -17,6 +17,7 @@ from frontdesk.server.protocol import (
     Conversation,
     ConversationWithVisitor,
     EventFrame,
+    HeldEmail,
     Message,
     PrivateNote,
     Visitor,
@@ -35,9 +36,13 @@ from ._apply import (
     upsert_conversation,
     upsert_visitor,
 )
+from ._csat_reads import CsatMixin
+from ._held import replace_held
 from ._outbox import OutboxMixin
 from ._queries import QueriesMixin
+from ._reports import ReportCacheMixin, forget_reports
 from ._schema import Db, connect, create_private, get_meta, migrate, set_meta
+from ._workflow_store import WorkflowMixin
 from ._writer import Writer
 
 __all__ = ["Cache"]
@@ -59,7 +64,7 @@ _BAD_DATA: Final = (
 )
 
 
-class Cache(OutboxMixin, QueriesMixin):
+class Cache(OutboxMixin, QueriesMixin, WorkflowMixin, CsatMixin, ReportCacheMixin):
     """The local cache. Open with :meth:`open`, close with :meth:`close`.
 
     Built from the writer (:mod:`._writer`), the outbox (:mod:`._outbox`) and
@@ -176,6 +181,7 @@ class Cache(OutboxMixin, QueriesMixin):
                 log.warning("server epoch changed: clearing the cache")
                 for table in ("items", "conversations", "visitors", "agents"):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                forget_reports(db)  # another database's figures (cache/_reports.py)
                 db.execute(
                     "UPDATE outbox SET state = 'failed', error_code = 'reset', "
                     "error = 'The server was reset; this action was not sent.' WHERE state = 'pending'"
@@ -248,6 +254,17 @@ class Cache(OutboxMixin, QueriesMixin):
             out = Applied()
             for c in conversations:
                 out.conversations.add(upsert_conversation(db, c, None))
+            return out
+
+        return await self.write_applied(job)
+
+    async def store_held(self, held: Iterable[HeldEmail]) -> Applied:
+        """Hold exactly the server's list of held email replies (``email.held.list``, on each connect)."""
+
+        def job(db: Db) -> Applied:
+            out = Applied()
+            for conversation_id, held_id in replace_held(db, held):
+                out.touch(conversation_id, f"h{held_id}")
             return out
 
         return await self.write_applied(job)

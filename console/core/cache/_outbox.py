@@ -14,12 +14,12 @@ from typing import Any, Final, cast
 
 from frontdesk.server.protocol import ConversationChange, MessageAck, MessageChange, NoteAck, Result
 
-from ..rows import OutboxAction, OutboxItem
+from ..rows import LocalFile, OutboxAction, OutboxItem
 from ._apply import Applied, apply_message, apply_message_update, recompute, upsert_conversation
 from ._schema import Db
 from ._writer import Store
 
-__all__ = ["OUTBOX_COLUMNS", "OutboxMixin", "outbox_item"]
+__all__ = ["OUTBOX_COLUMNS", "OutboxMixin", "outbox_files", "outbox_item"]
 
 OUTBOX_COLUMNS: Final = (
     "id, client_id, action, conversation_id, payload, state, error, error_code, created_at, attempts"
@@ -39,6 +39,16 @@ def outbox_item(r: Sequence[Any]) -> OutboxItem:
         error_code=r[7],
         created_at=r[8],
         attempts=r[9],
+    )
+
+
+def outbox_files(payload: dict[str, Any]) -> tuple[LocalFile, ...]:
+    """The files of a reply or note in the outbox (its payload's ``files``): copies in
+    the cache folder, with the upload key and attachment id once the server gave them."""
+    files = payload.get("files", ())  # own data: the outbox's payload
+    return tuple(
+        LocalFile(path=f["path"], name=f["name"], size=f["size"], upload=f.get("upload"), id=f.get("id"))  # own data
+        for f in files
     )
 
 
@@ -115,6 +125,20 @@ class OutboxMixin(Store):
             return out
 
         return await self.write_applied(job)
+
+    async def outbox_file_progress(self, outbox_id: int, index: int, upload: str | None, id: str | None) -> None:
+        """Record an outbox item's file ``index``: the upload key of its attempt, then
+        its attachment id. Durable, so a restarted console resumes or reuses it."""
+
+        def job(db: Db) -> None:
+            row = db.execute("SELECT payload FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+            if row is None:
+                return
+            payload = json.loads(row[0])
+            payload["files"][index].update({"upload": upload, "id": id})
+            db.execute("UPDATE outbox SET payload = ? WHERE id = ?", [json.dumps(payload), outbox_id])
+
+        await self.write(job)
 
     async def outbox_attempt(self, outbox_id: int) -> None:
         """Count a send attempt (for diagnostics and the retry backoff)."""

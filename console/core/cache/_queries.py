@@ -8,17 +8,29 @@ loop's) connection, which is read-only.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES
+from frontdesk.server.protocol import SNAPSHOT_FILTER_RULES, VisitorAttribute, from_wire
 
-from ..rows import FILTERS, UNKNOWN_VISITOR, AgentRow, ConversationRow, ThreadItem, ThreadKind, VisitorRow
+from ..rows import (
+    FILTERS,
+    AgentRow,
+    Attachment,
+    ConversationRow,
+    ThreadItem,
+    ThreadKind,
+    VisitorRow,
+    unknown_visitor,
+)
 from ._activity import ACTIVITY_COLUMNS, activity_item, activity_rows
-from ._apply import VISITOR_COLUMNS
-from ._outbox import OUTBOX_COLUMNS, outbox_item
+from ._apply import VISITOR_COLUMNS, stored_attachments
+from ._held import HELD_COLUMNS, held_item
+from ._outbox import OUTBOX_COLUMNS, outbox_files, outbox_item
 from ._schema import get_meta
+from ._workflow import label_ids_of
 from ._writer import Store
 
 __all__ = ["CONV_COLUMNS", "CONV_FROM", "QueriesMixin", "conversation_row", "fts_query"]
@@ -44,7 +56,7 @@ def _like(text: str) -> str:
 CONV_COLUMNS: Final = (
     "c.id, c.visitor_id, coalesce(v.display_name, v.name), v.email, c.eff_status, c.eff_assignee_id, a.name, "
     "c.preview, c.created_at, c.last_activity, c.last_seq, c.unread, c.pending_actions, c.failed_actions, "
-    "v.user_id, v.verified, c.visitor_seen_seq, c.visitor_seen_at"
+    "v.user_id, v.verified, c.visitor_seen_seq, c.visitor_seen_at, c.team_id, c.eff_label_ids, c.snoozed_until"
 )
 CONV_FROM: Final = (
     "FROM conversations c LEFT JOIN visitors v ON v.id = c.visitor_id LEFT JOIN agents a ON a.id = c.eff_assignee_id"
@@ -55,7 +67,7 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
     return ConversationRow(
         id=r[0],
         visitor_id=r[1],
-        visitor_name=r[2] or UNKNOWN_VISITOR,
+        visitor_name=r[2] or unknown_visitor(),
         visitor_email=r[3],
         status=r[4],
         assignee_id=r[5],
@@ -71,6 +83,9 @@ def conversation_row(r: Sequence[Any]) -> ConversationRow:
         visitor_verified=bool(r[15]),
         visitor_seen_seq=r[16],
         visitor_seen_at=r[17],
+        team_id=r[18],
+        label_ids=tuple(label_ids_of(r[19])),
+        snoozed_until=r[20],
     )
 
 
@@ -81,24 +96,36 @@ _ACTION_TEXT: Final[dict[str, str]] = {
     "pend": "Mark the conversation pending",
     "assign": "Assign to {agent}",
     "unassign": "Remove the assignee",
+    "snooze": "Snooze the conversation",
+    "transfer": "Transfer the conversation",
     "message.edit": "Edit your message: {body}",
     "message.delete": "Delete your message",
+    "label.add": "Add a label",
+    "label.remove": "Remove a label",
 }
 #: The thread's item columns; ``_stored_item`` reads them in this order.
 _ITEM_COLUMNS: Final = (
-    "id, kind, server_id, seq, author_kind, author_name, body, created_at, author_id, edited_at, deleted"
+    "id, kind, server_id, seq, author_kind, author_name, body, created_at, author_id, edited_at, deleted, attachments"
 )
 
 
 class QueriesMixin(Store):
     """The UI's reads, as methods of :class:`~.Cache`."""
 
-    def _where(self, filter: str, query: str | None, me: int | None) -> tuple[str, list[Any]]:
+    def _where(
+        self, filter: str, query: str | None, me: int | None, team_id: int | None = None, label_id: int | None = None
+    ) -> tuple[str, list[Any]]:
         if filter not in FILTERS:
             raise ValueError(f"unknown filter {filter!r}; expected one of {', '.join(FILTERS)}")
         rule = SNAPSHOT_FILTER_RULES[filter]
         clauses: list[str] = []
         params: list[Any] = []
+        if team_id is not None:  # a team's inbox (PROTOCOL.md, "Teams")
+            clauses.append("c.team_id = ?")
+            params.append(team_id)
+        if label_id is not None:  # a label's (with this console's pending label changes)
+            clauses.append("c.eff_label_ids LIKE ?")
+            params.append(f"%,{int(label_id)},%")
         if rule.statuses != SNAPSHOT_FILTER_RULES["all"].statuses:  # "all" needs no clause (nor its index)
             clauses.append(f"c.eff_status IN ({', '.join('?' for _ in rule.statuses)})")
             params.extend(rule.statuses)
@@ -111,9 +138,11 @@ class QueriesMixin(Store):
             text = query.strip()
             match = fts_query(text)
             alternatives = [
-                "c.visitor_id IN (SELECT id FROM visitors WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
+                "c.visitor_id IN (SELECT id FROM visitors WHERE name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\'"
+                # custom attribute values and the location (cache migration 12)
+                " OR attributes LIKE ? ESCAPE '\\' OR city LIKE ? ESCAPE '\\')"
             ]
-            params_q: list[Any] = [_like(text), _like(text)]
+            params_q: list[Any] = [_like(text)] * 4
             if match is not None:
                 alternatives.append(
                     "c.id IN (SELECT i.conversation_id FROM items_fts JOIN items i ON i.id = items_fts.rowid "
@@ -131,6 +160,9 @@ class QueriesMixin(Store):
         me: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        *,
+        team_id: int | None = None,
+        label_id: int | None = None,
     ) -> list[ConversationRow]:
         """A page of the inbox, most recent activity first.
 
@@ -138,16 +170,25 @@ class QueriesMixin(Store):
         (assigned to ``me``, not resolved); ``unassigned`` (not resolved);
         ``open``, ``pending``, ``resolved`` by status. ``query`` matches
         message and note text (FTS5, every word as a prefix) or the visitor's
-        name or email. Pending outbox actions are already applied.
+        name or email. ``team_id`` and ``label_id`` narrow it to a team's
+        inbox or a label's. Pending outbox actions are already applied.
         """
-        where, params = self._where(filter, query, me)
+        where, params = self._where(filter, query, me, team_id, label_id)
         sql = f"SELECT {CONV_COLUMNS} {CONV_FROM}{where} ORDER BY c.last_activity DESC, c.id DESC LIMIT ? OFFSET ?"
         rows = self._db.execute(sql, [*params, limit, offset]).fetchall()
         return [conversation_row(r) for r in rows]
 
-    def count_conversations(self, filter: str = "all", query: str | None = None, me: int | None = None) -> int:
+    def count_conversations(
+        self,
+        filter: str = "all",
+        query: str | None = None,
+        me: int | None = None,
+        *,
+        team_id: int | None = None,
+        label_id: int | None = None,
+    ) -> int:
         """How many rows :meth:`conversations` would page through."""
-        where, params = self._where(filter, query, me)
+        where, params = self._where(filter, query, me, team_id, label_id)
         row = self._db.execute(f"SELECT count(*) FROM conversations c{where}", params).fetchone()  # noqa: S608
         return int(row[0])
 
@@ -240,11 +281,26 @@ class QueriesMixin(Store):
         visitor_name = conv.visitor_name if conv is not None else "Visitor"
         me = self.me()
         items = [self._stored_item(r, visitor_name, me.id if me else None) for r in rows]
+        if before is None:  # held email replies wait for an agent: always on the latest page (_held.py)
+            trail = [*trail, *self._held_items(conversation_id)]
         if trail:  # the activity trail's quiet lines, among the messages by time (_activity.py)
             items = sorted([*items, *trail], key=lambda i: (i.created_at, i.kind == "note", i.seq or 0))
         if before is None:
             items.extend(self._outbox_items(conversation_id))
         return items
+
+    def _held_items(self, conversation_id: int, held_id: int | None = None) -> list[ThreadItem]:
+        """The conversation's held email replies (one of them with ``held_id``), oldest first."""
+        sql = f"SELECT {', '.join(HELD_COLUMNS)} FROM held_emails WHERE conversation_id = ?"  # noqa: S608
+        params: list[Any] = [conversation_id]
+        if held_id is not None:
+            sql += " AND id = ?"
+            params.append(held_id)
+        return [held_item(r) for r in self._db.execute(sql + " ORDER BY id", params).fetchall()]
+
+    def held_emails(self, conversation_id: int) -> list[ThreadItem]:
+        """The held email replies of a conversation, as thread items (``held_id``, ``held_sender``), oldest first."""
+        return self._held_items(conversation_id)
 
     @staticmethod
     def _stored_item(r: Sequence[Any], visitor_name: str = "Visitor", my_id: int | None = None) -> ThreadItem:
@@ -270,6 +326,7 @@ class QueriesMixin(Store):
             mine=kind == "agent" and len(r) > 8 and my_id is not None and r[8] == my_id,
             edited=len(r) > 9 and r[9] is not None,
             deleted=len(r) > 10 and bool(r[10]),
+            attachments=stored_attachments(r[11] if len(r) > 11 else None),
         )
 
     def _outbox_items(self, conversation_id: int, outbox_id: int | None = None) -> list[ThreadItem]:
@@ -285,9 +342,9 @@ class QueriesMixin(Store):
             ob = outbox_item(r)
             kind: ThreadKind
             if ob.action == "reply":
-                kind, body = "agent", str(ob.payload["body"])  # our own outbox payload
+                kind, body = "agent", str(ob.payload.get("body", ""))  # own data: the outbox payload
             elif ob.action == "note":
-                kind, body = "note", str(ob.payload["body"])
+                kind, body = "note", str(ob.payload.get("body", ""))  # own data
             else:
                 kind = "system"
                 agent_id: int | None = ob.payload["agent_id"] if ob.action == "assign" else None
@@ -308,6 +365,7 @@ class QueriesMixin(Store):
                     delivery="failed" if ob.state == "failed" else "pending",
                     error=ob.error,
                     outbox_id=ob.id,
+                    files=outbox_files(ob.payload),
                 )
             )
         return items
@@ -323,6 +381,9 @@ class QueriesMixin(Store):
             if prefix == "o":
                 found = self._outbox_items(conversation_id, number)
                 item = found[0] if found else None
+            elif prefix == "h":
+                found_held = self._held_items(conversation_id, number)
+                item = found_held[0] if found_held else None
             elif prefix == "a":
                 line = self._db.execute(
                     f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE id = ?",  # noqa: S608
@@ -383,9 +444,37 @@ class QueriesMixin(Store):
             return None
         values = dict(zip(VISITOR_COLUMNS, r, strict=True))
         values["verified"] = bool(values["verified"])
+        # Cache migration 12: location, visits and custom attributes (JSON); none before the refetch.
+        stored = json.loads(values["attributes"]) if values["attributes"] else {}
+        values["attributes"] = {name: from_wire(VisitorAttribute, entry) for name, entry in stored.items()}
+        values["visits"] = values["visits"] or 1
         # A row cached before display names (schema 3) has none until the refetch.
-        values["display_name"] = values["display_name"] or values["name"] or UNKNOWN_VISITOR
+        values["display_name"] = values["display_name"] or values["name"] or unknown_visitor()
         return VisitorRow(**values)
+
+    def referenced_files(self) -> tuple[set[str], set[str]]:
+        """What the cache still refers to: the attachment ids of its messages and notes,
+        and the paths of its outbox items' file copies (the rest may go: erasure)."""
+        ids = {
+            a.id
+            for (text,) in self._db.execute("SELECT attachments FROM items WHERE attachments IS NOT NULL")
+            for a in stored_attachments(text)
+        }
+        rows = self._db.execute(f"SELECT {OUTBOX_COLUMNS} FROM outbox").fetchall()  # noqa: S608
+        copies = {f.path for r in rows for f in outbox_files(outbox_item(r).payload)}
+        return ids, copies
+
+    def visitor_attachments(self, visitor_id: int, limit: int = 200) -> list[tuple[int, int, Attachment]]:
+        """The files sent in the visitor's conversations (by either side), newest first:
+        (conversation id, sent at, Attachment)."""
+        rows = self._db.execute(
+            "SELECT i.conversation_id, i.created_at, i.attachments FROM items i "
+            "JOIN conversations c ON c.id = i.conversation_id "
+            "WHERE c.visitor_id = ? AND i.kind = 'message' AND i.attachments IS NOT NULL AND i.deleted = 0 "
+            "ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+            [visitor_id, limit],
+        ).fetchall()
+        return [(r[0], r[1], a) for r in rows for a in stored_attachments(r[2])]
 
     def visitor_conversations(self, visitor_id: int) -> list[ConversationRow]:
         """All cached conversations of a visitor, newest first."""
@@ -435,6 +524,11 @@ class QueriesMixin(Store):
         """Sum of unread visitor messages over non-resolved conversations (tray badge)."""
         row = self._db.execute("SELECT total(unread) FROM conversations WHERE eff_status != 'resolved'").fetchone()
         return int(row[0])
+
+    def away_was_automatic(self) -> bool:
+        """Whether this agent's Away was set by the idle watcher, not chosen (kept across restarts, so a console
+        that quit while its agent was idle-away brings them back when they return)."""
+        return get_meta(self._db, "away_automatic") is True
 
     def cursor(self) -> tuple[str | None, int | None]:
         """The resume cursor: (epoch, last applied event_id)."""

@@ -218,6 +218,104 @@ def _m7_visitor_display_name(db: Db) -> None:
     db.execute("DELETE FROM meta WHERE key = 'last_event_id'")
 
 
+def _m8_attachments(db: Db) -> None:
+    # A message's or note's files (PROTOCOL.md, "Attachments"): the server's
+    # Attachment objects as a JSON list, NULL when it has none. (Idempotent:
+    # a cache whose record of it was lost keeps the column it has.)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(items)").fetchall()}
+    if "attachments" not in columns:
+        db.execute("ALTER TABLE items ADD COLUMN attachments TEXT")
+
+
+def _m9_teams_labels_canned(db: Db) -> None:
+    # Teams, labels and canned responses (issue 15; PROTOCOL.md, "Teams", "Labels", "Canned responses"). A
+    # conversation's team and labels as the server last said (``label_ids`` ",3,7,"), and ``eff_label_ids``: with
+    # this console's pending label.add/label.remove applied (_apply.recompute). ``canned_uses`` counts this agent's
+    # own uses, for the completion's order; it never leaves the console. The cursor goes, so the next connection
+    # refetches a snapshot that brings every conversation's team and labels.
+    db.execute("ALTER TABLE conversations ADD COLUMN team_id INTEGER")
+    db.execute("ALTER TABLE conversations ADD COLUMN label_ids TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE conversations ADD COLUMN eff_label_ids TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL, member_ids TEXT NOT NULL)")
+    db.execute("CREATE TABLE labels (id INTEGER PRIMARY KEY, name TEXT NOT NULL, color TEXT NOT NULL)")
+    db.execute(
+        """CREATE TABLE canned (
+            id INTEGER PRIMARY KEY, scope TEXT NOT NULL, team_id INTEGER, agent_id INTEGER,
+            shortcut TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE canned_uses (canned_id INTEGER PRIMARY KEY, uses INTEGER NOT NULL, last_used INTEGER)")
+    db.execute("DELETE FROM meta WHERE key = 'last_event_id'")
+
+
+def _m10_snooze(db: Db) -> None:
+    # Snooze (PROTOCOL.md, "Snooze"): when a snoozed conversation wakes (NULL: when the visitor writes).
+    db.execute("ALTER TABLE conversations ADD COLUMN snoozed_until INTEGER")
+
+
+def _m12_visitor_context(db: Db) -> None:
+    # Where the visitor is, their visit count and the site's custom attributes
+    # (PROTOCOL.md, "Visitor"; attributes as JSON text). Rows cached before have
+    # none: the cursor goes, so the next connection refetches a snapshot.
+    have = {row[1] for row in db.execute("PRAGMA table_info(visitors)").fetchall()}
+    for column in ("ip TEXT", "country TEXT", "region TEXT", "city TEXT", "visits INTEGER", "attributes TEXT"):
+        if column.split()[0] not in have:  # a cache rewound by hand (tests) may have them
+            db.execute(f"ALTER TABLE visitors ADD COLUMN {column}")
+    db.execute("DELETE FROM meta WHERE key = 'last_event_id'")
+
+
+def _m14_csat(db: Db) -> None:
+    # Satisfaction surveys (csat.requested / csat.submitted), shown in the thread's header and the visitor pane.
+    # IF NOT EXISTS: a test (or a downgrade) that forgets later migrations' records may run this again.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS csat (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL,
+            agent_id INTEGER,
+            scale TEXT NOT NULL,
+            rating INTEGER,
+            comment TEXT,
+            created_at INTEGER NOT NULL,
+            rated_at INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS csat_conversation ON csat (conversation_id)")
+
+
+def _m15_reports(db: Db) -> None:
+    # The last report fetched per query (console/core/reports.py): ``query`` is the canonical JSON of the
+    # report.get fields, ``report`` the ReportResult as wire JSON (decoded with protocol.from_wire when read),
+    # ``fetched_at`` this console's clock (ms). The Reports view shows them offline, marked as such.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS reports (
+            query TEXT PRIMARY KEY,
+            report TEXT NOT NULL,
+            fetched_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS reports_fetched ON reports (fetched_at DESC)")
+
+
+def _m16_held_emails(db: Db) -> None:
+    # Email replies held for review (email.held events, email.held.list), shown in the thread (cache/_held.py).
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS held_emails (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL,
+            visitor_id INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS held_emails_conversation ON held_emails (conversation_id)")
+
+
+def _m17_activity_team(db: Db) -> None:
+    # The team a conversation was transferred to, so the trail can name it (_activity.py; PROTOCOL.md, "Transfer").
+    db.execute("ALTER TABLE activity ADD COLUMN team_id INTEGER")
+
+
 #: (number, name, function). The ``migrations`` table records which ran.
 MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (1, "initial", _m1_initial),
@@ -227,6 +325,14 @@ MIGRATIONS: Final[tuple[tuple[int, str, Callable[[Db], None]], ...]] = (
     (5, "activity", _m5_activity),
     (6, "agent_away", _m6_agent_away),
     (7, "visitor_display_name", _m7_visitor_display_name),
+    (8, "attachments", _m8_attachments),
+    (9, "teams_labels_canned", _m9_teams_labels_canned),
+    (10, "snooze", _m10_snooze),
+    (12, "visitor_context", _m12_visitor_context),
+    (14, "csat", _m14_csat),
+    (15, "reports", _m15_reports),
+    (16, "held_emails", _m16_held_emails),
+    (17, "activity_team", _m17_activity_team),
 )
 
 

@@ -1,5 +1,7 @@
 """The thread's item delegate: paints visitor, agent, system and note bubbles,
-day separators and delivery states, always as plain text."""
+day separators and delivery states, always as plain text; and a message's files
+(PROTOCOL.md, "Attachments"): image thumbnails, named cards with their size, and
+an outbox item's files with its upload progress."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import math
 import re
 from collections.abc import Callable
 
-from frontdesk.console.core import ThreadItem
+from frontdesk.console.core import Attachment, LocalFile, ThreadItem
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QCoreApplication,
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
@@ -28,6 +31,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QPixmap,
     QTextCharFormat,
     QTextLayout,
     QTextLine,
@@ -44,6 +48,7 @@ from ..formatting import clock_time
 from ..models import DayMarker, Roles, ThreadModel
 from ..theme import C
 from ._common import GAP, MARGIN_X, MAX_FRACTION, PAD_X, PAD_Y, RADIUS
+from ._composer import human_size
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -99,7 +104,7 @@ def _layout_text(text: str, font: QFont, max_width: int) -> tuple[QTextLayout, i
 
 def shown_body(item: ThreadItem) -> str:
     """The text a bubble shows: a deleted message says so (PROTOCOL.md, "Editing and deleting")."""
-    return "Message deleted" if item.deleted else item.body
+    return QCoreApplication.translate("Delegate", "Message deleted") if item.deleted else item.body
 
 
 @dataclasses.dataclass(slots=True)
@@ -114,6 +119,25 @@ class _Geometry:
     retry: QRect | None
     layout: QTextLayout
     links: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
+    #: Each file's tile (relative to the row) and the file: stored, or in the outbox.
+    tiles: list[tuple[QRect, Attachment | LocalFile]] = dataclasses.field(default_factory=list)
+
+
+#: The largest thumbnail drawn in the thread, and a file card's size.
+THUMB_W, THUMB_H, CARD_W, CARD_H, TILE_GAP = 220, 160, 240, 46, 6
+
+
+def shows_as_image(attachment: Attachment) -> bool:
+    """An image the server re-encoded (it has a thumbnail): drawn as one, opened in the viewer."""
+    return attachment.thumbnail and attachment.mime.startswith("image/")
+
+
+def _tile_size(file: Attachment | LocalFile, max_w: int) -> QSize:
+    if isinstance(file, Attachment) and shows_as_image(file):
+        w, h = file.width or THUMB_W, file.height or THUMB_H
+        scale = min(1.0, min(THUMB_W, max_w) / w, THUMB_H / h)
+        return QSize(max(48, round(w * scale)), max(48, round(h * scale)))
+    return QSize(min(CARD_W, max_w), CARD_H)
 
 
 class ThreadDelegate(QStyledItemDelegate):
@@ -123,9 +147,16 @@ class ThreadDelegate(QStyledItemDelegate):
     retry_requested = Signal(int)
     #: The agent clicked an http(s) link in a message; carries the URL.
     link_activated = Signal(str)
+    #: The agent clicked a stored file's tile; carries its Attachment.
+    attachment_activated = Signal(object)
 
     def __init__(self, view: QListView, my_name: Callable[[], str | None]) -> None:
         super().__init__(view)
+        #: A stored image's thumbnail when it is at hand (None: a placeholder is drawn,
+        #: and the callable may start fetching it). The attachments controller sets it.
+        self.thumbnail_for: Callable[[Attachment], QPixmap | None] = lambda attachment: None
+        #: Upload progress of outbox items with files: outbox id -> (received, total).
+        self.upload_progress: dict[int, tuple[int, int]] = {}
         self._view = view
         self._my_name = my_name
         base = view.font()
@@ -156,9 +187,14 @@ class ThreadDelegate(QStyledItemDelegate):
         if self._is_mine(item):
             model = self._view.model()
             receipt = model.receipt(item) if isinstance(model, ThreadModel) and item.delivery == "sent" else None
-            parts.append(receipt or {"pending": "Sending…", "sent": "Sent", "failed": "Not delivered"}[item.delivery])
+            delivery = {
+                "pending": QCoreApplication.translate("Delegate", "Sending…"),
+                "sent": QCoreApplication.translate("Delegate", "Sent"),
+                "failed": QCoreApplication.translate("Delegate", "Not delivered"),
+            }
+            parts.append(receipt or delivery[item.delivery])
         if item.edited and not item.deleted:
-            parts.append("edited")
+            parts.append(QCoreApplication.translate("Delegate", "edited"))
         return " · ".join(p for p in parts if p)
 
     def _geometry(self, item: ThreadItem, width: int) -> _Geometry:
@@ -182,15 +218,27 @@ class ThreadDelegate(QStyledItemDelegate):
             box = QRect((width - text_w) // 2, GAP + 4, text_w, text_h)
             return _Geometry(box.bottom() + GAP + 6, box, box, None, QRect(), None, layout)
         max_text_w = int(width * MAX_FRACTION) - 2 * PAD_X
+        files: list[Attachment | LocalFile] = [] if item.deleted else [*item.attachments, *item.files]
         layout, text_w, text_h = _layout_text(shown_body(item) or " ", self._body_font, max_text_w)
+        if files and not shown_body(item):
+            text_w, text_h = 0, 0  # files only
+        sizes = [_tile_size(f, max_text_w) for f in files]
+        files_h = sum(s.height() + TILE_GAP for s in sizes)
+        text_w = max([text_w, *(s.width() for s in sizes)])
         text = QRect(0, 0, text_w, text_h)
         header_h = meta_fm.height() + 4 if item.kind == "note" else 0
         inner_w = text.width()
         if item.kind == "note":
-            inner_w = max(inner_w, QFontMetrics(self._header_font).horizontalAdvance("PRIVATE NOTE") + 4)
+            inner_w = max(
+                inner_w,
+                QFontMetrics(self._header_font).horizontalAdvance(
+                    QCoreApplication.translate("Delegate", "PRIVATE NOTE")
+                )
+                + 4,
+            )
         inner_w = min(max(inner_w, 24), max_text_w)
         bubble_w = inner_w + 2 * PAD_X
-        bubble_h = text.height() + 2 * PAD_Y + header_h
+        bubble_h = text.height() + 2 * PAD_Y + header_h + files_h - (TILE_GAP if files and not text_h else 0)
         right = item.kind in ("agent", "note")
         x = width - MARGIN_X - bubble_w if right else MARGIN_X
         bubble = QRect(x, GAP, bubble_w, bubble_h)
@@ -201,11 +249,18 @@ class ThreadDelegate(QStyledItemDelegate):
         meta = QRect(width - MARGIN_X - meta_w if right else MARGIN_X + 2, bubble.bottom() + 5, meta_w, meta_h)
         retry = None
         if item.delivery == "failed" and item.outbox_id is not None:
-            link_w = QFontMetrics(self._header_font).horizontalAdvance("Retry") + 2
+            link_w = (
+                QFontMetrics(self._header_font).horizontalAdvance(QCoreApplication.translate("Delegate", "Retry")) + 2
+            )
             retry = QRect(meta.right() - link_w + 1, meta.top(), link_w, meta_h)
             meta = QRect(meta.left(), meta.top(), meta.width() - link_w - 12, meta_h)
-        links = find_links(layout.text())
-        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout, links)
+        links = find_links(layout.text()) if text_h else []
+        tiles: list[tuple[QRect, Attachment | LocalFile]] = []
+        y = text_rect.bottom() + 1 + (TILE_GAP if text_h else 0)
+        for f, size in zip(files, sizes, strict=True):
+            tiles.append((QRect(x + PAD_X, y, size.width(), size.height()), f))
+            y += size.height() + TILE_GAP
+        return _Geometry(meta.bottom() + GAP + 4, bubble, text_rect, header, meta, retry, layout, links, tiles)
 
     # -- QStyledItemDelegate overrides
 
@@ -269,9 +324,16 @@ class ThreadDelegate(QStyledItemDelegate):
         if geo.header is not None:
             painter.setFont(self._header_font)
             painter.setPen(C.NOTE_TEXT)
-            painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "PRIVATE NOTE")
+            painter.drawText(
+                geo.header,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                QCoreApplication.translate("Delegate", "PRIVATE NOTE"),
+            )
         painter.setPen(C.MUTED if item.deleted else ink)
-        geo.layout.draw(painter, QPointF(geo.text.topLeft()), self._link_formats(geo, ink if mine else C.ACCENT))
+        if geo.text.height():
+            geo.layout.draw(painter, QPointF(geo.text.topLeft()), self._link_formats(geo, ink if mine else C.ACCENT))
+        for tile, file in geo.tiles:
+            self._paint_tile(painter, tile, file, item)
         painter.setOpacity(1.0)
         painter.setFont(self._meta_font)
         align = Qt.AlignmentFlag.AlignRight if item.kind in ("agent", "note") else Qt.AlignmentFlag.AlignLeft
@@ -288,7 +350,58 @@ class ThreadDelegate(QStyledItemDelegate):
         if geo.retry is not None:
             painter.setFont(self._header_font)
             painter.setPen(C.ACCENT)
-            painter.drawText(geo.retry, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "Retry")
+            painter.drawText(
+                geo.retry,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                QCoreApplication.translate("Delegate", "Retry"),
+            )
+
+    def _paint_tile(self, painter: QPainter, tile: QRect, file: Attachment | LocalFile, item: ThreadItem) -> None:
+        """One file: a thumbnail, or a card with its name and size (and upload progress)."""
+        painter.save()
+        if isinstance(file, Attachment) and shows_as_image(file):
+            pixmap = self.thumbnail_for(file)
+            if pixmap is not None and not pixmap.isNull():
+                painter.drawPixmap(tile, pixmap)
+                painter.restore()
+                return
+        painter.setPen(QPen(C.DIVIDER, 1))
+        painter.setBrush(QColor("#ffffff"))
+        painter.drawRoundedRect(tile.adjusted(0, 0, -1, -1), 8, 8)
+        text = tile.adjusted(10, 5, -10, -5)
+        painter.setFont(self._header_font)
+        painter.setPen(C.TEXT)
+        name_fm = QFontMetrics(self._header_font)
+        name = name_fm.elidedText(file.name, Qt.TextElideMode.ElideMiddle, text.width())
+        painter.drawText(text, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+        painter.setFont(self._meta_font)
+        painter.setPen(C.MUTED)
+        detail = human_size(file.size)
+        progress = self.upload_progress.get(item.outbox_id) if item.outbox_id is not None else None
+        if isinstance(file, LocalFile) and item.delivery == "pending" and file.id is None:
+            detail += " · " + (
+                QCoreApplication.translate("Delegate", "uploading")
+                if progress
+                else QCoreApplication.translate("Delegate", "waiting to upload")
+            )
+        painter.drawText(text, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, detail)
+        if isinstance(file, LocalFile) and progress is not None and item.delivery == "pending":
+            received, total = progress
+            bar = QRect(tile.left() + 1, tile.bottom() - 3, tile.width() - 2, 3)
+            painter.fillRect(bar, C.DIVIDER)
+            painter.fillRect(QRect(bar.left(), bar.top(), round(bar.width() * received / max(total, 1)), 3), C.ACCENT)
+        painter.restore()
+
+    def attachment_at(self, index: _Index, pos: QPoint) -> Attachment | LocalFile | None:
+        """The file whose tile is under ``pos`` (view coordinates) in the item at ``index``, or None."""
+        row = index.data(Roles.ROW)
+        if not isinstance(row, ThreadItem) or not (row.attachments or row.files):
+            return None
+        origin = self._view.visualRect(self._view.model().index(index.row(), 0)).topLeft()
+        for tile, file in self._geometry(row, self._width()).tiles:
+            if tile.translated(origin).contains(pos):
+                return file
+        return None
 
     @staticmethod
     def _link_formats(geo: _Geometry, colour: QColor) -> list[QTextLayout.FormatRange]:
@@ -337,6 +450,10 @@ class ThreadDelegate(QStyledItemDelegate):
                 url = self.link_at(index, event.position().toPoint())
                 if url is not None:
                     self.link_activated.emit(url)
+                    return True
+                file = self.attachment_at(index, event.position().toPoint())
+                if isinstance(file, Attachment):
+                    self.attachment_activated.emit(file)
                     return True
             rect = self.retry_rect(index)
             row = index.data(Roles.ROW)

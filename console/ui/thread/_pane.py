@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from frontdesk.console.core import AgentRow, ThreadItem
 from PySide6.QtCore import (
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -19,6 +20,7 @@ from ..models import ThreadModel
 from ._common import plain_label
 from ._composer import Composer
 from ._header import ConversationHeader
+from ._held import HeldBar
 from ._view import ThreadView
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -45,15 +47,25 @@ class ThreadPane(QWidget):
         self.header = ConversationHeader(agents)
         self.view = ThreadView(my_name, may_change=may_change, is_admin=is_admin)
         self.view.setModel(model)
-        self.loading_label = plain_label("Loading earlier messages…", "hint")
+        self.loading_label = plain_label(QCoreApplication.translate("Pane", "Loading earlier messages…"), "hint")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.loading_label.hide()
         model.loading_changed.connect(self.loading_label.setVisible)
         self.typing_label = plain_label("", "typingLabel")
         self.typing_label.setContentsMargins(24, 0, 24, 4)
         self.typing_label.hide()
+        #: Why this agent may not reply here (``reply_assignee_only``), above the composer; hidden otherwise.
+        self.reply_blocked_label = plain_label("", "replyBlockedBanner")
+        self.reply_blocked_label.setWordWrap(True)
+        self.reply_blocked_label.setContentsMargins(24, 6, 24, 6)
+        self.reply_blocked_label.hide()
+        #: Email replies held for review in this conversation, with Accept / Discard (._held).
+        self.held_bar = HeldBar()
+        self.held_bar.set_model(model)
         self.composer = Composer()
-        self.empty = plain_label("Select a conversation from the inbox", "emptyState")
+        self.empty = plain_label(
+            QCoreApplication.translate("Pane", "Select a conversation from the inbox"), "emptyState"
+        )
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -62,6 +74,8 @@ class ThreadPane(QWidget):
         layout.addWidget(self.loading_label)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.typing_label)
+        layout.addWidget(self.reply_blocked_label)
+        layout.addWidget(self.held_bar)
         layout.addWidget(self.composer)
         layout.addWidget(self.empty, 1)
         self.set_has_conversation(False)
@@ -73,8 +87,19 @@ class ThreadPane(QWidget):
         self.empty.setVisible(not has)
         if not has:
             self.typing_label.hide()
+            self.held_bar.hide()
+        else:
+            self.held_bar.setVisible(bool(self.held_bar.held))
+            self.set_reply_blocked(None)
 
     def set_typing(self, text: str | None) -> None:
         """Show ``text`` (e.g. "Visitor is typing…") or hide the indicator."""
         self.typing_label.setText(text or "")
         self.typing_label.setVisible(bool(text))
+
+    def set_reply_blocked(self, reason: str | None) -> None:
+        """Say why replying is not allowed here (the composer keeps private
+        notes only), or lift that (None)."""
+        self.reply_blocked_label.setText(reason or "")
+        self.reply_blocked_label.setVisible(bool(reason))
+        self.composer.set_reply_blocked(reason)

@@ -3,11 +3,13 @@ at the top, and offers copy / retry / discard."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from frontdesk.console.core import ThreadItem
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -52,6 +54,13 @@ class ThreadView(QListView):
     delete_requested = Signal(object)
     #: An admin asked for the texts an edited or deleted message had (a ThreadItem).
     originals_requested = Signal(object)
+    #: A stored file was clicked or "Open" chosen (an Attachment): view or open it.
+    attachment_activated = Signal(object)
+    #: "Save as…" chosen on a stored file (an Attachment).
+    attachment_save_requested = Signal(object)
+    #: Accept or discard a held email reply (PROTOCOL.md, "Email"); carries its id.
+    held_accept_requested = Signal(int)
+    held_reject_requested = Signal(int)
 
     def __init__(
         self,
@@ -79,6 +88,7 @@ class ThreadView(QListView):
         self.delegate = ThreadDelegate(self, my_name)
         self.delegate.retry_requested.connect(self.retry_requested)
         self.delegate.link_activated.connect(self.link_activated)
+        self.delegate.attachment_activated.connect(self.attachment_activated)
         self.setItemDelegate(self.delegate)
         self._stick_to_bottom = True
         self._anchor_from_bottom: int | None = None
@@ -130,6 +140,7 @@ class ThreadView(QListView):
         rect = self.delegate.retry_rect(index) if index.isValid() else None
         over = rect is not None and rect.contains(event.position().toPoint())
         over = over or (index.isValid() and self.delegate.link_at(index, event.position().toPoint()) is not None)
+        over = over or (index.isValid() and self.delegate.attachment_at(index, event.position().toPoint()) is not None)
         self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
         super().mouseMoveEvent(event)
 
@@ -163,15 +174,48 @@ class ThreadView(QListView):
 
     def item_actions(self, row: ThreadItem) -> list[tuple[str, Callable[[], None]]]:
         """The context menu of ``row``: (label, action) pairs."""
-        actions: list[tuple[str, Callable[[], None]]] = [("Copy text", self.copy_selected)]
+        actions: list[tuple[str, Callable[[], None]]] = [
+            (QCoreApplication.translate("View", "Copy text"), self.copy_selected)
+        ]
+        if row.held_id is not None:
+            held_id = row.held_id
+            actions.append(
+                (self.tr("Accept: post as the visitor's message"), lambda: self.held_accept_requested.emit(held_id))
+            )
+            actions.append((self.tr("Discard this email"), lambda: self.held_reject_requested.emit(held_id)))
+            return actions
         if row.outbox_id is not None:
             outbox_id = row.outbox_id
             if row.delivery == "failed":
-                actions.append(("Retry", lambda: self.retry_requested.emit(outbox_id)))
-            actions.append(("Discard", lambda: self.discard_requested.emit(outbox_id)))
+                actions.append(
+                    (QCoreApplication.translate("View", "Retry"), lambda: self.retry_requested.emit(outbox_id))
+                )
+            actions.append(
+                (QCoreApplication.translate("View", "Discard"), lambda: self.discard_requested.emit(outbox_id))
+            )
         elif row.mine and not row.deleted and row.seq is not None and self.may_change(row):
-            actions.append(("Edit message", lambda: self.edit_requested.emit(row)))
-            actions.append(("Delete message", lambda: self.delete_requested.emit(row)))
+            actions.append((QCoreApplication.translate("View", "Edit message"), lambda: self.edit_requested.emit(row)))
+            actions.append(
+                (QCoreApplication.translate("View", "Delete message"), lambda: self.delete_requested.emit(row))
+            )
         if (row.edited or row.deleted) and row.seq is not None and self.is_admin():
-            actions.append(("Show the original text", lambda: self.originals_requested.emit(row)))
+            actions.append(
+                (
+                    QCoreApplication.translate("View", "Show the original text"),
+                    lambda: self.originals_requested.emit(row),
+                )
+            )
+        for attachment in row.attachments if not row.deleted else ():
+            actions.append(
+                (
+                    QCoreApplication.translate("View", "Open {name}").format(name=attachment.name),
+                    functools.partial(self.attachment_activated.emit, attachment),
+                )
+            )
+            actions.append(
+                (
+                    QCoreApplication.translate("View", "Save {name} as…").format(name=attachment.name),
+                    functools.partial(self.attachment_save_requested.emit, attachment),
+                )
+            )
         return actions

@@ -67,6 +67,7 @@ class Recorder(CoreListenerBase):
         self.synced: list[float] = []
         self.configs: list[dict[str, Any]] = []
         self.agents_changed = 0
+        self.workflow = 0
 
     def on_state_changed(self, state: ConnectionState) -> None:
         self.states.append(state)
@@ -83,6 +84,9 @@ class Recorder(CoreListenerBase):
 
     def on_agents_changed(self, agents: list[AgentRow]) -> None:
         self.agents_changed += 1
+
+    def on_workflow_changed(self) -> None:
+        self.workflow += 1
 
     def on_config_changed(self, config: dict[str, Any]) -> None:
         self.configs.append(config)

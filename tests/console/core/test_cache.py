@@ -332,6 +332,19 @@ def test_seen_and_agents_and_config(cache: Cache) -> None:
     assert config is not None and config["color"] == "#000000" and "updated_by" not in config
 
 
+def test_store_ip_switched_off_drops_the_cached_addresses(cache: Cache) -> None:
+    """A config.updated with store_ip false clears every cached visitor's ip (the country stays)."""
+    visitor = {"id": 9, "name": "Nia", "email": None, "ip": "203.0.113.77", "country": "DE"}
+    arun(cache.apply_snapshot(W.convs([conv(1, visitor=visitor)]), epoch="e", last_event_id=1))
+    assert cache.visitor(9).ip == "203.0.113.77"  # type: ignore[union-attr]
+    arun(cache.apply_events(W.events([event(2, "config.updated", {"store_ip": True})])))
+    assert cache.visitor(9).ip == "203.0.113.77"  # type: ignore[union-attr]
+    applied = arun(cache.apply_events(W.events([event(3, "config.updated", {"store_ip": False})])))
+    stored = cache.visitor(9)
+    assert stored is not None and stored.ip is None and stored.country == "DE"
+    assert applied.reload_all
+
+
 def test_new_visitor_message_notifies(cache: Cache) -> None:
     """A conversation's first visitor message notifies 'new_conversation', later ones 'new_message', agents' none."""
     arun(cache.apply_snapshot(W.convs([]), epoch="e", last_event_id=1))
@@ -558,7 +571,7 @@ def test_display_name_migration_drops_the_cursor(tmp_path: Path) -> None:
     arun(cache.apply_snapshot(W.convs([conv(1)]), epoch="e1", last_event_id=10))
     cache.close()
     with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM migrations WHERE version >= 7")
+        db.execute("DELETE FROM migrations WHERE version = 7")
         db.execute("ALTER TABLE visitors DROP COLUMN display_name")
     cache = Cache.open(path)
     try:

@@ -199,3 +199,69 @@ def test_more_merges_the_servers_next_page(cache: Cache) -> None:
     assert [h.conversation.id for h in second.hits] == [2, 3, 8, 9]  # 2 keeps its newer match
     assert second.next_before is None and second.state is SearchState.COMPLETE
     assert asked == [("pdf", None), ("pdf", None)]
+
+
+def test_core_search_finds_a_conversation_by_a_custom_attribute(server: RunningServer, data_dir: Path) -> None:
+    """A visitor whose cached row lacks their attributes (cached by an older console, say) is refreshed by the
+    search's visitor.find, so the cache's hits, read again after the server answers, include the conversation."""
+
+    async def main() -> None:
+        visitor, hello = await WsClient.visitor(server)
+        vid = hello["visitor"]["id"]
+        cid = (await visitor.request("message.send", client_id=new_client_id(), body="Hello"))["conversation_id"]
+        await visitor.request("attributes.set", attributes={"plan": "Platinum"})
+        core, _ = make_core(server, data_dir)
+        await core.login(server.admin_email, server.admin_password, remember=False)
+        await core.start()
+        await online(core)
+        await wait_until(lambda: core.cache.conversation(cid) is not None, what="the conversation cached")
+        await core.cache.write(lambda db: db.execute("UPDATE visitors SET attributes = NULL WHERE id = ?", [vid]))
+        assert core.cache.conversations("all", "platinum", None, 50) == []
+        found = await Searcher(core).run("platinum", "all", lambda _results: None)
+        assert found is not None and [h.conversation.id for h in found.hits] == [cid]
+        cached = core.cache.visitor(vid)
+        assert cached is not None and cached.attributes["plan"].value == "Platinum"
+        await core.stop()
+        await visitor.close()
+
+    arun(main())
+
+
+def test_core_search_finds_an_uncached_visitors_conversation_by_attribute(
+    server: RunningServer, data_dir: Path
+) -> None:
+    """A visitor matched by an attribute value whose conversations the cache does not hold at all (never
+    synced, or dropped) is found: the search asks visitor.find, then fetches that visitor's conversations
+    (visitor.get), and the merged results list it; an unmatched visitor's conversation stays out."""
+
+    async def main() -> None:
+        visitor, hello = await WsClient.visitor(server)
+        vid = hello["visitor"]["id"]
+        cid = (await visitor.request("message.send", client_id=new_client_id(), body="Hello"))["conversation_id"]
+        await visitor.request("attributes.set", attributes={"plan": "Osmium", "orders": 12})
+        other, _ = await WsClient.visitor(server)
+        other_cid = (await other.request("message.send", client_id=new_client_id(), body="Hi"))["conversation_id"]
+        await other.request("attributes.set", attributes={"plan": "Free"})
+        core, _ = make_core(server, data_dir)
+        await core.login(server.admin_email, server.admin_password, remember=False)
+        await core.start()
+        await online(core)
+        await wait_until(lambda: core.cache.conversation(other_cid) is not None, what="the conversations cached")
+
+        def forget(db: Any) -> None:  # as if this console had never synced them
+            db.execute("DELETE FROM items WHERE conversation_id IN (?, ?)", [cid, other_cid])
+            db.execute("DELETE FROM conversations WHERE id IN (?, ?)", [cid, other_cid])
+            db.execute("DELETE FROM visitors WHERE id = ?", [vid])
+
+        await core.cache.write(forget)
+        assert core.cache.conversation(cid) is None and cache_hits(core.cache, "osmium") == []
+        found = await Searcher(core).run("osmium", "all", lambda _results: None)
+        assert found is not None and found.state is SearchState.COMPLETE
+        assert [h.conversation.id for h in found.hits] == [cid]
+        assert core.cache.conversation(cid) is not None  # stored: the hit opens like any conversation
+        assert core.cache.conversation(other_cid) is None
+        await core.stop()
+        await visitor.close()
+        await other.close()
+
+    arun(main())

@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from frontdesk.console.core import (
     thread_changes,
 )
 from frontdesk.console.core.cache import Applied
+from frontdesk.console.core.collision import Collision
 from frontdesk.console.ui._refcount import guard
 from frontdesk.console.ui.preferences import Preferences
 from frontdesk.server import protocol
@@ -184,6 +186,9 @@ class FakeCore:
         self.last_synced_at: float | None = None
         self.keyring_available = False
         self.focused_conversation: int | None = None
+        #: Collision awareness: what the core heard, and the conversation told to the server as viewing.
+        self.collision = Collision()
+        self.viewing: int | None = None
         self.listeners: list[CoreListener] = []
         self.calls: list[tuple[Any, ...]] = []
         self.config: dict[str, Any] = {
@@ -250,17 +255,67 @@ class FakeCore:
     async def resolve(self, cid: int) -> int:
         return await self._queue("resolve", cid, {})
 
+    #: Exports from the "server" (core/export.py): whether the core would use it, and what it answers.
+    exports_from_server = False
+    export_body: bytes = b""
+    export_error: Exception | None = None
+
+    @contextlib.asynccontextmanager
+    async def export_stream(self, route: str, params: Mapping[str, str]) -> AsyncIterator[AsyncIterator[bytes]]:
+        self.calls.append(("export_stream", route, dict(params)))
+        if self.export_error is not None:
+            raise self.export_error
+        body = self.export_body
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for n in range(0, len(body), 5):
+                yield body[n : n + 5]
+
+        yield chunks()
+
+    async def record_export(self, what: str, fmt: str, *, conversation_id: int | None, query: str, rows: int) -> None:
+        self.calls.append(("export.record", what, fmt, conversation_id, query, rows))
+
+    async def export_records(self, before: int | None = None) -> list[protocol.ExportEntry]:
+        self.calls.append(("export.records", before))
+        return [
+            protocol.ExportEntry(
+                id=1,
+                agent_id=1,
+                kind="conversations",
+                format="csv",
+                filter='{"status":"resolved"}',
+                rows=12,
+                created_at=NOW,
+            )
+        ]
+
     async def reopen(self, cid: int) -> int:
         return await self._queue("reopen", cid, {})
 
     async def pend(self, cid: int) -> int:
         return await self._queue("pend", cid, {})
 
+    async def snooze(self, cid: int, until: int | None) -> int:
+        return await self._queue("snooze", cid, {} if until is None else {"until": until})
+
+    async def transfer(
+        self, cid: int, *, agent_id: int | None = None, team_id: int | None = None, note: str = ""
+    ) -> int:
+        payload = {k: v for k, v in (("agent_id", agent_id), ("team_id", team_id), ("note", note)) if v}
+        return await self._queue("transfer", cid, payload)
+
     async def assign(self, cid: int, agent_id: int) -> int:
         return await self._queue("assign", cid, {"agent_id": agent_id})
 
     async def unassign(self, cid: int) -> int:
         return await self._queue("unassign", cid, {})
+
+    async def add_label(self, cid: int, label_id: int) -> int:
+        return await self._queue("label.add", cid, {"label_id": label_id})
+
+    async def remove_label(self, cid: int, label_id: int) -> int:
+        return await self._queue("label.remove", cid, {"label_id": label_id})
 
     async def fail(self, outbox_id: int, cid: int, code: str, message: str) -> None:
         """Make an outbox item fail as a server rejection would."""
@@ -280,6 +335,9 @@ class FakeCore:
 
     async def set_typing(self, cid: int, is_typing: bool) -> None:
         self.calls.append(("typing", cid, is_typing))
+
+    async def set_viewing(self, cid: int | None) -> None:
+        self.viewing = cid
 
     async def fetch_visitor(self, visitor_id: int) -> None:
         self.calls.append(("fetch_visitor", visitor_id))

@@ -70,3 +70,38 @@ def test_the_switch_and_idle_time_set_the_agent_away(
     watcher.poll(away_now=admin.window.away)
     qtbot.waitUntil(lambda: not admin.window.away, timeout=LONG_MS)
     assert button.text() == "● You: Available"
+
+
+def test_an_idle_away_survives_a_restart_and_activity_still_brings_the_agent_back(
+    qtbot: Any,
+    server: RunningServer,
+    tmp_path: Path,
+    consoles: list[Console],  # noqa: F811
+) -> None:
+    """The console quits while its agent is Away because idle (the laptop closed overnight); the next start finds
+    them Away on the server and, as they use the computer again, brings them back. An Away they chose stays."""
+    first = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
+    idle = [5 * 60.0]
+    first.window.idle._source = lambda: idle[0]
+    first.window.preferences.set("away_after_minutes", 5)
+    first.window.idle.poll(away_now=first.window.away)
+    qtbot.waitUntil(lambda: first.window.away, timeout=LONG_MS)
+    first.close()
+
+    again = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
+    consoles.append(again)
+    assert again.window.away and again.window.idle.auto_away
+    again.window.idle._source = lambda: 1.0
+    again.window.idle.poll(away_now=again.window.away)
+    qtbot.waitUntil(lambda: not again.window.away, timeout=LONG_MS)
+
+    again.window.availability_button.click()  # chosen, not idle
+    qtbot.waitUntil(lambda: again.window.away, timeout=LONG_MS)
+    consoles.remove(again)
+    again.close()
+    chosen = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
+    consoles.append(chosen)
+    assert chosen.window.away and not chosen.window.idle.auto_away
+    chosen.window.idle._source = lambda: 1.0
+    chosen.window.idle.poll(away_now=chosen.window.away)
+    assert chosen.window.away

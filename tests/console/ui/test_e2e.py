@@ -265,3 +265,35 @@ def test_smoke_flag_builds_the_window_and_exits_zero(tmp_path: Path) -> None:
         timeout=60 * SCALE,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_inbox_search_finds_an_uncached_visitor_by_attribute(
+    qtbot: Any, server: RunningServer, tmp_path: Path, consoles: list[Console], visitors: list[WsClient]
+) -> None:
+    """Typed in the inbox's search box, a custom attribute value finds the conversation of a visitor this
+    console holds nothing of: the search asks the server (visitor.find, then visitor.get) and lists it."""
+    visitor = _visitor(qtbot, server, visitors)
+    sent = run(qtbot, visitor.request("message.send", client_id=new_client_id(), body="About my order"))
+    cid = int(sent["conversation_id"])
+    run(qtbot, visitor.request("attributes.set", attributes={"plan": "Rhodium"}))
+    admin = Console(qtbot, server, tmp_path / "a", server.admin_email, server.admin_password)
+    consoles.append(admin)
+    qtbot.waitUntil(lambda: cid in admin.inbox_ids(), timeout=LONG_MS)
+
+    def forget(db: Any) -> None:  # as if this console had never synced it
+        db.execute("DELETE FROM items WHERE conversation_id = ?", [cid])
+        db.execute("DELETE FROM conversations WHERE id = ?", [cid])
+        db.execute("DELETE FROM visitors")
+
+    run(qtbot, admin.core.cache.write(forget))
+    inbox = admin.window.inbox
+    inbox.search.setFocus()
+    qtbot.keyClicks(inbox.search, "rhodium")
+    model = inbox.search_model
+    assert model is not None
+
+    def found() -> list[int]:
+        return [model.index(r, 0).data(Roles.ID) for r in range(model.rowCount())]
+
+    qtbot.waitUntil(lambda: found() == [cid], timeout=LONG_MS)
+    assert inbox.results_view.isVisible()

@@ -85,6 +85,8 @@ def test_desktop_notification_click_opens_and_reply_goes_to_the_outbox(
     qtbot.waitUntil(lambda: ("reply", 1, "Coming right up") in core.calls, timeout=WAIT_MS)
     core.emit("on_notification", Notification("new_message", 1, "Maya Patel", "Hello?"))
     qtbot.waitUntil(lambda: len(service.sent) == 2, timeout=WAIT_MS)
+    # Click once the notifier holds the server's id for it (the Notify reply is in), as a user would.
+    qtbot.waitUntil(lambda: window.notifier.delivered == ["desktop", "desktop"], timeout=WAIT_MS)
     service.click(service.sent[1].id)
     qtbot.waitUntil(lambda: window.open_conversation_id == 1, timeout=WAIT_MS)
     assert core.cache.outbox_count() == 1  # queued like any reply

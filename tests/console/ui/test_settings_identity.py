@@ -49,14 +49,20 @@ def dialog(qtbot: Any, core: IdentityCore) -> SettingsDialog:
     qtbot.addWidget(dialog)
     dialog.show()
     run(qtbot, dialog.load())
-    dialog.tabs.setCurrentIndex(dialog.tabs.count() - 1)  # the Identity tab
+    identity = next(n for n in range(dialog.tabs.count()) if dialog.tabs.tabText(n) == "Identity")
+    dialog.tabs.setCurrentIndex(identity)
     return dialog
+
+
+def _identity_tab(dialog: SettingsDialog) -> int:
+    """The Identity tab's index (tabs added later, "Language & privacy", come after it)."""
+    return next(n for n in range(dialog.tabs.count()) if dialog.tabs.tabText(n) == "Identity")
 
 
 def test_the_secret_is_fetched_only_when_asked(qtbot: Any, core: IdentityCore, dialog: SettingsDialog) -> None:
     """Opening the dialog does not fetch the secret; Show does, and displays it in clear."""
     assert [c for c in core.calls if c[0] == "identity_secret"] == []
-    assert dialog.tabs.tabText(dialog.tabs.count() - 1) == "Identity"
+    assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "Identity"
     assert dialog.identity_secret_edit.text() == ""
     dialog.show_secret_button.click()
     qtbot.waitUntil(lambda: dialog.identity_secret_edit.text() == "a" * 64)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from frontdesk.console.core import AgentRow, LoginError, OfflineError, ServerError
-from frontdesk.console.ui.canned import CANNED, matching
+from frontdesk.console.core.workflow import rank_canned
+from frontdesk.console.ui.canned import active_token
 from frontdesk.console.ui.formatting import day_label, one_line, relative_time, visitor_local_time
 from frontdesk.console.ui.login import LoginDialog, validate_server_url
 from frontdesk.console.ui.models import AgentsModel
@@ -18,6 +19,8 @@ from frontdesk.console.ui.settings_dialog import SettingsDialog
 from frontdesk.console.ui.statusbar import StatusBar
 from frontdesk.console.ui.thread import Composer
 from frontdesk.console.ui.validation import parse_ranges, validate_color, validate_host, validate_timezone
+from frontdesk.server import canned_text
+from frontdesk.server.protocol import CannedResponse
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
@@ -79,10 +82,12 @@ def test_formatting_helpers() -> None:
     assert validate_server_url("ftp://x") is not None
 
 
-def test_canned_responses_match_by_shortcut() -> None:
-    """Typing "/th" finds the canned response whose shortcut starts with it."""
-    assert [c.shortcut for c in matching("/th")] == ["/thanks"]
-    assert len(matching("/")) == len(CANNED)
+def test_the_slash_word_before_the_cursor_is_what_the_completion_filters_by() -> None:
+    """ "/th" at the start or after a space is the completion's text; a "/" inside a word (a URL) is not."""
+    assert active_token("/th") == "th"
+    assert active_token("Sure, /") == ""
+    assert active_token("see https://x/th") is None
+    assert active_token("/th more") is None
 
 
 # ---------------------------------------------------------------- preferences
@@ -319,13 +324,92 @@ def test_private_note_mode(qtbot: Any, composer: Composer) -> None:
     assert blocker.args == ["internal only", True]
 
 
-def test_slash_opens_canned_responses(qtbot: Any, composer: Composer) -> None:
-    """Typing "/" in an empty composer opens the canned responses; picking one fills the box."""
+CANNED_RESPONSES = [
+    CannedResponse(
+        id=1,
+        scope="tenant",
+        team_id=None,
+        agent_id=None,
+        shortcut="thanks",
+        title="Thanks",
+        body="Thanks, {{visitor.first_name|there}}!",
+        updated_at=0,
+    ),
+    CannedResponse(
+        id=2,
+        scope="tenant",
+        team_id=None,
+        agent_id=None,
+        shortcut="hi",
+        title="Greeting",
+        body="Hi! Thanks for writing.",
+        updated_at=0,
+    ),
+    CannedResponse(
+        id=3,
+        scope="personal",
+        team_id=None,
+        agent_id=2,
+        shortcut="order",
+        title="Order",
+        body="Order {{?order number}} ships today.",
+        updated_at=0,
+    ),
+]
+
+
+def _with_canned(composer: Composer, uses: dict[int, int] | None = None) -> list[int]:
+    used: list[int] = []
+    assert composer.completer is not None
+    composer.completer.complete = lambda typed: rank_canned(CANNED_RESPONSES, uses or {}, typed)
+    composer.completer.fill = lambda r, answers: canned_text.fill(r.body, {"visitor.first_name": "Jo"}, answers)
+    composer.completer.used.connect(used.append)
+    return used
+
+
+def test_slash_completion_filters_as_you_type_and_enter_inserts_at_the_cursor(qtbot: Any, composer: Composer) -> None:
+    """ "/" opens the list, typing narrows it (the text stays in the box), Enter puts the filled response where the
+    "/word" was, keeping the text around it."""
+    used = _with_canned(composer)
     composer.edit.setFocus()
-    qtbot.keyClicks(composer.edit, "/")
-    qtbot.waitUntil(composer.canned_menu.isVisible, timeout=WAIT_MS)
-    composer.canned_menu.actions()[0].trigger()
-    assert composer.edit.toPlainText() == CANNED[0].text
+    qtbot.keyClicks(composer.edit, "Sure. /")
+    completer = composer.completer
+    assert completer is not None
+    qtbot.waitUntil(completer.isVisible, timeout=WAIT_MS)
+    assert completer.count() == 3
+    qtbot.keyClicks(composer.edit, "th")
+    assert composer.edit.toPlainText() == "Sure. /th"  # typing is not swallowed
+    assert [completer.item(i).text().split()[0] for i in range(completer.count())] == ["/thanks", "/hi"]
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert composer.edit.toPlainText() == "Sure. Thanks, Jo!"
+    assert not completer.isVisible() and used == [1]
+
+
+def test_canned_prompts_are_asked_before_inserting(qtbot: Any, composer: Composer) -> None:
+    """A response with {{?order number}} asks for it first; cancelling leaves the "/word"."""
+    _with_canned(composer)
+    completer = composer.completer
+    assert completer is not None
+    asked: list[list[str]] = []
+    answers: list[dict[str, str] | None] = [None, {"order number": "A-17"}]
+    completer.ask = lambda parent, response, prompts: (asked.append(prompts), answers.pop(0))[1]
+    composer.edit.setFocus()
+    qtbot.keyClicks(composer.edit, "/ord")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert composer.edit.toPlainText() == "/ord" and asked == [["order number"]]
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert composer.edit.toPlainText() == "Order A-17 ships today."
+
+
+def test_enter_sends_when_the_completion_is_closed(qtbot: Any, composer: Composer) -> None:
+    """Esc closes the list; Enter then sends the text as typed."""
+    _with_canned(composer)
+    composer.edit.setFocus()
+    qtbot.keyClicks(composer.edit, "/nothing-matches")
+    assert composer.completer is not None and not composer.completer.isVisible()
+    with qtbot.waitSignal(composer.submitted, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert blocker.args == ["/nothing-matches", False]
 
 
 def test_typing_is_announced_and_stops(qtbot: Any, composer: Composer) -> None:
