@@ -44,10 +44,11 @@ run: $(STAMP)
 # System packages the tests use: Chromium for the widget, desktop-file-utils and
 # appstream to validate the console's desktop files, dbus for the session bus the
 # desktop-notification tests start, Xvfb for the one test that needs X11 (the
-# taskbar badge), nginx as the load balancer in front of several nodes.
+# taskbar badge), nginx as the load balancer in front of several nodes, dovecot's IMAP
+# server for the email tests' IMAP polling (run by the test itself, no daemon).
 # Installed only when missing.
 APT_TEST_TOOLS := chromium:chromium desktop-file-validate:desktop-file-utils appstreamcli:appstream dbus-daemon:dbus \
-	Xvfb:xvfb nginx:nginx-light
+	Xvfb:xvfb nginx:nginx-light clamd:clamav-daemon dovecot:dovecot-imapd
 # The libraries Qt's xcb plugin loads (the taskbar-badge test runs the console under Xvfb).
 APT_TEST_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
 	libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
@@ -62,8 +63,12 @@ chromium:
 $(AXE):
 	npm install --silent --no-audit --no-fund --prefix tests/widget/.axe axe-core@4
 
+# Two workers for everything but the widget (most tests wait on sockets, not the CPU), then the
+# widget's browser tests in a process of their own: Playwright's sync API leaves an event loop
+# behind that later asyncio.run calls in the same process trip over.
 test: $(STAMP) chromium $(AXE) lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -n 2 --dist loadfile --ignore=tests/widget
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest tests/widget
 
 test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -m "not slow" -x
