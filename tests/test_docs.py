@@ -85,6 +85,7 @@ OBJECTS: dict[str, type[Any]] = {
     "Visitor": p.Visitor,
     "Agent": p.Agent,
     "Tenant": p.Tenant,
+    "Attachment": p.Attachment,
 }
 #: Names the Events table uses for objects that have no JSON example of their own.
 NAMED = {
