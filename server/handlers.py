@@ -353,6 +353,7 @@ class Handlers:
             conversations=state.conversations,
             agents_online=self.hub.any_agent_online(client.tenant_id),
             within_hours=domain.within_business_hours(tenant.config, dt.datetime.now(dt.UTC)),
+            csat=state.survey if state.survey is not None and state.survey.expires_at > self.now_ms() else None,
             **cursor,
         )
 

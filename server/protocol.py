@@ -2003,6 +2003,9 @@ class HelloResult(Resume):
     conversations: list[Conversation]
     agents_online: bool
     within_hours: bool
+    #: The newest survey of the most recent conversation while it is resolved and the survey still takes a
+    #: rating (PROTOCOL.md, "Satisfaction surveys"): a visitor who comes back sees the card again.
+    csat: Csat | None = None
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)

@@ -811,6 +811,7 @@
     state.unread = state.panelOpen ? 0 : unread;
     setConfig(reply.config || state.config || {});
     if (current && (!resumed || reply.reset_required)) loadHistory(current.id);
+    if (reply.csat) loadModule('csat').then((m) => m.show(reply.csat)); // a survey still open: the card again
     sendIdentity().then(sendProfile).then(flushOutbox);
     emit('ready');
   }

@@ -219,6 +219,12 @@ def surveys(
     return [_obj(r) for r in rows]
 
 
+def latest_survey(tx: Tx, tenant_id: int, conversation_id: int) -> protocol.Csat | None:
+    """The newest survey of a conversation (its latest rated resolution), or None."""
+    found = surveys(tx, tenant_id, conversation_id=conversation_id, limit=1)
+    return found[0] if found else None
+
+
 def email_target(tx: Tx, survey_id: int, now: int) -> EmailTarget | None:
     """Whom to email survey ``survey_id``'s link: None when it was rated, has closed, its link was sent
     already, or the visitor gave no email address."""

@@ -18,6 +18,7 @@ from ..exceptions import Conflict, NotFound
 from . import jobs
 from ._sql import Row, Tx, dumps, now_ms, visitor_obj, visitor_scope
 from .conversations import scope_conversations
+from .csat import latest_survey
 from .events import append_event, cursor_state, replay_frames
 from .files import erase_visitor_files
 
@@ -50,6 +51,9 @@ class HelloState(NamedTuple):
     #: The first replay page after the hello's cursor (:func:`~.events.replay_frames`), read in the same
     #: snapshot; None when no cursor was given or it is out of range (then there is nothing to replay).
     replay: tuple[list[str], int, bool] | None = None
+    #: The newest survey of the most recent conversation when that one is resolved (the widget shows its
+    #: card to a visitor who comes back: PROTOCOL.md, "Satisfaction surveys"); None otherwise.
+    survey: protocol.Csat | None = None
 
 
 #: The visitor columns a hello, page or profile update may set.
@@ -209,13 +213,18 @@ def hello_state(
     verified identity), and that scope (:func:`visitor_scope`). With a
     ``viewer`` and a cursor ``since`` within the cursor state (the floor up to
     the newest event), also the first ``limit`` events of the replay after it,
-    as :func:`~.events.replay_frames` reads them."""
+    as :func:`~.events.replay_frames` reads them. When the most recent conversation is resolved, also its
+    newest survey."""
     last, floor = cursor_state(tx)
     scope = visitor_scope(tx, tenant_id, visitor_id)
     replay = None
     if viewer is not None and since is not None and floor <= since <= last:
         replay = replay_frames(tx, viewer, since, limit)
-    return HelloState(last, floor, scope_conversations(tx, tenant_id, scope), scope, replay)
+    conversations = scope_conversations(tx, tenant_id, scope)
+    survey = None
+    if conversations and conversations[0].status == "resolved":
+        survey = latest_survey(tx, tenant_id, conversations[0].id)
+    return HelloState(last, floor, conversations, scope, replay, survey)
 
 
 def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:

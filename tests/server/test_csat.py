@@ -6,6 +6,7 @@ import asyncio
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from frontdesk.server.csat_page import issue_survey_link
@@ -63,6 +64,47 @@ def test_resolving_asks_the_visitor_who_rates_and_changes_it_within_the_window(t
             await visitor.fence()
             assert visitor.drain("csat.requested") == []
             assert len((await agent.request("csat.list", conversation_id=cid))["surveys"]) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_visitor_who_comes_back_finds_the_open_survey_in_hello(tmp_path: Path) -> None:
+    """hello carries the newest survey of the most recent conversation while that one is resolved and the survey
+    takes a rating (rated or not); not after the window, and not once the visitor writes again (reopened)."""
+
+    async def scenario() -> None:
+        async with serve_in_process(tmp_path) as server:
+            clock = ManualClock(start_ms=now_ms())
+            server.app.handlers.now_ms = clock.now_ms
+            agent, _ = await WsClient.agent(server)
+            visitor, hello = await WsClient.visitor(server)
+            assert hello["csat"] is None
+            token = hello["token"]
+            ack = await visitor.request("message.send", client_id=new_client_id(), body="hi")
+            cid = ack["conversation_id"]
+
+            async def come_back() -> dict[str, Any]:
+                again, reply = await WsClient.visitor(server, token=token)
+                await again.close()
+                return reply
+
+            assert (await come_back())["csat"] is None  # open: nothing to rate
+            await agent.request("resolve", conversation_id=cid)
+            asked = (await visitor.next_event("csat.requested", conversation_id=cid))["data"]
+            await visitor.close()
+            back = (await come_back())["csat"]
+            assert back is not None and (back["id"], back["rating"]) == (asked["id"], None)
+            visitor, _ = await WsClient.visitor(server, token=token)
+            await visitor.request("csat.submit", conversation_id=cid, rating=4)
+            assert (await come_back())["csat"]["rating"] == 4  # rated: still shown, it may change for a day
+            clock.advance(25 * HOUR)
+            assert (await come_back())["csat"] is None  # past expires_at
+            await visitor.request("message.send", client_id=new_client_id(), body="one more", conversation_id=cid)
+            await agent.request("resolve", conversation_id=cid)
+            second = (await come_back())["csat"]
+            assert second is not None and second["id"] != asked["id"] and second["rating"] is None
+            await visitor.request("message.send", client_id=new_client_id(), body="and another", conversation_id=cid)
+            assert (await come_back())["csat"] is None  # reopened: nothing to rate while it is open
 
     asyncio.run(scenario())
 

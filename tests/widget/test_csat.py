@@ -43,6 +43,27 @@ def test_a_resolve_shows_the_rating_prompt_and_the_rating_reaches_the_agents(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_visitor_who_was_away_at_the_resolve_finds_the_card_on_coming_back(
+    page: Page, server: RunningServer, agent: Agent
+) -> None:
+    """The visitor leaves the page, the agent resolves meanwhile; back on the site, the widget shows the rating
+    card from hello (no csat.requested was ever pushed to it) and the rating reaches the agents."""
+    widget = open_widget(page, server.http_url + "/")
+    widget.send("Can I change my delivery address?")
+    conv = agent.wait_event("message.created", body="Can I change my delivery address?")["data"]["conversation_id"]
+    agent.reply(conv, "Done, it goes to the new one.")
+    expect(widget.message("Done, it goes to the new one.")).to_be_visible()
+    page.goto("about:blank")
+    agent.request("resolve", conversation_id=conv)
+    widget = open_widget(page, server.http_url + "/")
+    card = widget.host.locator("section.csat")
+    expect(card.locator("h3")).to_have_text("How did we do?")
+    card.get_by_role("button", name="5 of 5").click()
+    card.get_by_role("button", name="Send rating").click()
+    assert agent.wait_event("csat.submitted", conversation_id=conv)["data"]["rating"] == 5
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_transcript_downloads_as_text(page: Page, server: RunningServer, agent: Agent, tmp_path: Path) -> None:
     """The card's "Download transcript" saves a .txt of the thread, both sides with their names; "Email me the
     transcript" asks the server, which answers here that the site sends no email."""
