@@ -277,9 +277,10 @@ class ConsoleCore(DrainMixin, SyncMixin, WorkflowMixin, ReportsMixin):
         ``automatic``: the idle watcher did it, not the agent (remembered in the
         cache: :meth:`Cache.away_was_automatic`). Raises OfflineError / ServerError."""
         reply = await self._call(AgentResult, "availability.set", away=away)
-        me = await self._stored_me(AgentRow.of(reply.agent))
+        # Whether it was automatic is in the cache before :attr:`me` says Away: whoever sees the one sees the
+        # other (a console quitting right after an idle Away still resumes it as automatic).
         await self.cache.write(lambda db: set_meta(db, "away_automatic", away and automatic))
-        return me
+        return await self._stored_me(AgentRow.of(reply.agent))
 
     async def update_me(
         self, *, name: str | None = None, password: str | None = None, current_password: str | None = None
