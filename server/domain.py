@@ -432,8 +432,27 @@ def business_ms(start_ms: int, end_ms: int, hours: Mapping[str, Any] | None) -> 
     return total
 
 
+#: :func:`_local_day` remembers the local day of each quarter hour: every UTC offset in use is a whole number
+#: of quarter hours, so a local midnight falls on a quarter's edge (where one does not, that quarter is computed
+#: instant by instant).
+_QUARTER_MS = 900_000
+
+
 def _local_day(at_ms: int, zone: str) -> int:
     """The proleptic ordinal of the local day of ``at_ms`` in ``zone``."""
+    day = _quarter_day(at_ms // _QUARTER_MS, zone)
+    return day if day is not None else _exact_local_day(at_ms, zone)
+
+
+@functools.lru_cache(maxsize=8192)
+def _quarter_day(quarter: int, zone: str) -> int | None:
+    """The local day of every instant of the quarter hour ``quarter`` (since the epoch) in ``zone``, or None
+    when a local midnight falls inside it."""
+    first = _exact_local_day(quarter * _QUARTER_MS, zone)
+    return first if first == _exact_local_day((quarter + 1) * _QUARTER_MS - 1, zone) else None
+
+
+def _exact_local_day(at_ms: int, zone: str) -> int:
     return dt.datetime.fromtimestamp(at_ms / 1000, zoneinfo.ZoneInfo(zone)).date().toordinal()
 
 

@@ -81,7 +81,7 @@ class _FactWriter:
             return
         if event.kind == "conversation.created":
             self._open_episode(tx, event, payload, "widget", 1, unanswered_since=None)
-            _count(tx, tenant, at, payload.get("assignee_id"), payload.get("team_id"), "widget", conversations=1)
+            _count(tx, tenant, at, payload.get("assignee_id"), payload.get("team_id"), "widget", "conversations")
         elif event.kind == "message.created":
             conversation = payload.get("conversation") or {}
             kind = payload.get("author_kind")
@@ -147,28 +147,36 @@ class _FactWriter:
         if not changed:  # the message reopened a resolved conversation: a new episode, started by it
             self._open_episode(tx, event, conversation, channel, None, unanswered_since=at)
         agent, team = conversation.get("assignee_id"), conversation.get("team_id")
-        _count(tx, event.tenant_id, at, agent, team, channel, messages_in=1)
+        _count(tx, event.tenant_id, at, agent, team, channel, "messages_in")
 
     def _agent_reply(
         self, tx: Tx, event: EventRecord, conversation: Mapping[str, Any], agent_id: int, message_id: int
     ) -> None:
         at, tenant, team = event.created_at, event.tenant_id, conversation.get("team_id")
-        # One statement: the reply answers what was unanswered, and a first reply sets the episode's agent,
-        # team and wall-clock first response; the business-hours figures follow when there are any.
+        # A later reply (the common case) answers what was unanswered and changes nothing the period indexes
+        # hold, so SQLite rewrites no index entry: one statement.
         episode = tx.one(
-            "UPDATE report_episodes SET answered_from = unanswered_since, unanswered_since = NULL,"
-            " agent_id = COALESCE(agent_id, ?),"
-            " team_id = CASE WHEN first_reply_at IS NULL THEN ? ELSE team_id END,"
-            " first_response_ms = CASE WHEN first_reply_at IS NULL THEN ? - started_at ELSE first_response_ms END,"
-            " first_reply_at = COALESCE(first_reply_at, ?)"
-            " WHERE conversation_id = ? AND ended_at IS NULL"
-            " RETURNING start_event_id, started_at, first_reply_at, answered_from, channel, schedule_since",
-            (agent_id, team, at, at, event.conversation_id),
+            "UPDATE report_episodes SET answered_from = unanswered_since, unanswered_since = NULL"
+            " WHERE conversation_id = ? AND ended_at IS NULL AND first_reply_at IS NOT NULL"
+            " RETURNING answered_from, channel, schedule_since",
+            (event.conversation_id,),
         )
+        first = False
+        if episode is None:
+            # The first reply of the episode (or none is open): it also sets the episode's agent, team and
+            # wall-clock first response; the business-hours figure follows.
+            episode = tx.one(
+                "UPDATE report_episodes SET answered_from = unanswered_since, unanswered_since = NULL,"
+                " agent_id = COALESCE(agent_id, ?), team_id = ?, first_response_ms = ? - started_at,"
+                " first_reply_at = ?"
+                " WHERE conversation_id = ? AND ended_at IS NULL"
+                " RETURNING start_event_id, started_at, answered_from, channel, schedule_since",
+                (agent_id, team, at, at, event.conversation_id),
+            )
+            first = episode is not None
         channel = "widget" if episode is None else str(episode["channel"])
         reply_ms = reply_bms = None
         if episode is not None:
-            first = int(episode["first_reply_at"]) == at
             since = episode["answered_from"]
             if first or since is not None:
                 hours = self._schedule_of(tx, tenant, int(episode["schedule_since"]))
@@ -186,7 +194,7 @@ class _FactWriter:
             " reply_ms, reply_bms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (message_id, tenant, event.conversation_id, at, agent_id, team, channel, reply_ms, reply_bms),
         )
-        _count(tx, tenant, at, agent_id, team, channel, messages_out=1)
+        _count(tx, tenant, at, agent_id, team, channel, "messages_out")
 
     def _resolve(self, tx: Tx, event: EventRecord, conversation: Mapping[str, Any]) -> None:
         episode = _open_row(tx, event.conversation_id or 0)
@@ -210,7 +218,7 @@ class _FactWriter:
                 episode["start_event_id"],
             ),
         )
-        _count(tx, event.tenant_id, at, agent, team, str(episode["channel"]), resolutions=1)
+        _count(tx, event.tenant_id, at, agent, team, str(episode["channel"]), "resolutions")
 
 
 def _open_row(tx: Tx, conversation_id: int) -> Row | None:
@@ -221,19 +229,24 @@ def _open_row(tx: Tx, conversation_id: int) -> Row | None:
     )
 
 
-def _count(
-    tx: Tx,
-    tenant_id: int,
-    at: int,
-    agent_id: Any,
-    team_id: Any,
-    channel: str,
-    *,
-    conversations: int = 0,
-    messages_in: int = 0,
-    messages_out: int = 0,
-    resolutions: int = 0,
-) -> None:
+#: The counters of an hour's row, each with the statement that adds to an existing row (most calls: the row of
+#: this hour, agent, team and channel is there after its first message).
+_COUNTERS = ("conversations", "messages_in", "messages_out", "resolutions")
+_ADD = {
+    counter: f"UPDATE report_hourly SET {counter} = {counter} + 1"
+    " WHERE tenant_id = ? AND hour = ? AND agent_id = ? AND team_id = ? AND channel = ?"
+    for counter in _COUNTERS
+}
+
+
+def _count(tx: Tx, tenant_id: int, at: int, agent_id: Any, team_id: Any, channel: str, counter: str) -> None:
+    """Add one to ``counter`` of the hour of ``at`` for that agent, team and channel. An update first (one
+    B-tree seek, the row changed in place), and the insert only for an hour's first (writers of a tenant are
+    serialized, so no other writer can insert the row in between)."""
+    key = (tenant_id, at - at % HOUR_MS, int(agent_id or 0), int(team_id or 0), channel)
+    if tx.run(_ADD[counter], key):
+        return
+    counts = [int(c == counter) for c in _COUNTERS]
     tx.run(
         "INSERT INTO report_hourly (tenant_id, hour, agent_id, team_id, channel, conversations, messages_in,"
         " messages_out, resolutions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -242,17 +255,7 @@ def _count(
         " messages_in = report_hourly.messages_in + excluded.messages_in,"
         " messages_out = report_hourly.messages_out + excluded.messages_out,"
         " resolutions = report_hourly.resolutions + excluded.resolutions",
-        (
-            tenant_id,
-            at - at % HOUR_MS,
-            int(agent_id or 0),
-            int(team_id or 0),
-            channel,
-            conversations,
-            messages_in,
-            messages_out,
-            resolutions,
-        ),
+        (*key, *counts),
     )
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from frontdesk.server import domain
 from frontdesk.server.domain import ConversationStatus as S
-from frontdesk.server.domain import EventRecord, StatusAction, Viewer
+from frontdesk.server.domain import EventRecord, StatusAction, Viewer, _exact_local_day, _local_day
 
 
 def event(tenant: int = 1, visitor: int | None = 7, public: bool = True) -> EventRecord:
@@ -154,3 +154,20 @@ def test_identity_hash_verification() -> None:
     assert not domain.verify_identity("other", "user-1", now, good, now + 60)
     assert not domain.verify_identity("s3cret", "user-1", now, good, now + domain.IDENTITY_MAX_AGE_S + 1)
     assert not domain.verify_identity("s3cret", "user-1", now, None, now)
+
+
+def test_the_local_day_of_an_instant_is_exact_in_zones_with_odd_offsets_and_dst() -> None:
+    """The cached local day (by quarter hour) equals the one computed per instant, around local midnights and
+    daylight-saving changes, in zones whose offsets are half or three-quarter hours."""
+    zones = ("Europe/Paris", "Asia/Kathmandu", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe", "UTC")
+    starts = [
+        dt.datetime(2026, 3, 28, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 24, tzinfo=dt.UTC),
+        dt.datetime(2026, 4, 4, tzinfo=dt.UTC),
+    ]  # Europe's and Lord Howe's changes
+    step = 7 * 60_000 + 13_000  # never lands on the same phase of a quarter hour twice in a row
+    for zone in zones:
+        for start in starts:
+            first = int(start.timestamp() * 1000)
+            for at in range(first, first + 3 * 86_400_000, step):
+                assert _local_day(at, zone) == _exact_local_day(at, zone), (zone, at)
