@@ -337,6 +337,7 @@ class _Session:
         waiters: set[asyncio.Future[Any]] = {outcome, self.quitting}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         result = outcome.result() if outcome.done() else ("quit", "")
+        await window.settle()  # an Away or a reply being written to the cache finishes before it closes
         window.detach()
         if result[0] == "sign_out":
             await self.core.logout()

@@ -9,6 +9,7 @@ first, so everything here works offline too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -72,6 +73,9 @@ _Key = QKeySequence | QKeySequence.StandardKey | str
 
 log = logging.getLogger("frontdesk.console.ui.window")
 
+#: Longest :meth:`MainWindow.settle` waits for the actions in flight when the console stops.
+SETTLE_TIMEOUT_S = 5.0
+
 
 class MainWindow(QMainWindow):
     """Inbox (left), thread (centre), visitor details (right), status bar."""
@@ -109,6 +113,7 @@ class MainWindow(QMainWindow):
         self.core = core
         self.preferences = preferences
         self._clock = clock
+        self._in_flight: set[asyncio.Future[Any]] = set()  # the actions :meth:`settle` waits for
         self._open_url = open_url
         self._idle_source = idle_source
         #: The OS says when the network is back (QNetworkInformation, or a test's stand-in).
@@ -663,9 +668,18 @@ class MainWindow(QMainWindow):
             self.thread_pane.composer.set_note_mode(note)
             self.thread_pane.composer.edit.setFocus()
 
+    async def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait (at most ``timeout`` seconds) for the actions in flight, a reply being sent or Away being set, to
+        finish their writes to the cache: the console calls it before stopping the core, which closes the cache."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
     async def _run(self, what: str, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
         try:
-            await coro
+            await task
         except CoreError as exc:
             log.warning("%s failed: %s", what, exc)
             self.status.showMessage(

@@ -51,6 +51,7 @@ class Console:
         return [model.index(r, 0).data(Roles.ID) for r in range(model.rowCount())]
 
     def close(self) -> None:
+        run(self.qtbot, self.window.settle(), LONG_MS)  # as the console does when it stops
         self.window.detach()
         run(self.qtbot, self.core.stop(), LONG_MS)
         self.window.close()
