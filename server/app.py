@@ -46,6 +46,7 @@ from .keepalive import KeepaliveSweeper
 from .mail import Mail, SmtpListener, smtp_tls_context
 from .protocol import CloseCode, Endpoint, ErrorCode, ProtocolError
 from .ratelimit import BucketMap, Rate, TokenBucket, default_rate
+from .report_projection import ReportProjection
 from .routing import Routing
 from .secrets import KEY_FILE_ENV, KEYS_ENV, SecretBox, SecretStore, load_box
 from .store import Store, open_store
@@ -257,6 +258,8 @@ class FrontdeskServer:
         self.handlers.now_ms = self.clock.now_ms
         #: Snooze wake-ups and the auto-assigner: durable jobs on this node's one runner (server/routing.py).
         self.routing = Routing(self.store, self.hub, self.tenants, self.clock, self.jobs)
+        #: The reporting facts, projected from the event log a moment after commits (server/report_projection.py).
+        self.reports = ReportProjection(self.store)
         self.handlers.geo = GeoLookup(settings.geoip)  # server/visitor_context.py
         self.ip_buckets = BucketMap(settings.rate_ip)
         self._servers: list[Server] = []
@@ -307,6 +310,7 @@ class FrontdeskServer:
         await self.tenants.load()
         await self.webhooks.start()  # catches up on events fanned out by no one before a stop
         await self.mail.start()
+        await self.reports.start()  # the facts of what committed while no node projected them
         self.jobs.start()
         if self.smtp_listener is not None:
             await self.smtp_listener.start()
@@ -387,6 +391,7 @@ class FrontdeskServer:
         if self.smtp_listener is not None:
             await self.smtp_listener.stop()
         await self.jobs.stop()
+        self.reports.close()
         self.uploads.close()
         await self.blobs.close()
         await self.store.close()
@@ -406,6 +411,7 @@ class FrontdeskServer:
         self.webhooks.on_commit(events)
         self.mail.on_commit(events)
         self.routing.on_committed(events)  # the auto-assigner's triggers
+        self.reports.on_commit(events)
         for event in events:
             if event.kind == "agent.updated":
                 self._agent_changed(event.payload)

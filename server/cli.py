@@ -435,6 +435,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     cutoff = now_ms() - int(args.keep_days * 86_400_000)
 
     async def go(store: Store) -> int:
+        # Every event's reporting facts first: pruned events can no longer be projected.
+        for tenant_id in await store.read(reports.report_tenants):
+            await store.write(reports.project_all, tenant_id)
         deleted, upto = await store.write(events.prune_before, cutoff)
         print(f"Pruned {deleted} event(s) up to event {upto}; older resume cursors now get reset_required.")
         return 0

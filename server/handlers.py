@@ -765,6 +765,9 @@ class Handlers:
                 field="agent_id",
             )
         query = store_reports.ReportQuery.parse(req)
+        # The facts trail the commits by a moment (server/report_projection.py): bring them up to date first,
+        # so the report holds every event committed before it was asked for.
+        await self.store.write(store_reports.project_all, client.tenant_id)
         return await self.store.read(store_reports.report, client.tenant_id, query, now=self.now_ms())
 
     async def export_record(self, client: Client, req: p.ExportRecord) -> p.ExportRecordsResult:

@@ -64,16 +64,12 @@ def sqlite_path(url: str) -> str:
     return url[len("sqlite:///") :]
 
 
-def open_store(url: str, *, reporting: bool = True) -> Store:
-    """A store for ``url``, not yet opened (call ``await store.open()``), writing the reporting facts with
-    its events (:func:`reports.reactor`; ``reporting=False`` only for ``frontdesk bench``'s comparison).
+def open_store(url: str) -> Store:
+    """A store for ``url``, not yet opened (call ``await store.open()``).
 
     Raises :class:`ValueError` for a URL no backend understands.
     """
-    store = _open_store(url)
-    if reporting:
-        store.add_reactor(reports.reactor())
-    return store
+    return _open_store(url)
 
 
 def _open_store(url: str) -> Store:

@@ -54,6 +54,10 @@ class Tx(Protocol):
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute ``sql``; the number of rows it changed."""
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute ``sql`` once per row of parameters, in one call: the driver runs them without a round trip
+        each (SQLite's executemany; psycopg pipelines them)."""
+
 
 def now_ms() -> int:
     """Wall-clock time in integer milliseconds, the protocol's time unit."""

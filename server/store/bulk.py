@@ -24,7 +24,7 @@ def insert_bench_rows(
     created_at, last_activity, last_seq, preview) and ``messages`` (id,
     conversation_id, seq, author_kind, author_id, body, created_at, event_id)."""
     def many(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        _executemany(tx, sql, rows)
+        tx.many(sql, rows)
 
     many(
         "INSERT INTO visitors (id, tenant_id, token_hash, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
@@ -57,7 +57,7 @@ def insert_report_bench_rows(
     (tenant_id, conversation_id, visitor_id, agent_id, episode, scale, rating, comment, created_at,
     rated_at, expires_at)."""
     def many(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        _executemany(tx, sql, rows)
+        tx.many(sql, rows)
 
     many(
         "INSERT INTO visitors (id, tenant_id, token_hash, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
@@ -94,10 +94,3 @@ def after_bulk_load(tx: Tx) -> None:
     tx.run("ANALYZE")
 
 
-def _executemany(tx: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Run ``sql`` (written with ``?`` marks) once per row, in either dialect."""
-    if tx.dialect == "postgres":
-        with tx.conn.cursor() as cur:
-            cur.executemany(sql.replace("?", "%s"), rows)
-    else:
-        tx.conn.executemany(sql, rows)

@@ -275,6 +275,10 @@ class _Tx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(translate(sql), _params(params)).rowcount
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(translate(sql), [_params(r) for r in rows])
+
 
 def _set_meta(conn: Conn, key: str, value: str) -> None:
     if conn.execute("UPDATE meta SET value = %s WHERE key = %s", (value, key)).rowcount == 0:

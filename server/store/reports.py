@@ -1,12 +1,16 @@
 """Reports (issue 17; docs/REPORTS.md for what every figure means, PROTOCOL.md "Reports" for the request).
 
-Three parts, one module, since they share the facts' shape (migration 0019):
+Three parts, one module, since they share the facts' shape (migrations 0019 and 0021):
 
-- :func:`reactor`, the store's reactor (``Store.add_reactor``; :func:`frontdesk.server.store.open_store` adds one):
-  inside every write, after its operation, it turns the events the write appended into reporting facts, so they
-  commit with the events or not at all. Per message that is two or three short statements.
-- :func:`rebuild`: a tenant's facts deleted and recomputed by replaying its event log through the very same
-  per-event rule (``_FactWriter.apply``), so the incremental and the rebuilt figures are identical.
+- :func:`project`, the projection: after the commit, a tenant's new events are turned into reporting facts in
+  batches, and the tenant's cursor (``report_cursors``) moves past them in the same transaction, so every event
+  counts once and a crash loses nothing (the next projection starts at the cursor). A message's own write does
+  no reporting work; the server runs the projection in the background a moment after commits
+  (:class:`frontdesk.server.report_projection.ReportProjection`), and ``report.get``, erasure and pruning first
+  bring the tenant's facts up to date (:func:`project_all`). A batch folds its events into the open episodes of
+  its conversations in memory and writes each table back with one statement.
+- :func:`rebuild`: a tenant's facts deleted and projected again from its whole event log by the very same rule,
+  so the incremental and the rebuilt figures are identical.
 - :func:`report`: ``report.get``'s figures. Counts come from the hourly running totals; means, medians and
   p90s from the per-episode and per-reply rows, at query time.
 """
@@ -20,94 +24,210 @@ import re
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import domain, protocol
 from ..domain import EventRecord
 from ..exceptions import NotFound, ProtocolError
+from . import tenants as tenant_ops  # a module: tenants imports visitors, which imports this
 from ._sql import Row, Tx, dumps, record_from_row
-from .base import Reactor
 from .labels import label_like
-from .tenants import tenant_config
 
-__all__ = ["ReportQuery", "reactor", "rebuild", "report", "report_tenants"]
+__all__ = [
+    "PROJECTED_KINDS",
+    "Projected",
+    "ReportQuery",
+    "project",
+    "project_all",
+    "rebuild",
+    "report",
+    "report_tenants",
+]
 
 HOUR_MS = 3_600_000
+#: How many events one projection reads (and writes the facts of) in one transaction.
+PROJECT_PAGE = 1000
 #: How many events a rebuild reads at a time.
 REBUILD_PAGE = 5000
 #: The most CSAT comments one report carries.
 MAX_COMMENTS = 100
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
+#: The kinds of event the facts are made of (the projection reads no others).
+PROJECTED_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
+_KINDS = PROJECTED_KINDS
 
 
-# -- the incremental path -------------------------------------------------------------------------
+# -- the projection -------------------------------------------------------------------------------
 
 
-def reactor() -> Reactor:
-    """A new reports reactor (``Store.add_reactor``; :func:`frontdesk.server.store.open_store` adds one per store):
-    the facts of each write's events, in that write's transaction (docs/REPORTS.md)."""
-    return _FactWriter().react
+class Projected(NamedTuple):
+    """What one :func:`project` did."""
+
+    read: int  #: events turned into facts
+    more: bool  #: whether more may remain (the page was full)
+    cursor: int  #: the tenant's cursor afterwards: every event up to it has its facts
 
 
-class _FactWriter:
-    """The one rule from an event to facts, shared by the reactor and :func:`rebuild`. It keeps the business
-    hours it has parsed, by (tenant, ``since``): a schedule row never changes once written (a second change
-    within the same millisecond replaces it, and drops the cached copy)."""
+def project(
+    tx: Tx,
+    tenant_id: int,
+    limit: int = PROJECT_PAGE,
+    *,
+    published: Sequence[EventRecord] | None = None,
+    complete_after: int | None = None,
+) -> Projected:
+    """Turn up to ``limit`` of the tenant's events after its report cursor into facts, and move the cursor past
+    them in the same transaction. A write of the tenant (the store takes its lock), so each event is projected
+    exactly once whichever node runs it, and always in event_id order: whoever sees event N of a tenant sees
+    every earlier one (docs/ARCHITECTURE.md).
 
-    def __init__(self) -> None:
-        self._hours: dict[tuple[int, int], Mapping[str, Any]] = {}
+    The events come from the log, or from ``published``: the tenant's reporting events as this node published
+    them (in order), which the caller knows to hold every one after ``complete_after``. They are used when the
+    cursor is at or past ``complete_after`` (none is missing then) and spare reading and decoding the log
+    again; otherwise the log is read."""
+    cursor = tx.one("SELECT last_event_id FROM report_cursors WHERE tenant_id = ?", (tenant_id,))
+    after = int(cursor["last_event_id"]) if cursor else 0
+    if published is not None and complete_after is not None and after >= complete_after:
+        newer = [e for e in published if e.event_id > after]
+        events, more = newer[:limit], len(newer) > limit
+    else:
+        marks = ", ".join("?" for _ in _KINDS)
+        rows = tx.all(
+            f"SELECT * FROM events WHERE tenant_id = ? AND event_id > ? AND kind IN ({marks})"
+            " ORDER BY event_id LIMIT ?",
+            (tenant_id, after, *_KINDS, limit),
+        )
+        events, more = [record_from_row(row) for row in rows], len(rows) == limit
+    if not events:
+        return Projected(0, False, after)
+    fold = _Fold(tx, tenant_id, {e.conversation_id for e in events if e.conversation_id is not None})
+    for event in events:
+        fold.apply(event)
+    fold.flush()
+    last = events[-1].event_id
+    if cursor is None:
+        tx.run("INSERT INTO report_cursors (tenant_id, last_event_id) VALUES (?, ?)", (tenant_id, last))
+    else:
+        tx.run("UPDATE report_cursors SET last_event_id = ? WHERE tenant_id = ?", (last, tenant_id))
+    return Projected(len(events), more, last)
 
-    def react(self, tx: Tx, events: list[EventRecord]) -> None:
-        for event in events:
-            if event.kind in _KINDS:
-                self.apply(tx, event)
 
-    def apply(self, tx: Tx, event: EventRecord) -> None:
-        payload, at, tenant = event.payload, event.created_at, event.tenant_id
+def project_all(tx: Tx, tenant_id: int) -> int:
+    """:func:`project` until the tenant's facts are up to date, in this transaction; the events read. Run
+    before anything that must see every fact (a report) or that deletes events (erasure, pruning)."""
+    total = 0
+    while True:
+        done = project(tx, tenant_id)
+        total += done.read
+        if not done.more:
+            return total
+
+
+@dataclasses.dataclass(slots=True)
+class _Episode:
+    """One row of ``report_episodes`` while a projection folds events into it."""
+
+    tenant_id: int
+    conversation_id: int
+    start_event_id: int
+    episode_no: int
+    started_at: int
+    agent_id: int | None
+    team_id: int | None
+    channel: str
+    unanswered_since: int | None
+    schedule_since: int
+    ended_at: int | None = None
+    end_event_id: int | None = None
+    first_reply_at: int | None = None
+    first_response_ms: int | None = None
+    first_response_bms: int | None = None
+    resolution_ms: int | None = None
+    resolution_bms: int | None = None
+    answered_from: int | None = None
+    stored: bool = False  #: the row exists in the database (else it is inserted)
+
+
+_EPISODE_COLUMNS = tuple(f.name for f in dataclasses.fields(_Episode) if f.name != "stored")
+_EPISODE_CHANGES = (
+    "ended_at",
+    "end_event_id",
+    "first_reply_at",
+    "first_response_ms",
+    "first_response_bms",
+    "resolution_ms",
+    "resolution_bms",
+    "agent_id",
+    "team_id",
+    "unanswered_since",
+    "answered_from",
+)
+
+
+class _Fold:
+    """One projection's work: the rule from an event to facts (docs/REPORTS.md), applied in memory to the
+    open episodes of the batch's conversations (read in one statement), then written back with one statement
+    per table. The business hours in force come from the tenant's schedule history, read once."""
+
+    def __init__(self, tx: Tx, tenant_id: int, conversations: set[int]) -> None:
+        self.tx, self.tenant_id = tx, tenant_id
+        self.open: dict[int, _Episode | None] = dict.fromkeys(conversations)
+        self.numbers: dict[int, int] = {}  # conversation → its newest episode's number, once known
+        self.touched: dict[tuple[int, int], _Episode] = {}
+        self.replies: list[tuple[Any, ...]] = []
+        self.hourly: dict[tuple[int, int, int, str], list[int]] = {}
+        ids = sorted(conversations)
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ", ".join("?" for _ in part)
+            for row in tx.all(
+                f"SELECT * FROM report_episodes WHERE ended_at IS NULL AND conversation_id IN ({marks})"
+                " ORDER BY start_event_id",
+                part,
+            ):
+                values = {name: row[name] for name in _EPISODE_COLUMNS}
+                self.open[int(row["conversation_id"])] = _Episode(**values, stored=True)
+        self.schedules: list[tuple[int, Mapping[str, Any]]] | None = None  # (since, hours), oldest first
+
+    # -- the rule -----------------------------------------------------------------------------
+
+    def apply(self, event: EventRecord) -> None:
+        payload, at = event.payload, event.created_at
         if event.kind == "config.updated":
             hours = payload.get("business_hours")
             if hours is not None:
-                _seed_schedule(tx, tenant)
-                tx.run(
-                    "INSERT INTO report_schedules (tenant_id, since, hours) VALUES (?, ?, ?)"
-                    " ON CONFLICT (tenant_id, since) DO UPDATE SET hours = excluded.hours",
-                    (tenant, at, dumps(hours)),
-                )
-                self._hours.pop((tenant, at), None)
+                self._new_schedule(at, hours)
             return
-        if event.conversation_id is None:
+        conversation_id = event.conversation_id
+        if conversation_id is None:
             return
         if event.kind == "conversation.created":
-            self._open_episode(tx, event, payload, "widget", 1, unanswered_since=None)
-            _count(tx, tenant, at, payload.get("assignee_id"), payload.get("team_id"), "widget", "conversations")
+            self._open(event, payload, "widget", 1, unanswered_since=None)
+            self._count(at, payload.get("assignee_id"), payload.get("team_id"), "widget", 0)
         elif event.kind == "message.created":
             conversation = payload.get("conversation") or {}
             kind = payload.get("author_kind")
             if kind == "visitor":
                 channel = domain.message_channel("visitor", str(payload["client_id"]))
-                self._visitor_message(tx, event, conversation, channel)
+                episode = self.open.get(conversation_id)
+                if episode is None:  # the message reopened a resolved conversation: a new episode, started by it
+                    self._open(event, conversation, channel, None, unanswered_since=at)
+                elif episode.unanswered_since is None:
+                    episode.unanswered_since = at
+                    self._touch(episode)
+                self._count(at, conversation.get("assignee_id"), conversation.get("team_id"), channel, 1)
             elif kind == "agent":
-                self._agent_reply(tx, event, conversation, int(payload["author_id"]), int(payload["id"]))
+                self._agent_reply(event, conversation, int(payload["author_id"]), int(payload["id"]))
         elif event.kind == "conversation.updated":
             change = payload.get("change")
             if change == "resolved":
-                self._resolve(tx, event, payload)
-            elif change == "open" and _open_row(tx, event.conversation_id) is None:
-                self._open_episode(tx, event, payload, "widget", None, unanswered_since=None)
+                self._resolve(event, payload)
+            elif change == "open" and self.open.get(conversation_id) is None:
+                self._open(event, payload, "widget", None, unanswered_since=None)
 
-    def _schedule_of(self, tx: Tx, tenant_id: int, since: int) -> Mapping[str, Any]:
-        hours = self._hours.get((tenant_id, since))
-        if hours is None:
-            row = tx.one("SELECT hours FROM report_schedules WHERE tenant_id = ? AND since = ?", (tenant_id, since))
-            hours = json.loads(row["hours"]) if row else {}
-            self._hours[(tenant_id, since)] = hours
-        return hours
-
-    def _open_episode(
+    def _open(
         self,
-        tx: Tx,
         event: EventRecord,
         conversation: Mapping[str, Any],
         channel: str,
@@ -115,169 +235,169 @@ class _FactWriter:
         *,
         unanswered_since: int | None,
     ) -> None:
+        conversation_id = event.conversation_id
+        assert conversation_id is not None
         if number is None:
-            row = tx.one(
-                "SELECT COUNT(*) AS n FROM report_episodes WHERE conversation_id = ?", (event.conversation_id,)
-            )
-            number = int(row["n"]) + 1 if row else 1
-        tx.run(
-            "INSERT INTO report_episodes (tenant_id, conversation_id, start_event_id, episode_no, started_at,"
-            " agent_id, team_id, channel, unanswered_since, schedule_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.tenant_id,
-                event.conversation_id,
-                event.event_id,
-                number,
-                event.created_at,
-                conversation.get("assignee_id"),
-                conversation.get("team_id"),
-                channel,
-                unanswered_since,
-                _schedule_since(tx, event.tenant_id, event.created_at),
-            ),
+            known = self.numbers.get(conversation_id)
+            if known is None:
+                row = self.tx.one(
+                    "SELECT COUNT(*) AS n FROM report_episodes WHERE conversation_id = ?", (conversation_id,)
+                )
+                known = int(row["n"]) if row else 0
+            number = known + 1
+        self.numbers[conversation_id] = number
+        episode = _Episode(
+            tenant_id=event.tenant_id,
+            conversation_id=conversation_id,
+            start_event_id=event.event_id,
+            episode_no=number,
+            started_at=event.created_at,
+            agent_id=conversation.get("assignee_id"),
+            team_id=conversation.get("team_id"),
+            channel=channel,
+            unanswered_since=unanswered_since,
+            schedule_since=self._schedule_since(event.created_at),
         )
+        self.open[conversation_id] = episode
+        self._touch(episode)
 
-    def _visitor_message(self, tx: Tx, event: EventRecord, conversation: Mapping[str, Any], channel: str) -> None:
-        at = event.created_at
-        changed = tx.run(
-            "UPDATE report_episodes SET unanswered_since = COALESCE(unanswered_since, ?)"
-            " WHERE conversation_id = ? AND ended_at IS NULL",
-            (at, event.conversation_id),
-        )
-        if not changed:  # the message reopened a resolved conversation: a new episode, started by it
-            self._open_episode(tx, event, conversation, channel, None, unanswered_since=at)
-        agent, team = conversation.get("assignee_id"), conversation.get("team_id")
-        _count(tx, event.tenant_id, at, agent, team, channel, "messages_in")
-
-    def _agent_reply(
-        self, tx: Tx, event: EventRecord, conversation: Mapping[str, Any], agent_id: int, message_id: int
-    ) -> None:
-        at, tenant, team = event.created_at, event.tenant_id, conversation.get("team_id")
-        # A later reply (the common case) answers what was unanswered and changes nothing the period indexes
-        # hold, so SQLite rewrites no index entry: one statement.
-        episode = tx.one(
-            "UPDATE report_episodes SET answered_from = unanswered_since, unanswered_since = NULL"
-            " WHERE conversation_id = ? AND ended_at IS NULL AND first_reply_at IS NOT NULL"
-            " RETURNING answered_from, channel, schedule_since",
-            (event.conversation_id,),
-        )
-        first = False
-        if episode is None:
-            # The first reply of the episode (or none is open): it also sets the episode's agent, team and
-            # wall-clock first response; the business-hours figure follows.
-            episode = tx.one(
-                "UPDATE report_episodes SET answered_from = unanswered_since, unanswered_since = NULL,"
-                " agent_id = COALESCE(agent_id, ?), team_id = ?, first_response_ms = ? - started_at,"
-                " first_reply_at = ?"
-                " WHERE conversation_id = ? AND ended_at IS NULL"
-                " RETURNING start_event_id, started_at, answered_from, channel, schedule_since",
-                (agent_id, team, at, at, event.conversation_id),
-            )
-            first = episode is not None
-        channel = "widget" if episode is None else str(episode["channel"])
+    def _agent_reply(self, event: EventRecord, conversation: Mapping[str, Any], agent_id: int, message_id: int) -> None:
+        at, team = event.created_at, conversation.get("team_id")
+        episode = self.open.get(event.conversation_id or 0)
         reply_ms = reply_bms = None
         if episode is not None:
-            since = episode["answered_from"]
+            # The reply answers what was unanswered; the episode's first also sets its agent, team and first
+            # response.
+            first = episode.first_reply_at is None
+            since = episode.answered_from = episode.unanswered_since
+            episode.unanswered_since = None
+            if first:
+                episode.agent_id = episode.agent_id if episode.agent_id is not None else agent_id
+                episode.team_id = team
+                episode.first_response_ms = at - episode.started_at
+                episode.first_reply_at = at
             if first or since is not None:
-                hours = self._schedule_of(tx, tenant, int(episode["schedule_since"]))
+                hours = self._hours(episode.schedule_since)
                 if since is not None:
-                    reply_ms, reply_bms = at - int(since), domain.business_ms(int(since), at, hours)
+                    reply_ms, reply_bms = at - since, domain.business_ms(since, at, hours)
                 if first:
-                    start = int(episode["started_at"])
-                    tx.run(
-                        "UPDATE report_episodes SET first_response_bms = ?"
-                        " WHERE conversation_id = ? AND start_event_id = ?",
-                        (domain.business_ms(start, at, hours), event.conversation_id, episode["start_event_id"]),
-                    )
-        tx.run(
-            "INSERT INTO report_replies (message_id, tenant_id, conversation_id, at, agent_id, team_id, channel,"
-            " reply_ms, reply_bms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (message_id, tenant, event.conversation_id, at, agent_id, team, channel, reply_ms, reply_bms),
+                    episode.first_response_bms = domain.business_ms(episode.started_at, at, hours)
+            self._touch(episode)
+        channel = "widget" if episode is None else episode.channel
+        self.replies.append(
+            (message_id, self.tenant_id, event.conversation_id, at, agent_id, team, channel, reply_ms, reply_bms)
         )
-        _count(tx, tenant, at, agent_id, team, channel, "messages_out")
+        self._count(at, agent_id, team, channel, 2)
 
-    def _resolve(self, tx: Tx, event: EventRecord, conversation: Mapping[str, Any]) -> None:
-        episode = _open_row(tx, event.conversation_id or 0)
+    def _resolve(self, event: EventRecord, conversation: Mapping[str, Any]) -> None:
+        episode = self.open.get(event.conversation_id or 0)
         if episode is None:
             return
-        at, start = event.created_at, int(episode["started_at"])
-        agent = conversation.get("assignee_id") or episode["agent_id"]
-        team = conversation.get("team_id")
-        hours = self._schedule_of(tx, event.tenant_id, int(episode["schedule_since"]))
-        tx.run(
-            "UPDATE report_episodes SET ended_at = ?, end_event_id = ?, resolution_ms = ?, resolution_bms = ?,"
-            " agent_id = ?, team_id = ?, unanswered_since = NULL WHERE conversation_id = ? AND start_event_id = ?",
-            (
-                at,
-                event.event_id,
-                at - start,
-                domain.business_ms(start, at, hours),
-                agent,
-                team,
-                event.conversation_id,
-                episode["start_event_id"],
-            ),
+        at, start = event.created_at, episode.started_at
+        episode.agent_id = conversation.get("assignee_id") or episode.agent_id
+        episode.team_id = conversation.get("team_id")
+        episode.ended_at, episode.end_event_id = at, event.event_id
+        episode.resolution_ms = at - start
+        episode.resolution_bms = domain.business_ms(start, at, self._hours(episode.schedule_since))
+        episode.unanswered_since = None
+        self._touch(episode)
+        self.open[episode.conversation_id] = None
+        self._count(at, episode.agent_id, episode.team_id, episode.channel, 3)
+
+    def _touch(self, episode: _Episode) -> None:
+        self.touched[(episode.conversation_id, episode.start_event_id)] = episode
+
+    def _count(self, at: int, agent_id: Any, team_id: Any, channel: str, which: int) -> None:
+        """Add one to count ``which`` (the order of :data:`_COUNTS`) of the hour of ``at``."""
+        key = (at - at % HOUR_MS, int(agent_id or 0), int(team_id or 0), channel)
+        counts = self.hourly.get(key)
+        if counts is None:
+            counts = self.hourly[key] = [0, 0, 0, 0]
+        counts[which] += 1
+
+    # -- business hours ---------------------------------------------------------------------------
+
+    def _schedule_rows(self) -> list[tuple[int, Mapping[str, Any]]]:
+        if self.schedules is None:
+            _seed_schedule(self.tx, self.tenant_id)
+            self.schedules = [
+                (int(r["since"]), json.loads(r["hours"]))
+                for r in self.tx.all(
+                    "SELECT since, hours FROM report_schedules WHERE tenant_id = ? ORDER BY since", (self.tenant_id,)
+                )
+            ]
+        return self.schedules
+
+    def _schedule_since(self, at: int) -> int:
+        """Which business hours are in force at ``at`` (their ``since``; docs/REPORTS.md, "Durations")."""
+        since = 0
+        for start, _ in self._schedule_rows():
+            if start > at:
+                break
+            since = start
+        return since
+
+    def _hours(self, since: int) -> Mapping[str, Any]:
+        for start, hours in self._schedule_rows():
+            if start == since:
+                return hours
+        return {}
+
+    def _new_schedule(self, at: int, hours: Mapping[str, Any]) -> None:
+        rows = self._schedule_rows()
+        self.tx.run(
+            "INSERT INTO report_schedules (tenant_id, since, hours) VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant_id, since) DO UPDATE SET hours = excluded.hours",
+            (self.tenant_id, at, dumps(hours)),
         )
-        _count(tx, event.tenant_id, at, agent, team, str(episode["channel"]), "resolutions")
+        self.schedules = sorted([r for r in rows if r[0] != at] + [(at, hours)], key=lambda r: r[0])
 
+    # -- writing back ---------------------------------------------------------------------------
 
-def _open_row(tx: Tx, conversation_id: int) -> Row | None:
-    return tx.one(
-        "SELECT start_event_id, started_at, agent_id, channel, schedule_since"
-        " FROM report_episodes WHERE conversation_id = ? AND ended_at IS NULL",
-        (conversation_id,),
-    )
-
-
-#: The counters of an hour's row, each with the statement that adds to an existing row (most calls: the row of
-#: this hour, agent, team and channel is there after its first message).
-_COUNTERS = ("conversations", "messages_in", "messages_out", "resolutions")
-_ADD = {
-    counter: f"UPDATE report_hourly SET {counter} = {counter} + 1"
-    " WHERE tenant_id = ? AND hour = ? AND agent_id = ? AND team_id = ? AND channel = ?"
-    for counter in _COUNTERS
-}
-
-
-def _count(tx: Tx, tenant_id: int, at: int, agent_id: Any, team_id: Any, channel: str, counter: str) -> None:
-    """Add one to ``counter`` of the hour of ``at`` for that agent, team and channel. An update first (one
-    B-tree seek, the row changed in place), and the insert only for an hour's first (writers of a tenant are
-    serialized, so no other writer can insert the row in between)."""
-    key = (tenant_id, at - at % HOUR_MS, int(agent_id or 0), int(team_id or 0), channel)
-    if tx.run(_ADD[counter], key):
-        return
-    counts = [int(c == counter) for c in _COUNTERS]
-    tx.run(
-        "INSERT INTO report_hourly (tenant_id, hour, agent_id, team_id, channel, conversations, messages_in,"
-        " messages_out, resolutions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (tenant_id, hour, agent_id, team_id, channel) DO UPDATE SET"
-        " conversations = report_hourly.conversations + excluded.conversations,"
-        " messages_in = report_hourly.messages_in + excluded.messages_in,"
-        " messages_out = report_hourly.messages_out + excluded.messages_out,"
-        " resolutions = report_hourly.resolutions + excluded.resolutions",
-        (*key, *counts),
-    )
+    def flush(self) -> None:
+        """Write what the batch changed: one statement per table."""
+        new = [e for e in self.touched.values() if not e.stored]
+        old = [e for e in self.touched.values() if e.stored]
+        if new:
+            self.tx.many(
+                f"INSERT INTO report_episodes ({', '.join(_EPISODE_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in _EPISODE_COLUMNS)})",
+                [tuple(getattr(e, c) for c in _EPISODE_COLUMNS) for e in new],
+            )
+        if old:
+            self.tx.many(
+                f"UPDATE report_episodes SET {', '.join(f'{c} = ?' for c in _EPISODE_CHANGES)}"
+                " WHERE conversation_id = ? AND start_event_id = ?",
+                [(*(getattr(e, c) for c in _EPISODE_CHANGES), e.conversation_id, e.start_event_id) for e in old],
+            )
+        if self.replies:
+            self.tx.many(
+                "INSERT INTO report_replies (message_id, tenant_id, conversation_id, at, agent_id, team_id, channel,"
+                " reply_ms, reply_bms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.replies,
+            )
+        if self.hourly:
+            self.tx.many(
+                "INSERT INTO report_hourly (tenant_id, hour, agent_id, team_id, channel, conversations, messages_in,"
+                " messages_out, resolutions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant_id, hour, agent_id, team_id, channel) DO UPDATE SET"
+                " conversations = report_hourly.conversations + excluded.conversations,"
+                " messages_in = report_hourly.messages_in + excluded.messages_in,"
+                " messages_out = report_hourly.messages_out + excluded.messages_out,"
+                " resolutions = report_hourly.resolutions + excluded.resolutions",
+                [(self.tenant_id, *key, *counts) for key, counts in self.hourly.items()],
+            )
 
 
 def _seed_schedule(tx: Tx, tenant_id: int) -> None:
     """The first schedule row of a tenant (from the beginning of time): its configuration's hours now."""
     if tx.one("SELECT 1 AS x FROM report_schedules WHERE tenant_id = ? LIMIT 1", (tenant_id,)) is None:
         row = tx.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
-        hours = tenant_config(row).get("business_hours") if row else None
+        hours = tenant_ops.tenant_config(row).get("business_hours") if row else None
         tx.run(
             "INSERT INTO report_schedules (tenant_id, since, hours) VALUES (?, 0, ?)",
             (tenant_id, dumps(hours or {"enabled": False, "timezone": "UTC", "days": {}})),
         )
-
-
-def _schedule_since(tx: Tx, tenant_id: int, at: int) -> int:
-    """Which business hours are in force at ``at`` (their ``since``; docs/REPORTS.md, "Durations")."""
-    sql = "SELECT since FROM report_schedules WHERE tenant_id = ? AND since <= ? ORDER BY since DESC LIMIT 1"
-    row = tx.one(sql, (tenant_id, at))
-    if row is None:
-        _seed_schedule(tx, tenant_id)
-        row = tx.one(sql, (tenant_id, at))
-    return int(row["since"]) if row else 0
 
 
 # -- rebuild --------------------------------------------------------------------------------------
@@ -294,25 +414,17 @@ def report_tenants(tx: Tx, slug: str | None = None) -> list[int]:
 
 
 def rebuild(tx: Tx, tenant_id: int) -> int:
-    """Delete ``tenant_id``'s facts and recompute them from its event log with the incremental path's rule;
+    """Delete ``tenant_id``'s facts and project its whole event log again (:func:`project`, the one rule);
     the number of events replayed. The schedule history is kept (it is the record the business-hours
     figures are computed with)."""
-    for table in ("report_episodes", "report_replies", "report_hourly"):
+    for table in ("report_episodes", "report_replies", "report_hourly", "report_cursors"):
         tx.run(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
-    marks = ", ".join("?" for _ in _KINDS)
-    after, replayed, writer = 0, 0, _FactWriter()
+    replayed = 0
     while True:
-        rows = tx.all(
-            f"SELECT * FROM events WHERE tenant_id = ? AND event_id > ? AND kind IN ({marks})"
-            " ORDER BY event_id LIMIT ?",
-            (tenant_id, after, *_KINDS, REBUILD_PAGE),
-        )
-        for row in rows:
-            writer.apply(tx, record_from_row(row))
-        replayed += len(rows)
-        if len(rows) < REBUILD_PAGE:
+        done = project(tx, tenant_id, REBUILD_PAGE)
+        replayed += done.read
+        if not done.more:
             return replayed
-        after = int(rows[-1]["event_id"])
 
 
 # -- the query ------------------------------------------------------------------------------------
@@ -755,7 +867,7 @@ def report(tx: Tx, tenant_id: int, q: ReportQuery, *, now: int) -> protocol.Repo
     row = tx.one("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
     if row is None:
         raise NotFound("no such tenant")
-    tz_name = str((tenant_config(row).get("business_hours") or {}).get("timezone") or "UTC")
+    tz_name = str((tenant_ops.tenant_config(row).get("business_hours") or {}).get("timezone") or "UTC")
     tz = zoneinfo.ZoneInfo(tz_name)
     lo, hi = _local_ms(q.start, tz), _local_ms(q.end + dt.timedelta(days=1), tz)
     days = (q.end - q.start).days + 1

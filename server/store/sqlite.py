@@ -166,6 +166,9 @@ class _Tx:
     def run(self, sql: str, params: Any = ()) -> int:
         return self.conn.execute(sql, params).rowcount
 
+    def many(self, sql: str, rows: Any) -> None:
+        self.conn.executemany(sql, rows)
+
 
 class SQLiteStore(Store):
     """A store in one SQLite file at ``path``."""

@@ -21,6 +21,7 @@ from .conversations import scope_conversations
 from .csat import latest_survey
 from .events import append_event, cursor_state, replay_frames
 from .files import erase_visitor_files
+from .reports import project_all
 
 __all__ = [
     "VISITOR_FIELDS",
@@ -234,6 +235,9 @@ def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:
     Returns the number of conversations removed."""
     if tx.one("SELECT 1 FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)) is None:
         raise NotFound("no such visitor")
+    # The facts of every event so far first: the visitor's episode and reply rows then go below, while the
+    # tenant's hourly counts keep what they did (docs/REPORTS.md, "Erasure").
+    project_all(tx, tenant_id)
     conv = "SELECT id FROM conversations WHERE visitor_id = ?"
     tx.run(f"DELETE FROM message_originals WHERE conversation_id IN ({conv})", (visitor_id,))  # store/edits.py
     tx.run(f"DELETE FROM messages WHERE conversation_id IN ({conv})", (visitor_id,))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
+
+from frontdesk.server.app import FrontdeskServer, ServerSettings
 
 from tests.support import ServerError, WsClient, new_client_id, serve_in_process
 
@@ -65,5 +68,56 @@ def test_report_get_rights_and_bad_input(tmp_path: Path) -> None:
                 except ServerError as err:
                     assert err.code == "not_found", fields
             assert (await admin.request("report.get", start="2024-01-01", end="2025-12-31"))["start"] == "2024-01-01"
+
+    asyncio.run(scenario())
+
+
+def test_the_facts_follow_the_commits_in_the_background_and_a_report_holds_every_event(tmp_path: Path) -> None:
+    """Without any report.get, the server projects the facts a moment after the commits (the tenant's cursor
+    reaches the newest event); a report asked for right after a write already counts it, and a server started
+    on events no one projected catches up by itself."""
+
+    async def cursor_and_newest(server: object) -> tuple[int, int]:
+        store = server.app.store  # type: ignore[attr-defined]
+
+        def read(tx: object) -> tuple[int, int]:
+            newest = tx.one("SELECT MAX(event_id) AS e FROM events WHERE kind = 'message.created'")  # type: ignore[attr-defined]
+            cursor = tx.one("SELECT MAX(last_event_id) AS c FROM report_cursors")  # type: ignore[attr-defined]
+            return int(cursor["c"] or 0), int(newest["e"] or 0)
+
+        return await store.read(read)
+
+    async def wait_caught_up(server: object) -> None:
+        for _ in range(500):
+            cursor, newest = await cursor_and_newest(server)
+            if cursor >= newest > 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the facts never caught up with the commits")
+
+    async def scenario() -> None:
+        async with serve_in_process(tmp_path) as server:
+            server.app.reports.delay = 0.05
+            admin, _ = await WsClient.agent(server)
+            visitor, _ = await WsClient.visitor(server)
+            cid = (await visitor.request("message.send", client_id=new_client_id(), body="hi"))["conversation_id"]
+            await wait_caught_up(server)
+            server.app.reports.delay = 3600.0  # from here on, only report.get projects
+            await visitor.request("message.send", client_id=new_client_id(), body="still there?", conversation_id=cid)
+            cursor, newest = await cursor_and_newest(server)
+            assert cursor < newest
+            today = dt.datetime.now(dt.UTC).date().isoformat()
+            report = await admin.request("report.get", start=today, end=today)
+            assert report["summary"]["messages_in"] == 2
+            # Events no projection has seen yet when the server stops: the next start projects them.
+            await visitor.request("message.send", client_id=new_client_id(), body="third", conversation_id=cid)
+        again = FrontdeskServer(ServerSettings(db_url=f"sqlite:///{tmp_path / 'frontdesk.db'}", port=0))
+        await again.start()
+        try:
+            await wait_caught_up(SimpleNamespace(app=again))
+            rows = await again.store.read(lambda tx: tx.all("SELECT SUM(messages_in) AS n FROM report_hourly"))
+            assert rows[0]["n"] == 3
+        finally:
+            await again.stop()
 
     asyncio.run(scenario())

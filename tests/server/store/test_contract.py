@@ -30,7 +30,6 @@ from frontdesk.server.store import (
     events,
     messages,
     open_store,
-    reports,
     sqlite_path,
     tenants,
     visitors,
@@ -453,7 +452,6 @@ def test_migration_0007_keeps_resends_of_earlier_messages_idempotent(
 
     backend = "frontdesk.server.store.sqlite" if store_url.startswith("sqlite") else "frontdesk.server.store.postgres"
     monkeypatch.setattr(f"{backend}.shipped_migrations", lambda dialect: base.shipped_migrations(dialect)[:6])
-    monkeypatch.setattr(reports, "reactor", lambda: lambda tx, events: None)  # schema 6 has no reporting facts (0019)
 
     async def before(store: Store) -> tuple[World, dict[str, Any]]:
         assert await store.schema_version() == 6

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from frontdesk.server.domain import EventRecord
 from frontdesk.server.exceptions import DurabilityError
-from frontdesk.server.store import _sql, conversations, events, messages
+from frontdesk.server.report_projection import ReportProjection
+from frontdesk.server.store import _sql, conversations, events, messages, reports
 from frontdesk.server.store.base import shipped_migrations
 from frontdesk.server.store.postgres import (
     CHANNEL,
@@ -152,6 +153,77 @@ def test_each_node_publishes_every_event_once_in_order(pg_url: str) -> None:
         acked = {r.event_id for rs in results for r in rs}
         assert acked <= set(every)
         assert b.store.caught_up > 0  # some came from reading the log
+
+    two_nodes(pg_url, scenario)
+
+
+def test_two_nodes_projecting_one_tenant_count_each_event_once(pg_url: str) -> None:
+    """Each node projects the reporting facts from the events it published (its own and, through the log, the
+    other's) while both write to one tenant: the facts equal one rebuild's, each reply counted once."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        projections = {}
+        for node in (a, b):
+            projection = ReportProjection(node.store, delay=0.01)
+            projections[id(node)] = projection
+
+            def both(batch: list[EventRecord], node: Node = node, projection: ReportProjection = projection) -> None:
+                node.published.extend(batch)
+                projection.on_commit(batch)
+
+            node.store.on_commit = both
+        w = await a.store.write(_seed)
+        first = await say(a, w, w.alice, "start")
+        conversation = first.conversation_id
+
+        async def burst(node: Node, who: int, n: int) -> None:
+            for i in range(n):
+                await say(node, w, who, f"{who}-{i}", conversation_id=conversation if who == w.alice else None)
+                await node.store.write(
+                    messages.post_message,
+                    w.tenant,
+                    author_kind="agent",
+                    author_id=w.agent,
+                    conversation_id=conversation,
+                    client_id=cid(),
+                    body="on it",
+                )
+
+        await asyncio.gather(burst(a, w.alice, 15), burst(b, w.alice, 15), burst(b, w.carol, 5))
+
+        async def caught_up() -> bool:
+            def read(tx: _sql.Tx) -> bool:
+                newest = tx.one(
+                    "SELECT MAX(event_id) AS e FROM events WHERE tenant_id = ? AND kind = 'message.created'",
+                    (w.tenant,),
+                )
+                cursor = tx.one("SELECT last_event_id FROM report_cursors WHERE tenant_id = ?", (w.tenant,))
+                return cursor is not None and newest is not None and cursor["last_event_id"] >= newest["e"]
+
+            return bool(await a.store.read(read))
+
+        deadline = asyncio.get_running_loop().time() + 3 * TIMEOUT
+        while not await caught_up():
+            assert asyncio.get_running_loop().time() < deadline, "the projections never caught up"
+            await asyncio.sleep(0.02)
+
+        async def facts() -> tuple[list[Any], ...]:
+            def read(tx: _sql.Tx) -> tuple[list[Any], ...]:
+                return (
+                    tx.all("SELECT * FROM report_episodes ORDER BY conversation_id, start_event_id"),
+                    tx.all("SELECT * FROM report_replies ORDER BY message_id"),
+                    tx.all("SELECT * FROM report_hourly ORDER BY hour, agent_id, team_id, channel"),
+                )
+
+            return await a.store.read(read)
+
+        projected = await facts()
+        assert len(projected[1]) == 15 + 15 + 5  # every agent reply once
+        assert sum(h["messages_in"] for h in projected[2]) == 1 + 15 + 15 + 5
+        await a.store.write(reports.rebuild, w.tenant)
+        assert await facts() == projected
+        for projection in projections.values():
+            projection.close()
 
     two_nodes(pg_url, scenario)
 

@@ -44,6 +44,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 async def get(store: Store, w: World, start: str = "2026-03-01", end: str = "2026-03-31", **kw: Any) -> ReportResult:
     q = reports.ReportQuery(dt.date.fromisoformat(start), dt.date.fromisoformat(end), **kw)
+    await store.write(reports.project_all, w.tenant)  # as report.get does
     return await store.read(reports.report, w.tenant, q, now=0)
 
 
@@ -54,6 +55,9 @@ async def note(store: Store, w: World, c: int, body: str) -> None:
 
 
 async def facts(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every tenant's facts, projected up to the newest event first."""
+    for tenant_id in await store.read(reports.report_tenants):
+        await store.write(reports.project_all, tenant_id)
     return {
         "episodes": await rows(store, "SELECT * FROM report_episodes ORDER BY conversation_id, start_event_id"),
         "replies": await rows(store, "SELECT * FROM report_replies ORDER BY message_id"),
@@ -250,6 +254,59 @@ def test_business_ms_rules() -> None:
     assert domain.percentile([1, 2, 3, 4], 0.5) == 2.5 and domain.percentile([], 0.9) is None
     assert domain.message_channel("visitor", domain.email_client_id("<a@b>")) == "email"
     assert domain.message_channel("visitor", "5c1f0b9e-0e6e-4a38-9d3f-3a1d1f0b2c7e") == "widget"
+
+
+def test_the_projection_counts_each_event_once_whatever_its_batches(store_url: str, clock: Clock) -> None:
+    """The facts trail the commits; projected a page of one event after each write (so batches end anywhere:
+    mid-episode, between a reopen and its reply, across a schedule change), then up to date, they equal one
+    rebuild's, a second projection changes nothing, and the cursor stands at the newest reporting event."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        steps: list[Any] = []
+
+        async def step(write: Any) -> Any:
+            result = await write
+            steps.append(await store.write(reports.project, w.tenant, 1))
+            return result
+
+        c = (await step(say(store, w, w.alice, "help")))["conversation_id"]
+        clock.at = T0 + 10 * MIN
+        await step(say(store, w, w.alice, "anyone?", conversation_id=c))
+        clock.at = T0 + 20 * MIN
+        await step(reply(store, w, w.agent, c, "hello"))
+        clock.at = T0 + 30 * MIN
+        await step(store.write(tenants.set_config, w.tenant, {"business_hours": PARIS_9_TO_5}, w.admin))
+        clock.at = T0 + HOUR
+        await step(status(store, w, c, "resolve"))
+        clock.at = T0 + 2 * HOUR
+        await step(say(store, w, w.alice, "one more thing", conversation_id=c))  # reopens: episode 2
+        other = (await step(say(store, w, w.carol, "hi")))["conversation_id"]
+        clock.at = T0 + 3 * HOUR
+        await step(reply(store, w, w.agent, c, "go on"))
+        await step(reply(store, w, w.agent, other, "hi Carol"))
+        clock.at = T0 + 4 * HOUR
+        await step(status(store, w, c, "resolve"))
+        assert all(done.read == 1 for done in steps) and any(done.more for done in steps)  # behind all along
+        projected = await facts(store)
+        assert (await store.write(reports.project, w.tenant))[:2] == (0, False)
+        assert await facts(store) == projected
+        newest = await rows(
+            store,
+            "SELECT MAX(event_id) AS e FROM events WHERE tenant_id = ? AND kind IN (?, ?, ?, ?)",
+            (w.tenant, *reports.PROJECTED_KINDS),
+        )
+        cursor = await rows(store, "SELECT last_event_id FROM report_cursors WHERE tenant_id = ?", (w.tenant,))
+        assert cursor == [{"last_event_id": newest[0]["e"]}]
+        assert [(e["episode_no"], e["ended_at"]) for e in projected["episodes"]] == [
+            (1, T0 + HOUR),
+            (2, T0 + 4 * HOUR),
+            (1, None),
+        ]
+        assert sum(h["messages_in"] for h in projected["hourly"]) == 4
+        await rebuilt_equal(store, w)
+
+    run(store_url, scenario)
 
 
 def test_erasure_removes_the_visitors_episodes_and_replies(store_url: str, clock: Clock) -> None:
