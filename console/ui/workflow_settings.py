@@ -216,7 +216,13 @@ class TeamsPage(_Page):
         members = set(team.member_ids) if team is not None else set()
         self.members.clear()
         for agent in self.api.cache.agents():
-            item = QListWidgetItem(agent.name)
+            if not agent.active and agent.id not in members:
+                continue  # a disabled agent joins no team; one still in this team stays listed, to take out
+            item = QListWidgetItem(
+                agent.name
+                if agent.active
+                else QCoreApplication.translate("WorkflowSettings", "{name} (disabled)").format(name=agent.name)
+            )
             item.setData(Qt.ItemDataRole.UserRole, agent.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if agent.id in members else Qt.CheckState.Unchecked)

@@ -272,6 +272,25 @@ def test_an_agent_keeps_their_own_responses_from_the_menu(qtbot: Any, core: Fake
     dialog.close()
 
 
+def test_the_teams_page_offers_no_disabled_agent_but_lists_one_still_in_the_team(qtbot: Any, core: FakeCore) -> None:
+    """A disabled agent is not offered for a new team; in a team they still belong to, they are listed, marked
+    disabled and ticked, so the admin can take them out."""
+    dan = AgentRow(id=9, email="dan@example.com", name="Dan Disabled", role="agent", active=False, online=False)
+    run(qtbot, core.cache.store_agent(dan))
+    run(qtbot, core.cache.write(lambda db: replace_teams(db, [*TEAMS, Team(id=7, name="Night", member_ids=[9])])))
+    page = TeamsPage(core)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.refresh()
+    page.new_button.click()
+    names = [page.members.item(i).text() for i in range(page.members.count())]
+    assert names and not any("Dan" in name for name in names)
+    night = next(i for i in range(page.list.count()) if page.list.item(i).text().startswith("Night"))
+    page.list.setCurrentRow(night)
+    listed = {page.members.item(i).text(): page.members.item(i).checkState() for i in range(page.members.count())}
+    assert listed["Dan Disabled (disabled)"] == Qt.CheckState.Checked
+    assert page.checked_members() == [9]
+
+
 def test_the_teams_page_creates_a_team_with_the_agents_ticked_and_renames_it(qtbot: Any, core: FakeCore) -> None:
     """An admin names a team and ticks its members: the team is created with them and selected; renaming it
     keeps its members; no name is refused in words."""
