@@ -66,6 +66,8 @@ def test_requests_racing_the_erasure_get_unauthorized(
         # The idle health probe is a write too, and a write publishes what other processes committed: at its
         # default second it could close the socket before the requests below (flaky under load).
         server.store.probe_interval = 3600.0
+        # So is the reporting projection half a second after a commit: no background projection here.
+        server.reports.close()
         await server.start()
         base = f"127.0.0.1:{server.port}"
         try:
