@@ -52,6 +52,7 @@ class ReportProjection:
         self.delay = delay
         self._scheduled: set[int] = set()  # tenants whose projection is waiting for its delay
         self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()  # the catch-up and the scheduled projections
         #: Per tenant, the reporting events published since this node started (or since they were dropped),
         #: in order, less those the cursor has passed.
         self._kept: dict[int, list[domain.EventRecord]] = {}
@@ -62,11 +63,21 @@ class ReportProjection:
 
     async def start(self) -> None:
         """Bring every tenant's facts up to date, in the background."""
-        spawn(self._catch_up())
+        self._track(spawn(self._catch_up()))
 
     def close(self) -> None:
         """Schedule nothing more (the facts of the events since stay for the next start)."""
         self._closed = True
+
+    async def settled(self) -> None:
+        """Return once the projections started so far have finished (after :meth:`close`: nothing more writes;
+        tests use it to keep the store's writes to their own)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def on_commit(self, events: Sequence[domain.EventRecord]) -> None:
         """After a commit: schedule the projection of each tenant that has new reporting events. Never raises:
@@ -78,7 +89,7 @@ class ReportProjection:
             for tenant_id in {e.tenant_id for e in events if e.kind in _KINDS}:
                 if tenant_id not in self._scheduled and not self._closed:
                     self._scheduled.add(tenant_id)
-                    spawn(self._after_delay(tenant_id))
+                    self._track(spawn(self._after_delay(tenant_id)))
         except Exception:
             log.exception("could not schedule the reporting projection")
 

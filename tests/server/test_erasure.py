@@ -69,6 +69,7 @@ def test_requests_racing_the_erasure_get_unauthorized(
         # So is the reporting projection half a second after a commit: no background projection here.
         server.reports.close()
         await server.start()
+        await server.reports.settled()
         base = f"127.0.0.1:{server.port}"
         try:
             # Each visitor makes the reads first, then one write: the write's transaction reads the erasure back
