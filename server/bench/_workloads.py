@@ -40,7 +40,7 @@ from ._stats import Progress, summary_ms
 from ._targets import ProcStats, Target
 from ._wsclient import WsConn, connect
 
-__all__ = ["BenchError", "LoadOptions", "catchup", "console", "idle", "latency", "storm", "throughput"]
+__all__ = ["BenchError", "LoadOptions", "catchup", "console", "idle", "latency", "relay_storm", "storm", "throughput"]
 
 JSON = dict[str, Any]
 _BODY = re.compile(rb'"body":"b:(\d+):(\d+)"')
@@ -676,6 +676,26 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
     finally:
         _close_all(agents)
     await asyncio.sleep(1.0)
+    hello = [
+        json.dumps({"type": "hello", "ref": "h", "token": tokens[i], "since": cursors[i], "epoch": epoch})
+        for i in range(n)
+    ]
+    return await _reconnect_storm(target, target.visitor_path, hello, missed, progress)
+
+
+async def relay_storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
+    """The storm's baseline on the bare relay: ``storm_visitors`` sockets at
+    once, each sending one frame and getting ``storm_missed`` replayed frames
+    back (the relay's ``?replay=N``). Handshake and framing, without the store."""
+    n, missed = opts.storm_visitors, opts.storm_missed
+    hello = [json.dumps({"type": "hello", "ref": "h"})] * n
+    return await _reconnect_storm(target, f"{target.visitor_path}&replay={missed}", hello, missed, progress)
+
+
+async def _reconnect_storm(target: Target, path: str, hello: list[str], missed: int, progress: Progress) -> JSON:
+    """Open one socket per frame of ``hello`` at once, send it, and wait until
+    each socket has received ``missed`` ``message.created`` events: the storm's timed part."""
+    n = len(hello)
     progress.begin(f"reconnect storm ({n} visitors)")
     stats = ProcStats(target.pid).start()
     t0 = time.monotonic_ns()
@@ -688,7 +708,7 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
             conn = await connect(
                 target.host,
                 target.port,
-                target.visitor_path,
+                path,
                 _count_frame,
                 origin=target.origin,
                 local_ip=_source_ip(target, i + 1),
@@ -700,9 +720,7 @@ async def storm(target: Target, opts: LoadOptions, progress: Progress) -> JSON:
         counters[i].target_events = missed
         conn.state = counters[i]
         conns.append(conn)
-        conn.send_text(
-            json.dumps({"type": "hello", "ref": "h", "token": tokens[i], "since": cursors[i], "epoch": epoch})
-        )
+        conn.send_text(hello[i])
 
     await asyncio.gather(*(reconnect(i) for i in range(n)))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from frontdesk.server.bench._relay import replay_frame
 from frontdesk.server.bench._stats import cdf_points, summary_ms
 
 BENCH = [sys.executable, "-m", "frontdesk.server.cli", "bench"]
@@ -78,6 +79,31 @@ def test_catchup_and_storm_tiny_run() -> None:
     assert fd["catchup"]["events_missed"] >= 200
     assert fd["storm"]["complete"] is True
     assert fd["storm"]["caught_up"] == 10 and fd["storm"]["failures"] == 0
+
+
+def test_storm_baseline_replays_on_the_relay_side_by_side() -> None:
+    """With --baseline the storm also runs on the bare relay (handshake, one frame, the replay), with a ratio."""
+    code, report, err = bench(
+        "catchup", "--baseline", "--catchup-events", "50", "--storm-visitors", "12", "--storm-missed", "4"
+    )
+    assert code == 0, err
+    relay = report["workloads"]["catchup"]["relay"]
+    assert set(relay) == {"storm"}  # the relay keeps nothing to catch up from
+    assert relay["storm"]["complete"] is True
+    assert relay["storm"]["caught_up"] == 12 and relay["storm"]["missed_each"] == 4
+    assert relay["storm"]["failures"] == 0 and relay["storm"]["time_ms"] > 0
+    row = next(r for r in report["summary"] if r["metric"].startswith("reconnect storm 12 × 4"))
+    assert row["relay"] == relay["storm"]["time_ms"] and row["ratio"] is not None
+    cpu = next(r for r in report["summary"] if r["metric"] == "reconnect storm, server CPU (s)")
+    assert cpu["frontdesk"] is not None and cpu["relay"] is not None
+
+
+def test_relay_replay_frame_counts_as_a_replayed_message() -> None:
+    """The relay's replayed frames have the shape the storm counts (a message.created event with an event_id)."""
+    frame = json.loads(replay_frame(6))
+    assert frame["type"] == "event" and frame["kind"] == "message.created"
+    assert frame["event_id"] == 7 and frame["data"]["body"] == "missed 6"
+    assert replay_frame(6).startswith('{"type":"event","kind":"message.created"')
 
 
 def test_uploads_tiny_run_measures_throughput_and_latencies() -> None:
