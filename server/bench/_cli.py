@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD", help=f"any of {', '.join(WORKLOADS)} (default: all)")
-    p.add_argument("--baseline", action="store_true", help="also run latency/throughput/idle and the reconnect storm against a bare relay")
+    p.add_argument("--baseline", action="store_true", help="also run latency/throughput/idle/storm on a bare relay")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table")
     p.add_argument("--plot", metavar="FILE.png", help="draw the latency CDF (with the baseline) to this PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
