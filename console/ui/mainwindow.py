@@ -366,6 +366,7 @@ class MainWindow(QMainWindow):
         s.config_changed.connect(self.collision.refresh_reply_block)
         s.session_ended.connect(self.session_ended)
         self.inbox.conversation_selected.connect(self.open_conversation)
+        self.inbox.view.clicked.connect(self._on_inbox_row_clicked)
         self.visitor.conversation_selected.connect(self._on_visitor_conversation_selected)
         self.banner.open_requested.connect(self._on_visitor_conversation_selected)
         header = self.thread_pane.header
@@ -662,6 +663,13 @@ class MainWindow(QMainWindow):
     def _focus_search(self) -> None:
         self.inbox.search.setFocus()
         self.inbox.search.selectAll()
+
+    def _on_inbox_row_clicked(self) -> None:
+        """A conversation opened with the mouse is one to answer: the composer takes the keyboard (moving
+        through the inbox with the keys leaves it in the list)."""
+        edit = self.thread_pane.composer.edit
+        if self._open_id and edit.isEnabled():
+            edit.setFocus()
 
     def _compose(self, note: bool) -> None:
         if self._open_id:

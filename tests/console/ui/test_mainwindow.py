@@ -79,6 +79,17 @@ def test_selecting_a_conversation_shows_thread_and_visitor(qtbot: Any, window: M
     qtbot.waitUntil(lambda: window.inbox_model.conversation(0).unread == 0, timeout=WAIT_MS)  # type: ignore[union-attr]
 
 
+def test_clicking_a_conversation_puts_the_keyboard_in_its_composer(qtbot: Any, window: MainWindow) -> None:
+    """A row clicked in the inbox opens the conversation and the agent can type the reply at once."""
+    view = window.inbox.view
+    view.setFocus()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(1, 0)).center())
+    assert window.open_conversation_id == 2
+    qtbot.waitUntil(lambda: window.thread_pane.composer.edit.hasFocus(), timeout=WAIT_MS)
+    qtbot.keyClicks(window.thread_pane.composer.edit, "On its way")
+    assert window.thread_pane.composer.edit.toPlainText() == "On its way"
+
+
 def test_user_text_is_plain(window: MainWindow) -> None:
     """Names and messages with markup are shown literally (labels are PlainText)."""
     window.inbox.select_conversation(3)
