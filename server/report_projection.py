@@ -31,14 +31,13 @@ from .exceptions import Unavailable
 from .hub import spawn
 from .store import Store
 from .store import reports as ops
+from .tenant_runner import TenantRunner
 
 log = logging.getLogger(__name__)
 
 #: Seconds between a tenant's first unprojected commit and its projection (a knob: the facts' freshness
 #: against the number of batches).
 DEFAULT_DELAY_S = 0.5
-
-_KINDS = frozenset(ops.PROJECTED_KINDS)
 
 #: The most published events kept per tenant; past it they are dropped and the next projection reads the log.
 MAX_KEPT = 50_000
@@ -50,9 +49,9 @@ class ReportProjection:
     def __init__(self, store: Store, *, delay: float = DEFAULT_DELAY_S) -> None:
         self.store = store
         self.delay = delay
-        self._scheduled: set[int] = set()  # tenants whose projection is waiting for its delay
+        self._runner = TenantRunner(self.project, name="project the reporting facts", delay=delay)
         self._closed = False
-        self._tasks: set[asyncio.Task[None]] = set()  # the catch-up and the scheduled projections
+        self._catch_up_task: asyncio.Task[None] | None = None
         #: Per tenant, the reporting events published since this node started (or since they were dropped),
         #: in order, less those the cursor has passed.
         self._kept: dict[int, list[domain.EventRecord]] = {}
@@ -63,42 +62,31 @@ class ReportProjection:
 
     async def start(self) -> None:
         """Bring every tenant's facts up to date, in the background."""
-        self._track(spawn(self._catch_up()))
+        self._catch_up_task = spawn(self._catch_up())
 
     def close(self) -> None:
         """Schedule nothing more (the facts of the events since stay for the next start)."""
         self._closed = True
+        self._runner.close()
 
     async def settled(self) -> None:
         """Return once the projections started so far have finished (after :meth:`close`: nothing more writes;
         tests use it to keep the store's writes to their own)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
-    def _track(self, task: asyncio.Task[None]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._catch_up_task is not None:
+            await asyncio.wait({self._catch_up_task})
+        await self._runner.settled()
 
     def on_commit(self, events: Sequence[domain.EventRecord]) -> None:
-        """After a commit: schedule the projection of each tenant that has new reporting events. Never raises:
-        it runs in the commit's publication."""
+        """After a commit: keep its reporting events and schedule the projection of each tenant that has some
+        (:class:`~.tenant_runner.TenantRunner`, ``delay`` seconds on). Never raises: it runs in the commit's
+        publication."""
         try:
             for event in events:
-                if event.kind in _KINDS:
+                if event.kind in ops.PROJECTED_KINDS:
                     self._keep(event)
-            for tenant_id in {e.tenant_id for e in events if e.kind in _KINDS}:
-                if tenant_id not in self._scheduled and not self._closed:
-                    self._scheduled.add(tenant_id)
-                    self._track(spawn(self._after_delay(tenant_id)))
+                    self._runner.poke(event.tenant_id)
         except Exception:
             log.exception("could not schedule the reporting projection")
-
-    async def _after_delay(self, tenant_id: int) -> None:
-        try:
-            await asyncio.sleep(self.delay)
-        finally:
-            self._scheduled.discard(tenant_id)  # commits from now on schedule the next run
-        await self.project(tenant_id)
 
     def _keep(self, event: domain.EventRecord) -> None:
         kept = self._kept.setdefault(event.tenant_id, [])

@@ -39,13 +39,13 @@ from urllib.parse import urlsplit
 
 from . import domain
 from . import protocol as p
-from .hub import spawn
 from .jobs import Clock
 from .protocol import ErrorCode, ProtocolError
 from .secrets import SecretKeyError, SecretStore
 from .store import Store
 from .store import webhooks as ops
 from .store.jobs import Job
+from .tenant_runner import TenantRunner
 
 __all__ = [
     "DEFAULT_DISABLE_AFTER",
@@ -226,7 +226,7 @@ class Webhooks:
         self.ssl_context = _verifying(ssl_context or webhook_ssl_context())
         #: Tenants with an enabled webhook, as this node last saw them.
         self.hooked: set[int] = set()
-        self._fanning: dict[int, bool] = {}  # tenant -> another fan-out asked for while one runs
+        self._fan_outs = TenantRunner(self.fan_out, name="fan out webhook deliveries")
 
     # -- lifecycle and fan-out -------------------------------------------------------
 
@@ -246,24 +246,11 @@ class Webhooks:
             log.exception("could not react to committed events")
 
     def _on_commit(self, events: Sequence[domain.EventRecord]) -> None:
-        for tenant_id in {e.tenant_id for e in events if e.tenant_id in self.hooked and e.kind in p.WEBHOOK_EVENTS}:
-            if tenant_id in self._fanning:
-                self._fanning[tenant_id] = True  # the running fan-out goes round once more
-            else:
-                self._fanning[tenant_id] = False
-                spawn(self._fan_out_loop(tenant_id))
-
-    async def _fan_out_loop(self, tenant_id: int) -> None:
-        try:
-            while True:
-                self._fanning[tenant_id] = False
-                await self.fan_out(tenant_id)
-                if not self._fanning.get(tenant_id):
-                    return
-        except Exception:  # the database is away: the next commit or start fans these events out
-            log.warning("could not fan out webhook deliveries for tenant %d", tenant_id, exc_info=True)
-        finally:
-            self._fanning.pop(tenant_id, None)
+        # One fan-out per tenant at a time, once more if a commit comes while it runs; when the database is
+        # away, the next commit or start fans these events out (:class:`~.tenant_runner.TenantRunner`).
+        for event in events:
+            if event.tenant_id in self.hooked and event.kind in p.WEBHOOK_EVENTS:
+                self._fan_outs.poke(event.tenant_id)
 
     async def fan_out(self, tenant_id: int) -> int:
         """Make the deliveries of the tenant's events not fanned out yet; how many."""
