@@ -151,6 +151,9 @@ class Store(abc.ABC):
     batches: int = 0
     batched_jobs: int = 0
     transaction_ns: int = 0
+    #: Batches run a second time with a savepoint per job, because one of their jobs raised (the first pass
+    #: runs without savepoints).
+    savepoint_passes: int = 0
     #: Called on the event loop with each message another node broadcast
     #: (only with ``capabilities.shared``).
     on_broadcast: BroadcastListener | None = None

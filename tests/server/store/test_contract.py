@@ -1144,7 +1144,8 @@ def test_on_commit_runs_after_commit_and_never_for_a_failed_write(store_url: str
 
 
 def test_a_failing_write_rolls_back_only_itself_in_a_batch(store_url: str) -> None:
-    """Writes queued together commit together; one that raises is rolled back alone and its caller gets the error."""
+    """Writes queued together commit together; one that raises is rolled back alone and its caller gets the error.
+    A batch runs without savepoints until a job raises; then it runs once more with a savepoint per job."""
     entered, gate = threading.Event(), threading.Event()
 
     def hold(tx: _sql.Tx) -> None:
@@ -1169,6 +1170,7 @@ def test_a_failing_write_rolls_back_only_itself_in_a_batch(store_url: str) -> No
         ]
         await asyncio.sleep(0)  # each write() has queued its job
         batches = getattr(store, "batches", 0)
+        assert store.savepoint_passes == 0  # the seed's writes all succeeded: no batch ran twice
         gate.set()
         await blocker
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -1179,6 +1181,7 @@ def test_a_failing_write_rolls_back_only_itself_in_a_batch(store_url: str) -> No
         assert "test.doomed" not in [e.kind for e in published]
         assert {results[0]["event_id"], results[2]["event_id"]} <= {e.event_id for e in published}  # type: ignore[index]
         assert getattr(store, "batches", 0) - batches == 2  # the blocker's, then the three together
+        assert store.savepoint_passes == 1
 
     run(store_url, scenario)
 
