@@ -88,7 +88,7 @@ class CannedCompleter(QListWidget):
         self.setWindowFlags(Qt.WindowType.ToolTip | Qt.WindowType.FramelessWindowHint)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
-        self.setMinimumWidth(460)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setStyleSheet(
             "QListWidget#cannedCompletion { background: #ffffff; border: 1px solid #cbd5e1; border-radius: 6px;"
             " padding: 4px; font-size: 13px; }"
@@ -128,13 +128,28 @@ class CannedCompleter(QListWidget):
             self.hide()
             return
         self.setCurrentRow(0)
-        rect = self.text_edit.cursorRect()
-        pos = self.text_edit.viewport().mapToGlobal(QPoint(rect.left(), rect.bottom() + 4))
         rows = min(len(matches), 8)
-        width = min(640, max(self.minimumWidth(), self.sizeHintForColumn(0) + 24))
+        # As wide as the lines need, up to 640, never wider than the composer (a line too long is elided).
+        width = min(640, max(460, self.sizeHintForColumn(0) + 24), self.text_edit.viewport().width())
         self.resize(width, rows * max(self.sizeHintForRow(0), 20) + 12)
-        self.move(pos)
+        self.move(self._placement())
         self.show()
+
+    def _placement(self) -> QPoint:
+        """Where the popup goes: under the cursor, but inside the composer's right edge when it fits there, and
+        always on the screen (above the cursor when there is no room below)."""
+        viewport = self.text_edit.viewport()
+        cursor = self.text_edit.cursorRect()
+        below = viewport.mapToGlobal(QPoint(cursor.left(), cursor.bottom() + 4))
+        x, y = below.x(), below.y()
+        left = viewport.mapToGlobal(QPoint(0, 0)).x()
+        right = viewport.mapToGlobal(QPoint(viewport.width(), 0)).x()
+        x = max(left, min(x, right - self.width()))
+        screen = self.text_edit.screen().availableGeometry()
+        x = max(screen.left(), min(x, screen.right() + 1 - self.width()))
+        if y + self.height() > screen.bottom() + 1:
+            y = viewport.mapToGlobal(QPoint(0, cursor.top() - 4)).y() - self.height()
+        return QPoint(x, max(screen.top(), y))
 
     def handle_key(self, event: QKeyEvent) -> bool:
         """The composer's keys while shown: Up/Down choose, Enter/Tab insert, Esc hides. True when taken."""

@@ -21,7 +21,7 @@ from frontdesk.console.ui.thread import Composer
 from frontdesk.console.ui.validation import parse_ranges, validate_color, validate_host, validate_timezone
 from frontdesk.server import canned_text
 from frontdesk.server.protocol import CannedResponse
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
@@ -383,6 +383,37 @@ def test_slash_completion_filters_as_you_type_and_enter_inserts_at_the_cursor(qt
     qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
     assert composer.edit.toPlainText() == "Sure. Thanks, Jo!"
     assert not completer.isVisible() and used == [1]
+
+
+def test_the_completion_stays_inside_the_composer_when_the_cursor_is_near_its_right_edge(
+    qtbot: Any, composer: Composer
+) -> None:
+    """Typed "/" at the end of a long line, the popup lines up with the composer's right edge instead of running
+    past it (and off a window at the screen's edge)."""
+    _with_canned(composer)
+    composer.resize(720, 160)
+    composer.move(40, 40)
+    composer.edit.setFocus()
+    qtbot.keyClicks(composer.edit, "Let me check that order for you, it should be on its way shortly. /")
+    completer = composer.completer
+    assert completer is not None
+    qtbot.waitUntil(completer.isVisible, timeout=WAIT_MS)
+    viewport = composer.edit.viewport()
+    left = viewport.mapToGlobal(QPoint(0, 0)).x()
+    right = viewport.mapToGlobal(QPoint(viewport.width(), 0)).x()
+    cursor_x = viewport.mapToGlobal(composer.edit.cursorRect().topLeft()).x()
+    popup = completer.geometry()
+    assert cursor_x + popup.width() > right  # where the popup used to start, it would run past the edge
+    assert left <= popup.left() and popup.right() < right
+    cursor_bottom = viewport.mapToGlobal(composer.edit.cursorRect().bottomLeft()).y()
+    assert popup.top() >= cursor_bottom  # still under the line being typed
+    composer.resize(400, 160)  # a composer narrower than the popup would like: the popup fits it, lines elided
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(composer.edit, "/")
+    qtbot.waitUntil(completer.isVisible, timeout=WAIT_MS)
+    left = viewport.mapToGlobal(QPoint(0, 0)).x()
+    right = viewport.mapToGlobal(QPoint(viewport.width(), 0)).x()
+    assert left <= completer.geometry().left() and completer.geometry().right() < right
 
 
 def test_canned_prompts_are_asked_before_inserting(qtbot: Any, composer: Composer) -> None:
