@@ -17,20 +17,24 @@ Three parts, one module, since they share the facts' shape (migrations 0019 and 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import json
 import re
 import zoneinfo
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
+
+import orjson
 
 from .. import domain, protocol
 from ..domain import EventRecord
 from ..exceptions import NotFound, ProtocolError
 from . import tenants as tenant_ops  # a module: tenants imports visitors, which imports this
-from ._sql import Row, Tx, dumps, record_from_row
+from ._sql import Tx, dumps, record_from_row
 from .labels import label_like
 
 __all__ = [
@@ -471,6 +475,7 @@ class ReportQuery:
 
 _COUNTS = ("conversations", "messages_in", "messages_out", "resolutions")
 _Dim = tuple[int, int, str]  # agent id (0: none), team id (0: none), channel
+DAY_MS = 24 * HOUR_MS
 
 
 @dataclasses.dataclass(slots=True)
@@ -479,18 +484,43 @@ class _Facts:
 
     by_hour: dict[int, list[int]]  # UTC hour → the four counts
     by_dim: dict[_Dim, list[int]]  # (agent, team, channel) → the four counts
-    started: list[tuple[Any, ...]]  # episodes started in the period: at, agent_id, team_id, channel, ms, bms
-    ended: list[tuple[Any, ...]]  # episodes ended in the period: the same columns
-    replies: dict[str, list[tuple[Any, ...]]]  # per channel, replies with a reply time in the period: ms, bms
-    surveys: list[Row]
+    started: _Durations  # the first responses of the episodes started in the period
+    ended: _Durations  # the resolutions of the episodes ended in the period
+    replies: dict[str, tuple[list[int], list[int]]]  # per channel, the period's reply times: wall, business, ascending
+    surveys: list[tuple[Any, ...]]  # the columns of _SURVEY
 
 
 def _local_ms(day: dt.date, tz: zoneinfo.ZoneInfo) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
+def _labelled(tx: Tx, tenant_id: int, label_id: int) -> list[int]:
+    """The ids of the tenant's conversations carrying ``label_id`` now, read once per report (the label is a
+    pattern in a text column: each statement filtering on it would scan every conversation of the tenant)."""
+    return [
+        int(r[0])
+        for r in tx.rows(
+            "SELECT id FROM conversations WHERE tenant_id = ? AND label_ids LIKE ?", (tenant_id, label_like(label_id))
+        )
+    ]
+
+
+def _among(tx: Tx, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``AND column`` is one of ``ids``, as one parameter however many they are."""
+    if tx.dialect == "postgres":
+        return f" AND {column} = ANY(CAST(? AS BIGINT[]))", [list(ids)]
+    return f" AND {column} IN (SELECT value FROM json_each(?))", [dumps(list(ids))]
+
+
 def _where(
-    q: ReportQuery, tenant_id: int, *, agent: str, team: str, channel: str, conversation: str | None
+    tx: Tx,
+    q: ReportQuery,
+    labelled: Sequence[int] | None,
+    *,
+    agent: str,
+    team: str,
+    channel: str,
+    conversation: str | None,
 ) -> tuple[str, list[Any]]:
     """The filters of ``q`` as ``AND …`` clauses over the given columns (``conversation`` None: no label)."""
     sql, params = "", []
@@ -498,80 +528,137 @@ def _where(
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
-    if conversation is not None and q.label_id is not None:
-        sql += f" AND {conversation} IN (SELECT id FROM conversations WHERE tenant_id = ? AND label_ids LIKE ?)"
-        params += [tenant_id, label_like(q.label_id)]
+    if conversation is not None and labelled is not None:
+        among, more = _among(tx, conversation, labelled)
+        sql += among
+        params += more
     return sql, params
 
 
-def _on(alias: str, q: ReportQuery, tenant_id: int, *, label: bool = True) -> tuple[str, list[Any]]:
+def _on(tx: Tx, alias: str, q: ReportQuery, labelled: Sequence[int] | None) -> tuple[str, list[Any]]:
+    prefix = f"{alias}." if alias else ""
     return _where(
+        tx,
         q,
-        tenant_id,
-        agent=f"{alias}.agent_id",
-        team=f"{alias}.team_id",
-        channel=f"{alias}.channel",
-        conversation=f"{alias}.conversation_id" if label else None,
+        labelled,
+        agent=f"{prefix}agent_id",
+        team=f"{prefix}team_id",
+        channel=f"{prefix}channel",
+        conversation=f"{prefix}conversation_id",
     )
 
 
 _SUMS = ", ".join(f"SUM({c}) AS {c}" for c in _COUNTS)
+#: The columns of a survey tuple.
+_SURVEY = ("conversation_id", "agent_id", "rating", "scale", "comment", "rated_at", "team_id", "channel")
+_S_CONVERSATION, _S_AGENT, _S_RATING, _S_SCALE, _S_COMMENT, _S_RATED_AT, _S_TEAM, _S_CHANNEL = range(8)
 
 
-def _facts(tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int, *, summary_only: bool = False) -> _Facts:
-    """The facts of ``[lo, hi)``; with ``summary_only`` (the previous period) only what its summary needs."""
+def _values(tx: Tx, column: str, where: str | None) -> str:
+    """An aggregate of ``column`` over the rows matching ``where``, as one value (:func:`_ascending` reads it):
+    half a million reply times come back as one JSON text or array rather than as half a million rows."""
+    only = "" if where is None else f" FILTER (WHERE {where})"
+    if tx.dialect == "postgres":
+        return f"array_agg({column} ORDER BY {column}){only}"
+    return f"json_group_array({column}){only}"
+
+
+def _parsed(found: Any) -> list[int]:
+    """The values of a :func:`_values` aggregate (JSON text from SQLite, an array or NULL from PostgreSQL)."""
+    return [] if found is None else orjson.loads(found) if isinstance(found, str) else list(found)
+
+
+def _ascending(found: Any) -> list[int]:
+    """The values of a :func:`_values` aggregate, ascending."""
+    values = _parsed(found)
+    values.sort()  # already sorted from PostgreSQL: one linear pass
+    return values
+
+
+def _counts(
+    tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int, *, summary_only: bool
+) -> tuple[dict[int, list[int]], dict[_Dim, list[int]]]:
+    """The running counts of ``[lo, hi)``: by UTC hour (not for ``summary_only``) and by agent/team/channel."""
+    where, params = _where(tx, q, None, agent="agent_id", team="team_id", channel="channel", conversation=None)
     by_hour: dict[int, list[int]] = {}
-    by_dim: dict[_Dim, list[int]] = {}
-    if q.label_id is None:
-        h_where, h_params = _on("h", q, tenant_id, label=False)
-        scope = f"FROM report_hourly h WHERE h.tenant_id = ? AND h.hour >= ? AND h.hour < ?{h_where}"
-        if summary_only:
-            row = tx.one(f"SELECT {_SUMS} {scope}", (tenant_id, lo, hi, *h_params))
-            by_dim[(0, 0, "")] = [int((row or {}).get(c) or 0) for c in _COUNTS]
-        else:
-            for row in tx.all(f"SELECT hour, {_SUMS} {scope} GROUP BY hour", (tenant_id, lo, hi, *h_params)):
-                by_hour[int(row["hour"])] = [int(row[c]) for c in _COUNTS]
-        for row in (
-            []
-            if summary_only
-            else tx.all(
-                f"SELECT agent_id, team_id, channel, {_SUMS} {scope} GROUP BY agent_id, team_id, channel",
-                (tenant_id, lo, hi, *h_params),
-            )
+    if not summary_only:
+        for row in tx.rows(
+            f"SELECT hour, {_SUMS} FROM report_hourly WHERE tenant_id = ? AND hour >= ? AND hour < ?{where}"
+            " GROUP BY hour",
+            (tenant_id, lo, hi, *params),
         ):
-            by_dim[(int(row["agent_id"]), int(row["team_id"]), str(row["channel"]))] = [int(row[c]) for c in _COUNTS]
+            by_hour[int(row[0])] = [int(v) for v in row[1:]]
+    scope = f"FROM report_hourly WHERE tenant_id = ? AND hour >= ? AND hour < ?{where}"
+    args = [tenant_id, lo, hi, *params]
+    by_dim: dict[_Dim, list[int]] = {}
+    if summary_only:
+        row = tx.rows(f"SELECT {_SUMS} {scope}", args)[0]
+        by_dim[(0, 0, "")] = [int(v or 0) for v in row]
     else:
-        for at, dim, what in _labelled_counts(tx, tenant_id, q, lo, hi):
-            by_hour.setdefault(at - at % HOUR_MS, [0, 0, 0, 0])[what] += 1
-            by_dim.setdefault(dim, [0, 0, 0, 0])[what] += 1
-    ep_where, ep_params = _on("e", q, tenant_id)
-    started = tx.rows(
-        "SELECT e.started_at AS at, e.agent_id, e.team_id, e.channel, e.first_response_ms AS ms,"
-        " e.first_response_bms AS bms FROM report_episodes e"
-        f" WHERE e.tenant_id = ? AND e.started_at >= ? AND e.started_at < ?{ep_where}",
-        (tenant_id, lo, hi, *ep_params),
-    )
-    ended = tx.rows(
-        "SELECT e.ended_at AS at, e.agent_id, e.team_id, e.channel, e.resolution_ms AS ms, e.resolution_bms AS bms"
-        " FROM report_episodes e"
-        f" WHERE e.tenant_id = ? AND e.ended_at >= ? AND e.ended_at < ?{ep_where}",
-        (tenant_id, lo, hi, *ep_params),
-    )
-    r_where, r_params = _on("r", q, tenant_id)
-    replies = {  # one read per channel: the filter runs in the database, not row by row here
-        channel: tx.rows(
-            "SELECT r.reply_ms, r.reply_bms FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
-            f" AND r.reply_ms IS NOT NULL AND r.channel = ?{r_where}",
-            (tenant_id, lo, hi, channel, *r_params),
+        for row in tx.rows(
+            f"SELECT agent_id, team_id, channel, {_SUMS} {scope} GROUP BY agent_id, team_id, channel", args
+        ):
+            by_dim[(int(row[0]), int(row[1]), str(row[2]))] = [int(v) for v in row[3:]]
+    return by_hour, by_dim
+
+
+def _facts(
+    tx: Tx,
+    tenant_id: int,
+    q: ReportQuery,
+    lo: int,
+    hi: int,
+    labelled: Sequence[int] | None,
+    bucket: Callable[[int], str] | None,
+) -> _Facts:
+    """The facts of ``[lo, hi)``. ``labelled``: the conversations of the label filter (None: no label filter).
+    ``bucket`` names the bucket of a UTC hour; None for the previous period, which only needs its summary."""
+    summary_only = bucket is None
+    if labelled is None:
+        by_hour, by_dim = _counts(tx, tenant_id, q, lo, hi, summary_only=summary_only)
+    else:
+        by_hour, by_dim = {}, {}
+        for hour, dim, what, n in _labelled_counts(tx, tenant_id, q, lo, hi, labelled):
+            by_hour.setdefault(hour, [0, 0, 0, 0])[what] += n
+            by_dim.setdefault(dim, [0, 0, 0, 0])[what] += n
+    ep_where, ep_params = _on(tx, "e", q, labelled)
+    started, ended = (
+        _durations(
+            tx,
+            f"FROM report_episodes e WHERE e.tenant_id = ? AND e.{at} >= ? AND e.{at} < ?{ep_where}",
+            (tenant_id, lo, hi, *ep_params),
+            f"e.{at}",
+            f"e.{ms}",
+            f"e.{ms[:-3]}_bms",
+            protocol.REPORT_CHANNELS,
+            bucket,
         )
-        for channel in protocol.REPORT_CHANNELS
-        if q.channel in (None, channel)
-    }
+        for at, ms in (("started_at", "first_response_ms"), ("ended_at", "resolution_ms"))
+    )
+    # Every channel's reply times in one read of the period, each list as one value.
+    channels = [c for c in protocol.REPORT_CHANNELS if q.channel in (None, c)]
+    aggregates, params = [], []
+    for channel in channels:
+        aggregates += [
+            _values(tx, "r.reply_ms", "r.channel = ?"),
+            _values(tx, "r.reply_bms", "r.channel = ? AND r.reply_bms IS NOT NULL"),
+        ]
+        params += [channel, channel]
+    r_where, r_params = _on(tx, "r", q, labelled)
+    found = tx.rows(
+        f"SELECT {', '.join(aggregates)} FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
+        f" AND r.reply_ms IS NOT NULL{r_where}",
+        (*params, tenant_id, lo, hi, *r_params),
+    )[0]
+    replies = {}
+    for i, channel in enumerate(channels):
+        wall, business = _ascending(found[2 * i]), _ascending(found[2 * i + 1])
+        replies[channel] = (wall, business)
     s_where, s_params = _where(
-        q, tenant_id, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
+        tx, q, labelled, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
     )
     joined = not summary_only or q.team_id is not None or q.channel is not None
-    surveys = tx.all(
+    surveys = tx.rows(
         "SELECT s.conversation_id, s.agent_id, s.rating, s.scale, s.comment, s.rated_at,"
         + (
             " e.team_id, e.channel FROM csat_surveys s LEFT JOIN report_episodes e"
@@ -585,55 +672,43 @@ def _facts(tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int, *, summary_
     return _Facts(by_hour, by_dim, started, ended, replies, surveys)
 
 
-def _labelled_counts(tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int) -> Iterable[tuple[int, _Dim, int]]:
-    """With a label filter the running counts (which know no labels) cannot answer: (time, dimensions, which
-    count) of each new conversation, resolution and reply from the facts, and of each visitor message from the
-    messages of the labelled conversations (by their assignee and team now)."""
-    like = label_like(q.label_id or 0)
-    labelled = "SELECT id FROM conversations WHERE tenant_id = ? AND label_ids LIKE ?"
-    where, params = _on("e", q, tenant_id, label=False)
+def _labelled_counts(
+    tx: Tx, tenant_id: int, q: ReportQuery, lo: int, hi: int, labelled: Sequence[int]
+) -> Iterable[tuple[int, _Dim, int, int]]:
+    """With a label filter the running counts (which know no labels) cannot answer: (UTC hour, dimensions,
+    which count, how many) of the new conversations, resolutions and replies from the facts, and of each
+    visitor message from the messages of the labelled conversations (by their assignee and team now)."""
     queries = (
-        (
-            "SELECT e.started_at AS at, e.agent_id, e.team_id, e.channel FROM report_episodes e WHERE e.tenant_id = ?"
-            f" AND e.episode_no = 1 AND e.started_at >= ? AND e.started_at < ?{where}",
-            params,
-            0,
-        ),
-        (
-            "SELECT e.ended_at AS at, e.agent_id, e.team_id, e.channel FROM report_episodes e WHERE e.tenant_id = ?"
-            f" AND e.ended_at >= ? AND e.ended_at < ?{where}",
-            params,
-            3,
-        ),
-        (
-            "SELECT r.at, r.agent_id, r.team_id, r.channel FROM report_replies r WHERE r.tenant_id = ?"
-            f" AND r.at >= ? AND r.at < ?{_on('r', q, tenant_id, label=False)[0]}",
-            _on("r", q, tenant_id, label=False)[1],
-            2,
-        ),
+        ("report_episodes", "started_at", " AND t.episode_no = 1", 0),
+        ("report_episodes", "ended_at", "", 3),
+        ("report_replies", "at", "", 2),
     )
-    alias = {0: "e", 3: "e", 2: "r"}
-    for sql, extra, what in queries:
-        for row in tx.all(
-            f"{sql} AND {alias[what]}.conversation_id IN ({labelled})", (tenant_id, lo, hi, *extra, tenant_id, like)
+    where, params = _on(tx, "t", q, labelled)
+    for table, at, extra, what in queries:
+        for row in tx.rows(
+            f"SELECT t.{at} - t.{at} % {HOUR_MS} AS hour, t.agent_id, t.team_id, t.channel, COUNT(*) AS n"
+            f" FROM {table} t WHERE t.tenant_id = ? AND t.{at} >= ? AND t.{at} < ?{extra}{where}"
+            " GROUP BY 1, 2, 3, 4",
+            (tenant_id, lo, hi, *params),
         ):
-            yield int(row["at"]), (int(row["agent_id"] or 0), int(row["team_id"] or 0), str(row["channel"])), what
-    for row in tx.all(
+            yield int(row[0]), (int(row[1] or 0), int(row[2] or 0), str(row[3])), what, int(row[4])
+    for row in tx.rows(
         # A conversation with a message in the period was active at or after its start (last_activity is its
         # newest message's time): the inbox index then finds the few such conversations instead of the label
         # scanning every conversation of the tenant (0.36 s -> 0.03 s over 30 days of a million messages).
         "SELECT m.created_at AS at, m.client_id, c.assignee_id AS agent_id, c.team_id FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id WHERE c.tenant_id = ? AND c.last_activity >= ?"
         " AND c.label_ids LIKE ? AND m.author_kind = 'visitor' AND m.created_at >= ? AND m.created_at < ?",
-        (tenant_id, lo, like, lo, hi),
+        (tenant_id, lo, label_like(q.label_id or 0), lo, hi),
     ):
-        channel = domain.message_channel("visitor", str(row["client_id"]))
+        at, client_id, agent_id, team_id = row
+        channel = domain.message_channel("visitor", str(client_id))
         if (
-            (q.agent_id is None or row["agent_id"] == q.agent_id)
-            and (q.team_id is None or row["team_id"] == q.team_id)
+            (q.agent_id is None or agent_id == q.agent_id)
+            and (q.team_id is None or team_id == q.team_id)
             and (q.channel is None or channel == q.channel)
         ):
-            yield int(row["at"]), (int(row["agent_id"] or 0), int(row["team_id"] or 0), channel), 1
+            yield int(at) - int(at) % HOUR_MS, (int(agent_id or 0), int(team_id or 0), channel), 1, 1
 
 
 def _sec(v: float | None) -> float | None:
@@ -660,17 +735,129 @@ def _stats(wall: list[int], business: list[int]) -> protocol.DurationStats:
     )
 
 
-def _median_s(rows: Iterable[tuple[Any, ...]]) -> float | None:
-    return _sec(domain.percentile(sorted([r[_MS] for r in rows if r[_MS] is not None]), 0.5))
+def _median_s(ordered: Sequence[int] | None) -> float | None:
+    return _sec(domain.percentile(ordered, 0.5)) if ordered else None
 
 
-def _happy(row: Row) -> bool:
-    rating = int(row["rating"])
-    return rating >= 1 if row["scale"] == "thumbs" else rating >= 4
+#: The durations per agent, team and hour are read as one integer each: the owner's number times _SPAN, plus the
+#: duration, plus _BIAS. Sorting these groups each owner's durations together, in ascending order. This is exact
+#: for any duration within ±_BIAS ms (17 years); beyond that, the rows are read one by one (_by_row).
+_SPAN = 1 << 40
+_BIAS = 1 << 39
 
 
-def _csat(rows: Sequence[Row]) -> protocol.CsatStats:
-    rated = [r for r in rows if r["rating"] is not None]
+@dataclasses.dataclass(slots=True)
+class _Durations:
+    """One duration (first response or resolution) of the episodes started (or ended) in a period. Every list is
+    ascending and leaves out the episodes without the duration. The per agent, team and bucket lists hold only
+    the wall-clock form, and only for a full report (empty for the previous period)."""
+
+    wall: dict[str | None, list[int]]  # per channel; None: all of them
+    business: dict[str | None, list[int]]
+    agents: dict[int, list[int]]  # 0: no agent
+    teams: dict[int, list[int]]  # 0: no team
+    buckets: dict[str, list[int]]
+    handled_agents: Counter[int]  # episodes per agent, with the duration or without
+    handled_teams: Counter[int]
+
+
+def _grouped(keys: list[int]) -> dict[int, list[int]]:
+    """Sorted keys (owner × _SPAN + duration + _BIAS) as each owner's durations, ascending."""
+    out: dict[int, list[int]] = {}
+    start, n = 0, len(keys)
+    while start < n:
+        owner = keys[start] // _SPAN
+        base = owner * _SPAN + _BIAS
+        end = bisect.bisect_left(keys, (owner + 1) * _SPAN, start)
+        out[owner] = [k - base for k in keys[start:end]]
+        start = end
+    return out
+
+
+def _durations(
+    tx: Tx,
+    scope: str,
+    params: Sequence[Any],
+    at: str,
+    ms: str,
+    bms: str,
+    channels: Sequence[str],
+    bucket: Callable[[int], str] | None,
+) -> _Durations:
+    """The :class:`_Durations` of the episodes of ``scope`` (``FROM report_episodes e WHERE …``), whose time,
+    duration and business-hours duration are the columns ``at``, ``ms`` and ``bms``: one read, each list
+    aggregated in the database as one value; per agent, team and bucket only with ``bucket``."""
+    aggregates, args = [], []
+    for channel in channels:
+        aggregates += [
+            _values(tx, ms, f"e.channel = ? AND {ms} IS NOT NULL"),
+            _values(tx, bms, f"e.channel = ? AND {bms} IS NOT NULL"),
+        ]
+        args += [channel, channel]
+    if bucket is not None:
+        timed = f"{ms} IS NOT NULL"
+        aggregates += [
+            f"MIN({ms})",
+            f"MAX({ms})",
+            _values(tx, f"COALESCE(e.agent_id, 0) * {_SPAN} + {ms} + {_BIAS}", timed),
+            _values(tx, f"COALESCE(e.team_id, 0) * {_SPAN} + {ms} + {_BIAS}", timed),
+            _values(tx, f"({at} - {at} % {HOUR_MS}) / {HOUR_MS} * {_SPAN} + {ms} + {_BIAS}", timed),
+            _values(tx, "COALESCE(e.agent_id, 0)", None),
+            _values(tx, "COALESCE(e.team_id, 0)", None),
+        ]
+    found = tx.rows(f"SELECT {', '.join(aggregates)} {scope}", (*args, *params))[0]
+    wall: dict[str | None, list[int]] = {}
+    business: dict[str | None, list[int]] = {}
+    for i, channel in enumerate(channels):
+        wall[channel], business[channel] = _ascending(found[2 * i]), _ascending(found[2 * i + 1])
+    for into in (wall, business):  # the channels' sorted lists concatenated: sorting merges them, in linear time
+        into[None] = sorted([v for channel in channels for v in into[channel]])
+    d = _Durations(wall, business, {}, {}, {}, Counter(), Counter())
+    if bucket is None:
+        return d
+    low, high, by_agent, by_team, by_hour, agent_ids, team_ids = found[2 * len(channels) :]
+    d.handled_agents, d.handled_teams = Counter(_parsed(agent_ids)), Counter(_parsed(team_ids))
+    if low is None or (int(low) >= -_BIAS and int(high) < _BIAS):
+        d.agents, d.teams = _grouped(_ascending(by_agent)), _grouped(_ascending(by_team))
+        hours = _grouped(_ascending(by_hour))
+    else:
+        d.agents, d.teams, hours = _by_row(tx, scope, params, at, ms)
+    names: dict[int, str] = {}
+    for hour, values in hours.items():
+        name = names.get(hour)
+        if name is None:
+            name = names[hour] = bucket(hour * HOUR_MS)
+        d.buckets.setdefault(name, []).extend(values)
+    for values in d.buckets.values():
+        values.sort()
+    return d
+
+
+def _by_row(
+    tx: Tx, scope: str, params: Sequence[Any], at: str, ms: str
+) -> tuple[dict[int, list[int]], dict[int, list[int]], dict[int, list[int]]]:
+    """The wall-clock durations per agent, team and UTC hour (its number since the epoch), ascending, read row
+    by row: for the durations too long for :data:`_SPAN`."""
+    agents: dict[int, list[int]] = defaultdict(list)
+    teams: dict[int, list[int]] = defaultdict(list)
+    hours: dict[int, list[int]] = defaultdict(list)
+    rows = tx.rows(
+        f"SELECT {at}, COALESCE(e.agent_id, 0), COALESCE(e.team_id, 0), {ms} {scope} AND {ms} IS NOT NULL", params
+    )
+    for when, agent, team, duration in sorted(rows, key=itemgetter(3)):
+        agents[int(agent)].append(duration)
+        teams[int(team)].append(duration)
+        hours[int(when) // HOUR_MS].append(duration)
+    return agents, teams, hours
+
+
+def _happy(row: tuple[Any, ...]) -> bool:
+    rating = int(row[_S_RATING])
+    return rating >= 1 if row[_S_SCALE] == "thumbs" else rating >= 4
+
+
+def _csat(rows: Sequence[tuple[Any, ...]]) -> protocol.CsatStats:
+    rated = [r for r in rows if r[_S_RATING] is not None]
     return protocol.CsatStats(
         surveys=len(rows),
         responses=len(rated),
@@ -687,44 +874,25 @@ def _split(rows: Iterable[Any], key: Any) -> dict[Any, list[Any]]:
 
 
 def _summaries(f: _Facts, channels: Sequence[str]) -> dict[str | None, protocol.ReportSummary]:
-    """The summary of the whole period (key None) and of each of ``channels``. Each duration is sorted once
-    per channel; the whole period's list is the channels' sorted lists concatenated and sorted again, which
-    Python's sort merges in linear time (it finds the sorted runs)."""
+    """The summary of the whole period (key None) and of each of ``channels``."""
     keys: list[str | None] = [None, *channels]
     sums: dict[str | None, list[int]] = {k: [0, 0, 0, 0] for k in keys}
     for (_, _, ch), counts in f.by_dim.items():
         for key in (None, ch):
             if key in sums:
                 sums[key] = [a + b for a, b in zip(sums[key], counts, strict=True)]
-    durations: dict[str | None, list[protocol.DurationStats]] = {k: [] for k in keys}
-    for measure in ("first_response", "reply_time", "resolution"):
-        wall: dict[str, list[int]] = {c: [] for c in channels}
-        business: dict[str, list[int]] = {c: [] for c in channels}
-        if measure == "reply_time":
-            for c in channels:
-                wall[c] = [r[0] for r in f.replies.get(c, ())]
-                business[c] = [r[1] for r in f.replies.get(c, ()) if r[1] is not None]
-        else:  # one pass over the episodes, split by channel
-            for r in f.started if measure == "first_response" else f.ended:
-                if r[_CHANNEL] in wall:
-                    if r[_MS] is not None:
-                        wall[r[_CHANNEL]].append(r[_MS])
-                    if r[_BMS] is not None:
-                        business[r[_CHANNEL]].append(r[_BMS])
-        for c in channels:
-            wall[c].sort()
-            business[c].sort()
-            durations[c].append(_stats(wall[c], business[c]))
-        durations[None].append(
-            _stats(sorted([v for c in channels for v in wall[c]]), sorted([v for c in channels for v in business[c]]))
-        )
-    surveys = _split(f.surveys, "channel")
+    replies: dict[str | None, tuple[list[int], list[int]]] = {c: f.replies.get(c, ([], [])) for c in channels}
+    replies[None] = (
+        sorted([v for c in channels for v in replies[c][0]]),  # the channels' sorted lists merged: linear
+        sorted([v for c in channels for v in replies[c][1]]),
+    )
+    surveys = _split(f.surveys, _S_CHANNEL)
     return {
         k: protocol.ReportSummary(
             **dict(zip(_COUNTS, sums[k], strict=True)),
-            first_response=durations[k][0],
-            reply_time=durations[k][1],
-            resolution=durations[k][2],
+            first_response=_stats(f.started.wall[k], f.started.business[k]),
+            reply_time=_stats(*replies[k]),
+            resolution=_stats(f.ended.wall[k], f.ended.business[k]),
             csat=_csat(f.surveys if k is None else surveys.get(k, [])),
         )
         for k in keys
@@ -771,39 +939,20 @@ def _bucket_names(q: ReportQuery, tz: zoneinfo.ZoneInfo) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _volume(f: _Facts, q: ReportQuery, tz: zoneinfo.ZoneInfo) -> list[protocol.ReportBucket]:
-    bucket = _bucket_of(q.group, tz)
+def _volume(
+    f: _Facts, q: ReportQuery, tz: zoneinfo.ZoneInfo, bucket: Callable[[int], str]
+) -> list[protocol.ReportBucket]:
     counts: dict[str, list[int]] = {}
     for hour, four in f.by_hour.items():
         into = counts.setdefault(bucket(hour), [0, 0, 0, 0])
         for i in range(4):
             into[i] += four[i]
-    names: dict[int, str] = {}  # UTC hour → bucket, looked up here rather than through a call per row
-
-    def durations(rows: list[tuple[Any, ...]]) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
-            ms = row[_MS]
-            if ms is not None:
-                at = row[_AT]
-                hour = at - at % HOUR_MS
-                name = names.get(hour)
-                if name is None:
-                    name = names[hour] = bucket(hour)
-                out[name].append(ms)
-        return out
-
-    started, ended = durations(f.started), durations(f.ended)
-
-    def median(values: list[int] | None) -> float | None:
-        return _sec(domain.percentile(sorted(values), 0.5)) if values else None
-
     return [
         protocol.ReportBucket(
             bucket=name,
             **dict(zip(_COUNTS, counts.get(name, (0, 0, 0, 0)), strict=True)),
-            first_response_median=median(started.get(name)),
-            resolution_median=median(ended.get(name)),
+            first_response_median=_median_s(f.started.buckets.get(name)),
+            resolution_median=_median_s(f.ended.buckets.get(name)),
         )
         for name in _bucket_names(q, tz)
     ]
@@ -825,19 +974,23 @@ def _rows(f: _Facts, key: str, names: Mapping[int, str], only: int | None) -> li
         who = agent if key == "agent_id" else team
         if who and counts[2]:
             replies[who] += counts[2]
-    column = _AGENT if key == "agent_id" else _TEAM
-    started, ended, surveys = _split(f.started, column), _split(f.ended, column), _split(f.surveys, key)
-    ids = {i for i in (*started, *ended, *surveys, *replies) if i}
+    if key == "agent_id":
+        handled, first, resolution = f.started.handled_agents, f.started.agents, f.ended.agents
+        surveys, resolved = _split(f.surveys, _S_AGENT), f.ended.handled_agents
+    else:
+        handled, first, resolution = f.started.handled_teams, f.started.teams, f.ended.teams
+        surveys, resolved = _split(f.surveys, _S_TEAM), f.ended.handled_teams
+    ids = {i for i in (*handled, *resolved, *surveys, *replies) if i}
     if only is not None:
         ids &= {only}
     return [
         protocol.ReportRow(
             id=int(ident),
             name=names.get(int(ident), f"#{ident}"),
-            conversations=len(started.get(ident, ())),
+            conversations=handled.get(ident, 0),
             replies=replies.get(ident, 0),
-            first_response_median=_median_s(started.get(ident, ())),
-            resolution_median=_median_s(ended.get(ident, ())),
+            first_response_median=_median_s(first.get(ident)),
+            resolution_median=_median_s(resolution.get(ident)),
             csat=_csat(surveys.get(ident, [])),
         )
         for ident in sorted(ids)
@@ -883,12 +1036,15 @@ def report(tx: Tx, tenant_id: int, q: ReportQuery, *, now: int) -> protocol.Repo
         q.label_id,
         q.channel,
     )
-    facts = _facts(tx, tenant_id, q, lo, hi)
-    previous = _facts(tx, tenant_id, before, _local_ms(before.start, tz), lo, summary_only=True)
-    summaries = _summaries(facts, protocol.REPORT_CHANNELS)
+    labelled = None if q.label_id is None else _labelled(tx, tenant_id, q.label_id)
+    bucket = _bucket_of(q.group, tz)
+    facts = _facts(tx, tenant_id, q, lo, hi, labelled, bucket)
+    previous = _facts(tx, tenant_id, before, _local_ms(before.start, tz), lo, labelled, None)
+    channels = protocol.REPORT_CHANNELS
+    summaries = _summaries(facts, channels)
     comments = sorted(
-        (r for r in facts.surveys if r["comment"] and r["rating"] is not None),
-        key=lambda r: (-int(r["rated_at"] or 0), -int(r["conversation_id"])),
+        (r for r in facts.surveys if r[_S_COMMENT] and r[_S_RATING] is not None),
+        key=lambda r: (-int(r[_S_RATED_AT] or 0), -int(r[_S_CONVERSATION])),
     )[:MAX_COMMENTS]
     return protocol.ReportResult(
         start=q.start.isoformat(),
@@ -897,20 +1053,20 @@ def report(tx: Tx, tenant_id: int, q: ReportQuery, *, now: int) -> protocol.Repo
         time_zone=tz_name,
         generated_at=now,
         summary=summaries[None],
-        previous=_summaries(previous, protocol.REPORT_CHANNELS)[None],
-        volume=_volume(facts, q, tz),
+        previous=_summaries(previous, channels)[None],
+        volume=_volume(facts, q, tz, bucket),
         heatmap=_heatmap(facts, tz),
         agents=_rows(facts, "agent_id", _names(tx, "agents", tenant_id), q.agent_id),
         teams=_rows(facts, "team_id", _names(tx, "teams", tenant_id), q.team_id),
         channels={channel: summaries[channel] for channel in protocol.REPORT_CHANNELS},
         csat_comments=[
             protocol.CsatComment(
-                conversation_id=int(r["conversation_id"]),
-                agent_id=r["agent_id"],
-                rating=int(r["rating"]),
-                scale=str(r["scale"]),
-                comment=str(r["comment"]),
-                rated_at=int(r["rated_at"] or 0),
+                conversation_id=int(r[_S_CONVERSATION]),
+                agent_id=r[_S_AGENT],
+                rating=int(r[_S_RATING]),
+                scale=str(r[_S_SCALE]),
+                comment=str(r[_S_COMMENT]),
+                rated_at=int(r[_S_RATED_AT] or 0),
             )
             for r in comments
         ],

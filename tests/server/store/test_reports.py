@@ -390,3 +390,95 @@ def test_reply_time_percentiles_are_exact(store_url: str, clock: Clock, per_chan
         )
 
     run(store_url, scenario)
+
+
+@pytest.mark.parametrize("longest", [23 * HOUR, 20 * 366 * 24 * HOUR])
+def test_medians_per_agent_team_and_bucket_are_exact(
+    store_url: str, clock: Clock, longest: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each agent's and team's conversations, median first response and median resolution, and each day's
+    medians, equal those of their episodes sorted: episodes without a first response left out but counted as
+    handled, negative durations (clocks) and, in the second case, resolutions longer than 17 years (read
+    row by row instead of as one aggregate)."""
+
+    by_row: list[int] = []
+    read_by_row = reports._by_row
+
+    def spy(*args: Any) -> Any:
+        by_row.append(1)
+        return read_by_row(*args)
+
+    monkeypatch.setattr(reports, "_by_row", spy)
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        rows_in: list[tuple[Any, ...]] = []
+        for n in range(1, 61):
+            agent = (w.agent, 7001, 7002, None)[n % 4]
+            team = (None, 8001, 8002)[n % 3]
+            first = None if n % 7 == 0 else ((n * 7919) % 41 - 3) * MIN  # ties, and a few negative
+            resolution = longest if n % 11 == 0 else (n * 104729) % 97 * MIN
+            ended = T0 + (n % 5) * 24 * HOUR + n * MIN + 2 * HOUR
+            rows_in.append(
+                (
+                    w.tenant,
+                    n,
+                    n,
+                    1,
+                    ended - resolution,
+                    ended,
+                    1000 + n,
+                    first,
+                    first,
+                    resolution,
+                    resolution,
+                    agent,
+                    team,
+                    "widget" if n % 3 else "email",
+                )
+            )
+
+        def insert(tx: Any) -> None:
+            for row in rows_in:
+                tx.run(
+                    "INSERT INTO report_episodes (tenant_id, conversation_id, start_event_id, episode_no, started_at,"
+                    " ended_at, end_event_id, first_response_ms, first_response_bms, resolution_ms, resolution_bms,"
+                    " agent_id, team_id, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+
+        await store.write(insert)
+        lo = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
+        hi = int(dt.datetime(2026, 4, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+        def median(values: list[int]) -> float | None:
+            m = domain.percentile(sorted(values), 0.5)
+            return None if m is None else round(m / 1000, 3)
+
+        def day(at: int) -> str:
+            return dt.datetime.fromtimestamp(at / 1000, dt.UTC).date().isoformat()
+
+        r = await get(store, w)
+        for column, got_rows in ((11, r.agents), (12, r.teams)):
+            expected = {}
+            for ident in {row[column] for row in rows_in} - {None}:
+                started = [row for row in rows_in if row[column] == ident and lo <= row[4] < hi]
+                ended = [row for row in rows_in if row[column] == ident and lo <= row[5] < hi]
+                expected[ident] = (
+                    len(started),
+                    median([row[7] for row in started if row[7] is not None]),
+                    median([row[9] for row in ended]),
+                )
+            assert {g.id: (g.conversations, g.first_response_median, g.resolution_median) for g in got_rows} == expected
+        for bucket in r.volume:
+            started = [row[7] for row in rows_in if day(row[4]) == bucket.bucket and row[7] is not None]
+            ended = [row[9] for row in rows_in if lo <= row[5] < hi and day(row[5]) == bucket.bucket]
+            assert (bucket.first_response_median, bucket.resolution_median) == (median(started), median(ended))
+        resolutions = sorted(row[9] for row in rows_in if lo <= row[5] < hi)
+        assert (r.summary.resolution.count, r.summary.resolution.p90) == (
+            len(resolutions),
+            round((domain.percentile(resolutions, 0.9) or 0) / 1000, 3),
+        )
+        assert bool(by_row) == (longest > 2**39)
+
+    run(store_url, scenario)
