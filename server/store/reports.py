@@ -487,7 +487,8 @@ class _Facts:
     started: _Durations  # the first responses of the episodes started in the period
     ended: _Durations  # the resolutions of the episodes ended in the period
     replies: dict[str, tuple[list[int], list[int]]]  # per channel, the period's reply times: wall, business, ascending
-    surveys: list[tuple[Any, ...]]  # the columns of _SURVEY
+    csat: dict[tuple[Any, Any, Any], tuple[int, int, int]]  # (agent, team, channel) → surveys, rated, happy
+    comments: list[tuple[Any, ...]]  # the newest rated surveys with a comment: the columns of _COMMENT
 
 
 def _local_ms(day: dt.date, tz: zoneinfo.ZoneInfo) -> int:
@@ -550,8 +551,13 @@ def _on(tx: Tx, alias: str, q: ReportQuery, labelled: Sequence[int] | None) -> t
 
 _SUMS = ", ".join(f"SUM({c}) AS {c}" for c in _COUNTS)
 #: The columns of a survey tuple.
-_SURVEY = ("conversation_id", "agent_id", "rating", "scale", "comment", "rated_at", "team_id", "channel")
-_S_CONVERSATION, _S_AGENT, _S_RATING, _S_SCALE, _S_COMMENT, _S_RATED_AT, _S_TEAM, _S_CHANNEL = range(8)
+_COMMENT = ("conversation_id", "agent_id", "rating", "scale", "comment", "rated_at")
+_S_CONVERSATION, _S_AGENT, _S_RATING, _S_SCALE, _S_COMMENT, _S_RATED_AT = range(6)
+#: Whether a survey's rating is a happy one (4 or 5 stars, or a thumbs up): 1 or 0.
+_HAPPY = (
+    "CASE WHEN s.rating IS NULL THEN 0 WHEN s.scale = 'thumbs' THEN (CASE WHEN s.rating >= 1 THEN 1 ELSE 0 END)"
+    " WHEN s.rating >= 4 THEN 1 ELSE 0 END"
+)
 
 
 def _values(tx: Tx, column: str, where: str | None) -> str:
@@ -658,18 +664,33 @@ def _facts(
         tx, q, labelled, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
     )
     joined = not summary_only or q.team_id is not None or q.channel is not None
-    surveys = tx.rows(
-        "SELECT s.conversation_id, s.agent_id, s.rating, s.scale, s.comment, s.rated_at,"
-        + (
-            " e.team_id, e.channel FROM csat_surveys s LEFT JOIN report_episodes e"
-            " ON e.conversation_id = s.conversation_id AND e.end_event_id = s.episode"
-            if joined
-            else " NULL AS team_id, NULL AS channel FROM csat_surveys s"
+    source = (
+        " FROM csat_surveys s LEFT JOIN report_episodes e"
+        " ON e.conversation_id = s.conversation_id AND e.end_event_id = s.episode"
+        if joined
+        else " FROM csat_surveys s"
+    ) + f" WHERE s.tenant_id = ? AND s.created_at >= ? AND s.created_at < ?{s_where}"
+    dims, grouped = ("s.agent_id, e.team_id, e.channel",) * 2 if joined else ("s.agent_id, NULL, NULL", "s.agent_id")
+    csat = {
+        (row[0], row[1], row[2]): (int(row[3]), int(row[4]), int(row[5] or 0))
+        for row in tx.rows(
+            f"SELECT {dims}, COUNT(*), COUNT(s.rating), SUM({_HAPPY}){source} GROUP BY {grouped}",
+            (tenant_id, lo, hi, *s_params),
         )
-        + f" WHERE s.tenant_id = ? AND s.created_at >= ? AND s.created_at < ?{s_where}",
-        (tenant_id, lo, hi, *s_params),
+    }
+    comments = (
+        []
+        if summary_only
+        else tx.rows(
+            # The order of the rows ties between would otherwise leave them in: the index's (created_at, id).
+            "SELECT s.conversation_id, s.agent_id, s.rating, s.scale, s.comment, s.rated_at"
+            f"{source} AND s.rating IS NOT NULL AND s.comment IS NOT NULL AND s.comment <> ''"
+            " ORDER BY COALESCE(s.rated_at, 0) DESC, s.conversation_id DESC, s.created_at, s.id"
+            f" LIMIT {MAX_COMMENTS}",
+            (tenant_id, lo, hi, *s_params),
+        )
     )
-    return _Facts(by_hour, by_dim, started, ended, replies, surveys)
+    return _Facts(by_hour, by_dim, started, ended, replies, csat, comments)
 
 
 def _labelled_counts(
@@ -851,25 +872,24 @@ def _by_row(
     return agents, teams, hours
 
 
-def _happy(row: tuple[Any, ...]) -> bool:
-    rating = int(row[_S_RATING])
-    return rating >= 1 if row[_S_SCALE] == "thumbs" else rating >= 4
-
-
-def _csat(rows: Sequence[tuple[Any, ...]]) -> protocol.CsatStats:
-    rated = [r for r in rows if r[_S_RATING] is not None]
+def _csat(counts: Iterable[tuple[int, int, int]]) -> protocol.CsatStats:
+    """The satisfaction of surveys counted as (surveys, rated, happy)."""
+    surveys = rated = happy = 0
+    for n, r, h in counts:
+        surveys, rated, happy = surveys + n, rated + r, happy + h
     return protocol.CsatStats(
-        surveys=len(rows),
-        responses=len(rated),
-        score=round(sum(1 for r in rated if _happy(r)) / len(rated), 4) if rated else None,
-        response_rate=round(len(rated) / len(rows), 4) if rows else None,
+        surveys=surveys,
+        responses=rated,
+        score=round(happy / rated, 4) if rated else None,
+        response_rate=round(rated / surveys, 4) if surveys else None,
     )
 
 
-def _split(rows: Iterable[Any], key: Any) -> dict[Any, list[Any]]:
-    out: dict[Any, list[Any]] = defaultdict(list)
-    for row in rows:
-        out[row[key]].append(row)
+def _csat_by(f: _Facts, column: int) -> dict[Any, list[tuple[int, int, int]]]:
+    """The survey counts of ``f`` by agent (``column`` 0), team (1) or channel (2)."""
+    out: dict[Any, list[tuple[int, int, int]]] = defaultdict(list)
+    for key, counts in f.csat.items():
+        out[key[column]].append(counts)
     return out
 
 
@@ -886,14 +906,14 @@ def _summaries(f: _Facts, channels: Sequence[str]) -> dict[str | None, protocol.
         sorted([v for c in channels for v in replies[c][0]]),  # the channels' sorted lists merged: linear
         sorted([v for c in channels for v in replies[c][1]]),
     )
-    surveys = _split(f.surveys, _S_CHANNEL)
+    surveys = _csat_by(f, 2)
     return {
         k: protocol.ReportSummary(
             **dict(zip(_COUNTS, sums[k], strict=True)),
             first_response=_stats(f.started.wall[k], f.started.business[k]),
             reply_time=_stats(*replies[k]),
             resolution=_stats(f.ended.wall[k], f.ended.business[k]),
-            csat=_csat(f.surveys if k is None else surveys.get(k, [])),
+            csat=_csat(f.csat.values() if k is None else surveys.get(k, [])),
         )
         for k in keys
     }
@@ -976,10 +996,10 @@ def _rows(f: _Facts, key: str, names: Mapping[int, str], only: int | None) -> li
             replies[who] += counts[2]
     if key == "agent_id":
         handled, first, resolution = f.started.handled_agents, f.started.agents, f.ended.agents
-        surveys, resolved = _split(f.surveys, _S_AGENT), f.ended.handled_agents
+        surveys, resolved = _csat_by(f, 0), f.ended.handled_agents
     else:
         handled, first, resolution = f.started.handled_teams, f.started.teams, f.ended.teams
-        surveys, resolved = _split(f.surveys, _S_TEAM), f.ended.handled_teams
+        surveys, resolved = _csat_by(f, 1), f.ended.handled_teams
     ids = {i for i in (*handled, *resolved, *surveys, *replies) if i}
     if only is not None:
         ids &= {only}
@@ -1042,10 +1062,6 @@ def report(tx: Tx, tenant_id: int, q: ReportQuery, *, now: int) -> protocol.Repo
     previous = _facts(tx, tenant_id, before, _local_ms(before.start, tz), lo, labelled, None)
     channels = protocol.REPORT_CHANNELS
     summaries = _summaries(facts, channels)
-    comments = sorted(
-        (r for r in facts.surveys if r[_S_COMMENT] and r[_S_RATING] is not None),
-        key=lambda r: (-int(r[_S_RATED_AT] or 0), -int(r[_S_CONVERSATION])),
-    )[:MAX_COMMENTS]
     return protocol.ReportResult(
         start=q.start.isoformat(),
         end=q.end.isoformat(),
@@ -1068,6 +1084,6 @@ def report(tx: Tx, tenant_id: int, q: ReportQuery, *, now: int) -> protocol.Repo
                 comment=str(r[_S_COMMENT]),
                 rated_at=int(r[_S_RATED_AT] or 0),
             )
-            for r in comments
+            for r in facts.comments
         ],
     )
