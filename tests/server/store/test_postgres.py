@@ -213,6 +213,7 @@ def test_two_nodes_projecting_one_tenant_count_each_event_once(pg_url: str) -> N
                     tx.all("SELECT * FROM report_episodes ORDER BY conversation_id, start_event_id"),
                     tx.all("SELECT * FROM report_replies ORDER BY message_id"),
                     tx.all("SELECT * FROM report_hourly ORDER BY hour, agent_id, team_id, channel"),
+                    tx.all("SELECT * FROM report_daily ORDER BY day, agent_id, team_id, channel"),
                 )
 
             return await a.store.read(read)
@@ -220,6 +221,7 @@ def test_two_nodes_projecting_one_tenant_count_each_event_once(pg_url: str) -> N
         projected = await facts()
         assert len(projected[1]) == 15 + 15 + 5  # every agent reply once
         assert sum(h["messages_in"] for h in projected[2]) == 1 + 15 + 15 + 5
+        assert sum(d["messages_in"] for d in projected[3]) == 1 + 15 + 15 + 5  # the daily counts add up too
         await a.store.write(reports.rebuild, w.tenant)
         assert await facts() == projected
         for projection in projections.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -62,13 +63,40 @@ async def facts(store: Store) -> dict[str, list[dict[str, Any]]]:
         "episodes": await rows(store, "SELECT * FROM report_episodes ORDER BY conversation_id, start_event_id"),
         "replies": await rows(store, "SELECT * FROM report_replies ORDER BY message_id"),
         "hourly": await rows(store, "SELECT * FROM report_hourly ORDER BY hour, agent_id, team_id, channel"),
+        "daily": await rows(store, "SELECT * FROM report_daily ORDER BY day, agent_id, team_id, channel"),
     }
+
+
+def daily_from_hourly(hourly: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The daily counts the hourly ones add up to: each UTC day's row is the sum of its hours' rows."""
+    days: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for h in hourly:
+        day = h["hour"] - h["hour"] % (24 * HOUR)
+        key = (day, h["agent_id"], h["team_id"], h["channel"])
+        into = days.setdefault(
+            key,
+            {
+                "tenant_id": h["tenant_id"],
+                "day": day,
+                "agent_id": h["agent_id"],
+                "team_id": h["team_id"],
+                "channel": h["channel"],
+                "conversations": 0,
+                "messages_in": 0,
+                "messages_out": 0,
+                "resolutions": 0,
+            },
+        )
+        for count in ("conversations", "messages_in", "messages_out", "resolutions"):
+            into[count] += h[count]
+    return [days[k] for k in sorted(days)]
 
 
 async def rebuilt_equal(store: Store, w: World) -> None:
     """A rebuild from the event log gives exactly the facts the incremental path wrote."""
     before = await facts(store)
     assert before["episodes"]
+    assert before["daily"] == daily_from_hourly(before["hourly"])
     await store.write(reports.rebuild, w.tenant)
     assert await facts(store) == before
 
@@ -304,6 +332,7 @@ def test_the_projection_counts_each_event_once_whatever_its_batches(store_url: s
             (1, None),
         ]
         assert sum(h["messages_in"] for h in projected["hourly"]) == 4
+        assert projected["daily"] == daily_from_hourly(projected["hourly"])
         await rebuilt_equal(store, w)
 
     run(store_url, scenario)
@@ -480,5 +509,100 @@ def test_medians_per_agent_team_and_bucket_are_exact(
             round((domain.percentile(resolutions, 0.9) or 0) / 1000, 3),
         )
         assert bool(by_row) == (longest > 2**39)
+
+    run(store_url, scenario)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Kolkata", "UTC"])
+def test_counts_from_the_daily_rollup_equal_the_hourly_sums(store_url: str, clock: Clock, zone: str) -> None:
+    """A report's counts (its summary, the previous period's, each agent's and team's replies) equal the sums of
+    the hourly counts over its local days, whether its range holds whole UTC days (read from the daily counts)
+    or not, in a time zone a whole number of hours from UTC, one half an hour off, and UTC itself."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        hours = {**PARIS_9_TO_5, "timezone": zone}
+        await store.write(tenants.set_config, w.tenant, {"business_hours": hours}, w.admin)
+        await store.write(reports.project_all, w.tenant)
+        start = int(dt.datetime(2026, 2, 20, tzinfo=dt.UTC).timestamp() * 1000)
+        hourly = []
+        for n in range(24 * 40):
+            if n % 5 in (1, 3):
+                continue
+            for agent, team, channel in ((w.agent, 1, "widget"), (0, 0, "email"), (w.admin, 2, "widget")):
+                if (n + agent) % 3:
+                    hourly.append(
+                        {
+                            "tenant_id": w.tenant,
+                            "hour": start + n * HOUR,
+                            "agent_id": agent,
+                            "team_id": team,
+                            "channel": channel,
+                            "conversations": n % 4,
+                            "messages_in": n % 7 + 1,
+                            "messages_out": n % 3,
+                            "resolutions": n % 2,
+                        }
+                    )
+
+        def insert(tx: Any) -> None:
+            for table, key, rows_in in (
+                ("report_hourly", "hour", hourly),
+                ("report_daily", "day", daily_from_hourly(hourly)),
+            ):
+                tx.run(f"DELETE FROM {table} WHERE tenant_id = ?", (w.tenant,))  # noqa: S608 - our two tables
+                for row in rows_in:
+                    tx.run(
+                        f"INSERT INTO {table} (tenant_id, {key}, agent_id, team_id, channel, conversations,"  # noqa: S608
+                        " messages_in, messages_out, resolutions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        tuple(
+                            row[c]
+                            for c in (
+                                "tenant_id",
+                                key,
+                                "agent_id",
+                                "team_id",
+                                "channel",
+                                "conversations",
+                                "messages_in",
+                                "messages_out",
+                                "resolutions",
+                            )
+                        ),
+                    )
+
+        await store.write(insert)
+        tz = zoneinfo.ZoneInfo(zone)
+
+        def local(day: str) -> int:
+            d = dt.date.fromisoformat(day)
+            return int(dt.datetime(d.year, d.month, d.day, tzinfo=tz).timestamp() * 1000)
+
+        def sums(lo: int, hi: int, **only: Any) -> list[int]:
+            inside = [h for h in hourly if lo <= h["hour"] < hi and all(h[k] == v for k, v in only.items())]
+            return [sum(h[c] for h in inside) for c in ("conversations", "messages_in", "messages_out", "resolutions")]
+
+        for first, last in (("2026-02-21", "2026-02-21"), ("2026-02-22", "2026-03-05"), ("2026-03-01", "2026-03-31")):
+            lo, hi = local(first), local((dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat())
+            r = await get(store, w, first, last)
+            s = r.summary
+            assert [s.conversations, s.messages_in, s.messages_out, s.resolutions] == sums(lo, hi)
+            for channel in ("widget", "email"):
+                c = r.channels[channel]
+                assert [c.conversations, c.messages_in, c.messages_out, c.resolutions] == sums(lo, hi, channel=channel)
+            days = (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1
+            p = r.previous
+            before = local((dt.date.fromisoformat(first) - dt.timedelta(days=days)).isoformat())
+            assert [p.conversations, p.messages_in, p.messages_out, p.resolutions] == sums(before, lo)
+            assert {a.id: a.replies for a in r.agents} == {
+                a: sums(lo, hi, agent_id=a)[2] for a in (w.agent, w.admin) if sums(lo, hi, agent_id=a)[2]
+            }
+            assert {t.id: t.replies for t in r.teams} == {
+                t: sums(lo, hi, team_id=t)[2] for t in (1, 2) if sums(lo, hi, team_id=t)[2]
+            }
+            only = (await get(store, w, first, last, agent_id=w.agent)).summary
+            assert [only.conversations, only.messages_in, only.messages_out, only.resolutions] == sums(
+                lo, hi, agent_id=w.agent
+            )
 
     run(store_url, scenario)
