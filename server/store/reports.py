@@ -26,7 +26,7 @@ import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import orjson
 
@@ -575,6 +575,19 @@ def _parsed(found: Any) -> list[int]:
     return [] if found is None else orjson.loads(found) if isinstance(found, str) else list(found)
 
 
+def _merged(parts: Sequence[list[int]]) -> list[int]:
+    """Ascending lists as one: the only non-empty one itself, else their concatenation sorted, which Python's
+    sort merges in linear time (it finds the sorted runs)."""
+    filled = [p for p in parts if p]
+    if len(filled) <= 1:
+        return filled[0] if filled else []
+    out: list[int] = []
+    for part in filled:
+        out += part
+    out.sort()
+    return out
+
+
 def _ascending(found: Any) -> list[int]:
     """The values of a :func:`_values` aggregate, ascending."""
     values = _parsed(found)
@@ -815,22 +828,45 @@ class _Durations:
 
     wall: dict[str | None, list[int]]  # per channel; None: all of them
     business: dict[str | None, list[int]]
-    agents: dict[int, list[int]]  # 0: no agent
-    teams: dict[int, list[int]]  # 0: no team
+    agents: Mapping[int, Sequence[int]]  # 0: no agent
+    teams: Mapping[int, Sequence[int]]  # 0: no team
     buckets: dict[str, list[int]]
     handled_agents: Counter[int]  # episodes per agent, with the duration or without
     handled_teams: Counter[int]
 
 
-def _grouped(keys: list[int]) -> dict[int, list[int]]:
+class _Shifted(Sequence[int]):
+    """``keys[start:end]`` less ``base``, each item computed when read: a median reads two of them."""
+
+    __slots__ = ("base", "end", "keys", "start")
+
+    def __init__(self, keys: list[int], start: int, end: int, base: int) -> None:
+        self.keys, self.start, self.end, self.base = keys, start, end, base
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[int]: ...
+    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
+        if isinstance(i, slice):
+            return [k - self.base for k in self.keys[self.start : self.end][i]]
+        n = self.end - self.start
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self.keys[self.start + i % n] - self.base
+
+
+def _grouped(keys: list[int]) -> dict[int, _Shifted]:
     """Sorted keys (owner × _SPAN + duration + _BIAS) as each owner's durations, ascending."""
-    out: dict[int, list[int]] = {}
+    out: dict[int, _Shifted] = {}
     start, n = 0, len(keys)
     while start < n:
         owner = keys[start] // _SPAN
-        base = owner * _SPAN + _BIAS
         end = bisect.bisect_left(keys, (owner + 1) * _SPAN, start)
-        out[owner] = [k - base for k in keys[start:end]]
+        out[owner] = _Shifted(keys, start, end, owner * _SPAN + _BIAS)
         start = end
     return out
 
@@ -872,12 +908,13 @@ def _durations(
     for i, channel in enumerate(channels):
         wall[channel], business[channel] = _ascending(found[2 * i]), _ascending(found[2 * i + 1])
     for into in (wall, business):  # the channels' sorted lists concatenated: sorting merges them, in linear time
-        into[None] = sorted([v for channel in channels for v in into[channel]])
+        into[None] = _merged([into[channel] for channel in channels])
     d = _Durations(wall, business, {}, {}, {}, Counter(), Counter())
     if bucket is None:
         return d
     low, high, by_agent, by_team, by_hour, agent_ids, team_ids = found[2 * len(channels) :]
     d.handled_agents, d.handled_teams = Counter(_parsed(agent_ids)), Counter(_parsed(team_ids))
+    hours: Mapping[int, Sequence[int]]
     if low is None or (int(low) >= -_BIAS and int(high) < _BIAS):
         d.agents, d.teams = _grouped(_ascending(by_agent)), _grouped(_ascending(by_team))
         hours = _grouped(_ascending(by_hour))
@@ -888,9 +925,9 @@ def _durations(
         name = names.get(hour)
         if name is None:
             name = names[hour] = bucket(hour * HOUR_MS)
-        d.buckets.setdefault(name, []).extend(values)
-    for values in d.buckets.values():
-        values.sort()
+        d.buckets.setdefault(name, []).extend(values[:])
+    for ordered in d.buckets.values():
+        ordered.sort()
     return d
 
 
@@ -943,8 +980,8 @@ def _summaries(f: _Facts, channels: Sequence[str]) -> dict[str | None, protocol.
                 sums[key] = [a + b for a, b in zip(sums[key], counts, strict=True)]
     replies: dict[str | None, tuple[list[int], list[int]]] = {c: f.replies.get(c, ([], [])) for c in channels}
     replies[None] = (
-        sorted([v for c in channels for v in replies[c][0]]),  # the channels' sorted lists merged: linear
-        sorted([v for c in channels for v in replies[c][1]]),
+        _merged([replies[c][0] for c in channels]),
+        _merged([replies[c][1] for c in channels]),
     )
     surveys = _csat_by(f, 2)
     return {
