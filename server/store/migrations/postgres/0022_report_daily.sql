@@ -22,3 +22,8 @@ SELECT tenant_id, hour - hour % 86400000, agent_id, team_id, channel, SUM(conver
     SUM(messages_out), SUM(resolutions)
 FROM report_hourly
 GROUP BY tenant_id, hour - hour % 86400000, agent_id, team_id, channel;
+
+-- A report counts a period's CSAT surveys by agent (and by team and channel,
+-- through their episodes): this index holds what it reads, so the surveys'
+-- rows are not looked up one by one (a year: 40,000 of them).
+CREATE INDEX csat_surveys_report ON csat_surveys(tenant_id, created_at, agent_id, rating, scale, conversation_id, episode);
