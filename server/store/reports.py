@@ -508,9 +508,11 @@ def _labelled(tx: Tx, tenant_id: int, label_id: int) -> list[int]:
 
 
 def _among(tx: Tx, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """``AND column`` is one of ``ids``, as one parameter however many they are."""
+    """``AND column`` is one of ``ids``, as one parameter however many they are: a set the database builds once
+    per statement (SQLite's ephemeral index of ``json_each``; PostgreSQL hashes the unnested array, where
+    ``= ANY(array)`` would compare each row with every id)."""
     if tx.dialect == "postgres":
-        return f" AND {column} = ANY(CAST(? AS BIGINT[]))", [list(ids)]
+        return f" AND {column} IN (SELECT unnest(CAST(? AS BIGINT[])))", [list(ids)]
     return f" AND {column} IN (SELECT value FROM json_each(?))", [dumps(list(ids))]
 
 
