@@ -5,7 +5,8 @@
     python -m frontdesk.server.bench.store_writes --sqlite /tmp/writes.db
 
 With ``--pg-url`` (a role that may CREATE DATABASE) it creates a database of its own and drops it after.
-Prints messages per second, jobs per batch and the mean transaction time of a batch."""
+Prints messages per second, jobs per batch, the mean transaction time of a batch and, on PostgreSQL, the
+writer's round trips and statements per batch and per write."""
 
 from __future__ import annotations
 
@@ -56,6 +57,12 @@ async def _run(url: str, writers: int, seconds: float) -> str:
             line += f"; {jobs / batches:.1f} jobs per batch"
             if tx_ns:
                 line += f", {tx_ns / batches / 1e6:.2f} ms per batch transaction"
+        trips = getattr(store, "trips", None)
+        if trips is not None and jobs:
+            line += (
+                f"; {trips.round_trips / batches:.1f} round trips and {trips.statements / batches:.1f} statements"
+                f" per batch, {trips.round_trips / jobs:.2f} and {trips.statements / jobs:.2f} per write"
+            )
         return line
     finally:
         await store.close()

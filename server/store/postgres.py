@@ -248,34 +248,59 @@ def _params(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(int(p) if isinstance(p, bool) else p for p in params)
 
 
+class _Trips:
+    """Round trips to the database and statements sent, counted by the writer (a test hook and the benchmarks'
+    evidence: on a server a network hop away, round trips are what a batch waits for)."""
+
+    __slots__ = ("round_trips", "statements")
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.statements = 0
+
+    def add(self, round_trips: int, statements: int) -> None:
+        self.round_trips += round_trips
+        self.statements += statements
+
+
 class _Tx:
     """``_sql.Tx`` over a psycopg connection already inside a transaction."""
 
-    __slots__ = ("conn", "events")
+    __slots__ = ("conn", "events", "trips")
     dialect = "postgres"
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, trips: _Trips | None = None) -> None:
         self.conn = conn
         self.events: list[EventRecord] = []
+        self.trips = trips
+
+    def _count(self, statements: int = 1) -> None:
+        if self.trips is not None:
+            self.trips.add(1, statements)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        self._count()
         cur = self.conn.execute(translate(sql), _params(params))
         rows = cur.fetchall() if cur.description is not None else []
         return rows[0] if rows else None
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self._count()
         cur = self.conn.execute(translate(sql), _params(params))
         return cur.fetchall() if cur.description is not None else []
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._count()
         with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(translate(sql), _params(params))
             return cur.fetchall() if cur.description is not None else []
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._count()
         return self.conn.execute(translate(sql), _params(params)).rowcount
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._count(len(rows))
         with self.conn.cursor() as cur:
             cur.executemany(translate(sql), [_params(r) for r in rows])
 
@@ -425,6 +450,8 @@ class PostgresStore(Store):
         self.transaction_ns = 0
         #: Batches run a second time with a savepoint per job, because one of their jobs raised.
         self.savepoint_passes = 0
+        #: The writer's round trips and statements (BEGIN, locks, the jobs', savepoints, COMMIT), never reset.
+        self.trips = _Trips()
 
     # -- connections ----------------------------------------------------------------
 
@@ -670,7 +697,7 @@ class PostgresStore(Store):
         local: list[EventRecord] = []
         for i, job in enumerate(batch):
             then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
-            tx = _Tx(conn)
+            tx = _Tx(conn, self.trips)
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
                 self._react(tx)
@@ -685,10 +712,12 @@ class PostgresStore(Store):
                     raise  # the database, not the job: the whole batch fails (or runs again)
                 if not savepoints:
                     return None
+                self.trips.add(1, 2 + bool(then))
                 conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
                 job.outcome = (False, exc)
             else:
                 if savepoints:
+                    self.trips.add(1, 1 + bool(then))
                     conn.execute(b"RELEASE SAVEPOINT job" + then)
                 job.outcome = (True, result)
                 local.extend(tx.events)
@@ -718,11 +747,13 @@ class PostgresStore(Store):
                 + [f"SELECT pg_advisory_xact_lock({TENANT_LOCK:d}, {tenant:d})" for tenant in tenants]
             )
         started = time.perf_counter_ns()
+        self.trips.add(1, 1 + locks.count("SELECT"))
         conn.execute(f"BEGIN; {locks}".encode())
         self.lock_wait_ns += time.perf_counter_ns() - started
         locked = set(tenants)
         local = self._run_jobs(conn, batch, locked, exclusive, savepoints=False)
         if local is None:
+            self.trips.add(1, 3 + locks.count("SELECT"))
             conn.execute(f"ROLLBACK; BEGIN; {locks}; SAVEPOINT job".encode())
             self.savepoint_passes += 1
             local = self._run_jobs(conn, batch, locked, exclusive, savepoints=True)
@@ -737,6 +768,7 @@ class PostgresStore(Store):
             # The catch-up read, the NOTIFY and the COMMIT in one round trip (pipeline mode). Were the read to
             # fail, the COMMIT would not run; the batch then fails as if its COMMIT had (outcome unknown: the
             # clients resend, and their client_ids make that safe).
+            self.trips.add(1, 3)
             try:
                 with conn.pipeline():
                     cur = conn.execute(translate(_TENANT_EVENTS_AFTER), _tenant_cursor_params(cursors, CATCH_UP_PAGE))
@@ -747,6 +779,7 @@ class PostgresStore(Store):
                 raise _Committing from exc
         else:
             caught_up = []
+            self.trips.add(1, 1)
             try:
                 conn.execute("COMMIT")
             except BaseException as exc:
