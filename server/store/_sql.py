@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .. import domain, protocol
@@ -57,6 +57,13 @@ class Tx(Protocol):
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Execute ``sql`` once per row of parameters, in one call: the driver runs them without a round trip
         each (SQLite's executemany; psycopg pipelines them)."""
+
+    def defer(self, sql: str, params: Sequence[Any] = (), check: Callable[[Row | None], None] | None = None) -> None:
+        """Execute ``sql`` for its effect, and call ``check`` with its first row (or None) before COMMIT; a
+        ``check`` that raises fails the write like a statement that raises. The store may send it without
+        waiting for its result (PostgreSQL sends it with the job's next statement, or the batch's last round
+        trip), so the statements that follow must not need its result: they still see its effect, since
+        statements run in the order they were sent."""
 
 
 def now_ms() -> int:

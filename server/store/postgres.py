@@ -186,6 +186,8 @@ def _storage_failure(exc: BaseException, conn: Conn | None = None) -> bool:
     (shutdown, crash, cannot connect now) and 25006 (read-only transaction)."""
     if conn is not None and conn.broken:
         return True
+    if isinstance(exc, psycopg.errors.PipelineAborted):  # an earlier statement of the pipeline failed: that one says
+        return False
     state = getattr(exc, "sqlstate", None) or ""
     if not state:
         return isinstance(exc, psycopg.OperationalError)
@@ -263,46 +265,83 @@ class _Trips:
         self.statements += statements
 
 
-class _Tx:
-    """``_sql.Tx`` over a psycopg connection already inside a transaction."""
+#: A statement :meth:`_Tx.defer` sent ahead, and the check to run on its first row once it arrived.
+_Deferred = tuple["psycopg.Cursor[dict[str, Any]]", Callable[[dict[str, Any] | None], None]]
 
-    __slots__ = ("conn", "events", "trips")
+
+class _Tx:
+    """``_sql.Tx`` over a psycopg connection already inside a transaction.
+
+    With ``pipe`` (the writer's first pass over a batch, in pipeline mode) a statement whose result the job
+    reads costs one round trip, which also carries every statement :meth:`defer` sent before it; a deferred
+    statement costs none of its own. PostgreSQL runs the statements in the order they were sent either way,
+    so a job sees exactly what it would see without the pipeline: only the moment its client learns of a
+    result (or an error) moves."""
+
+    __slots__ = ("conn", "deferred", "events", "pipe", "trips")
     dialect = "postgres"
 
-    def __init__(self, conn: Conn, trips: _Trips | None = None) -> None:
+    def __init__(
+        self,
+        conn: Conn,
+        trips: _Trips | None = None,
+        pipe: psycopg.Pipeline | None = None,
+        deferred: list[_Deferred] | None = None,
+    ) -> None:
         self.conn = conn
         self.events: list[EventRecord] = []
         self.trips = trips
+        self.pipe = pipe
+        self.deferred = deferred
 
-    def _count(self, statements: int = 1) -> None:
+    def _wait(self, statements: int = 1) -> None:
+        """The results of what was sent (in a pipeline: sync it); one round trip."""
         if self.trips is not None:
             self.trips.add(1, statements)
+        if self.pipe is not None:
+            self.pipe.sync()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        self._count()
         cur = self.conn.execute(translate(sql), _params(params))
+        self._wait()
         rows = cur.fetchall() if cur.description is not None else []
         return rows[0] if rows else None
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        self._count()
         cur = self.conn.execute(translate(sql), _params(params))
+        self._wait()
         return cur.fetchall() if cur.description is not None else []
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._count()
         with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(translate(sql), _params(params))
+            self._wait()
             return cur.fetchall() if cur.description is not None else []
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._count()
-        return self.conn.execute(translate(sql), _params(params)).rowcount
+        cur = self.conn.execute(translate(sql), _params(params))
+        self._wait()
+        return cur.rowcount
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._count(len(rows))
         with self.conn.cursor() as cur:
             cur.executemany(translate(sql), [_params(r) for r in rows])
+        if self.trips is not None:
+            self.trips.add(1, len(rows))
+
+    def defer(
+        self, sql: str, params: Sequence[Any] = (), check: Callable[[dict[str, Any] | None], None] | None = None
+    ) -> None:
+        if self.pipe is None or self.deferred is None:
+            row = self.one(sql, params)
+            if check is not None:
+                check(row)
+            return
+        cur = self.conn.execute(translate(sql), _params(params))
+        if self.trips is not None:
+            self.trips.add(0, 1)
+        if check is not None:
+            self.deferred.append((cur, check))
 
 
 def _set_meta(conn: Conn, key: str, value: str) -> None:
@@ -316,6 +355,10 @@ _TENANT_EVENTS_AFTER = (
     " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since ORDER BY event_id LIMIT ?) AS e"
     " ORDER BY e.event_id"
 )
+
+
+#: In a write transaction, right after its locks: nanoseconds since BEGIN, i.e. the wait for the locks.
+_LOCKS_WAITED = "SELECT (EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1e9)::bigint AS ns"
 
 
 def _tenant_cursor_params(cursors: Sequence[tuple[int, int]], limit: int) -> tuple[Any, ...]:
@@ -366,22 +409,27 @@ def _lock_scope(job: Job) -> int | str:
     return _EXCLUSIVE
 
 
-def _notify_payload(events: Iterable[EventRecord]) -> str:
-    """``tenant:last_event_id`` pairs of a batch, or ``*`` (read every tenant) past NOTIFY's size."""
+def _notify_payload(events: Iterable[EventRecord], node_id: str) -> str:
+    """``node/tenant:last_event_id,…``: the node that committed the batch, and the pairs of its tenants and last
+    event ids, or ``*`` (read every tenant) for the pairs past NOTIFY's size."""
     last: dict[int, int] = {}
     for event in events:
         last[event.tenant_id] = max(last.get(event.tenant_id, 0), event.event_id)
-    payload = ",".join(f"{tenant}:{event_id}" for tenant, event_id in sorted(last.items()))
-    return payload if len(payload) <= MAX_BROADCAST_BYTES else "*"
+    pairs = ",".join(f"{tenant}:{event_id}" for tenant, event_id in sorted(last.items()))
+    return f"{node_id}/{pairs if len(pairs) + len(node_id) < MAX_BROADCAST_BYTES else '*'}"
 
 
-def _parse_notify(payload: str) -> dict[int, int] | None:
-    """The pairs of :func:`_notify_payload`, or None for "every tenant" (``*`` or anything unreadable)."""
-    pairs = [pair.partition(":") for pair in payload.split(",")]
+def _parse_notify(payload: str) -> tuple[str, dict[int, int] | None]:
+    """The node and the pairs of :func:`_notify_payload`; None for "every tenant" (``*`` or anything
+    unreadable). A node before this format sent the pairs alone (node ``""``); its own parser reads this
+    one as unreadable, so during an upgrade it reads every tenant rather than miss one."""
+    node, _, rest = payload.rpartition("/")
+    pairs = [pair.partition(":") for pair in rest.split(",")]
     try:
-        return {int(t): int(e) for t, colon, e in pairs if colon} if all(colon for _, colon, _ in pairs) else None
+        named = {int(t): int(e) for t, colon, e in pairs if colon} if all(colon for _, colon, _ in pairs) else None
     except ValueError:
-        return None
+        named = None
+    return node, named
 
 
 def create_database(admin_url: str, prefix: str) -> str:
@@ -689,15 +737,24 @@ class PostgresStore(Store):
         return conn
 
     def _run_jobs(
-        self, conn: Conn, batch: list[Job], locked: set[int], exclusive: bool, *, savepoints: bool
+        self,
+        conn: Conn,
+        batch: list[Job],
+        locked: set[int],
+        exclusive: bool,
+        *,
+        savepoints: bool,
+        pipe: psycopg.Pipeline | None = None,
+        deferred: list[_Deferred] | None = None,
     ) -> list[EventRecord] | None:
         """Run each job of ``batch`` in the open transaction; the events they appended. Without
-        ``savepoints``, None as soon as one raises (the caller rolls back and runs the batch with them);
-        with them (a ``SAVEPOINT job`` already set), a job that raises is rolled back alone."""
+        ``savepoints`` (then in ``pipe``, their deferred statements' checks gathered in ``deferred``), None as
+        soon as one raises (the caller rolls back and runs the batch with them); with them (a ``SAVEPOINT job``
+        already set), a job that raises is rolled back alone."""
         local: list[EventRecord] = []
         for i, job in enumerate(batch):
             then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
-            tx = _Tx(conn, self.trips)
+            tx = _Tx(conn, self.trips, pipe, deferred)
             try:
                 result = job.fn(tx, *job.args, **job.kwargs)
                 self._react(tx)
@@ -723,67 +780,107 @@ class PostgresStore(Store):
                 local.extend(tx.events)
         return local
 
+    def _catch_up_cursors(self, local: list[EventRecord]) -> list[tuple[int, int]]:
+        """The cursors of the catch-up read of a batch that appended ``local``: what other nodes committed
+        for its tenants after what the loop has published or been handed already (settles run in order, so a
+        busy node does not read its own previous batch back). All of that committed under the locks the batch
+        now holds, so all of it comes before the batch's own events."""
+        touched = sorted({e.tenant_id for e in local})
+        return [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0))) for t in touched]
+
+    def _pipelined(
+        self, conn: Conn, batch: list[Job], locks: list[str], locked: set[int], exclusive: bool
+    ) -> tuple[list[EventRecord], list[EventRecord]] | None:
+        """The batch's first pass, in one pipeline and without savepoints: (its events, the other nodes' events
+        the catch-up read found), committed; or None when a job raised (or a deferred statement failed or its
+        check refused), the transaction then still open, to be rolled back.
+
+        Round trips: BEGIN and the locks go with the first statement whose result a job reads; each such
+        statement carries the deferred ones sent before it (a message's inserts go with the next message's
+        update); the last deferred statements, the catch-up read and the NOTIFY make one more, after which the
+        deferred checks run; COMMIT is the last. A batch of N messages: N + 2 (it was 2N + 2)."""
+        committing = False
+        try:
+            with conn.pipeline() as pipe:
+                conn.execute("BEGIN")
+                for lock in locks:
+                    conn.execute(lock)
+                # Measured by the server, from BEGIN to holding every lock: the wait for other writers.
+                waited = conn.execute(_LOCKS_WAITED)
+                self.trips.add(0, 2 + len(locks))
+                deferred: list[_Deferred] = []
+                local = self._run_jobs(conn, batch, locked, exclusive, savepoints=False, pipe=pipe, deferred=deferred)
+                if local is None:
+                    return None
+                read = None
+                if local:
+                    read = conn.execute(
+                        translate(_TENANT_EVENTS_AFTER),
+                        _tenant_cursor_params(self._catch_up_cursors(local), CATCH_UP_PAGE),
+                    )
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local, self.node_id)))
+                self.trips.add(1, 2 if local else 0)
+                pipe.sync()
+                row = waited.fetchone()
+                self.lock_wait_ns += int(row["ns"]) if row is not None else 0
+                try:
+                    for cur, check in deferred:
+                        rows = cur.fetchall() if cur.description is not None else []
+                        check(rows[0] if rows else None)
+                except Exception:
+                    return None  # a refused check (a visitor over budget): the pass with savepoints says whose
+                caught_up = [_sql.record_from_row(r) for r in read.fetchall()] if read is not None else []
+                committing = True
+                self.trips.add(1, 1)
+                conn.execute("COMMIT")
+        except BaseException as exc:
+            if committing:
+                raise _Committing from exc
+            if _storage_failure(exc, conn):
+                raise
+            return None  # a job's statement failed, seen at a later round trip: the pass with savepoints says whose
+        return local, caught_up
+
     def _transact(self, conn: Conn, batch: list[Job]) -> tuple[list[EventRecord], bool]:
         """One attempt at a batch: (the run of events to publish, whether it
         is complete). Sets each job's outcome.
 
-        The batch first runs without savepoints: one round trip fewer per
-        write, which is most of the point on a server a round trip away. A
-        job that raises (a refused request, usually) rolls that pass back,
-        and the batch runs again with a savepoint around each job, so the
-        others still commit and that one alone fails. Jobs are functions of
-        the transaction, so running one twice writes what running it once
-        would; sequence values the first pass took are skipped (event ids
-        may have gaps; they never could be relied on not to)."""
+        The batch first runs without savepoints, pipelined (:meth:`_pipelined`):
+        a round trip per message and two per batch, which is most of the point
+        on a server a round trip away. A job that raises (a refused request,
+        usually) rolls that pass back, and the batch runs again without the
+        pipeline and with a savepoint around each job, so the others still
+        commit and that one alone fails. Jobs are functions of the
+        transaction, so running one twice writes what running it once would;
+        sequence values the first pass took are skipped (event ids may have
+        gaps; they never could be relied on not to)."""
         scopes = [_lock_scope(job) for job in batch]
         exclusive = _EXCLUSIVE in scopes
         tenants = sorted({scope for scope in scopes if isinstance(scope, int)})
-        # Statements without parameters share a round trip: the locks, in the one order every node uses.
+        # The locks, in the one order every node uses.
         if exclusive:
-            locks = f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})"
+            locks = [f"SELECT pg_advisory_xact_lock({WRITE_LOCK:d})"]
         else:
-            locks = "; ".join(
-                [f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK:d})"]
-                + [f"SELECT pg_advisory_xact_lock({TENANT_LOCK:d}, {tenant:d})" for tenant in tenants]
-            )
+            locks = [f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK:d})"] + [
+                f"SELECT pg_advisory_xact_lock({TENANT_LOCK:d}, {tenant:d})" for tenant in tenants
+            ]
         started = time.perf_counter_ns()
-        self.trips.add(1, 1 + locks.count("SELECT"))
-        conn.execute(f"BEGIN; {locks}".encode())
-        self.lock_wait_ns += time.perf_counter_ns() - started
         locked = set(tenants)
-        local = self._run_jobs(conn, batch, locked, exclusive, savepoints=False)
-        if local is None:
-            self.trips.add(1, 3 + locks.count("SELECT"))
-            conn.execute(f"ROLLBACK; BEGIN; {locks}; SAVEPOINT job".encode())
-            self.savepoint_passes += 1
-            local = self._run_jobs(conn, batch, locked, exclusive, savepoints=True)
-            assert local is not None
-        # What other nodes committed for our tenants after their cursors: all of it, since they committed under
-        # the locks we now hold, and all of it before ours. Start after what the loop has published or been handed
-        # already (settles run in order), so a busy node does not read its own previous batch back.
-        touched = sorted({e.tenant_id for e in local})
-        cursors = [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0))) for t in touched]
-        ours = {e.event_id for e in local}
-        if local:
-            # The catch-up read, the NOTIFY and the COMMIT in one round trip (pipeline mode). Were the read to
-            # fail, the COMMIT would not run; the batch then fails as if its COMMIT had (outcome unknown: the
-            # clients resend, and their client_ids make that safe).
-            self.trips.add(1, 3)
-            try:
-                with conn.pipeline():
-                    cur = conn.execute(translate(_TENANT_EVENTS_AFTER), _tenant_cursor_params(cursors, CATCH_UP_PAGE))
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local)))
-                    conn.execute("COMMIT")
-                caught_up = [_sql.record_from_row(r) for r in cur.fetchall()]
-            except BaseException as exc:
-                raise _Committing from exc
+        done = self._pipelined(conn, batch, locks, locked, exclusive)
+        if done is not None:
+            local, caught_up = done
         else:
-            caught_up = []
-            self.trips.add(1, 1)
-            try:
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                raise _Committing from exc
+            # Statements without parameters share a round trip.
+            self.trips.add(1, 3 + len(locks))
+            waiting = time.perf_counter_ns()
+            conn.execute(f"ROLLBACK; BEGIN; {'; '.join(locks)}; SAVEPOINT job".encode())
+            self.lock_wait_ns += time.perf_counter_ns() - waiting
+            self.savepoint_passes += 1
+            ran = self._run_jobs(conn, batch, locked, exclusive, savepoints=True)
+            assert ran is not None
+            local, caught_up = ran, self._commit(conn, ran)
+        touched = {e.tenant_id for e in local}
+        ours = {e.event_id for e in local}
         others = [e for e in caught_up if e.event_id not in ours]
         complete = all(sum(1 for e in others if e.tenant_id == t) < CATCH_UP_PAGE for t in touched)
         self.transaction_ns += time.perf_counter_ns() - started
@@ -792,6 +889,26 @@ class PostgresStore(Store):
             if event.event_id > self._handed.get(event.tenant_id, 0):
                 self._handed[event.tenant_id] = event.event_id
         return run, complete
+
+    def _commit(self, conn: Conn, local: list[EventRecord]) -> list[EventRecord]:
+        """COMMIT the savepoint pass; what the catch-up read found. The read, the NOTIFY and the COMMIT go in
+        one round trip (pipeline mode). Were the read to fail, the COMMIT would not run; the batch then fails
+        as if its COMMIT had (outcome unknown: the clients resend, and their client_ids make that safe)."""
+        try:
+            if not local:
+                self.trips.add(1, 1)
+                conn.execute("COMMIT")
+                return []
+            self.trips.add(1, 3)
+            with conn.pipeline():
+                cur = conn.execute(
+                    translate(_TENANT_EVENTS_AFTER), _tenant_cursor_params(self._catch_up_cursors(local), CATCH_UP_PAGE)
+                )
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local, self.node_id)))
+                conn.execute("COMMIT")
+            return [_sql.record_from_row(r) for r in cur.fetchall()]
+        except BaseException as exc:
+            raise _Committing from exc
 
     def _settle(self, batch: list[Job], run: list[EventRecord], behind: bool) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
@@ -872,7 +989,7 @@ class PostgresStore(Store):
                             continue
                         # The payload names the batch's tenants and their last event_id: our own commits are
                         # usually published already, and only the named tenants need a read.
-                        named = _parse_notify(note.payload)
+                        _, named = _parse_notify(note.payload)
                         if named is None or woken is None:
                             woken = None
                         else:

@@ -169,6 +169,11 @@ class _Tx:
     def many(self, sql: str, rows: Any) -> None:
         self.conn.executemany(sql, rows)
 
+    def defer(self, sql: str, params: Any = (), check: Callable[[dict[str, Any] | None], None] | None = None) -> None:
+        row = self.one(sql, params)
+        if check is not None:
+            check(row)
+
 
 class SQLiteStore(Store):
     """A store in one SQLite file at ``path``."""

@@ -369,12 +369,16 @@ class _Counting:
         self.statements.append(sql)
         return self.tx.run(sql, params)
 
+    def defer(self, sql: str, params: Any = (), check: Any = None) -> None:
+        self.statements.append(sql)
+        self.tx.defer(sql, params, check)
+
 
 def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_url: str) -> None:
     """A visitor message in their open conversation and an agent's reply are 3 statements each on SQLite (the
-    conversation's update, the message, the event inserted once with its payload: no UPDATE of events) and 2 round
-    trips on PostgreSQL (the inserts as one statement); a resend is 2 and stores nothing (issue 10: one event row
-    per message, written once; issue 12: statements per message)."""
+    conversation's update, the message, the event inserted once with its payload: no UPDATE of events) and 2 on
+    PostgreSQL (the inserts as one statement, deferred: test_postgres counts the round trips); a resend is 2 and
+    stores nothing (issue 10: one event row per message, written once; issue 12: statements per message)."""
 
     expected = 3 if store_url.startswith("sqlite") else 2
 

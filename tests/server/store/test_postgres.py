@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from frontdesk.server.domain import EventRecord
-from frontdesk.server.exceptions import DurabilityError
+from frontdesk.server.exceptions import DurabilityError, RateLimited
 from frontdesk.server.report_projection import ReportProjection
 from frontdesk.server.store import _sql, conversations, events, messages, reports
 from frontdesk.server.store.base import shipped_migrations
@@ -327,7 +327,8 @@ def test_writer_survives_a_lost_connection(pg_url: str) -> None:
 
 
 def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
-    """A committed batch announces its tenant and last event_id on the channel; a rolled-back one announces nothing."""
+    """A committed batch announces its node, tenant and last event_id on the channel; a rolled-back one announces
+    nothing."""
 
     async def main() -> None:
         import psycopg
@@ -346,7 +347,7 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
                     await node.store.write(doomed)
                 r = await say(node, w, w.alice, "hello")
                 got = [n.payload async for n in listener.notifies(timeout=TIMEOUT, stop_after=1)]
-                assert got == [f"{w.tenant}:{r.event_id}"]
+                assert got == [f"{node.store.node_id}/{w.tenant}:{r.event_id}"]
             finally:
                 await listener.close()
 
@@ -560,6 +561,54 @@ def test_a_batch_runs_without_savepoints_unless_a_job_raises(pg_url: str) -> Non
             assert name == {"name": "Acme"}
             bodies = await node.store.read(lambda tx: tx.all("SELECT body FROM messages ORDER BY id"))
             assert sorted(r["body"] for r in bodies) == sorted([*(f"plain {i}" for i in range(5)), "after", "before"])
+
+    asyncio.run(main())
+
+
+def test_a_message_costs_one_round_trip_in_a_batch(pg_url: str) -> None:
+    """A batch of visitor messages costs the writer one round trip per message and two per batch (BEGIN and
+    the locks go with the first statement, each message's inserts with the next message's update, and the
+    last ones with the catch-up read and the NOTIFY; then COMMIT), and they commit in order, gap-free."""
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            first = await say(node, w, w.alice, "first")
+            trips, batches, jobs = node.store.trips.round_trips, node.store.batches, node.store.batched_jobs
+            acks = await asyncio.gather(*(say(node, w, w.alice, f"m{i}") for i in range(20)))
+            trips = node.store.trips.round_trips - trips
+            batches, jobs = node.store.batches - batches, node.store.batched_jobs - jobs
+            assert node.store.savepoint_passes == 0
+            assert jobs == 20 and trips <= jobs + 2 * batches, (trips, jobs, batches)
+            assert sorted(a.seq for a in acks) == list(range(first.seq + 1, first.seq + 21))
+            await eventually(lambda: all(a.event_id in node.ids for a in acks), "every message was published")
+
+    asyncio.run(main())
+
+
+def test_a_visitor_over_budget_fails_alone_in_a_pipelined_batch(pg_url: str) -> None:
+    """The budget's check runs after its statement was sent ahead: a message over budget still fails alone
+    (RateLimited), the others of its batch commit, and nothing of the refused ones is stored."""
+
+    def send(tx: _sql.Tx, tenant: int, visitor: int, n: int) -> Any:
+        return messages.post_message(
+            tx, tenant, author_kind="visitor", author_id=visitor, conversation_id=None, client_id=f"b-{n}",
+            body=f"b{n}", budget=(0.001, 3),
+        )  # fmt: skip
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            await node.store.write(send, w.tenant, w.alice, 0)
+            outcomes = await asyncio.gather(
+                *(node.store.write(send, w.tenant, w.alice, n) for n in range(1, 6)), return_exceptions=True
+            )
+            refused = [o for o in outcomes if isinstance(o, RateLimited)]
+            acked = [o for o in outcomes if not isinstance(o, BaseException)]
+            assert len(refused) == 3 and len(acked) == 2, outcomes
+            bodies = await node.store.read(lambda tx: tx.all("SELECT body, seq FROM messages ORDER BY seq"))
+            assert [r["seq"] for r in bodies] == [1, 2, 3]
+            assert {r["body"] for r in bodies} == {"b0", *(f"b{n}" for n, o in enumerate(outcomes, 1) if o in acked)}
 
     asyncio.run(main())
 

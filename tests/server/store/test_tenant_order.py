@@ -144,13 +144,16 @@ def test_a_write_that_appends_events_of_a_tenant_it_did_not_name_is_refused_alon
     asyncio.run(main())
 
 
-def test_the_notification_names_each_tenant_and_falls_back_to_every_tenant() -> None:
-    """tenant:last_event_id pairs round-trip; an oversize or unreadable payload means "read every tenant"."""
+def test_the_notification_names_its_node_and_each_tenant_and_falls_back_to_every_tenant() -> None:
+    """node/tenant:last_event_id pairs round-trip; an oversize or unreadable payload means "read every tenant";
+    a payload of a node before the node was named (pairs alone) still reads as its pairs."""
 
     def event(tenant: int, event_id: int) -> EventRecord:
         return EventRecord(event_id, tenant, "k", None, None, {}, None, 0)
 
-    payload = _notify_payload([event(2, 10), event(1, 11), event(2, 12)])
-    assert payload == "1:11,2:12" and _parse_notify(payload) == {1: 11, 2: 12}
-    assert _notify_payload(event(t, t) for t in range(1, 5000)) == "*"
-    assert _parse_notify("*") is None and _parse_notify("12") is None and _parse_notify("a:b") is None
+    payload = _notify_payload([event(2, 10), event(1, 11), event(2, 12)], "n1")
+    assert payload == "n1/1:11,2:12" and _parse_notify(payload) == ("n1", {1: 11, 2: 12})
+    assert _notify_payload((event(t, t) for t in range(1, 5000)), "n1") == "n1/*"
+    assert _parse_notify("n1/*") == ("n1", None) and _parse_notify("n1/12") == ("n1", None)
+    assert _parse_notify("n1/a:b") == ("n1", None)
+    assert _parse_notify("1:11,2:12") == ("", {1: 11, 2: 12})
