@@ -472,6 +472,8 @@ class PostgresStore(Store):
         self._reader_conns: list[Conn] = []
         self._reader_lock = threading.Lock()
         self._listener: asyncio.Task[None] | None = None
+        #: Catch-up reads asked for by a batch that could not publish all it committed (see ``_settle``).
+        self._kicks: set[asyncio.Future[None]] = set()
         self._sender: psycopg.AsyncConnection[Any] | None = None
         self._sender_lock = asyncio.Lock()
         #: Whether the LISTEN connection is up (else only polling delivers).
@@ -728,7 +730,8 @@ class PostgresStore(Store):
                 log.error("write transaction failed; %d writes not stored: %r", len(batch), exc)
             for job in batch:
                 job.outcome = (False, exc)
-            run, complete = [], True
+            # A COMMIT whose outcome is unknown may have committed: then a catch-up read publishes it here.
+            run, complete = [], not committing
             break
         self.batches += 1
         self.batched_jobs += len(batch)
@@ -912,12 +915,17 @@ class PostgresStore(Store):
 
     def _settle(self, batch: list[Job], run: list[EventRecord], behind: bool) -> None:
         """On the event loop, after COMMIT: publish, then resolve each caller."""
-        # When ``behind`` (more events from other nodes than one read takes),
-        # the listener's next poll publishes the rest, this batch's included.
+        # When ``behind`` (more events from other nodes than one read takes, or a COMMIT whose outcome is
+        # unknown), a catch-up read publishes the rest, this batch's included: the listener skips this node's
+        # own notifications, since the writer publishes its batches itself.
         try:
             self._deliver(run)
         except Exception:  # a failing listener must not leave the writers hanging
             log.exception("publishing committed events failed")
+        if behind and self._listener is not None:
+            task = asyncio.ensure_future(self._poll_once())
+            self._kicks.add(task)
+            task.add_done_callback(self._kicks.discard)
         resolve(batch)
 
     def _deliver(self, run: list[EventRecord], *, read: bool = False) -> None:
@@ -987,9 +995,12 @@ class PostgresStore(Store):
                         if note.channel == BROADCAST_CHANNEL:
                             self._received(note.payload)
                             continue
-                        # The payload names the batch's tenants and their last event_id: our own commits are
-                        # usually published already, and only the named tenants need a read.
-                        _, named = _parse_notify(note.payload)
+                        # The payload names the node and the batch's tenants and their last event_id: our own
+                        # commits are published by our writer (with what other nodes committed before them, read
+                        # under the same locks), and of the others' only the named tenants need a read.
+                        node, named = _parse_notify(note.payload)
+                        if node == self.node_id:
+                            continue
                         if named is None or woken is None:
                             woken = None
                         else:

@@ -354,6 +354,31 @@ def test_notification_channel_carries_the_last_event_id(pg_url: str) -> None:
     asyncio.run(main())
 
 
+def test_a_node_reads_nothing_back_for_its_own_notifications(pg_url: str) -> None:
+    """A node's writer publishes its own batches, so the node's listener skips their notifications: no
+    catch-up read for them (a read each used to follow most commits); another node's commit is still read."""
+
+    async def scenario(a: Node, b: Node) -> None:
+        reads: list[object] = []
+        catch_up = a.store.catch_up
+
+        async def counted(tenants: Any = None) -> int:
+            reads.append(tenants)
+            return await catch_up(tenants)
+
+        a.store.catch_up = counted  # type: ignore[method-assign]
+        w = await a.store.write(_seed)
+        await eventually(lambda: a.store.listening and b.store.listening, "both nodes listen")
+        acks = await asyncio.gather(*(say(a, w, w.alice, f"m{i}") for i in range(20)))
+        assert all(x.event_id in a.ids for x in acks)
+        fence = await say(b, w, w.alice, "from b")
+        await eventually(lambda: fence.event_id in a.ids, "node a read node b's message")
+        assert [r for r in reads if r is not None] == [{w.tenant}], reads  # None: the read when it began listening
+        assert a.ids == sorted(a.ids) and len(set(a.ids)) == len(a.ids)
+
+    two_nodes(pg_url, scenario, poll_interval=3600)
+
+
 def test_broadcast_reaches_the_other_nodes_only(pg_url: str) -> None:
     """An ephemeral broadcast (typing, presence) reaches every other node's on_broadcast, not the sender's."""
 
