@@ -349,20 +349,24 @@ def _set_meta(conn: Conn, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (key, value))
 
 
-#: Each tenant's events after its cursor (``unnest`` of the tenants and cursors), at most a limit per tenant.
+#: Each tenant's events after its cursor and before a bound (``unnest`` of the tenants, cursors and bounds), at
+#: most a limit per tenant.
 _TENANT_EVENTS_AFTER = (
-    "SELECT e.* FROM unnest(?::bigint[], ?::bigint[]) AS c(tenant, since) CROSS JOIN LATERAL"
-    " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since ORDER BY event_id LIMIT ?) AS e"
-    " ORDER BY e.event_id"
+    "SELECT e.* FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS c(tenant, since, until) CROSS JOIN LATERAL"
+    " (SELECT * FROM events WHERE tenant_id = c.tenant AND event_id > c.since AND event_id < c.until"
+    " ORDER BY event_id LIMIT ?) AS e ORDER BY e.event_id"
 )
+#: No bound: every event after the cursor (the largest BIGINT).
+_UNBOUNDED = 2**63 - 1
 
 
 #: In a write transaction, right after its locks: nanoseconds since BEGIN, i.e. the wait for the locks.
 _LOCKS_WAITED = "SELECT (EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1e9)::bigint AS ns"
 
 
-def _tenant_cursor_params(cursors: Sequence[tuple[int, int]], limit: int) -> tuple[Any, ...]:
-    return ([t for t, _ in cursors], [since for _, since in cursors], limit)
+def _tenant_cursor_params(cursors: Sequence[tuple[int, int, int]], limit: int) -> tuple[Any, ...]:
+    """:data:`_TENANT_EVENTS_AFTER`'s parameters for (tenant, after, before) triples."""
+    return ([t for t, _, _ in cursors], [since for _, since, _ in cursors], [until for _, _, until in cursors], limit)
 
 
 def _tenant_events_after(tx: _sql.Tx, cursors: Sequence[tuple[int, int]], limit: int) -> list[EventRecord]:
@@ -370,7 +374,7 @@ def _tenant_events_after(tx: _sql.Tx, cursors: Sequence[tuple[int, int]], limit:
     unfiltered): one index range of ``events_tenant`` per tenant, in one statement."""
     if not cursors:
         return []
-    rows = tx.all(_TENANT_EVENTS_AFTER, _tenant_cursor_params(cursors, limit))
+    rows = tx.all(_TENANT_EVENTS_AFTER, _tenant_cursor_params([(t, c, _UNBOUNDED) for t, c in cursors], limit))
     return [_sql.record_from_row(r) for r in rows]
 
 
@@ -783,13 +787,16 @@ class PostgresStore(Store):
                 local.extend(tx.events)
         return local
 
-    def _catch_up_cursors(self, local: list[EventRecord]) -> list[tuple[int, int]]:
-        """The cursors of the catch-up read of a batch that appended ``local``: what other nodes committed
-        for its tenants after what the loop has published or been handed already (settles run in order, so a
-        busy node does not read its own previous batch back). All of that committed under the locks the batch
-        now holds, so all of it comes before the batch's own events."""
-        touched = sorted({e.tenant_id for e in local})
-        return [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0))) for t in touched]
+    def _catch_up_cursors(self, local: list[EventRecord]) -> list[tuple[int, int, int]]:
+        """The (tenant, after, before) of the catch-up read of a batch that appended ``local``: what other
+        nodes committed for its tenants after what the loop has published or been handed already (settles run
+        in order, so a busy node does not read its own previous batch back). All of that committed under the
+        locks the batch now holds, its ids taken before the batch took any, so it all comes before the batch's
+        first event of the tenant: the read stops there, rather than read back (and decode) the batch's own."""
+        first: dict[int, int] = {}
+        for e in local:
+            first[e.tenant_id] = min(first.get(e.tenant_id, e.event_id), e.event_id)
+        return [(t, max(self.delivered.get(t, 0), self._handed.get(t, 0)), first[t]) for t in sorted(first)]
 
     def _pipelined(
         self, conn: Conn, batch: list[Job], locks: list[str], locked: set[int], exclusive: bool
