@@ -58,12 +58,25 @@ class Tx(Protocol):
         """Execute ``sql`` once per row of parameters, in one call: the driver runs them without a round trip
         each (SQLite's executemany; psycopg pipelines them)."""
 
+    def ahead(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], Row | None]:
+        """Execute ``sql``; a function giving its first row (or None). The store may send it without waiting
+        for its answer, which the function then waits for (PostgreSQL: a writer that begins several jobs'
+        statements this way gets all their answers in one round trip)."""
+
     def defer(self, sql: str, params: Sequence[Any] = (), check: Callable[[Row | None], None] | None = None) -> None:
         """Execute ``sql`` for its effect, and call ``check`` with its first row (or None) before COMMIT; a
         ``check`` that raises fails the write like a statement that raises. The store may send it without
         waiting for its result (PostgreSQL sends it with the job's next statement, or the batch's last round
         trip), so the statements that follow must not need its result: they still see its effect, since
         statements run in the order they were sent."""
+
+
+#: Operations a writer may run in two steps: ``BEGINNINGS[fn](tx, *args, **kwargs)`` sends the operation's first
+#: statements (with :meth:`Tx.ahead`) and returns the rest of ``fn(tx, *args, **kwargs)`` as a function of no
+#: arguments. A writer holding several such jobs begins them all, then finishes each in order, so that their
+#: first statements share a round trip; it must be as if each job had run whole in turn (each operation's
+#: docstring says why it is), and a writer that cannot tell runs them whole.
+BEGINNINGS: dict[Callable[..., Any], Callable[..., Callable[[], Any]]] = {}
 
 
 def now_ms() -> int:

@@ -9,7 +9,7 @@ protocol's :class:`~frontdesk.server.protocol.MessageAck`, and a repeated
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from .. import domain, protocol
@@ -17,6 +17,7 @@ from ..domain import ConversationStatus
 from ..exceptions import Conflict, Forbidden, NotFound, RateLimited
 from . import assignment
 from ._sql import (
+    BEGINNINGS,
     Row,
     Tx,
     conversation_obj,
@@ -127,13 +128,40 @@ def post_message(
     ``attachment_ids`` (uploads of this sender, PROTOCOL.md "Attachments") are tied to the message in the same
     transaction (``files.claim_files``): one that is not the sender's own unsent upload rolls it all back.
     """
+    return begin_post_message(
+        tx, tenant_id, author_kind=author_kind, author_id=author_id, conversation_id=conversation_id,
+        client_id=client_id, body=body, budget=budget, attachment_ids=attachment_ids, assignee_only=assignee_only,
+    )()  # fmt: skip
+
+
+def begin_post_message(
+    tx: Tx,
+    tenant_id: int,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    budget: tuple[float, float] | None = None,
+    attachment_ids: Sequence[str] = (),
+    assignee_only: bool = False,
+) -> Callable[[], protocol.MessageAck]:
+    """:func:`post_message` in two steps (:data:`_sql.BEGINNINGS`): send the conversation's update
+    (:meth:`Tx.ahead`), and return the rest, which reads its answer. A writer that holds several messages
+    sends all their updates first, so that on PostgreSQL they share one round trip. That is the order
+    :func:`post_message` runs them in, but for the other messages' updates in between: a message's update
+    never depends on an earlier message of its batch except through a repeated ``client_id``, which the
+    ``messages_client`` unique index then refuses (and the writer runs the batch again one job at a time),
+    or through a conversation the earlier one started or reopened, which sends it to the checked path, where
+    it finds that conversation as it would have."""
     is_visitor = author_kind == "visitor"
     now = now_ms()
     shown = body if body.strip() or not attachment_ids else ATTACHMENT_PREVIEW
     if is_visitor:
         target = "id = ?" if conversation_id is not None else "id = (SELECT id FROM conversations WHERE visitor_id = ?"
         target += "" if conversation_id is not None else " AND status <> 'resolved')"
-        updated = tx.one(
+        fetch = tx.ahead(
             f"UPDATE conversations SET {_ADVANCE}, status = 'open', unread_agent = unread_agent + 1"
             f" WHERE {target} AND tenant_id = ? AND visitor_id = ? AND status <> 'resolved'"
             f" AND NOT EXISTS ({_SAME_CLIENT_ID}{'' if conversation_id is None else ' AND conversation_id = ?'})"
@@ -153,7 +181,7 @@ def post_message(
         )
     elif conversation_id is not None:
         # The first agent to answer an unassigned conversation takes it.
-        updated = tx.one(
+        fetch = tx.ahead(
             f"UPDATE conversations SET {_ADVANCE}, assignee_id = COALESCE(assignee_id, ?),"
             " unread_visitor = unread_visitor + 1 WHERE id = ? AND tenant_id = ? AND status <> 'resolved'"
             f"{_ASSIGNEE_OR_NONE if assignee_only else ''}"
@@ -175,6 +203,35 @@ def post_message(
         )
     else:
         raise NotFound("conversation_id is required")
+
+    def finish() -> protocol.MessageAck:
+        return _post_updated(
+            tx, tenant_id, fetch(), author_kind=author_kind, author_id=author_id, conversation_id=conversation_id,
+            client_id=client_id, body=body, budget=budget, now=now, attachment_ids=attachment_ids,
+            assignee_only=assignee_only,
+        )  # fmt: skip
+
+    return finish
+
+
+def _post_updated(
+    tx: Tx,
+    tenant_id: int,
+    updated: Row | None,
+    *,
+    author_kind: str,
+    author_id: int,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    budget: tuple[float, float] | None,
+    now: int,
+    attachment_ids: Sequence[str],
+    assignee_only: bool,
+) -> protocol.MessageAck:
+    """:func:`post_message` once its conversation's update answered: ``updated`` (a row from :func:`_returning`),
+    or None when its checks did not pass."""
+    is_visitor = author_kind == "visitor"
     if updated is None:
         return _post_checked(
             tx,
@@ -544,3 +601,6 @@ def _author_name(row: Row) -> str | None:
     if row["author_kind"] == "visitor":
         return domain.display_name(row["visitor_name"], row["author_id"])
     return None if row["agent_name"] is None else str(row["agent_name"])
+
+
+BEGINNINGS[post_message] = begin_post_message

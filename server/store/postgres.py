@@ -254,11 +254,15 @@ class _Trips:
     """Round trips to the database and statements sent, counted by the writer (a test hook and the benchmarks'
     evidence: on a server a network hop away, round trips are what a batch waits for)."""
 
-    __slots__ = ("round_trips", "statements")
+    __slots__ = ("round_trips", "sent", "statements", "synced")
 
     def __init__(self) -> None:
         self.round_trips = 0
         self.statements = 0
+        #: In pipeline mode: statements sent, and how many of them had been sent at the last sync (whose
+        #: answers are in).
+        self.sent = 0
+        self.synced = 0
 
     def add(self, round_trips: int, statements: int) -> None:
         self.round_trips += round_trips
@@ -294,32 +298,43 @@ class _Tx:
         self.pipe = pipe
         self.deferred = deferred
 
-    def _wait(self, statements: int = 1) -> None:
-        """The results of what was sent (in a pipeline: sync it); one round trip."""
+    def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[dict[str, Any]]:
+        cur = self.conn.execute(translate(sql), _params(params))
         if self.trips is not None:
-            self.trips.add(1, statements)
+            self.trips.add(0, 1)
+            self.trips.sent += 1
+        return cur
+
+    def _wait(self) -> None:
+        """The answers to what was sent (in a pipeline: sync it); one round trip."""
+        if self.trips is not None:
+            self.trips.add(1, 0)
+            self.trips.synced = self.trips.sent
         if self.pipe is not None:
             self.pipe.sync()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        cur = self.conn.execute(translate(sql), _params(params))
+        cur = self._execute(sql, params)
         self._wait()
         rows = cur.fetchall() if cur.description is not None else []
         return rows[0] if rows else None
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cur = self.conn.execute(translate(sql), _params(params))
+        cur = self._execute(sql, params)
         self._wait()
         return cur.fetchall() if cur.description is not None else []
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(translate(sql), _params(params))
+            if self.trips is not None:
+                self.trips.add(0, 1)
+                self.trips.sent += 1
             self._wait()
             return cur.fetchall() if cur.description is not None else []
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = self.conn.execute(translate(sql), _params(params))
+        cur = self._execute(sql, params)
         self._wait()
         return cur.rowcount
 
@@ -328,6 +343,23 @@ class _Tx:
             cur.executemany(translate(sql), [_params(r) for r in rows])
         if self.trips is not None:
             self.trips.add(1, len(rows))
+            self.trips.sent += len(rows)
+            self.trips.synced = self.trips.sent
+
+    def ahead(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], dict[str, Any] | None]:
+        if self.pipe is None or self.trips is None:
+            row = self.one(sql, params)
+            return lambda: row
+        cur = self._execute(sql, params)
+        mark, trips = self.trips.sent, self.trips
+
+        def fetch() -> dict[str, Any] | None:
+            if trips.synced < mark:
+                self._wait()
+            rows = cur.fetchall() if cur.description is not None else []
+            return rows[0] if rows else None
+
+        return fetch
 
     def defer(
         self, sql: str, params: Sequence[Any] = (), check: Callable[[dict[str, Any] | None], None] | None = None
@@ -337,9 +369,7 @@ class _Tx:
             if check is not None:
                 check(row)
             return
-        cur = self.conn.execute(translate(sql), _params(params))
-        if self.trips is not None:
-            self.trips.add(0, 1)
+        cur = self._execute(sql, params)
         if check is not None:
             self.deferred.append((cur, check))
 
@@ -743,48 +773,78 @@ class PostgresStore(Store):
         self._loop.call_soon_threadsafe(self._settle, batch, run, not complete)
         return conn
 
-    def _run_jobs(
+    def _finished(self, job: Job, tx: _Tx, result: Any, locked: set[int], exclusive: bool) -> None:
+        """After ``job`` ran in ``tx``: run the reactors, refuse events of a tenant it did not name, and
+        record its outcome (the caller catches what this raises)."""
+        self._react(tx)
+        stray = {e.tenant_id for e in tx.events} - locked
+        if stray and not exclusive:
+            raise RuntimeError(
+                f"{getattr(job.fn, '__qualname__', job.fn)!s} appended events of tenant(s)"
+                f" {sorted(stray)} it did not name; a write names its tenant as its tenant_id argument"
+            )
+        job.outcome = (True, result)
+
+    def _run_jobs(self, conn: Conn, batch: list[Job], locked: set[int], exclusive: bool) -> list[EventRecord]:
+        """Run each job of ``batch`` in the open transaction, a ``SAVEPOINT job`` already set, a job that
+        raises rolled back alone; the events they appended."""
+        local: list[EventRecord] = []
+        for i, job in enumerate(batch):
+            then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
+            tx = _Tx(conn, self.trips)
+            try:
+                self._finished(job, tx, job.fn(tx, *job.args, **job.kwargs), locked, exclusive)
+            except BaseException as exc:  # one bad job must not sink the batch
+                if _storage_failure(exc, conn):
+                    raise  # the database, not the job: the whole batch fails (or runs again)
+                self.trips.add(1, 2 + bool(then))
+                conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
+                job.outcome = (False, exc)
+            else:
+                self.trips.add(1, 1 + bool(then))
+                conn.execute(b"RELEASE SAVEPOINT job" + then)
+                local.extend(tx.events)
+        return local
+
+    def _run_pipelined_jobs(
         self,
         conn: Conn,
         batch: list[Job],
         locked: set[int],
         exclusive: bool,
-        *,
-        savepoints: bool,
-        pipe: psycopg.Pipeline | None = None,
-        deferred: list[_Deferred] | None = None,
+        pipe: psycopg.Pipeline,
+        deferred: list[_Deferred],
     ) -> list[EventRecord] | None:
-        """Run each job of ``batch`` in the open transaction; the events they appended. Without
-        ``savepoints`` (then in ``pipe``, their deferred statements' checks gathered in ``deferred``), None as
-        soon as one raises (the caller rolls back and runs the batch with them); with them (a ``SAVEPOINT job``
-        already set), a job that raises is rolled back alone."""
+        """Run each job of ``batch`` in the open transaction, in ``pipe``, without savepoints (deferred
+        statements' checks gathered in ``deferred``); the events they appended, or None as soon as one raises
+        (the caller rolls back and runs the batch with savepoints).
+
+        Consecutive jobs that can begin apart (:data:`_sql.BEGINNINGS`: a message's conversation update) are
+        all begun, then finished in order, so that their first statements share one round trip."""
         local: list[EventRecord] = []
-        for i, job in enumerate(batch):
-            then = b"; SAVEPOINT job" if i + 1 < len(batch) else b""
-            tx = _Tx(conn, self.trips, pipe, deferred)
-            try:
-                result = job.fn(tx, *job.args, **job.kwargs)
-                self._react(tx)
-                stray = {e.tenant_id for e in tx.events} - locked
-                if stray and not exclusive:
-                    raise RuntimeError(
-                        f"{getattr(job.fn, '__qualname__', job.fn)!s} appended events of tenant(s)"
-                        f" {sorted(stray)} it did not name; a write names its tenant as its tenant_id argument"
-                    )
-            except BaseException as exc:  # one bad job must not sink the batch
-                if _storage_failure(exc, conn):
-                    raise  # the database, not the job: the whole batch fails (or runs again)
-                if not savepoints:
-                    return None
-                self.trips.add(1, 2 + bool(then))
-                conn.execute(b"ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" + then)
-                job.outcome = (False, exc)
-            else:
-                if savepoints:
-                    self.trips.add(1, 1 + bool(then))
-                    conn.execute(b"RELEASE SAVEPOINT job" + then)
-                job.outcome = (True, result)
+        begun: list[tuple[Job, _Tx, Callable[[], Any]]] = []
+
+        def finish() -> None:
+            for job, tx, rest in begun:
+                self._finished(job, tx, rest(), locked, exclusive)
                 local.extend(tx.events)
+            begun.clear()
+
+        try:
+            for job in batch:
+                tx = _Tx(conn, self.trips, pipe, deferred)
+                begin = _sql.BEGINNINGS.get(job.fn)
+                if begin is not None:
+                    begun.append((job, tx, begin(tx, *job.args, **job.kwargs)))
+                    continue
+                finish()
+                self._finished(job, tx, job.fn(tx, *job.args, **job.kwargs), locked, exclusive)
+                local.extend(tx.events)
+            finish()
+        except BaseException as exc:
+            if _storage_failure(exc, conn):
+                raise  # the database, not the job: the whole batch fails (or runs again)
+            return None
         return local
 
     def _catch_up_cursors(self, local: list[EventRecord]) -> list[tuple[int, int, int]]:
@@ -805,10 +865,12 @@ class PostgresStore(Store):
         the catch-up read found), committed; or None when a job raised (or a deferred statement failed or its
         check refused), the transaction then still open, to be rolled back.
 
-        Round trips: BEGIN and the locks go with the first statement whose result a job reads; each such
-        statement carries the deferred ones sent before it (a message's inserts go with the next message's
-        update); the last deferred statements, the catch-up read and the NOTIFY make one more, after which the
-        deferred checks run; COMMIT is the last. A batch of N messages: N + 2 (it was 2N + 2)."""
+        Round trips: BEGIN and the locks go with the first statement whose answer a job waits for; consecutive
+        messages send their conversation updates together (:meth:`_run_pipelined_jobs`) and wait once; each
+        wait also carries the statements deferred before it (a message's inserts); the last deferred
+        statements, the catch-up read and the NOTIFY make one more, after which the deferred checks run;
+        COMMIT is the last. A batch of N messages in their open conversations: 3 round trips (it was
+        2N + 2)."""
         committing = False
         try:
             with conn.pipeline() as pipe:
@@ -819,7 +881,7 @@ class PostgresStore(Store):
                 waited = conn.execute(_LOCKS_WAITED)
                 self.trips.add(0, 2 + len(locks))
                 deferred: list[_Deferred] = []
-                local = self._run_jobs(conn, batch, locked, exclusive, savepoints=False, pipe=pipe, deferred=deferred)
+                local = self._run_pipelined_jobs(conn, batch, locked, exclusive, pipe, deferred)
                 if local is None:
                     return None
                 read = None
@@ -886,9 +948,8 @@ class PostgresStore(Store):
             conn.execute(f"ROLLBACK; BEGIN; {'; '.join(locks)}; SAVEPOINT job".encode())
             self.lock_wait_ns += time.perf_counter_ns() - waiting
             self.savepoint_passes += 1
-            ran = self._run_jobs(conn, batch, locked, exclusive, savepoints=True)
-            assert ran is not None
-            local, caught_up = ran, self._commit(conn, ran)
+            local = self._run_jobs(conn, batch, locked, exclusive)
+            caught_up = self._commit(conn, local)
         touched = {e.tenant_id for e in local}
         ours = {e.event_id for e in local}
         others = [e for e in caught_up if e.event_id not in ours]

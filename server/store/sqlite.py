@@ -169,6 +169,10 @@ class _Tx:
     def many(self, sql: str, rows: Any) -> None:
         self.conn.executemany(sql, rows)
 
+    def ahead(self, sql: str, params: Any = ()) -> Callable[[], dict[str, Any] | None]:
+        row = self.one(sql, params)
+        return lambda: row
+
     def defer(self, sql: str, params: Any = (), check: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         row = self.one(sql, params)
         if check is not None:

@@ -369,6 +369,10 @@ class _Counting:
         self.statements.append(sql)
         return self.tx.run(sql, params)
 
+    def ahead(self, sql: str, params: Any = ()) -> Any:
+        self.statements.append(sql)
+        return self.tx.ahead(sql, params)
+
     def defer(self, sql: str, params: Any = (), check: Any = None) -> None:
         self.statements.append(sql)
         self.tx.defer(sql, params, check)
