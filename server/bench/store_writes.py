@@ -57,8 +57,11 @@ async def _run(url: str, writers: int, seconds: float) -> str:
             line += f"; {jobs / batches:.1f} jobs per batch"
             if tx_ns:
                 line += f", {tx_ns / batches / 1e6:.2f} ms per batch transaction"
-        trips = getattr(store, "trips", None)
-        if trips is not None and jobs:
+        if url.startswith("postgresql") and jobs:
+            from ..store.postgres import PostgresStore
+
+            assert isinstance(store, PostgresStore)
+            trips = store.trips
             line += (
                 f"; {trips.round_trips / batches:.1f} round trips and {trips.statements / batches:.1f} statements"
                 f" per batch, {trips.round_trips / jobs:.2f} and {trips.statements / jobs:.2f} per write"
