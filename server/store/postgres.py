@@ -7,10 +7,13 @@ announced to the other nodes.
 Writes
     One writer thread per node owns one connection and does group commit like
     the SQLite writer: the next transaction takes every write waiting (up to
-    :data:`MAX_BATCH`), runs each in its own SAVEPOINT (a function that raises
-    rolls back only itself), and the callers get their results only after
-    COMMIT returned ("acked means stored"). One fsync covers many messages,
-    and a node never holds more than one connection for writing.
+    :data:`MAX_BATCH`), and the callers get their results only after COMMIT
+    returned ("acked means stored"). One fsync covers many messages, and a
+    node never holds more than one connection for writing. A batch first runs
+    pipelined and without savepoints (``PostgresStore._pipelined``: a batch of
+    messages is three round trips whatever its size); when one of its writes
+    raises, it runs again with a SAVEPOINT per write, so that write alone
+    rolls back.
 
 Per-tenant write locks
     Every client belongs to one tenant and its resume cursor only ever names
@@ -55,8 +58,9 @@ Reads
 
 Fan-out between nodes
     A write transaction that appended events sends ``NOTIFY frontdesk_events``
-    (PostgreSQL delivers it at COMMIT, and never for a rollback). Every node
-    LISTENs on its own connection; on a notification, and every
+    (PostgreSQL delivers it at COMMIT, and never for a rollback), naming its
+    node. Every node LISTENs on its own connection; on another node's
+    notification, and every
     :attr:`PostgresStore.poll_interval` seconds anyway (so a missed
     notification or a dropped listener costs latency, never an event), it
     reads the events after the last one it published and passes them to
