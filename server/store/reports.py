@@ -60,7 +60,6 @@ MAX_COMMENTS = 100
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The kinds of event the facts are made of (the projection reads no others).
 PROJECTED_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
-_KINDS = PROJECTED_KINDS
 
 
 # -- the projection -------------------------------------------------------------------------------
@@ -97,11 +96,11 @@ def project(
         newer = [e for e in published if e.event_id > after]
         events, more = newer[:limit], len(newer) > limit
     else:
-        marks = ", ".join("?" for _ in _KINDS)
+        marks = ", ".join("?" for _ in PROJECTED_KINDS)
         rows = tx.all(
             f"SELECT * FROM events WHERE tenant_id = ? AND event_id > ? AND kind IN ({marks})"
             " ORDER BY event_id LIMIT ?",
-            (tenant_id, after, *_KINDS, limit),
+            (tenant_id, after, *PROJECTED_KINDS, limit),
         )
         events, more = [record_from_row(row) for row in rows], len(rows) == limit
     if not events:
