@@ -19,7 +19,7 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from .protocol import CONFIG_FIELD, CONFIG_FIELDS, UPLOAD_KINDS
@@ -488,10 +488,17 @@ def message_channel(author_kind: str, client_id: str) -> str:
         return "widget"
 
 
-def percentile(ordered: Sequence[float], q: float) -> float | None:
+class Ranked(Protocol):
+    """What :func:`percentile` reads: a length and items by rank (a list, or a NumPy array)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, rank: int, /) -> Any: ...
+
+
+def percentile(ordered: Ranked, q: float) -> float | None:
     """The ``q`` quantile (0–1) of ascending ``ordered``, by linear interpolation between the two nearest
     ranks (NumPy's default); None for no values."""
-    if not ordered:
+    if len(ordered) == 0:
         return None
     pos = (len(ordered) - 1) * q
     lo = int(pos)

@@ -17,7 +17,6 @@ Three parts, one module, since they share the facts' shape (migrations 0019 and 
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import datetime as dt
 import json
@@ -26,9 +25,10 @@ import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple
 
-import orjson
+import numpy as np
+from numpy.typing import NDArray
 
 from .. import domain, protocol
 from ..domain import EventRecord
@@ -58,6 +58,11 @@ REBUILD_PAGE = 5000
 MAX_COMMENTS = 100
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Durations (ms) and the integer keys made of them, as NumPy arrays: sorting and slicing half a million of them
+#: is C work (a list of Python ints costs ~25x as much to sort).
+_Ints = NDArray[np.int64]
+_NONE: _Ints = np.zeros(0, dtype=np.int64)
+_NONE.flags.writeable = False
 #: The kinds of event the facts are made of (the projection reads no others).
 PROJECTED_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
 
@@ -486,7 +491,7 @@ class _Facts:
     by_dim: dict[_Dim, list[int]]  # (agent, team, channel) → the four counts
     started: _Durations  # the first responses of the episodes started in the period
     ended: _Durations  # the resolutions of the episodes ended in the period
-    replies: dict[str, tuple[list[int], list[int]]]  # per channel, the period's reply times: wall, business, ascending
+    replies: dict[str, tuple[_Ints, _Ints]]  # per channel, the period's reply times: wall, business, ascending
     csat: dict[tuple[Any, Any, Any], tuple[int, int, int]]  # (agent, team, channel) → surveys, rated, happy
     comments: list[tuple[Any, ...]]  # the newest rated surveys with a comment: the columns of _COMMENT
 
@@ -563,7 +568,7 @@ _HAPPY = (
 
 
 def _values(tx: Tx, column: str, where: str | None) -> str:
-    """An aggregate of ``column`` over the rows matching ``where``, as one value (:func:`_ascending` reads it):
+    """An aggregate of ``column`` over the rows matching ``where``, as one value (:func:`_parsed` reads it):
     half a million reply times come back as one JSON text or array rather than as half a million rows."""
     only = "" if where is None else f" FILTER (WHERE {where})"
     if tx.dialect == "postgres":
@@ -571,29 +576,30 @@ def _values(tx: Tx, column: str, where: str | None) -> str:
     return f"json_group_array({column}){only}"
 
 
-def _parsed(found: Any) -> list[int]:
-    """The values of a :func:`_values` aggregate (JSON text from SQLite, an array or NULL from PostgreSQL)."""
-    return [] if found is None else orjson.loads(found) if isinstance(found, str) else list(found)
+def _parsed(found: Any) -> _Ints:
+    """The integers of a :func:`_values` aggregate, in the order it gave them: SQLite's JSON text is read by
+    NumPy's C parser straight into an array (half the time of ``orjson`` plus the conversion), PostgreSQL's
+    array (or NULL) converted."""
+    if found is None:
+        return _NONE
+    if isinstance(found, str):
+        inside = found[1:-1]
+        return np.fromstring(inside, dtype=np.int64, sep=",") if inside else _NONE
+    return np.asarray(found, dtype=np.int64)
 
 
-def _merged(parts: Sequence[list[int]]) -> list[int]:
-    """Ascending lists as one: the only non-empty one itself, else their concatenation sorted, which Python's
-    sort merges in linear time (it finds the sorted runs)."""
-    filled = [p for p in parts if p]
+def _merged(parts: Sequence[_Ints]) -> _Ints:
+    """Ascending arrays as one ascending array (the only non-empty one itself)."""
+    filled = [p for p in parts if len(p)]
     if len(filled) <= 1:
-        return filled[0] if filled else []
-    out: list[int] = []
-    for part in filled:
-        out += part
-    out.sort()
-    return out
+        return filled[0] if filled else _NONE
+    return np.sort(np.concatenate(filled))
 
 
-def _ascending(found: Any) -> list[int]:
-    """The values of a :func:`_values` aggregate, ascending."""
-    values = _parsed(found)
-    values.sort()  # already sorted from PostgreSQL: one linear pass
-    return values
+def _ascending(found: Any) -> _Ints:
+    """The values of a :func:`_values` aggregate, ascending. NumPy's sort of half a million integers takes a
+    few milliseconds where ``list.sort`` took ~100 (docs/PERFORMANCE.md, session 9)."""
+    return np.sort(_parsed(found))
 
 
 def _counts(
@@ -677,7 +683,7 @@ def _facts(
     )
     channels = [c for c in protocol.REPORT_CHANNELS if q.channel in (None, c)]
     r_where, r_params = _on(tx, "r", q, labelled)
-    replies: dict[str, tuple[list[int], list[int]]] = {}
+    replies: dict[str, tuple[_Ints, _Ints]] = {}
     if labelled is None:  # every channel's reply times in one read of the period, each list as one value
         aggregates, params = [], []
         for channel in channels:
@@ -694,8 +700,7 @@ def _facts(
         for i, channel in enumerate(channels):
             replies[channel] = (_ascending(found[2 * i]), _ascending(found[2 * i + 1]))
     else:  # the labelled conversations' replies: their counts too (no running count knows labels), in one read
-        for channel in channels:
-            replies[channel] = ([], [])
+        parts: dict[str, tuple[list[_Ints], list[_Ints]]] = {channel: ([], []) for channel in channels}
         for hour, agent, team, channel, n, wall, business in tx.rows(
             f"SELECT r.at - r.at % {HOUR_MS} AS hour, r.agent_id, r.team_id, r.channel, COUNT(*) AS n,"
             f" {_values(tx, 'r.reply_ms', 'r.reply_ms IS NOT NULL')},"
@@ -705,12 +710,11 @@ def _facts(
         ):
             by_hour.setdefault(int(hour), [0, 0, 0, 0])[2] += int(n)
             by_dim.setdefault((int(agent or 0), int(team or 0), str(channel)), [0, 0, 0, 0])[2] += int(n)
-            if channel in replies:
-                replies[channel][0].extend(_parsed(wall))
-                replies[channel][1].extend(_parsed(business))
-        for wall_list, business_list in replies.values():
-            wall_list.sort()
-            business_list.sort()
+            if channel in parts:
+                parts[channel][0].append(_parsed(wall))
+                parts[channel][1].append(_parsed(business))
+        for channel, (walls, businesses) in parts.items():
+            replies[channel] = (np.sort(np.concatenate([_NONE, *walls])), np.sort(np.concatenate([_NONE, *businesses])))
     s_where, s_params = _where(
         tx, q, labelled, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
     )
@@ -793,11 +797,18 @@ def _sec(v: float | None) -> float | None:
 _AT, _AGENT, _TEAM, _CHANNEL, _MS, _BMS = range(6)  # the columns of an episode tuple
 
 
-def _stats(wall: list[int], business: list[int]) -> protocol.DurationStats:
+def _total(ordered: _Ints) -> int:
+    """The exact sum of ascending ``ordered``: NumPy's when no int64 sum can overflow, else Python's."""
+    if len(ordered) * max(abs(int(ordered[0])), abs(int(ordered[-1]))) < 1 << 62:
+        return int(ordered.sum())
+    return sum(ordered.tolist())
+
+
+def _stats(wall: _Ints, business: _Ints) -> protocol.DurationStats:
     """The statistics of ascending ``wall`` and ``business`` durations (ms)."""
 
-    def mean(v: list[int]) -> float | None:
-        return _sec(sum(v) / len(v)) if v else None
+    def mean(v: _Ints) -> float | None:
+        return _sec(_total(v) / len(v)) if len(v) else None
 
     return protocol.DurationStats(
         count=len(wall),
@@ -810,8 +821,8 @@ def _stats(wall: list[int], business: list[int]) -> protocol.DurationStats:
     )
 
 
-def _median_s(ordered: Sequence[int] | None) -> float | None:
-    return _sec(domain.percentile(ordered, 0.5)) if ordered else None
+def _median_s(ordered: _Ints | None) -> float | None:
+    return None if ordered is None else _sec(domain.percentile(ordered, 0.5))
 
 
 #: The durations per agent, team and hour are read as one integer each: the owner's number times _SPAN, plus the
@@ -823,53 +834,51 @@ _BIAS = 1 << 39
 
 @dataclasses.dataclass(slots=True)
 class _Durations:
-    """One duration (first response or resolution) of the episodes started (or ended) in a period. Every list is
-    ascending and leaves out the episodes without the duration. The per agent, team and bucket lists hold only
-    the wall-clock form, and only for a full report (empty for the previous period)."""
+    """One duration (first response or resolution) of the episodes started (or ended) in a period. Every array
+    is ascending and leaves out the episodes without the duration. The per agent, team and bucket arrays hold
+    only the wall-clock form, and only for a full report (empty for the previous period)."""
 
-    wall: dict[str | None, list[int]]  # per channel; None: all of them
-    business: dict[str | None, list[int]]
-    agents: Mapping[int, Sequence[int]]  # 0: no agent
-    teams: Mapping[int, Sequence[int]]  # 0: no team
-    buckets: dict[str, list[int]]
+    wall: dict[str | None, _Ints]  # per channel; None: all of them
+    business: dict[str | None, _Ints]
+    agents: dict[int, _Ints]  # 0: no agent
+    teams: dict[int, _Ints]  # 0: no team
+    buckets: dict[str, _Ints]
     handled_agents: Counter[int]  # episodes per agent, with the duration or without
     handled_teams: Counter[int]
 
 
-class _Shifted(Sequence[int]):
-    """``keys[start:end]`` less ``base``, each item computed when read: a median reads two of them."""
-
-    __slots__ = ("base", "end", "keys", "start")
-
-    def __init__(self, keys: list[int], start: int, end: int, base: int) -> None:
-        self.keys, self.start, self.end, self.base = keys, start, end, base
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-    @overload
-    def __getitem__(self, i: int) -> int: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[int]: ...
-    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
-        if isinstance(i, slice):
-            return [k - self.base for k in self.keys[self.start : self.end][i]]
-        n = self.end - self.start
-        if not -n <= i < n:
-            raise IndexError(i)
-        return self.keys[self.start + i % n] - self.base
+def _grouped(keys: _Ints) -> dict[int, _Ints]:
+    """Keys (owner × _SPAN + duration + _BIAS, in any order) as each owner's durations, ascending: one sort,
+    then a view of the sorted durations per owner."""
+    if not len(keys):
+        return {}
+    keys = np.sort(keys)
+    owners = keys // _SPAN
+    durations = keys - owners * _SPAN - _BIAS
+    cuts = (np.flatnonzero(owners[1:] != owners[:-1]) + 1).tolist()
+    return {
+        int(owners[start]): durations[start:end] for start, end in zip([0, *cuts], [*cuts, len(keys)], strict=True)
+    }
 
 
-def _grouped(keys: list[int]) -> dict[int, _Shifted]:
-    """Sorted keys (owner × _SPAN + duration + _BIAS) as each owner's durations, ascending."""
-    out: dict[int, _Shifted] = {}
-    start, n = 0, len(keys)
-    while start < n:
-        owner = keys[start] // _SPAN
-        end = bisect.bisect_left(keys, (owner + 1) * _SPAN, start)
-        out[owner] = _Shifted(keys, start, end, owner * _SPAN + _BIAS)
-        start = end
-    return out
+def _tally(found: Any) -> Counter[int]:
+    """How many times each integer of a :func:`_values` aggregate occurs."""
+    values, counts = np.unique(_parsed(found), return_counts=True)
+    return Counter(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+
+
+def _bucketed(hour_keys: _Ints, bucket: Callable[[int], str]) -> dict[str, _Ints]:
+    """Keys (UTC hour number × _SPAN + duration + _BIAS) as each bucket's durations, ascending: the hours
+    named once each, their keys re-keyed by bucket and grouped by one sort."""
+    if not len(hour_keys):
+        return {}
+    hours, which = np.unique(hour_keys // _SPAN, return_inverse=True)
+    numbers: dict[str, int] = {}
+    number_of_hour = np.array(
+        [numbers.setdefault(bucket(hour * HOUR_MS), len(numbers)) for hour in hours.tolist()], dtype=np.int64
+    )
+    grouped = _grouped(number_of_hour[which] * _SPAN + hour_keys % _SPAN)
+    return {name: grouped[number] for name, number in numbers.items()}
 
 
 def _durations(
@@ -904,37 +913,32 @@ def _durations(
             _values(tx, "COALESCE(e.team_id, 0)", None),
         ]
     found = tx.rows(f"SELECT {', '.join(aggregates)} {scope}", (*args, *params))[0]
-    wall: dict[str | None, list[int]] = {}
-    business: dict[str | None, list[int]] = {}
+    wall: dict[str | None, _Ints] = {}
+    business: dict[str | None, _Ints] = {}
     for i, channel in enumerate(channels):
         wall[channel], business[channel] = _ascending(found[2 * i]), _ascending(found[2 * i + 1])
-    for into in (wall, business):  # the channels' sorted lists concatenated: sorting merges them, in linear time
+    for into in (wall, business):
         into[None] = _merged([into[channel] for channel in channels])
     d = _Durations(wall, business, {}, {}, {}, Counter(), Counter())
     if bucket is None:
         return d
     low, high, by_agent, by_team, by_hour, agent_ids, team_ids = found[2 * len(channels) :]
-    d.handled_agents, d.handled_teams = Counter(_parsed(agent_ids)), Counter(_parsed(team_ids))
-    hours: Mapping[int, Sequence[int]]
+    d.handled_agents, d.handled_teams = _tally(agent_ids), _tally(team_ids)
     if low is None or (int(low) >= -_BIAS and int(high) < _BIAS):
-        d.agents, d.teams = _grouped(_ascending(by_agent)), _grouped(_ascending(by_team))
-        hours = _grouped(_ascending(by_hour))
+        d.agents, d.teams = _grouped(_parsed(by_agent)), _grouped(_parsed(by_team))
+        d.buckets = _bucketed(_parsed(by_hour), bucket)
     else:
         d.agents, d.teams, hours = _by_row(tx, scope, params, at, ms)
-    names: dict[int, str] = {}
-    for hour, values in hours.items():
-        name = names.get(hour)
-        if name is None:
-            name = names[hour] = bucket(hour * HOUR_MS)
-        d.buckets.setdefault(name, []).extend(values[:])
-    for ordered in d.buckets.values():
-        ordered.sort()
+        parts: dict[str, list[_Ints]] = defaultdict(list)
+        for hour, values in hours.items():
+            parts[bucket(hour * HOUR_MS)].append(values)
+        d.buckets = {name: np.sort(np.concatenate(arrays)) for name, arrays in parts.items()}
     return d
 
 
 def _by_row(
     tx: Tx, scope: str, params: Sequence[Any], at: str, ms: str
-) -> tuple[dict[int, list[int]], dict[int, list[int]], dict[int, list[int]]]:
+) -> tuple[dict[int, _Ints], dict[int, _Ints], dict[int, _Ints]]:
     """The wall-clock durations per agent, team and UTC hour (its number since the epoch), ascending, read row
     by row: for the durations too long for :data:`_SPAN`."""
     agents: dict[int, list[int]] = defaultdict(list)
@@ -947,7 +951,11 @@ def _by_row(
         agents[int(agent)].append(duration)
         teams[int(team)].append(duration)
         hours[int(when) // HOUR_MS].append(duration)
-    return agents, teams, hours
+
+    def arrays(by: dict[int, list[int]]) -> dict[int, _Ints]:
+        return {owner: np.array(values, dtype=np.int64) for owner, values in by.items()}
+
+    return arrays(agents), arrays(teams), arrays(hours)
 
 
 def _csat(counts: Iterable[tuple[int, int, int]]) -> protocol.CsatStats:
@@ -979,7 +987,7 @@ def _summaries(f: _Facts, channels: Sequence[str]) -> dict[str | None, protocol.
         for key in (None, ch):
             if key in sums:
                 sums[key] = [a + b for a, b in zip(sums[key], counts, strict=True)]
-    replies: dict[str | None, tuple[list[int], list[int]]] = {c: f.replies.get(c, ([], [])) for c in channels}
+    replies: dict[str | None, tuple[_Ints, _Ints]] = {c: f.replies.get(c, (_NONE, _NONE)) for c in channels}
     replies[None] = (
         _merged([replies[c][0] for c in channels]),
         _merged([replies[c][1] for c in channels]),

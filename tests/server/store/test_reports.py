@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+import numpy as np
 import pytest
 from frontdesk.server import domain
 from frontdesk.server.domain import StatusAction
@@ -282,6 +283,22 @@ def test_business_ms_rules() -> None:
     assert domain.percentile([1, 2, 3, 4], 0.5) == 2.5 and domain.percentile([], 0.9) is None
     assert domain.message_channel("visitor", domain.email_client_id("<a@b>")) == "email"
     assert domain.message_channel("visitor", "5c1f0b9e-0e6e-4a38-9d3f-3a1d1f0b2c7e") == "widget"
+
+
+def test_duration_aggregates_read_the_same_from_either_dialect_and_sum_exactly() -> None:
+    """An aggregate of durations reads the same from SQLite's JSON text and PostgreSQL's array (NULL and an
+    empty list as nothing); a malformed one raises rather than losing values; and a mean's sum stays exact
+    where an int64 sum would overflow."""
+    for found in ("[5,-3,12,0]", [5, -3, 12, 0]):
+        assert reports._ascending(found).tolist() == [-3, 0, 5, 12]
+    for empty in (None, "[]", []):
+        assert reports._parsed(empty).tolist() == []
+    with pytest.raises(ValueError):
+        reports._parsed("[1,2.5x]")
+    assert reports._total(np.array([1, 2, 3], dtype=np.int64)) == 6
+    huge = np.array([2**62, 2**62, 2**62 + 1], dtype=np.int64)
+    assert reports._total(huge) == 3 * 2**62 + 1
+    assert domain.percentile(np.array([1, 2, 3, 4], dtype=np.int64), 0.5) == 2.5
 
 
 def test_the_projection_counts_each_event_once_whatever_its_batches(store_url: str, clock: Clock) -> None:
