@@ -285,6 +285,56 @@ def test_business_ms_rules() -> None:
     assert domain.message_channel("visitor", "5c1f0b9e-0e6e-4a38-9d3f-3a1d1f0b2c7e") == "widget"
 
 
+def test_a_label_filter_counts_a_conversation_quiet_since_the_period_began(store_url: str, clock: Clock) -> None:
+    """Under a label filter, a labelled conversation whose last message came before the period but which was
+    resolved (and sent a survey) in it counts its resolution and survey in the period, and its messages in the
+    previous one; a labelled conversation created after the period counts in neither."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        label = (await store.write(labels.create_label, w.tenant, "vip", "#ff0000")).label
+
+        async def tag(c: int) -> None:
+            await store.write(
+                labels.change_labels,
+                w.tenant,
+                agent_id=w.admin,
+                conversation_id=c,
+                label_id=label.id,
+                add=True,
+                client_id=None,
+            )
+
+        clock.at = T0 - 20 * 24 * HOUR  # 14 February
+        quiet = (await say(store, w, w.alice, "in february"))["conversation_id"]
+        await reply(store, w, w.agent, quiet, "hello")
+        await tag(quiet)
+        clock.at = T0  # 6 March: resolved in the period, with no message in it
+        await store.write(
+            conversations.change_status,
+            w.tenant,
+            agent_id=w.admin,
+            conversation_id=quiet,
+            action=StatusAction.RESOLVE,
+            client_id=None,
+            survey=csat.SurveyAsk("five", T0, 24 * HOUR),
+        )
+        clock.at = T0 + 30 * 24 * HOUR  # 5 April
+        later = (await say(store, w, w.carol, "in april"))["conversation_id"]
+        await tag(later)
+        march_1 = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
+        [found] = await rows(store, "SELECT last_activity FROM conversations WHERE id = ?", (quiet,))
+        assert found["last_activity"] < march_1  # quiet since before the period
+
+        tagged = await get(store, w, label_id=label.id)
+        s, p = tagged.summary, tagged.previous
+        assert (s.conversations, s.messages_in, s.messages_out, s.resolutions, s.csat.surveys) == (0, 0, 0, 1, 1)
+        assert s.resolution.count == 1
+        assert (p.conversations, p.messages_in, p.messages_out, p.resolutions) == (1, 1, 1, 0)
+
+    run(store_url, scenario)
+
+
 def test_duration_aggregates_read_the_same_from_either_dialect_and_sum_exactly() -> None:
     """An aggregate of durations reads the same from SQLite's JSON text and PostgreSQL's array (NULL and an
     empty list as nothing); a malformed one raises rather than losing values; and a mean's sum stays exact
