@@ -602,13 +602,24 @@ class FrontdeskServer:
             await ws.close(int(CloseCode.TRY_AGAIN_LATER), "too many open sockets from this address")
             return
         self.hub.add(client)
-        deadline = asyncio.get_running_loop().call_later(self.settings.auth_timeout, self._auth_deadline, client)
+        deadline: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            self.settings.auth_timeout, self._auth_deadline, client
+        )
         try:
-            async for raw in ws:
+            while True:
+                # recv() rather than ``async for``: the library's iterator is an async generator, ~260 bytes a
+                # socket for as long as it is open (docs/PERFORMANCE.md, idle memory). The close ends the loop
+                # the same way: recv raises ConnectionClosed (OK or Error) where the iterator stopped or raised.
+                raw = await ws.recv()
                 if client.state is ClientState.CLOSING:
                     continue  # keep reading so the closing handshake can complete
                 try:
                     await self._frame(client, raw)
+                    if deadline is not None and client.authenticated:
+                        # Authenticated for good (the session never goes back): its timer, callback and
+                        # arguments (~200 bytes) are freed now rather than auth_timeout after the upgrade.
+                        deadline.cancel()
+                        deadline = None
                 except ConnectionClosed:
                     raise
                 except Exception as exc:  # a bug, not the peer's fault: answer, log one line, read on
@@ -627,7 +638,8 @@ class FrontdeskServer:
         except ConnectionClosed:
             pass
         finally:
-            deadline.cancel()
+            if deadline is not None:
+                deadline.cancel()
             self.uploads.socket_closed(client)
             self.hub.remove(client)
 

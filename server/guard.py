@@ -85,7 +85,8 @@ class GuardedConnection(ServerConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pings = TokenBucket(self.ping_rate)
+        #: The ping budget, from the first ping on: browsers never send one, so most sockets never need it.
+        self._pings: TokenBucket | None = None
         #: Bytes of automatic answers written since the buffer went over its high-water mark.
         self._unread_control = 0
 
@@ -141,9 +142,12 @@ class GuardedConnection(ServerConnection):
         super().resume_writing()
 
     def process_event(self, event: Any) -> None:
-        if isinstance(event, Frame) and event.opcode is Opcode.PING and not self._pings.take():
-            self._too_many_pings()
-            return
+        if isinstance(event, Frame) and event.opcode is Opcode.PING:
+            if self._pings is None:
+                self._pings = TokenBucket(self.ping_rate)
+            if not self._pings.take():
+                self._too_many_pings()
+                return
         super().process_event(event)
 
     def _too_many_pings(self) -> None:
