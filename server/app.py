@@ -588,6 +588,8 @@ class FrontdeskServer:
             await ws.close(int(CloseCode.POLICY), "unknown site key")
             return
         client = Client(ws, endpoint, self._client_ip(ws), tenant_id=tenant_id)
+        if isinstance(ws, GuardedConnection):
+            ws.forget_handshake(client.ip)  # nothing reads the headers again
         client.bucket = TokenBucket(self.settings.rate_conn)
         # Counted and registered with no await in between, so the cap is exact.
         if self.hub.sockets_from(client.ip) >= self.settings.max_sockets_per_ip:

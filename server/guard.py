@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
 from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("frontdesk.server")
+
+#: A forgotten handshake's request headers (:meth:`GuardedConnection.forget_handshake`), shared by every socket.
+_NO_HEADERS: Final = Headers()
 
 #: Control-frame answers (pongs, a close) the server writes to a socket whose
 #: write buffer is already over websockets' high-water mark (``write_limit``,
@@ -83,12 +87,14 @@ class GuardedConnection(ServerConnection):
     #: Incoming pings allowed per connection (sustained per second / burst).
     ping_rate: ClassVar[Rate] = Rate(1, 10)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: The ping budget, from the first ping on: browsers never send one, so most sockets never need it.
-        self._pings: TokenBucket | None = None
-        #: Bytes of automatic answers written since the buffer went over its high-water mark.
-        self._unread_control = 0
+    # Per-socket state with class-level defaults: an instance attribute is set only when it first changes, so an
+    # idle socket's attribute dictionary stays as small as the library's own (docs/PERFORMANCE.md, idle memory).
+    #: The ping budget, from the first ping on: browsers never send one, so most sockets never need it.
+    _pings: TokenBucket | None = None
+    #: Bytes of automatic answers written since the buffer went over its high-water mark.
+    _unread_control: int = 0
+    #: How the log names the peer once the handshake is forgotten (:meth:`forget_handshake`).
+    _peer: str | None = None
 
     @classmethod
     def configured(
@@ -97,7 +103,7 @@ class GuardedConnection(ServerConnection):
         """A subclass with these settings (``serve(create_connection=...)`` takes a class)."""
         attrs: dict[str, Any] = {"ping_rate": ping_rate}
         if describe is not None:
-            attrs["describe"] = lambda self: describe(self)
+            attrs["describe"] = lambda self: describe(self) if self._peer is None else self._peer
         return type("GuardedConnection", (cls,), attrs)
 
     #: Seconds a peer has, from the TCP connection, to send its HTTP request (the library's ``open_timeout``, which
@@ -118,7 +124,22 @@ class GuardedConnection(ServerConnection):
     def describe(self) -> str:
         """How the log names this connection's peer (the server passes its
         client-address rule, X-Forwarded-For included, to :meth:`configured`)."""
+        if self._peer is not None:
+            return self._peer
         return str(self.remote_address[0]) if self.remote_address else "?"
+
+    def forget_handshake(self, peer: str) -> None:
+        """Drop the HTTP request and response of the opening handshake, once the server has read from them all
+        it needs (the path, the site key, the client's address): the library keeps them, headers and all, for
+        the socket's whole life, ~3 KB of an idle socket's ~16 (docs/PERFORMANCE.md, idle memory). ``peer``
+        is how the log names the connection from then on (what :meth:`describe` read from the headers)."""
+        self._peer = peer
+        if self.request is not None:
+            # Emptied in place, not replaced: the library reads None as "no handshake yet", and its parser
+            # (the sans-I/O protocol's parse generator) holds the same request object until the socket closes.
+            self.request.path = "/"
+            self.request.headers = _NO_HEADERS
+        self.response = None
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport

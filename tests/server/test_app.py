@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 from frontdesk.server import app
 from frontdesk.server.app import MAX_STRIKES, FrontdeskServer, ServerSettings
-from frontdesk.server.guard import ASYNCIO_ACCEPT_MESSAGE
+from frontdesk.server.guard import ASYNCIO_ACCEPT_MESSAGE, GuardedConnection
 from frontdesk.server.hub import Client, ClientState
 from frontdesk.server.protocol import Endpoint
 
 from tests.server.test_hub import FakeConnection, settle
+from tests.support import TIMEOUT, WsClient, serve_in_process
 
 
 def make_client(endpoint: Endpoint = Endpoint.AGENT) -> tuple[Client, FakeConnection]:
@@ -127,3 +129,30 @@ def test_loop_exception_handler_drops_only_asyncios_accept_report() -> None:
     finally:
         loop.close()
     assert seen == [{"message": "Task exception was never retrieved"}]
+
+
+def test_an_open_socket_forgets_its_handshake_headers_but_the_log_still_names_its_client(tmp_path: Path) -> None:
+    """Once a socket is set up the server keeps none of its handshake's headers (~3 KB each, for the socket's
+    life), and the guard's log lines still name the client the proxy forwarded for (``--trust-proxy``); the
+    socket serves on, and answers pings."""
+
+    async def scenario() -> None:
+        async with serve_in_process(tmp_path, trust_proxy=True) as server:
+            ws = await websockets.connect(
+                server.visitor_url,
+                origin=server.origin,
+                additional_headers={"X-Forwarded-For": "203.0.113.7", "User-Agent": "x" * 2000},
+            )
+            client = WsClient(ws, Endpoint.VISITOR)
+            hello = await client.request("hello")
+            assert hello["visitor"]["ip"] == "203.0.113.7"
+            [socket] = server.app.hub.visitor_sockets(hello["visitor"]["id"])
+            conn = socket.ws
+            assert isinstance(conn, GuardedConnection)
+            assert conn.request is not None and len(conn.request.headers) == 0 and conn.response is None
+            assert socket.ip == "203.0.113.7" and conn.describe() == "203.0.113.7"
+            await asyncio.wait_for(await ws.ping(), TIMEOUT)
+            assert (await client.request("ping"))["type"] == "reply"
+            await client.close()
+
+    asyncio.run(scenario())
