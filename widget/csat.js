@@ -59,7 +59,8 @@ Frontdesk.define('csat', (core) => {
       card = el('section', 'csat');
       card.setAttribute('aria-label', 'Rate this conversation');
     }
-    box.insertBefore(card, root.querySelector('.ty'));
+    // Above the resolved note and its "New conversation" (the history module's .hn): rate this one first.
+    box.insertBefore(card, root.querySelector('.hn') || root.querySelector('.ty'));
     card.textContent = '';
     const open = survey.expires_at > Date.now(), actions = el('div', 'row');
     card.appendChild(el('h3', 0, survey.rating == null ? 'How did we do?' : 'Thanks for your rating'));

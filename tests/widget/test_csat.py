@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.support import RunningServer
 from tests.widget.conftest import Agent, open_widget
+
+
+def assert_above_the_resolved_note(host: Locator, card: Locator) -> None:
+    """The rating card comes before the resolved note and its "New conversation" (history.js), whichever of
+    the two lazily loaded modules drew first: rate this conversation, then start another."""
+    expect(host.locator(".hn")).to_be_visible()
+    assert card.evaluate(
+        "(c) => !!(c.compareDocumentPosition(c.parentNode.querySelector('.hn')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+    )
 
 
 def test_a_resolve_shows_the_rating_prompt_and_the_rating_reaches_the_agents(
@@ -28,6 +37,7 @@ def test_a_resolve_shows_the_rating_prompt_and_the_rating_reaches_the_agents(
     card = widget.host.locator("section.csat")
     expect(card).to_be_visible()
     expect(card.locator("h3")).to_have_text("How did we do?")
+    assert_above_the_resolved_note(widget.host, card)
     stars = card.get_by_role("button", name="4 of 5")
     stars.click()
     expect(stars).to_have_attribute("aria-pressed", "true")
@@ -58,6 +68,7 @@ def test_a_visitor_who_was_away_at_the_resolve_finds_the_card_on_coming_back(
     widget = open_widget(page, server.http_url + "/")
     card = widget.host.locator("section.csat")
     expect(card.locator("h3")).to_have_text("How did we do?")
+    assert_above_the_resolved_note(widget.host, card)
     card.get_by_role("button", name="5 of 5").click()
     card.get_by_role("button", name="Send rating").click()
     assert agent.wait_event("csat.submitted", conversation_id=conv)["data"]["rating"] == 5
