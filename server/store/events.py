@@ -17,7 +17,9 @@ from ..domain import EventRecord
 from ._sql import Row, Tx, dumps, get_meta, now_ms, record_from_row, set_meta
 
 __all__ = [
+    "CURSOR_STATE_SQL",
     "append_event",
+    "cursor_of",
     "cursor_state",
     "event_insert",
     "events_after",
@@ -210,9 +212,7 @@ def replay_frames(tx: Tx, viewer: domain.Viewer, since: int, limit: int) -> tupl
 
 def last_event_id(tx: Tx) -> int:
     """The newest event_id ever handed out (never below the pruned floor)."""
-    row = tx.one("SELECT COALESCE(MAX(event_id), 0) AS m FROM events")
-    floor = int(get_meta(tx, "events_floor") or 0)
-    return max(int(row["m"]) if row else 0, floor)
+    return cursor_state(tx)[0]
 
 
 def prune_events(tx: Tx, before_event_id: int) -> int:
@@ -226,9 +226,25 @@ def prune_events(tx: Tx, before_event_id: int) -> int:
     return n
 
 
+#: The newest event id and the pruned floor (the ``meta`` row :func:`prune_events` writes), in one statement.
+CURSOR_STATE_SQL = (
+    "SELECT (SELECT COALESCE(MAX(event_id), 0) FROM events) AS newest,"
+    " (SELECT value FROM meta WHERE key = 'events_floor') AS pruned"
+)
+
+
 def cursor_state(tx: Tx) -> tuple[int, int]:
-    """(newest event_id, pruned floor): what a resume cursor is checked against."""
-    return last_event_id(tx), int(get_meta(tx, "events_floor") or 0)
+    """(newest event_id, never below the floor; pruned floor): what a resume cursor is checked against.
+    One statement (it was three: issue 12, the reconnect storm)."""
+    row = tx.one(CURSOR_STATE_SQL)
+    assert row is not None
+    return cursor_of(row)
+
+
+def cursor_of(row: Row) -> tuple[int, int]:
+    """:func:`cursor_state` from a row holding :data:`CURSOR_STATE_SQL`'s ``newest`` and ``pruned`` columns."""
+    floor = int(row["pruned"] or 0)
+    return max(int(row["newest"]), floor), floor
 
 
 def prune_before(tx: Tx, created_before_ms: int) -> tuple[int, int]:
