@@ -211,13 +211,16 @@ def hello_state(
 ) -> HelloState:
     """Everything a visitor's hello reply reads, in one snapshot: the cursor
     state, the conversations of the visitor (and of the visitors sharing its
-    verified identity), and that scope (:func:`visitor_scope`). With a
+    verified identity), and that scope: the ``viewer``'s when given (the one
+    its live events and replay go through, so the list and the events agree;
+    the visitor row is not read again), else :func:`visitor_scope`. With a
     ``viewer`` and a cursor ``since`` within the cursor state (the floor up to
     the newest event), also the first ``limit`` events of the replay after it,
     as :func:`~.events.replay_frames` reads them. When the most recent conversation is resolved, also its
     newest survey."""
+    assert viewer is None or viewer.visitor_id == visitor_id
     last, floor = cursor_state(tx)
-    scope = visitor_scope(tx, tenant_id, visitor_id)
+    scope = visitor_scope(tx, tenant_id, visitor_id) if viewer is None else sorted(viewer.visitor_scope)
     replay = None
     if viewer is not None and since is not None and floor <= since <= last:
         replay = replay_frames(tx, viewer, since, limit)
