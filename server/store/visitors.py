@@ -151,12 +151,36 @@ def resume_visitor(tx: Tx, tenant_id: int, token_hash: str, fields: Mapping[str,
     """The visitor holding ``token_hash`` in this tenant, with ``fields`` and
     ``last_seen`` updated; None for an unknown token (or another tenant's).
     A hello :data:`VISIT_GAP_MS` or more after the last one counts a new visit.
-    Two statements (the row, its update), plus the event of a change agents see."""
-    old = tx.one("SELECT * FROM visitors WHERE token_hash = ? AND tenant_id = ?", (token_hash, tenant_id))
-    if old is None:
+
+    One statement when ``fields`` change nothing agents see (a reconnect from the
+    same page: the reconnect storm of issue 12), an ``UPDATE`` that matches only
+    then; else a second ``UPDATE`` writes them, plus the ``visitor.updated``
+    event (two statements for an unknown token). Each decides the visit from
+    the row it updates, so both give what reading the row first would."""
+    now = now_ms()
+    cols = [k for k in VISITOR_FIELDS if k in fields]
+    values = tuple(fields[c] for c in cols)
+    same = " IS ?" if tx.dialect == "sqlite" else " IS NOT DISTINCT FROM ?"  # NULL-safe equality
+    visit = "last_seen = ?, visits = CASE WHEN last_seen <= ? THEN COALESCE(NULLIF(visits, 0), 1) + 1 ELSE visits END"
+    row = tx.one(
+        f"UPDATE visitors SET {visit} WHERE token_hash = ? AND tenant_id = ?"
+        f"{''.join(f' AND {c}{same}' for c in cols)} RETURNING *",
+        (now, now - VISIT_GAP_MS, token_hash, tenant_id, *values),
+    )
+    if row is not None:
+        return visitor_obj(row)
+    # A field differs (the writer runs one job at a time; on PostgreSQL under
+    # the tenant's lock), or no such visitor: then this one finds nothing either.
+    row = tx.one(
+        f"UPDATE visitors SET {visit}{''.join(f', {c} = ?' for c in cols)} WHERE token_hash = ? AND tenant_id = ?"
+        " RETURNING *",
+        (now, now - VISIT_GAP_MS, *values, token_hash, tenant_id),
+    )
+    if row is None:
         return None
-    new_visit = now_ms() - int(old["last_seen"]) >= VISIT_GAP_MS
-    return visitor_obj(_update(tx, tenant_id, old, fields, new_visit=new_visit))
+    visitor = visitor_obj(row)
+    append_event(tx, tenant_id, "visitor.updated", visitor, visitor_id=visitor.id)
+    return visitor
 
 
 def set_attributes(

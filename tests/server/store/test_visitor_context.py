@@ -141,10 +141,11 @@ def test_a_big_tenants_scrub_goes_on_in_jobs(store_url: str, monkeypatch: pytest
     run(store_url, scenario)
 
 
-def test_a_resume_is_two_statements_and_counts_visits_and_changes(store_url: str) -> None:
-    """resume_visitor (a hello with a token) reads the row and updates it: two statements and no event when
-    nothing agents see changed; a changed page is one visitor.updated event; a hello VISIT_GAP_MS after the last
-    one counts a new visit; an unknown token, or another tenant's, is None (issue 12: the reconnect storm)."""
+def test_a_resume_is_one_statement_and_counts_visits_and_changes(store_url: str) -> None:
+    """resume_visitor (a hello with a token) is one UPDATE and no event when nothing agents see changed; a
+    changed page is two and one visitor.updated event; a hello VISIT_GAP_MS after the last one counts a new
+    visit, with or without a change; an unknown token, or another tenant's, is None (issue 12: the reconnect
+    storm)."""
     from .test_contract import _Counting
 
     async def scenario(store: Store) -> None:
@@ -162,18 +163,27 @@ def test_a_resume_is_two_statements_and_counts_visits_and_changes(store_url: str
         assert first is not None and first.page_url == page["page_url"] and len(published) == 1
         published.clear()
         again, statements = await store.write(counted, w.tenant, "tok-alice", page)
-        assert again is not None and statements == 2 and published == []
+        assert again is not None and statements == 1 and published == []
         assert again.visits == first.visits and again.last_seen >= first.last_seen
 
         def long_ago(tx: _sql.Tx) -> None:
             tx.run("UPDATE visitors SET last_seen = ? WHERE id = ?", (_sql.now_ms() - visitors.VISIT_GAP_MS, w.alice))
 
         await store.write(long_ago)
+        back, statements = await store.write(counted, w.tenant, "tok-alice", page)
+        assert back is not None and back.visits == first.visits + 1 and statements == 1 and published == []
+        await store.write(long_ago)
         later, statements = await store.write(
             counted, w.tenant, "tok-alice", {**page, "page_url": "https://acme.test/"}
         )
-        assert later is not None and later.visits == first.visits + 1 and statements == 3  # + the event
+        assert later is not None and later.visits == first.visits + 2 and statements == 3  # + the event
         assert later.page_url == "https://acme.test/" and len(published) == 1
+        published.clear()
+        # NULL compares as a value: a field cleared is a change, cleared again is none.
+        for n, expected in ((1, 3), (2, 1)):
+            cleared, statements = await store.write(counted, w.tenant, "tok-alice", {**page, "browser": None})
+            assert cleared is not None and cleared.browser is None and statements == expected
+            assert len(published) == 1 and cleared.visits == later.visits, n
         assert (await store.write(counted, w.tenant, "tok-nobody", page))[0] is None
         assert (await store.write(counted, w.other_tenant, "tok-alice", page))[0] is None
 
