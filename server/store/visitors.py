@@ -16,10 +16,9 @@ from typing import Any, NamedTuple
 from .. import domain, protocol, visitor_context
 from ..exceptions import Conflict, NotFound
 from . import jobs
-from ._sql import Row, Tx, dumps, now_ms, visitor_obj, visitor_scope
-from .conversations import scope_conversations
+from ._sql import Row, Tx, conversation_obj, dumps, now_ms, visitor_obj, visitor_scope
 from .csat import latest_survey
-from .events import append_event, cursor_state, replay_frames
+from .events import CURSOR_STATE_SQL, append_event, cursor_of, cursor_state, replay_frames
 from .files import erase_visitor_files
 from .reports import project_all
 
@@ -243,16 +242,33 @@ def hello_state(
     as :func:`~.events.replay_frames` reads them. When the most recent conversation is resolved, also its
     newest survey."""
     assert viewer is None or viewer.visitor_id == visitor_id
-    last, floor = cursor_state(tx)
     scope = visitor_scope(tx, tenant_id, visitor_id) if viewer is None else sorted(viewer.visitor_scope)
+    last, floor, conversations = _cursor_and_conversations(tx, tenant_id, scope)
     replay = None
     if viewer is not None and since is not None and floor <= since <= last:
         replay = replay_frames(tx, viewer, since, limit)
-    conversations = scope_conversations(tx, tenant_id, scope)
     survey = None
     if conversations and conversations[0].status == "resolved":
         survey = latest_survey(tx, tenant_id, conversations[0].id)
     return HelloState(last, floor, conversations, scope, replay, survey)
+
+
+def _cursor_and_conversations(tx: Tx, tenant_id: int, scope: list[int]) -> tuple[int, int, list[protocol.Conversation]]:
+    """:func:`~.events.cursor_state` and :func:`~.conversations.scope_conversations` (the same order) in one
+    statement: the cursor's one row joined to the scope's conversations, a row of NULLs when there are none
+    (issue 12: a resuming visitor's hello reads the cursor, its conversations and its replay, and no more)."""
+    if not scope:
+        return (*cursor_state(tx), [])
+    marks = ", ".join("?" * len(scope))
+    # "+c.tenant_id": SQLite's planner otherwise takes a tenant-wide index (every conversation of the tenant)
+    # over conversations_visitor for the join.
+    rows = tx.all(
+        f"SELECT c.*, cur.newest, cur.pruned FROM ({CURSOR_STATE_SQL}) AS cur LEFT JOIN conversations AS c"
+        f" ON +c.tenant_id = ? AND c.visitor_id IN ({marks}) ORDER BY c.last_activity DESC, c.id DESC",
+        (tenant_id, *scope),
+    )
+    last, floor = cursor_of(rows[0])
+    return last, floor, [conversation_obj(r) for r in rows if r["id"] is not None]
 
 
 def erase_visitor(tx: Tx, tenant_id: int, visitor_id: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from frontdesk.server import protocol
 from frontdesk.server.domain import Viewer
@@ -102,5 +103,59 @@ def test_hello_state_reads_the_first_replay_page_with_the_cursor(store_url: str)
             state = await store.read(visitors.hello_state, w.tenant, w.alice, viewer, out_of_range, 1)
             assert state.replay is None
         assert (await store.read(visitors.hello_state, w.tenant, w.alice)).replay is None
+
+    run(store_url, scenario)
+
+
+def test_hello_state_reads_the_cursor_and_the_conversations_in_one_statement(store_url: str) -> None:
+    """hello_state with a viewer is one statement (the cursor state joined to the viewer's conversations), two
+    with a replay page, three when the newest conversation is resolved (its survey); it lists what cursor_state
+    and scope_conversations read, for an empty scope too, and never another tenant's conversations (issue 12)."""
+    from frontdesk.server.store import conversations
+
+    from .test_contract import _Counting, status
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        alice, carol = Viewer(tenant_id=w.tenant, visitor_id=w.alice), Viewer(tenant_id=w.tenant, visitor_id=w.carol)
+
+        def counted(tx: Any, visitor_id: int, viewer: Viewer, since: int | None) -> tuple[Any, int, Any]:
+            counting = _Counting(tx)
+            state = visitors.hello_state(counting, w.tenant, visitor_id, viewer, since)  # type: ignore[arg-type]
+            scope = sorted(viewer.visitor_scope)
+            expected = (events.cursor_state(tx), conversations.scope_conversations(tx, w.tenant, scope))
+            return state, len(counting.statements), expected
+
+        state, statements, (cursor, listed) = await store.read(counted, w.carol, carol, None)
+        assert statements == 1 and state.conversations == listed == [] and state.scope == [w.carol]
+        assert (state.last_event_id, state.floor) == cursor
+        first = await say(store, w, w.alice, "one", client_id=cid())
+        await status(store, w, first["conversation_id"], "resolve")
+        await say(store, w, w.alice, "two", client_id=cid())  # reopens it
+        await say(store, w, w.carol, "carol", client_id=cid())
+        await store.write(
+            messages.post_message,
+            w.other_tenant,
+            author_kind="visitor",
+            author_id=w.foreign_visitor,
+            conversation_id=None,
+            client_id=cid(),
+            body="elsewhere",
+        )
+        await store.write(events.prune_events, first["event_id"])  # a floor to read back
+        for since, expected_statements in ((None, 1), (first["event_id"], 2)):
+            state, statements, (cursor, listed) = await store.read(counted, w.alice, alice, since)
+            assert statements == expected_statements and (state.last_event_id, state.floor) == cursor
+            assert state.floor == first["event_id"] and len(state.conversations) == 1
+            assert state.conversations == listed and state.conversations[0].status == "open"
+        linked = Viewer(tenant_id=w.tenant, visitor_id=w.alice, linked_visitors=frozenset({w.carol, w.foreign_visitor}))
+        state, statements, (cursor, listed) = await store.read(counted, w.alice, linked, None)
+        assert statements == 1 and state.conversations == listed and len(listed) == 2
+        assert {c.visitor_id for c in listed} == {w.alice, w.carol}  # never the other tenant's visitor
+        await say(store, w, w.carol, "resolved last", client_id=cid())
+        carols = await store.read(conversations.scope_conversations, w.tenant, [w.carol])
+        await status(store, w, carols[0].id, "resolve")
+        state, statements, (cursor, listed) = await store.read(counted, w.carol, carol, None)
+        assert statements == 2 and state.conversations == listed and listed[0].status == "resolved"
 
     run(store_url, scenario)
