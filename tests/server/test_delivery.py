@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from frontdesk.server.store import sqlite_path
 
-from tests.support import RunningServer, WsClient, new_client_id
+from tests.support import RunningServer, WsClient, new_client_id, serve_in_process
 
 
 def stored_bodies(server: RunningServer) -> list[str]:
@@ -167,5 +170,65 @@ def test_fan_out_and_replay_apply_the_same_filter(server: RunningServer) -> None
         assert all(f.get("kind") != "note.created" for f in replayed_client.frames)
         for c in (agent, bob, replayed_client):
             await c.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_resuming_visitors_hello_is_one_update_and_one_read_besides_its_replay(tmp_path: Path) -> None:
+    """A visitor resuming from the same page costs the store one UPDATE (resume_visitor) and, in one read, one
+    statement for its cursor and conversations plus one for the replay's first page (hello_state), and nothing
+    else; the missed replies arrive in order. From another page, the visitor's update is three (two UPDATEs and
+    visitor.updated). Counted per store operation, the writer's BEGIN and COMMIT apart (issue 12)."""
+    from tests.server.store.test_contract import _Counting
+
+    async def scenario() -> None:
+        async with serve_in_process(tmp_path) as server:
+            store = server.app.store
+            calls: list[tuple[asyncio.Task[Any] | None, str, int]] = []
+
+            def counting(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+                async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+                    def counted(tx: Any, *a: Any, **kw: Any) -> tuple[Any, int]:
+                        tally = _Counting(tx)
+                        return fn(tally, *a, **kw), len(tally.statements)
+
+                    result, statements = await real(counted, *args, **kwargs)
+                    calls.append((asyncio.current_task(), fn.__name__, statements))
+                    return result
+
+                return call
+
+            page = {"url": "https://acme.test/pricing"}
+            visitor, hello = await WsClient.visitor(server, meta=page)
+            ack = await visitor.request("message.send", client_id=new_client_id(), body="hi")
+            await visitor.close()
+            agent, _ = await WsClient.agent(server)
+            bodies = [f"reply {n}" for n in range(5)]
+            for body in bodies:
+                await agent.request(
+                    "reply", conversation_id=ack["conversation_id"], client_id=new_client_id(), body=body
+                )
+            store.write, store.read = counting(store.write), counting(store.read)
+
+            def the_hellos() -> list[tuple[str, int]]:
+                """The store calls of the task that ran the hello (the server's handler of that socket)."""
+                task = next(task for task, name, _ in calls if name == "resume_visitor")
+                hellos = [(name, n) for t, name, n in calls if t is task]
+                calls.clear()
+                return hellos
+
+            back, reply = await WsClient.visitor(
+                server, token=hello["token"], since=ack["event_id"], epoch=hello["epoch"], meta=page
+            )
+            assert reply["visitor"]["id"] == hello["visitor"]["id"] and reply["reset_required"] is False
+            assert [(await back.next_event("message.created"))["data"]["body"] for _ in bodies] == bodies
+            assert the_hellos() == [("resume_visitor", 1), ("hello_state", 2)]
+            await back.close()
+
+            elsewhere, reply = await WsClient.visitor(server, token=hello["token"], meta={"url": "https://acme.test/"})
+            assert reply["visitor"]["page_url"] == "https://acme.test/"
+            assert the_hellos() == [("resume_visitor", 3), ("hello_state", 1)]
+            await elsewhere.close()
+            await agent.close()
 
     asyncio.run(scenario())
