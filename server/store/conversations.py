@@ -400,8 +400,9 @@ def scope_conversations(tx: Tx, tenant_id: int, scope: Sequence[int]) -> list[pr
     if len(scope) == 1:
         return visitor_conversations(tx, tenant_id, scope[0])
     marks = ", ".join("?" * len(scope))
+    # "+tenant_id": SQLite's planner otherwise searches conversations_inbox by tenant (every conversation of it).
     rows = tx.all(
-        f"SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id IN ({marks})"
+        f"SELECT * FROM conversations WHERE +tenant_id = ? AND visitor_id IN ({marks})"
         " ORDER BY last_activity DESC, id DESC",
         (tenant_id, *scope),
     )
