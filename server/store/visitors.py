@@ -104,19 +104,17 @@ def update_visitor(tx: Tx, tenant_id: int, visitor_id: int, fields: Mapping[str,
     return visitor_obj(_update(tx, tenant_id, old, fields))
 
 
-def _update(tx: Tx, tenant_id: int, old: Row, fields: Mapping[str, Any], *, new_visit: bool = False) -> Row:
-    """Write ``fields`` and ``last_seen`` over the visitor row ``old`` (read in this transaction), counting a
-    new visit with ``new_visit``: one statement, plus the event when agents would see a change."""
+def _update(tx: Tx, tenant_id: int, old: Row, fields: Mapping[str, Any]) -> Row:
+    """Write ``fields`` and ``last_seen`` over the visitor row ``old`` (read in this transaction): one
+    statement, plus the event when agents would see a change."""
     cols = [k for k in VISITOR_FIELDS if k in fields]
     sets = "".join(f", {c} = ?" for c in cols)
-    visits = (int(old["visits"] or 1) + 1,) if new_visit else ()
     row = tx.one(
-        f"UPDATE visitors SET last_seen = ?{', visits = ?' if new_visit else ''}{sets} WHERE id = ? RETURNING *",
-        (now_ms(), *visits, *(fields[c] for c in cols), old["id"]),
+        f"UPDATE visitors SET last_seen = ?{sets} WHERE id = ? RETURNING *",
+        (now_ms(), *(fields[c] for c in cols), old["id"]),
     )
     assert row is not None
-    # Only a change agents would see is an event: a reconnect that reports the
-    # same page and browser costs no event (and no push to every agent).
+    # Only a change agents would see is an event (resume_visitor has its own rule for a reconnect).
     if any(row[c] != old[c] for c in cols):
         append_event(tx, tenant_id, "visitor.updated", visitor_obj(row), visitor_id=int(row["id"]))
     return row
