@@ -56,6 +56,32 @@ async def note(store: Store, w: World, c: int, body: str) -> None:
     )
 
 
+async def resolve_surveyed(store: Store, w: World, c: int, at: int) -> None:
+    """The admin resolves conversation ``c``, asking for a 1-5 rating (a survey sent at ``at``)."""
+    await store.write(
+        conversations.change_status,
+        w.tenant,
+        agent_id=w.admin,
+        conversation_id=c,
+        action=StatusAction.RESOLVE,
+        client_id=None,
+        survey=csat.SurveyAsk("five", at, 24 * HOUR),
+    )
+
+
+async def tag(store: Store, w: World, c: int, label_id: int) -> None:
+    """The admin puts label ``label_id`` on conversation ``c``."""
+    await store.write(
+        labels.change_labels,
+        w.tenant,
+        agent_id=w.admin,
+        conversation_id=c,
+        label_id=label_id,
+        add=True,
+        client_id=None,
+    )
+
+
 async def facts(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Every tenant's facts, projected up to the newest event first."""
     for tenant_id in await store.read(reports.report_tenants):
@@ -199,18 +225,9 @@ def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
-        ask = csat.SurveyAsk("five", T0, 24 * HOUR)
 
         async def resolve(c: int) -> None:
-            await store.write(
-                conversations.change_status,
-                w.tenant,
-                agent_id=w.admin,
-                conversation_id=c,
-                action=StatusAction.RESOLVE,
-                client_id=None,
-                survey=ask,
-            )
+            await resolve_surveyed(store, w, c, T0)
 
         c1 = (await say(store, w, w.alice, "one"))["conversation_id"]
         await reply(store, w, w.agent, c1, "hi")
@@ -250,15 +267,7 @@ def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
         assert (email.summary.conversations, email.summary.messages_in, email.summary.first_response.count) == (0, 1, 1)
 
         label = (await store.write(labels.create_label, w.tenant, "vip", "#ff0000")).label
-        await store.write(
-            labels.change_labels,
-            w.tenant,
-            agent_id=w.admin,
-            conversation_id=c2,
-            label_id=label.id,
-            add=True,
-            client_id=None,
-        )
+        await tag(store, w, c2, label.id)
         tagged = await get(store, w, label_id=label.id)
         s = tagged.summary
         assert (s.conversations, s.messages_in, s.messages_out, s.resolutions) == (1, 1, 1, 1)
@@ -293,35 +302,15 @@ def test_a_label_filter_counts_a_conversation_quiet_since_the_period_began(store
     async def scenario(store: Store) -> None:
         w = await seed(store)
         label = (await store.write(labels.create_label, w.tenant, "vip", "#ff0000")).label
-
-        async def tag(c: int) -> None:
-            await store.write(
-                labels.change_labels,
-                w.tenant,
-                agent_id=w.admin,
-                conversation_id=c,
-                label_id=label.id,
-                add=True,
-                client_id=None,
-            )
-
         clock.at = T0 - 20 * 24 * HOUR  # 14 February
         quiet = (await say(store, w, w.alice, "in february"))["conversation_id"]
         await reply(store, w, w.agent, quiet, "hello")
-        await tag(quiet)
+        await tag(store, w, quiet, label.id)
         clock.at = T0  # 6 March: resolved in the period, with no message in it
-        await store.write(
-            conversations.change_status,
-            w.tenant,
-            agent_id=w.admin,
-            conversation_id=quiet,
-            action=StatusAction.RESOLVE,
-            client_id=None,
-            survey=csat.SurveyAsk("five", T0, 24 * HOUR),
-        )
+        await resolve_surveyed(store, w, quiet, T0)
         clock.at = T0 + 30 * 24 * HOUR  # 5 April
         later = (await say(store, w, w.carol, "in april"))["conversation_id"]
-        await tag(later)
+        await tag(store, w, later, label.id)
         march_1 = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
         [found] = await rows(store, "SELECT last_activity FROM conversations WHERE id = ?", (quiet,))
         assert found["last_activity"] < march_1  # quiet since before the period
