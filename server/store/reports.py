@@ -714,37 +714,28 @@ def _facts(
     channels = [c for c in protocol.REPORT_CHANNELS if q.channel in (None, c)]
     r_where, r_params = _on(tx, "r", q, labelled)
     replies: dict[str, tuple[_Ints, _Ints]] = {}
-    if labelled is None:  # every channel's reply times in one read of the period, each list as one value
-        aggregates, params = [], []
-        for channel in channels:
-            aggregates += [
-                _values(tx, "r.reply_ms", "r.channel = ?"),
-                _values(tx, "r.reply_bms", "r.channel = ? AND r.reply_bms IS NOT NULL"),
-            ]
-            params += [channel, channel]
-        found = tx.rows(
-            f"SELECT {', '.join(aggregates)} FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
-            f" AND r.reply_ms IS NOT NULL{r_where}",
-            (*params, tenant_id, lo, hi, *r_params),
-        )[0]
-        for i, channel in enumerate(channels):
-            replies[channel] = (_ascending(found[2 * i]), _ascending(found[2 * i + 1]))
-    else:  # the labelled conversations' replies: their counts too (no running count knows labels), in one read
-        parts: dict[str, tuple[list[_Ints], list[_Ints]]] = {channel: ([], []) for channel in channels}
-        for hour, agent, team, channel, n, wall, business in tx.rows(
-            f"SELECT r.at - r.at % {HOUR_MS} AS hour, r.agent_id, r.team_id, r.channel, COUNT(*) AS n,"
-            f" {_values(tx, 'r.reply_ms', 'r.reply_ms IS NOT NULL')},"
-            f" {_values(tx, 'r.reply_bms', 'r.reply_ms IS NOT NULL AND r.reply_bms IS NOT NULL')}"
+    aggregates, params = [], []  # every channel's reply times in one read of the period, each list as one value
+    for channel in channels:
+        aggregates += [
+            _values(tx, "r.reply_ms", "r.channel = ?"),
+            _values(tx, "r.reply_bms", "r.channel = ? AND r.reply_bms IS NOT NULL"),
+        ]
+        params += [channel, channel]
+    found = tx.rows(
+        f"SELECT {', '.join(aggregates)} FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
+        f" AND r.reply_ms IS NOT NULL{r_where}",
+        (*params, tenant_id, lo, hi, *r_params),
+    )[0]
+    for i, channel in enumerate(channels):
+        replies[channel] = (_ascending(found[2 * i]), _ascending(found[2 * i + 1]))
+    if labelled is not None:  # the labelled conversations' replies counted too: no running count knows labels
+        for hour, agent, team, channel, n in tx.rows(
+            f"SELECT r.at - r.at % {HOUR_MS} AS hour, r.agent_id, r.team_id, r.channel, COUNT(*) AS n"
             f" FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?{r_where} GROUP BY 1, 2, 3, 4",
             (tenant_id, lo, hi, *r_params),
         ):
             by_hour.setdefault(int(hour), [0, 0, 0, 0])[2] += int(n)
             by_dim.setdefault((int(agent or 0), int(team or 0), str(channel)), [0, 0, 0, 0])[2] += int(n)
-            if channel in parts:
-                parts[channel][0].append(_parsed(wall))
-                parts[channel][1].append(_parsed(business))
-        for channel, (walls, businesses) in parts.items():
-            replies[channel] = (np.sort(np.concatenate([_NONE, *walls])), np.sort(np.concatenate([_NONE, *businesses])))
     s_where, s_params = _where(
         tx, q, labelled, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
     )
