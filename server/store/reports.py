@@ -56,6 +56,9 @@ PROJECT_PAGE = 1000
 REBUILD_PAGE = 5000
 #: The most CSAT comments one report carries.
 MAX_COMMENTS = 100
+#: How far writers' clocks may step back or disagree (nodes) without a label filter missing a conversation:
+#: the margin of the times :func:`_labelled_in` narrows the labelled conversations by.
+CLOCK_SLACK_MS = HOUR_MS
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Durations (ms) and the integer keys made of them, as NumPy arrays: sorting and slicing half a million of them
@@ -519,9 +522,19 @@ def _labelled_in(tx: Tx, tenant_id: int, labelled: Sequence[_Labelled], lo: int,
     before the period's end and either had a message in it (a reply, a visitor message: its newest message is
     then at or after the period's start) or, with no message since the start, an episode starting or ending in
     the period (an agent's reopen or resolution) or a survey sent in it: those are looked up only when some
-    labelled conversation has been quiet since the start."""
-    ids = [ident for ident, created_at, last_activity in labelled if created_at < hi and last_activity >= lo]
-    quiet = {ident for ident, created_at, last_activity in labelled if created_at < hi and last_activity < lo}
+    labelled conversation has been quiet since the start.
+
+    Both times are the writers' clocks, which can step back (NTP, a resumed VM) or disagree between nodes, and
+    ``last_activity`` is the newest write's time, not the largest: so both tests are widened by
+    :data:`CLOCK_SLACK_MS`. The list only has to hold every conversation with a fact in the period (each
+    statement then tests the rows' own times), so the margin costs a few more ids, never a wrong figure."""
+    created_before, active_since = hi + CLOCK_SLACK_MS, lo - CLOCK_SLACK_MS
+    ids = [
+        i for i, created_at, last_activity in labelled if created_at < created_before and last_activity >= active_since
+    ]
+    quiet = {
+        i for i, created_at, last_activity in labelled if created_at < created_before and last_activity < active_since
+    }
     if quiet:
         ids += [
             int(r[0])
@@ -610,7 +623,12 @@ def _parsed(found: Any) -> _Ints:
         return _NONE
     if isinstance(found, str):
         inside = found[1:-1]
-        return np.fromstring(inside, dtype=np.int64, sep=",") if inside else _NONE
+        if not inside:
+            return _NONE
+        values = np.fromstring(inside, dtype=np.int64, sep=",")
+        if len(values) != inside.count(",") + 1:  # older NumPy stops at a non-integer with only a warning
+            raise ValueError(f"not a list of integers: {found[:80]}")
+        return values
     return np.asarray(found, dtype=np.int64)
 
 
@@ -883,9 +901,7 @@ def _grouped(keys: _Ints) -> dict[int, _Ints]:
     owners = keys // _SPAN
     durations = keys - owners * _SPAN - _BIAS
     cuts = (np.flatnonzero(owners[1:] != owners[:-1]) + 1).tolist()
-    return {
-        int(owners[start]): durations[start:end] for start, end in zip([0, *cuts], [*cuts, len(keys)], strict=True)
-    }
+    return {int(owners[start]): durations[start:end] for start, end in zip([0, *cuts], [*cuts, len(keys)], strict=True)}
 
 
 def _tally(found: Any) -> Counter[int]:

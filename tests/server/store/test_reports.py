@@ -324,6 +324,29 @@ def test_a_label_filter_counts_a_conversation_quiet_since_the_period_began(store
     run(store_url, scenario)
 
 
+def test_a_label_filter_keeps_a_reply_whose_writer_clock_stepped_back(store_url: str, clock: Clock) -> None:
+    """Under a label filter, a reply in the period still counts when the clock then steps back across the
+    period's start (NTP, a resumed VM, nodes that disagree) and a later message leaves the conversation's last
+    activity before the period: the same figure as without the filter."""
+
+    async def scenario(store: Store) -> None:
+        w = await seed(store)
+        label = (await store.write(labels.create_label, w.tenant, "vip", "#ff0000")).label
+        march_1 = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
+        clock.at = march_1 - 9 * 24 * HOUR
+        c = (await say(store, w, w.alice, "hi"))["conversation_id"]
+        await tag(store, w, c, label.id)
+        clock.at = march_1 + 2000  # the agent replies 2 s into March
+        await reply(store, w, w.agent, c, "hello")
+        clock.at = march_1 - 1000  # the clock steps back 3 s
+        await say(store, w, w.alice, "thanks")
+        untagged, tagged = await get(store, w), await get(store, w, label_id=label.id)
+        assert tagged.summary.messages_out == untagged.summary.messages_out == 1
+        assert tagged.summary.reply_time.count == untagged.summary.reply_time.count == 1
+
+    run(store_url, scenario)
+
+
 def test_duration_aggregates_read_the_same_from_either_dialect_and_sum_exactly() -> None:
     """An aggregate of durations reads the same from SQLite's JSON text and PostgreSQL's array (NULL and an
     empty list as nothing); a malformed one raises rather than losing values; and a mean's sum stays exact
@@ -332,8 +355,9 @@ def test_duration_aggregates_read_the_same_from_either_dialect_and_sum_exactly()
         assert reports._ascending(found).tolist() == [-3, 0, 5, 12]
     for empty in (None, "[]", []):
         assert reports._parsed(empty).tolist() == []
-    with pytest.raises(ValueError):
-        reports._parsed("[1,2.5x]")
+    for malformed in ("[1,2.5x]", "[1,2.5,3]"):
+        with pytest.raises(ValueError):
+            reports._parsed(malformed)
     assert reports._total(np.array([1, 2, 3], dtype=np.int64)) == 6
     huge = np.array([2**62, 2**62, 2**62 + 1], dtype=np.int64)
     assert reports._total(huge) == 3 * 2**62 + 1
