@@ -49,7 +49,8 @@ __all__ = [
 
 log = logging.getLogger("frontdesk.server")
 
-#: A forgotten handshake's request headers (:meth:`GuardedConnection.forget_handshake`), shared by every socket.
+#: A forgotten handshake's request headers (:meth:`GuardedConnection.forget_handshake`), shared by every socket:
+#: nothing writes a request's headers after the handshake (neither the server nor websockets).
 _NO_HEADERS: Final = Headers()
 
 #: Control-frame answers (pongs, a close) the server writes to a socket whose
@@ -159,7 +160,8 @@ class GuardedConnection(ServerConnection):
                 transport.abort()
 
     def resume_writing(self) -> None:
-        self._unread_control = 0  # the peer reads again
+        if self._unread_control:  # the peer reads again (left unset otherwise: the class default is 0)
+            self._unread_control = 0
         super().resume_writing()
 
     def process_event(self, event: Any) -> None:
