@@ -63,12 +63,23 @@ class Tx(Protocol):
         for its answer, which the function then waits for (PostgreSQL: a writer that begins several jobs'
         statements this way gets all their answers in one round trip)."""
 
-    def defer(self, sql: str, params: Sequence[Any] = (), check: Callable[[Row | None], None] | None = None) -> None:
+    def defer(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        check: Callable[[Row | None], None] | None = None,
+        refusing: str | None = None,
+    ) -> None:
         """Execute ``sql`` for its effect, and call ``check`` with its first row (or None) before COMMIT; a
         ``check`` that raises fails the write like a statement that raises. The store may send it without
         waiting for its result (PostgreSQL sends it with the job's next statement, or the batch's last round
         trip), so the statements that follow must not need its result: they still see its effect, since
-        statements run in the order they were sent."""
+        statements run in the order they were sent.
+
+        ``refusing`` (same parameters) is ``sql`` made to fail in the database wherever ``check`` would
+        raise. A store may run it instead and skip ``check``, so as to send COMMIT before the result is back
+        (PostgreSQL's pipelined pass: one round trip fewer); a failure there sends the batch round again one
+        job at a time, where ``sql`` and ``check`` run and raise the write's own error."""
 
 
 #: Operations a writer may run in two steps: ``BEGINNINGS[fn](tx, *args, **kwargs)`` sends the operation's first

@@ -373,7 +373,12 @@ def _store_message(
                 assert row is not None
                 _check_tokens(float(row["tokens"]), per_second)
 
-            tx.defer(f"{sql}, taken AS ({take_sql}) SELECT tokens FROM taken", (*params, *take_params), check)
+            taken = f"{sql}, taken AS ({take_sql}) SELECT tokens"
+            # Refused in the database too (a division by zero where the bucket ran dry), so that PostgreSQL can
+            # send COMMIT before it reads the tokens back: the batch then runs again one job at a time, where
+            # ``check`` raises RateLimited for this write alone.
+            refusing = f"{taken}, 1 / (tokens >= 0)::int AS refused FROM taken"
+            tx.defer(f"{taken} FROM taken", (*params, *take_params), check, refusing=refusing)
     return protocol.MessageAck(
         client_id=client_id,
         conversation_id=conversation_id,

@@ -11,7 +11,7 @@ Writes
     returned ("acked means stored"). One fsync covers many messages, and a
     node never holds more than one connection for writing. A batch first runs
     pipelined and without savepoints (``PostgresStore._pipelined``: a batch of
-    messages is three round trips whatever its size); when one of its writes
+    messages is two round trips whatever its size); when one of its writes
     raises, it runs again with a SAVEPOINT per write, so that write alone
     rolls back.
 
@@ -366,12 +366,20 @@ class _Tx:
         return fetch
 
     def defer(
-        self, sql: str, params: Sequence[Any] = (), check: Callable[[dict[str, Any] | None], None] | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        check: Callable[[dict[str, Any] | None], None] | None = None,
+        refusing: str | None = None,
     ) -> None:
         if self.pipe is None or self.deferred is None:
             row = self.one(sql, params)
             if check is not None:
                 check(row)
+            return
+        if check is not None and refusing is not None:
+            # The database refuses where ``check`` would: nothing left to check before COMMIT.
+            self._execute(refusing, params)
             return
         cur = self._execute(sql, params)
         if check is not None:
@@ -872,10 +880,11 @@ class PostgresStore(Store):
         Round trips: BEGIN and the locks go with the first statement whose answer a job waits for; consecutive
         messages send their conversation updates together (:meth:`_run_pipelined_jobs`) and wait once; each
         wait also carries the statements deferred before it (a message's inserts); the last deferred
-        statements, the catch-up read and the NOTIFY make one more, after which the deferred checks run;
-        COMMIT is the last. A batch of N messages in their open conversations: 3 round trips (it was
-        2N + 2)."""
-        committing = False
+        statements, the catch-up read, the NOTIFY and COMMIT make one more. A deferred statement whose check
+        the database cannot make itself (no ``refusing`` form, :meth:`_Tx.defer`) holds COMMIT back to a
+        round trip of its own, after the check. A batch of N messages in their open conversations: 2 round
+        trips (it was 3, and 2N + 2 before that)."""
+        committing = together = False
         try:
             with conn.pipeline() as pipe:
                 conn.execute("BEGIN")
@@ -895,22 +904,34 @@ class PostgresStore(Store):
                         _tenant_cursor_params(self._catch_up_cursors(local), CATCH_UP_PAGE),
                     )
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _notify_payload(local, self.node_id)))
-                self.trips.add(1, 2 if local else 0)
+                # With no check left to run on a deferred result, COMMIT goes in this round trip too: a statement
+                # that fails before it leaves the transaction open and aborted (COMMIT is skipped), which the
+                # pass with savepoints then rolls back.
+                together = not deferred
+                self.trips.add(1, (2 if local else 0) + together)
+                if together:
+                    conn.execute("COMMIT")
+                    committing = True
                 pipe.sync()
                 row = waited.fetchone()
                 self.lock_wait_ns += int(row["ns"]) if row is not None else 0
-                try:
-                    for cur, check in deferred:
-                        rows = cur.fetchall() if cur.description is not None else []
-                        check(rows[0] if rows else None)
-                except Exception:
-                    return None  # a refused check (a visitor over budget): the pass with savepoints says whose
+                if not together:
+                    try:
+                        for cur, check in deferred:
+                            rows = cur.fetchall() if cur.description is not None else []
+                            check(rows[0] if rows else None)
+                    except Exception:
+                        return None  # a refused check (a visitor over budget): the pass with savepoints says whose
                 caught_up = [_sql.record_from_row(r) for r in read.fetchall()] if read is not None else []
-                committing = True
-                self.trips.add(1, 1)
-                conn.execute("COMMIT")
+                if not together:
+                    committing = True
+                    self.trips.add(1, 1)
+                    conn.execute("COMMIT")
         except BaseException as exc:
-            if committing:
+            if committing and not (
+                # COMMIT was sent with the statements before it and one of them failed: it never ran.
+                together and not conn.broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+            ):
                 raise _Committing from exc
             if _storage_failure(exc, conn):
                 raise

@@ -173,7 +173,13 @@ class _Tx:
         row = self.one(sql, params)
         return lambda: row
 
-    def defer(self, sql: str, params: Any = (), check: Callable[[dict[str, Any] | None], None] | None = None) -> None:
+    def defer(
+        self,
+        sql: str,
+        params: Any = (),
+        check: Callable[[dict[str, Any] | None], None] | None = None,
+        refusing: str | None = None,
+    ) -> None:
         row = self.one(sql, params)
         if check is not None:
             check(row)

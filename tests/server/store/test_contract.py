@@ -373,9 +373,9 @@ class _Counting:
         self.statements.append(sql)
         return self.tx.ahead(sql, params)
 
-    def defer(self, sql: str, params: Any = (), check: Any = None) -> None:
+    def defer(self, sql: str, params: Any = (), check: Any = None, refusing: str | None = None) -> None:
         self.statements.append(sql)
-        self.tx.defer(sql, params, check)
+        self.tx.defer(sql, params, check, refusing)
 
 
 def test_a_message_is_three_statements_and_its_event_row_is_written_once(store_url: str) -> None:
