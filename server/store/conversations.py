@@ -9,7 +9,7 @@ another visitor's) is indistinguishable from none: ``NotFound``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from .. import domain, protocol
@@ -27,16 +27,18 @@ from ._sql import (
     visitor_obj,
     visitor_scope,
 )
-from .events import append_event, last_event_id
+from .events import append_event, event_insert, last_event_id, next_event_id_sql
 
 __all__ = [
     "Started",
     "assign",
+    "begin_latest_conversation_row",
     "change_status",
     "get_conversation",
     "latest_conversation_row",
     "list_conversations",
     "mark_seen",
+    "new_conversation_row",
     "record_visitor_reopen",
     "scope_conversations",
     "snapshot",
@@ -78,12 +80,14 @@ def open_conversation_in(tx: Tx, visitor_id: int, scope: Sequence[int]) -> Row |
     )
 
 
-def latest_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> Row | None:
+def latest_conversation_row(tx: Tx, tenant_id: int, visitor_id: int, scope: Sequence[int] | None = None) -> Row | None:
     """The visitor's *latest* conversation (PROTOCOL.md, "Several conversations
     per visitor"): the open one of its scope if there is one, else the most
     recently started one; None before the first. Only this one may be written
-    in (a resolved latest one reopens); the earlier ones are read-only."""
-    scope = visitor_scope(tx, tenant_id, visitor_id)
+    in (a resolved latest one reopens); the earlier ones are read-only.
+    ``scope``: the visitor's :func:`visitor_scope`, when the caller read it in
+    this transaction already."""
+    scope = visitor_scope(tx, tenant_id, visitor_id) if scope is None else scope
     if not scope:
         return None
     found = open_conversation_in(tx, visitor_id, scope)
@@ -94,6 +98,35 @@ def latest_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> Row | No
         f"SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id IN ({marks}) ORDER BY id DESC LIMIT 1",
         (tenant_id, *scope),
     )
+
+
+def begin_latest_conversation_row(
+    tx: Tx, tenant_id: int, visitor_id: int
+) -> Callable[[], tuple[list[int], Row | None]]:
+    """:func:`latest_conversation_row` and :func:`visitor_scope` in two steps: send the reads an unverified
+    visitor needs (:meth:`Tx.ahead`: its row, and its open or else newest conversation), and return a function
+    giving (scope, latest conversation). A verified visitor's scope may hold other visitors: that function then
+    reads them as :func:`latest_conversation_row` does. Reads only, so sending them early changes nothing."""
+    fetch_visitor = tx.ahead(
+        "SELECT user_id, verified FROM visitors WHERE id = ? AND tenant_id = ?", (visitor_id, tenant_id)
+    )
+    # At most one conversation of a visitor is open (a unique partial index): that one, else the newest.
+    fetch_latest = tx.ahead(
+        "SELECT * FROM conversations WHERE tenant_id = ? AND visitor_id = ?"
+        " ORDER BY (status <> 'resolved') DESC, id DESC LIMIT 1",
+        (tenant_id, visitor_id),
+    )
+
+    def finish() -> tuple[list[int], Row | None]:
+        visitor, latest = fetch_visitor(), fetch_latest()
+        if visitor is None:
+            return [], None
+        if not visitor["verified"] or visitor["user_id"] is None:
+            return [visitor_id], latest
+        scope = visitor_scope(tx, tenant_id, visitor_id)
+        return scope, latest_conversation_row(tx, tenant_id, visitor_id, scope)
+
+    return finish
 
 
 def record_visitor_reopen(tx: Tx, tenant_id: int, row: Row) -> None:
@@ -134,17 +167,29 @@ def start_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row
     existing = open_conversation_in(tx, visitor_id, scope)
     if existing is not None:
         return existing, False
+    return new_conversation_row(tx, tenant_id, visitor_id), True
+
+
+def new_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> Row:
+    """A new open conversation of the visitor, and its ``conversation.created``; for a caller that found, in
+    this transaction, that the visitor (not erased) has no open conversation in its scope
+    (:func:`start_conversation_row`, or a visitor's first message). One round trip on PostgreSQL: the visitor's
+    row is read with the INSERT (:meth:`Tx.ahead`), and the event's id is taken by the INSERT, so the event goes
+    without a round trip of its own (:meth:`Tx.defer`)."""
     now = now_ms()
+    # The visitor's row (which the INSERT does not change) is asked for first, so both answers come back together.
+    fetch_visitor = tx.ahead("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
     row = tx.one(
         "INSERT INTO conversations (tenant_id, visitor_id, status, created_at, last_activity)"
-        " VALUES (?, ?, 'open', ?, ?) RETURNING *",
+        f" VALUES (?, ?, 'open', ?, ?) RETURNING *, {next_event_id_sql(tx)} AS next_event_id",
         (tenant_id, visitor_id, now, now),
     )
     assert row is not None
-    visitor = tx.one("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+    event_id = int(row.pop("next_event_id"))
+    visitor = fetch_visitor()
     assert visitor is not None
     conv = conversation_obj(row)
-    append_event(
+    sql, params = event_insert(
         tx,
         tenant_id,
         "conversation.created",
@@ -152,8 +197,11 @@ def start_conversation_row(tx: Tx, tenant_id: int, visitor_id: int) -> tuple[Row
         conversation_id=row["id"],
         visitor_id=visitor_id,
         visitor_payload=conv,
+        created_at=now,
+        event_id=event_id,
     )
-    return row, True
+    tx.defer(sql, params)
+    return row
 
 
 def _conversation_changed(

@@ -30,10 +30,11 @@ from ._sql import (
 )
 from .agents import agent_name
 from .conversations import (
+    begin_latest_conversation_row,
     conversation_row,
     latest_conversation_row,
+    new_conversation_row,
     record_visitor_reopen,
-    start_conversation_row,
 )
 from .events import append_event, event_insert, next_event_id_sql
 from .files import attachments_of, claim_files
@@ -82,6 +83,24 @@ def _take_token_statement(
 def _check_tokens(tokens: float, per_second: float) -> None:
     if tokens < 0:
         raise RateLimited("you are sending messages too fast", -tokens / per_second)
+
+
+#: Where :func:`_take_token_statement`'s row (``tokens``) means the bucket ran dry, an error in the database
+#: (a division by zero) rather than a value: ``Tx.defer``'s ``refusing`` form.
+_REFUSED = "1 / (tokens >= 0)::int AS refused"
+
+
+def _take_token_deferred(tx: Tx, key: str, per_second: float, burst: float) -> None:
+    """:func:`take_token`, deferred (:meth:`Tx.defer`): ``RateLimited`` comes before COMMIT rather than at
+    once, so a statement that follows must not depend on the take (only the write's outcome does)."""
+    sql, params = _take_token_statement(key, per_second, burst)
+
+    def check(row: Row | None) -> None:
+        assert row is not None
+        _check_tokens(float(row["tokens"]), per_second)
+
+    refusing = f"WITH taken AS ({sql}) SELECT tokens, {_REFUSED} FROM taken" if tx.dialect == "postgres" else None
+    tx.defer(sql, params, check, refusing=refusing)
 
 
 def post_message(
@@ -374,11 +393,10 @@ def _store_message(
                 _check_tokens(float(row["tokens"]), per_second)
 
             taken = f"{sql}, taken AS ({take_sql}) SELECT tokens"
-            # Refused in the database too (a division by zero where the bucket ran dry), so that PostgreSQL can
-            # send COMMIT before it reads the tokens back: the batch then runs again one job at a time, where
-            # ``check`` raises RateLimited for this write alone.
-            refusing = f"{taken}, 1 / (tokens >= 0)::int AS refused FROM taken"
-            tx.defer(f"{taken} FROM taken", (*params, *take_params), check, refusing=refusing)
+            # Refused in the database too (_REFUSED), so that PostgreSQL can send COMMIT before it reads the
+            # tokens back: the batch then runs again one job at a time, where ``check`` raises RateLimited for
+            # this write alone.
+            tx.defer(f"{taken} FROM taken", (*params, *take_params), check, refusing=f"{taken}, {_REFUSED} FROM taken")
     return protocol.MessageAck(
         client_id=client_id,
         conversation_id=conversation_id,
@@ -409,15 +427,23 @@ def _post_checked(
     visitor's verified scope, a resolved one, an earlier one (read-only), one
     assigned to another agent, or none in scope (``NotFound``)."""
     is_visitor = author_kind == "visitor"
-    prior = _prior_ack(tx, author_kind, author_id, conversation_id, client_id)
+    # Reads only, sent together (one round trip on PostgreSQL): the earlier write of this client_id, and where
+    # a visitor without a conversation_id writes.
+    fetch_prior = _begin_prior_ack(tx, author_kind, author_id, conversation_id, client_id)
+    fetch_latest = begin_latest_conversation_row(tx, tenant_id, author_id) if conversation_id is None else None
+    prior = fetch_prior()
     if prior is not None:
         return prior
     if is_visitor and budget is not None:
-        take_token(tx, f"visitor:{author_id}", *budget)
+        _take_token_deferred(tx, f"visitor:{author_id}", *budget)
     if conversation_id is None:
-        # The visitor's latest conversation (reopened below if resolved), or their first.
-        latest = latest_conversation_row(tx, tenant_id, author_id)
-        conv = latest if latest is not None else start_conversation_row(tx, tenant_id, author_id)[0]
+        assert fetch_latest is not None
+        # The visitor's latest conversation (reopened below if resolved), or their first: with none at all in
+        # its scope (just read, in this transaction), a new one without looking again.
+        scope, latest = fetch_latest()
+        if not scope:
+            raise NotFound("no such visitor")  # erased while this request was on its way
+        conv = latest if latest is not None else new_conversation_row(tx, tenant_id, author_id)
     else:
         conv = conversation_row(tx, tenant_id, conversation_id, author_id if is_visitor else None)
     status = ConversationStatus(conv["status"])
@@ -459,20 +485,26 @@ def _post_checked(
     return ack
 
 
-def _prior_ack(
+def _begin_prior_ack(
     tx: Tx, author_kind: str, author_id: int, conversation_id: int | None, client_id: str
-) -> protocol.MessageAck | None:
-    """The ack of the message this sender already stored with ``client_id``
-    (in ``conversation_id``, or in any conversation when it is None), rebuilt
-    from the message and its event's data, which hold the conversation as it
-    was then; None for a new ``client_id``. Where ``frontdesk prune`` has
-    deleted that event, the conversation is read as it is now."""
+) -> Callable[[], protocol.MessageAck | None]:
+    """Send the read (:meth:`Tx.ahead`) of the message this sender already stored with ``client_id`` (in
+    ``conversation_id``, or in any conversation when it is None); the function returns its ack, rebuilt from
+    the message and its event's data, which hold the conversation as it was then, or None for a new
+    ``client_id``. Where ``frontdesk prune`` has deleted that event, the conversation is read as it is now."""
     where = "" if conversation_id is None else " AND m.conversation_id = ?"
-    row = tx.one(
+    fetch = tx.ahead(
         "SELECT m.*, e.payload FROM messages m LEFT JOIN events e ON e.event_id = m.event_id"
         f" WHERE m.author_id = ? AND m.client_id = ? AND m.author_kind = ?{where} ORDER BY m.id LIMIT 1",
         (author_id, client_id, author_kind, *(() if conversation_id is None else (conversation_id,))),
     )
+    return lambda: _prior_ack_of(tx, fetch(), author_kind, author_id, client_id)
+
+
+def _prior_ack_of(
+    tx: Tx, row: Row | None, author_kind: str, author_id: int, client_id: str
+) -> protocol.MessageAck | None:
+    """The ack of :func:`_begin_prior_ack` from its row (None: a new ``client_id``)."""
     if row is None:
         return None
     if row["payload"] is not None:

@@ -629,6 +629,38 @@ def test_a_batch_of_messages_costs_two_round_trips(pg_url: str) -> None:
     asyncio.run(main())
 
 
+def test_a_visitors_first_message_costs_five_round_trips(pg_url: str) -> None:
+    """A new visitor's first message, which starts its conversation, costs the writer five round trips alone in
+    its batch (its conversation update finding none; the earlier client_id, the visitor and its latest
+    conversation read together; the conversation's INSERT with the visitor's row; the conversation's update;
+    the inserts, the budget, the catch-up read, the NOTIFY and COMMIT); it was fifteen. Its events come in
+    order and a resend returns the original ack."""
+
+    def send(node: Node, tenant: int, visitor: int, client_id: str) -> Any:
+        return node.store.write(
+            messages.post_message, tenant, author_kind="visitor", author_id=visitor, conversation_id=None,
+            client_id=client_id, body="hello", budget=(1000.0, 1000.0),
+        )  # fmt: skip
+
+    async def main() -> None:
+        async with Node(pg_url) as node:
+            w = await node.store.write(_seed)
+            bob = await node.store.write(lambda tx: visitors.create_visitor(tx, w.tenant, "tok-bob", {}).id)
+            trips = node.store.trips.round_trips
+            ack = await send(node, w.tenant, bob, "first")
+            assert node.store.trips.round_trips - trips == 5
+            assert node.store.savepoint_passes == 0 and ack.seq == 1
+            await eventually(lambda: ack.event_id in node.ids, "the message was published")
+            kinds = [(e.kind, e.event_id) for e in node.published if e.conversation_id == ack.conversation_id]
+            assert [k for k, _ in kinds] == ["conversation.created", "message.created"]
+            assert kinds[0][1] < kinds[1][1]
+            assert await send(node, w.tenant, bob, "first") == ack
+            rows = await node.store.read(lambda tx: tx.all("SELECT id FROM conversations WHERE visitor_id = ?", (bob,)))
+            assert [r["id"] for r in rows] == [ack.conversation_id]
+
+    asyncio.run(main())
+
+
 def test_messages_begun_together_are_stored_as_if_one_after_another(pg_url: str) -> None:
     """Messages whose conversation updates went out together: a visitor's first messages (the first starts the
     conversation, the next find it), a resend of one of them in the same batch (the original ack, one row), and
