@@ -619,12 +619,17 @@ def test_a_batch_of_messages_costs_two_round_trips(pg_url: str) -> None:
                 batches, jobs = node.store.batches - batches, node.store.batched_jobs - jobs
                 assert node.store.savepoint_passes == 0
                 assert jobs == 20 and trips == 2 * batches, (author_kind, trips, jobs, batches)
+                # Per batch: BEGIN, the locks (one statement), the catch-up read, the NOTIFY, COMMIT; per
+                # message: its conversation's update, its inserts.
+                sent = node.store.trips.statements
+                await send(node, author_kind, author_id, w.tenant, conv, "alone")
+                assert node.store.trips.statements - sent == 5 + 2
                 low = min(a.seq for a in acks)
                 assert sorted(a.seq for a in acks) == list(range(low, low + 20))
                 ids = {a.event_id for a in acks}
                 await eventually(lambda: ids <= set(node.ids), "every message was published")  # noqa: B023
             last = await send(node, "visitor", w.alice, w.tenant, conv, "last")
-            assert last.seq == first.seq + 41
+            assert last.seq == first.seq + 43
 
     asyncio.run(main())
 
