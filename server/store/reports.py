@@ -66,6 +66,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _Ints = NDArray[np.int64]
 _NONE: _Ints = np.zeros(0, dtype=np.int64)
 _NONE.flags.writeable = False
+#: What stands for NULL in an integer aggregate (:func:`_aligned`): no duration comes near it.
+_ABSENT = -(1 << 62)
 #: The kinds of event the facts are made of (the projection reads no others).
 PROJECTED_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
 
@@ -615,6 +617,15 @@ def _values(tx: Tx, column: str, where: str | None) -> str:
     return f"json_group_array({column}){only}"
 
 
+def _aligned(tx: Tx, column: str, order: str) -> str:
+    """An aggregate of ``column`` over every row, in the same row order as every other ``_aligned`` aggregate of
+    the statement (``order``, a unique key, for PostgreSQL; SQLite feeds a statement's aggregates one row at a
+    time, all of them in the same order): parallel arrays, one item per row."""
+    if tx.dialect == "postgres":
+        return f"array_agg({column} ORDER BY {order})"
+    return f"json_group_array({column})"
+
+
 def _parsed(found: Any) -> _Ints:
     """The integers of a :func:`_values` aggregate, in the order it gave them: SQLite's JSON text is read by
     NumPy's C parser straight into an array (half the time of ``orjson`` plus the conversion), PostgreSQL's
@@ -732,28 +743,49 @@ def _facts(
     channels = [c for c in protocol.REPORT_CHANNELS if q.channel in (None, c)]
     r_where, r_params = _on(tx, "r", q, labelled)
     replies: dict[str, tuple[_Ints, _Ints]] = {}
-    aggregates, params = [], []  # every channel's reply times in one read of the period, each list as one value
-    for channel in channels:
-        aggregates += [
-            _values(tx, "r.reply_ms", "r.channel = ?"),
-            _values(tx, "r.reply_bms", "r.channel = ? AND r.reply_bms IS NOT NULL"),
-        ]
-        params += [channel, channel]
-    found = tx.rows(
-        f"SELECT {', '.join(aggregates)} FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
-        f" AND r.reply_ms IS NOT NULL{r_where}",
-        (*params, tenant_id, lo, hi, *r_params),
-    )[0]
-    for i, channel in enumerate(channels):
-        replies[channel] = (_ascending(found[2 * i]), _ascending(found[2 * i + 1]))
-    if labelled is not None:  # the labelled conversations' replies counted too: no running count knows labels
-        for hour, agent, team, channel, n in tx.rows(
-            f"SELECT r.at - r.at % {HOUR_MS} AS hour, r.agent_id, r.team_id, r.channel, COUNT(*) AS n"
-            f" FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?{r_where} GROUP BY 1, 2, 3, 4",
+    if labelled is None:  # every channel's reply times in one read of the period, each list as one value
+        aggregates, params = [], []
+        for channel in channels:
+            aggregates += [
+                _values(tx, "r.reply_ms", "r.channel = ?"),
+                _values(tx, "r.reply_bms", "r.channel = ? AND r.reply_bms IS NOT NULL"),
+            ]
+            params += [channel, channel]
+        found = tx.rows(
+            f"SELECT {', '.join(aggregates)} FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?"
+            f" AND r.reply_ms IS NOT NULL{r_where}",
+            (*params, tenant_id, lo, hi, *r_params),
+        )[0]
+        for i, channel in enumerate(channels):
+            replies[channel] = (_ascending(found[2 * i]), _ascending(found[2 * i + 1]))
+    else:  # the labelled conversations' replies, in one read: their times, and their counts (no running count
+        # knows labels), as parallel arrays of the rows (a few thousand over 30 days) split here
+        known = protocol.REPORT_CHANNELS
+        which = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(known))
+        columns = (
+            f"r.at - r.at % {HOUR_MS}",
+            "COALESCE(r.agent_id, 0)",
+            "COALESCE(r.team_id, 0)",
+            f"CASE r.channel {which} ELSE -1 END",  # none other is written (domain.message_channel)
+            f"COALESCE(r.reply_ms, {_ABSENT})",
+            f"COALESCE(r.reply_bms, {_ABSENT})",
+        )
+        found = tx.rows(
+            f"SELECT {', '.join(_aligned(tx, c, 'r.at, r.message_id') for c in columns)} FROM report_replies r"
+            f" WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?{r_where}",
             (tenant_id, lo, hi, *r_params),
-        ):
-            by_hour.setdefault(int(hour), [0, 0, 0, 0])[2] += int(n)
-            by_dim.setdefault((int(agent or 0), int(team or 0), str(channel)), [0, 0, 0, 0])[2] += int(n)
+        )[0]
+        hours, agents, teams, indexes, wall, business = (_parsed(v) for v in found)
+        for (hour, agent, team, index), n in Counter(
+            zip(hours.tolist(), agents.tolist(), teams.tolist(), indexes.tolist(), strict=True)
+        ).items():
+            if index >= 0:
+                by_hour.setdefault(hour, [0, 0, 0, 0])[2] += n
+                by_dim.setdefault((agent, team, known[index]), [0, 0, 0, 0])[2] += n
+        timed = wall != _ABSENT
+        for channel in channels:
+            mine = timed & (indexes == known.index(channel))
+            replies[channel] = (np.sort(wall[mine]), np.sort(business[mine & (business != _ABSENT)]))
     s_where, s_params = _where(
         tx, q, labelled, agent="s.agent_id", team="e.team_id", channel="e.channel", conversation="s.conversation_id"
     )

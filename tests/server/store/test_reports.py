@@ -220,8 +220,8 @@ def test_out_of_hours_and_a_changed_schedule(store_url: str, clock: Clock) -> No
 
 def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
     """CSAT is the share of 4-5 among ratings with the response rate and the comments; a visitor's reply by
-    email starts an email episode; the agent, channel and label filters narrow the figures; an unknown
-    agent, team or label is not found."""
+    email starts an email episode; the agent, channel and label filters narrow the figures, and a label on
+    every conversation narrows nothing; an unknown agent, team or label is not found."""
 
     async def scenario(store: Store) -> None:
         w = await seed(store)
@@ -272,6 +272,14 @@ def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
         s = tagged.summary
         assert (s.conversations, s.messages_in, s.messages_out, s.resolutions) == (1, 1, 1, 1)
         assert (s.csat.surveys, s.first_response.count) == (1, 1)
+
+        everything = (await store.write(labels.create_label, w.tenant, "all", "#00ff00")).label
+        for c in (c1, c2):
+            await tag(store, w, c, everything.id)
+        whole, labelled = await get(store, w), await get(store, w, label_id=everything.id)
+        # A label on every conversation gives the figures of no filter, read the other way (facts per row).
+        for part in ("summary", "previous", "channels"):
+            assert getattr(labelled, part) == getattr(whole, part), part
 
         for kw in ({"agent_id": 9999}, {"team_id": 9999}, {"label_id": 9999}, {"agent_id": w.foreign_agent}):
             with pytest.raises(NotFound):
