@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import domain, protocol
 from ..domain import EventRecord
@@ -63,9 +61,34 @@ CLOCK_SLACK_MS = HOUR_MS
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Durations (ms) and the integer keys made of them, as NumPy arrays: sorting and slicing half a million of them
 #: is C work (a list of Python ints costs ~25x as much to sort).
-_Ints = NDArray[np.int64]
-_NONE: _Ints = np.zeros(0, dtype=np.int64)
-_NONE.flags.writeable = False
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    _Ints = NDArray[np.int64]
+else:
+
+    class _NumPy:
+        """numpy, imported when a report first needs it: a server that serves none keeps ~15 MB and ~60 ms of
+        start-up (docs/PERFORMANCE.md, session 9). The first attribute read puts the module itself in ``np``."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _NumPy()
+
+
+@functools.cache
+def _none() -> _Ints:
+    """The empty array (read-only, one for every use)."""
+    empty = np.zeros(0, dtype=np.int64)
+    empty.flags.writeable = False
+    return empty
+
+
 #: What stands for NULL in an integer aggregate (:func:`_aligned`): no duration comes near it.
 _ABSENT = -(1 << 62)
 #: The kinds of event the facts are made of (the projection reads no others).
@@ -631,11 +654,11 @@ def _parsed(found: Any) -> _Ints:
     NumPy's C parser straight into an array (half the time of ``orjson`` plus the conversion), PostgreSQL's
     array (or NULL) converted."""
     if found is None:
-        return _NONE
+        return _none()
     if isinstance(found, str):
         inside = found[1:-1]
         if not inside:
-            return _NONE
+            return _none()
         values = np.fromstring(inside, dtype=np.int64, sep=",")
         if len(values) != inside.count(",") + 1:  # older NumPy stops at a non-integer with only a warning
             raise ValueError(f"not a list of integers: {found[:80]}")
@@ -647,7 +670,7 @@ def _merged(parts: Sequence[_Ints]) -> _Ints:
     """Ascending arrays as one ascending array (the only non-empty one itself)."""
     filled = [p for p in parts if len(p)]
     if len(filled) <= 1:
-        return filled[0] if filled else _NONE
+        return filled[0] if filled else _none()
     return np.sort(np.concatenate(filled))
 
 
@@ -920,7 +943,7 @@ class _Durations:
     @classmethod
     def none(cls) -> _Durations:
         """No episode at all."""
-        wall: dict[str | None, _Ints] = dict.fromkeys([None, *protocol.REPORT_CHANNELS], _NONE)
+        wall: dict[str | None, _Ints] = dict.fromkeys([None, *protocol.REPORT_CHANNELS], _none())
         return cls(wall, dict(wall), {}, {}, {}, Counter(), Counter())
 
 
@@ -1062,7 +1085,7 @@ def _summaries(f: _Facts, channels: Sequence[str]) -> dict[str | None, protocol.
         for key in (None, ch):
             if key in sums:
                 sums[key] = [a + b for a, b in zip(sums[key], counts, strict=True)]
-    replies: dict[str | None, tuple[_Ints, _Ints]] = {c: f.replies.get(c, (_NONE, _NONE)) for c in channels}
+    replies: dict[str | None, tuple[_Ints, _Ints]] = {c: f.replies.get(c, (_none(), _none())) for c in channels}
     replies[None] = (
         _merged([replies[c][0] for c in channels]),
         _merged([replies[c][1] for c in channels]),

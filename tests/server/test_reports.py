@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -121,3 +123,17 @@ def test_the_facts_follow_the_commits_in_the_background_and_a_report_holds_every
             await again.stop()
 
     asyncio.run(scenario())
+
+
+def test_numpy_loads_with_the_first_report_not_with_the_server() -> None:
+    """A server that serves no report never imports numpy (~10 MB of its resident memory); the reports' code
+    imports it the first time it needs an array."""
+    code = (
+        "import sys\n"
+        "import frontdesk.server.app, frontdesk.server.cli\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported at start'\n"
+        "from frontdesk.server.store import reports\n"
+        "assert reports._ascending('[3,1,2]').tolist() == [1, 2, 3]\n"
+        "assert 'numpy' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
