@@ -89,7 +89,7 @@ def _none() -> _Ints:
     return empty
 
 
-#: What stands for NULL in an integer aggregate (:func:`_aligned`): no duration comes near it.
+#: What stands for NULL in the parallel arrays of :func:`_values`: no duration comes near it.
 _ABSENT = -(1 << 62)
 #: The kinds of event the facts are made of (the projection reads no others).
 PROJECTED_KINDS = ("conversation.created", "message.created", "conversation.updated", "config.updated")
@@ -631,22 +631,17 @@ _HAPPY = (
 )
 
 
-def _values(tx: Tx, column: str, where: str | None) -> str:
+def _values(tx: Tx, column: str, where: str | None, order: str | None = None) -> str:
     """An aggregate of ``column`` over the rows matching ``where``, as one value (:func:`_parsed` reads it):
-    half a million reply times come back as one JSON text or array rather than as half a million rows."""
+    half a million reply times come back as one JSON text or array rather than as half a million rows.
+
+    With ``order`` (a unique key of the rows) every such aggregate of a statement lists its rows in the same
+    order: parallel arrays, one item per row. PostgreSQL is told that order; SQLite feeds a statement's
+    aggregates one row at a time, all of them in the same order. Without it, PostgreSQL's come sorted."""
     only = "" if where is None else f" FILTER (WHERE {where})"
     if tx.dialect == "postgres":
-        return f"array_agg({column} ORDER BY {column}){only}"
+        return f"array_agg({column} ORDER BY {order or column}){only}"
     return f"json_group_array({column}){only}"
-
-
-def _aligned(tx: Tx, column: str, order: str) -> str:
-    """An aggregate of ``column`` over every row, in the same row order as every other ``_aligned`` aggregate of
-    the statement (``order``, a unique key, for PostgreSQL; SQLite feeds a statement's aggregates one row at a
-    time, all of them in the same order): parallel arrays, one item per row."""
-    if tx.dialect == "postgres":
-        return f"array_agg({column} ORDER BY {order})"
-    return f"json_group_array({column})"
 
 
 def _parsed(found: Any) -> _Ints:
@@ -794,8 +789,8 @@ def _facts(
             f"COALESCE(r.reply_bms, {_ABSENT})",
         )
         found = tx.rows(
-            f"SELECT {', '.join(_aligned(tx, c, 'r.at, r.message_id') for c in columns)} FROM report_replies r"
-            f" WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?{r_where}",
+            f"SELECT {', '.join(_values(tx, c, None, order='r.at, r.message_id') for c in columns)}"
+            f" FROM report_replies r WHERE r.tenant_id = ? AND r.at >= ? AND r.at < ?{r_where}",
             (tenant_id, lo, hi, *r_params),
         )[0]
         hours, agents, teams, indexes, wall, business = (_parsed(v) for v in found)
@@ -832,8 +827,8 @@ def _facts(
         if summary_only
         else tx.rows(
             # The order of the rows ties between would otherwise leave them in: the index's (created_at, id).
-            "SELECT s.conversation_id, s.agent_id, s.rating, s.scale, s.comment, s.rated_at"
-            f"{source} AND s.rating IS NOT NULL AND s.comment IS NOT NULL AND s.comment <> ''"
+            f"SELECT {', '.join(f's.{column}' for column in _COMMENT)}{source}"
+            " AND s.rating IS NOT NULL AND s.comment IS NOT NULL AND s.comment <> ''"
             " ORDER BY COALESCE(s.rated_at, 0) DESC, s.conversation_id DESC, s.created_at, s.id"
             f" LIMIT {MAX_COMMENTS}",
             (tenant_id, lo, hi, *s_params),
@@ -886,9 +881,6 @@ def _labelled_counts(
 
 def _sec(v: float | None) -> float | None:
     return None if v is None else round(v / 1000, 3)
-
-
-_AT, _AGENT, _TEAM, _CHANNEL, _MS, _BMS = range(6)  # the columns of an episode tuple
 
 
 def _total(ordered: _Ints) -> int:
