@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 from frontdesk.server import domain
-from frontdesk.server.domain import StatusAction
 from frontdesk.server.exceptions import NotFound
 from frontdesk.server.protocol import ReportResult
-from frontdesk.server.store import Store, _sql, conversations, csat, labels, messages, reports, tenants, visitors
+from frontdesk.server.store import Store, _sql, csat, labels, messages, reports, tenants, visitors
 
 from .test_contract import World, reply, rows, run, say, seed, status
+from .test_csat_exports import resolve
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -53,19 +53,6 @@ async def get(store: Store, w: World, start: str = "2026-03-01", end: str = "202
 async def note(store: Store, w: World, c: int, body: str) -> None:
     await store.write(
         messages.post_note, w.tenant, agent_id=w.agent, conversation_id=c, client_id=f"note-{body}", body=body
-    )
-
-
-async def resolve_surveyed(store: Store, w: World, c: int, at: int) -> None:
-    """The admin resolves conversation ``c``, asking for a 1-5 rating (a survey sent at ``at``)."""
-    await store.write(
-        conversations.change_status,
-        w.tenant,
-        agent_id=w.admin,
-        conversation_id=c,
-        action=StatusAction.RESOLVE,
-        client_id=None,
-        survey=csat.SurveyAsk("five", at, 24 * HOUR),
     )
 
 
@@ -226,18 +213,15 @@ def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
     async def scenario(store: Store) -> None:
         w = await seed(store)
 
-        async def resolve(c: int) -> None:
-            await resolve_surveyed(store, w, c, T0)
-
         c1 = (await say(store, w, w.alice, "one"))["conversation_id"]
         await reply(store, w, w.agent, c1, "hi")
-        await resolve(c1)
+        await resolve(store, w, c1, now=T0)
         await store.write(
             csat.submit, w.tenant, visitor_id=w.alice, conversation_id=c1, rating=5, comment="great", now=T0 + 1
         )
         c2 = (await say(store, w, w.carol, "two"))["conversation_id"]
         await reply(store, w, w.admin, c2, "hi")
-        await resolve(c2)
+        await resolve(store, w, c2, now=T0)
         await store.write(
             csat.submit, w.tenant, visitor_id=w.carol, conversation_id=c2, rating=2, comment=None, now=T0 + 2
         )
@@ -252,7 +236,7 @@ def test_csat_email_channel_and_filters(store_url: str, clock: Clock) -> None:
             body="by email",
         )
         await reply(store, w, w.agent, c1, "got your email")
-        await resolve(c1)
+        await resolve(store, w, c1, now=T0)
 
         r = await get(store, w)
         assert (r.summary.csat.surveys, r.summary.csat.responses) == (3, 2)
@@ -315,7 +299,7 @@ def test_a_label_filter_counts_a_conversation_quiet_since_the_period_began(store
         await reply(store, w, w.agent, quiet, "hello")
         await tag(store, w, quiet, label.id)
         clock.at = T0  # 6 March: resolved in the period, with no message in it
-        await resolve_surveyed(store, w, quiet, T0)
+        await resolve(store, w, quiet, now=T0)
         clock.at = T0 + 30 * 24 * HOUR  # 5 April
         later = (await say(store, w, w.carol, "in april"))["conversation_id"]
         await tag(store, w, later, label.id)
